@@ -1,0 +1,222 @@
+#include "daemon/api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <thread>
+
+#include "metering/event_decoder.h"
+#include "metrics/text_format.h"
+
+namespace tollgate {
+
+namespace json = boost::json;
+
+HttpResponse error_response(int status, const std::string& code, const std::string& message) {
+  json::object err{{"code", code}, {"message", message}};
+  HttpResponse r;
+  r.status = status;
+  r.body = json::serialize(json::object{{"error", std::move(err)}});
+  return r;
+}
+
+Api::Api(const Config& config, std::shared_ptr<const PriceBook> prices, Ledger& ledger,
+         DaemonMetrics& metrics, Clock clock)
+    : config_(config),
+      prices_(std::move(prices)),
+      ledger_(ledger),
+      metrics_(metrics),
+      clock_(std::move(clock)),
+      auth_(config.tokens) {}
+
+std::string Api::route_of(const std::string& method, const std::string& path) {
+  static const char* kRoutes[] = {"/v1/usage", "/healthz", "/readyz", "/metrics", "/-/reload"};
+  for (const char* r : kRoutes)
+    if (path == r) return r;
+  (void)method;
+  return "other";
+}
+
+std::optional<HttpResponse> Api::authorize(const HttpRequest& req, Role role) const {
+  if (!auth_.enabled()) return std::nullopt;  // loopback-only by config validation
+  auto roles = auth_.roles(req.authorization);
+  if (!roles) {
+    auto r = error_response(401, "unauthorized",
+                            req.authorization.empty()
+                                ? "send Authorization: Bearer TOKEN"
+                                : "the bearer token is not known to this server");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  if (!has_role(*roles, role)) {
+    static const char* kNames[] = {"", "ingest", "admit", "", "read", "", "", "", "admin"};
+    return error_response(403, "forbidden",
+                          std::string("this token lacks the \"") + kNames[unsigned(role)] +
+                              "\" role");
+  }
+  return std::nullopt;
+}
+
+void Api::handle(HttpRequest req, Respond respond) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string route = route_of(req.method, req.path);
+  // Every response goes through here: metrics, then the caller's completion.
+  Respond done = [this, route, start, respond = std::move(respond)](HttpResponse r) {
+    metrics_.record_http(
+        route, r.status,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    respond(std::move(r));
+  };
+  auto method_not_allowed = [&](const char* allow) {
+    auto r = error_response(405, "method_not_allowed",
+                            req.method + " is not allowed on " + req.path + "; use " + allow);
+    r.headers.emplace_back("Allow", allow);
+    done(std::move(r));
+  };
+
+  if (req.path == "/healthz") {
+    if (req.method != "GET" && req.method != "HEAD") return method_not_allowed("GET");
+    return done({200, "text/plain; charset=utf-8", "ok\n", {}});
+  }
+  if (req.path == "/readyz") {
+    if (req.method != "GET" && req.method != "HEAD") return method_not_allowed("GET");
+    if (ready_.load() && !draining_.load()) return done({200, "text/plain; charset=utf-8", "ready\n", {}});
+    return done({503, "text/plain; charset=utf-8", draining_.load() ? "draining\n" : "starting\n", {}});
+  }
+  if (req.path == "/metrics") {
+    if (req.method != "GET" && req.method != "HEAD") return method_not_allowed("GET");
+    return done({200, metrics::kTextContentType,
+                 metrics::serialize_text(metrics_.registry().collect()), {}});
+  }
+  if (req.path == "/v1/usage") {
+    if (req.method != "POST") return method_not_allowed("POST");
+    if (auto denied = authorize(req, Role::kIngest)) return done(std::move(*denied));
+    return ingest(req, std::move(done));
+  }
+  if (req.path == "/-/reload") {
+    if (req.method != "POST") return method_not_allowed("POST");
+    if (auto denied = authorize(req, Role::kAdmin)) return done(std::move(*denied));
+    return reload_route(std::move(done));
+  }
+  done(error_response(404, "not_found", "no route for " + req.method + " " + req.path));
+}
+
+void Api::ingest(HttpRequest& req, Respond respond) {
+  if (draining_.load())
+    return respond(error_response(503, "shutting_down", "the server is shutting down; retry"));
+  const EpochMs now = clock_();
+  const EpochMs oldest = now - int64_t(config_.storage.raw_retention_days) * 86'400'000;
+  const bool ndjson = req.content_type.find("ndjson") != std::string::npos ||
+                      req.content_type.find("jsonlines") != std::string::npos;
+  auto decoded = decode_usage_body(req.body, ndjson ? BodyFormat::kNdjson : BodyFormat::kJson,
+                                   now, oldest);
+  if (!decoded.ok())
+    return respond(error_response(400, decoded.status().code(), decoded.status().message()));
+
+  auto prices = prices_.load();
+  auto items = std::make_shared<std::vector<DecodedItem>>(std::move(decoded.value()));
+  std::vector<UsageEvent> events;
+  events.reserve(items->size());
+  for (size_t i = 0; i < items->size(); ++i) {
+    DecodedItem& item = (*items)[i];
+    if (!item.status.ok()) continue;
+    item.status = prices->price(item.event);
+    if (!item.status.ok()) continue;
+    events.push_back(std::move(item.event));
+  }
+
+  // Completes the request once the ledger answered (or at once when nothing is valid).
+  auto finish = [this, items, respond = std::move(respond)](
+                    Status status, std::vector<bool> duplicate, std::vector<UsageEvent> stored) {
+    if (!status.ok()) {
+      auto r = error_response(503, status.code(), status.message());
+      r.headers.emplace_back("Retry-After", "1");
+      return respond(std::move(r));
+    }
+    size_t accepted = 0, duplicates = 0, rejected = 0, unpriced = 0;
+    json::array errors;
+    std::vector<const UsageEvent*> fresh;
+    for (size_t k = 0; k < duplicate.size(); ++k) {
+      if (duplicate[k]) {
+        ++duplicates;
+        continue;
+      }
+      ++accepted;
+      const UsageEvent& e = stored[k];
+      if (e.priced_by == PricedBy::kUnpriced) ++unpriced;
+      fresh.push_back(&e);
+    }
+    for (size_t i = 0; i < items->size(); ++i) {
+      const DecodedItem& item = (*items)[i];
+      if (item.status.ok()) continue;
+      ++rejected;
+      errors.push_back(json::object{{"index", i},
+                                    {"event_id", item.event_id},
+                                    {"code", item.status.code()},
+                                    {"message", item.status.message()}});
+    }
+    metrics_.record_accepted(fresh);
+    metrics_.record_ingest(accepted, duplicates, rejected);
+    json::object body{{"accepted", accepted},
+                      {"duplicates", duplicates},
+                      {"rejected", rejected},
+                      {"unpriced", unpriced},
+                      {"errors", std::move(errors)}};
+    respond({200, "application/json", json::serialize(body), {}});
+  };
+
+  if (events.empty()) return finish(Status(), {}, {});
+  // The ledger calls back on its writer thread; the response (and metric work) moves back to an
+  // I/O thread so the writer goes straight on to the next commit.
+  ledger_.submit(std::move(events), [this, finish = std::move(finish)](
+                                        Status s, std::vector<bool> duplicate,
+                                        std::vector<UsageEvent> stored) mutable {
+    post_([s = std::move(s), duplicate = std::move(duplicate), stored = std::move(stored),
+           finish = std::move(finish)]() mutable {
+      finish(s, std::move(duplicate), std::move(stored));
+    });
+  });
+}
+
+std::vector<std::string> Api::reload() {
+  std::lock_guard lock(reload_mu_);
+  LoadErrors errors;
+  auto prices = load_prices(config_.prices_file, config_, errors);
+  if (!config_.policies_file.empty()) check_policies_file(config_.policies_file, errors);
+  const double now_s = double(clock_()) / 1000;
+  if (!errors.ok()) {
+    for (const auto& l : errors.lines) spdlog::error("reload refused: {}", l);
+    metrics_.record_reload(false, now_s);
+    return errors.lines;
+  }
+  prices_.store(prices);
+  metrics_.record_reload(true, now_s);
+  spdlog::info("reloaded {} ({} prices)", config_.prices_file, prices->size());
+  return {};
+}
+
+void Api::reload_route(Respond respond) {
+  // File reads are not for an I/O thread; a reload is rare and small, so a detached thread is
+  // enough, and the response is posted back.
+  std::thread([this, respond = std::move(respond)]() mutable {
+    auto errors = reload();
+    HttpResponse r;
+    if (errors.empty()) {
+      r.body = R"({"reloaded":true})";
+    } else {
+      json::array list;
+      std::string joined;
+      for (const auto& e : errors) {
+        list.push_back(json::string(e));
+        joined += (joined.empty() ? "" : "; ") + e;
+      }
+      r.status = 400;
+      r.body = json::serialize(json::object{
+          {"error", json::object{{"code", "invalid_config"}, {"message", joined}, {"errors", list}}}});
+    }
+    post_([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
+  }).detach();
+}
+
+}  // namespace tollgate

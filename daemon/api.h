@@ -1,0 +1,63 @@
+#pragma once
+// Api: the HTTP routes of CONTRACT §4 as functions of a plain HttpRequest; it never sees a socket.
+// Handlers run on I/O threads and never block: ingest hands events to the Ledger and completes
+// the request from the ledger's commit callback, through `post` back onto an I/O thread.
+//
+// Thread-safety: handle() may be called concurrently. The price book is an immutable snapshot
+// swapped atomically on reload.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "daemon/auth.h"
+#include "daemon/config.h"
+#include "daemon/daemon_metrics.h"
+#include "daemon/http_types.h"
+#include "metering/price_book.h"
+#include "metering/time_util.h"
+#include "storage/ledger.h"
+
+namespace tollgate {
+
+class Api {
+ public:
+  // `config`, `ledger` and `metrics` must outlive the Api.
+  Api(const Config& config, std::shared_ptr<const PriceBook> prices, Ledger& ledger,
+      DaemonMetrics& metrics, Clock clock = system_now_ms);
+
+  // Runs work on an I/O thread (set by the server before it starts accepting).
+  void set_post(std::function<void(std::function<void()>)> post) { post_ = std::move(post); }
+  void handle(HttpRequest req, Respond respond);
+
+  // Re-reads the prices (and checks the policies) file; the running book stays on any error.
+  // Returns every error line (empty on success). Thread-safe; reloads are serialised.
+  std::vector<std::string> reload();
+
+  void set_ready(bool ready) { ready_.store(ready); }
+  void set_draining() { draining_.store(true); }
+  bool draining() const { return draining_.load(); }
+
+  // The route label of a path for metrics: a fixed pattern, never the raw path.
+  static std::string route_of(const std::string& method, const std::string& path);
+
+ private:
+  void ingest(HttpRequest& req, Respond respond);
+  void reload_route(Respond respond);
+  std::optional<HttpResponse> authorize(const HttpRequest& req, Role role) const;
+
+  const Config& config_;
+  std::atomic<std::shared_ptr<const PriceBook>> prices_;
+  Ledger& ledger_;
+  DaemonMetrics& metrics_;
+  Clock clock_;
+  Authenticator auth_;
+  std::function<void(std::function<void()>)> post_ = [](std::function<void()> f) { f(); };
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> draining_{false};
+  std::mutex reload_mu_;
+};
+
+}  // namespace tollgate

@@ -1,0 +1,33 @@
+#include "daemon/auth.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+namespace tollgate {
+
+std::array<unsigned char, 32> sha256(const std::string& data) {
+  std::array<unsigned char, 32> out{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
+  return out;
+}
+
+bool has_role(unsigned roles, Role role) {
+  return (roles & unsigned(Role::kAdmin)) != 0 || (roles & unsigned(role)) != 0;
+}
+
+std::optional<unsigned> Authenticator::roles(const std::string& header) const {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.size() <= kBearer.size() ||
+      !std::equal(kBearer.begin(), kBearer.end(), header.begin(),
+                  [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+    return std::nullopt;
+  auto digest = sha256(header.substr(kBearer.size()));
+  std::optional<unsigned> found;
+  // Compare against every token, without early exit, so timing says nothing about which matched.
+  for (const AuthToken& t : tokens_)
+    if (CRYPTO_memcmp(digest.data(), t.sha256.data(), digest.size()) == 0) found = t.roles;
+  return found;
+}
+
+}  // namespace tollgate

@@ -1,0 +1,28 @@
+#pragma once
+// Bearer-token authentication (CONTRACT §4): tokens are known only by their SHA-256, compared in
+// constant time. Immutable; thread-safe.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/config.h"
+
+namespace tollgate {
+
+class Authenticator {
+ public:
+  explicit Authenticator(std::vector<AuthToken> tokens) : tokens_(std::move(tokens)) {}
+  bool enabled() const { return !tokens_.empty(); }
+  // Role bitmask of the token in an "Authorization: Bearer X" header; nullopt when the header is
+  // missing or the token unknown.
+  std::optional<unsigned> roles(const std::string& authorization_header) const;
+
+ private:
+  std::vector<AuthToken> tokens_;
+};
+
+bool has_role(unsigned roles, Role role);
+std::array<unsigned char, 32> sha256(const std::string& data);
+
+}  // namespace tollgate

@@ -1,0 +1,379 @@
+#include "daemon/config.h"
+
+#include <filesystem>
+#include <set>
+
+#include "daemon/yaml_reader.h"
+#include "metering/time_util.h"
+
+namespace tollgate {
+
+namespace fs = std::filesystem;
+
+void LoadErrors::add(const std::string& file, int line, int col, const std::string& message) {
+  lines.push_back(file + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " + message);
+}
+
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+namespace {
+
+std::string resolve(const std::string& base_file, const std::string& path) {
+  if (path.empty() || fs::path(path).is_absolute()) return path;
+  return (fs::path(base_file).parent_path() / path).lexically_normal().string();
+}
+
+bool is_currency_code(const std::string& s) {
+  if (s.size() != 3) return false;
+  for (char c : s)
+    if (c < 'A' || c > 'Z') return false;
+  return true;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+void read_server(YamlReader& r, const YAML::Node& n, Config& c) {
+  if (!r.expect_map(n, "server", {"listen", "threads", "max_body_bytes", "max_header_bytes",
+                                  "max_connections", "idle_timeout_s"}))
+    return;
+  if (auto listen = r.string(n, "listen")) {
+    size_t colon = listen->rfind(':');
+    int64_t port = -1;
+    if (colon != std::string::npos) {
+      try {
+        size_t used = 0;
+        port = std::stoll(listen->substr(colon + 1), &used);
+        if (used != listen->size() - colon - 1) port = -1;
+      } catch (...) {
+        port = -1;
+      }
+    }
+    std::string host = colon == std::string::npos ? "" : listen->substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
+    if (host.empty() || port < 0 || port > 65535) {
+      r.error(n["listen"], "listen must be host:port (port 0 picks a free port), got \"" +
+                               *listen + "\"");
+    } else {
+      c.server.host = host;
+      c.server.port = static_cast<uint16_t>(port);
+    }
+  }
+  if (auto v = r.integer(n, "threads", 1, 256)) c.server.threads = static_cast<int>(*v);
+  if (auto v = r.integer(n, "max_body_bytes", 1024, int64_t(1) << 32)) c.server.max_body_bytes = *v;
+  if (auto v = r.integer(n, "max_header_bytes", 1024, 1 << 20)) c.server.max_header_bytes = *v;
+  if (auto v = r.integer(n, "max_connections", 1, 1'000'000)) c.server.max_connections = *v;
+  if (auto v = r.integer(n, "idle_timeout_s", 1, 86400)) c.server.idle_timeout_s = static_cast<int>(*v);
+}
+
+void read_storage(YamlReader& r, const YAML::Node& n, Config& c) {
+  if (!r.expect_map(n, "storage",
+                    {"path", "synchronous", "commit_interval_ms", "raw_retention_days"}))
+    return;
+  if (auto p = r.string(n, "path"); p && !p->empty()) {
+    c.storage.path = resolve(r.file(), *p);
+  } else {
+    r.error(n, "storage.path is required");
+  }
+  if (auto s = r.string(n, "synchronous")) {
+    if (*s == "normal" || *s == "full") {
+      c.storage.synchronous_full = *s == "full";
+    } else {
+      r.error(n["synchronous"], "synchronous must be normal or full, got \"" + *s + "\"");
+    }
+  }
+  if (auto v = r.integer(n, "commit_interval_ms", 0, 1000)) c.storage.commit_interval_ms = static_cast<int>(*v);
+  if (auto v = r.integer(n, "raw_retention_days", 1, 3650)) c.storage.raw_retention_days = static_cast<int>(*v);
+}
+
+void read_reporting(YamlReader& r, const YAML::Node& n, Config& c) {
+  if (!r.expect_map(n, "reporting", {"currency", "timezone", "fx"})) return;
+  if (auto cur = r.string(n, "currency")) {
+    if (is_currency_code(*cur)) {
+      c.reporting.currency = *cur;
+    } else {
+      r.error(n["currency"], "currency must be an ISO 4217 code like USD, got \"" + *cur + "\"");
+    }
+  }
+  if (auto tz = r.string(n, "timezone")) {
+    auto loaded = TimeZone::load(*tz);
+    if (loaded.ok()) {
+      c.reporting.timezone = *tz;
+      c.reporting.tz = loaded.value();
+    } else {
+      r.error(n["timezone"], loaded.status().message());
+    }
+  }
+  YAML::Node fx = n["fx"];
+  if (!fx || fx.IsNull()) return;
+  if (!fx.IsMap()) {
+    r.error(fx, "fx must map currency codes to {rate, as_of}");
+    return;
+  }
+  for (const auto& kv : fx) {
+    std::string code = kv.first.Scalar();
+    if (!is_currency_code(code)) {
+      r.error(kv.first, "fx key must be an ISO 4217 code like CNY, got \"" + code + "\"");
+      continue;
+    }
+    if (!r.expect_map(kv.second, "fx." + code, {"rate", "as_of"})) continue;
+    FxRate rate;
+    auto m = r.decimal(kv.second, "rate");
+    if (!m) {
+      if (!kv.second["rate"]) r.error(kv.second, "fx." + code + ".rate is required");
+      continue;
+    }
+    if (m->nanos() == 0) {
+      r.error(kv.second["rate"], "fx." + code + ".rate must be positive");
+      continue;
+    }
+    rate.nanos = m->nanos();
+    if (auto d = r.string(kv.second, "as_of")) {
+      if (!parse_date(*d)) r.error(kv.second["as_of"], "as_of must be a date YYYY-MM-DD");
+      rate.as_of = *d;
+    }
+    c.reporting.fx[code] = rate;
+  }
+}
+
+void read_auth(YamlReader& r, const YAML::Node& n, Config& c) {
+  if (!r.expect_map(n, "auth", {"tokens"})) return;
+  YAML::Node tokens = n["tokens"];
+  if (!tokens || tokens.IsNull()) return;
+  if (!tokens.IsSequence()) {
+    r.error(tokens, "auth.tokens must be a list");
+    return;
+  }
+  std::set<std::string> names;
+  for (const auto& t : tokens) {
+    if (!r.expect_map(t, "a token", {"name", "sha256", "roles"})) continue;
+    AuthToken tok;
+    tok.name = r.string(t, "name").value_or("");
+    if (tok.name.empty()) r.error(t, "token name is required");
+    if (!names.insert(tok.name).second) r.error(t["name"], "duplicate token name \"" + tok.name + "\"");
+    std::string hex = r.string(t, "sha256").value_or("");
+    bool hex_ok = hex.size() == 64;
+    for (size_t i = 0; hex_ok && i < 32; ++i) {
+      int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+      hex_ok = hi >= 0 && lo >= 0;
+      tok.sha256[i] = static_cast<unsigned char>(hi * 16 + lo);
+    }
+    if (!hex_ok)
+      r.error(t["sha256"] ? t["sha256"] : YAML::Node(t),
+              "sha256 must be the 64-hex-digit SHA-256 of the token (e.g. printf %s TOKEN | "
+              "sha256sum)");
+    YAML::Node roles = t["roles"];
+    if (!roles || !roles.IsSequence() || roles.size() == 0) {
+      r.error(roles ? roles : YAML::Node(t), "roles must be a non-empty list of ingest, admit, read, admin");
+    } else {
+      for (const auto& role : roles) {
+        const std::string& s = role.Scalar();
+        if (s == "ingest") tok.roles |= unsigned(Role::kIngest);
+        else if (s == "admit") tok.roles |= unsigned(Role::kAdmit);
+        else if (s == "read") tok.roles |= unsigned(Role::kRead);
+        else if (s == "admin") tok.roles |= unsigned(Role::kAdmin);
+        else r.error(role, "unknown role \"" + s + "\" (ingest, admit, read, admin)");
+      }
+    }
+    c.tokens.push_back(tok);
+  }
+}
+
+void read_alerting(YamlReader& r, const YAML::Node& n, Config& c) {
+  if (!r.expect_map(n, "alerting", {"webhooks"})) return;
+  YAML::Node hooks = n["webhooks"];
+  if (!hooks || hooks.IsNull()) return;
+  if (!hooks.IsSequence()) {
+    r.error(hooks, "alerting.webhooks must be a list");
+    return;
+  }
+  for (const auto& h : hooks) {
+    if (!r.expect_map(h, "a webhook", {"url"})) continue;
+    std::string url = r.string(h, "url").value_or("");
+    if (url.rfind("http://", 0) != 0)
+      r.error(h, "webhook url must start with http:// (got \"" + url + "\")");
+    c.webhooks.push_back(url);
+  }
+}
+
+void read_metrics(YamlReader& r, const YAML::Node& n, Config& c) {
+  if (!r.expect_map(n, "metrics", {"labels", "max_series"})) return;
+  if (YAML::Node labels = n["labels"]; labels && !labels.IsNull()) {
+    if (!labels.IsSequence()) {
+      r.error(labels, "metrics.labels must be a list");
+    } else {
+      static const std::set<std::string> kAllowed = {"feature", "team", "customer", "model",
+                                                     "provider", "region", "priority"};
+      c.metric_labels.clear();
+      std::set<std::string> seen;
+      for (const auto& l : labels) {
+        if (!kAllowed.count(l.Scalar()))
+          r.error(l, "unknown metric label \"" + l.Scalar() +
+                         "\" (feature, team, customer, model, provider, region, priority)");
+        else if (!seen.insert(l.Scalar()).second)
+          r.error(l, "duplicate metric label \"" + l.Scalar() + "\"");
+        else
+          c.metric_labels.push_back(l.Scalar());
+      }
+    }
+  }
+  if (auto v = r.integer(n, "max_series", 10, 10'000'000)) c.max_series = *v;
+}
+
+}  // namespace
+
+Config load_config(const std::string& path, LoadErrors& errors) {
+  Config c;
+  c.path = path;
+  YamlReader r(path, errors);
+  YAML::Node root = r.load();
+  if (!root) return c;
+  if (!r.expect_map(root, "the configuration",
+                    {"server", "storage", "reporting", "prices_file", "policies_file", "auth",
+                     "alerting", "metrics"}))
+    return c;
+  if (root["server"]) read_server(r, root["server"], c);
+  if (root["storage"]) {
+    read_storage(r, root["storage"], c);
+  } else {
+    r.error(root, "storage.path is required");
+  }
+  if (root["reporting"]) read_reporting(r, root["reporting"], c);
+  if (auto p = r.string(root, "prices_file")) c.prices_file = resolve(path, *p);
+  if (auto p = r.string(root, "policies_file")) c.policies_file = resolve(path, *p);
+  if (root["auth"]) read_auth(r, root["auth"], c);
+  if (root["alerting"]) read_alerting(r, root["alerting"], c);
+  if (root["metrics"]) read_metrics(r, root["metrics"], c);
+  if (c.tokens.empty() && !is_loopback_host(c.server.host))
+    r.error(root["server"] ? root["server"] : root,
+            "server.listen is " + c.server.host +
+                ", not loopback, and auth.tokens is empty: add tokens or listen on 127.0.0.1");
+  return c;
+}
+
+namespace {
+
+// Reads the per_1m_* / per_* keys present in `n` over `rates`.
+void read_rates(YamlReader& r, const YAML::Node& n, Rates& rates) {
+  struct Key {
+    const char* name;
+    int64_t Rates::*field;
+  };
+  static const Key kKeys[] = {{"per_1m_input_tokens", &Rates::per_1m_input},
+                              {"per_1m_output_tokens", &Rates::per_1m_output},
+                              {"per_1m_cached_input_tokens", &Rates::per_1m_cached_input},
+                              {"per_1m_cache_write_tokens", &Rates::per_1m_cache_write},
+                              {"per_request", &Rates::per_request},
+                              {"per_gpu_hour", &Rates::per_gpu_hour},
+                              {"per_gb_egress", &Rates::per_gb_egress}};
+  for (const Key& k : kKeys)
+    if (auto m = r.decimal(n, k.name)) rates.*(k.field) = m->nanos();
+}
+
+}  // namespace
+
+std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Config& config,
+                                             LoadErrors& errors) {
+  auto book = std::make_shared<PriceBook>();
+  YamlReader r(path, errors);
+  YAML::Node root = r.load();
+  if (!root) return book;
+  if (!r.expect_map(root, "the prices file", {"prices"})) return book;
+  YAML::Node prices = root["prices"];
+  if (!prices || !prices.IsSequence()) {
+    r.error(prices ? prices : root, "prices must be a list of price entries");
+    return book;
+  }
+  std::set<std::tuple<std::string, std::string, std::string, EpochMs>> seen;
+  for (const auto& p : prices) {
+    if (!r.expect_map(p, "a price entry",
+                      {"provider", "model", "region", "currency", "effective_from",
+                       "per_1m_input_tokens", "per_1m_output_tokens", "per_1m_cached_input_tokens",
+                       "per_1m_cache_write_tokens", "per_request", "per_gpu_hour", "per_gb_egress",
+                       "batch_discount_percent", "tiers"}))
+      continue;
+    PriceEntry e;
+    e.provider = r.string(p, "provider").value_or("");
+    e.model = r.string(p, "model").value_or("");
+    if (e.provider.empty()) r.error(p, "provider is required");
+    if (e.model.empty()) r.error(p, "model is required");
+    e.region = r.string(p, "region").value_or("*");
+    e.currency = r.string(p, "currency").value_or(config.reporting.currency);
+    if (e.currency != config.reporting.currency) {
+      auto fx = config.reporting.fx.find(e.currency);
+      if (fx == config.reporting.fx.end()) {
+        r.error(p["currency"], "currency " + e.currency + " differs from reporting currency " +
+                                   config.reporting.currency + " and reporting.fx has no rate for it");
+      } else {
+        e.fx_nanos = fx->second.nanos;
+      }
+    }
+    std::string from = "always";
+    if (auto d = r.string(p, "effective_from")) {
+      if (auto day = parse_date(*d)) {
+        // A price takes effect at local midnight of its date in the reporting time zone.
+        e.effective_from = config.reporting.tz->day_start(*day);
+        from = *d;
+      } else {
+        r.error(p["effective_from"], "effective_from must be a date YYYY-MM-DD, got \"" + *d + "\"");
+      }
+    }
+    read_rates(r, p, e.base);
+    // Cache prices default to the input price (CONTRACT §2.2).
+    if (!p["per_1m_cached_input_tokens"]) e.base.per_1m_cached_input = e.base.per_1m_input;
+    if (!p["per_1m_cache_write_tokens"]) e.base.per_1m_cache_write = e.base.per_1m_input;
+    if (auto d = r.decimal(p, "batch_discount_percent")) {
+      if (d->nanos() > 100 * Money::kNanosPerUnit)
+        r.error(p["batch_discount_percent"], "batch_discount_percent must be between 0 and 100");
+      else
+        e.batch_discount_nano_percent = d->nanos();
+    }
+    if (YAML::Node tiers = p["tiers"]; tiers && !tiers.IsNull()) {
+      if (!tiers.IsSequence()) {
+        r.error(tiers, "tiers must be a list");
+      } else {
+        for (const auto& t : tiers) {
+          if (!r.expect_map(t, "a tier",
+                            {"above_input_tokens", "per_1m_input_tokens", "per_1m_output_tokens",
+                             "per_1m_cached_input_tokens", "per_1m_cache_write_tokens",
+                             "per_request", "per_gpu_hour", "per_gb_egress"}))
+            continue;
+          PriceTier tier;
+          auto above = r.integer(t, "above_input_tokens", 0, int64_t(1) << 50);
+          if (!above) {
+            if (!t["above_input_tokens"]) r.error(t, "above_input_tokens is required");
+            continue;
+          }
+          tier.above_input_tokens = *above;
+          tier.rates = e.base;
+          read_rates(r, t, tier.rates);
+          if (!e.tiers.empty() && e.tiers.back().above_input_tokens >= tier.above_input_tokens)
+            r.error(t["above_input_tokens"], "tiers must be in increasing above_input_tokens order");
+          e.tiers.push_back(tier);
+        }
+      }
+    }
+    e.ref = e.provider + "/" + e.model + "/" + e.region + "@" + from;
+    if (!seen.insert({e.provider, e.model, e.region, e.effective_from}).second)
+      r.error(p, "duplicate price for " + e.provider + "/" + e.model + " region " + e.region +
+                     " effective " + from);
+    book->add(std::move(e));
+  }
+  return book;
+}
+
+void check_policies_file(const std::string& path, LoadErrors& errors) {
+  YamlReader r(path, errors);
+  YAML::Node root = r.load();
+  if (!root) return;
+  r.expect_map(root, "the policies file", {"budgets", "dry_run", "reservation_ttl_s"});
+}
+
+}  // namespace tollgate

@@ -1,0 +1,81 @@
+#pragma once
+// The daemon's configuration (CONTRACT §2.1) and its loader. Every error is reported as
+// "FILE:LINE:COL: message"; unknown keys are errors. Loading may throw nothing: it returns the
+// config together with every error found, so `tollgate check` can print them all.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "metering/money.h"
+#include "metering/price_book.h"
+#include "metering/time_zone.h"
+
+namespace tollgate {
+
+enum class Role : unsigned { kIngest = 1, kAdmit = 2, kRead = 4, kAdmin = 8 };
+
+struct AuthToken {
+  std::string name;
+  std::array<unsigned char, 32> sha256{};
+  unsigned roles = 0;  // bitmask of Role; admin implies all
+};
+
+struct FxRate {
+  int64_t nanos = 0;  // reporting units per 1 unit, × 1e9
+  std::string as_of;
+};
+
+struct Config {
+  std::string path;  // of the main file
+  struct {
+    std::string host = "127.0.0.1";
+    uint16_t port = 9470;
+    int threads = 2;
+    uint64_t max_body_bytes = 8 * 1024 * 1024;
+    uint64_t max_header_bytes = 16384;
+    uint64_t max_connections = 10000;
+    int idle_timeout_s = 30;
+  } server;
+  struct {
+    std::string path;
+    bool synchronous_full = false;
+    int commit_interval_ms = 5;
+    int raw_retention_days = 35;
+  } storage;
+  struct {
+    std::string currency = "USD";
+    std::string timezone = "UTC";
+    std::shared_ptr<const TimeZone> tz = TimeZone::utc();
+    std::map<std::string, FxRate> fx;
+  } reporting;
+  std::string prices_file;    // absolute or relative to cwd, resolved against the main file
+  std::string policies_file;
+  std::vector<AuthToken> tokens;
+  std::vector<std::string> webhooks;
+  std::vector<std::string> metric_labels = {"feature", "team", "model", "provider", "region",
+                                            "priority"};
+  uint64_t max_series = 10000;
+};
+
+struct LoadErrors {
+  std::vector<std::string> lines;  // "FILE:LINE:COL: message"
+  bool ok() const { return lines.empty(); }
+  void add(const std::string& file, int line, int col, const std::string& message);
+};
+
+// Loads the main file only (not the files it names).
+Config load_config(const std::string& path, LoadErrors& errors);
+// Loads a prices file (CONTRACT §2.2) against the reporting currency and FX table.
+std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Config& config,
+                                             LoadErrors& errors);
+// Shape check of the policies file until budget policies are implemented: it must parse as YAML
+// with only the keys of CONTRACT §2.3 at the top level.
+void check_policies_file(const std::string& path, LoadErrors& errors);
+
+bool is_loopback_host(const std::string& host);
+
+}  // namespace tollgate

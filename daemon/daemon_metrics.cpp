@@ -1,0 +1,188 @@
+#include "daemon/daemon_metrics.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
+
+namespace tollgate {
+
+namespace {
+
+std::vector<std::string> with_suffix(std::vector<std::string> v, const char* last) {
+  v.push_back(last);
+  return v;
+}
+
+// The configured dimensions that a series of the given kind carries, in configured order.
+std::vector<std::string> subset(const std::vector<std::string>& configured,
+                                std::initializer_list<const char*> allowed) {
+  std::vector<std::string> out;
+  for (const auto& c : configured)
+    for (const char* a : allowed)
+      if (c == a) out.push_back(c);
+  return out;
+}
+
+const std::string& dim(const UsageEvent& e, const std::string& name) {
+  static const std::string kEmpty;
+  if (name == "feature") return e.feature;
+  if (name == "team") return e.team;
+  if (name == "customer") return e.customer;
+  if (name == "model") return e.model;
+  if (name == "provider") return e.provider;
+  if (name == "region") return e.region;
+  return kEmpty;
+}
+
+void collect_process(std::vector<metrics::FamilySnapshot>& out) {
+  using metrics::FamilySnapshot;
+  using metrics::Type;
+  static const long kTicks = sysconf(_SC_CLK_TCK);
+  static const long kPage = sysconf(_SC_PAGESIZE);
+  std::ifstream stat("/proc/self/stat");
+  std::string line;
+  std::getline(stat, line);
+  size_t close = line.rfind(')');
+  std::istringstream fields(close == std::string::npos ? "" : line.substr(close + 2));
+  std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
+  // Fields after "(comm)": index 0 is field 3 (state); utime=14, stime=15, starttime=22, rss=24.
+  auto field = [&](int n) { return n - 3 < int(f.size()) ? std::stod(f[n - 3]) : 0.0; };
+  double boot = 0;
+  std::ifstream pstat("/proc/stat");
+  for (std::string l; std::getline(pstat, l);)
+    if (l.rfind("btime ", 0) == 0) boot = std::stod(l.substr(6));
+  int fds = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d)) ++fds;
+    closedir(d);
+    fds -= 3;  // ".", ".." and the directory's own descriptor
+  }
+  out.push_back({"process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                 Type::kCounter, {{"", {}, (field(14) + field(15)) / kTicks}}});
+  out.push_back({"process_resident_memory_bytes", "Resident memory size in bytes.", Type::kGauge,
+                 {{"", {}, field(24) * kPage}}});
+  out.push_back({"process_start_time_seconds",
+                 "Start time of the process since unix epoch in seconds.", Type::kGauge,
+                 {{"", {}, boot + field(22) / kTicks}}});
+  out.push_back({"process_open_fds", "Number of open file descriptors.", Type::kGauge,
+                 {{"", {}, double(fds)}}});
+}
+
+}  // namespace
+
+DaemonMetrics::DaemonMetrics(std::vector<std::string> labels, size_t max_series,
+                             std::string currency)
+    : labels_(std::move(labels)),
+      token_labels_(subset(labels_, {"feature", "model", "provider"})),
+      request_labels_(token_labels_),
+      currency_(std::move(currency)),
+      registry_(max_series),
+      cost_(registry_.counter("tollgate_cost_total",
+                              "Cost of accepted usage in the reporting currency.",
+                              with_suffix(labels_, "currency"))),
+      tokens_(registry_.counter("tollgate_tokens_total", "Tokens of accepted usage by kind.",
+                                with_suffix(token_labels_, "kind"))),
+      requests_(registry_.counter("tollgate_requests_total", "Inference requests of accepted usage.",
+                                  with_suffix(request_labels_, "status"))),
+      unpriced_(registry_.counter("tollgate_unpriced_events_total",
+                                  "Accepted events with no price and no caller cost (cost 0).",
+                                  {"provider", "model"})),
+      http_requests_(registry_.counter("tollgate_http_requests_total", "HTTP requests served.",
+                                       {"route", "code"})),
+      http_duration_(registry_.histogram(
+          "tollgate_http_request_duration_seconds", "HTTP request latency.", {"route"},
+          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})) {
+  auto& ingest = registry_.counter("tollgate_ingest_events_total",
+                                   "Usage events received, by outcome.", {"result"});
+  ingest_accepted_ = ingest.with({"accepted"});
+  ingest_duplicate_ = ingest.with({"duplicate"});
+  ingest_rejected_ = ingest.with({"rejected"});
+  commit_duration_ =
+      registry_
+          .histogram("tollgate_ledger_commit_duration_seconds",
+                     "Duration of one ledger group commit.", {},
+                     {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5})
+          .with({});
+  batch_events_ = registry_
+                      .histogram("tollgate_ledger_batch_events", "Events in one group commit.", {},
+                                 {1, 10, 100, 1000, 5000, 10000, 50000, 100000})
+                      .with({});
+  reload_ok_ = registry_
+                   .gauge("tollgate_config_last_reload_successful",
+                          "Whether the last configuration reload succeeded.")
+                   .with({});
+  reload_ts_ = registry_
+                   .gauge("tollgate_config_last_reload_success_timestamp_seconds",
+                          "Time of the last successful configuration reload.")
+                   .with({});
+  registry_.counter("tollgate_metric_series_dropped_total",
+                    "New label sets folded into __other__ past metrics.max_series.", {"metric"});
+  registry_.gauge("tollgate_build_info", "Tollgate build information.", {"version"})
+      .with({TOLLGATE_VERSION})
+      ->set(1);
+  registry_.add_collector(collect_process);
+}
+
+std::vector<std::string> DaemonMetrics::dims(const UsageEvent& e,
+                                             const std::vector<std::string>& names) const {
+  std::vector<std::string> v;
+  v.reserve(names.size() + 1);
+  for (const auto& n : names)
+    v.push_back(n == "priority" ? std::string(to_string(e.priority)) : dim(e, n));
+  return v;
+}
+
+void DaemonMetrics::record_accepted(const std::vector<const UsageEvent*>& events) {
+  std::map<std::vector<std::string>, int64_t> cost;  // nanos, summed exactly before the double
+  std::map<std::vector<std::string>, double> tokens, requests;
+  std::map<std::vector<std::string>, double> unpriced;
+  for (const UsageEvent* e : events) {
+    auto c = dims(*e, labels_);
+    c.push_back(currency_);
+    cost[c] += e->cost.nanos();
+    auto t = dims(*e, token_labels_);
+    t.push_back("");
+    for (auto [kind, n] : {std::pair{"input", e->input_tokens},
+                           {"cached_input", e->cached_input_tokens},
+                           {"cache_write", e->cache_write_tokens},
+                           {"output", e->output_tokens}}) {
+      t.back() = kind;
+      tokens[t] += double(n);
+    }
+    auto r = dims(*e, request_labels_);
+    r.push_back(e->status_ok ? "ok" : "error");
+    requests[r] += double(e->requests);
+    if (e->priced_by == PricedBy::kUnpriced) unpriced[{e->provider, e->model}] += 1;
+  }
+  for (const auto& [k, v] : cost) cost_.with(k)->inc(double(v) / 1e9);
+  for (const auto& [k, v] : tokens) tokens_.with(k)->inc(v);
+  for (const auto& [k, v] : requests) requests_.with(k)->inc(v);
+  for (const auto& [k, v] : unpriced) unpriced_.with(k)->inc(v);
+}
+
+void DaemonMetrics::record_ingest(size_t accepted, size_t duplicates, size_t rejected) {
+  ingest_accepted_->inc(double(accepted));
+  ingest_duplicate_->inc(double(duplicates));
+  ingest_rejected_->inc(double(rejected));
+}
+
+void DaemonMetrics::record_commit(double seconds, size_t events) {
+  commit_duration_->observe(seconds);
+  batch_events_->observe(double(events));
+}
+
+void DaemonMetrics::record_http(const std::string& route, int status, double seconds) {
+  http_requests_.with({route, std::to_string(status)})->inc();
+  http_duration_.with({route})->observe(seconds);
+}
+
+void DaemonMetrics::record_reload(bool ok, double unix_seconds) {
+  reload_ok_->set(ok ? 1 : 0);
+  if (ok) reload_ts_->set(unix_seconds);
+}
+
+}  // namespace tollgate

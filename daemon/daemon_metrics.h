@@ -1,0 +1,50 @@
+#pragma once
+// DaemonMetrics: the CONTRACT §5 series of the ingest side, HTTP, ledger, config, build and
+// process, registered once with handles cached for the hot paths. Thread-safe.
+
+#include <string>
+#include <vector>
+
+#include "metering/usage_event.h"
+#include "metrics/registry.h"
+
+namespace tollgate {
+
+class DaemonMetrics {
+ public:
+  // labels: the configured metrics.labels dimensions, in order.
+  DaemonMetrics(std::vector<std::string> labels, size_t max_series, std::string currency);
+
+  metrics::Registry& registry() { return registry_; }
+
+  // Accepted (non-duplicate) events: cost, tokens, requests, unpriced. Aggregates per label set
+  // first, so a batch of 1,000 events costs a handful of family lookups.
+  void record_accepted(const std::vector<const UsageEvent*>& events);
+  void record_ingest(size_t accepted, size_t duplicates, size_t rejected);
+  void record_commit(double seconds, size_t events);
+  void record_http(const std::string& route, int status, double seconds);
+  void record_reload(bool ok, double unix_seconds);
+
+ private:
+  std::vector<std::string> dims(const UsageEvent& e, const std::vector<std::string>& names) const;
+
+  std::vector<std::string> labels_;
+  std::vector<std::string> token_labels_, request_labels_;
+  std::string currency_;
+  metrics::Registry registry_;
+  metrics::Family<metrics::Counter>& cost_;
+  metrics::Family<metrics::Counter>& tokens_;
+  metrics::Family<metrics::Counter>& requests_;
+  metrics::Family<metrics::Counter>& unpriced_;
+  metrics::Counter* ingest_accepted_;
+  metrics::Counter* ingest_duplicate_;
+  metrics::Counter* ingest_rejected_;
+  metrics::Histogram* commit_duration_;
+  metrics::Histogram* batch_events_;
+  metrics::Family<metrics::Counter>& http_requests_;
+  metrics::Family<metrics::Histogram>& http_duration_;
+  metrics::Gauge* reload_ok_;
+  metrics::Gauge* reload_ts_;
+};
+
+}  // namespace tollgate

@@ -1,0 +1,256 @@
+#include "daemon/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+namespace tollgate {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+struct Limits {
+  uint64_t max_body;
+  uint32_t max_header;
+  std::chrono::seconds idle;
+  uint64_t max_connections;
+};
+
+// One connection: read a request, hand it to the Api, write its response, repeat (keep-alive).
+// Lives as long as an operation holds shared_from_this; every handler runs on its strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, Api& api, const Limits& limits, std::atomic<uint64_t>& connections,
+          std::atomic<int>& in_flight)
+      : stream_(std::move(socket)),
+        api_(api),
+        limits_(limits),
+        connections_(connections),
+        in_flight_(in_flight) {}
+  ~Session() { connections_.fetch_sub(1); }
+
+  void start() {
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
+  }
+
+ private:
+  void do_read() {
+    parser_.emplace();
+    parser_->header_limit(limits_.max_header);
+    parser_->body_limit(limits_.max_body);
+    stream_.expires_after(limits_.idle);  // also bounds how long a request may take to arrive
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset)
+      return close();
+    if (ec == http::error::body_limit)
+      return reply_and_close(error_response(
+          413, "payload_too_large",
+          "the body exceeds server.max_body_bytes (" + std::to_string(limits_.max_body) +
+              " bytes); split it into smaller batches"));
+    if (ec == http::error::header_limit)
+      return reply_and_close(error_response(431, "headers_too_large",
+                                            "the request headers exceed server.max_header_bytes (" +
+                                                std::to_string(limits_.max_header) + " bytes)"));
+    if (ec) return reply_and_close(error_response(400, "bad_request", "malformed HTTP request: " + ec.message()));
+
+    auto req = parser_->release();
+    keep_alive_ = req.keep_alive() && !api_.draining();
+    head_ = req.method() == http::verb::head;
+    version_ = req.version();
+    HttpRequest plain;
+    plain.method = std::string(req.method_string());
+    std::string_view target = req.target();
+    size_t q = target.find('?');
+    plain.path = std::string(target.substr(0, q));
+    if (q != std::string_view::npos) plain.query = std::string(target.substr(q + 1));
+    plain.authorization = std::string(req[http::field::authorization]);
+    plain.content_type = std::string(req[http::field::content_type]);
+    plain.if_none_match = std::string(req[http::field::if_none_match]);
+    plain.body = std::move(req.body());
+    stream_.expires_never();  // a request waiting on the ledger is not idle
+    in_flight_.fetch_add(1);
+    counted_ = true;
+    api_.handle(std::move(plain), [self = shared_from_this()](HttpResponse r) {
+      net::post(self->stream_.get_executor(),
+                [self, r = std::move(r)]() mutable { self->do_write(std::move(r)); });
+    });
+  }
+
+  void do_write(HttpResponse r) {
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(r.status), version_);
+    res->set(http::field::server, "tollgate/" TOLLGATE_VERSION);
+    res->set(http::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res->set(k, v);
+    keep_alive_ = keep_alive_ && !api_.draining();
+    res->keep_alive(keep_alive_);
+    res->body() = std::move(r.body);
+    res->prepare_payload();
+    if (head_) res->body().clear();  // Content-Length stays that of the GET
+    stream_.expires_after(limits_.idle);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        self->on_write(ec);
+                      });
+  }
+
+  void on_write(beast::error_code ec) {
+    // Only now is the request answered: the drain waits for this, not for the handler.
+    if (counted_) in_flight_.fetch_sub(1);
+    counted_ = false;
+    if (ec || !keep_alive_) return close();
+    do_read();
+  }
+
+  void reply_and_close(HttpResponse r) {
+    keep_alive_ = false;
+    version_ = 11;
+    do_write(std::move(r));
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Api& api_;
+  const Limits& limits_;
+  std::atomic<uint64_t>& connections_;
+  std::atomic<int>& in_flight_;
+  bool counted_ = false;
+  bool keep_alive_ = false;
+  bool head_ = false;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(const Config& c, Api& a)
+      : config(c),
+        api(a),
+        ioc(c.server.threads),
+        acceptor(net::make_strand(ioc)),
+        limits{c.server.max_body_bytes, static_cast<uint32_t>(c.server.max_header_bytes),
+               std::chrono::seconds(c.server.idle_timeout_s), c.server.max_connections} {}
+
+  void do_accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (ec != net::error::operation_aborted && acceptor.is_open()) {
+          spdlog::warn("accept failed: {}", ec.message());
+          do_accept();
+        }
+        return;
+      }
+      if (connections.fetch_add(1) >= limits.max_connections) {
+        connections.fetch_sub(1);
+        beast::error_code ignored;
+        socket.close(ignored);  // over server.max_connections: refuse at once
+      } else {
+        std::make_shared<Session>(std::move(socket), api, limits, connections, in_flight)->start();
+      }
+      do_accept();
+    });
+  }
+
+  void drain_then_stop(std::chrono::steady_clock::time_point deadline) {
+    if (in_flight.load() == 0 || std::chrono::steady_clock::now() > deadline) {
+      if (in_flight.load() != 0)
+        spdlog::warn("drain deadline passed with {} requests unanswered", in_flight.load());
+      ioc.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(10));
+    drain_timer.async_wait([this, deadline](beast::error_code) { drain_then_stop(deadline); });
+  }
+
+  void wait_signal(std::function<void()> on_reload) {
+    signals.async_wait([this, on_reload](beast::error_code ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        spdlog::info("SIGHUP: reloading");
+        std::thread(on_reload).detach();  // file I/O off the I/O threads
+        wait_signal(on_reload);
+        return;
+      }
+      spdlog::info("signal {}: draining (no new connections, answering requests in flight)", sig);
+      api.set_draining();
+      beast::error_code ignored;
+      acceptor.close(ignored);
+      drain_then_stop(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+    });
+  }
+
+  const Config& config;
+  Api& api;
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  net::signal_set signals{ioc, SIGINT, SIGTERM, SIGHUP};
+  net::steady_timer drain_timer{ioc};
+  Limits limits;
+  std::atomic<uint64_t> connections{0};
+  std::atomic<int> in_flight{0};  // requests read and not yet fully written
+};
+
+HttpServer::HttpServer(const Config& config, Api& api) : impl_(std::make_unique<Impl>(config, api)) {
+  api.set_post([this](std::function<void()> f) { net::post(impl_->ioc, std::move(f)); });
+}
+
+HttpServer::~HttpServer() = default;
+
+Status HttpServer::bind() {
+  beast::error_code ec;
+  auto address = net::ip::make_address(impl_->config.server.host == "localhost"
+                                           ? "127.0.0.1"
+                                           : impl_->config.server.host,
+                                       ec);
+  if (ec)
+    return Status::error("bind_failed", "server.listen host \"" + impl_->config.server.host +
+                                            "\" is not an IP address");
+  tcp::endpoint endpoint(address, impl_->config.server.port);
+  auto& a = impl_->acceptor;
+  a.open(endpoint.protocol(), ec);
+  if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(endpoint, ec);
+  if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    return Status::error("bind_failed", "cannot listen on " + impl_->config.server.host + ":" +
+                                            std::to_string(impl_->config.server.port) + ": " +
+                                            ec.message());
+  return {};
+}
+
+uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void HttpServer::run(std::function<void()> on_reload) {
+  impl_->wait_signal(std::move(on_reload));
+  impl_->do_accept();
+  std::vector<std::thread> threads;
+  for (int i = 1; i < impl_->config.server.threads; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
+  impl_->ioc.run();
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace tollgate

@@ -1,0 +1,33 @@
+#pragma once
+// Plain HTTP request/response types, so routing and handlers never include Beast (only
+// http_server.cpp does).
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tollgate {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // target without the query string
+  std::string query;   // after '?', undecoded
+  std::string authorization, content_type, if_none_match;
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Completes a request; may be called from any thread, exactly once.
+using Respond = std::function<void(HttpResponse)>;
+
+// {"error":{"code":...,"message":...}} with a status.
+HttpResponse error_response(int status, const std::string& code, const std::string& message);
+
+}  // namespace tollgate

@@ -1,0 +1,296 @@
+#include "metering/event_decoder.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cmath>
+
+namespace tollgate {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr size_t kMaxString = 128;
+constexpr size_t kMaxTags = 16;
+constexpr int64_t kMaxCount = 1'000'000'000'000;  // 10^12
+constexpr EpochMs kMaxFutureMs = 5 * 60 * 1000;
+
+Status field_error(std::string code, std::string_view field, std::string what) {
+  return Status::error(std::move(code), "field \"" + std::string(field) + "\" " + what);
+}
+
+// Reads an optional bounded string field. Boost.JSON already refuses invalid UTF-8.
+Status read_string(const json::object& o, std::string_view key, std::string& out,
+                   bool required = false) {
+  const json::value* v = o.if_contains(key);
+  if (!v || v->is_null()) {
+    if (required) return field_error("missing_field", key, "is required");
+    return {};
+  }
+  if (!v->is_string()) return field_error("invalid_type", key, "must be a string");
+  const json::string& s = v->get_string();
+  if (s.size() > kMaxString)
+    return field_error("string_too_long", key,
+                       "is " + std::to_string(s.size()) + " bytes; the limit is 128");
+  if (required && s.empty()) return field_error("missing_field", key, "must not be empty");
+  out.assign(s.data(), s.size());
+  return {};
+}
+
+// Non-negative integer ≤ 10^12 (an integral double such as 1e3 is accepted).
+Status read_count(const json::object& o, std::string_view key, int64_t& out) {
+  const json::value* v = o.if_contains(key);
+  if (!v || v->is_null()) return {};
+  int64_t n = -1;
+  if (v->is_int64()) {
+    n = v->get_int64();
+  } else if (v->is_uint64()) {
+    n = v->get_uint64() > static_cast<uint64_t>(kMaxCount) ? kMaxCount + 1
+                                                            : static_cast<int64_t>(v->get_uint64());
+  } else if (v->is_double()) {
+    double d = v->get_double();
+    if (std::floor(d) != d)
+      return field_error("invalid_count", key, "must be a whole number, got " + json::serialize(*v));
+    n = d > static_cast<double>(kMaxCount) ? kMaxCount + 1 : static_cast<int64_t>(d);
+  } else {
+    return field_error("invalid_type", key, "must be a non-negative integer");
+  }
+  if (n < 0) return field_error("invalid_count", key, "must not be negative");
+  if (n > kMaxCount) return field_error("invalid_count", key, "must be at most 10^12");
+  out = n;
+  return {};
+}
+
+// Non-negative decimal number (JSON number or decimal string), exact to 9 decimals.
+Status read_amount(const json::object& o, std::string_view key, std::optional<Money>& out) {
+  const json::value* v = o.if_contains(key);
+  if (!v || v->is_null()) return {};
+  std::optional<Money> m;
+  if (v->is_int64()) {
+    m = Money::parse(std::to_string(v->get_int64()), true);
+  } else if (v->is_uint64()) {
+    m = Money::parse(std::to_string(v->get_uint64()), true);
+  } else if (v->is_double()) {
+    m = Money::from_double(v->get_double());
+  } else if (v->is_string()) {
+    m = Money::parse(std::string_view(v->get_string()), true);
+  } else {
+    return field_error("invalid_type", key, "must be a number");
+  }
+  if (!m) return field_error("invalid_number", key, "must be a number below 9.2e9 with at most 9 decimals");
+  if (m->nanos() < 0) return field_error("invalid_number", key, "must not be negative");
+  out = m;
+  return {};
+}
+
+Status read_amount(const json::object& o, std::string_view key, Money& out) {
+  std::optional<Money> m;
+  Status s = read_amount(o, key, m);
+  if (s.ok() && m) out = *m;
+  return s;
+}
+
+Status read_tags(const json::object& o, UsageEvent& e) {
+  const json::value* v = o.if_contains("tags");
+  if (!v || v->is_null()) return {};
+  if (!v->is_object()) return field_error("invalid_type", "tags", "must be an object of strings");
+  const json::object& tags = v->get_object();
+  if (tags.size() > kMaxTags)
+    return field_error("too_many_tags", "tags",
+                       "has " + std::to_string(tags.size()) + " entries; the limit is 16");
+  for (const auto& kv : tags) {
+    std::string key(kv.key());
+    if (key.empty() || key.size() > kMaxString)
+      return field_error("invalid_tag", "tags", "keys must be 1 to 128 bytes");
+    if (!kv.value().is_string())
+      return field_error("invalid_tag", "tags." + key, "must be a string");
+    const json::string& val = kv.value().get_string();
+    if (val.size() > kMaxString)
+      return field_error("string_too_long", "tags." + key, "is longer than 128 bytes");
+    e.tags.emplace_back(std::move(key), std::string(val.data(), val.size()));
+  }
+  std::sort(e.tags.begin(), e.tags.end());
+  return {};
+}
+
+Status read_usage_object(const json::object& o, UsageEvent& e) {
+  const json::value* v = o.if_contains("usage");
+  if (!v || v->is_null()) return {};
+  for (const char* k : {"input_tokens", "cached_input_tokens", "output_tokens"}) {
+    if (o.contains(k) && !o.at(k).is_null())
+      return Status::error("conflicting_fields", std::string("give either \"usage\" or \"") + k +
+                                                     "\", not both");
+  }
+  if (!v->is_object()) return field_error("invalid_type", "usage", "must be an object");
+  const json::object& u = v->get_object();
+  int64_t prompt = 0, completion = 0, cached = 0;
+  Status s = read_count(u, "prompt_tokens", prompt);
+  if (s.ok()) s = read_count(u, "completion_tokens", completion);
+  if (!s.ok()) return Status::error(s.code(), "in \"usage\": " + s.message());
+  if (const json::value* d = u.if_contains("prompt_tokens_details"); d && !d->is_null()) {
+    if (!d->is_object())
+      return field_error("invalid_type", "usage.prompt_tokens_details", "must be an object");
+    s = read_count(d->get_object(), "cached_tokens", cached);
+    if (!s.ok()) return Status::error(s.code(), "in \"usage.prompt_tokens_details\": " + s.message());
+  }
+  if (cached > prompt)
+    return Status::error("invalid_usage", "usage.prompt_tokens_details.cached_tokens (" +
+                                              std::to_string(cached) +
+                                              ") exceeds usage.prompt_tokens (" +
+                                              std::to_string(prompt) + ")");
+  // OpenAI's prompt_tokens include the cached ones: charge them once, at the cache-read price.
+  e.input_tokens = prompt - cached;
+  e.cached_input_tokens = cached;
+  e.output_tokens = completion;
+  return {};
+}
+
+Status read_timestamp(const json::object& o, UsageEvent& e, EpochMs now_ms, EpochMs oldest_ms) {
+  e.ts_ms = now_ms;
+  const json::value* v = o.if_contains("ts");
+  if (!v || v->is_null()) return {};
+  if (v->is_string()) {
+    auto ts = parse_rfc3339(std::string_view(v->get_string()));
+    if (!ts)
+      return field_error("invalid_timestamp", "ts",
+                         "must be RFC 3339 like 2026-11-21T10:00:00Z or epoch milliseconds");
+    e.ts_ms = *ts;
+  } else if (v->is_int64() || v->is_uint64()) {
+    if (v->is_uint64() || v->get_int64() < 0)
+      return field_error("invalid_timestamp", "ts", "must be non-negative epoch milliseconds");
+    e.ts_ms = v->get_int64();
+  } else {
+    return field_error("invalid_timestamp", "ts",
+                       "must be an RFC 3339 string or integer epoch milliseconds");
+  }
+  if (e.ts_ms > now_ms + kMaxFutureMs)
+    return field_error("timestamp_in_future", "ts",
+                       "is " + format_utc_ms(e.ts_ms) + ", more than 5 minutes in the future");
+  if (e.ts_ms < oldest_ms)
+    return field_error("timestamp_too_old", "ts",
+                       "is " + format_utc_ms(e.ts_ms) +
+                           ", older than storage.raw_retention_days allows (oldest accepted: " +
+                           format_utc_ms(oldest_ms) + ")");
+  return {};
+}
+
+Status validate(const json::value& item, UsageEvent& e, EpochMs now_ms, EpochMs oldest_ms) {
+  if (!item.is_object()) return Status::error("not_an_object", "each event must be a JSON object");
+  const json::object& o = item.get_object();
+  Status s = read_string(o, "event_id", e.event_id, true);
+  if (!s.ok()) return s;
+  for (unsigned char c : e.event_id)
+    if (c < 0x20 || c > 0x7e)
+      return field_error("invalid_event_id", "event_id", "must be printable ASCII");
+  s = read_string(o, "feature", e.feature, true);
+  if (s.ok()) s = read_string(o, "provider", e.provider, true);
+  if (s.ok()) s = read_string(o, "model", e.model, true);
+  if (s.ok()) s = read_string(o, "team", e.team);
+  if (s.ok()) s = read_string(o, "customer", e.customer);
+  if (s.ok()) s = read_string(o, "region", e.region);
+  if (s.ok()) s = read_string(o, "reservation_id", e.reservation_id);
+  if (!s.ok()) return s;
+  if (s = read_tags(o, e); !s.ok()) return s;
+  if (s = read_timestamp(o, e, now_ms, oldest_ms); !s.ok()) return s;
+
+  std::string text;
+  if (s = read_string(o, "priority", text); !s.ok()) return s;
+  if (!text.empty()) {
+    auto p = parse_priority(text);
+    if (!p)
+      return field_error("invalid_priority", "priority",
+                         "must be critical, standard or batch, got \"" + text + "\"");
+    e.priority = *p;
+  }
+  text.clear();
+  if (s = read_string(o, "status", text); !s.ok()) return s;
+  if (!text.empty() && text != "ok" && text != "error")
+    return field_error("invalid_status", "status", "must be ok or error, got \"" + text + "\"");
+  e.status_ok = text != "error";
+
+  for (auto [key, out] : {std::pair{"input_tokens", &e.input_tokens},
+                          {"cached_input_tokens", &e.cached_input_tokens},
+                          {"cache_write_tokens", &e.cache_write_tokens},
+                          {"output_tokens", &e.output_tokens},
+                          {"requests", &e.requests},
+                          {"egress_bytes", &e.egress_bytes},
+                          {"latency_ms", &e.latency_ms}}) {
+    if (s = read_count(o, key, *out); !s.ok()) return s;
+  }
+  if (s = read_usage_object(o, e); !s.ok()) return s;
+
+  std::optional<Money> gpu;
+  if (s = read_amount(o, "gpu_seconds", gpu); !s.ok()) return s;
+  if (gpu) {
+    if (gpu->nanos() % 1000 != 0)
+      return field_error("invalid_number", "gpu_seconds", "has more than 6 decimals");
+    e.gpu_micros = gpu->nanos() / 1000;
+  }
+  if (s = read_amount(o, "value_units", e.value_units); !s.ok()) return s;
+  if (s = read_amount(o, "revenue", e.revenue); !s.ok()) return s;
+  if (s = read_amount(o, "cost", e.caller_cost); !s.ok()) return s;
+  return {};
+}
+
+void decode_one(const json::value& v, EpochMs now_ms, EpochMs oldest_ms, DecodedItem& item) {
+  if (v.is_object()) {
+    if (const json::value* id = v.get_object().if_contains("event_id"); id && id->is_string())
+      item.event_id.assign(id->get_string().data(),
+                           std::min<size_t>(id->get_string().size(), kMaxString));
+  }
+  item.status = validate(v, item.event, now_ms, oldest_ms);
+}
+
+}  // namespace
+
+Result<std::vector<DecodedItem>> decode_usage_body(std::string_view body, BodyFormat format,
+                                                    EpochMs now_ms, EpochMs oldest_ms) {
+  std::vector<DecodedItem> items;
+  json::monotonic_resource mr;
+  if (format == BodyFormat::kNdjson) {
+    size_t pos = 0;
+    while (pos < body.size()) {
+      size_t nl = body.find('\n', pos);
+      if (nl == std::string_view::npos) nl = body.size();
+      std::string_view line = body.substr(pos, nl - pos);
+      pos = nl + 1;
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+        line.remove_suffix(1);
+      if (line.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank line
+      DecodedItem& item = items.emplace_back();
+      boost::system::error_code ec;
+      json::value v = json::parse(line, ec, &mr);
+      if (ec) {
+        item.status = Status::error("invalid_json", "line " + std::to_string(items.size()) +
+                                                        " is not valid JSON: " + ec.message());
+        continue;
+      }
+      decode_one(v, now_ms, oldest_ms, item);
+    }
+    if (items.empty()) return Status::error("empty_body", "the body holds no events");
+    return items;
+  }
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return Status::error("empty_body", "the body holds no events");
+  boost::system::error_code ec;
+  json::value root = json::parse(body, ec, &mr);
+  if (ec)
+    return Status::error("invalid_json",
+                         "the body is not valid JSON (" + ec.message() +
+                             "); send one event, a JSON array of events, or NDJSON with "
+                             "Content-Type: application/x-ndjson");
+  if (root.is_array()) {
+    const json::array& arr = root.get_array();
+    if (arr.empty()) return Status::error("empty_body", "the array holds no events");
+    items.resize(arr.size());
+    for (size_t i = 0; i < arr.size(); ++i) decode_one(arr[i], now_ms, oldest_ms, items[i]);
+  } else if (root.is_object()) {
+    items.resize(1);
+    decode_one(root, now_ms, oldest_ms, items[0]);
+  } else {
+    return Status::error("invalid_body", "the body must be a JSON object or an array of objects");
+  }
+  return items;
+}
+
+}  // namespace tollgate

@@ -1,0 +1,161 @@
+#include "metrics/registry.h"
+
+#include <algorithm>
+
+namespace tollgate::metrics {
+
+Histogram::Histogram(const std::vector<double>& bounds)
+    : bounds_(bounds), counts_(new std::atomic<uint64_t>[bounds.size() + 1]) {
+  for (size_t i = 0; i <= bounds_.size(); ++i) counts_[i].store(0);
+}
+
+void Histogram::observe(double v) {
+  size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin();
+  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_.fetch_add(v, std::memory_order_relaxed);
+}
+
+std::vector<uint64_t> Histogram::cumulative_counts() const {
+  std::vector<uint64_t> out(bounds_.size() + 1);
+  uint64_t running = 0;
+  for (size_t i = 0; i <= bounds_.size(); ++i) {
+    running += counts_[i].load(std::memory_order_relaxed);
+    out[i] = running;
+  }
+  return out;
+}
+
+namespace {
+template <typename T>
+std::unique_ptr<T> make_child(const std::vector<double>& bounds) {
+  if constexpr (std::is_same_v<T, Histogram>) {
+    return std::make_unique<Histogram>(bounds);
+  } else {
+    return std::make_unique<T>();
+  }
+}
+
+std::string format_bound(double b) {
+  std::string s = std::to_string(b);
+  s.erase(s.find_last_not_of('0') + 1);
+  if (s.back() == '.') s.pop_back();
+  return s;
+}
+}  // namespace
+
+template <typename T>
+T* Family<T>::with(const std::vector<std::string>& values) {
+  std::lock_guard lock(mu_);
+  if (auto it = children_.find(values); it != children_.end()) return it->second.get();
+  if (!registry_->admit_series(name_)) {
+    std::vector<std::string> other(label_names_.size(), "__other__");
+    auto& slot = children_[other];
+    if (!slot) slot = make_child<T>(bounds_);
+    return slot.get();
+  }
+  auto& slot = children_[values];
+  slot = make_child<T>(bounds_);
+  return slot.get();
+}
+
+template <typename T>
+void Family<T>::collect(FamilySnapshot& out) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [values, child] : children_) {
+    std::vector<std::pair<std::string, std::string>> labels;
+    for (size_t i = 0; i < label_names_.size(); ++i) labels.emplace_back(label_names_[i], values[i]);
+    if constexpr (std::is_same_v<T, Histogram>) {
+      auto counts = child->cumulative_counts();
+      for (size_t i = 0; i < counts.size(); ++i) {
+        auto l = labels;
+        l.emplace_back("le", i < child->bounds().size() ? format_bound(child->bounds()[i]) : "+Inf");
+        out.samples.push_back({"_bucket", std::move(l), static_cast<double>(counts[i])});
+      }
+      out.samples.push_back({"_sum", labels, child->sum()});
+      out.samples.push_back({"_count", labels, static_cast<double>(counts.back())});
+    } else {
+      out.samples.push_back({"", std::move(labels), child->value()});
+    }
+  }
+}
+
+template class Family<Counter>;
+template class Family<Gauge>;
+template class Family<Histogram>;
+
+bool Registry::admit_series(const std::string& metric) {
+  // The drop counter itself is never capped: it is what tells the operator about the cap.
+  if (dropped_ && metric == dropped_->name()) return true;
+  size_t n = series_.fetch_add(1);
+  if (n < max_series_) return true;
+  series_.fetch_sub(1);
+  if (dropped_) dropped_->with({metric})->inc();
+  return false;
+}
+
+Family<Counter>& Registry::counter(const std::string& name, const std::string& help,
+                                   std::vector<std::string> labels) {
+  std::lock_guard lock(mu_);
+  auto e = std::make_unique<Entry>(Entry{Type::kCounter, help, {}, {}, {}});
+  e->counter.reset(new Family<Counter>(this, name, std::move(labels), {}));
+  auto& ref = *e->counter;
+  entries_.push_back(std::move(e));
+  if (name == "tollgate_metric_series_dropped_total") dropped_ = &ref;
+  return ref;
+}
+
+Family<Gauge>& Registry::gauge(const std::string& name, const std::string& help,
+                               std::vector<std::string> labels) {
+  std::lock_guard lock(mu_);
+  auto e = std::make_unique<Entry>(Entry{Type::kGauge, help, {}, {}, {}});
+  e->gauge.reset(new Family<Gauge>(this, name, std::move(labels), {}));
+  auto& ref = *e->gauge;
+  entries_.push_back(std::move(e));
+  return ref;
+}
+
+Family<Histogram>& Registry::histogram(const std::string& name, const std::string& help,
+                                       std::vector<std::string> labels,
+                                       std::vector<double> bounds) {
+  std::lock_guard lock(mu_);
+  std::sort(bounds.begin(), bounds.end());
+  auto e = std::make_unique<Entry>(Entry{Type::kHistogram, help, {}, {}, {}});
+  e->histogram.reset(new Family<Histogram>(this, name, std::move(labels), std::move(bounds)));
+  auto& ref = *e->histogram;
+  entries_.push_back(std::move(e));
+  return ref;
+}
+
+void Registry::add_collector(std::function<void(std::vector<FamilySnapshot>&)> collector) {
+  std::lock_guard lock(mu_);
+  collectors_.push_back(std::move(collector));
+}
+
+std::vector<FamilySnapshot> Registry::collect() const {
+  std::vector<FamilySnapshot> out;
+  std::vector<std::function<void(std::vector<FamilySnapshot>&)>> collectors;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& e : entries_) {
+      FamilySnapshot f;
+      f.type = e->type;
+      f.help = e->help;
+      if (e->counter) {
+        f.name = e->counter->name();
+        e->counter->collect(f);
+      } else if (e->gauge) {
+        f.name = e->gauge->name();
+        e->gauge->collect(f);
+      } else {
+        f.name = e->histogram->name();
+        e->histogram->collect(f);
+      }
+      out.push_back(std::move(f));
+    }
+    collectors = collectors_;
+  }
+  for (const auto& c : collectors) c(out);
+  return out;
+}
+
+}  // namespace tollgate::metrics

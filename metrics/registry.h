@@ -1,0 +1,135 @@
+#pragma once
+// A small Prometheus client core in the shape of prometheus-cpp: a Registry of metric families,
+// metric handles looked up once and cached by callers, and a pure text serializer
+// (text_format.h). No HTTP here.
+//
+// Thread-safety: everything is safe to call from any thread. Handles (Counter*, Gauge*,
+// Histogram*) live as long as the Registry and are updated lock-free; looking one up takes the
+// family's mutex, so hot paths should cache them.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace tollgate::metrics {
+
+enum class Type { kCounter, kGauge, kHistogram };
+
+class Counter {
+ public:
+  void inc(double v = 1) { value_.fetch_add(v, std::memory_order_relaxed); }
+  double value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0};
+};
+
+class Gauge {
+ public:
+  void set(double v) { value_.store(v, std::memory_order_relaxed); }
+  void add(double v) { value_.fetch_add(v, std::memory_order_relaxed); }
+  double value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0};
+};
+
+class Histogram {
+ public:
+  explicit Histogram(const std::vector<double>& bounds);
+  void observe(double v);
+  // Cumulative counts per bound, then +Inf.
+  std::vector<uint64_t> cumulative_counts() const;
+  double sum() const { return sum_.load(std::memory_order_relaxed); }
+  const std::vector<double>& bounds() const { return bounds_; }
+
+ private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // bounds_.size() + 1 buckets
+  std::atomic<double> sum_{0};
+};
+
+// One sample line of the exposition: name suffix ("", "_bucket", "_sum", "_count"), labels, value.
+struct Sample {
+  std::string suffix;
+  std::vector<std::pair<std::string, std::string>> labels;
+  double value = 0;
+};
+
+struct FamilySnapshot {
+  std::string name, help;
+  Type type = Type::kGauge;
+  std::vector<Sample> samples;
+};
+
+class Registry;
+
+// A metric family: one name, fixed label names, one child per label-value set.
+template <typename T>
+class Family {
+ public:
+  // The child for these label values (same order as the family's label names), created on first
+  // use. Past the registry's series cap, a new set folds into all-"__other__" values.
+  T* with(const std::vector<std::string>& values);
+  const std::string& name() const { return name_; }
+
+ private:
+  friend class Registry;
+  Family(Registry* registry, std::string name, std::vector<std::string> label_names,
+         std::vector<double> bounds)
+      : registry_(registry), name_(std::move(name)), label_names_(std::move(label_names)),
+        bounds_(std::move(bounds)) {}
+  void collect(FamilySnapshot& out) const;
+
+  Registry* registry_;
+  std::string name_;
+  std::vector<std::string> label_names_;
+  std::vector<double> bounds_;  // histograms only
+  mutable std::mutex mu_;
+  std::map<std::vector<std::string>, std::unique_ptr<T>> children_;
+};
+
+class Registry {
+ public:
+  explicit Registry(size_t max_series = 10000) : max_series_(max_series) {}
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  Family<Counter>& counter(const std::string& name, const std::string& help,
+                           std::vector<std::string> labels = {});
+  Family<Gauge>& gauge(const std::string& name, const std::string& help,
+                       std::vector<std::string> labels = {});
+  Family<Histogram>& histogram(const std::string& name, const std::string& help,
+                               std::vector<std::string> labels, std::vector<double> bounds);
+  // Families computed at scrape time (process metrics, gauges derived from other state).
+  void add_collector(std::function<void(std::vector<FamilySnapshot>&)> collector);
+
+  std::vector<FamilySnapshot> collect() const;
+
+ private:
+  template <typename T>
+  friend class Family;
+  // Reserves room for one more series; false when the cap is reached (and counts the drop).
+  bool admit_series(const std::string& metric);
+
+  struct Entry {
+    Type type;
+    std::string help;
+    std::unique_ptr<Family<Counter>> counter;
+    std::unique_ptr<Family<Gauge>> gauge;
+    std::unique_ptr<Family<Histogram>> histogram;
+  };
+  const size_t max_series_;
+  std::atomic<size_t> series_{0};
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<Entry>> entries_;  // registration order
+  std::vector<std::function<void(std::vector<FamilySnapshot>&)>> collectors_;
+  Family<Counter>* dropped_ = nullptr;
+};
+
+}  // namespace tollgate::metrics

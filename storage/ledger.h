@@ -1,0 +1,96 @@
+#pragma once
+// Ledger: the SQLite unit-economics ledger and its single writer thread.
+//
+// submit() queues events; the writer commits everything that arrived within commit_interval_ms in
+// one transaction (group commit): raw events (event_id dedup, first write wins) and 15-minute
+// rollups. Only after COMMIT returns is `done` called, so a caller can acknowledge exactly what is
+// durable. Raw events older than the retention are pruned in small chunks between commits.
+//
+// Thread-safety: submit() from any thread. Callbacks run on the writer thread and must not block.
+// stop() commits everything already submitted, then closes the database.
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "metering/status.h"
+#include "metering/time_util.h"
+#include "metering/time_zone.h"
+#include "metering/usage_event.h"
+#include "storage/db_lock.h"
+
+namespace tollgate {
+
+struct LedgerOptions {
+  std::string path;
+  bool synchronous_full = false;
+  int commit_interval_ms = 5;
+  int raw_retention_days = 35;
+  std::string currency = "USD";
+  std::shared_ptr<const TimeZone> timezone = TimeZone::utc();
+  bool take_lock = true;  // the daemon's advisory lock (CONTRACT §1)
+};
+
+// What one commit did, for metrics and the spend book.
+struct CommitInfo {
+  double duration_s = 0;
+  size_t events = 0;  // events in the transaction, duplicates included
+  std::vector<const UsageEvent*> accepted;  // valid only during the callback
+};
+
+class Ledger {
+ public:
+  // The events come back to the caller with the outcome, so it can report on them.
+  using Done = std::function<void(Status status, std::vector<bool> duplicate,
+                                  std::vector<UsageEvent> events)>;
+
+  static Result<std::unique_ptr<Ledger>> open(LedgerOptions options, Clock clock = system_now_ms);
+  ~Ledger();  // stop()s
+
+  // Queues events for the next group commit. `done` gets ok and, per event, whether it was a
+  // duplicate; or an error status when the transaction failed (nothing of it was stored).
+  // After stop() it fails at once with storage_unavailable.
+  void submit(std::vector<UsageEvent> events, Done done);
+  // Called on the writer thread after each successful commit, before the `done` callbacks.
+  void set_commit_observer(std::function<void(const CommitInfo&)> observer);
+  void stop();
+
+  // Runs the retention prune now (tests); returns rows deleted.
+  int64_t prune_now();
+  const LedgerOptions& options() const { return options_; }
+
+ private:
+  struct Pending {
+    std::vector<UsageEvent> events;
+    Done done;
+  };
+  Ledger(LedgerOptions options, Clock clock) : options_(std::move(options)), clock_(std::move(clock)) {}
+  Status init();
+  void run();
+  void commit(std::vector<Pending>& batch);
+  Status write(std::vector<Pending>& batch, std::vector<std::vector<bool>>& duplicates,
+               CommitInfo& info);
+  int64_t prune_chunk(int64_t limit);
+
+  LedgerOptions options_;
+  Clock clock_;
+  std::unique_ptr<DbLock> lock_;
+  sqlite3* db_ = nullptr;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  std::function<void(const CommitInfo&)> observer_;
+  std::thread writer_;
+  EpochMs next_prune_ms_ = 0;
+};
+
+}  // namespace tollgate

@@ -1,0 +1,98 @@
+#include "storage/schema.h"
+
+#include <string>
+
+#include "storage/sqlite_util.h"
+
+namespace tollgate {
+
+namespace {
+
+// Money, value units and revenue are integer nanos; gpu time is integer microseconds. The views
+// of CONTRACT §6 expose REAL conversions for analysts.
+const char* const kMigrations[] = {
+    // 1: raw events, 15-minute rollups (every real-world UTC offset is a multiple of 15 minutes,
+    //    so a local day is a whole number of buckets), the views of CONTRACT §6.
+    R"sql(
+CREATE TABLE events (
+  event_id TEXT NOT NULL UNIQUE,
+  ts_ms INTEGER NOT NULL,
+  day_local TEXT NOT NULL,
+  feature TEXT NOT NULL, team TEXT NOT NULL, customer TEXT NOT NULL, tags TEXT NOT NULL,
+  provider TEXT NOT NULL, model TEXT NOT NULL, region TEXT NOT NULL, priority TEXT NOT NULL,
+  input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,
+  cache_write_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, requests INTEGER NOT NULL,
+  gpu_micros INTEGER NOT NULL, egress_bytes INTEGER NOT NULL, latency_ms INTEGER NOT NULL,
+  status TEXT NOT NULL, cost_nanos INTEGER NOT NULL, currency TEXT NOT NULL,
+  priced_by TEXT NOT NULL, price_ref TEXT NOT NULL, value_units_nanos INTEGER NOT NULL,
+  revenue_nanos INTEGER NOT NULL, reservation_id TEXT NOT NULL, received_ms INTEGER NOT NULL
+);
+CREATE INDEX events_ts ON events(ts_ms);
+
+CREATE TABLE rollup_15m (
+  bucket_ms INTEGER NOT NULL,
+  day_local TEXT NOT NULL,
+  feature TEXT NOT NULL, team TEXT NOT NULL, customer TEXT NOT NULL, tags TEXT NOT NULL,
+  provider TEXT NOT NULL, model TEXT NOT NULL, region TEXT NOT NULL, priority TEXT NOT NULL,
+  status TEXT NOT NULL, priced_by TEXT NOT NULL, currency TEXT NOT NULL,
+  events INTEGER NOT NULL, requests INTEGER NOT NULL,
+  input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,
+  cache_write_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+  gpu_micros INTEGER NOT NULL, egress_bytes INTEGER NOT NULL, cost_nanos INTEGER NOT NULL,
+  value_units_nanos INTEGER NOT NULL, revenue_nanos INTEGER NOT NULL,
+  PRIMARY KEY (bucket_ms, feature, team, customer, tags, provider, model, region, priority,
+               status, priced_by, currency)
+) WITHOUT ROWID;
+CREATE INDEX rollup_day ON rollup_15m(day_local);
+
+CREATE VIEW ledger_events AS
+SELECT event_id,
+       strftime('%Y-%m-%dT%H:%M:%S', ts_ms / 1000, 'unixepoch') || printf('.%03dZ', ts_ms % 1000)
+         AS ts_utc,
+       day_local, feature, team, customer, provider, model, region, priority,
+       input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, requests,
+       gpu_micros / 1e6 AS gpu_seconds, egress_bytes, status,
+       cost_nanos / 1e9 AS cost, currency, priced_by,
+       value_units_nanos / 1e9 AS value_units, revenue_nanos / 1e9 AS revenue
+FROM events;
+
+CREATE VIEW daily_costs AS
+SELECT day_local, feature, team, customer, provider, model, region, priority,
+       SUM(requests) AS requests, SUM(input_tokens) AS input_tokens,
+       SUM(cached_input_tokens) AS cached_input_tokens,
+       SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
+       SUM(gpu_micros) / 1e6 AS gpu_seconds, SUM(cost_nanos) / 1e9 AS cost,
+       SUM(value_units_nanos) / 1e9 AS value_units, SUM(revenue_nanos) / 1e9 AS revenue
+FROM rollup_15m
+GROUP BY day_local, feature, team, customer, provider, model, region, priority;
+)sql",
+};
+
+constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
+static_assert(kMigrationCount == kSchemaVersion);
+
+}  // namespace
+
+Status migrate(sqlite3* db) {
+  Statement version(db, "PRAGMA user_version");
+  if (!version.ok() || version.step() != SQLITE_ROW)
+    return Status::error("storage_error", "cannot read the schema version: " + version.error());
+  int current = static_cast<int>(version.column_int(0));
+  version = Statement();
+  if (current > kSchemaVersion)
+    return Status::error("schema_too_new", "the database has schema version " +
+                                               std::to_string(current) + "; this tollgate knows " +
+                                               std::to_string(kSchemaVersion) + " (downgrade?)");
+  if (current == kSchemaVersion) return {};
+  Status s = exec_sql(db, "BEGIN IMMEDIATE");
+  for (int v = current; s.ok() && v < kSchemaVersion; ++v) {
+    s = exec_sql(db, kMigrations[v]);
+    if (!s.ok()) s = Status::error(s.code(), "migration " + std::to_string(v + 1) + ": " + s.message());
+  }
+  if (s.ok()) s = exec_sql(db, "PRAGMA user_version = " + std::to_string(kSchemaVersion));
+  if (s.ok()) return exec_sql(db, "COMMIT");
+  exec_sql(db, "ROLLBACK");
+  return s;
+}
+
+}  // namespace tollgate

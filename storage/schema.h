@@ -1,0 +1,16 @@
+#pragma once
+// The ledger's schema, versioned through PRAGMA user_version: migration N brings version N-1 to N.
+// Append migrations; never edit one that has shipped.
+
+#include <sqlite3.h>
+
+#include "metering/status.h"
+
+namespace tollgate {
+
+inline constexpr int kSchemaVersion = 1;
+
+// Applies every pending migration in one transaction. Refuses a database newer than this binary.
+Status migrate(sqlite3* db);
+
+}  // namespace tollgate

@@ -1,0 +1,40 @@
+#include <doctest/doctest.h>
+
+#include "metering/money.h"
+
+using tollgate::Money;
+
+TEST_CASE("Money parses decimals exactly and refuses what it cannot hold") {
+  CHECK(Money::parse("0.05")->nanos() == 50'000'000);
+  CHECK(Money::parse("12")->nanos() == 12'000'000'000);
+  CHECK(Money::parse("0.000000001")->nanos() == 1);
+  CHECK(Money::parse("1.2300000000")->nanos() == 1'230'000'000);  // trailing zeros are fine
+  CHECK_FALSE(Money::parse("0.0000000001"));                      // below a nano: refused
+  CHECK_FALSE(Money::parse("-1"));
+  CHECK(Money::parse("-1", true)->nanos() == -1'000'000'000);
+  CHECK_FALSE(Money::parse("1e3"));
+  CHECK_FALSE(Money::parse(""));
+  CHECK_FALSE(Money::parse("."));
+  CHECK_FALSE(Money::parse("99999999999"));  // over int64 nanos
+}
+
+TEST_CASE("Money from a JSON double takes the decimal the sender wrote") {
+  CHECK(Money::from_double(0.1)->nanos() == 100'000'000);
+  CHECK(Money::from_double(0.3)->nanos() == 300'000'000);
+  CHECK(Money::from_double(1e-9)->nanos() == 1);
+  CHECK_FALSE(Money::from_double(1e-10));
+}
+
+TEST_CASE("Money prints without trailing zeros") {
+  CHECK(Money::from_nanos(400'120'000'000).to_string() == "400.12");
+  CHECK(Money::from_nanos(1).to_string() == "0.000000001");
+  CHECK(Money::from_nanos(-1'500'000'000).to_string() == "-1.5");
+  CHECK(Money::from_nanos(0).to_string() == "0");
+}
+
+TEST_CASE("divide_rounded rounds half away from zero") {
+  CHECK(tollgate::divide_rounded(5, 2) == 3);
+  CHECK(tollgate::divide_rounded(-5, 2) == -3);
+  CHECK(tollgate::divide_rounded(4, 3) == 1);
+  CHECK(tollgate::divide_rounded(1, 3) == 0);
+}
