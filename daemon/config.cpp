@@ -233,8 +233,9 @@ Config load_config(const std::string& path, LoadErrors& errors) {
   Config c;
   c.path = path;
   YamlReader r(path, errors);
-  YAML::Node root = r.load();
-  if (!root) return c;
+  auto loaded = r.load();
+  if (!loaded) return c;
+  const YAML::Node& root = *loaded;
   if (!r.expect_map(root, "the configuration",
                     {"server", "storage", "reporting", "prices_file", "policies_file", "auth",
                      "alerting", "metrics"}))
@@ -283,8 +284,9 @@ std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Conf
                                              LoadErrors& errors) {
   auto book = std::make_shared<PriceBook>();
   YamlReader r(path, errors);
-  YAML::Node root = r.load();
-  if (!root) return book;
+  auto loaded = r.load();
+  if (!loaded) return book;
+  const YAML::Node& root = *loaded;
   if (!r.expect_map(root, "the prices file", {"prices"})) return book;
   YAML::Node prices = root["prices"];
   if (!prices || !prices.IsSequence()) {
@@ -371,8 +373,9 @@ std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Conf
 
 void check_policies_file(const std::string& path, LoadErrors& errors) {
   YamlReader r(path, errors);
-  YAML::Node root = r.load();
-  if (!root) return;
+  auto loaded = r.load();
+  if (!loaded) return;
+  const YAML::Node& root = *loaded;
   r.expect_map(root, "the policies file", {"budgets", "dry_run", "reservation_ttl_s"});
 }
 

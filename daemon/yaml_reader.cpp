@@ -4,12 +4,12 @@
 
 namespace tollgate {
 
-YAML::Node YamlReader::load() {
+std::optional<YAML::Node> YamlReader::load() {
   try {
     YAML::Node root = YAML::LoadFile(file_);
     if (!root || root.IsNull()) {
       errors_.add(file_, 1, 1, "the file is empty");
-      return YAML::Node();
+      return std::nullopt;
     }
     return root;
   } catch (const YAML::BadFile&) {
@@ -19,7 +19,7 @@ YAML::Node YamlReader::load() {
   } catch (const YAML::Exception& e) {
     errors_.add(file_, e.mark.line + 1, e.mark.column + 1, e.msg);
   }
-  return YAML::Node();
+  return std::nullopt;
 }
 
 void YamlReader::error(const YAML::Node& at, const std::string& message) {

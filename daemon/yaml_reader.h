@@ -18,8 +18,8 @@ class YamlReader {
  public:
   YamlReader(std::string file, LoadErrors& errors) : file_(std::move(file)), errors_(errors) {}
 
-  // Parses the file; on failure records the parser's position and returns a null node.
-  YAML::Node load();
+  // Parses the file; on failure records the parser's position and returns nullopt.
+  std::optional<YAML::Node> load();
   void error(const YAML::Node& at, const std::string& message);
   const std::string& file() const { return file_; }
 

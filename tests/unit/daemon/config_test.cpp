@@ -1,0 +1,102 @@
+#include <doctest/doctest.h>
+
+#include "daemon/auth.h"
+#include "daemon/config.h"
+#include "tests/unit/support/temp_dir.h"
+
+using namespace tollgate;
+
+namespace {
+std::vector<std::string> errors_of(const std::string& yaml, Config* out = nullptr) {
+  testing::TempDir dir;
+  LoadErrors errors;
+  Config c = load_config(dir.write("t.yaml", yaml), errors);
+  if (out) *out = c;
+  for (auto& l : errors.lines) l = l.substr(l.find("t.yaml:"));
+  return errors.lines;
+}
+}  // namespace
+
+TEST_CASE("the example configuration loads with its prices") {
+  LoadErrors errors;
+  Config c = load_config(std::string(TOLLGATE_SOURCE_DIR) + "/deploy/examples/tollgate.yaml", errors);
+  auto prices = load_prices(c.prices_file, c, errors);
+  check_policies_file(c.policies_file, errors);
+  CHECK(errors.lines == std::vector<std::string>{});
+  CHECK(prices->size() >= 8);
+  CHECK(c.reporting.fx.at("CNY").nanos == 138'900'000);
+}
+
+TEST_CASE("defaults and every key of the main file") {
+  Config c;
+  auto errors = errors_of(R"(server:
+  listen: "[::1]:0"
+  threads: 4
+  max_body_bytes: 4096
+storage: {path: /tmp/x.db, synchronous: full, commit_interval_ms: 0, raw_retention_days: 7}
+reporting: {currency: EUR, timezone: Asia/Kolkata}
+metrics: {labels: [feature, model], max_series: 50}
+)", &c);
+  CHECK(errors.empty());
+  CHECK(c.server.host == "::1");
+  CHECK(c.server.port == 0);
+  CHECK(c.server.threads == 4);
+  CHECK(c.server.max_header_bytes == 16384);  // default kept
+  CHECK(c.storage.synchronous_full);
+  CHECK(c.storage.raw_retention_days == 7);
+  CHECK(c.reporting.currency == "EUR");
+  CHECK(c.reporting.tz->name() == "Asia/Kolkata");
+  CHECK(c.metric_labels == std::vector<std::string>{"feature", "model"});
+}
+
+TEST_CASE("every error is FILE:LINE:COL: message, unknown keys included") {
+  auto errors = errors_of(R"(server:
+  listen: nowhere
+  thread: 2
+storage:
+  synchronous: sometimes
+reporting: {timezone: Mars/Olympus}
+extra: 1
+)");
+  REQUIRE(errors.size() == 6);
+  CHECK(errors[0] == "t.yaml:7:1: unknown key \"extra\" in the configuration (allowed: server, storage, reporting, prices_file, policies_file, auth, alerting, metrics)");
+  CHECK(errors[1].rfind("t.yaml:3:3: unknown key \"thread\" in server", 0) == 0);
+  CHECK(errors[2].rfind("t.yaml:2:11: listen must be host:port", 0) == 0);
+  CHECK(errors[3] == "t.yaml:5:3: storage.path is required");
+  CHECK(errors[4].rfind("t.yaml:5:16: synchronous must be normal or full", 0) == 0);
+  CHECK(errors[5].rfind("t.yaml:6:23: unknown time zone \"Mars/Olympus\"", 0) == 0);
+}
+
+TEST_CASE("YAML syntax errors carry the parser's position") {
+  auto errors = errors_of("storage:\n  path: [unclosed\n");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0] == "t.yaml:3:1: end of sequence flow not found");
+}
+
+TEST_CASE("no tokens is allowed only on loopback") {
+  CHECK(errors_of("server: {listen: 127.0.0.1:1}\nstorage: {path: x}\n").empty());
+  auto errors = errors_of("server: {listen: 0.0.0.0:9470}\nstorage: {path: x}\n");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("not loopback, and auth.tokens is empty") != std::string::npos);
+}
+
+TEST_CASE("tokens are checked by SHA-256, roles enforced, admin implies all") {
+  Config c;
+  // sha256("secret") and sha256("admin-token")
+  auto errors = errors_of(R"(storage: {path: x}
+auth:
+  tokens:
+    - {name: gw, sha256: 2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b, roles: [ingest]}
+    - {name: sre, sha256: 0x, roles: [root]}
+)", &c);
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0].find("sha256 must be the 64-hex-digit") != std::string::npos);
+  CHECK(errors[1].find("unknown role \"root\"") != std::string::npos);
+  Authenticator auth({c.tokens[0]});
+  REQUIRE(auth.roles("Bearer secret").has_value());
+  CHECK(has_role(*auth.roles("Bearer secret"), Role::kIngest));
+  CHECK_FALSE(has_role(*auth.roles("Bearer secret"), Role::kRead));
+  CHECK_FALSE(auth.roles("Bearer wrong").has_value());
+  CHECK_FALSE(auth.roles("").has_value());
+  CHECK(has_role(unsigned(Role::kAdmin), Role::kIngest));
+}

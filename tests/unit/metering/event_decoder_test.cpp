@@ -1,0 +1,146 @@
+#include <doctest/doctest.h>
+
+#include "metering/event_decoder.h"
+
+using namespace tollgate;
+
+namespace {
+
+const EpochMs kNow = *parse_rfc3339("2026-11-21T12:00:00Z");
+const EpochMs kOldest = kNow - 35LL * 86'400'000;
+
+std::vector<DecodedItem> decode(const std::string& body, BodyFormat f = BodyFormat::kJson) {
+  auto r = decode_usage_body(body, f, kNow, kOldest);
+  REQUIRE(r.ok());
+  return r.value();
+}
+
+// The rejection code of a single event built from the valid base plus `extra` fields.
+std::string code_of(const std::string& extra) {
+  std::string body = R"({"event_id":"e1","feature":"f","provider":"p","model":"m")" +
+                     (extra.empty() ? "" : "," + extra) + "}";
+  auto items = decode(body);
+  REQUIRE(items.size() == 1);
+  return items[0].status.ok() ? "ok" : items[0].status.code();
+}
+
+}  // namespace
+
+TEST_CASE("a full event decodes with every field") {
+  auto items = decode(R"({"event_id": "req-7f3a", "ts": "2026-11-21T10:00:00Z",
+ "feature": "support-chat", "team": "cx", "customer": "acme", "tags": {"cost_center": "cc-42", "a": "b"},
+ "provider": "alibaba", "model": "qwen3-max", "region": "eu-fr", "priority": "batch",
+ "input_tokens": 1200, "cached_input_tokens": 10, "cache_write_tokens": 5, "output_tokens": 300,
+ "requests": 2, "gpu_seconds": 1.5, "egress_bytes": 7, "latency_ms": 840, "status": "error",
+ "value_units": 1, "revenue": 0.05, "cost": null, "reservation_id": null, "unknown": [1]})");
+  REQUIRE(items[0].status.ok());
+  const UsageEvent& e = items[0].event;
+  CHECK(e.event_id == "req-7f3a");
+  CHECK(e.ts_ms == *parse_rfc3339("2026-11-21T10:00:00Z"));
+  CHECK(e.team == "cx");
+  CHECK(e.tags_json() == R"({"a":"b","cost_center":"cc-42"})");
+  CHECK(e.priority == Priority::kBatch);
+  CHECK(e.input_tokens == 1200);
+  CHECK(e.cached_input_tokens == 10);
+  CHECK(e.cache_write_tokens == 5);
+  CHECK(e.output_tokens == 300);
+  CHECK(e.requests == 2);
+  CHECK(e.gpu_micros == 1'500'000);
+  CHECK_FALSE(e.status_ok);
+  CHECK(e.revenue.nanos() == 50'000'000);
+  CHECK_FALSE(e.caller_cost.has_value());
+}
+
+TEST_CASE("defaults: receipt time, standard priority, one request, status ok") {
+  auto items = decode(R"({"event_id":"e","feature":"f","provider":"p","model":"m"})");
+  const UsageEvent& e = items[0].event;
+  CHECK(e.ts_ms == kNow);
+  CHECK(e.priority == Priority::kStandard);
+  CHECK(e.requests == 1);
+  CHECK(e.status_ok);
+}
+
+TEST_CASE("an OpenAI usage object: input = prompt - cached") {
+  auto items = decode(R"({"event_id":"e","feature":"f","provider":"openai","model":"gpt-4o",
+    "usage":{"prompt_tokens":1000,"completion_tokens":50,"prompt_tokens_details":{"cached_tokens":800}}})");
+  REQUIRE(items[0].status.ok());
+  CHECK(items[0].event.input_tokens == 200);
+  CHECK(items[0].event.cached_input_tokens == 800);
+  CHECK(items[0].event.output_tokens == 50);
+}
+
+TEST_CASE("every validation error has its code") {
+  CHECK(code_of("") == "ok");
+  CHECK(code_of(R"("ts": 1795255200000)") == "ok");  // epoch ms
+  CHECK(code_of(R"("ts": "2026-11-21T10:00:00+05:30")") == "ok");
+  CHECK(decode(R"({"feature":"f","provider":"p","model":"m"})")[0].status.code() == "missing_field");
+  CHECK(decode(R"({"event_id":"","feature":"f","provider":"p","model":"m"})")[0].status.code() == "missing_field");
+  CHECK(decode(R"({"event_id":"e","provider":"p","model":"m"})")[0].status.code() == "missing_field");
+  CHECK(decode(R"({"event_id":"e","feature":"f","model":"m"})")[0].status.code() == "missing_field");
+  CHECK(decode(R"({"event_id":"e","feature":"f","provider":"p"})")[0].status.code() == "missing_field");
+  CHECK(decode(R"({"event_id":"e\u00e9","feature":"f","provider":"p","model":"m"})")[0].status.code() == "invalid_event_id");
+  CHECK(decode(R"({"event_id":"e\n","feature":"f","provider":"p","model":"m"})")[0].status.code() == "invalid_event_id");
+  CHECK(decode(R"({"event_id":7,"feature":"f","provider":"p","model":"m"})")[0].status.code() == "invalid_type");
+  CHECK(code_of(R"("team": ")" + std::string(129, 'x') + "\"") == "string_too_long");
+  CHECK(code_of(R"("team": ")" + std::string(128, 'x') + "\"") == "ok");
+  std::string tags = "\"tags\":{";
+  for (int i = 0; i < 17; ++i) tags += (i ? "," : "") + std::string("\"k") + std::to_string(i) + "\":\"v\"";
+  CHECK(code_of(tags + "}") == "too_many_tags");
+  CHECK(code_of(R"("tags": {"k": 1})") == "invalid_tag");
+  CHECK(code_of(R"("tags": ["k"])") == "invalid_type");
+  CHECK(code_of(R"("ts": "yesterday")") == "invalid_timestamp");
+  CHECK(code_of(R"("ts": "2026-02-30T00:00:00Z")") == "invalid_timestamp");
+  CHECK(code_of(R"("ts": 1.5)") == "invalid_timestamp");
+  CHECK(code_of(R"("ts": "2026-11-21T12:06:00Z")") == "timestamp_in_future");
+  CHECK(code_of(R"("ts": "2026-11-21T12:04:00Z")") == "ok");  // within 5 minutes
+  CHECK(code_of(R"("ts": "2026-01-01T00:00:00Z")") == "timestamp_too_old");
+  CHECK(code_of(R"("input_tokens": -1)") == "invalid_count");
+  CHECK(code_of(R"("input_tokens": 1.5)") == "invalid_count");
+  CHECK(code_of(R"("input_tokens": 1000000000001)") == "invalid_count");
+  CHECK(code_of(R"("input_tokens": 1000000000000)") == "ok");
+  CHECK(code_of(R"("output_tokens": "12")") == "invalid_type");
+  CHECK(code_of(R"("requests": 18446744073709551615)") == "invalid_count");
+  CHECK(code_of(R"("gpu_seconds": -0.5)") == "invalid_number");
+  CHECK(code_of(R"("gpu_seconds": 0.0000001)") == "invalid_number");
+  CHECK(code_of(R"("revenue": "abc")") == "invalid_number");
+  CHECK(code_of(R"("value_units": true)") == "invalid_type");
+  CHECK(code_of(R"("cost": -1)") == "invalid_number");
+  CHECK(code_of(R"("priority": "urgent")") == "invalid_priority");
+  CHECK(code_of(R"("status": "fine")") == "invalid_status");
+  CHECK(code_of(R"("usage": {"prompt_tokens": 5, "prompt_tokens_details": {"cached_tokens": 6}})") == "invalid_usage");
+  CHECK(code_of(R"("usage": {"prompt_tokens": 5}, "input_tokens": 5)") == "conflicting_fields");
+  CHECK(code_of(R"("usage": {"prompt_tokens": -5})") == "invalid_count");
+  CHECK(decode("[1]")[0].status.code() == "not_an_object");
+}
+
+TEST_CASE("messages name the field") {
+  auto items = decode(R"({"event_id":"e","feature":"f","provider":"p","model":"m","priority":"urgent"})");
+  CHECK(items[0].status.message() == "field \"priority\" must be critical, standard or batch, got \"urgent\"");
+}
+
+TEST_CASE("arrays and NDJSON: one bad item never blocks the others") {
+  auto items = decode(R"([{"event_id":"a","feature":"f","provider":"p","model":"m"}, {"event_id":"b"}, 3])");
+  REQUIRE(items.size() == 3);
+  CHECK(items[0].status.ok());
+  CHECK(items[1].event_id == "b");
+  CHECK(items[1].status.code() == "missing_field");
+  CHECK(items[2].status.code() == "not_an_object");
+
+  auto lines = decode("{\"event_id\":\"a\",\"feature\":\"f\",\"provider\":\"p\",\"model\":\"m\"}\r\n\n{oops\n"
+                      "{\"event_id\":\"c\",\"feature\":\"f\",\"provider\":\"p\",\"model\":\"m\"}",
+                      BodyFormat::kNdjson);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].status.ok());
+  CHECK(lines[1].status.code() == "invalid_json");
+  CHECK(lines[2].status.ok());
+}
+
+TEST_CASE("bodies that cannot be parsed at all fail as a whole") {
+  CHECK(decode_usage_body("{oops", BodyFormat::kJson, kNow, kOldest).status().code() == "invalid_json");
+  CHECK(decode_usage_body("", BodyFormat::kJson, kNow, kOldest).status().code() == "empty_body");
+  CHECK(decode_usage_body("[]", BodyFormat::kJson, kNow, kOldest).status().code() == "empty_body");
+  CHECK(decode_usage_body("\n\n", BodyFormat::kNdjson, kNow, kOldest).status().code() == "empty_body");
+  CHECK(decode_usage_body("42", BodyFormat::kJson, kNow, kOldest).status().code() == "invalid_body");
+  // Invalid UTF-8 inside a string makes the JSON invalid.
+  CHECK(decode_usage_body("{\"event_id\":\"\xff\"}", BodyFormat::kJson, kNow, kOldest).status().code() == "invalid_json");
+}

@@ -1,0 +1,196 @@
+// Pricing table tests: the price file is loaded by the real loader, events priced by the book.
+#include <doctest/doctest.h>
+
+#include "daemon/config.h"
+#include "metering/price_book.h"
+#include "tests/unit/support/temp_dir.h"
+
+using namespace tollgate;
+
+namespace {
+
+struct Book {
+  testing::TempDir dir;
+  Config config;
+  std::shared_ptr<const PriceBook> book;
+  std::vector<std::string> errors;
+
+  explicit Book(const std::string& prices, const std::string& reporting = "") {
+    std::string main = "storage: {path: ./t.db}\nprices_file: prices.yaml\n" + reporting;
+    dir.write("prices.yaml", prices);
+    LoadErrors errs;
+    config = load_config(dir.write("tollgate.yaml", main), errs);
+    book = load_prices(config.prices_file, config, errs);
+    errors = errs.lines;
+  }
+  // Prices an event and returns its cost in nanos.
+  int64_t cost(UsageEvent e) const {
+    REQUIRE(book->price(e).ok());
+    return e.cost.nanos();
+  }
+};
+
+UsageEvent event(const std::string& model, int64_t input, int64_t output, int64_t cached = 0) {
+  UsageEvent e;
+  e.event_id = "e";
+  e.feature = "f";
+  e.provider = "p";
+  e.model = model;
+  e.ts_ms = *parse_rfc3339("2026-11-21T10:00:00Z");
+  e.input_tokens = input;
+  e.output_tokens = output;
+  e.cached_input_tokens = cached;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("tokens are priced per million, exactly") {
+  Book b("prices:\n  - {provider: p, model: m, per_1m_input_tokens: 1.20, per_1m_output_tokens: 6.00}\n");
+  REQUIRE(b.errors.empty());
+  // 1200 × 1.20/1M + 300 × 6/1M = 0.00144 + 0.0018 = 0.00324
+  CHECK(b.cost(event("m", 1200, 300)) == 3'240'000);
+  CHECK(b.cost(event("m", 1, 0)) == 1200);   // one token at 1.20 per 1M
+  CHECK(b.cost(event("m", 0, 0)) == 0);
+  CHECK(b.cost(event("m", 1'000'000'000'000, 0)) == 1'200'000 * Money::kNanosPerUnit);
+}
+
+TEST_CASE("cached tokens are charged once, at the cache-read price; cache writes separately") {
+  Book b(
+      "prices:\n  - {provider: p, model: m, per_1m_input_tokens: 3, per_1m_output_tokens: 15,\n"
+      "     per_1m_cached_input_tokens: 0.30, per_1m_cache_write_tokens: 3.75}\n"
+      "  - {provider: p, model: nocache, per_1m_input_tokens: 2, per_1m_output_tokens: 8}\n");
+  REQUIRE(b.errors.empty());
+  UsageEvent e = event("m", 1000, 0, 9000);  // 1000 uncached + 9000 cache reads
+  e.cache_write_tokens = 2000;
+  // 1000×3 + 9000×0.30 + 2000×3.75 = 3000 + 2700 + 7500 = 13200 per 1M → 0.0132
+  CHECK(b.cost(e) == 13'200'000);
+  // Without cache prices, cached and cache-write tokens cost the input price (never zero).
+  UsageEvent n = event("nocache", 1000, 0, 1000);
+  n.cache_write_tokens = 1000;
+  CHECK(b.cost(n) == 6'000'000);
+}
+
+TEST_CASE("context-length tiers price the whole event by per-request input size") {
+  Book b(R"(prices:
+  - provider: p
+    model: m
+    per_1m_input_tokens: 1.20
+    per_1m_output_tokens: 6.00
+    per_1m_cached_input_tokens: 0.24
+    tiers:
+      - {above_input_tokens: 32000, per_1m_input_tokens: 2.40, per_1m_output_tokens: 12.00}
+      - {above_input_tokens: 128000, per_1m_input_tokens: 3.00, per_1m_output_tokens: 15.00}
+)");
+  REQUIRE(b.errors.empty());
+  CHECK(b.cost(event("m", 32000, 1000)) == 38'400'000 + 6'000'000);  // not above 32000: base
+  CHECK(b.cost(event("m", 32001, 1000)) == 76'802'400 + 12'000'000);
+  CHECK(b.cost(event("m", 200000, 0)) == 600'000'000);
+  // Cached input counts toward the size; the tier keeps the base cache price (not given there).
+  CHECK(b.cost(event("m", 30000, 0, 5000)) == 72'000'000 + 1'200'000);
+  // Two requests of 20000 each: per-request size 20000, base tier.
+  UsageEvent two = event("m", 40000, 0);
+  two.requests = 2;
+  CHECK(b.cost(two) == 48'000'000);
+}
+
+TEST_CASE("batch discount applies only to batch priority") {
+  Book b("prices:\n  - {provider: p, model: m, per_1m_input_tokens: 2.50, per_1m_output_tokens: 10, batch_discount_percent: 50}\n");
+  UsageEvent e = event("m", 1'000'000, 100'000);
+  CHECK(b.cost(e) == 3'500'000'000);
+  e.priority = Priority::kBatch;
+  CHECK(b.cost(e) == 1'750'000'000);
+  e.priority = Priority::kCritical;
+  CHECK(b.cost(e) == 3'500'000'000);
+}
+
+TEST_CASE("other currencies convert through reporting.fx") {
+  Book b("prices:\n  - {provider: p, model: m, currency: CNY, per_1m_input_tokens: 0.80, per_1m_output_tokens: 2}\n",
+         "reporting: {currency: USD, fx: {CNY: {rate: 0.1389, as_of: 2026-11-20}}}\n");
+  REQUIRE(b.errors.empty());
+  // 1M input = 0.80 CNY = 0.11112 USD
+  CHECK(b.cost(event("m", 1'000'000, 0)) == 111'120'000);
+  Book missing("prices:\n  - {provider: p, model: m, currency: EUR, per_1m_input_tokens: 1}\n");
+  REQUIRE(missing.errors.size() == 1);
+  CHECK(missing.errors[0].find("prices.yaml:2:") != std::string::npos);
+  CHECK(missing.errors[0].find("reporting.fx has no rate") != std::string::npos);
+}
+
+TEST_CASE("effective_from versions: the newest not after the event's time wins") {
+  Book b(R"(prices:
+  - {provider: p, model: m, per_1m_input_tokens: 1}
+  - {provider: p, model: m, effective_from: 2026-11-01, per_1m_input_tokens: 2}
+  - {provider: p, model: m, effective_from: 2026-12-01, per_1m_input_tokens: 3}
+)");
+  REQUIRE(b.errors.empty());
+  UsageEvent e = event("m", 1'000'000, 0);
+  e.ts_ms = *parse_rfc3339("2026-10-31T23:59:59Z");
+  CHECK(b.cost(e) == 1'000'000'000);
+  e.ts_ms = *parse_rfc3339("2026-11-01T00:00:00Z");
+  CHECK(b.cost(e) == 2'000'000'000);
+  e.ts_ms = *parse_rfc3339("2026-12-25T00:00:00Z");
+  CHECK(b.cost(e) == 3'000'000'000);
+  e.price_ref.clear();
+  REQUIRE(b.book->price(e).ok());
+  CHECK(e.price_ref == "p/m/*@2026-12-01");
+}
+
+TEST_CASE("an exact region wins over the wildcard") {
+  Book b(R"(prices:
+  - {provider: p, model: m, per_1m_input_tokens: 1}
+  - {provider: p, model: m, region: eu-fr, per_1m_input_tokens: 5}
+)");
+  UsageEvent e = event("m", 1'000'000, 0);
+  e.region = "eu-fr";
+  CHECK(b.cost(e) == 5'000'000'000);
+  e.region = "us-east";
+  CHECK(b.cost(e) == 1'000'000'000);
+  e.region = "";
+  CHECK(b.cost(e) == 1'000'000'000);
+}
+
+TEST_CASE("GPU time, egress and per-request prices") {
+  Book b("prices:\n  - {provider: p, model: m, per_gpu_hour: 2.50, per_gb_egress: 0.02, per_request: 0.001}\n");
+  UsageEvent e = event("m", 0, 0);
+  e.gpu_micros = 1'800'000'000;     // 1800 s = 0.5 h → 1.25
+  e.egress_bytes = 500'000'000;     // 0.5 GB → 0.01
+  e.requests = 3;                   // 0.003
+  CHECK(b.cost(e) == 1'263'000'000);
+  e.gpu_micros = 1;  // 1 µs of a $2.50 hour = 0.694 nanos → rounds once, to 1
+  e.egress_bytes = 0;
+  e.requests = 0;
+  CHECK(b.cost(e) == 1);
+  e.gpu_micros = 0;
+  e.egress_bytes = 1;  // 1 byte at 0.02/GB = 0.00002 nanos → 0
+  CHECK(b.cost(e) == 0);
+}
+
+TEST_CASE("caller cost wins; no price means unpriced at zero, never silently") {
+  Book b("prices:\n  - {provider: p, model: m, per_1m_input_tokens: 1}\n");
+  UsageEvent e = event("m", 1'000'000, 0);
+  e.caller_cost = Money::from_nanos(42);
+  REQUIRE(b.book->price(e).ok());
+  CHECK(e.priced_by == PricedBy::kCaller);
+  CHECK(e.cost.nanos() == 42);
+  UsageEvent u = event("unknown", 1'000'000, 0);
+  REQUIRE(b.book->price(u).ok());
+  CHECK(u.priced_by == PricedBy::kUnpriced);
+  CHECK(u.cost.nanos() == 0);
+}
+
+TEST_CASE("price file errors carry FILE:LINE:COL") {
+  Book b(R"(prices:
+  - provider: p
+    model: m
+    per_1m_input_tokens: abc
+    colour: blue
+    tiers:
+      - {above_input_tokens: 100}
+      - {above_input_tokens: 50}
+)");
+  REQUIRE(b.errors.size() == 3);
+  INFO(b.errors[2]);
+  CHECK(b.errors[0].find("prices.yaml:5:5: unknown key \"colour\"") != std::string::npos);
+  CHECK(b.errors[1].find("prices.yaml:4:26: per_1m_input_tokens must be") != std::string::npos);
+  CHECK(b.errors[2].find("prices.yaml:8:30: tiers must be in increasing") != std::string::npos);
+}

@@ -1,0 +1,55 @@
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include "metrics/registry.h"
+#include "metrics/text_format.h"
+
+using namespace tollgate::metrics;
+
+TEST_CASE("text exposition: HELP, TYPE, labels escaped, histogram buckets cumulative") {
+  Registry r;
+  r.counter("t_total", "A \\ help\nline.", {"a"}).with({"x\"y\\z\n"})->inc(2.5);
+  auto* h = r.histogram("t_seconds", "Latency.", {}, {0.1, 1}).with({});
+  h->observe(0.05);
+  h->observe(0.5);
+  h->observe(7);
+  r.gauge("t_gauge", "G.").with({})->set(-3);
+  CHECK(serialize_text(r.collect()) ==
+        "# HELP t_total A \\\\ help\\nline.\n# TYPE t_total counter\n"
+        "t_total{a=\"x\\\"y\\\\z\\n\"} 2.5\n"
+        "# HELP t_seconds Latency.\n# TYPE t_seconds histogram\n"
+        "t_seconds_bucket{le=\"0.1\"} 1\nt_seconds_bucket{le=\"1\"} 2\n"
+        "t_seconds_bucket{le=\"+Inf\"} 3\nt_seconds_sum 7.55\nt_seconds_count 3\n"
+        "# HELP t_gauge G.\n# TYPE t_gauge gauge\nt_gauge -3\n");
+}
+
+TEST_CASE("handles are cached: the same labels give the same child") {
+  Registry r;
+  auto& f = r.counter("c_total", "C.", {"k"});
+  CHECK(f.with({"a"}) == f.with({"a"}));
+  CHECK(f.with({"a"}) != f.with({"b"}));
+}
+
+TEST_CASE("past max_series new label sets fold into __other__ and are counted") {
+  Registry r(12);
+  auto& dropped = r.counter("tollgate_metric_series_dropped_total", "D.", {"metric"});
+  auto& f = r.counter("c_total", "C.", {"k"});
+  for (int i = 0; i < 20; ++i) f.with({std::to_string(i)})->inc();
+  std::string text = serialize_text(r.collect());
+  CHECK(text.find("c_total{k=\"__other__\"} 8") != std::string::npos);
+  CHECK(text.find("c_total{k=\"11\"} 1") != std::string::npos);
+  CHECK(dropped.with({"c_total"})->value() == 8);
+}
+
+TEST_CASE("counters are safe under concurrent increments") {
+  Registry r;
+  auto* c = r.counter("c_total", "C.").with({});
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([c] {
+      for (int i = 0; i < 100000; ++i) c->inc();
+    });
+  for (auto& t : ts) t.join();
+  CHECK(c->value() == 400000);
+}

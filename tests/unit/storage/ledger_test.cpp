@@ -1,0 +1,218 @@
+// Ledger tests on real SQLite files.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "storage/ledger.h"
+#include "tests/unit/support/temp_dir.h"
+
+using namespace tollgate;
+
+namespace {
+
+const EpochMs kNow = *parse_rfc3339("2026-11-21T12:00:00Z");
+
+UsageEvent make(const std::string& id, int64_t cost_nanos, EpochMs ts = kNow) {
+  UsageEvent e;
+  e.event_id = id;
+  e.ts_ms = ts;
+  e.feature = "chat";
+  e.provider = "p";
+  e.model = "m";
+  e.input_tokens = 10;
+  e.output_tokens = 5;
+  e.cost = Money::from_nanos(cost_nanos);
+  e.priced_by = PricedBy::kPriceBook;
+  return e;
+}
+
+struct Outcome {
+  Status status;
+  std::vector<bool> duplicate;
+};
+
+Outcome submit_and_wait(Ledger& l, std::vector<UsageEvent> events) {
+  std::promise<Outcome> p;
+  l.submit(std::move(events), [&](Status s, std::vector<bool> d, std::vector<UsageEvent>) {
+    p.set_value({s, std::move(d)});
+  });
+  return p.get_future().get();
+}
+
+int64_t query_int(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  int64_t v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
+LedgerOptions options(const testing::TempDir& dir, int window_ms = 5) {
+  LedgerOptions o;
+  o.path = dir.file("ledger.db");
+  o.commit_interval_ms = window_ms;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("dedup by event_id: first write wins, within a batch and across batches") {
+  testing::TempDir dir;
+  auto l = Ledger::open(options(dir), [] { return kNow; });
+  REQUIRE(l.ok());
+  auto first = submit_and_wait(*l.value(), {make("a", 100), make("b", 200), make("a", 999)});
+  REQUIRE(first.status.ok());
+  CHECK(first.duplicate == std::vector<bool>{false, false, true});
+  auto again = submit_and_wait(*l.value(), {make("b", 555), make("c", 1)});
+  CHECK(again.duplicate == std::vector<bool>{true, false});
+  l.value()->stop();
+  CHECK(query_int(dir.file("ledger.db"), "SELECT cost_nanos FROM events WHERE event_id='a'") == 100);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m") == 301);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(events) FROM rollup_15m") == 3);
+}
+
+TEST_CASE("group commit: concurrent submitters share transactions") {
+  testing::TempDir dir;
+  auto l = Ledger::open(options(dir, 20), [] { return kNow; });
+  REQUIRE(l.ok());
+  std::atomic<int> commits{0};
+  std::atomic<size_t> committed{0};
+  l.value()->set_commit_observer([&](const CommitInfo& info) {
+    commits.fetch_add(1);
+    committed.fetch_add(info.accepted.size());
+  });
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 16; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        std::vector<UsageEvent> batch;
+        for (int k = 0; k < 10; ++k)
+          batch.push_back(make("t" + std::to_string(t) + "-" + std::to_string(i) + "-" + std::to_string(k), 1));
+        if (submit_and_wait(*l.value(), std::move(batch)).status.ok()) ok.fetch_add(1);
+      }
+    });
+  for (auto& t : threads) t.join();
+  l.value()->stop();
+  CHECK(ok.load() == 80);
+  CHECK(committed.load() == 800);
+  CHECK(commits.load() < 80);  // requests were grouped
+  CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM events") == 800);
+}
+
+TEST_CASE("views: totals equal what was stored, to the nano; day_local in the zone") {
+  testing::TempDir dir;
+  auto o = options(dir);
+  o.timezone = TimeZone::load("Asia/Kolkata").value();
+  auto l = Ledger::open(o, [] { return kNow; });
+  REQUIRE(l.ok());
+  std::vector<UsageEvent> events;
+  int64_t total = 0;
+  for (int i = 0; i < 100; ++i) {
+    int64_t c = 1'000'000'007LL * i + 3;
+    total += c;
+    // Spread over 2026-11-21T17:00Z..19:00Z: the Kolkata day changes at 18:30Z.
+    events.push_back(make("e" + std::to_string(i), c, *parse_rfc3339("2026-11-21T17:00:00Z") + i * 72'000));
+  }
+  REQUIRE(submit_and_wait(*l.value(), events).status.ok());
+  l.value()->stop();
+  const std::string db = dir.file("ledger.db");
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM events") == total);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == total);
+  CHECK(query_int(db, "SELECT CAST(ROUND(SUM(cost) * 1e9) AS INTEGER) FROM daily_costs") == total);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM ledger_events WHERE day_local = '2026-11-22'") ==
+        query_int(db, "SELECT COUNT(*) FROM events WHERE ts_ms >= 1795285800000"));
+  CHECK(query_int(db, "SELECT SUM(requests) FROM daily_costs WHERE day_local = '2026-11-21'") +
+            query_int(db, "SELECT SUM(requests) FROM daily_costs WHERE day_local = '2026-11-22'") ==
+        100);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM ledger_events WHERE ts_utc = '2026-11-21T17:01:12.000Z'") == 1);
+}
+
+TEST_CASE("restart keeps everything; re-sent events are all duplicates") {
+  testing::TempDir dir;
+  std::vector<UsageEvent> events;
+  for (int i = 0; i < 50; ++i) events.push_back(make("r" + std::to_string(i), 7));
+  {
+    auto l = Ledger::open(options(dir), [] { return kNow; });
+    REQUIRE(l.ok());
+    REQUIRE(submit_and_wait(*l.value(), events).status.ok());
+  }
+  auto l = Ledger::open(options(dir), [] { return kNow; });
+  REQUIRE(l.ok());
+  auto again = submit_and_wait(*l.value(), events);
+  CHECK(std::count(again.duplicate.begin(), again.duplicate.end(), true) == 50);
+  l.value()->stop();
+  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m") == 350);
+}
+
+TEST_CASE("a second writer on the same database is refused with the owner's pid") {
+  testing::TempDir dir;
+  auto first = Ledger::open(options(dir));
+  REQUIRE(first.ok());
+  auto second = Ledger::open(options(dir));
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().message().rfind("database is locked by pid " + std::to_string(getpid()), 0) == 0);
+}
+
+TEST_CASE("retention prunes raw events but keeps rollups") {
+  testing::TempDir dir;
+  EpochMs now = kNow;
+  auto o = options(dir);
+  o.raw_retention_days = 35;
+  auto l = Ledger::open(o, [&] { return now; });
+  REQUIRE(l.ok());
+  REQUIRE(submit_and_wait(*l.value(), {make("old", 5, kNow - 40LL * 86'400'000), make("new", 6)}).status.ok());
+  l.value()->stop();
+  CHECK(l.value()->prune_now() == 1);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM events") == 1);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m") == 11);
+}
+
+TEST_CASE("submit after stop fails with storage_unavailable and returns the events") {
+  testing::TempDir dir;
+  auto l = Ledger::open(options(dir));
+  REQUIRE(l.ok());
+  l.value()->stop();
+  size_t returned = 0;
+  Status status;
+  l.value()->submit({make("x", 1)}, [&](Status s, std::vector<bool>, std::vector<UsageEvent> e) {
+    status = s;
+    returned = e.size();
+  });
+  CHECK(status.code() == "storage_unavailable");
+  CHECK(returned == 1);
+}
+
+TEST_CASE("a failed commit stores nothing of the batch and reports storage_unavailable") {
+  testing::TempDir dir;
+  auto l = Ledger::open(options(dir), [] { return kNow; });
+  REQUIRE(l.ok());
+  REQUIRE(submit_and_wait(*l.value(), {make("before", 1)}).status.ok());
+  {
+    // A real SQLite failure mid-transaction: a trigger aborts the insert of one event.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(dir.file("ledger.db").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db,
+                         "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.event_id = 'bad' "
+                         "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto failed = submit_and_wait(*l.value(), {make("good", 10), make("bad", 20)});
+  CHECK(failed.status.code() == "storage_unavailable");
+  CHECK(failed.status.message().find("disk on fire") != std::string::npos);
+  auto after = submit_and_wait(*l.value(), {make("later", 100)});
+  CHECK(after.status.ok());
+  l.value()->stop();
+  CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM events WHERE event_id = 'good'") == 0);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m") == 101);
+}
