@@ -116,14 +116,30 @@ class Session : public std::enable_shared_from_this<Session> {
     // Only now is the request answered: the drain waits for this, not for the handler.
     if (counted_) in_flight_.fetch_sub(1);
     counted_ = false;
+    if (!ec && linger_) return linger();
     if (ec || !keep_alive_) return close();
     do_read();
   }
 
+  // An error answered before the request was read whole (413, 431): closing at once would make
+  // the kernel reset the connection under a client still sending, which then never sees the
+  // status. So stop sending, and read and discard what is left for a bounded time.
   void reply_and_close(HttpResponse r) {
     keep_alive_ = false;
+    linger_ = true;
     version_ = 11;
     do_write(std::move(r));
+  }
+
+  void linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(5));
+    discard_.resize(64 * 1024);
+    stream_.async_read_some(net::buffer(discard_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (!ec) self->linger();
+                            });
   }
 
   void close() {
@@ -139,6 +155,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<uint64_t>& connections_;
   std::atomic<int>& in_flight_;
   bool counted_ = false;
+  bool linger_ = false;
+  std::vector<char> discard_;
   bool keep_alive_ = false;
   bool head_ = false;
   unsigned version_ = 11;

@@ -1,0 +1,135 @@
+"""Auth, reload, and the metrics endpoint checked by promtool."""
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import unittest
+
+from harness import Daemon, event, wait_for
+
+
+def sha(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+AUTH = """auth:
+  tokens:
+    - {name: gateway, sha256: %s, roles: [ingest, admit]}
+    - {name: sre, sha256: %s, roles: [admin]}
+    - {name: viewer, sha256: %s, roles: [read]}
+""" % (sha("gw-secret"), sha("sre-secret"), sha("view-secret"))
+
+
+class AuthTest(unittest.TestCase):
+    def setUp(self):
+        self.d = Daemon(extra_config=AUTH).start()
+
+    def tearDown(self):
+        self.d.cleanup()
+
+    def test_roles(self):
+        s, body, h = self.d.post_usage([event("a1")])
+        self.assertEqual(s, 401)
+        self.assertEqual(body["error"]["code"], "unauthorized")
+        self.assertEqual(h.get("WWW-Authenticate"), "Bearer")
+        s, body, _ = self.d.post_usage([event("a1")], headers={"Authorization": "Bearer nope"})
+        self.assertEqual(s, 401)
+        s, body, _ = self.d.post_usage([event("a1")], headers={"Authorization": "Bearer view-secret"})
+        self.assertEqual((s, body["error"]["code"]), (403, "forbidden"))
+        s, body, _ = self.d.post_usage([event("a1")], headers={"Authorization": "Bearer gw-secret"})
+        self.assertEqual((s, body["accepted"]), (200, 1))
+        s, body, _ = self.d.post_usage([event("a2")], headers={"Authorization": "Bearer sre-secret"})
+        self.assertEqual((s, body["accepted"]), (200, 1))  # admin implies ingest
+        self.assertEqual(self.d.request("POST", "/-/reload", headers={"Authorization": "Bearer gw-secret"})[0], 403)
+        self.assertEqual(self.d.request("POST", "/-/reload", headers={"Authorization": "Bearer sre-secret"})[0], 200)
+        # No token needed for operations endpoints.
+        for path in ("/healthz", "/readyz", "/metrics"):
+            self.assertEqual(self.d.get(path)[0], 200, path)
+
+
+class ReloadTest(unittest.TestCase):
+    def setUp(self):
+        self.d = Daemon().start()
+        self.prices = os.path.join(self.d.dir, "prices.yaml")
+
+    def tearDown(self):
+        self.d.cleanup()
+
+    def cost_of(self, event_id, **fields):
+        self.assertEqual(self.d.post_usage([event(event_id, **fields)])[1]["accepted"], 1)
+        return self.d.query("SELECT cost_nanos FROM events WHERE event_id = ?", (event_id,))[0][0]
+
+    def test_reload_swaps_prices_and_a_bad_file_never_replaces_the_running_one(self):
+        self.assertEqual(self.cost_of("r1", model="new-model"), 0)  # unpriced
+        with open(self.prices, "a") as f:
+            f.write("  - {provider: alibaba, model: new-model, per_1m_input_tokens: 1, per_1m_output_tokens: 1}\n")
+        s, body, _ = self.d.request("POST", "/-/reload")
+        self.assertEqual((s, json.loads(body)), (200, {"reloaded": True}))
+        self.assertEqual(self.cost_of("r2", model="new-model"), 1_500_000)
+        self.assertEqual(self.d.metric_value("tollgate_config_last_reload_successful"), 1)
+
+        with open(self.prices, "a") as f:
+            f.write("  - {provider: x, model: y, per_1m_input_tokens: lots}\n  - {provider: x, colour: red}\n")
+        s, body, _ = self.d.request("POST", "/-/reload")
+        self.assertEqual(s, 400)
+        err = json.loads(body)["error"]
+        self.assertEqual(err["code"], "invalid_config")
+        self.assertEqual(len(err["errors"]), 3, err)  # lots, colour, missing model
+        self.assertRegex(err["errors"][0], r"prices\.yaml:\d+:\d+: ")
+        self.assertEqual(self.cost_of("r3", model="new-model"), 1_500_000)  # old book still runs
+        self.assertEqual(self.d.metric_value("tollgate_config_last_reload_successful"), 0)
+
+    def test_sighup_reloads(self):
+        with open(self.prices, "a") as f:
+            f.write("  - {provider: alibaba, model: hup-model, per_1m_input_tokens: 2}\n")
+        self.d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: any("reloaded" in l for l in self.d.log))
+        self.assertEqual(self.cost_of("h1", model="hup-model", output_tokens=0), 2_400_000)
+
+
+class MetricsTest(unittest.TestCase):
+    def test_promtool_accepts_a_live_scrape_with_every_ingest_series(self):
+        promtool = shutil.which("promtool")
+        self.assertIsNotNone(promtool, "promtool is missing: deploy/test.sh installs the prometheus package")
+        d = Daemon().start()
+        try:
+            d.post_usage([event("m1"), event("m2", provider="acme", model="unknown"),
+                          event("m3", status="error", team='quote"and\\slash')])
+            d.post_usage([{"event_id": "bad"}])
+            d.get("/nope")
+            text = d.metrics()
+            for name in ("tollgate_cost_total", "tollgate_tokens_total", "tollgate_requests_total",
+                         "tollgate_unpriced_events_total", "tollgate_ingest_events_total",
+                         "tollgate_ledger_commit_duration_seconds", "tollgate_ledger_batch_events",
+                         "tollgate_http_requests_total", "tollgate_http_request_duration_seconds",
+                         "tollgate_config_last_reload_successful",
+                         "tollgate_config_last_reload_success_timestamp_seconds",
+                         "tollgate_metric_series_dropped_total", "tollgate_build_info",
+                         "process_resident_memory_bytes", "process_cpu_seconds_total",
+                         "process_start_time_seconds", "process_open_fds"):
+                self.assertIn("# TYPE %s " % name, text, name)
+            p = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertEqual(d.metric_value("tollgate_requests_total", status="error"), 1)
+            self.assertEqual(d.metric_value("tollgate_tokens_total", kind="input"), 3600)
+            self.assertEqual(d.metric_value("tollgate_http_requests_total", route="other", code="404"), 1)
+            self.assertGreater(d.metric_value("process_resident_memory_bytes"), 1e6)
+        finally:
+            d.cleanup()
+
+    def test_series_cap_folds_into_other(self):
+        d = Daemon(extra_config="metrics: {max_series: 40}\n").start()
+        try:
+            d.post_usage([event("f%d" % i, feature="feature-%d" % i) for i in range(60)])
+            self.assertGreater(d.metric_value("tollgate_metric_series_dropped_total"), 0)
+            self.assertIsNotNone(d.metric_value("tollgate_cost_total", feature="__other__"))
+            total = d.metric_value("tollgate_cost_total")
+            self.assertAlmostEqual(total, 60 * 0.00324, places=9)  # folded, never lost
+        finally:
+            d.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
