@@ -22,20 +22,30 @@ HttpResponse error_response(int status, const std::string& code, const std::stri
 }
 
 Api::Api(const Config& config, std::shared_ptr<const PriceBook> prices, Ledger& ledger,
-         DaemonMetrics& metrics, Clock clock)
+         DaemonMetrics& metrics, BudgetService& budgets, WorkerPool& workers, Clock clock)
     : config_(config),
       prices_(std::move(prices)),
       ledger_(ledger),
       metrics_(metrics),
+      budgets_(budgets),
+      workers_(workers),
       clock_(std::move(clock)),
       auth_(config.tokens) {}
 
 std::string Api::route_of(const std::string& method, const std::string& path) {
-  static const char* kRoutes[] = {"/v1/usage", "/healthz", "/readyz", "/metrics", "/-/reload"};
+  static const char* kRoutes[] = {"/v1/usage",     "/v1/admit", "/v1/throttles", "/v1/budgets",
+                                  "/v1/overrides", "/v1/audit", "/healthz",      "/readyz",
+                                  "/metrics",      "/-/reload"};
   for (const char* r : kRoutes)
     if (path == r) return r;
+  if (path.rfind("/v1/overrides/", 0) == 0) return "/v1/overrides/{id}";
   (void)method;
   return "other";
+}
+
+std::string Api::actor_of(const HttpRequest& req) const {
+  const AuthToken* t = auth_.identify(req.authorization);
+  return t ? t->name : "anonymous";
 }
 
 std::optional<HttpResponse> Api::authorize(const HttpRequest& req, Role role) const {
@@ -93,6 +103,26 @@ void Api::handle(HttpRequest req, Respond respond) {
     if (req.method != "POST") return method_not_allowed("POST");
     if (auto denied = authorize(req, Role::kIngest)) return done(std::move(*denied));
     return ingest(req, std::move(done));
+  }
+  if (req.path == "/v1/admit") {
+    if (req.method != "GET" && req.method != "POST") return method_not_allowed("GET, POST");
+    if (auto denied = authorize(req, Role::kAdmit)) return done(std::move(*denied));
+    return admit(req, std::move(done));
+  }
+  if (req.path == "/v1/throttles" || req.path == "/v1/budgets" || req.path == "/v1/audit") {
+    if (req.method != "GET") return method_not_allowed("GET");
+    if (auto denied = authorize(req, Role::kRead)) return done(std::move(*denied));
+    if (req.path == "/v1/throttles") return throttles(req, std::move(done));
+    if (req.path == "/v1/budgets") return budgets(std::move(done));
+    return audit(req, std::move(done));
+  }
+  if (req.path == "/v1/overrides" || req.path.rfind("/v1/overrides/", 0) == 0) {
+    const bool collection = req.path == "/v1/overrides";
+    if (collection && req.method != "GET" && req.method != "POST") return method_not_allowed("GET, POST");
+    if (!collection && req.method != "DELETE") return method_not_allowed("DELETE");
+    if (auto denied = authorize(req, req.method == "GET" ? Role::kRead : Role::kAdmin))
+      return done(std::move(*denied));
+    return overrides(req, std::move(done));
   }
   if (req.path == "/-/reload") {
     if (req.method != "POST") return method_not_allowed("POST");
@@ -182,24 +212,27 @@ void Api::ingest(HttpRequest& req, Respond respond) {
 std::vector<std::string> Api::reload() {
   std::lock_guard lock(reload_mu_);
   LoadErrors errors;
-  auto prices = load_prices(config_.prices_file, config_, errors);
-  if (!config_.policies_file.empty()) check_policies_file(config_.policies_file, errors);
+  auto prices = config_.prices_file.empty() ? std::make_shared<const PriceBook>()
+                                            : load_prices(config_.prices_file, config_, errors);
+  for (const auto& line : budgets_.check()) errors.lines.push_back(line);
   const double now_s = double(clock_()) / 1000;
   if (!errors.ok()) {
     for (const auto& l : errors.lines) spdlog::error("reload refused: {}", l);
     metrics_.record_reload(false, now_s);
     return errors.lines;
   }
+  // Both files are valid: swap the price book and install the policies.
   prices_.store(prices);
-  metrics_.record_reload(true, now_s);
+  auto policy_errors = budgets_.reload();
+  metrics_.record_reload(policy_errors.empty(), now_s);
+  if (!policy_errors.empty()) return policy_errors;  // changed between check and load
   spdlog::info("reloaded {} ({} prices)", config_.prices_file, prices->size());
   return {};
 }
 
 void Api::reload_route(Respond respond) {
-  // File reads are not for an I/O thread; a reload is rare and small, so a detached thread is
-  // enough, and the response is posted back.
-  std::thread([this, respond = std::move(respond)]() mutable {
+  // File reads are not for an I/O thread: the worker pool does it and posts the answer back.
+  workers_.post([this, respond = std::move(respond)]() mutable {
     auto errors = reload();
     HttpResponse r;
     if (errors.empty()) {
@@ -216,7 +249,7 @@ void Api::reload_route(Respond respond) {
           {"error", json::object{{"code", "invalid_config"}, {"message", joined}, {"errors", list}}}});
     }
     post_([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
-  }).detach();
+  });
 }
 
 }  // namespace tollgate

@@ -13,9 +13,11 @@
 #include <string>
 
 #include "daemon/auth.h"
+#include "daemon/budget_service.h"
 #include "daemon/config.h"
 #include "daemon/daemon_metrics.h"
 #include "daemon/http_types.h"
+#include "daemon/worker_pool.h"
 #include "metering/price_book.h"
 #include "metering/time_util.h"
 #include "storage/ledger.h"
@@ -24,16 +26,17 @@ namespace tollgate {
 
 class Api {
  public:
-  // `config`, `ledger` and `metrics` must outlive the Api.
+  // Everything passed by reference must outlive the Api.
   Api(const Config& config, std::shared_ptr<const PriceBook> prices, Ledger& ledger,
-      DaemonMetrics& metrics, Clock clock = system_now_ms);
+      DaemonMetrics& metrics, BudgetService& budgets, WorkerPool& workers,
+      Clock clock = system_now_ms);
 
   // Runs work on an I/O thread (set by the server before it starts accepting).
   void set_post(std::function<void(std::function<void()>)> post) { post_ = std::move(post); }
   void handle(HttpRequest req, Respond respond);
 
-  // Re-reads the prices (and checks the policies) file; the running book stays on any error.
-  // Returns every error line (empty on success). Thread-safe; reloads are serialised.
+  // Re-reads the prices and policies files; on any error neither is replaced. Returns every
+  // error line (empty on success). Blocking (file I/O): never on an I/O thread. Serialised.
   std::vector<std::string> reload();
 
   void set_ready(bool ready) { ready_.store(ready); }
@@ -46,12 +49,21 @@ class Api {
  private:
   void ingest(HttpRequest& req, Respond respond);
   void reload_route(Respond respond);
+  // Budget routes (budget_routes.cpp).
+  void admit(const HttpRequest& req, Respond respond);
+  void throttles(const HttpRequest& req, Respond respond);
+  void budgets(Respond respond);
+  void overrides(const HttpRequest& req, Respond respond);
+  void audit(const HttpRequest& req, Respond respond);
   std::optional<HttpResponse> authorize(const HttpRequest& req, Role role) const;
+  std::string actor_of(const HttpRequest& req) const;
 
   const Config& config_;
   std::atomic<std::shared_ptr<const PriceBook>> prices_;
   Ledger& ledger_;
   DaemonMetrics& metrics_;
+  BudgetService& budgets_;
+  WorkerPool& workers_;
   Clock clock_;
   Authenticator auth_;
   std::function<void(std::function<void()>)> post_ = [](std::function<void()> f) { f(); };

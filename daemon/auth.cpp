@@ -16,17 +16,17 @@ bool has_role(unsigned roles, Role role) {
   return (roles & unsigned(Role::kAdmin)) != 0 || (roles & unsigned(role)) != 0;
 }
 
-std::optional<unsigned> Authenticator::roles(const std::string& header) const {
+const AuthToken* Authenticator::identify(const std::string& header) const {
   constexpr std::string_view kBearer = "Bearer ";
   if (header.size() <= kBearer.size() ||
       !std::equal(kBearer.begin(), kBearer.end(), header.begin(),
                   [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
-    return std::nullopt;
+    return nullptr;
   auto digest = sha256(header.substr(kBearer.size()));
-  std::optional<unsigned> found;
+  const AuthToken* found = nullptr;
   // Compare against every token, without early exit, so timing says nothing about which matched.
   for (const AuthToken& t : tokens_)
-    if (CRYPTO_memcmp(digest.data(), t.sha256.data(), digest.size()) == 0) found = t.roles;
+    if (CRYPTO_memcmp(digest.data(), t.sha256.data(), digest.size()) == 0) found = &t;
   return found;
 }
 

@@ -14,9 +14,13 @@ class Authenticator {
  public:
   explicit Authenticator(std::vector<AuthToken> tokens) : tokens_(std::move(tokens)) {}
   bool enabled() const { return !tokens_.empty(); }
-  // Role bitmask of the token in an "Authorization: Bearer X" header; nullopt when the header is
-  // missing or the token unknown.
-  std::optional<unsigned> roles(const std::string& authorization_header) const;
+  // The token in an "Authorization: Bearer X" header; nullopt when the header is missing or the
+  // token unknown.
+  const AuthToken* identify(const std::string& authorization_header) const;
+  std::optional<unsigned> roles(const std::string& authorization_header) const {
+    const AuthToken* t = identify(authorization_header);
+    return t ? std::optional<unsigned>(t->roles) : std::nullopt;
+  }
 
  private:
   std::vector<AuthToken> tokens_;

@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "daemon/api.h"
+#include "daemon/budget_service.h"
+#include "daemon/policy_file.h"
+#include "daemon/worker_pool.h"
 #include "daemon/config.h"
 #include "daemon/daemon_metrics.h"
 #include "daemon/http_server.h"
@@ -32,13 +35,15 @@ std::string flag(const std::vector<std::string>& args, const std::string& name) 
 }
 
 // Loads the main file and every file it names; prints every error. nullopt when any.
-std::optional<Config> load_all(const std::string& path, std::shared_ptr<const PriceBook>& prices) {
+std::optional<Config> load_all(const std::string& path, std::shared_ptr<const PriceBook>& prices,
+                               std::shared_ptr<const PolicySet>& policies) {
   LoadErrors errors;
   Config config = load_config(path, errors);
+  prices = std::make_shared<PriceBook>();
+  policies = std::make_shared<PolicySet>();
   if (errors.ok()) {
-    prices = config.prices_file.empty() ? std::make_shared<PriceBook>()
-                                        : load_prices(config.prices_file, config, errors);
-    if (!config.policies_file.empty()) check_policies_file(config.policies_file, errors);
+    if (!config.prices_file.empty()) prices = load_prices(config.prices_file, config, errors);
+    if (!config.policies_file.empty()) policies = load_policies(config.policies_file, errors);
   }
   for (const auto& line : errors.lines) std::cerr << line << "\n";
   if (!errors.ok()) return std::nullopt;
@@ -47,15 +52,18 @@ std::optional<Config> load_all(const std::string& path, std::shared_ptr<const Pr
 
 int check(const std::string& path) {
   std::shared_ptr<const PriceBook> prices;
-  auto config = load_all(path, prices);
+  std::shared_ptr<const PolicySet> policies;
+  auto config = load_all(path, prices, policies);
   if (!config) return 1;
-  std::cout << path << ": ok (" << prices->size() << " prices)\n";
+  std::cout << path << ": ok (" << prices->size() << " prices, " << policies->budgets.size()
+            << " budgets)\n";
   return 0;
 }
 
 int serve(const std::string& path) {
   std::shared_ptr<const PriceBook> prices;
-  auto loaded = load_all(path, prices);
+  std::shared_ptr<const PolicySet> policies;
+  auto loaded = load_all(path, prices, policies);
   if (!loaded) {
     spdlog::error("startup failed: invalid configuration {}", path);
     return 1;
@@ -74,9 +82,15 @@ int serve(const std::string& path) {
     return 1;
   }
   DaemonMetrics metrics(config.metric_labels, config.max_series, config.reporting.currency);
-  ledger.value()->set_commit_observer(
-      [&metrics](const CommitInfo& info) { metrics.record_commit(info.duration_s, info.events); });
-  Api api(config, prices, *ledger.value(), metrics);
+  WorkerPool workers(2);
+  BudgetService budgets(config, *ledger.value(), metrics.registry());
+  // Right after each commit, before any client hears of it: metrics and budget spend.
+  ledger.value()->set_commit_observer([&metrics, &budgets](const CommitInfo& info) {
+    metrics.record_commit(info.duration_s, info.events);
+    budgets.engine().record(info.accepted);
+  });
+  budgets.start(policies);
+  Api api(config, prices, *ledger.value(), metrics, budgets, workers);
   metrics.record_reload(true, double(system_now_ms()) / 1000);
   HttpServer server(config, api);
   Status s = server.bind();
@@ -84,12 +98,14 @@ int serve(const std::string& path) {
     spdlog::error("startup failed: {}", s.message());
     return 1;
   }
-  spdlog::info("ledger {} open ({} prices, synchronous={})", config.storage.path, prices->size(),
+  spdlog::info("ledger {} open ({} prices, {} budgets{}, synchronous={})", config.storage.path,
+               prices->size(), policies->budgets.size(), policies->dry_run ? ", dry run" : "",
                config.storage.synchronous_full ? "full" : "normal");
   spdlog::info("listening on {}:{}", config.server.host, server.port());
   api.set_ready(true);
   server.run([&api] { api.reload(); });
   // Every answered request's events are committed; stop() commits anything still queued.
+  budgets.engine().stop_ticker();
   ledger.value()->stop();
   spdlog::info("stopped cleanly");
   return 0;

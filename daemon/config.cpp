@@ -371,12 +371,4 @@ std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Conf
   return book;
 }
 
-void check_policies_file(const std::string& path, LoadErrors& errors) {
-  YamlReader r(path, errors);
-  auto loaded = r.load();
-  if (!loaded) return;
-  const YAML::Node& root = *loaded;
-  r.expect_map(root, "the policies file", {"budgets", "dry_run", "reservation_ttl_s"});
-}
-
 }  // namespace tollgate

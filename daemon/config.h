@@ -72,9 +72,6 @@ Config load_config(const std::string& path, LoadErrors& errors);
 // Loads a prices file (CONTRACT §2.2) against the reporting currency and FX table.
 std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Config& config,
                                              LoadErrors& errors);
-// Shape check of the policies file until budget policies are implemented: it must parse as YAML
-// with only the keys of CONTRACT §2.3 at the top level.
-void check_policies_file(const std::string& path, LoadErrors& errors);
 
 bool is_loopback_host(const std::string& host);
 

@@ -111,24 +111,51 @@ void Ledger::submit(std::vector<UsageEvent> events, Done done) {
   done(Status::error("storage_unavailable", "the ledger is shutting down"), {}, std::move(events));
 }
 
+void Ledger::run_on_writer(std::function<void(sqlite3*)> op) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopped_) {
+      ops_.push_back(std::move(op));
+      cv_.notify_one();
+      return;
+    }
+  }
+  std::lock_guard lock(after_stop_mu_);
+  op(db_);
+}
+
+void Ledger::run_ops(std::unique_lock<std::mutex>& lock) {
+  while (!ops_.empty()) {
+    auto op = std::move(ops_.front());
+    ops_.pop_front();
+    lock.unlock();
+    op(db_);
+    lock.lock();
+  }
+}
+
 void Ledger::stop() {
   {
     std::lock_guard lock(mu_);
-    if (stopped_) return;
+    if (stopping_) return;
     stopping_ = true;
-    stopped_ = true;
     cv_.notify_one();
   }
   if (writer_.joinable()) writer_.join();
+  std::unique_lock lock(mu_);
+  run_ops(lock);  // anything that raced with the writer's exit
+  stopped_ = true;
 }
 
 void Ledger::run() {
   const auto window = std::chrono::milliseconds(options_.commit_interval_ms);
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || !queue_.empty(); });
+    cv_.wait_for(lock, std::chrono::seconds(1),
+                 [&] { return stopping_ || !queue_.empty() || !ops_.empty(); });
+    run_ops(lock);
     if (queue_.empty()) {
-      if (stopping_) return;
+      if (stopping_ && ops_.empty()) return;
       lock.unlock();
       if (clock_() >= next_prune_ms_) {
         int64_t n = prune_chunk(kPruneChunk);

@@ -60,6 +60,11 @@ class Ledger {
   void submit(std::vector<UsageEvent> events, Done done);
   // Called on the writer thread after each successful commit, before the `done` callbacks.
   void set_commit_observer(std::function<void(const CommitInfo&)> observer);
+  // Runs `op` on the writer thread with the read-write connection, between group commits: for
+  // the few other writes (audit, overrides) and for work that must not interleave with a commit
+  // and its observer. `op` runs its own transaction if it needs one. After stop() it runs at once
+  // on the caller's thread.
+  void run_on_writer(std::function<void(sqlite3*)> op);
   void stop();
 
   // Runs the retention prune now (tests); returns rows deleted.
@@ -74,6 +79,7 @@ class Ledger {
   Ledger(LedgerOptions options, Clock clock) : options_(std::move(options)), clock_(std::move(clock)) {}
   Status init();
   void run();
+  void run_ops(std::unique_lock<std::mutex>& lock);
   void commit(std::vector<Pending>& batch);
   Status write(std::vector<Pending>& batch, std::vector<std::vector<bool>>& duplicates,
                CommitInfo& info);
@@ -86,6 +92,8 @@ class Ledger {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> queue_;
+  std::deque<std::function<void(sqlite3*)>> ops_;
+  std::mutex after_stop_mu_;  // serialises run_on_writer() calls once the writer is gone
   bool stopping_ = false;
   bool stopped_ = false;
   std::function<void(const CommitInfo&)> observer_;

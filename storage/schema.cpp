@@ -66,6 +66,21 @@ SELECT day_local, feature, team, customer, provider, model, region, priority,
 FROM rollup_15m
 GROUP BY day_local, feature, team, customer, provider, model, region, priority;
 )sql",
+    // 2: budget enforcement state that must survive restarts: overrides, alerts already fired
+    //    (once per budget, threshold and period), and the audit log.
+    R"sql(
+CREATE TABLE overrides (
+  id TEXT PRIMARY KEY, budget TEXT NOT NULL, action TEXT NOT NULL, reason TEXT NOT NULL,
+  actor TEXT NOT NULL, created_ms INTEGER NOT NULL, until_ms INTEGER NOT NULL,
+  ended_ms INTEGER
+);
+CREATE TABLE alerts_fired (key TEXT PRIMARY KEY, fired_ms INTEGER NOT NULL);
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL, budget TEXT NOT NULL,
+  actor TEXT NOT NULL, detail TEXT NOT NULL
+);
+CREATE INDEX audit_ts ON audit(ts_ms);
+)sql",
 };
 
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);

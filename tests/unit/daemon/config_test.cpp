@@ -2,6 +2,7 @@
 
 #include "daemon/auth.h"
 #include "daemon/config.h"
+#include "daemon/policy_file.h"
 #include "tests/unit/support/temp_dir.h"
 
 using namespace tollgate;
@@ -21,7 +22,7 @@ TEST_CASE("the example configuration loads with its prices") {
   LoadErrors errors;
   Config c = load_config(std::string(TOLLGATE_SOURCE_DIR) + "/deploy/examples/tollgate.yaml", errors);
   auto prices = load_prices(c.prices_file, c, errors);
-  check_policies_file(c.policies_file, errors);
+  load_policies(c.policies_file, errors);
   CHECK(errors.lines == std::vector<std::string>{});
   CHECK(prices->size() >= 8);
   CHECK(c.reporting.fx.at("CNY").nanos == 138'900'000);

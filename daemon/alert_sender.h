@@ -1,0 +1,42 @@
+#pragma once
+// AlertSender: delivers budget alerts (CONTRACT §4.9) to every configured webhook on its own
+// thread, retrying with exponential backoff, so ingestion and admission never wait for a webhook.
+// send() is thread-safe and only enqueues.
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace tollgate {
+
+class AlertSender {
+ public:
+  // `attempts` per webhook; backoff starts at `first_backoff_ms` and doubles.
+  AlertSender(std::vector<std::string> urls, int attempts = 6, int first_backoff_ms = 500);
+  ~AlertSender();  // stops; undelivered alerts are logged as dropped
+
+  void send(std::string json_body, std::string summary);
+
+ private:
+  struct Job {
+    std::string body, summary;
+    size_t url = 0;
+    int attempt = 0;
+    std::chrono::steady_clock::time_point due;
+  };
+  void run();
+
+  std::vector<std::string> urls_;
+  int attempts_, first_backoff_ms_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace tollgate

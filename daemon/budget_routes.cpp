@@ -1,0 +1,277 @@
+// The budget routes of the Api (CONTRACT §4.2–§4.5): admission, throttles, budgets, overrides,
+// audit. Admission reads the published ThrottleTable; nothing here touches SQLite on an I/O
+// thread (overrides are committed by the ledger's writer, audit reads run on the worker pool).
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+#include "daemon/api.h"
+#include "daemon/json_util.h"
+#include "storage/policy_store.h"
+
+namespace tollgate {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr size_t kMaxString = 128;
+
+HttpResponse json_response(int status, const json::value& body) {
+  return {status, "application/json", serialize_json(body), {}};
+}
+
+// Fills `d` and `estimate` from the admission fields; an error response when invalid.
+std::optional<HttpResponse> read_admit_fields(
+    const std::vector<std::pair<std::string, json::value>>& fields, Dimensions& d,
+    std::optional<Money>& estimate, bool allow_estimate) {
+  bool have_feature = false, have_priority = false;
+  for (const auto& [key, v] : fields) {
+    auto bad = [&](const std::string& what) {
+      return error_response(400, "invalid_admission", "field \"" + key + "\" " + what);
+    };
+    std::string text;
+    if (v.is_string()) {
+      text.assign(v.get_string().data(), v.get_string().size());
+      if (text.size() > kMaxString) return bad("is longer than 128 bytes");
+    }
+    if (key == "estimated_cost") {
+      if (!allow_estimate)
+        return bad("is only accepted by POST /v1/admit (a GET makes no reservation)");
+      std::optional<Money> m;
+      if (v.is_double()) m = Money::from_double(v.get_double());
+      else if (v.is_int64()) m = Money::parse(std::to_string(v.get_int64()));
+      else if (v.is_uint64()) m = Money::parse(std::to_string(v.get_uint64()));
+      else if (v.is_string()) m = Money::parse(text);
+      else if (v.is_null()) continue;
+      if (!m || m->nanos() < 0) return bad("must be a non-negative number with at most 9 decimals");
+      estimate = m;
+      continue;
+    }
+    if (key == "tags") {
+      if (v.is_null()) continue;
+      if (!v.is_object()) return bad("must be an object of strings");
+      for (const auto& kv : v.get_object()) {
+        if (!kv.value().is_string()) return bad("must be an object of strings");
+        d.tags.emplace_back(std::string(kv.key()), std::string(kv.value().get_string()));
+      }
+      continue;
+    }
+    if (key.rfind("tag:", 0) == 0 && v.is_string()) {
+      d.tags.emplace_back(key.substr(4), text);
+      continue;
+    }
+    std::string* target = key == "feature"    ? &d.feature
+                          : key == "team"     ? &d.team
+                          : key == "customer" ? &d.customer
+                          : key == "model"    ? &d.model
+                          : key == "provider" ? &d.provider
+                          : key == "region"   ? &d.region
+                                              : nullptr;
+    if (key == "priority") {
+      auto p = v.is_string() ? parse_priority(text) : std::nullopt;
+      if (!p) return bad("must be critical, standard or batch");
+      d.priority = *p;
+      have_priority = true;
+    } else if (target) {
+      if (v.is_null()) continue;
+      if (!v.is_string()) return bad("must be a string");
+      *target = text;
+      have_feature = have_feature || key == "feature";
+    }
+  }
+  if (!have_feature || d.feature.empty())
+    return error_response(400, "missing_field", "field \"feature\" is required");
+  if (!have_priority)
+    return error_response(400, "missing_field",
+                          "field \"priority\" is required (critical, standard or batch)");
+  std::sort(d.tags.begin(), d.tags.end());
+  return std::nullopt;
+}
+
+json::array priorities_json(unsigned mask) {
+  json::array a;
+  for (Priority p : {Priority::kCritical, Priority::kStandard, Priority::kBatch})
+    if (mask & priority_bit(p)) a.emplace_back(std::string(to_string(p)));
+  return a;
+}
+
+json::value override_json(const Override& o) {
+  return json::object{{"id", o.id},           {"budget", o.budget},
+                      {"action", o.action},   {"until", format_utc_ms(o.until)},
+                      {"reason", o.reason},   {"actor", o.actor},
+                      {"created", format_utc_ms(o.created)}};
+}
+
+}  // namespace
+
+void Api::admit(const HttpRequest& req, Respond respond) {
+  std::vector<std::pair<std::string, json::value>> fields;
+  if (req.method == "GET") {
+    for (auto& [k, v] : parse_query(req.query)) fields.emplace_back(k, json::string(v));
+  } else {
+    boost::system::error_code ec;
+    json::value body = json::parse(req.body, ec);
+    if (ec || !body.is_object())
+      return respond(error_response(400, "invalid_json", "the body must be a JSON object with feature and priority"));
+    for (const auto& kv : body.get_object()) fields.emplace_back(std::string(kv.key()), kv.value());
+  }
+  Dimensions d;
+  std::optional<Money> estimate;
+  if (auto bad = read_admit_fields(fields, d, estimate, req.method == "POST")) return respond(std::move(*bad));
+
+  AdmitDecision decision = budgets_.engine().admit(d, estimate);
+  budgets_.count_decision(d.feature, d.priority, decision.decision);
+  if (decision.dry_run) {
+    spdlog::debug("dry run: would {} {} {} ({})", to_string(decision.decision), d.feature,
+                  to_string(d.priority), decision.reason);
+    decision.decision = Decision::kAllow;
+  }
+  json::object body;
+  HttpResponse r;
+  if (decision.decision == Decision::kThrottle) {
+    body = {{"decision", "throttle"},
+            {"budget", decision.budget},
+            {"action", decision.action},
+            {"reason", decision.reason},
+            {"retry_after_s", decision.retry_after_s}};
+    r.status = 429;
+    r.headers.emplace_back("Retry-After", std::to_string(decision.retry_after_s));
+  } else if (decision.decision == Decision::kReroute) {
+    body = {{"decision", "reroute"}, {"model", decision.model}, {"budget", decision.budget}};
+  } else {
+    body = {{"decision", "allow"}};
+  }
+  if (!decision.reservation_id.empty()) body["reservation_id"] = decision.reservation_id;
+  r.body = json::serialize(body);
+  respond(std::move(r));
+}
+
+void Api::throttles(const HttpRequest& req, Respond respond) {
+  auto table = budgets_.engine().table();
+  const std::string etag = "\"" + std::to_string(table->generation) + "\"";
+  if (req.if_none_match == etag) return respond({304, "application/json", "", {{"ETag", etag}}});
+  json::array list;
+  for (const ActiveThrottle& t : table->throttles) {
+    json::object o{{"budget", t.budget},
+                   {"action", std::string(to_string(t.action))},
+                   {"priorities", priorities_json(t.priorities)},
+                   {"rps", t.action == Action::kLimitRps ? json::value(t.rps) : json::value(nullptr)},
+                   {"model", t.model.empty() ? json::value(nullptr) : json::value(t.model)},
+                   {"since", format_utc_ms(t.since)},
+                   {"reason", t.reason}};
+    list.push_back(std::move(o));
+  }
+  json::object body{{"generation", table->generation}, {"throttles", std::move(list)}};
+  if (table->dry_run) body["dry_run"] = true;
+  HttpResponse r = json_response(200, body);
+  r.headers.emplace_back("ETag", etag);
+  respond(std::move(r));
+}
+
+void Api::budgets(Respond respond) {
+  json::array list;
+  for (const BudgetStatus& b : budgets_.engine().status()) {
+    json::array rules;
+    for (const auto& r : b.active_rules) rules.emplace_back(r);
+    json::object burn;
+    for (const auto& [w, rate] : b.burn_rates) burn[w] = rate;
+    list.push_back(json::object{
+        {"name", b.name},
+        {"period", std::string(to_string(b.period))},
+        {"period_start", format_utc_ms(b.period_start)},
+        {"period_end", format_utc_ms(b.period_end)},
+        {"limit", money_value(b.limit)},
+        {"spend", money_value(b.spend)},
+        {"reserved", money_value(b.reserved)},
+        {"utilization", b.utilization},
+        {"forecast", money_value(b.forecast)},
+        {"state", b.state},
+        {"active_rules", std::move(rules)},
+        {"burn_rates", std::move(burn)},
+        {"override", b.override_ ? override_json(*b.override_) : json::value(nullptr)}});
+  }
+  respond(json_response(200, json::object{{"budgets", std::move(list)},
+                                          {"currency", config_.reporting.currency}}));
+}
+
+void Api::overrides(const HttpRequest& req, Respond respond) {
+  // The ledger's writer answers; the answer is posted back to an I/O thread.
+  auto reply = [this, respond](HttpResponse r) mutable {
+    post_([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
+  };
+  if (req.method == "GET") {
+    json::array list;
+    for (const Override& o : budgets_.engine().overrides()) list.push_back(override_json(o));
+    return respond(json_response(200, json::object{{"overrides", std::move(list)}}));
+  }
+  if (req.method == "DELETE") {
+    const std::string id = req.path.substr(std::string("/v1/overrides/").size());
+    return budgets_.delete_override(id, actor_of(req), [reply, id](Result<bool> r) mutable {
+      if (!r.ok()) return reply(error_response(503, r.status().code(), r.status().message()));
+      if (!r.value()) return reply(error_response(404, "unknown_override", "no active override with id \"" + id + "\""));
+      reply({204, "application/json", "", {}});
+    });
+  }
+  boost::system::error_code ec;
+  json::value body = json::parse(req.body, ec);
+  if (ec || !body.is_object())
+    return respond(error_response(400, "invalid_json",
+                                  "send {\"budget\", \"action\": \"suspend\", \"duration_s\", \"reason\"}"));
+  const json::object& o = body.get_object();
+  auto str = [&](const char* k) -> std::string {
+    const json::value* v = o.if_contains(k);
+    return v && v->is_string() ? std::string(v->get_string()) : "";
+  };
+  const std::string budget = str("budget"), action = str("action"), reason = str("reason");
+  const json::value* dur = o.if_contains("duration_s");
+  if (budget.empty()) return respond(error_response(400, "missing_field", "field \"budget\" is required"));
+  if (action != "suspend")
+    return respond(error_response(400, "invalid_override", "field \"action\" must be \"suspend\""));
+  if (reason.empty())
+    return respond(error_response(400, "missing_field", "field \"reason\" is required: say why the budget is overridden"));
+  if (!dur || !dur->is_int64() || dur->get_int64() <= 0 || dur->get_int64() > 30 * 86400)
+    return respond(error_response(400, "invalid_override",
+                                  "field \"duration_s\" must be a whole number of seconds from 1 to 2592000 (30 days)"));
+  budgets_.create_override(budget, dur->get_int64(), reason, actor_of(req), [reply](Result<Override> r) mutable {
+    if (!r.ok()) {
+      int status = r.status().code() == "unknown_budget" ? 404 : 503;
+      return reply(error_response(status, r.status().code(), r.status().message()));
+    }
+    reply(json_response(201, json::object{{"id", r->id}, {"until", format_utc_ms(r->until)}}));
+  });
+}
+
+void Api::audit(const HttpRequest& req, Respond respond) {
+  EpochMs since = clock_() - 86'400'000;
+  for (const auto& [k, v] : parse_query(req.query)) {
+    if (k != "since") continue;
+    auto ts = parse_rfc3339(v);
+    if (!ts)
+      return respond(error_response(400, "invalid_since", "since must be RFC 3339, like 2026-11-21T00:00:00Z"));
+    since = *ts;
+  }
+  workers_.post([this, since, respond = std::move(respond)]() mutable {
+    HttpResponse r;
+    auto db = open_read_only(config_.storage.path);
+    if (!db.ok()) {
+      r = error_response(503, "storage_unavailable", db.status().message());
+    } else {
+      auto rows = read_audit(db.value(), since, 10000);
+      sqlite3_close(db.value());
+      if (!rows.ok()) {
+        r = error_response(503, "storage_unavailable", rows.status().message());
+      } else {
+        json::array entries;
+        for (const AuditRow& a : rows.value())
+          entries.push_back(json::object{{"ts", format_utc_ms(a.ts_ms)}, {"kind", a.kind}, {"budget", a.budget},
+                                         {"actor", a.actor}, {"detail", a.detail}});
+        r = json_response(200, json::object{{"entries", std::move(entries)}});
+      }
+    }
+    post_([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
+  });
+}
+
+}  // namespace tollgate

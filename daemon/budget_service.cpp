@@ -1,0 +1,198 @@
+#include "daemon/budget_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <future>
+
+#include "daemon/json_util.h"
+#include "daemon/policy_file.h"
+#include "storage/policy_store.h"
+
+namespace tollgate {
+
+namespace json = boost::json;
+
+namespace {
+
+SpendScan scan_with(sqlite3* db,
+                    Status (*scan)(sqlite3*, EpochMs, const std::function<void(const CostRow&)>&)) {
+  return [db, scan](EpochMs since, const std::function<void(const SpendRow&)>& row) {
+    Status s = scan(db, since, [&](const CostRow& c) {
+      SpendRow r;
+      r.dims = {c.feature, c.team, c.customer, c.provider, c.model, c.region,
+                parse_priority(c.priority).value_or(Priority::kStandard), {}};
+      if (c.tags_json.size() > 2) {
+        boost::system::error_code ec;
+        json::value tags = json::parse(c.tags_json, ec);
+        if (!ec && tags.is_object())
+          for (const auto& kv : tags.get_object())
+            if (kv.value().is_string())
+              r.dims.tags.emplace_back(std::string(kv.key()), std::string(kv.value().get_string()));
+      }
+      r.ts = c.ts_ms;
+      r.cost = c.cost_nanos;
+      row(r);
+    });
+    if (!s.ok()) spdlog::error("rebuilding budget spend: {}", s.message());
+  };
+}
+
+std::string alert_body(const AlertEvent& a) {
+  json::object o{{"text", a.text},
+                 {"budget", a.budget},
+                 {"spend", money_value(a.spend)},
+                 {"limit", money_value(a.limit)},
+                 {"currency", a.currency},
+                 {"period_start", format_utc_ms(a.period_start)},
+                 {"period_end", format_utc_ms(a.period_end)},
+                 {"fired_at", format_utc_ms(a.fired_at)}};
+  if (auto pct = Money::parse(a.threshold)) o["threshold_percent"] = pct->to_double();
+  else o["threshold_percent"] = a.threshold;  // burn-rate alerts name their windows
+  return serialize_json(o);
+}
+
+}  // namespace
+
+BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Registry& registry,
+                             Clock clock)
+    : config_(config),
+      ledger_(ledger),
+      alerts_(config.webhooks),
+      engine_(config.reporting.tz, config.reporting.currency, clock,
+              PolicyEngine::Hooks{
+                  [this](const AuditEntry& e) {
+                    spdlog::info("audit: {} {} by {}: {}", e.kind, e.budget, e.actor, e.detail);
+                    ledger_.run_on_writer([row = AuditRow{e.ts, e.kind, e.budget, e.actor, e.detail}](sqlite3* db) {
+                      if (Status s = insert_audit(db, row); !s.ok())
+                        spdlog::error("audit entry not written: {}", s.message());
+                    });
+                  },
+                  [this](const AlertEvent& a) {
+                    spdlog::warn("alert: {}", a.text);
+                    alerts_total_.with({a.budget, a.threshold})->inc();
+                    ledger_.run_on_writer([key = a.key, ts = a.fired_at](sqlite3* db) {
+                      if (Status s = insert_alert_fired(db, key, ts); !s.ok())
+                        spdlog::error("fired alert not recorded: {}", s.message());
+                    });
+                    alerts_.send(alert_body(a), a.text);
+                  }}),
+      alerts_total_(registry.counter("tollgate_budget_alerts_total",
+                                     "Budget alerts fired (once per budget, threshold and period).",
+                                     {"budget", "threshold"})),
+      decisions_(registry.counter("tollgate_admission_decisions_total", "Admission decisions.",
+                                  {"feature", "priority", "decision"})) {
+  registry.add_collector([this](std::vector<metrics::FamilySnapshot>& out) {
+    using metrics::FamilySnapshot;
+    using metrics::Type;
+    FamilySnapshot limit{"tollgate_budget_limit", "Budget limit in the reporting currency.", Type::kGauge, {}};
+    FamilySnapshot spend{"tollgate_budget_spend", "Spend in the budget's current period.", Type::kGauge, {}};
+    FamilySnapshot reserved{"tollgate_budget_reserved", "Open reservations against the budget.", Type::kGauge, {}};
+    FamilySnapshot forecast{"tollgate_budget_forecast", "Spend projected linearly to the period end.", Type::kGauge, {}};
+    FamilySnapshot util{"tollgate_budget_utilization_ratio", "(spend + reserved) / limit.", Type::kGauge, {}};
+    FamilySnapshot burn{"tollgate_budget_burn_rate", "Spend rate over the window relative to the sustainable rate.", Type::kGauge, {}};
+    FamilySnapshot active{"tollgate_throttle_active", "1 while a throttle is enforced for the priority.", Type::kGauge, {}};
+    for (const BudgetStatus& b : engine_.status()) {
+      std::vector<std::pair<std::string, std::string>> labels{
+          {"budget", b.name}, {"period", std::string(to_string(b.period))}, {"currency", config_.reporting.currency}};
+      limit.samples.push_back({"", labels, b.limit.to_double()});
+      spend.samples.push_back({"", labels, b.spend.to_double()});
+      reserved.samples.push_back({"", labels, b.reserved.to_double()});
+      forecast.samples.push_back({"", labels, b.forecast.to_double()});
+      util.samples.push_back({"", {{"budget", b.name}}, b.utilization});
+      for (const auto& [window, rate] : b.burn_rates)
+        burn.samples.push_back({"", {{"budget", b.name}, {"window", window}}, rate});
+      // Every (priority, action) a rule of the budget can enforce, 0 or 1, so absence is not ambiguous.
+      std::set<std::pair<std::string, std::string>> seen;
+      for (auto [p, a] : b.throttles)
+        if (seen.insert({std::string(to_string(p)), std::string(to_string(a))}).second)
+          active.samples.push_back({"", {{"budget", b.name}, {"priority", std::string(to_string(p))}, {"action", std::string(to_string(a))}}, 1});
+      for (const Budget& budget : engine_.policies()->budgets) {
+        if (budget.name != b.name) continue;
+        for (const Rule& r : budget.rules) {
+          if (r.action == Action::kAlert) continue;
+          for (Priority p : {Priority::kCritical, Priority::kStandard, Priority::kBatch})
+            if ((r.priorities & priority_bit(p)) &&
+                seen.insert({std::string(to_string(p)), std::string(to_string(r.action))}).second)
+              active.samples.push_back({"", {{"budget", b.name}, {"priority", std::string(to_string(p))}, {"action", std::string(to_string(r.action))}}, 0});
+        }
+      }
+    }
+    for (auto* f : {&limit, &spend, &reserved, &forecast, &util, &burn, &active}) out.push_back(std::move(*f));
+  });
+}
+
+BudgetService::~BudgetService() { engine_.stop_ticker(); }
+
+void BudgetService::install(std::shared_ptr<const PolicySet> policies) {
+  // On the writer thread: no commit (and so no record()) can interleave with the rebuild.
+  std::promise<void> done;
+  ledger_.run_on_writer([&](sqlite3* db) {
+    engine_.install(policies, scan_with(db, scan_rollup_costs), scan_with(db, scan_event_costs));
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void BudgetService::start(std::shared_ptr<const PolicySet> policies) {
+  install(std::move(policies));
+  std::promise<void> done;
+  ledger_.run_on_writer([&](sqlite3* db) {
+    std::vector<Override> overrides;
+    for (const OverrideRow& o : load_active_overrides(db, system_now_ms()))
+      overrides.push_back({o.id, o.budget, o.action, o.reason, o.actor, o.created_ms, o.until_ms});
+    engine_.restore(std::move(overrides), load_alerts_fired(db));
+    done.set_value();
+  });
+  done.get_future().wait();
+  engine_.start_ticker();
+}
+
+std::vector<std::string> BudgetService::check() const {
+  LoadErrors errors;
+  if (!config_.policies_file.empty()) load_policies(config_.policies_file, errors);
+  return errors.lines;
+}
+
+std::vector<std::string> BudgetService::reload() {
+  std::lock_guard lock(reload_mu_);
+  LoadErrors errors;
+  auto set = config_.policies_file.empty() ? std::make_shared<const PolicySet>()
+                                           : load_policies(config_.policies_file, errors);
+  if (!errors.ok()) return errors.lines;
+  install(set);
+  spdlog::info("policies reloaded: {} budgets{}", set->budgets.size(), set->dry_run ? " (dry run)" : "");
+  return {};
+}
+
+void BudgetService::create_override(const std::string& budget, int64_t duration_s,
+                                    const std::string& reason, const std::string& actor,
+                                    std::function<void(Result<Override>)> done) {
+  auto created = engine_.add_override(budget, duration_s, reason, actor);
+  if (!created.ok()) return done(created.status());
+  Override o = created.value();
+  ledger_.run_on_writer([this, o, done = std::move(done)](sqlite3* db) {
+    Status s = insert_override(db, {o.id, o.budget, o.action, o.reason, o.actor, o.created, o.until});
+    if (!s.ok()) {
+      engine_.remove_override(o.id, "tollgate");  // not durable: not in force either
+      return done(Status::error("storage_unavailable", "the override could not be stored: " + s.message()));
+    }
+    done(o);
+  });
+}
+
+void BudgetService::delete_override(const std::string& id, const std::string& actor,
+                                    std::function<void(Result<bool>)> done) {
+  if (!engine_.remove_override(id, actor)) return done(false);
+  ledger_.run_on_writer([id, done = std::move(done)](sqlite3* db) {
+    Status s = end_override(db, id, system_now_ms());
+    if (!s.ok()) return done(Status::error("storage_unavailable", s.message()));
+    done(true);
+  });
+}
+
+void BudgetService::count_decision(const std::string& feature, Priority p, Decision d) {
+  decisions_.with({feature, std::string(to_string(p)), std::string(to_string(d))})->inc();
+}
+
+}  // namespace tollgate

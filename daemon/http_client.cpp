@@ -1,0 +1,126 @@
+#include "daemon/http_client.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <strings.h>
+
+namespace tollgate {
+
+Result<HttpUrl> HttpUrl::parse(const std::string& url) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.rfind(kScheme, 0) != 0) return Status::error("invalid_url", "only http:// URLs are supported: " + url);
+  HttpUrl u;
+  std::string rest = url.substr(kScheme.size());
+  size_t slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  if (slash != std::string::npos) u.path = rest.substr(slash);
+  size_t colon = authority.rfind(':');
+  size_t bracket = authority.rfind(']');
+  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
+    u.port = authority.substr(colon + 1);
+    authority = authority.substr(0, colon);
+  }
+  if (authority.size() > 2 && authority.front() == '[') authority = authority.substr(1, authority.size() - 2);
+  if (authority.empty()) return Status::error("invalid_url", "no host in " + url);
+  u.host = authority;
+  return u;
+}
+
+HttpClient::~HttpClient() { close(); }
+
+void HttpClient::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  buffer_.clear();
+}
+
+Status HttpClient::connect() {
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  if (int rc = getaddrinfo(host_.c_str(), port_.c_str(), &hints, &res); rc != 0)
+    return Status::error("connect_failed", host_ + ": " + gai_strerror(rc));
+  Status s = Status::error("connect_failed", "cannot connect to " + host_ + ":" + port_);
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    timeval tv{timeout_ms_ / 1000, (timeout_ms_ % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+      fd_ = fd;
+      s = Status();
+      break;
+    }
+    s = Status::error("connect_failed", "cannot connect to " + host_ + ":" + port_ + ": " + std::strerror(errno));
+    ::close(fd);
+  }
+  freeaddrinfo(res);
+  return s;
+}
+
+Result<ClientResponse> HttpClient::exchange(const std::string& raw) {
+  for (size_t off = 0; off < raw.size();) {
+    ssize_t n = ::send(fd_, raw.data() + off, raw.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return Status::error("send_failed", std::strerror(errno));
+    off += static_cast<size_t>(n);
+  }
+  char tmp[65536];
+  for (;;) {
+    size_t end = buffer_.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      ClientResponse r;
+      if (buffer_.size() < 12) return Status::error("bad_response", "short status line");
+      r.status = std::atoi(buffer_.c_str() + 9);
+      size_t length = 0;
+      bool close_after = false;
+      for (size_t pos = buffer_.find("\r\n") + 2; pos < end;) {
+        size_t eol = buffer_.find("\r\n", pos);
+        std::string line = buffer_.substr(pos, eol - pos);
+        if (strncasecmp(line.c_str(), "content-length:", 15) == 0) length = std::strtoul(line.c_str() + 15, nullptr, 10);
+        if (strncasecmp(line.c_str(), "connection:", 11) == 0 && line.find("close") != std::string::npos) close_after = true;
+        pos = eol + 2;
+      }
+      while (buffer_.size() < end + 4 + length) {
+        ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+        if (n <= 0) return Status::error("recv_failed", "connection closed mid-body");
+        buffer_.append(tmp, n);
+      }
+      r.body = buffer_.substr(end + 4, length);
+      buffer_.erase(0, end + 4 + length);
+      if (close_after) close();
+      return r;
+    }
+    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return Status::error("recv_failed", n == 0 ? "connection closed" : std::strerror(errno));
+    buffer_.append(tmp, n);
+  }
+}
+
+Result<ClientResponse> HttpClient::request(const std::string& method, const std::string& path,
+                                           const std::string& content_type, const std::string& body) {
+  std::string raw = method + " " + path + " HTTP/1.1\r\nHost: " + host_ + "\r\nUser-Agent: tollgate\r\n";
+  if (!content_type.empty()) raw += "Content-Type: " + content_type + "\r\n";
+  raw += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const bool fresh = fd_ < 0;
+    if (fresh) {
+      Status s = connect();
+      if (!s.ok()) return s;
+    }
+    auto r = exchange(raw);
+    if (r.ok()) return r;
+    close();
+    if (fresh) return r;  // a kept-alive connection may have been closed by the peer: retry once
+  }
+  return Status::error("request_failed", "no response");
+}
+
+}  // namespace tollgate

@@ -1,0 +1,22 @@
+#pragma once
+// JSON helpers for responses: exact money numbers and query strings.
+//
+// Boost.JSON would print money through a double; money_value() instead carries the exact decimal
+// text, and serialize_json() writes it as a bare JSON number ("400.12", never 400.1199999).
+
+#include <boost/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "metering/money.h"
+
+namespace tollgate {
+
+boost::json::value money_value(Money m);
+std::string serialize_json(const boost::json::value& v);
+
+// "a=1&b=x%20y" → {{"a","1"},{"b","x y"}}, percent- and '+'-decoded.
+std::vector<std::pair<std::string, std::string>> parse_query(const std::string& query);
+
+}  // namespace tollgate

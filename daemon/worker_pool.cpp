@@ -1,0 +1,38 @@
+#include "daemon/worker_pool.h"
+
+namespace tollgate {
+
+WorkerPool::WorkerPool(int threads) {
+  for (int i = 0; i < threads; ++i)
+    threads_.emplace_back([this] {
+      std::unique_lock lock(mu_);
+      for (;;) {
+        cv_.wait(lock, [this] { return stop_ || !work_.empty(); });
+        if (work_.empty()) return;
+        auto w = std::move(work_.front());
+        work_.pop_front();
+        lock.unlock();
+        w();
+        lock.lock();
+      }
+    });
+}
+
+WorkerPool::~WorkerPool() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void WorkerPool::post(std::function<void()> work) {
+  {
+    std::lock_guard lock(mu_);
+    work_.push_back(std::move(work));
+  }
+  cv_.notify_one();
+}
+
+}  // namespace tollgate

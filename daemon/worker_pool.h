@@ -1,0 +1,28 @@
+#pragma once
+// WorkerPool: threads for blocking work (SQLite reads, file reads) so I/O threads never block.
+// post() is thread-safe; the destructor finishes queued work, then joins.
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tollgate {
+
+class WorkerPool {
+ public:
+  explicit WorkerPool(int threads);
+  ~WorkerPool();
+  void post(std::function<void()> work);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> work_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace tollgate

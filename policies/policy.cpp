@@ -1,0 +1,118 @@
+#include "policies/policy.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+
+namespace tollgate {
+
+Dimensions Dimensions::of(const UsageEvent& e) {
+  return {e.feature, e.team, e.customer, e.provider, e.model, e.region, e.priority, e.tags};
+}
+
+namespace {
+
+bool glob_match(const std::string& pattern, std::string_view value) {
+  if (!pattern.empty() && pattern.back() == '*')
+    return value.substr(0, pattern.size() - 1) == std::string_view(pattern).substr(0, pattern.size() - 1);
+  return value == pattern;
+}
+
+}  // namespace
+
+bool Matcher::matches(const Dimensions& d) const {
+  std::string_view value;
+  bool present = true;
+  if (field == "feature") value = d.feature;
+  else if (field == "team") value = d.team;
+  else if (field == "customer") value = d.customer;
+  else if (field == "model") value = d.model;
+  else if (field == "provider") value = d.provider;
+  else if (field == "region") value = d.region;
+  else if (field == "priority") value = to_string(d.priority);
+  else if (field.rfind("tag:", 0) == 0) {
+    std::string_view key = std::string_view(field).substr(4);
+    auto it = std::find_if(d.tags.begin(), d.tags.end(), [&](const auto& kv) { return kv.first == key; });
+    present = it != d.tags.end();
+    if (present) value = it->second;
+  }
+  if (!present) return false;
+  for (const auto& p : patterns)
+    if (glob_match(p, value)) return true;
+  return false;
+}
+
+bool Budget::matches(const Dimensions& d) const {
+  for (const Matcher& m : match)
+    if (!m.matches(d)) return false;
+  return true;
+}
+
+int64_t Budget::max_burn_window_ms() const {
+  int64_t w = 0;
+  for (const Rule& r : rules)
+    if (r.burn) w = std::max({w, r.burn->long_ms, r.burn->short_ms});
+  return w;
+}
+
+std::string_view to_string(Period p) {
+  switch (p) {
+    case Period::kDay: return "day";
+    case Period::kWeek: return "week";
+    case Period::kMonth: return "month";
+  }
+  return "day";
+}
+
+std::string_view to_string(Action a) {
+  switch (a) {
+    case Action::kAlert: return "alert";
+    case Action::kReroute: return "reroute";
+    case Action::kLimitRps: return "limit_rps";
+    case Action::kBlock: return "block";
+  }
+  return "alert";
+}
+
+std::string Rule::describe() const {
+  std::string s(to_string(action));
+  if (burn) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%g", burn->factor);
+    return s + " on burn rate " + burn->long_text + "/" + burn->short_text + " > " + buf + "x";
+  }
+  return s + " at " + Money::from_nanos(at_nano_percent).to_string() + "%";
+}
+
+std::pair<EpochMs, EpochMs> period_bounds(Period p, const TimeZone& tz, EpochMs now) {
+  int64_t day = tz.local_day(now);
+  int64_t first = day, next = day + 1;
+  if (p == Period::kWeek) {
+    int64_t weekday = ((day + 3) % 7 + 7) % 7;  // 1970-01-01 was a Thursday; Monday = 0
+    first = day - weekday;
+    next = first + 7;
+  } else if (p == Period::kMonth) {
+    int y;
+    unsigned m, d;
+    civil_from_days(day, y, m, d);
+    first = days_from_civil(y, m, 1);
+    next = m == 12 ? days_from_civil(y + 1, 1, 1) : days_from_civil(y, m + 1, 1);
+  }
+  return {tz.day_start(first), tz.day_start(next)};
+}
+
+std::optional<int64_t> parse_duration(std::string_view text) {
+  if (text.size() < 2) return std::nullopt;
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, n);
+  if (ec != std::errc() || end != text.data() + text.size() - 1 || n <= 0) return std::nullopt;
+  switch (text.back()) {
+    case 's': return n * 1000;
+    case 'm': return n * 60'000;
+    case 'h': return n * 3'600'000;
+    case 'd': return n * 86'400'000;
+  }
+  return std::nullopt;
+}
+
+}  // namespace tollgate

@@ -1,0 +1,84 @@
+#pragma once
+// The budget policy model of CONTRACT §2.3: budgets, what they match, their periods and rules.
+// Plain immutable data once loaded; share as shared_ptr<const PolicySet>.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "metering/money.h"
+#include "metering/time_util.h"
+#include "metering/time_zone.h"
+#include "metering/usage_event.h"
+
+namespace tollgate {
+
+// The dimensions a budget can match on, from a usage event or an admission request.
+struct Dimensions {
+  std::string feature, team, customer, provider, model, region;
+  Priority priority = Priority::kStandard;
+  std::vector<std::pair<std::string, std::string>> tags;
+
+  static Dimensions of(const UsageEvent& e);
+};
+
+// One `match` key: a field and the values it accepts ("*" at the end is a prefix glob).
+struct Matcher {
+  std::string field;  // feature, team, customer, model, provider, region, priority, tag:<key>
+  std::vector<std::string> patterns;
+  bool matches(const Dimensions& d) const;
+};
+
+enum class Period { kDay, kWeek, kMonth };
+std::string_view to_string(Period p);
+
+enum class Action { kAlert, kReroute, kLimitRps, kBlock };
+std::string_view to_string(Action a);
+// block > limit_rps > reroute > alert.
+inline int strictness(Action a) { return static_cast<int>(a); }
+
+inline unsigned priority_bit(Priority p) { return 1u << static_cast<unsigned>(p); }
+
+struct BurnRate {
+  int64_t long_ms = 0, short_ms = 0;
+  std::string long_text, short_text;  // as written ("1h", "5m"), for labels and reasons
+  double factor = 0;
+};
+
+struct Rule {
+  Action action = Action::kAlert;
+  int64_t at_nano_percent = -1;      // threshold rule: percent × 1e9; -1 for burn-rate rules
+  std::optional<BurnRate> burn;      // burn-rate rule
+  unsigned priorities = 0;           // bitmask of priority_bit(); alerts ignore it
+  double rps = 0;                    // limit_rps
+  std::string model;                 // reroute
+  std::string describe() const;      // "block at 100%" / "block on burn rate 1h/5m > 14.4x"
+};
+
+struct Budget {
+  std::string name;
+  std::vector<Matcher> match;  // all must match; empty = everything
+  Period period = Period::kDay;
+  Money limit;
+  std::vector<Rule> rules;
+
+  bool matches(const Dimensions& d) const;
+  // The longest burn-rate window of its rules, 0 without any.
+  int64_t max_burn_window_ms() const;
+};
+
+struct PolicySet {
+  std::vector<Budget> budgets;
+  bool dry_run = false;
+  int64_t reservation_ttl_ms = 300'000;
+};
+
+// [start, end) of the period containing `now`, in the zone (weeks start on Monday).
+std::pair<EpochMs, EpochMs> period_bounds(Period p, const TimeZone& tz, EpochMs now);
+
+// "1h", "5m", "30s", "2d" → milliseconds; nullopt when malformed.
+std::optional<int64_t> parse_duration(std::string_view text);
+
+}  // namespace tollgate

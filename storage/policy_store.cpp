@@ -1,0 +1,129 @@
+#include "storage/policy_store.h"
+
+#include "storage/sqlite_util.h"
+
+namespace tollgate {
+
+namespace {
+
+Status step_done(sqlite3* db, Statement& st) {
+  if (!st.ok()) return Status::error("storage_error", st.error());
+  if (st.step() != SQLITE_DONE) return Status::error("storage_error", sqlite3_errmsg(db));
+  return {};
+}
+
+Status scan_costs(sqlite3* db, const char* sql, EpochMs since,
+                  const std::function<void(const CostRow&)>& row) {
+  Statement st(db, sql);
+  if (!st.ok()) return Status::error("storage_error", st.error());
+  st.bind(1, since);
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    CostRow r;
+    r.ts_ms = st.column_int(0);
+    r.feature = st.column_text(1);
+    r.team = st.column_text(2);
+    r.customer = st.column_text(3);
+    r.tags_json = st.column_text(4);
+    r.provider = st.column_text(5);
+    r.model = st.column_text(6);
+    r.region = st.column_text(7);
+    r.priority = st.column_text(8);
+    r.cost_nanos = st.column_int(9);
+    row(r);
+  }
+  if (rc != SQLITE_DONE) return Status::error("storage_error", sqlite3_errmsg(db));
+  return {};
+}
+
+}  // namespace
+
+Status insert_override(sqlite3* db, const OverrideRow& o) {
+  Statement st(db,
+               "INSERT INTO overrides (id, budget, action, reason, actor, created_ms, until_ms) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (st.ok()) {
+    st.bind(1, o.id).bind(2, o.budget).bind(3, o.action).bind(4, o.reason).bind(5, o.actor);
+    st.bind(6, o.created_ms).bind(7, o.until_ms);
+  }
+  return step_done(db, st);
+}
+
+Status end_override(sqlite3* db, const std::string& id, EpochMs ended_ms) {
+  Statement st(db, "UPDATE overrides SET ended_ms = ?2 WHERE id = ?1");
+  if (st.ok()) st.bind(1, id).bind(2, ended_ms);
+  return step_done(db, st);
+}
+
+std::vector<OverrideRow> load_active_overrides(sqlite3* db, EpochMs now) {
+  std::vector<OverrideRow> out;
+  Statement st(db,
+               "SELECT id, budget, action, reason, actor, created_ms, until_ms FROM overrides "
+               "WHERE ended_ms IS NULL AND until_ms > ?1 ORDER BY created_ms");
+  if (!st.ok()) return out;
+  st.bind(1, now);
+  while (st.step() == SQLITE_ROW)
+    out.push_back({st.column_text(0), st.column_text(1), st.column_text(2), st.column_text(3),
+                   st.column_text(4), st.column_int(5), st.column_int(6)});
+  return out;
+}
+
+Status insert_alert_fired(sqlite3* db, const std::string& key, EpochMs ts) {
+  Statement st(db, "INSERT OR IGNORE INTO alerts_fired (key, fired_ms) VALUES (?1, ?2)");
+  if (st.ok()) st.bind(1, key).bind(2, ts);
+  return step_done(db, st);
+}
+
+std::set<std::string> load_alerts_fired(sqlite3* db) {
+  std::set<std::string> out;
+  Statement st(db, "SELECT key FROM alerts_fired");
+  while (st.ok() && st.step() == SQLITE_ROW) out.insert(st.column_text(0));
+  return out;
+}
+
+Status insert_audit(sqlite3* db, const AuditRow& row) {
+  Statement st(db, "INSERT INTO audit (ts_ms, kind, budget, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (st.ok()) st.bind(1, row.ts_ms).bind(2, row.kind).bind(3, row.budget).bind(4, row.actor).bind(5, row.detail);
+  return step_done(db, st);
+}
+
+Result<std::vector<AuditRow>> read_audit(sqlite3* db, EpochMs since, int limit) {
+  Statement st(db,
+               "SELECT ts_ms, kind, budget, actor, detail FROM audit WHERE ts_ms >= ?1 "
+               "ORDER BY ts_ms, id LIMIT ?2");
+  if (!st.ok()) return Status::error("storage_error", st.error());
+  st.bind(1, since).bind(2, int64_t(limit));
+  std::vector<AuditRow> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW)
+    out.push_back({st.column_int(0), st.column_text(1), st.column_text(2), st.column_text(3), st.column_text(4)});
+  if (rc != SQLITE_DONE) return Status::error("storage_error", sqlite3_errmsg(db));
+  return out;
+}
+
+Status scan_rollup_costs(sqlite3* db, EpochMs since, const std::function<void(const CostRow&)>& row) {
+  return scan_costs(db,
+                    "SELECT bucket_ms, feature, team, customer, tags, provider, model, region, "
+                    "priority, cost_nanos FROM rollup_15m WHERE bucket_ms >= ?1",
+                    since, row);
+}
+
+Status scan_event_costs(sqlite3* db, EpochMs since, const std::function<void(const CostRow&)>& row) {
+  return scan_costs(db,
+                    "SELECT ts_ms, feature, team, customer, tags, provider, model, region, "
+                    "priority, cost_nanos FROM events WHERE ts_ms >= ?1",
+                    since, row);
+}
+
+Result<sqlite3*> open_read_only(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Status::error("storage_unavailable", "cannot open " + path + " read-only: " + msg);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+}  // namespace tollgate

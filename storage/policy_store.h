@@ -1,0 +1,54 @@
+#pragma once
+// SQL for the budget state kept in the ledger: overrides, fired alerts, the audit log, and the
+// cost history the spend book is rebuilt from. Plain functions over a connection; writes belong
+// on the ledger's writer thread (Ledger::run_on_writer), reads on a read-only connection.
+
+#include <sqlite3.h>
+
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "metering/status.h"
+#include "metering/time_util.h"
+
+namespace tollgate {
+
+struct OverrideRow {
+  std::string id, budget, action, reason, actor;
+  EpochMs created_ms = 0, until_ms = 0;
+};
+
+struct AuditRow {
+  EpochMs ts_ms = 0;
+  std::string kind, budget, actor, detail;
+};
+
+// One row of cost history: the dimensions as stored, a time, a cost.
+struct CostRow {
+  std::string feature, team, customer, tags_json, provider, model, region, priority;
+  EpochMs ts_ms = 0;
+  int64_t cost_nanos = 0;
+};
+
+Status insert_override(sqlite3* db, const OverrideRow& o);
+Status end_override(sqlite3* db, const std::string& id, EpochMs ended_ms);
+std::vector<OverrideRow> load_active_overrides(sqlite3* db, EpochMs now);
+
+Status insert_alert_fired(sqlite3* db, const std::string& key, EpochMs ts);
+std::set<std::string> load_alerts_fired(sqlite3* db);
+
+Status insert_audit(sqlite3* db, const AuditRow& row);
+// Entries at or after `since`, oldest first, at most `limit`.
+Result<std::vector<AuditRow>> read_audit(sqlite3* db, EpochMs since, int limit);
+
+// 15-minute rollups with bucket start at or after `since` (ts_ms = bucket start).
+Status scan_rollup_costs(sqlite3* db, EpochMs since, const std::function<void(const CostRow&)>& row);
+// Raw events stamped at or after `since`.
+Status scan_event_costs(sqlite3* db, EpochMs since, const std::function<void(const CostRow&)>& row);
+
+// Opens a read-only connection (WAL readers never block the writer).
+Result<sqlite3*> open_read_only(const std::string& path);
+
+}  // namespace tollgate
