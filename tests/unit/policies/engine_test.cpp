@@ -1,0 +1,361 @@
+// Evaluator table tests with an injected clock.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "daemon/policy_file.h"
+#include "policies/engine.h"
+#include "tests/unit/support/temp_dir.h"
+
+using namespace tollgate;
+
+namespace {
+
+EpochMs at(const char* ts) { return *parse_rfc3339(ts); }
+
+std::shared_ptr<const PolicySet> policies(const std::string& yaml) {
+  testing::TempDir dir;
+  LoadErrors errors;
+  auto set = load_policies(dir.write("policies.yaml", yaml), errors);
+  INFO((errors.lines.empty() ? std::string() : errors.lines[0]));
+  REQUIRE(errors.ok());
+  return set;
+}
+
+const SpendScan kNoHistory = [](EpochMs, const std::function<void(const SpendRow&)>&) {};
+
+struct Fixture {
+  EpochMs now = at("2026-11-21T10:00:00Z");
+  std::vector<AuditEntry> audit;
+  std::vector<AlertEvent> alerts;
+  std::shared_ptr<const TimeZone> tz;
+  std::unique_ptr<PolicyEngine> engine;
+  std::vector<UsageEvent> kept;
+
+  explicit Fixture(const std::string& yaml, const std::string& zone = "UTC") {
+    tz = TimeZone::load(zone).value();
+    engine = std::make_unique<PolicyEngine>(
+        tz, "USD", [this] { return now; },
+        PolicyEngine::Hooks{[this](const AuditEntry& e) { audit.push_back(e); },
+                            [this](const AlertEvent& a) { alerts.push_back(a); }});
+    engine->install(policies(yaml), kNoHistory, kNoHistory);
+  }
+  void spend(double usd, const std::string& feature = "chat", Priority p = Priority::kStandard,
+             const std::string& reservation = "") {
+    UsageEvent e;
+    e.event_id = "e" + std::to_string(kept.size());
+    e.feature = feature;
+    e.priority = p;
+    e.ts_ms = now;
+    e.cost = Money::from_nanos(static_cast<int64_t>(usd * 1e9 + 0.5));
+    e.reservation_id = reservation;
+    engine->record({&e});
+  }
+  Decision decide(Priority p, const std::string& feature = "chat") {
+    Dimensions d;
+    d.feature = feature;
+    d.priority = p;
+    return engine->admit(d, std::nullopt).decision;
+  }
+  AdmitDecision admit(Priority p, std::optional<double> estimate = std::nullopt) {
+    Dimensions d;
+    d.feature = "chat";
+    d.priority = p;
+    return engine->admit(d, estimate ? std::optional<Money>(Money::from_nanos(int64_t(*estimate * 1e9))) : std::nullopt);
+  }
+};
+
+const char* kLadder = R"(budgets:
+  - name: chat-daily
+    match: {feature: chat}
+    period: day
+    limit: 10
+    rules:
+      - {at_percent: 80, action: alert}
+      - {at_percent: 90, action: reroute, model: cheap, priorities: [standard, batch]}
+      - {at_percent: 100, action: limit_rps, rps: 2, priorities: [standard]}
+      - {at_percent: 100, action: block, priorities: [batch]}
+)";
+
+}  // namespace
+
+TEST_CASE("each action at its threshold, only for the priorities it lists, strictest wins") {
+  Fixture f(kLadder);
+  f.spend(7.99);
+  CHECK(f.decide(Priority::kBatch) == Decision::kAllow);
+  CHECK(f.alerts.empty());
+  f.spend(0.01);  // 80%: alert only
+  CHECK(f.alerts.size() == 1);
+  CHECK(f.alerts[0].text == "budget chat-daily at 80% (8 of 10 USD, day 2026-11-21)");
+  CHECK(f.decide(Priority::kBatch) == Decision::kAllow);
+  f.spend(1.0);  // 90%: reroute standard and batch
+  CHECK(f.decide(Priority::kStandard) == Decision::kReroute);
+  CHECK(f.decide(Priority::kBatch) == Decision::kReroute);
+  CHECK(f.decide(Priority::kCritical) == Decision::kAllow);
+  CHECK(f.admit(Priority::kStandard).model == "cheap");
+  f.spend(1.0);  // 100%: batch blocked (block beats reroute), standard limited to 2/s
+  auto blocked = f.admit(Priority::kBatch);
+  CHECK(blocked.decision == Decision::kThrottle);
+  CHECK(blocked.action == "block");
+  CHECK(blocked.retry_after_s == 14 * 3600);  // to the end of the UTC day
+  CHECK(blocked.reason.find("budget chat-daily is at 100% of its 10 USD daily limit") == 0);
+  CHECK(blocked.reason.find("batch requests are blocked until 2026-11-22T00:00:00.000Z") != std::string::npos);
+  // Within the rate, a limited request falls through to the milder reroute.
+  CHECK(f.decide(Priority::kStandard) == Decision::kReroute);
+  CHECK(f.decide(Priority::kStandard) == Decision::kReroute);
+  auto limited = f.admit(Priority::kStandard);
+  CHECK(limited.decision == Decision::kThrottle);
+  CHECK(limited.action == "limit_rps");
+  CHECK(limited.retry_after_s == 1);
+  f.now += 1000;  // a second later two more tokens
+  CHECK(f.decide(Priority::kStandard) == Decision::kReroute);
+  CHECK(f.decide(Priority::kCritical) == Decision::kAllow);
+  CHECK(f.decide(Priority::kBatch, "other-feature") == Decision::kAllow);  // not this budget
+  // Throttle starts are audited with their reasons.
+  int starts = 0;
+  for (const auto& e : f.audit) starts += e.kind == "throttle_start";
+  CHECK(starts == 3);
+}
+
+TEST_CASE("period rollover lifts throttles and starts from zero") {
+  Fixture f(kLadder);
+  f.now = at("2026-11-21T23:59:00Z");
+  f.spend(10);
+  CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);
+  f.now = at("2026-11-22T00:00:01Z");
+  f.engine->tick();
+  CHECK(f.decide(Priority::kBatch) == Decision::kAllow);
+  CHECK(f.engine->status()[0].spend.nanos() == 0);
+  CHECK(f.audit.back().kind == "throttle_stop");
+  // The 80% alert fires again in the new period, once.
+  f.spend(8);
+  f.spend(0.5);
+  CHECK(f.alerts.size() == 2);
+}
+
+TEST_CASE("Asia/Kolkata days: the period turns at 18:30 UTC") {
+  Fixture f(kLadder, "Asia/Kolkata");
+  f.now = at("2026-11-21T18:29:00Z");
+  f.spend(10);
+  CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);
+  CHECK(f.admit(Priority::kBatch).retry_after_s == 60);
+  f.now = at("2026-11-21T18:30:00Z");
+  f.engine->tick();
+  CHECK(f.decide(Priority::kBatch) == Decision::kAllow);
+  auto st = f.engine->status()[0];
+  CHECK(st.period_start == at("2026-11-21T18:30:00Z"));
+  CHECK(st.period_end == at("2026-11-22T18:30:00Z"));
+}
+
+TEST_CASE("period bounds: weeks from Monday, months, and a DST change in America/New_York") {
+  auto ny = TimeZone::load("America/New_York").value();
+  auto [ds, de] = period_bounds(Period::kDay, *ny, at("2026-03-08T12:00:00Z"));
+  CHECK(ds == at("2026-03-08T05:00:00Z"));
+  CHECK(de - ds == 23 * 3'600'000);  // the spring-forward day has 23 hours
+  auto [fs, fe] = period_bounds(Period::kDay, *ny, at("2026-11-01T12:00:00Z"));
+  CHECK(fe - fs == 25 * 3'600'000);
+  auto utc = TimeZone::utc();
+  auto [ws, we] = period_bounds(Period::kWeek, *utc, at("2026-11-22T10:00:00Z"));  // a Sunday
+  CHECK(ws == at("2026-11-16T00:00:00Z"));
+  CHECK(we == at("2026-11-23T00:00:00Z"));
+  auto [ms, me] = period_bounds(Period::kMonth, *ny, at("2026-03-15T00:00:00Z"));
+  CHECK(ms == at("2026-03-01T05:00:00Z"));
+  CHECK(me == at("2026-04-01T04:00:00Z"));
+}
+
+TEST_CASE("burn rate holds only while both windows exceed the factor") {
+  Fixture f(R"(budgets:
+  - name: burn
+    match: {feature: chat}
+    limit: 24
+    rules:
+      - burn_rate: {long: 1h, short: 5m, factor: 2}
+        action: block
+        priorities: [batch]
+)");
+  // Sustainable: 1 USD per hour. 3 USD within 5 minutes: long 3x, short 36x.
+  f.now = at("2026-11-21T10:00:00Z");
+  f.spend(1.5);
+  CHECK(f.decide(Priority::kBatch) == Decision::kAllow);  // long window 1.5x only
+  f.now += 60'000;
+  f.spend(1.5);
+  CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);
+  auto burn = f.engine->status()[0].burn_rates;
+  REQUIRE(burn.size() == 2);
+  CHECK(burn[0].first == "1h");
+  CHECK(burn[0].second == doctest::Approx(3.0));
+  CHECK(burn[1].second == doctest::Approx(36.0));
+  // Ten quiet minutes later the short window is cold again: the throttle lifts.
+  f.now += 10 * 60'000;
+  f.engine->tick();
+  CHECK(f.decide(Priority::kBatch) == Decision::kAllow);
+}
+
+TEST_CASE("dry run computes and flags, never enforces") {
+  Fixture f(std::string(kLadder) + "dry_run: true\n");
+  f.spend(10);
+  auto d = f.admit(Priority::kBatch);
+  CHECK(d.decision == Decision::kThrottle);
+  CHECK(d.dry_run);
+  CHECK(f.engine->table()->dry_run);
+  CHECK(f.engine->status()[0].state == "alert");
+}
+
+TEST_CASE("reservations: with limit 10, block at 100% and estimates of 1, exactly 10 of 50 are admitted") {
+  Fixture f(R"(budgets:
+  - name: r
+    match: {feature: chat}
+    limit: 10
+    rules:
+      - {at_percent: 100, action: block, priorities: [batch]}
+reservation_ttl_s: 60
+)");
+  std::atomic<int> admitted{0};
+  std::vector<std::thread> threads;
+  std::vector<std::string> ids(50);
+  for (int t = 0; t < 50; ++t)
+    threads.emplace_back([&, t] {
+      auto d = f.admit(Priority::kBatch, 1.0);
+      if (d.decision == Decision::kAllow) {
+        admitted.fetch_add(1);
+        ids[t] = d.reservation_id;
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(admitted.load() == 10);
+  auto st = f.engine->status()[0];
+  CHECK(st.reserved.nanos() == 10'000'000'000);
+  CHECK(st.state == "throttling");
+  // Settling one reservation with an actual cost of 0.25 frees 0.75.
+  std::string id;
+  for (auto& i : ids)
+    if (!i.empty()) id = i;
+  f.spend(0.25, "chat", Priority::kBatch, id);
+  st = f.engine->status()[0];
+  CHECK(st.reserved.nanos() == 9'000'000'000);
+  CHECK(st.spend.nanos() == 250'000'000);
+  CHECK(f.admit(Priority::kBatch, 0.75).decision == Decision::kAllow);
+  CHECK(f.admit(Priority::kBatch, 0.000000001).decision == Decision::kThrottle);
+  // Unsettled reservations expire after reservation_ttl_s.
+  f.now += 61'000;
+  f.engine->tick();
+  CHECK(f.engine->status()[0].reserved.nanos() == 0);
+  CHECK(f.decide(Priority::kBatch) == Decision::kAllow);
+}
+
+TEST_CASE("an override lifts every throttle of its budget until it expires, audited") {
+  Fixture f(kLadder);
+  f.spend(10);
+  REQUIRE(f.decide(Priority::kBatch) == Decision::kThrottle);
+  auto o = f.engine->add_override("chat-daily", 600, "launch day", "sre");
+  REQUIRE(o.ok());
+  CHECK(f.decide(Priority::kBatch) == Decision::kAllow);
+  CHECK(f.engine->status()[0].state == "overridden");
+  CHECK(f.engine->table()->throttles.empty());
+  CHECK_FALSE(f.engine->add_override("nope", 600, "x", "sre").ok());
+  f.now += 601'000;
+  f.engine->tick();
+  CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);
+  std::vector<std::string> kinds;
+  for (const auto& e : f.audit) kinds.push_back(e.kind);
+  CHECK(std::count(kinds.begin(), kinds.end(), "override_created") == 1);
+  CHECK(std::count(kinds.begin(), kinds.end(), "override_expired") == 1);
+  CHECK(std::count(kinds.begin(), kinds.end(), "throttle_stop") >= 1);
+}
+
+TEST_CASE("alerts fire once per budget, threshold and period, also across a restart") {
+  Fixture f(kLadder);
+  f.spend(9);
+  f.spend(0.1);
+  f.engine->tick();
+  REQUIRE(f.alerts.size() == 1);
+  Fixture g(kLadder);
+  g.engine->restore({}, {f.alerts[0].key});
+  g.spend(9);
+  CHECK(g.alerts.empty());
+}
+
+TEST_CASE("install rebuilds spend from history and keeps it for budgets that stay the same") {
+  Fixture f(kLadder);
+  f.spend(3);
+  auto history = [&](EpochMs since, const std::function<void(const SpendRow&)>& row) {
+    SpendRow r;
+    r.dims.feature = "chat";
+    r.ts = at("2026-11-21T09:00:00Z");
+    r.cost = 7'000'000'000;
+    if (r.ts >= since) row(r);
+    r.ts = at("2026-11-20T09:00:00Z");  // yesterday: not this period
+    if (r.ts >= since) row(r);
+  };
+  // Same budget, higher limit: spend carried (3), history not re-read.
+  f.engine->install(policies(std::string(kLadder).replace(std::string(kLadder).find("limit: 10"), 9, "limit: 20")),
+                    history, kNoHistory);
+  CHECK(f.engine->status()[0].spend.nanos() == 3'000'000'000);
+  CHECK(f.engine->status()[0].limit.nanos() == 20'000'000'000);
+  // A new budget is rebuilt from history: today's 7 only.
+  f.engine->install(policies(R"(budgets:
+  - {name: fresh, match: {feature: chat}, limit: 5, rules: [{at_percent: 100, action: block, priorities: [batch]}]}
+)"), history, kNoHistory);
+  CHECK(f.engine->status()[0].spend.nanos() == 7'000'000'000);
+  CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);
+}
+
+TEST_CASE("matching: lists, trailing globs, priority and tags") {
+  Fixture f(R"(budgets:
+  - name: m
+    match: {feature: ["chat", "batch-*"], priority: batch, "tag:cc": cc-42}
+    limit: 1
+    rules: [{at_percent: 1, action: block, priorities: [batch]}]
+)");
+  Dimensions d;
+  d.feature = "batch-embed";
+  d.priority = Priority::kBatch;
+  d.tags = {{"cc", "cc-42"}};
+  CHECK(f.engine->policies()->budgets[0].matches(d));
+  d.tags = {{"cc", "cc-43"}};
+  CHECK_FALSE(f.engine->policies()->budgets[0].matches(d));
+  d.tags = {};
+  CHECK_FALSE(f.engine->policies()->budgets[0].matches(d));
+  d.tags = {{"cc", "cc-42"}};
+  d.feature = "batchy";
+  CHECK_FALSE(f.engine->policies()->budgets[0].matches(d));
+  d.feature = "chat";
+  d.priority = Priority::kStandard;
+  CHECK_FALSE(f.engine->policies()->budgets[0].matches(d));
+}
+
+TEST_CASE("policy file errors carry FILE:LINE:COL") {
+  testing::TempDir dir;
+  LoadErrors errors;
+  load_policies(dir.write("p.yaml", R"(budgets:
+  - name: Bad Name
+    limit: 0
+    match: {colour: red, feature: "a*b"}
+    rules:
+      - {at_percent: 100, action: block}
+      - {at_percent: 100, action: limit_rps, priorities: [batch]}
+      - {action: alert}
+      - {at_percent: 50, action: explode}
+      - {burn_rate: {long: 5m, short: 1h, factor: 2}, action: block, priorities: [batch]}
+  - name: dup
+    limit: 1
+  - name: dup
+    limit: 1
+dry_run: maybe
+)"), errors);
+  std::vector<std::string> lines;
+  for (auto& l : errors.lines) lines.push_back(l.substr(l.find("p.yaml:")));
+  REQUIRE(lines.size() == 11);
+  CHECK(lines[0].rfind("p.yaml:15:10: dry_run must be true or false", 0) == 0);
+  CHECK(lines[1].rfind("p.yaml:2:11: budget name must match", 0) == 0);
+  CHECK(lines[2].rfind("p.yaml:4:13: unknown match field \"colour\"", 0) == 0);
+  CHECK(lines[3].rfind("p.yaml:4:35: \"*\" is allowed only at the end", 0) == 0);
+  CHECK(lines[4].rfind("p.yaml:3:12: limit must be positive", 0) == 0);
+  CHECK(lines[5].rfind("p.yaml:6:9: a block rule must list the priorities it affects", 0) == 0);
+  CHECK(lines[6].rfind("p.yaml:7:9: limit_rps needs rps", 0) == 0);
+  CHECK(lines[7].rfind("p.yaml:8:9: a rule needs exactly one of at_percent or burn_rate", 0) == 0);
+  CHECK(lines[8].rfind("p.yaml:9:34: action must be alert, block, limit_rps or reroute", 0) == 0);
+  CHECK(lines[9].rfind("p.yaml:10:39: burn_rate short window must be shorter", 0) == 0);
+  CHECK(lines[10].rfind("p.yaml:13:11: duplicate budget name \"dup\"", 0) == 0);
+}
