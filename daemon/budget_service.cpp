@@ -135,16 +135,18 @@ void BudgetService::install(std::shared_ptr<const PolicySet> policies) {
 }
 
 void BudgetService::start(std::shared_ptr<const PolicySet> policies) {
-  install(std::move(policies));
-  std::promise<void> done;
+  // Fired alerts and overrides first, so the first evaluation neither re-fires nor throttles
+  // what an override suspends.
+  std::promise<void> restored;
   ledger_.run_on_writer([&](sqlite3* db) {
     std::vector<Override> overrides;
     for (const OverrideRow& o : load_active_overrides(db, system_now_ms()))
       overrides.push_back({o.id, o.budget, o.action, o.reason, o.actor, o.created_ms, o.until_ms});
     engine_.restore(std::move(overrides), load_alerts_fired(db));
-    done.set_value();
+    restored.set_value();
   });
-  done.get_future().wait();
+  restored.get_future().wait();
+  install(std::move(policies));
   engine_.start_ticker();
 }
 

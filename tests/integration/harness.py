@@ -63,6 +63,8 @@ class Daemon:
         self.log = []
 
     def start(self, expect_ready=True):
+        if self.proc and self.proc.stderr:
+            self.proc.stderr.close()
         self.log = []
         self.proc = subprocess.Popen([BIN, "serve", "--config", self.config],
                                      stderr=subprocess.PIPE, text=True)
