@@ -234,7 +234,7 @@ class RestartAndRaceTest(unittest.TestCase):
     def test_promtool_accepts_the_policy_series(self):
         import shutil
         import subprocess
-        d = budget_daemon(policies=POLICIES + """  - name: burner
+        d = budget_daemon(policies=POLICIES.replace("reservation_ttl_s: 300\n", "") + """  - name: burner
     limit: 100
     rules:
       - {burn_rate: {long: 1h, short: 5m, factor: 14.4}, action: block, priorities: [batch]}
