@@ -81,7 +81,8 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
                                      "Budget alerts fired (once per budget, threshold and period).",
                                      {"budget", "threshold"})),
       decisions_(registry.counter("tollgate_admission_decisions_total", "Admission decisions.",
-                                  {"feature", "priority", "decision"})) {
+                                  {"feature", "priority", "decision"})),
+      decision_handles_(decisions_) {
   registry.add_collector([this](std::vector<metrics::FamilySnapshot>& out) {
     using metrics::FamilySnapshot;
     using metrics::Type;
@@ -194,7 +195,7 @@ void BudgetService::delete_override(const std::string& id, const std::string& ac
 }
 
 void BudgetService::count_decision(const std::string& feature, Priority p, Decision d) {
-  decisions_.with({feature, std::string(to_string(p)), std::string(to_string(d))})->inc();
+  decision_handles_.get({feature, to_string(p), to_string(d)})->inc();
 }
 
 }  // namespace tollgate

@@ -11,6 +11,7 @@
 
 #include "daemon/alert_sender.h"
 #include "daemon/config.h"
+#include "metrics/handle_cache.h"
 #include "metrics/registry.h"
 #include "policies/engine.h"
 #include "storage/ledger.h"
@@ -53,6 +54,7 @@ class BudgetService {
   std::mutex reload_mu_;
   metrics::Family<metrics::Counter>& alerts_total_;
   metrics::Family<metrics::Counter>& decisions_;
+  metrics::HandleCache<metrics::Counter> decision_handles_;  // admission is the hottest path
 };
 
 }  // namespace tollgate

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -95,7 +96,9 @@ DaemonMetrics::DaemonMetrics(std::vector<std::string> labels, size_t max_series,
                                        {"route", "code"})),
       http_duration_(registry_.histogram(
           "tollgate_http_request_duration_seconds", "HTTP request latency.", {"route"},
-          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})) {
+          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
+      http_request_handles_(http_requests_),
+      http_duration_handles_(http_duration_) {
   auto& ingest = registry_.counter("tollgate_ingest_events_total",
                                    "Usage events received, by outcome.", {"result"});
   ingest_accepted_ = ingest.with({"accepted"});
@@ -176,8 +179,10 @@ void DaemonMetrics::record_commit(double seconds, size_t events) {
 }
 
 void DaemonMetrics::record_http(const std::string& route, int status, double seconds) {
-  http_requests_.with({route, std::to_string(status)})->inc();
-  http_duration_.with({route})->observe(seconds);
+  char code[8];
+  std::snprintf(code, sizeof code, "%d", status);
+  http_request_handles_.get({route, code})->inc();
+  http_duration_handles_.get({route})->observe(seconds);
 }
 
 void DaemonMetrics::record_reload(bool ok, double unix_seconds) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "metering/usage_event.h"
+#include "metrics/handle_cache.h"
 #include "metrics/registry.h"
 
 namespace tollgate {
@@ -43,6 +44,8 @@ class DaemonMetrics {
   metrics::Histogram* batch_events_;
   metrics::Family<metrics::Counter>& http_requests_;
   metrics::Family<metrics::Histogram>& http_duration_;
+  metrics::HandleCache<metrics::Counter> http_request_handles_;
+  metrics::HandleCache<metrics::Histogram> http_duration_handles_;
   metrics::Gauge* reload_ok_;
   metrics::Gauge* reload_ts_;
 };

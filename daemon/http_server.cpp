@@ -51,7 +51,10 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(limits_.max_header);
     parser_->body_limit(limits_.max_body);
+    // One deadline covers the request's arrival and its answer (one timer operation per request,
+    // not three); do_write() extends it only when little of it is left.
     stream_.expires_after(limits_.idle);  // also bounds how long a request may take to arrive
+    deadline_ = std::chrono::steady_clock::now() + limits_.idle;
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
@@ -85,13 +88,25 @@ class Session : public std::enable_shared_from_this<Session> {
     plain.content_type = std::string(req[http::field::content_type]);
     plain.if_none_match = std::string(req[http::field::if_none_match]);
     plain.body = std::move(req.body());
-    stream_.expires_never();  // a request waiting on the ledger is not idle
     in_flight_.fetch_add(1);
     counted_ = true;
-    api_.handle(std::move(plain), [self = shared_from_this()](HttpResponse r) {
+    // Most routes answer before handle() returns: write those directly. Answers that come later
+    // (from the ledger's writer) are posted back onto this connection's executor.
+    in_handler_ = true;
+    api_.handle(std::move(plain), [self = shared_from_this(), thread = std::this_thread::get_id()](HttpResponse r) {
+      if (self->in_handler_ && std::this_thread::get_id() == thread) {
+        self->early_ = std::move(r);
+        return;
+      }
       net::post(self->stream_.get_executor(),
                 [self, r = std::move(r)]() mutable { self->do_write(std::move(r)); });
     });
+    in_handler_ = false;
+    if (early_) {
+      HttpResponse r = std::move(*early_);
+      early_.reset();
+      do_write(std::move(r));
+    }
   }
 
   void do_write(HttpResponse r) {
@@ -105,7 +120,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res->body() = std::move(r.body);
     res->prepare_payload();
     if (head_) res->body().clear();  // Content-Length stays that of the GET
-    stream_.expires_after(limits_.idle);
+    if (deadline_ - std::chrono::steady_clock::now() < kMinWriteTime) stream_.expires_after(kMinWriteTime);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
                         self->on_write(ec);
@@ -154,7 +169,11 @@ class Session : public std::enable_shared_from_this<Session> {
   const Limits& limits_;
   std::atomic<uint64_t>& connections_;
   std::atomic<int>& in_flight_;
+  static constexpr std::chrono::seconds kMinWriteTime{5};
+  std::chrono::steady_clock::time_point deadline_;
   bool counted_ = false;
+  std::atomic<bool> in_handler_{false};
+  std::optional<HttpResponse> early_;
   bool linger_ = false;
   std::vector<char> discard_;
   bool keep_alive_ = false;
@@ -174,7 +193,10 @@ struct HttpServer::Impl {
                std::chrono::seconds(c.server.idle_timeout_s), c.server.max_connections} {}
 
   void do_accept() {
-    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    // One I/O thread needs no strand: its handlers never run concurrently.
+    auto executor = config.server.threads > 1 ? net::any_io_executor(net::make_strand(ioc))
+                                               : net::any_io_executor(ioc.get_executor());
+    acceptor.async_accept(executor, [this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
         if (ec != net::error::operation_aborted && acceptor.is_open()) {
           spdlog::warn("accept failed: {}", ec.message());

@@ -133,3 +133,42 @@ class MetricsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LimitsTest(unittest.TestCase):
+    def test_idle_timeout_and_max_connections(self):
+        import socket
+        import time
+        d = Daemon()
+        with open(d.config) as f:
+            text = f.read()
+        with open(d.config, "w") as f:
+            f.write(text.replace("  threads: 2\n", "  threads: 2\n  idle_timeout_s: 1\n  max_connections: 3\n"))
+        d.start()
+        try:
+            # A request that never finishes arriving is cut after idle_timeout_s.
+            slow = socket.create_connection(("127.0.0.1", d.port))
+            slow.sendall(b"POST /v1/usage HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            slow.settimeout(5)
+            start = time.monotonic()
+            self.assertEqual(slow.recv(100), b"")
+            self.assertLess(time.monotonic() - start, 3)
+            slow.close()
+            # Past max_connections new connections are closed at once; the open ones keep working.
+            held = [socket.create_connection(("127.0.0.1", d.port)) for _ in range(3)]
+            time.sleep(0.2)
+            extra = socket.create_connection(("127.0.0.1", d.port))
+            extra.settimeout(5)
+            try:
+                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(extra.recv(100), b"")
+            except ConnectionResetError:
+                pass
+            held[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            held[0].settimeout(5)
+            self.assertIn(b"200 OK", held[0].recv(1000))
+            for s in held:
+                s.close()
+            extra.close()
+        finally:
+            d.cleanup()

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Admission benchmark (by hand, not in CI): wrk, 64 connections, GET /v1/admit over 1,000 features
+# against the daemon with server.threads: 1 and 100 budgets (10 of them throttling batch), and in
+# the same run, with the same wrk settings, nginx (one worker) returning a fixed JSON body of the
+# same size. Needs the Debian packages wrk and nginx-light.
+#   bench/run_admit.sh [DURATION_S=10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${1:-10}
+command -v wrk >/dev/null && command -v nginx >/dev/null || {
+  echo "needs: apt-get install wrk nginx-light" >&2; exit 1; }
+cmake --build build -j "$(nproc)" --target tollgate >/dev/null
+work=$(mktemp -d)
+trap 'kill $pid 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+
+# 100 budgets over 1,000 features (10 each); the first 10 already past their block threshold.
+{
+  echo "budgets:"
+  for i in $(seq 0 99); do
+    feats=$(seq -s, -f "f%g" $((i * 10)) $((i * 10 + 9)))
+    echo "  - name: b$i"
+    echo "    match: {feature: [$feats]}"
+    echo "    limit: 100"
+    echo "    rules:"
+    echo "      - {at_percent: 80, action: alert}"
+    echo "      - {at_percent: 90, action: reroute, model: cheap, priorities: [standard]}"
+    echo "      - {at_percent: 100, action: block, priorities: [batch]}"
+  done
+} > "$work/policies.yaml"
+cat > "$work/tollgate.yaml" <<YAML
+server: {listen: 127.0.0.1:0, threads: 1}
+storage: {path: ledger.db}
+policies_file: policies.yaml
+YAML
+# Server on core 0, wrk on core 1, for both servers: a fair and repeatable split of 2 cores.
+taskset -c 0 build/tollgate serve --config "$work/tollgate.yaml" 2>"$work/log" &
+pid=$!
+for _ in $(seq 100); do grep -q "listening on" "$work/log" && break; sleep 0.05; done
+port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$work/log")
+body=""
+for i in $(seq 0 9); do body+="{\"event_id\":\"pre$i\",\"feature\":\"f$((i * 10))\",\"provider\":\"p\",\"model\":\"m\",\"cost\":100}"$'\n'; done
+curl -s -X POST -H 'Content-Type: application/x-ndjson' --data-binary "$body" "http://127.0.0.1:$port/v1/usage" >/dev/null
+allow=$(curl -s "http://127.0.0.1:$port/v1/admit?feature=f999&priority=batch")
+
+# nginx: one worker, the daemon's allow body, same size.
+nport=$((port + 1))
+mkdir -p "$work/nginx"
+cat > "$work/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
+  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  server {
+    listen 127.0.0.1:$nport;
+    location / { default_type application/json; return 200 '$allow'; }
+  }
+}
+CONF
+taskset -c 0 nginx -c "$work/nginx.conf" -p "$work"
+sleep 0.3
+echo "body: $allow (${#allow} bytes)"
+run() { taskset -c 1 wrk -t1 -c64 -d"${DUR}s" --latency -s bench/admit.lua "$1"; }
+dout=$(run "http://127.0.0.1:$port")
+nout=$(run "http://127.0.0.1:$nport")
+drps=$(echo "$dout" | awk '/Requests\/sec/ {print $2}')
+nrps=$(echo "$nout" | awk '/Requests\/sec/ {print $2}')
+dp99=$(echo "$dout" | awk '$1 == "99%" {print $2}')
+np99=$(echo "$nout" | awk '$1 == "99%" {print $2}')
+throttled=$(curl -s "http://127.0.0.1:$port/metrics" | awk -F' ' '/^tollgate_admission_decisions_total.*decision="throttle"/ {s += $2} END {print s + 0}')
+echo "tollgate: $drps req/s, p99 $dp99 (threads: 1, 100 budgets, 1,000 features, $throttled throttled)"
+echo "nginx:    $nrps req/s, p99 $np99 (1 worker, fixed body)"
+awk -v a="$drps" -v b="$nrps" 'BEGIN { printf "ratio tollgate/nginx: %.2f\n", a / b }'

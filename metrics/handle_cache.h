@@ -1,0 +1,48 @@
+#pragma once
+// HandleCache: a per-thread cache of a family's children by label values, for hot paths whose
+// label values vary (route and code, feature and decision). A hit is one hash lookup in the
+// calling thread's own map: no lock, no allocation. Misses go to Family::with(), so the series
+// cap still applies. Thread-safe; the family must outlive every thread that used the cache.
+
+#include <atomic>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "metrics/registry.h"
+
+namespace tollgate::metrics {
+
+template <typename T>
+class HandleCache {
+ public:
+  explicit HandleCache(Family<T>& family) : family_(family), id_(next_id()) {}
+
+  T* get(std::initializer_list<std::string_view> values) {
+    thread_local std::unordered_map<uint64_t, std::unordered_map<std::string, T*>> caches;
+    thread_local std::string key;
+    key.clear();
+    for (std::string_view v : values) {
+      key.append(v);
+      key += '\x1f';
+    }
+    auto& cache = caches[id_];
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+    if (cache.size() >= kMaxEntries) cache.clear();  // bounded like the series themselves
+    std::vector<std::string> labels(values.begin(), values.end());
+    return cache.emplace(key, family_.with(labels)).first->second;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 100'000;
+  static uint64_t next_id() {
+    static std::atomic<uint64_t> next{1};
+    return next.fetch_add(1);
+  }
+  Family<T>& family_;
+  const uint64_t id_;  // never reused, so a destroyed cache's entries are never found again
+};
+
+}  // namespace tollgate::metrics
