@@ -33,9 +33,11 @@ Api::Api(const Config& config, std::shared_ptr<const PriceBook> prices, Ledger& 
       auth_(config.tokens) {}
 
 std::string Api::route_of(const std::string& method, const std::string& path) {
-  static const char* kRoutes[] = {"/v1/usage",     "/v1/admit", "/v1/throttles", "/v1/budgets",
-                                  "/v1/overrides", "/v1/audit", "/healthz",      "/readyz",
-                                  "/metrics",      "/-/reload"};
+  static const char* kRoutes[] = {"/v1/usage",     "/v1/admit",         "/v1/throttles",
+                                  "/v1/budgets",   "/v1/overrides",     "/v1/audit",
+                                  "/v1/reports/daily", "/v1/export/focus", "/healthz",
+                                  "/readyz",       "/metrics",          "/-/reload",
+                                  "/"};
   for (const char* r : kRoutes)
     if (path == r) return r;
   if (path.rfind("/v1/overrides/", 0) == 0) return "/v1/overrides/{id}";
@@ -115,6 +117,16 @@ void Api::handle(HttpRequest req, Respond respond) {
     if (req.path == "/v1/throttles") return throttles(req, std::move(done));
     if (req.path == "/v1/budgets") return budgets(std::move(done));
     return audit(req, std::move(done));
+  }
+  if (req.path == "/v1/reports/daily" || req.path == "/v1/export/focus") {
+    if (req.method != "GET") return method_not_allowed("GET");
+    if (auto denied = authorize(req, Role::kRead)) return done(std::move(*denied));
+    if (req.path == "/v1/reports/daily") return daily_report(req, std::move(done));
+    return focus_export(req, std::move(done));
+  }
+  if (req.path == "/" || req.path == "/index.html") {
+    if (req.method != "GET" && req.method != "HEAD") return method_not_allowed("GET");
+    return page(std::move(done));  // the page asks for a token itself when the API needs one
   }
   if (req.path == "/v1/overrides" || req.path.rfind("/v1/overrides/", 0) == 0) {
     const bool collection = req.path == "/v1/overrides";

@@ -55,6 +55,10 @@ class Api {
   void budgets(Respond respond);
   void overrides(const HttpRequest& req, Respond respond);
   void audit(const HttpRequest& req, Respond respond);
+  // Finance routes (report_routes.cpp).
+  void daily_report(const HttpRequest& req, Respond respond);
+  void focus_export(const HttpRequest& req, Respond respond);
+  void page(Respond respond);
   std::optional<HttpResponse> authorize(const HttpRequest& req, Role role) const;
   std::string actor_of(const HttpRequest& req) const;
 

@@ -3,14 +3,22 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sqlite3.h>
+
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "daemon/api.h"
 #include "daemon/budget_service.h"
+#include "daemon/litellm_import.h"
 #include "daemon/policy_file.h"
+#include "daemon/reports.h"
+#include "storage/policy_store.h"
+#include "storage/report.h"
 #include "daemon/worker_pool.h"
 #include "daemon/config.h"
 #include "daemon/daemon_metrics.h"
@@ -24,6 +32,11 @@ namespace {
 constexpr const char* kUsage = R"(usage:
   tollgate serve --config FILE
   tollgate check --config FILE
+  tollgate report daily (--config FILE | --db FILE) [--date YYYY-MM-DD] [--group-by DIMS]
+                        [--format table|csv|json]
+  tollgate export focus (--config FILE | --db FILE) --from DATE --to DATE
+  tollgate backup (--config FILE | --db FILE) --out FILE
+  tollgate prices import --litellm FILE [--out FILE]
   tollgate --version
 )";
 
@@ -111,6 +124,130 @@ int serve(const std::string& path) {
   return 0;
 }
 
+bool has_flag(const std::vector<std::string>& args, const std::string& name) {
+  for (const auto& a : args)
+    if (a == name) return true;
+  return false;
+}
+
+// Where to read the ledger and how to report it: from --config, or from the ledger's own meta
+// table with --db (the settings the daemon recorded).
+std::optional<ReportSettings> report_settings(const std::vector<std::string>& args) {
+  const std::string config_path = flag(args, "--config"), db = flag(args, "--db");
+  if (config_path.empty() == db.empty()) {
+    std::fprintf(stderr, "tollgate: give exactly one of --config FILE or --db FILE\n");
+    return std::nullopt;
+  }
+  ReportSettings s;
+  if (!config_path.empty()) {
+    LoadErrors errors;
+    Config c = load_config(config_path, errors);
+    for (const auto& l : errors.lines) std::cerr << l << "\n";
+    if (!errors.ok()) return std::nullopt;
+    s.db_path = c.storage.path;
+    s.currency = c.reporting.currency;
+    s.tz = c.reporting.tz;
+  } else {
+    s.db_path = db;
+  }
+  auto conn = open_read_only(s.db_path);
+  if (!conn.ok()) {
+    std::fprintf(stderr, "tollgate: %s\n", conn.status().message().c_str());
+    return std::nullopt;
+  }
+  if (!db.empty()) {
+    LedgerMeta meta = read_meta(conn.value());
+    s.currency = meta.currency;
+    auto tz = TimeZone::load(meta.timezone);
+    if (tz.ok()) s.tz = tz.value();
+  }
+  sqlite3_close(conn.value());
+  return s;
+}
+
+int print_or_fail(const Result<Rendered>& r) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "tollgate: %s\n", r.status().message().c_str());
+    return 1;
+  }
+  std::fwrite(r->body.data(), 1, r->body.size(), stdout);
+  return 0;
+}
+
+int report(const std::vector<std::string>& args) {
+  if (args.size() < 2 || args[1] != "daily") {
+    std::fprintf(stderr, "tollgate report: only \"report daily\" exists\n%s", kUsage);
+    return 1;
+  }
+  auto s = report_settings(args);
+  if (!s) return 1;
+  ReportQuery q;
+  if (has_flag(args, "--date")) q.date = flag(args, "--date");
+  if (has_flag(args, "--group-by")) q.group_by = flag(args, "--group-by");
+  q.format = has_flag(args, "--format") ? flag(args, "--format") : "table";
+  return print_or_fail(render_daily_report(*s, q, system_now_ms()));
+}
+
+int export_focus(const std::vector<std::string>& args) {
+  if (args.size() < 2 || args[1] != "focus") {
+    std::fprintf(stderr, "tollgate export: only \"export focus\" exists\n%s", kUsage);
+    return 1;
+  }
+  auto s = report_settings(args);
+  if (!s) return 1;
+  if (flag(args, "--from").empty() || flag(args, "--to").empty()) {
+    std::fprintf(stderr, "tollgate export focus: --from DATE and --to DATE are required\n");
+    return 1;
+  }
+  return print_or_fail(render_focus_export(*s, flag(args, "--from"), flag(args, "--to")));
+}
+
+int backup(const std::vector<std::string>& args) {
+  auto s = report_settings(args);
+  if (!s) return 1;
+  const std::string out = flag(args, "--out");
+  if (out.empty()) {
+    std::fprintf(stderr, "tollgate backup: --out FILE is required\n");
+    return 1;
+  }
+  Status st = backup_database(s->db_path, out);
+  if (!st.ok()) {
+    std::fprintf(stderr, "tollgate backup: %s\n", st.message().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "backed up %s to %s (integrity_check ok)\n", s->db_path.c_str(), out.c_str());
+  return 0;
+}
+
+int prices_import(const std::vector<std::string>& args) {
+  const std::string in = flag(args, "--litellm"), out = flag(args, "--out");
+  if (args.size() < 2 || args[1] != "import" || in.empty()) {
+    std::fprintf(stderr, "usage: tollgate prices import --litellm FILE [--out FILE]\n");
+    return 1;
+  }
+  std::ifstream file(in);
+  if (!file) {
+    std::fprintf(stderr, "tollgate: cannot read %s\n", in.c_str());
+    return 1;
+  }
+  std::stringstream text;
+  text << file.rdbuf();
+  auto result = import_litellm(text.str(), in);
+  if (!result.ok()) {
+    std::fprintf(stderr, "tollgate: %s\n", result.status().message().c_str());
+    return 1;
+  }
+  if (out.empty()) {
+    std::fwrite(result->yaml.data(), 1, result->yaml.size(), stdout);
+  } else {
+    std::ofstream(out) << result->yaml;
+  }
+  std::fprintf(stderr, "imported %zu prices from %s\n", result->imported, in.c_str());
+  for (const auto& [reason, n] : result->skipped)
+    std::fprintf(stderr, "skipped %zu: %s\n", n, reason.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -134,6 +271,10 @@ int run_cli(int argc, char** argv) {
     }
     return args[0] == "serve" ? serve(config) : check(config);
   }
+  if (args[0] == "report") return report(args);
+  if (args[0] == "export") return export_focus(args);
+  if (args[0] == "backup") return backup(args);
+  if (args[0] == "prices") return prices_import(args);
   std::fprintf(stderr, "tollgate: unknown command \"%s\"\n%s", args[0].c_str(), kUsage);
   return 1;
 }

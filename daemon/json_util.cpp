@@ -31,7 +31,9 @@ std::string url_decode(std::string_view s) {
 }
 }  // namespace
 
-boost::json::value money_value(Money m) { return boost::json::string(kMarker + m.to_string()); }
+boost::json::value money_value(Money m) { return number_text(m.to_string()); }
+
+boost::json::value number_text(std::string text) { return boost::json::string(kMarker + text); }
 
 std::string serialize_json(const boost::json::value& v) {
   std::string text = boost::json::serialize(v);

@@ -14,6 +14,8 @@
 namespace tollgate {
 
 boost::json::value money_value(Money m);
+// Any number given as its exact decimal text (integers beyond 2^53, ratios already rounded).
+boost::json::value number_text(std::string text);
 std::string serialize_json(const boost::json::value& v);
 
 // "a=1&b=x%20y" → {{"a","1"},{"b","x y"}}, percent- and '+'-decoded.

@@ -6,6 +6,7 @@
 #include <map>
 #include <tuple>
 
+#include "storage/report.h"
 #include "storage/schema.h"
 #include "storage/sqlite_util.h"
 
@@ -85,6 +86,7 @@ Status Ledger::init() {
                           (options_.synchronous_full ? "FULL" : "NORMAL"));
   if (s.ok()) s = exec_sql(db_, "PRAGMA foreign_keys=ON");
   if (s.ok()) s = migrate(db_);
+  if (s.ok()) s = write_meta(db_, {options_.currency, options_.timezone->name()});
   if (!s.ok()) return Status::error(s.code(), options_.path + ": " + s.message());
   return {};
 }

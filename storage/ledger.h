@@ -33,7 +33,7 @@ struct LedgerOptions {
   bool synchronous_full = false;
   int commit_interval_ms = 5;
   int raw_retention_days = 35;
-  std::string currency = "USD";
+  std::string currency = "USD";  // recorded in the ledger's meta table with the zone's name
   std::shared_ptr<const TimeZone> timezone = TimeZone::utc();
   bool take_lock = true;  // the daemon's advisory lock (CONTRACT §1)
 };

@@ -81,6 +81,10 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_ts ON audit(ts_ms);
 )sql",
+    // 3: the daemon's reporting settings, so readers given only --db report like the daemon.
+    R"sql(
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+)sql",
 };
 
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -1,0 +1,191 @@
+#include "daemon/litellm_import.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <optional>
+#include <regex>
+#include <set>
+#include <vector>
+
+#include "metering/money.h"
+
+namespace tollgate {
+
+namespace json = boost::json;
+
+namespace {
+
+// Our per-1M key for each LiteLLM per-token key.
+const std::pair<const char*, const char*> kKeys[] = {
+    {"input_cost_per_token", "per_1m_input_tokens"},
+    {"output_cost_per_token", "per_1m_output_tokens"},
+    {"cache_read_input_token_cost", "per_1m_cached_input_tokens"},
+    {"cache_creation_input_token_cost", "per_1m_cache_write_tokens"},
+};
+
+struct Unrepresentable {
+  std::string reason;
+};
+
+// value × 10^6 as exact decimal text: the shortest decimal of the double (what the file says),
+// with its exponent shifted. Throws Unrepresentable past 9 decimals.
+std::optional<std::string> per_million(const json::value& v) {
+  double d;
+  if (v.is_double()) d = v.get_double();
+  else if (v.is_int64()) d = double(v.get_int64());
+  else if (v.is_uint64()) d = double(v.get_uint64());
+  else if (v.is_string()) {
+    const json::string& s = v.get_string();
+    char* end = nullptr;
+    std::string text(s.data(), s.size());
+    d = std::strtod(text.c_str(), &end);
+    if (end != text.c_str() + text.size()) return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  if (!std::isfinite(d) || d < 0) throw Unrepresentable{"negative or non-finite price"};
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  std::string sci(buf, end);
+  size_t e = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e))
+    if (c != '.') digits += c;
+  int exp10 = std::atoi(sci.c_str() + e + 1) - int(digits.size() - 1) + 6;
+  std::string text;
+  if (exp10 >= 0) {
+    text = digits + std::string(exp10, '0');
+  } else {
+    size_t frac = size_t(-exp10);
+    if (digits.size() <= frac) digits.insert(0, frac - digits.size() + 1, '0');
+    text = digits.substr(0, digits.size() - frac) + "." + digits.substr(digits.size() - frac);
+  }
+  auto m = Money::parse(text);
+  if (!m) throw Unrepresentable{"price needs more than 9 decimals per 1M tokens"};
+  return m->to_string();
+}
+
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+using Rates = std::map<std::string, std::string>;  // our key → per-1M decimal
+
+void read_rates(const json::object& o, Rates& rates) {
+  for (auto [from, to] : kKeys)
+    if (const json::value* v = o.if_contains(from); v && !v->is_null())
+      if (auto p = per_million(*v)) rates[to] = *p;
+}
+
+}  // namespace
+
+Result<LitellmImport> import_litellm(const std::string& json_text, const std::string& source_name) {
+  boost::system::error_code ec;
+  json::value root = json::parse(json_text, ec);
+  if (ec || !root.is_object())
+    return Status::error("invalid_json", source_name + " is not a LiteLLM price map (a JSON object of models)");
+  static const std::regex kAbove(
+      "(input_cost_per_token|output_cost_per_token|cache_read_input_token_cost|cache_creation_input_token_cost)_above_(\\d+)k_tokens");
+  LitellmImport out;
+  out.yaml = "# Imported from " + source_name + " (LiteLLM format) by `tollgate prices import`.\n"
+             "# Per-token prices are shown per 1M tokens, in USD.\nprices:\n";
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto& kv : root.get_object()) {
+    const std::string name(kv.key());
+    if (name == "sample_spec") continue;  // the file's own documentation entry
+    auto skip = [&](const std::string& reason) { ++out.skipped[reason]; };
+    if (!kv.value().is_object()) {
+      skip("entry is not an object");
+      continue;
+    }
+    const json::object& o = kv.value().get_object();
+    const json::value* prov = o.if_contains("litellm_provider");
+    if (!prov || !prov->is_string() || prov->get_string().empty()) {
+      skip("no litellm_provider");
+      continue;
+    }
+    const std::string provider(prov->get_string());
+    std::string model = name;
+    if (model.rfind(provider + "/", 0) == 0) model = model.substr(provider.size() + 1);
+    try {
+      Rates base;
+      read_rates(o, base);
+      std::map<int64_t, Rates> tiers;  // above_input_tokens → overrides
+      if (const json::value* tp = o.if_contains("tiered_pricing"); tp && tp->is_array()) {
+        for (const json::value& t : tp->get_array()) {
+          if (!t.is_object()) continue;
+          const json::object& to = t.get_object();
+          int64_t start = 0;
+          if (const json::value* r = to.if_contains("range"); r && r->is_array() && !r->get_array().empty()) {
+            const json::value& s = r->get_array()[0];
+            start = s.is_int64() ? s.get_int64() : s.is_double() ? int64_t(s.get_double()) : 0;
+          }
+          Rates rates;
+          read_rates(to, rates);
+          if (start <= 0) {
+            for (auto& [k, v] : rates) base[k] = v;  // the first bracket is the base price
+          } else {
+            tiers[start] = rates;
+          }
+        }
+      }
+      for (const auto& field : o) {
+        std::smatch m;
+        std::string key(field.key());
+        if (!std::regex_match(key, m, kAbove)) continue;
+        for (auto [from, to] : kKeys)
+          if (m[1] == from)
+            if (auto p = per_million(field.value())) tiers[std::stoll(m[2]) * 1000][to] = *p;
+      }
+      if (!base.count("per_1m_input_tokens") && !base.count("per_1m_output_tokens")) {
+        if (o.contains("input_cost_per_second") || o.contains("output_cost_per_second"))
+          skip("priced per second, not per token");
+        else if (o.contains("output_cost_per_image") || o.contains("input_cost_per_image") || o.contains("input_cost_per_pixel"))
+          skip("priced per image, not per token");
+        else
+          skip("no per-token price");
+        continue;
+      }
+      if (!seen.insert({provider, model}).second) {
+        skip("same provider and model as an earlier entry");
+        continue;
+      }
+      std::string entry = "  - provider: " + quoted(provider) + "\n    model: " + quoted(model) +
+                          "\n    currency: USD\n";
+      for (auto [from, to] : kKeys)
+        if (base.count(to)) entry += std::string("    ") + to + ": " + base[to] + "\n";
+      // Batch prices as a discount, when LiteLLM gives them and they are one clean percentage.
+      if (auto* bi = o.if_contains("input_cost_per_token_batches"); bi && base.count("per_1m_input_tokens")) {
+        auto batch = per_million(*bi);
+        auto regular = Money::parse(base["per_1m_input_tokens"]);
+        if (batch && regular && regular->nanos() > 0) {
+          double pct = 100.0 * (1.0 - double(Money::parse(*batch)->nanos()) / double(regular->nanos()));
+          if (pct > 0 && pct < 100 && std::fabs(pct - std::round(pct)) < 1e-9)
+            entry += "    batch_discount_percent: " + std::to_string(int(std::round(pct))) + "\n";
+        }
+      }
+      if (!tiers.empty()) {
+        entry += "    tiers:\n";
+        for (const auto& [above, rates] : tiers) {
+          entry += "      - above_input_tokens: " + std::to_string(above) + "\n";
+          for (const auto& [k, v] : rates) entry += "        " + k + ": " + v + "\n";
+        }
+      }
+      out.yaml += entry;
+      ++out.imported;
+    } catch (const Unrepresentable& u) {
+      skip(u.reason);
+    }
+  }
+  if (out.imported == 0) out.yaml += "  []\n";
+  return out;
+}
+
+}  // namespace tollgate

@@ -1,0 +1,270 @@
+#include "daemon/report_format.h"
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+
+#include "daemon/json_util.h"
+#include "metering/money.h"
+
+namespace tollgate {
+
+namespace json = boost::json;
+
+namespace {
+
+// One report row's values in CONTRACT §4.6 order; money as exact decimal text, nullopt = null.
+struct Cell {
+  std::optional<std::string> text;
+};
+
+std::optional<std::string> ratio_money(int64_t numerator_nanos, __int128 scale, int64_t denominator) {
+  if (denominator == 0) return std::nullopt;
+  return Money::from_nanos(static_cast<int64_t>(divide_rounded(numerator_nanos * scale, denominator))).to_string();
+}
+
+std::optional<std::string> percent_change(int64_t now, int64_t before_times_n, int64_t n) {
+  // (now - before/n) / (before/n) × 100 = (now·n - before) / before × 100
+  if (before_times_n == 0) return std::nullopt;
+  double pct = (double(now) * n - double(before_times_n)) / double(before_times_n) * 100.0;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", std::round(pct * 100) / 100);
+  std::string s = buf;
+  if (s == "-0.00") s = "0.00";
+  return s;
+}
+
+const char* kFields[] = {"requests",           "input_tokens",        "cached_input_tokens",
+                         "output_tokens",      "gpu_seconds",         "cost",
+                         "unpriced_requests",  "cost_per_request",    "cost_per_1k_tokens",
+                         "value_units",        "cost_per_value_unit", "revenue",
+                         "margin",             "change_vs_prev_day_pct", "change_vs_7d_avg_pct"};
+
+std::vector<Cell> cells(const ReportRow& row) {
+  const ReportSums& s = row.sums;
+  const int64_t tokens = s.input_tokens + s.cached_input_tokens + s.cache_write_tokens + s.output_tokens;
+  return {
+      {std::to_string(s.requests)},
+      {std::to_string(s.input_tokens)},
+      {std::to_string(s.cached_input_tokens)},
+      {std::to_string(s.output_tokens)},
+      {Money::from_nanos(s.gpu_micros * 1000).to_string()},
+      {Money::from_nanos(s.cost_nanos).to_string()},
+      {std::to_string(s.unpriced_requests)},
+      {ratio_money(s.cost_nanos, 1, s.requests)},
+      {ratio_money(s.cost_nanos, 1000, tokens)},
+      {Money::from_nanos(s.value_units_nanos).to_string()},
+      {ratio_money(s.cost_nanos, Money::kNanosPerUnit, s.value_units_nanos)},
+      {Money::from_nanos(s.revenue_nanos).to_string()},
+      {Money::from_nanos(s.revenue_nanos - s.cost_nanos).to_string()},
+      {percent_change(s.cost_nanos, row.prev_day_cost_nanos, 1)},
+      {percent_change(s.cost_nanos, row.prev_7d_cost_nanos, 7)},
+  };
+}
+
+json::object row_json(const std::vector<std::string>& group_by, const ReportRow& row) {
+  json::object o;
+  for (size_t i = 0; i < group_by.size(); ++i)
+    o[group_by[i]] = row.dims[i] ? json::value(*row.dims[i]) : json::value(nullptr);
+  auto values = cells(row);
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!values[i].text) {
+      o[kFields[i]] = nullptr;
+    } else {
+      // Exact decimal text as a JSON number (serialize_json unwraps it).
+      o[kFields[i]] = number_text(*values[i].text);
+    }
+  }
+  return o;
+}
+
+std::string utc_iso(EpochMs ms) {
+  std::string s = format_utc_ms(ms);
+  return s.substr(0, 19) + "Z";  // FOCUS: ISO 8601 in UTC, seconds precision
+}
+
+}  // namespace
+
+void append_csv_field(std::string& out, std::string_view v) {
+  if (v.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out.append(v);
+    return;
+  }
+  out += '"';
+  for (char c : v) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+std::string report_json(const DailyReport& r) {
+  json::array rows;
+  for (const ReportRow& row : r.rows) rows.push_back(row_json(r.group_by, row));
+  json::array group_by;
+  for (const auto& g : r.group_by) group_by.emplace_back(g);
+  json::object body{{"date", r.date},
+                    {"currency", r.currency},
+                    {"group_by", std::move(group_by)},
+                    {"rows", std::move(rows)},
+                    {"total", row_json({}, r.total)}};
+  return serialize_json(body);
+}
+
+std::string report_csv(const DailyReport& r) {
+  std::string out;
+  for (const auto& g : r.group_by) {
+    append_csv_field(out, g);
+    out += ',';
+  }
+  for (size_t i = 0; i < std::size(kFields); ++i) out += std::string(i ? "," : "") + kFields[i];
+  out += "\r\n";
+  for (const ReportRow& row : r.rows) {
+    for (const auto& d : row.dims) {
+      append_csv_field(out, d.value_or(""));
+      out += ',';
+    }
+    auto values = cells(row);
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (i) out += ',';
+      out += values[i].text.value_or("");
+    }
+    out += "\r\n";
+  }
+  return out;
+}
+
+std::string report_table(const DailyReport& r) {
+  // A terminal view: the dimensions and the columns finance reads first.
+  std::vector<std::string> header(r.group_by.begin(), r.group_by.end());
+  for (const char* h : {"requests", "tokens", "cost", "per request", "per 1k tokens", "unpriced",
+                        "vs prev day", "vs 7d avg"})
+    header.push_back(h);
+  std::vector<std::vector<std::string>> lines;
+  auto line_of = [&](const ReportRow& row, bool total) {
+    std::vector<std::string> l;
+    for (size_t i = 0; i < r.group_by.size(); ++i)
+      l.push_back(total ? (i == 0 ? "TOTAL" : "") : row.dims[i].value_or("-"));
+    auto v = cells(row);
+    const ReportSums& s = row.sums;
+    auto pct = [](const std::optional<std::string>& p) { return p ? *p + "%" : std::string("-"); };
+    l.push_back(std::to_string(s.requests));
+    l.push_back(std::to_string(s.input_tokens + s.cached_input_tokens + s.cache_write_tokens + s.output_tokens));
+    l.push_back(*v[5].text);
+    l.push_back(v[7].text.value_or("-"));
+    l.push_back(v[8].text.value_or("-"));
+    l.push_back(std::to_string(s.unpriced_requests));
+    l.push_back(pct(v[13].text));
+    l.push_back(pct(v[14].text));
+    return l;
+  };
+  for (const ReportRow& row : r.rows) lines.push_back(line_of(row, false));
+  auto total = line_of(r.total, true);
+  if (r.group_by.empty()) total.insert(total.begin(), "TOTAL"), header.insert(header.begin(), "");
+  std::vector<size_t> width(header.size());
+  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto* l : {&total})
+    for (size_t i = 0; i < l->size(); ++i) width[i] = std::max(width[i], (*l)[i].size());
+  for (const auto& l : lines)
+    for (size_t i = 0; i < l.size(); ++i) width[i] = std::max(width[i], l[i].size());
+  const size_t ndims = r.group_by.empty() ? 1 : r.group_by.size();
+  auto render = [&](const std::vector<std::string>& l) {
+    std::string out;
+    for (size_t i = 0; i < l.size(); ++i) {
+      std::string cell = l[i];
+      std::string pad(width[i] - cell.size(), ' ');
+      out += i < ndims ? cell + pad : pad + cell;  // text left, numbers right
+      out += i + 1 < l.size() ? "  " : "\n";
+    }
+    return out;
+  };
+  std::string out = "Daily cost " + r.date + " (" + r.currency + ")\n\n" + render(header);
+  size_t rule = 0;
+  for (size_t w : width) rule += w + 2;
+  out += std::string(rule - 2, '-') + "\n";
+  for (const auto& l : lines) out += render(l);
+  if (lines.empty()) out += "(no usage on this day)\n";
+  out += std::string(rule - 2, '-') + "\n" + render(total);
+  return out;
+}
+
+std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& currency, const TimeZone& tz) {
+  static const char* kColumns[] = {
+      "BilledCost",        "BillingAccountId", "BillingAccountName", "BillingCurrency",
+      "BillingPeriodEnd",  "BillingPeriodStart", "ChargeCategory",   "ChargeClass",
+      "ChargeDescription", "ChargePeriodEnd",  "ChargePeriodStart",  "ContractedCost",
+      "EffectiveCost",     "InvoiceIssuerName", "ListCost",          "PricingQuantity",
+      "PricingUnit",       "ProviderName",     "PublisherName",      "ServiceCategory",
+      "ServiceName",       "RegionId",         "ResourceId",         "Tags"};
+  std::string out;
+  for (size_t i = 0; i < std::size(kColumns); ++i) out += std::string(i ? "," : "") + kColumns[i];
+  out += "\r\n";
+  for (const FocusRow& r : rows) {
+    const int64_t day = *parse_date(r.day_local);
+    int y;
+    unsigned m, d;
+    civil_from_days(day, y, m, d);
+    const int64_t month = days_from_civil(y, m, 1);
+    const int64_t next_month = m == 12 ? days_from_civil(y + 1, 1, 1) : days_from_civil(y, m + 1, 1);
+    const std::string cost = Money::from_nanos(r.sums.cost_nanos).to_string();
+    const int64_t tokens = r.sums.input_tokens + r.sums.cached_input_tokens + r.sums.cache_write_tokens + r.sums.output_tokens;
+    std::string quantity, unit;
+    if (tokens > 0) {
+      quantity = std::to_string(tokens);
+      unit = "Tokens";
+    } else if (r.sums.gpu_micros > 0) {
+      quantity = Money::from_nanos(divide_rounded(__int128(r.sums.gpu_micros) * 1000, 3600)).to_string();
+      unit = "GPU Hours";
+    } else {
+      quantity = std::to_string(r.sums.requests);
+      unit = "Requests";
+    }
+    json::object tags;
+    if (r.tags_json) {
+      boost::system::error_code ec;
+      json::value t = json::parse(*r.tags_json, ec);
+      if (!ec && t.is_object()) tags = t.get_object();
+    }
+    tags["feature"] = r.feature;
+    tags["team"] = r.team;
+    if (r.customer) tags["customer"] = *r.customer;
+    if (r.priority) tags["priority"] = *r.priority;
+    const std::string description = r.feature + " on " + r.model + " (" + r.provider +
+                                    (r.region.empty() ? "" : ", " + r.region) + "): " +
+                                    std::to_string(r.sums.requests) + " requests, " +
+                                    std::to_string(tokens) + " tokens";
+    const std::string fields[] = {cost,
+                                  "tollgate",
+                                  "Tollgate ledger",
+                                  currency,
+                                  utc_iso(tz.day_start(next_month)),
+                                  utc_iso(tz.day_start(month)),
+                                  "Usage",
+                                  "",
+                                  description,
+                                  utc_iso(tz.day_start(day + 1)),
+                                  utc_iso(tz.day_start(day)),
+                                  cost,
+                                  cost,
+                                  r.provider,
+                                  cost,
+                                  quantity,
+                                  unit,
+                                  r.provider,
+                                  r.provider,
+                                  "AI and Machine Learning",
+                                  "LLM Inference",
+                                  r.region,
+                                  r.model,
+                                  json::serialize(tags)};
+    for (size_t i = 0; i < std::size(fields); ++i) {
+      if (i) out += ',';
+      append_csv_field(out, fields[i]);
+    }
+    out += "\r\n";
+  }
+  return out;
+}
+
+}  // namespace tollgate

@@ -1,0 +1,23 @@
+#pragma once
+// Renderings of the daily report (JSON, CSV, aligned table) and the FOCUS CSV. Pure functions:
+// the API and the CLI print exactly the same bodies.
+
+#include <string>
+#include <vector>
+
+#include "metering/time_zone.h"
+#include "storage/report.h"
+
+namespace tollgate {
+
+std::string report_json(const DailyReport& r);
+std::string report_csv(const DailyReport& r);
+std::string report_table(const DailyReport& r);
+
+std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& currency,
+                      const TimeZone& tz);
+
+// RFC 4180: quoted when it holds a comma, quote, CR or LF; quotes doubled.
+void append_csv_field(std::string& out, std::string_view value);
+
+}  // namespace tollgate

@@ -1,0 +1,76 @@
+#include "daemon/reports.h"
+
+#include <sqlite3.h>
+
+#include <memory>
+
+#include "daemon/report_format.h"
+#include "storage/policy_store.h"
+#include "storage/report.h"
+
+namespace tollgate {
+
+namespace {
+
+constexpr int64_t kMaxExportDays = 366;
+
+using Db = std::unique_ptr<sqlite3, decltype(&sqlite3_close)>;
+
+Result<Db> open(const std::string& path) {
+  auto db = open_read_only(path);
+  if (!db.ok()) return db.status();
+  return Db(db.value(), &sqlite3_close);
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t comma = s.find(',', pos);
+    if (comma == std::string::npos) comma = s.size();
+    std::string part = s.substr(pos, comma - pos);
+    while (!part.empty() && part.front() == ' ') part.erase(0, 1);
+    while (!part.empty() && part.back() == ' ') part.pop_back();
+    if (!part.empty()) out.push_back(part);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Rendered> render_daily_report(const ReportSettings& s, const ReportQuery& q, EpochMs now) {
+  int64_t day = s.tz->local_day(now) - 1;
+  if (q.date) {
+    auto d = parse_date(*q.date);
+    if (!d) return Status::error("invalid_date", "date must be YYYY-MM-DD, got \"" + *q.date + "\"");
+    day = *d;
+  }
+  const std::vector<std::string> group_by = q.group_by ? split(*q.group_by) : std::vector<std::string>{"feature"};
+  if (Status st = validate_group_by(group_by); !st.ok()) return st;
+  if (q.format != "json" && q.format != "csv" && q.format != "table")
+    return Status::error("invalid_format", "format must be json, csv or table, got \"" + q.format + "\"");
+  auto db = open(s.db_path);
+  if (!db.ok()) return db.status();
+  auto report = daily_report(db.value().get(), day, group_by, s.currency);
+  if (!report.ok()) return Status::error("storage_unavailable", report.status().message());
+  if (q.format == "csv") return Rendered{report_csv(report.value()), "text/csv; charset=utf-8"};
+  if (q.format == "table") return Rendered{report_table(report.value()), "text/plain; charset=utf-8"};
+  return Rendered{report_json(report.value()), "application/json"};
+}
+
+Result<Rendered> render_focus_export(const ReportSettings& s, const std::string& from, const std::string& to) {
+  auto f = parse_date(from), t = parse_date(to);
+  if (!f || !t)
+    return Status::error("invalid_date", "from and to must be dates YYYY-MM-DD (to is inclusive)");
+  if (*t < *f) return Status::error("invalid_date", "to (" + to + ") is before from (" + from + ")");
+  if (*t - *f >= kMaxExportDays)
+    return Status::error("invalid_date", "export at most 366 days at a time");
+  auto db = open(s.db_path);
+  if (!db.ok()) return db.status();
+  auto rows = focus_rows(db.value().get(), *f, *t);
+  if (!rows.ok()) return Status::error("storage_unavailable", rows.status().message());
+  return Rendered{focus_csv(rows.value(), s.currency, *s.tz), "text/csv; charset=utf-8"};
+}
+
+}  // namespace tollgate

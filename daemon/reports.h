@@ -1,0 +1,35 @@
+#pragma once
+// The finance reads shared by the API and the CLI, so `tollgate report` and `tollgate export`
+// print exactly the API's bodies. Each opens its own read-only connection: call off I/O threads.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "metering/status.h"
+#include "metering/time_zone.h"
+
+namespace tollgate {
+
+struct ReportSettings {
+  std::string db_path;
+  std::string currency = "USD";
+  std::shared_ptr<const TimeZone> tz = TimeZone::utc();
+};
+
+struct ReportQuery {
+  std::optional<std::string> date;  // YYYY-MM-DD; default: yesterday in the reporting zone
+  std::optional<std::string> group_by;  // comma-separated; default: feature
+  std::string format = "json";       // json | csv | table
+};
+
+struct Rendered {
+  std::string body, content_type;
+};
+
+// Errors: invalid_date, invalid_group_by, invalid_format (400) or storage_unavailable (503).
+Result<Rendered> render_daily_report(const ReportSettings& s, const ReportQuery& q, EpochMs now);
+Result<Rendered> render_focus_export(const ReportSettings& s, const std::string& from,
+                                     const std::string& to);
+
+}  // namespace tollgate

@@ -1,0 +1,65 @@
+#pragma once
+// The daily unit-economics report (CONTRACT §4.6) and the FOCUS export rows (§4.7), read from
+// the 15-minute rollups, never from raw events, so a day of ten million events still answers
+// fast. Plain functions over a read-only connection.
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "metering/status.h"
+#include "metering/time_zone.h"
+
+namespace tollgate {
+
+struct ReportSums {
+  int64_t requests = 0, input_tokens = 0, cached_input_tokens = 0, cache_write_tokens = 0,
+          output_tokens = 0, gpu_micros = 0, cost_nanos = 0, unpriced_requests = 0,
+          value_units_nanos = 0, revenue_nanos = 0;
+  void add(const ReportSums& o);
+};
+
+struct ReportRow {
+  std::vector<std::optional<std::string>> dims;  // one per group_by dimension; nullopt: no such tag
+  ReportSums sums;
+  int64_t prev_day_cost_nanos = 0;
+  int64_t prev_7d_cost_nanos = 0;  // sum over the 7 days before, missing days counting as 0
+};
+
+struct DailyReport {
+  std::string date;  // YYYY-MM-DD, local day in the reporting time zone
+  std::string currency;
+  std::vector<std::string> group_by;
+  std::vector<ReportRow> rows;  // by cost, highest first
+  ReportRow total;
+};
+
+// group_by: feature, team, customer, model, provider, region, priority, tag:<key>.
+Status validate_group_by(const std::vector<std::string>& group_by);
+Result<DailyReport> daily_report(sqlite3* db, int64_t day, const std::vector<std::string>& group_by,
+                                 const std::string& currency);
+
+struct FocusRow {
+  std::string day_local, provider, model, region, feature, team;
+  std::optional<std::string> customer, priority, tags_json;  // set when the same for the whole row
+  ReportSums sums;
+};
+// One row per local day × provider × model × region × feature × team, days from..to inclusive.
+Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t to_day);
+
+// Ledger settings recorded by the daemon (reporting currency, time zone), for --db readers.
+struct LedgerMeta {
+  std::string currency = "USD";
+  std::string timezone = "UTC";
+};
+LedgerMeta read_meta(sqlite3* db);
+Status write_meta(sqlite3* db, const LedgerMeta& meta);
+
+// A consistent copy of a live database (SQLite online backup), written to a temporary file,
+// checked with PRAGMA integrity_check, then renamed over `out_path`.
+Status backup_database(const std::string& src_path, const std::string& out_path);
+
+}  // namespace tollgate
