@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Tollgate needs, only those missing, and builds build/tollgate.
 #   deploy/setup.sh            build dependencies, then build
-#   deploy/setup.sh --tests    also what the test suite uses (doctest, python3, promtool)
+#   deploy/setup.sh --tests    also what the test suite uses (doctest, python3, promtool,
+#                              chromium, node and the e2e test's playwright-core from npm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_pkgs=(g++ cmake make ccache pkg-config tzdata ca-certificates
             libboost1.81-dev libboost-json1.81-dev libsqlite3-dev libspdlog-dev libyaml-cpp-dev
             libssl-dev)
-test_pkgs=(doctest-dev python3 sqlite3 prometheus curl)
+test_pkgs=(doctest-dev python3 sqlite3 prometheus curl chromium)
 
 want=("${build_pkgs[@]}")
-[[ "${1:-}" == "--tests" ]] && want+=("${test_pkgs[@]}")
+if [[ "${1:-}" == "--tests" ]]; then
+  want+=("${test_pkgs[@]}")
+  # Node for the browser test: Debian's, unless a node is already installed (e.g. NodeSource's,
+  # which brings its own npm).
+  command -v node >/dev/null || want+=(nodejs)
+  command -v npm >/dev/null || want+=(npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do
@@ -27,3 +34,8 @@ fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)"
+
+if [[ "${1:-}" == "--tests" ]]; then
+  # playwright-core only (it downloads no browser); the test drives Debian's /usr/bin/chromium.
+  (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
