@@ -62,7 +62,9 @@ class FinanceTest(unittest.TestCase):
         chat = rows["support-chat"]
         self.assertEqual(chat["requests"], 4)
         self.assertEqual(Decimal(str(chat["cost"])), Decimal("0.003") * 4 + Decimal("0.0000012") * 6)
-        self.assertEqual(chat["change_vs_prev_day_pct"], 100.0)  # 4 events vs 2, same prices
+        prev = Decimal("0.003") * 2 + Decimal("0.0000012")  # 2 events the day before
+        today = Decimal(str(chat["cost"]))
+        self.assertEqual(chat["change_vs_prev_day_pct"], float(round((today - prev) / prev * 100, 2)))
         self.assertIsNone(rows["x"]["cost_per_value_unit"])
         self.assertEqual(rows["x"]["unpriced_requests"], 1)
         total = sum(Decimal(str(row["cost"])) for row in r["rows"])
