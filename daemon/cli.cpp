@@ -1,6 +1,5 @@
 #include "daemon/cli.h"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <sqlite3.h>
@@ -15,6 +14,7 @@
 #include "daemon/api.h"
 #include "daemon/budget_service.h"
 #include "daemon/litellm_import.h"
+#include "daemon/logging.h"
 #include "daemon/policy_file.h"
 #include "daemon/reports.h"
 #include "storage/policy_store.h"
@@ -38,6 +38,7 @@ constexpr const char* kUsage = R"(usage:
   tollgate backup (--config FILE | --db FILE) --out FILE
   tollgate prices import --litellm FILE [--out FILE]
   tollgate --version
+global flags: --log-format text|json (default text), --log-level trace|debug|info|warn|error
 )";
 
 // Value of "--name VALUE" in args, or "".
@@ -251,10 +252,21 @@ int prices_import(const std::vector<std::string>& args) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
-  auto logger = spdlog::stderr_color_mt("tollgate");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
   std::vector<std::string> args(argv + 1, argv + argc);
+  // Global flags, anywhere on the line.
+  std::string log_format = "text", log_level = "info";
+  for (size_t i = 0; i + 1 < args.size();) {
+    if (args[i] == "--log-format" || args[i] == "--log-level") {
+      (args[i] == "--log-format" ? log_format : log_level) = args[i + 1];
+      args.erase(args.begin() + i, args.begin() + i + 2);
+    } else {
+      ++i;
+    }
+  }
+  if (!setup_logging(log_format, log_level)) {
+    std::fprintf(stderr, "tollgate: --log-format is text or json; --log-level is trace, debug, info, warn or error\n");
+    return 1;
+  }
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     std::fputs(kUsage, args.empty() ? stderr : stdout);
     return args.empty() ? 1 : 0;

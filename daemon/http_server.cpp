@@ -1,5 +1,7 @@
 #include "daemon/http_server.h"
 
+#include "daemon/systemd_notify.h"
+
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -219,6 +221,7 @@ struct HttpServer::Impl {
     if (in_flight.load() == 0 || std::chrono::steady_clock::now() > deadline) {
       if (in_flight.load() != 0)
         spdlog::warn("drain deadline passed with {} requests unanswered", in_flight.load());
+      watchdog_timer.cancel();
       ioc.stop();
       return;
     }
@@ -236,10 +239,20 @@ struct HttpServer::Impl {
         return;
       }
       spdlog::info("signal {}: draining (no new connections, answering requests in flight)", sig);
+      notify_stopping();
       api.set_draining();
       beast::error_code ignored;
       acceptor.close(ignored);
       drain_then_stop(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+    });
+  }
+
+  // Pings systemd's watchdog from the I/O loop itself, so a stuck loop gets the service restarted.
+  void watchdog(std::chrono::microseconds every) {
+    notify_watchdog();
+    watchdog_timer.expires_after(every);
+    watchdog_timer.async_wait([this, every](beast::error_code ec) {
+      if (!ec) watchdog(every);
     });
   }
 
@@ -249,6 +262,7 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor;
   net::signal_set signals{ioc, SIGINT, SIGTERM, SIGHUP};
   net::steady_timer drain_timer{ioc};
+  net::steady_timer watchdog_timer{ioc};
   Limits limits;
   std::atomic<uint64_t> connections{0};
   std::atomic<int> in_flight{0};  // requests read and not yet fully written
@@ -287,6 +301,8 @@ uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port
 void HttpServer::run(std::function<void()> on_reload) {
   impl_->wait_signal(std::move(on_reload));
   impl_->do_accept();
+  if (auto every = watchdog_ping_interval()) impl_->watchdog(*every);
+  notify_ready();
   std::vector<std::thread> threads;
   for (int i = 1; i < impl_->config.server.threads; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
   impl_->ioc.run();

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 build_pkgs=(g++ cmake make ccache pkg-config tzdata ca-certificates
             libboost1.81-dev libboost-json1.81-dev libsqlite3-dev libspdlog-dev libyaml-cpp-dev
-            libssl-dev)
+            libssl-dev libsystemd-dev)
 test_pkgs=(doctest-dev python3 sqlite3 prometheus curl chromium)
 
 want=("${build_pkgs[@]}")

@@ -495,6 +495,8 @@ std::vector<BudgetStatus> PolicyEngine::status() const {
       if (b.rules[r].action == Action::kAlert) alerting = true;
     }
     std::set<std::string> windows;
+    for (const auto& [text, ms] : kStandardBurnWindows)
+      if (windows.insert(text).second) st.burn_rates.emplace_back(text, burn_rate(i, now, ms));
     for (const Rule& r : b.rules)
       if (r.burn)
         for (auto [text, ms] : {std::pair{r.burn->long_text, r.burn->long_ms}, {r.burn->short_text, r.burn->short_ms}})

@@ -50,6 +50,7 @@ bool Budget::matches(const Dimensions& d) const {
 
 int64_t Budget::max_burn_window_ms() const {
   int64_t w = 0;
+  for (const auto& [text, ms] : kStandardBurnWindows) w = std::max(w, ms);
   for (const Rule& r : rules)
     if (r.burn) w = std::max({w, r.burn->long_ms, r.burn->short_ms});
   return w;

@@ -65,9 +65,15 @@ struct Budget {
   std::vector<Rule> rules;
 
   bool matches(const Dimensions& d) const;
-  // The longest burn-rate window of its rules, 0 without any.
+  // How much per-minute spend history the budget keeps: its rules' longest burn-rate window, and
+  // at least the standard windows below.
   int64_t max_burn_window_ms() const;
 };
+
+// Burn rates exported for every budget, whatever its rules, so the shipped multi-window alerts
+// (1h/5m and 6h/30m, as in the SRE workbook) work on any budget.
+inline constexpr std::pair<const char*, int64_t> kStandardBurnWindows[] = {
+    {"5m", 300'000}, {"30m", 1'800'000}, {"1h", 3'600'000}, {"6h", 21'600'000}};
 
 struct PolicySet {
   std::vector<Budget> budgets;

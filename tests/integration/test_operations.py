@@ -172,3 +172,39 @@ class LimitsTest(unittest.TestCase):
             extra.close()
         finally:
             d.cleanup()
+
+
+class ServiceManagerTest(unittest.TestCase):
+    def test_systemd_readiness_watchdog_and_stopping_over_notify_socket(self):
+        import socket
+        import tempfile
+        path = tempfile.mktemp(prefix="tollgate-notify-")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(10)
+        env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="400000")
+        d = Daemon()
+        try:
+            d.proc = None
+            import subprocess as sp
+            proc = sp.Popen([os.environ.get("TOLLGATE_BIN", "../../build/tollgate"), "serve", "--config", d.config,
+                             "--log-format", "json"], stderr=sp.PIPE, env=env, text=True)
+            messages = []
+            while not any("READY=1" in m for m in messages):
+                messages.append(sock.recv(1024).decode())
+            watchdog = 0
+            while watchdog < 2:  # pinged every WATCHDOG_USEC / 2 from the I/O loop
+                if "WATCHDOG=1" in sock.recv(1024).decode():
+                    watchdog += 1
+            proc.send_signal(signal.SIGTERM)
+            while not any("STOPPING=1" in m for m in messages):
+                messages.append(sock.recv(1024).decode())
+            self.assertEqual(proc.wait(20), 0)
+            lines = [json.loads(l) for l in proc.stderr.read().splitlines()]
+            self.assertTrue(all(set(l) == {"ts", "level", "msg"} for l in lines), lines)
+            self.assertTrue(any(l["msg"].startswith("listening on 127.0.0.1:") for l in lines))
+            proc.stderr.close()
+        finally:
+            sock.close()
+            os.unlink(path)
+            d.cleanup()

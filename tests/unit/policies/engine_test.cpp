@@ -182,10 +182,13 @@ TEST_CASE("burn rate holds only while both windows exceed the factor") {
   f.spend(1.5);
   CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);
   auto burn = f.engine->status()[0].burn_rates;
-  REQUIRE(burn.size() == 2);
-  CHECK(burn[0].first == "1h");
-  CHECK(burn[0].second == doctest::Approx(3.0));
-  CHECK(burn[1].second == doctest::Approx(36.0));
+  // The standard windows come first (5m, 30m, 1h, 6h); the rule's are among them.
+  REQUIRE(burn.size() == 4);
+  CHECK(burn[0].first == "5m");
+  CHECK(burn[0].second == doctest::Approx(36.0));
+  CHECK(burn[2].first == "1h");
+  CHECK(burn[2].second == doctest::Approx(3.0));
+  CHECK(burn[3].second == doctest::Approx(0.5));  // 3 USD over 6 h against 1 USD/h
   // Ten quiet minutes later the short window is cold again: the throttle lifts.
   f.now += 10 * 60'000;
   f.engine->tick();
