@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 build_pkgs=(g++ cmake make ccache pkg-config tzdata ca-certificates
             libboost1.81-dev libboost-json1.81-dev libsqlite3-dev libspdlog-dev libyaml-cpp-dev
             libssl-dev libsystemd-dev)
-test_pkgs=(doctest-dev python3 sqlite3 prometheus curl chromium)
+test_pkgs=(doctest-dev python3 python3-yaml sqlite3 prometheus curl chromium)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--tests" ]]; then
@@ -21,15 +21,22 @@ if [[ "${1:-}" == "--tests" ]]; then
 fi
 
 missing=()
+# The deployment test asks apt-cache about the Docker image's packages: it needs package lists.
+if [[ "${1:-}" == "--tests" ]] && ! compgen -G "/var/lib/apt/lists/*_Packages" >/dev/null; then
+  missing+=(--update-lists)
+fi
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
-  echo "installing: ${missing[*]}"
   SUDO=""
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  missing=("${missing[@]/--update-lists}")
+  if [[ -n "${missing[*]// }" ]]; then
+    echo "installing: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends ${missing[*]}
+  fi
 fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
