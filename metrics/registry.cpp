@@ -93,37 +93,36 @@ bool Registry::admit_series(const std::string& metric) {
   return false;
 }
 
+template <typename T>
+Family<T>& Registry::add(Type type, const std::string& name, const std::string& help,
+                         std::vector<std::string> labels, std::vector<double> bounds,
+                         std::unique_ptr<Family<T>> Entry::*slot) {
+  std::lock_guard lock(mu_);
+  std::sort(bounds.begin(), bounds.end());
+  auto e = std::make_unique<Entry>(Entry{type, help, {}, {}, {}});
+  ((*e).*slot).reset(new Family<T>(this, name, std::move(labels), std::move(bounds)));
+  Family<T>& ref = *((*e).*slot);
+  entries_.push_back(std::move(e));
+  return ref;
+}
+
 Family<Counter>& Registry::counter(const std::string& name, const std::string& help,
                                    std::vector<std::string> labels) {
-  std::lock_guard lock(mu_);
-  auto e = std::make_unique<Entry>(Entry{Type::kCounter, help, {}, {}, {}});
-  e->counter.reset(new Family<Counter>(this, name, std::move(labels), {}));
-  auto& ref = *e->counter;
-  entries_.push_back(std::move(e));
-  if (name == "tollgate_metric_series_dropped_total") dropped_ = &ref;
-  return ref;
+  auto& family = add<Counter>(Type::kCounter, name, help, std::move(labels), {}, &Entry::counter);
+  if (name == "tollgate_metric_series_dropped_total") dropped_ = &family;
+  return family;
 }
 
 Family<Gauge>& Registry::gauge(const std::string& name, const std::string& help,
                                std::vector<std::string> labels) {
-  std::lock_guard lock(mu_);
-  auto e = std::make_unique<Entry>(Entry{Type::kGauge, help, {}, {}, {}});
-  e->gauge.reset(new Family<Gauge>(this, name, std::move(labels), {}));
-  auto& ref = *e->gauge;
-  entries_.push_back(std::move(e));
-  return ref;
+  return add<Gauge>(Type::kGauge, name, help, std::move(labels), {}, &Entry::gauge);
 }
 
 Family<Histogram>& Registry::histogram(const std::string& name, const std::string& help,
                                        std::vector<std::string> labels,
                                        std::vector<double> bounds) {
-  std::lock_guard lock(mu_);
-  std::sort(bounds.begin(), bounds.end());
-  auto e = std::make_unique<Entry>(Entry{Type::kHistogram, help, {}, {}, {}});
-  e->histogram.reset(new Family<Histogram>(this, name, std::move(labels), std::move(bounds)));
-  auto& ref = *e->histogram;
-  entries_.push_back(std::move(e));
-  return ref;
+  return add<Histogram>(Type::kHistogram, name, help, std::move(labels), std::move(bounds),
+                        &Entry::histogram);
 }
 
 void Registry::add_collector(std::function<void(std::vector<FamilySnapshot>&)> collector) {

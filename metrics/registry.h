@@ -114,9 +114,6 @@ class Registry {
  private:
   template <typename T>
   friend class Family;
-  // Reserves room for one more series; false when the cap is reached (and counts the drop).
-  bool admit_series(const std::string& metric);
-
   struct Entry {
     Type type;
     std::string help;
@@ -124,6 +121,13 @@ class Registry {
     std::unique_ptr<Family<Gauge>> gauge;
     std::unique_ptr<Family<Histogram>> histogram;
   };
+  // Reserves room for one more series; false when the cap is reached (and counts the drop).
+  bool admit_series(const std::string& metric);
+  template <typename T>
+  Family<T>& add(Type type, const std::string& name, const std::string& help,
+                 std::vector<std::string> labels, std::vector<double> bounds,
+                 std::unique_ptr<Family<T>> Entry::*slot);
+
   const size_t max_series_;
   std::atomic<size_t> series_{0};
   mutable std::mutex mu_;

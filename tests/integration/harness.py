@@ -169,3 +169,42 @@ def event(event_id, **fields):
          "model": "qwen3-max", "input_tokens": 1200, "output_tokens": 300}
     e.update(fields)
     return e
+
+
+class AckingLoad:
+    """Clients posting batches of unique events on keep-alive connections until stopped,
+    recording every event_id the daemon acknowledged (HTTP 200)."""
+
+    def __init__(self, daemon, clients, batch, prefix):
+        self.acked, self.lock, self.stop_event = [], threading.Lock(), threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(daemon, t, batch, prefix), daemon=True)
+                        for t in range(clients)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, d, t, size, prefix):
+        conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+        i = 0
+        while not self.stop_event.is_set():
+            batch = [event("%s%d-%d-%d" % (prefix, t, i, k)) for k in range(size)]
+            i += 1
+            try:
+                status, _, _ = d.post_usage(batch, conn=conn)
+            except Exception:  # noqa: BLE001 - the server went away: nothing acknowledged
+                return
+            if status == 200:
+                with self.lock:
+                    self.acked.extend(e["event_id"] for e in batch)
+
+    def wait_for_acks(self, n, timeout=30):
+        wait_for(lambda: len(self.acked) >= n, timeout=timeout)
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.acked)
+
+    def stop(self):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join()
+        return self.snapshot()

@@ -4,11 +4,10 @@ import io
 import json
 import sqlite3
 import subprocess
-import threading
 import unittest
 from decimal import Decimal
 
-from harness import BIN, Daemon, event, wait_for
+from harness import BIN, AckingLoad, Daemon, event
 
 
 class FinanceTest(unittest.TestCase):
@@ -118,29 +117,12 @@ class BackupTest(unittest.TestCase):
     def test_backup_under_load_is_consistent_and_holds_every_event_acknowledged_before_it(self):
         d = Daemon().start()
         try:
-            acked, stop, lock = [], threading.Event(), threading.Lock()
-
-            def load(t):
-                i = 0
-                while not stop.is_set():
-                    batch = [event("b%d-%d-%d" % (t, i, k)) for k in range(100)]
-                    i += 1
-                    s, body, _ = d.post_usage(batch)
-                    if s == 200:
-                        with lock:
-                            acked.extend(e["event_id"] for e in batch)
-
-            threads = [threading.Thread(target=load, args=(t,)) for t in range(3)]
-            for t in threads:
-                t.start()
-            wait_for(lambda: len(acked) >= 3000, timeout=30)
-            with lock:
-                before = list(acked)
+            load = AckingLoad(d, clients=3, batch=100, prefix="b")
+            load.wait_for_acks(3000)
+            before = load.snapshot()
             out = d.dir + "/copy.db"
             p = subprocess.run([BIN, "backup", "--config", d.config, "--out", out], capture_output=True, text=True, timeout=60)
-            stop.set()
-            for t in threads:
-                t.join()
+            load.stop()
             self.assertEqual(p.returncode, 0, p.stderr)
             con = sqlite3.connect(out)
             self.assertEqual(con.execute("PRAGMA integrity_check").fetchone()[0], "ok")

@@ -7,7 +7,7 @@ import threading
 import unittest
 from decimal import Decimal
 
-from harness import BIN, EXAMPLES, Daemon, event, wait_for
+from harness import BIN, EXAMPLES, AckingLoad, Daemon, event, wait_for
 
 
 class IngestTest(unittest.TestCase):
@@ -171,35 +171,12 @@ class LifecycleTest(unittest.TestCase):
     def test_sigterm_during_load_loses_no_acknowledged_event(self):
         d = Daemon().start()
         try:
-            acked, stop = [], threading.Event()
-            lock = threading.Lock()
-
-            def client(t):
-                import http.client
-                conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
-                i = 0
-                while not stop.is_set():
-                    batch = [event("L%d-%d-%d" % (t, i, k)) for k in range(50)]
-                    i += 1
-                    try:
-                        s, body, _ = d.post_usage(batch, conn=conn)
-                    except Exception:  # noqa: BLE001 - the server went away: not acknowledged
-                        return
-                    if s == 200:
-                        with lock:
-                            acked.extend(e["event_id"] for e in batch)
-
-            threads = [threading.Thread(target=client, args=(t,)) for t in range(8)]
-            for t in threads:
-                t.start()
-            wait_for(lambda: len(acked) >= 2000, timeout=30)
+            load = AckingLoad(d, clients=8, batch=50, prefix="L")
+            load.wait_for_acks(2000)
             self.assertEqual(d.stop(signal.SIGTERM), 0)
-            stop.set()
-            for t in threads:
-                t.join()
+            acked = load.stop()
             stored = {r[0] for r in d.query("SELECT event_id FROM events")}
-            missing = [e for e in acked if e not in stored]
-            self.assertEqual(missing, [], "acknowledged events lost")
+            self.assertEqual([e for e in acked if e not in stored], [], "acknowledged events lost")
             self.assertTrue(any("stopped cleanly" in l for l in d.log), "".join(d.log))
         finally:
             d.cleanup()
