@@ -39,7 +39,11 @@ if ((${#missing[@]})); then
   fi
 fi
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Tests and benchmarks are built (so they never rot) only when the test packages are there.
+with_tests=OFF
+[[ "${1:-}" == "--tests" ]] && with_tests=ON
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOLLGATE_TESTS=$with_tests \
+  -DTOLLGATE_BENCH=$with_tests >/dev/null
 cmake --build build -j "$(nproc)"
 
 if [[ "${1:-}" == "--tests" ]]; then
