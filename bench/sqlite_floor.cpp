@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   }
   const long long total = std::atoll(argv[2]);
   const std::string sync = argc > 3 ? argv[3] : "normal";
+  tollgate::configure_sqlite();  // the daemon's process-wide SQLite settings
   sqlite3* db = nullptr;
   if (sqlite3_open(argv[1], &db) != SQLITE_OK) return 1;
   tollgate::exec_sql(db, "PRAGMA journal_mode=WAL");

@@ -19,6 +19,7 @@
 #include "daemon/reports.h"
 #include "storage/policy_store.h"
 #include "storage/report.h"
+#include "storage/sqlite_util.h"
 #include "daemon/worker_pool.h"
 #include "daemon/config.h"
 #include "daemon/daemon_metrics.h"
@@ -252,6 +253,7 @@ int prices_import(const std::vector<std::string>& args) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  configure_sqlite();
   std::vector<std::string> args(argv + 1, argv + argc);
   // Global flags, anywhere on the line.
   std::string log_format = "text", log_level = "info";

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <unordered_map>
 #include <sstream>
 
 namespace tollgate {
@@ -140,31 +141,49 @@ std::vector<std::string> DaemonMetrics::dims(const UsageEvent& e,
 }
 
 void DaemonMetrics::record_accepted(const std::vector<const UsageEvent*>& events) {
-  std::map<std::vector<std::string>, int64_t> cost;  // nanos, summed exactly before the double
-  std::map<std::vector<std::string>, double> tokens, requests;
-  std::map<std::vector<std::string>, double> unpriced;
+  // Sum per distinct set of dimensions first (one key string per event), then touch each
+  // family once per set: a batch of 1,000 events costs a handful of lookups.
+  struct Sums {
+    const UsageEvent* sample;
+    int64_t cost = 0, input = 0, cached = 0, cache_write = 0, output = 0, requests = 0, unpriced = 0;
+  };
+  std::unordered_map<std::string, Sums> groups;
+  std::string key;
   for (const UsageEvent* e : events) {
-    auto c = dims(*e, labels_);
-    c.push_back(currency_);
-    cost[c] += e->cost.nanos();
-    auto t = dims(*e, token_labels_);
-    t.push_back("");
-    for (auto [kind, n] : {std::pair{"input", e->input_tokens},
-                           {"cached_input", e->cached_input_tokens},
-                           {"cache_write", e->cache_write_tokens},
-                           {"output", e->output_tokens}}) {
-      t.back() = kind;
-      tokens[t] += double(n);
+    key.clear();
+    for (const std::string* d : {&e->feature, &e->team, &e->customer, &e->model, &e->provider, &e->region}) {
+      key += *d;
+      key += '\x1f';
     }
-    auto r = dims(*e, request_labels_);
-    r.push_back(e->status_ok ? "ok" : "error");
-    requests[r] += double(e->requests);
-    if (e->priced_by == PricedBy::kUnpriced) unpriced[{e->provider, e->model}] += 1;
+    key += static_cast<char>('0' + static_cast<int>(e->priority));
+    key += e->status_ok ? 'o' : 'e';
+    auto [it, fresh] = groups.try_emplace(key, Sums{e});
+    Sums& g = it->second;
+    g.cost += e->cost.nanos();  // nanos, summed exactly before the double
+    g.input += e->input_tokens;
+    g.cached += e->cached_input_tokens;
+    g.cache_write += e->cache_write_tokens;
+    g.output += e->output_tokens;
+    g.requests += e->requests;
+    g.unpriced += e->priced_by == PricedBy::kUnpriced;
   }
-  for (const auto& [k, v] : cost) cost_.with(k)->inc(double(v) / 1e9);
-  for (const auto& [k, v] : tokens) tokens_.with(k)->inc(v);
-  for (const auto& [k, v] : requests) requests_.with(k)->inc(v);
-  for (const auto& [k, v] : unpriced) unpriced_.with(k)->inc(v);
+  for (const auto& [k, g] : groups) {
+    const UsageEvent& e = *g.sample;
+    auto c = dims(e, labels_);
+    c.push_back(currency_);
+    cost_.with(c)->inc(double(g.cost) / 1e9);
+    auto t = dims(e, token_labels_);
+    t.push_back("");
+    for (auto [kind, n] : {std::pair{"input", g.input}, {"cached_input", g.cached},
+                           {"cache_write", g.cache_write}, {"output", g.output}}) {
+      t.back() = kind;
+      tokens_.with(t)->inc(double(n));
+    }
+    auto r = dims(e, request_labels_);
+    r.push_back(e.status_ok ? "ok" : "error");
+    requests_.with(r)->inc(double(g.requests));
+    if (g.unpriced) unpriced_.with({e.provider, e.model})->inc(double(g.unpriced));
+  }
 }
 
 void DaemonMetrics::record_ingest(size_t accepted, size_t duplicates, size_t rejected) {

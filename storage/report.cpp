@@ -73,7 +73,7 @@ Result<DailyReport> daily_report(sqlite3* db, int64_t day, const std::vector<std
   for (const auto& d : group_by) dims += dim_sql(d) + ", ";
   // The day and the seven before it, in one pass over the day index.
   std::string sql = "SELECT day_local, " + dims + kSums +
-                    " FROM rollup_15m WHERE day_local BETWEEN ?1 AND ?2 GROUP BY day_local" +
+                    " FROM rollup_daily WHERE day_local BETWEEN ?1 AND ?2 GROUP BY day_local" +
                     (group_by.empty() ? "" : ", " + dims.substr(0, dims.size() - 2));
   Statement st(db, sql);
   if (!st.ok()) return Status::error("storage_error", st.error());
@@ -125,7 +125,7 @@ Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t 
                         "COUNT(DISTINCT customer), MIN(customer), COUNT(DISTINCT priority), "
                         "MIN(priority), COUNT(DISTINCT tags), MIN(tags), ") +
                     kSums +
-                    " FROM rollup_15m WHERE day_local BETWEEN ?1 AND ?2 "
+                    " FROM rollup_daily WHERE day_local BETWEEN ?1 AND ?2 "
                     "GROUP BY day_local, provider, model, region, feature, team "
                     "ORDER BY day_local, provider, model, region, feature, team";
   Statement st(db, sql);

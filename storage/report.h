@@ -1,7 +1,7 @@
 #pragma once
 // The daily unit-economics report (CONTRACT §4.6) and the FOCUS export rows (§4.7), read from
-// the 15-minute rollups, never from raw events, so a day of ten million events still answers
-// fast. Plain functions over a read-only connection.
+// the daily rollups, never from raw events, so a day of ten million events still answers fast.
+// Plain functions over a read-only connection.
 
 #include <sqlite3.h>
 

@@ -8,7 +8,7 @@
 
 namespace tollgate {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // Applies every pending migration in one transaction. Refuses a database newer than this binary.
 Status migrate(sqlite3* db);

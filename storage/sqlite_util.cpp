@@ -34,15 +34,14 @@ Statement& Statement::bind(int i, std::string_view v) {
 
 int Statement::step() { return sqlite3_step(stmt_); }
 
-void Statement::reset() {
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
-}
+void Statement::reset() { sqlite3_reset(stmt_); }  // callers rebind every parameter
 
 std::string Statement::column_text(int i) const {
   const unsigned char* t = sqlite3_column_text(stmt_, i);
   return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(stmt_, i)) : "";
 }
+
+void configure_sqlite() { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
 
 Status exec_sql(sqlite3* db, const std::string& sql) {
   char* err = nullptr;

@@ -38,6 +38,10 @@ class Statement {
   std::string error_;
 };
 
+// Process-wide SQLite settings, before any connection opens: no memory statistics (they take a
+// global mutex on every allocation). Call once from main(); harmless if too late.
+void configure_sqlite();
+
 // Runs SQL without results; the error names what failed.
 Status exec_sql(sqlite3* db, const std::string& sql);
 
