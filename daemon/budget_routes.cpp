@@ -128,8 +128,12 @@ void Api::admit(const HttpRequest& req, Respond respond) {
                   to_string(d.priority), decision.reason);
     decision.decision = Decision::kAllow;
   }
-  json::object body;
   HttpResponse r;
+  if (decision.decision == Decision::kAllow && decision.reservation_id.empty()) {
+    r.body = R"({"decision":"allow"})";  // the common answer, without building JSON
+    return respond(std::move(r));
+  }
+  json::object body;
   if (decision.decision == Decision::kThrottle) {
     body = {{"decision", "throttle"},
             {"budget", decision.budget},
