@@ -32,12 +32,18 @@ struct Limits {
 };
 
 // One connection: read a request, hand it to the Api, write its response, repeat (keep-alive).
-// Lives as long as an operation holds shared_from_this; every handler runs on its strand.
+// Lives as long as an operation holds shared_from_this; every handler runs on the socket's
+// executor (a strand when there are several I/O threads).
+//
+// Timeouts: instead of re-arming a timer around every read and write, the session keeps a
+// deadline and a watchdog timer checks it every quarter of the idle timeout; past it, the socket
+// is closed, which ends whatever operation is pending. Setting the deadline costs a clock read.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, Api& api, const Limits& limits, std::atomic<uint64_t>& connections,
           std::atomic<int>& in_flight)
-      : stream_(std::move(socket)),
+      : socket_(std::move(socket)),
+        watchdog_(socket_.get_executor()),
         api_(api),
         limits_(limits),
         connections_(connections),
@@ -45,25 +51,42 @@ class Session : public std::enable_shared_from_this<Session> {
   ~Session() { connections_.fetch_sub(1); }
 
   void start() {
-    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
+    net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+      self->watch();
+      self->do_read();
+    });
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
+
+  void watch() {
+    watchdog_.expires_after(std::max<Clock::duration>(limits_.idle / 4, std::chrono::milliseconds(100)));
+    watchdog_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_) return;
+      if (Clock::now() > self->deadline_) {
+        beast::error_code ignored;
+        self->socket_.close(ignored);  // ends the pending read or write
+        self->closed_ = true;
+        return;
+      }
+      self->watch();
+    });
+  }
+
   void do_read() {
     parser_.emplace();
     parser_->header_limit(limits_.max_header);
     parser_->body_limit(limits_.max_body);
-    // One deadline covers the request's arrival and its answer (one timer operation per request,
-    // not three); do_write() extends it only when little of it is left.
-    stream_.expires_after(limits_.idle);  // also bounds how long a request may take to arrive
-    deadline_ = std::chrono::steady_clock::now() + limits_.idle;
-    http::async_read(stream_, buffer_, *parser_,
+    // Also bounds how long a request may take to arrive.
+    deadline_ = Clock::now() + limits_.idle;
+    http::async_read(socket_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == net::error::operation_aborted || ec == net::error::connection_reset)
+    if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset || closed_)
       return close();
     if (ec == http::error::body_limit)
       return reply_and_close(error_response(
@@ -90,6 +113,7 @@ class Session : public std::enable_shared_from_this<Session> {
     plain.content_type = std::string(req[http::field::content_type]);
     plain.if_none_match = std::string(req[http::field::if_none_match]);
     plain.body = std::move(req.body());
+    deadline_ = Clock::time_point::max();  // a request waiting on the ledger is not idle
     in_flight_.fetch_add(1);
     counted_ = true;
     // Most routes answer before handle() returns: write those directly. Answers that come later
@@ -100,7 +124,7 @@ class Session : public std::enable_shared_from_this<Session> {
         self->early_ = std::move(r);
         return;
       }
-      net::post(self->stream_.get_executor(),
+      net::post(self->socket_.get_executor(),
                 [self, r = std::move(r)]() mutable { self->do_write(std::move(r)); });
     });
     in_handler_ = false;
@@ -112,24 +136,23 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void do_write(HttpResponse r) {
-    auto res = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(r.status), version_);
-    res->set(http::field::server, "tollgate/" TOLLGATE_VERSION);
-    res->set(http::field::content_type, r.content_type);
-    for (auto& [k, v] : r.headers) res->set(k, v);
+    // One response object per connection, reused: responses on a connection are sequential.
+    res_ = {};
+    res_.version(version_);
+    res_.result(static_cast<http::status>(r.status));
+    res_.set(http::field::server, "tollgate/" TOLLGATE_VERSION);
+    res_.set(http::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res_.set(k, v);
     keep_alive_ = keep_alive_ && !api_.draining();
-    res->keep_alive(keep_alive_);
-    res->body() = std::move(r.body);
-    res->prepare_payload();
-    if (head_) res->body().clear();  // Content-Length stays that of the GET
-    if (deadline_ - std::chrono::steady_clock::now() < kMinWriteTime) stream_.expires_after(kMinWriteTime);
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
-                        self->on_write(ec);
-                      });
+    res_.keep_alive(keep_alive_);
+    res_.body() = std::move(r.body);
+    res_.prepare_payload();
+    if (head_) res_.body().clear();  // Content-Length stays that of the GET
+    deadline_ = Clock::now() + limits_.idle;
+    http::async_write(socket_, res_, beast::bind_front_handler(&Session::on_write, shared_from_this()));
   }
 
-  void on_write(beast::error_code ec) {
+  void on_write(beast::error_code ec, std::size_t) {
     // Only now is the request answered: the drain waits for this, not for the handler.
     if (counted_) in_flight_.fetch_sub(1);
     counted_ = false;
@@ -149,35 +172,41 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void linger() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::chrono::seconds(5));
-    discard_.resize(64 * 1024);
-    stream_.async_read_some(net::buffer(discard_),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              if (!ec) self->linger();
-                            });
+    if (discard_.empty()) {
+      beast::error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_send, ignored);
+      deadline_ = Clock::now() + std::chrono::seconds(5);
+      discard_.resize(64 * 1024);
+    }
+    socket_.async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (!ec) return self->linger();
+      self->close();
+    });
   }
 
   void close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    closed_ = true;
+    watchdog_.cancel();  // lets the session go now, not at the watchdog's next tick
   }
 
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  net::steady_timer watchdog_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
   Api& api_;
   const Limits& limits_;
   std::atomic<uint64_t>& connections_;
   std::atomic<int>& in_flight_;
-  static constexpr std::chrono::seconds kMinWriteTime{5};
-  std::chrono::steady_clock::time_point deadline_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool closed_ = false;
   bool counted_ = false;
-  std::atomic<bool> in_handler_{false};
-  std::optional<HttpResponse> early_;
   bool linger_ = false;
   std::vector<char> discard_;
+  std::atomic<bool> in_handler_{false};
+  std::optional<HttpResponse> early_;
   bool keep_alive_ = false;
   bool head_ = false;
   unsigned version_ = 11;
