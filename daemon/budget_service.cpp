@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <future>
+#include <map>
 
 #include "daemon/json_util.h"
 #include "daemon/policy_file.h"
@@ -15,26 +17,51 @@ namespace json = boost::json;
 
 namespace {
 
-SpendScan scan_with(sqlite3* db,
-                    Status (*scan)(sqlite3*, EpochMs, const std::function<void(const CostRow&)>&)) {
-  return [db, scan](EpochMs since, const std::function<void(const SpendRow&)>& row) {
-    Status s = scan(db, since, [&](const CostRow& c) {
-      SpendRow r;
-      r.dims = {c.feature, c.team, c.customer, c.provider, c.model, c.region,
-                parse_priority(c.priority).value_or(Priority::kStandard), {}};
-      if (c.tags_json.size() > 2) {
-        boost::system::error_code ec;
-        json::value tags = json::parse(c.tags_json, ec);
-        if (!ec && tags.is_object())
-          for (const auto& kv : tags.get_object())
-            if (kv.value().is_string())
-              r.dims.tags.emplace_back(std::string(kv.key()), std::string(kv.value().get_string()));
-      }
-      r.ts = c.ts_ms;
-      r.cost = c.cost_nanos;
-      row(r);
-    });
+SpendRow to_spend_row(const CostRow& c, EpochMs ts) {
+  SpendRow r;
+  r.dims = {c.feature, c.team, c.customer, c.provider, c.model, c.region,
+            parse_priority(c.priority).value_or(Priority::kStandard), {}};
+  if (c.tags_json.size() > 2) {
+    boost::system::error_code ec;
+    json::value tags = json::parse(c.tags_json, ec);
+    if (!ec && tags.is_object())
+      for (const auto& kv : tags.get_object())
+        if (kv.value().is_string())
+          r.dims.tags.emplace_back(std::string(kv.key()), std::string(kv.value().get_string()));
+  }
+  std::sort(r.dims.tags.begin(), r.dims.tags.end());
+  r.ts = ts;
+  r.cost = c.cost_nanos;
+  return r;
+}
+
+// Period spend for the spend book: whole local days before today from the daily rollups (each
+// dated at its local midnight), today from the 15-minute buckets. Periods start at local
+// midnight, so this is exact, and a month costs ~30 rows per dimension set, not ~2,900.
+SpendScan rollup_scan(sqlite3* db, std::shared_ptr<const TimeZone> tz, EpochMs now) {
+  return [db, tz, now](EpochMs since, const std::function<void(const SpendRow&)>& row) {
+    const int64_t today = tz->local_day(now), first = tz->local_day(since);
+    Status s;
+    if (first < today) {
+      std::map<std::string, EpochMs> day_starts;
+      s = scan_daily_costs(db, format_date(first), format_date(today - 1), [&](const CostRow& c) {
+        auto [it, fresh] = day_starts.try_emplace(c.day_local, 0);
+        if (fresh) it->second = tz->day_start(*parse_date(c.day_local));
+        row(to_spend_row(c, it->second));
+      });
+    }
+    if (s.ok())
+      s = scan_rollup_costs(db, std::max(since, tz->day_start(today)),
+                            [&](const CostRow& c) { row(to_spend_row(c, c.ts_ms)); });
     if (!s.ok()) spdlog::error("rebuilding budget spend: {}", s.message());
+  };
+}
+
+// Per-minute spend for burn-rate windows, from raw events.
+SpendScan event_scan(sqlite3* db) {
+  return [db](EpochMs since, const std::function<void(const SpendRow&)>& row) {
+    Status s = scan_event_costs(db, since, [&](const CostRow& c) { row(to_spend_row(c, c.ts_ms)); });
+    if (!s.ok()) spdlog::error("rebuilding burn-rate windows: {}", s.message());
   };
 }
 
@@ -129,7 +156,7 @@ void BudgetService::install(std::shared_ptr<const PolicySet> policies) {
   // On the writer thread: no commit (and so no record()) can interleave with the rebuild.
   std::promise<void> done;
   ledger_.run_on_writer([&](sqlite3* db) {
-    engine_.install(policies, scan_with(db, scan_rollup_costs), scan_with(db, scan_event_costs));
+    engine_.install(policies, rollup_scan(db, config_.reporting.tz, system_now_ms()), event_scan(db));
     done.set_value();
   });
   done.get_future().wait();

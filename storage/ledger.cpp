@@ -192,10 +192,7 @@ void Ledger::run() {
       busy = false;
       if (stopping_ && ops_.empty()) return;
       lock.unlock();
-      if (clock_() >= next_prune_ms_) {
-        int64_t n = prune_chunk(kPruneChunk);
-        next_prune_ms_ = n == kPruneChunk ? 0 : clock_() + kPruneEveryMs;
-      }
+      prune_if_due();
       lock.lock();
       continue;
     }
@@ -210,6 +207,8 @@ void Ledger::run() {
     queue_.clear();
     lock.unlock();
     commit(batch);
+    // Under sustained load the writer is never idle: prune between commits too.
+    prune_if_due();
     lock.lock();
   }
 }
@@ -326,6 +325,14 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<bool>>
   return s;
 }
 
+void Ledger::prune_if_due() {
+  // A small chunk at a time, so retention holds without stalling ingest; again at once while
+  // there is more, else every kPruneEveryMs.
+  if (clock_() < next_prune_ms_) return;
+  int64_t n = prune_chunk(kPruneChunk);
+  next_prune_ms_ = n == kPruneChunk ? 0 : clock_() + kPruneEveryMs;
+}
+
 int64_t Ledger::prune_chunk(int64_t limit) {
   const EpochMs cutoff = clock_() - static_cast<int64_t>(options_.raw_retention_days) * 86'400'000;
   Statement del(db_,
@@ -340,13 +347,6 @@ int64_t Ledger::prune_chunk(int64_t limit) {
   int64_t n = sqlite3_changes(db_);
   if (n > 0) spdlog::info("pruned {} raw events older than {} days", n, options_.raw_retention_days);
   return n;
-}
-
-int64_t Ledger::prune_now() {
-  // Only safe when the writer is idle or stopped; tests call it after stop().
-  int64_t total = 0;
-  for (int64_t n; (n = prune_chunk(kPruneChunk)) > 0;) total += n;
-  return total;
 }
 
 }  // namespace tollgate

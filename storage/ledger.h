@@ -67,8 +67,6 @@ class Ledger {
   void run_on_writer(std::function<void(sqlite3*)> op);
   void stop();
 
-  // Runs the retention prune now (tests); returns rows deleted.
-  int64_t prune_now();
   const LedgerOptions& options() const { return options_; }
 
  private:
@@ -84,6 +82,7 @@ class Ledger {
   Status write(std::vector<Pending>& batch, std::vector<std::vector<bool>>& duplicates,
                CommitInfo& info);
   int64_t prune_chunk(int64_t limit);
+  void prune_if_due();
 
   LedgerOptions options_;
   Clock clock_;

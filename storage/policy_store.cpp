@@ -108,6 +108,33 @@ Status scan_rollup_costs(sqlite3* db, EpochMs since, const std::function<void(co
                     since, row);
 }
 
+Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string& to,
+                        const std::function<void(const CostRow&)>& row) {
+  Statement st(db,
+               "SELECT day_local, feature, team, customer, tags, provider, model, region, priority, "
+               "SUM(cost_nanos) FROM rollup_daily WHERE day_local BETWEEN ?1 AND ?2 "
+               "GROUP BY day_local, feature, team, customer, tags, provider, model, region, priority");
+  if (!st.ok()) return Status::error("storage_error", st.error());
+  st.bind(1, from).bind(2, to);
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    CostRow r;
+    r.day_local = st.column_text(0);
+    r.feature = st.column_text(1);
+    r.team = st.column_text(2);
+    r.customer = st.column_text(3);
+    r.tags_json = st.column_text(4);
+    r.provider = st.column_text(5);
+    r.model = st.column_text(6);
+    r.region = st.column_text(7);
+    r.priority = st.column_text(8);
+    r.cost_nanos = st.column_int(9);
+    row(r);
+  }
+  if (rc != SQLITE_DONE) return Status::error("storage_error", sqlite3_errmsg(db));
+  return {};
+}
+
 Status scan_event_costs(sqlite3* db, EpochMs since, const std::function<void(const CostRow&)>& row) {
   return scan_costs(db,
                     "SELECT ts_ms, feature, team, customer, tags, provider, model, region, "

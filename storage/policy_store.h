@@ -27,6 +27,7 @@ struct AuditRow {
 
 // One row of cost history: the dimensions as stored, a time, a cost.
 struct CostRow {
+  std::string day_local;  // daily rollups only
   std::string feature, team, customer, tags_json, provider, model, region, priority;
   EpochMs ts_ms = 0;
   int64_t cost_nanos = 0;
@@ -45,6 +46,9 @@ Result<std::vector<AuditRow>> read_audit(sqlite3* db, EpochMs since, int limit);
 
 // 15-minute rollups with bucket start at or after `since` (ts_ms = bucket start).
 Status scan_rollup_costs(sqlite3* db, EpochMs since, const std::function<void(const CostRow&)>& row);
+// Daily rollups of the local days from..to (YYYY-MM-DD, inclusive); ts_ms is 0, day_local set.
+Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string& to,
+                        const std::function<void(const CostRow&)>& row);
 // Raw events stamped at or after `since`.
 Status scan_event_costs(sqlite3* db, EpochMs since, const std::function<void(const CostRow&)>& row);
 

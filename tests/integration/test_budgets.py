@@ -196,6 +196,32 @@ class RestartAndRaceTest(unittest.TestCase):
             d.cleanup()
             hook.close()
 
+    def test_restart_rebuilds_a_monthly_budget_from_daily_and_15_minute_rollups(self):
+        import datetime
+        now = datetime.datetime.now(datetime.timezone.utc)
+        month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
+        d = budget_daemon(policies="""budgets:
+  - name: monthly
+    match: {feature: support-chat}
+    period: month
+    limit: 100
+""").start()
+        try:
+            events = [event("now", ts=iso(now - datetime.timedelta(seconds=5)), cost=3),
+                      event("last-month", ts=iso(month_start - datetime.timedelta(hours=1)), cost=50)]
+            if now - month_start > datetime.timedelta(hours=2):  # an earlier day of this month
+                events.append(event("early", ts=iso(month_start + datetime.timedelta(hours=1)), cost=7))
+            expected = 3 + (7 if len(events) == 3 else 0)
+            self.assertEqual(d.post_usage(events)[1]["accepted"], len(events))
+            spend = lambda: json.loads(d.request("GET", "/v1/budgets")[1])["budgets"][0]["spend"]
+            self.assertEqual(spend(), expected)
+            self.assertEqual(d.stop(), 0)
+            d.start()
+            self.assertEqual(spend(), expected, "rebuilt from the rollups at start")
+        finally:
+            d.cleanup()
+
     def test_fifty_concurrent_reservations_against_a_ten_dollar_budget_admit_exactly_ten(self):
         d = budget_daemon(policies="""budgets:
   - name: ten
