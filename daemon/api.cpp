@@ -32,7 +32,7 @@ Api::Api(const Config& config, std::shared_ptr<const PriceBook> prices, Ledger& 
       clock_(std::move(clock)),
       auth_(config.tokens) {}
 
-std::string Api::route_of(const std::string& method, const std::string& path) {
+std::string Api::route_of(const std::string& path) {
   static const char* kRoutes[] = {"/v1/usage",     "/v1/admit",         "/v1/throttles",
                                   "/v1/budgets",   "/v1/overrides",     "/v1/audit",
                                   "/v1/reports/daily", "/v1/export/focus", "/healthz",
@@ -41,7 +41,6 @@ std::string Api::route_of(const std::string& method, const std::string& path) {
   for (const char* r : kRoutes)
     if (path == r) return r;
   if (path.rfind("/v1/overrides/", 0) == 0) return "/v1/overrides/{id}";
-  (void)method;
   return "other";
 }
 
@@ -72,7 +71,7 @@ std::optional<HttpResponse> Api::authorize(const HttpRequest& req, Role role) co
 
 void Api::handle(HttpRequest req, Respond respond) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string route = route_of(req.method, req.path);
+  const std::string route = route_of(req.path);
   // Every response goes through here: metrics, then the caller's completion.
   Respond done = [this, route, start, respond = std::move(respond)](HttpResponse r) {
     metrics_.record_http(

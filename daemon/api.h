@@ -44,7 +44,7 @@ class Api {
   bool draining() const { return draining_.load(); }
 
   // The route label of a path for metrics: a fixed pattern, never the raw path.
-  static std::string route_of(const std::string& method, const std::string& path);
+  static std::string route_of(const std::string& path);
 
  private:
   void ingest(HttpRequest& req, Respond respond);

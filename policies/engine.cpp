@@ -399,10 +399,11 @@ AdmitDecision PolicyEngine::admit(const Dimensions& d, std::optional<Money> esti
       t.budget = b.name;
       t.action = "block";
       t.retry_after_s = std::max<int64_t>(1, (s.period_end - now + 999) / 1000);
+      const std::string state = reason(i, r, now);  // "budget X is at N% of …; who is blocked"
       t.reason = "admitting an estimated " + estimate->to_string() + " " + currency_ + " would take " +
-                 reason(i, r, now).substr(0, reason(i, r, now).find(';')) +
-                 " past its block threshold; " + priorities_text(r.priorities) +
-                 " requests are blocked until " + format_utc_ms(s.period_end) + " or an override";
+                 state.substr(0, state.find(';')) + " past its block threshold; " +
+                 priorities_text(r.priorities) + " requests are blocked until " +
+                 format_utc_ms(s.period_end) + " or an override";
       t.dry_run = set_->dry_run;
       if (!t.dry_run) return t;
       out = t;
