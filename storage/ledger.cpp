@@ -27,40 +27,33 @@ INSERT OR IGNORE INTO events (event_id, ts_ms, day_local, feature, team, custome
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
   ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28))sql";
 
-const char* kUpsertRollup = R"sql(
-INSERT INTO rollup_15m (bucket_ms, day_local, feature, team, customer, tags, provider, model,
-  region, priority, status, priced_by, currency, events, requests, input_tokens,
-  cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos,
-  value_units_nanos, revenue_nanos)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-  ?21, ?22, ?23, ?24)
-ON CONFLICT DO UPDATE SET events = events + excluded.events,
-  requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
-  cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
-  cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-  output_tokens = output_tokens + excluded.output_tokens,
-  gpu_micros = gpu_micros + excluded.gpu_micros, egress_bytes = egress_bytes + excluded.egress_bytes,
-  cost_nanos = cost_nanos + excluded.cost_nanos,
-  value_units_nanos = value_units_nanos + excluded.value_units_nanos,
-  revenue_nanos = revenue_nanos + excluded.revenue_nanos)sql";
+// The rollup upserts: the 15-minute buckets, and the same sums by local day (there ?1, the
+// bucket, is not used). Both add into an existing row.
+#define TOLLGATE_ROLLUP_COLUMNS                                                                \
+  "feature, team, customer, tags, provider, model, region, priority, status, priced_by, "     \
+  "currency, events, requests, input_tokens, cached_input_tokens, cache_write_tokens, "       \
+  "output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos"
+#define TOLLGATE_ROLLUP_ADD                                                                    \
+  " ON CONFLICT DO UPDATE SET events = events + excluded.events, "                            \
+  "requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens, " \
+  "cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens, "                \
+  "cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, "                   \
+  "output_tokens = output_tokens + excluded.output_tokens, "                                  \
+  "gpu_micros = gpu_micros + excluded.gpu_micros, egress_bytes = egress_bytes + excluded.egress_bytes, " \
+  "cost_nanos = cost_nanos + excluded.cost_nanos, "                                           \
+  "value_units_nanos = value_units_nanos + excluded.value_units_nanos, "                      \
+  "revenue_nanos = revenue_nanos + excluded.revenue_nanos"
 
-// The same sums by local day (?1, the bucket, is not used).
-const char* kUpsertDaily = R"sql(
-INSERT INTO rollup_daily (day_local, feature, team, customer, tags, provider, model,
-  region, priority, status, priced_by, currency, events, requests, input_tokens,
-  cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos,
-  value_units_nanos, revenue_nanos)
-VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-  ?21, ?22, ?23, ?24)
-ON CONFLICT DO UPDATE SET events = events + excluded.events,
-  requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
-  cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
-  cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-  output_tokens = output_tokens + excluded.output_tokens,
-  gpu_micros = gpu_micros + excluded.gpu_micros, egress_bytes = egress_bytes + excluded.egress_bytes,
-  cost_nanos = cost_nanos + excluded.cost_nanos,
-  value_units_nanos = value_units_nanos + excluded.value_units_nanos,
-  revenue_nanos = revenue_nanos + excluded.revenue_nanos)sql";
+const char* kUpsertRollup =
+    "INSERT INTO rollup_15m (bucket_ms, day_local, " TOLLGATE_ROLLUP_COLUMNS ") VALUES (?1, ?2, ?3, "
+    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
+    "?24)" TOLLGATE_ROLLUP_ADD;
+const char* kUpsertDaily =
+    "INSERT INTO rollup_daily (day_local, " TOLLGATE_ROLLUP_COLUMNS ") VALUES (?2, ?3, ?4, ?5, ?6, "
+    "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
+    TOLLGATE_ROLLUP_ADD;
+#undef TOLLGATE_ROLLUP_COLUMNS
+#undef TOLLGATE_ROLLUP_ADD
 
 // Rollup key: the bucket and every dimension of an event (the strings live in the events).
 using RollupKey = std::tuple<EpochMs, std::string_view, std::string_view, std::string_view,

@@ -12,15 +12,13 @@ Status step_done(sqlite3* db, Statement& st) {
   return {};
 }
 
-Status scan_costs(sqlite3* db, const char* sql, EpochMs since,
-                  const std::function<void(const CostRow&)>& row) {
-  Statement st(db, sql);
-  if (!st.ok()) return Status::error("storage_error", st.error());
-  st.bind(1, since);
+// Column 0 is the time (ts_ms) or, for daily rollups, the day; then the dimensions and the cost.
+Status scan_costs(Statement& st, sqlite3* db, bool daily, const std::function<void(const CostRow&)>& row) {
   int rc;
   while ((rc = st.step()) == SQLITE_ROW) {
     CostRow r;
-    r.ts_ms = st.column_int(0);
+    if (daily) r.day_local = st.column_text(0);
+    else r.ts_ms = st.column_int(0);
     r.feature = st.column_text(1);
     r.team = st.column_text(2);
     r.customer = st.column_text(3);
@@ -34,6 +32,13 @@ Status scan_costs(sqlite3* db, const char* sql, EpochMs since,
   }
   if (rc != SQLITE_DONE) return Status::error("storage_error", sqlite3_errmsg(db));
   return {};
+}
+
+Status scan_since(sqlite3* db, const char* sql, EpochMs since, const std::function<void(const CostRow&)>& row) {
+  Statement st(db, sql);
+  if (!st.ok()) return Status::error("storage_error", st.error());
+  st.bind(1, since);
+  return scan_costs(st, db, false, row);
 }
 
 }  // namespace
@@ -102,7 +107,7 @@ Result<std::vector<AuditRow>> read_audit(sqlite3* db, EpochMs since, int limit) 
 }
 
 Status scan_rollup_costs(sqlite3* db, EpochMs since, const std::function<void(const CostRow&)>& row) {
-  return scan_costs(db,
+  return scan_since(db,
                     "SELECT bucket_ms, feature, team, customer, tags, provider, model, region, "
                     "priority, cost_nanos FROM rollup_15m WHERE bucket_ms >= ?1",
                     since, row);
@@ -116,27 +121,11 @@ Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string&
                "GROUP BY day_local, feature, team, customer, tags, provider, model, region, priority");
   if (!st.ok()) return Status::error("storage_error", st.error());
   st.bind(1, from).bind(2, to);
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW) {
-    CostRow r;
-    r.day_local = st.column_text(0);
-    r.feature = st.column_text(1);
-    r.team = st.column_text(2);
-    r.customer = st.column_text(3);
-    r.tags_json = st.column_text(4);
-    r.provider = st.column_text(5);
-    r.model = st.column_text(6);
-    r.region = st.column_text(7);
-    r.priority = st.column_text(8);
-    r.cost_nanos = st.column_int(9);
-    row(r);
-  }
-  if (rc != SQLITE_DONE) return Status::error("storage_error", sqlite3_errmsg(db));
-  return {};
+  return scan_costs(st, db, true, row);
 }
 
 Status scan_event_costs(sqlite3* db, EpochMs since, const std::function<void(const CostRow&)>& row) {
-  return scan_costs(db,
+  return scan_since(db,
                     "SELECT ts_ms, feature, team, customer, tags, provider, model, region, "
                     "priority, cost_nanos FROM events WHERE ts_ms >= ?1",
                     since, row);
