@@ -201,6 +201,7 @@ TEST_CASE("a failed commit stores nothing of the batch and reports storage_unava
     // A real SQLite failure mid-transaction: a trigger aborts the insert of one event.
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(dir.file("ledger.db").c_str(), &db) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);  // the writer may be mid-transaction (commit or prune)
     REQUIRE(sqlite3_exec(db,
                          "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.event_id = 'bad' "
                          "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
