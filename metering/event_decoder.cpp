@@ -248,7 +248,7 @@ Result<std::vector<DecodedItem>> decode_usage_body(std::string_view body, BodyFo
   std::vector<DecodedItem> items;
   json::monotonic_resource mr;
   if (format == BodyFormat::kNdjson) {
-    size_t pos = 0;
+    size_t pos = 0, parsed = 0;
     while (pos < body.size()) {
       size_t nl = body.find('\n', pos);
       if (nl == std::string_view::npos) nl = body.size();
@@ -260,6 +260,7 @@ Result<std::vector<DecodedItem>> decode_usage_body(std::string_view body, BodyFo
       DecodedItem& item = items.emplace_back();
       boost::system::error_code ec;
       json::value v = json::parse(line, ec, &mr);
+      parsed += !ec;
       if (ec) {
         item.status = Status::error("invalid_json", "line " + std::to_string(items.size()) +
                                                         " is not valid JSON: " + ec.message());
@@ -268,6 +269,8 @@ Result<std::vector<DecodedItem>> decode_usage_body(std::string_view body, BodyFo
       decode_one(v, now_ms, oldest_ms, item);
     }
     if (items.empty()) return Status::error("empty_body", "the body holds no events");
+    if (parsed == 0)  // not one line of JSON: the body as a whole is unreadable
+      return Status::error("invalid_json", "no line of the NDJSON body is valid JSON");
     return items;
   }
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)

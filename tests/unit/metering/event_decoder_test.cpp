@@ -140,6 +140,7 @@ TEST_CASE("bodies that cannot be parsed at all fail as a whole") {
   CHECK(decode_usage_body("", BodyFormat::kJson, kNow, kOldest).status().code() == "empty_body");
   CHECK(decode_usage_body("[]", BodyFormat::kJson, kNow, kOldest).status().code() == "empty_body");
   CHECK(decode_usage_body("\n\n", BodyFormat::kNdjson, kNow, kOldest).status().code() == "empty_body");
+  CHECK(decode_usage_body("{oops\nnope\n", BodyFormat::kNdjson, kNow, kOldest).status().code() == "invalid_json");
   CHECK(decode_usage_body("42", BodyFormat::kJson, kNow, kOldest).status().code() == "invalid_body");
   // Invalid UTF-8 inside a string makes the JSON invalid.
   CHECK(decode_usage_body("{\"event_id\":\"\xff\"}", BodyFormat::kJson, kNow, kOldest).status().code() == "invalid_json");
