@@ -118,7 +118,9 @@ int serve(const std::string& path) {
                config.storage.synchronous_full ? "full" : "normal");
   spdlog::info("listening on {}:{}", config.server.host, server.port());
   api.set_ready(true);
-  server.run([&api] { api.reload(); });
+  // SIGHUP reloads on the worker pool: file reads stay off the I/O threads.
+  server.run([&] { workers.post([&api] { api.reload(); }); });
+  workers.shutdown();  // finishes a reload or report in progress while the Api still exists
   // Every answered request's events are committed; stop() commits anything still queued.
   budgets.engine().stop_ticker();
   ledger.value()->stop();

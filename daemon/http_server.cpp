@@ -263,7 +263,7 @@ struct HttpServer::Impl {
       if (ec) return;
       if (sig == SIGHUP) {
         spdlog::info("SIGHUP: reloading");
-        std::thread(on_reload).detach();  // file I/O off the I/O threads
+        on_reload();  // queues the reload off the I/O threads
         wait_signal(on_reload);
         return;
       }

@@ -3,7 +3,8 @@
 // server). This header includes no Beast; only http_server.cpp does.
 //
 // run() blocks until SIGTERM/SIGINT: it then stops accepting, marks the Api draining, waits for
-// every in-flight request to be answered (bounded), and returns. SIGHUP calls `on_reload`.
+// every in-flight request to be answered (bounded), and returns. SIGHUP calls `on_reload` on an
+// I/O thread: it must only hand the work elsewhere.
 
 #include <functional>
 #include <memory>

@@ -18,18 +18,22 @@ WorkerPool::WorkerPool(int threads) {
     });
 }
 
-WorkerPool::~WorkerPool() {
+WorkerPool::~WorkerPool() { shutdown(); }
+
+void WorkerPool::shutdown() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
-  for (auto& t : threads_) t.join();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
 }
 
 void WorkerPool::post(std::function<void()> work) {
   {
     std::lock_guard lock(mu_);
+    if (stop_) return;
     work_.push_back(std::move(work));
   }
   cv_.notify_one();

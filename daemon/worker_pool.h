@@ -1,6 +1,7 @@
 #pragma once
 // WorkerPool: threads for blocking work (SQLite reads, file reads) so I/O threads never block.
-// post() is thread-safe; the destructor finishes queued work, then joins.
+// post() is thread-safe; shutdown() (or the destructor) finishes queued work, then joins; work
+// posted after it is dropped.
 
 #include <condition_variable>
 #include <deque>
@@ -16,6 +17,7 @@ class WorkerPool {
   explicit WorkerPool(int threads);
   ~WorkerPool();
   void post(std::function<void()> work);
+  void shutdown();
 
  private:
   std::mutex mu_;
