@@ -24,14 +24,22 @@ reservation_ttl_s: 300
 
 
 class WebhookReceiver:
-    """A local HTTP server that records every POSTed JSON body."""
+    """A local HTTP server that records every POSTed JSON body; the first `fail_first` posts get
+    a 503 (and are not recorded), as from a flaky chat service."""
 
-    def __init__(self):
+    def __init__(self, fail_first=0):
         received = self.received = []
+        self.attempts = attempts = [0]
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                attempts[0] += 1
+                if attempts[0] <= fail_first:
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 received.append(json.loads(body))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
@@ -282,6 +290,21 @@ class RestartAndRaceTest(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         finally:
             d.cleanup()
+
+    def test_a_failing_webhook_is_retried_with_backoff_and_delivers_once(self):
+        hook = WebhookReceiver(fail_first=2)
+        d = budget_daemon(extra="alerting:\n  webhooks:\n    - url: %s\n" % hook.url).start()
+        try:
+            started = time.monotonic()
+            d.post_usage([event("w1", cost=0.6)])  # crosses 50%
+            wait_for(lambda: hook.received, timeout=20)
+            self.assertGreaterEqual(time.monotonic() - started, 1.4, "0.5 s then 1 s of backoff")
+            self.assertEqual(hook.attempts[0], 3)
+            self.assertEqual([a["threshold_percent"] for a in hook.received], [50])
+            self.assertTrue(any("retry 2" in l for l in d.log), "".join(d.log))
+        finally:
+            d.cleanup()
+            hook.close()
 
     def test_admission_input_errors(self):
         d = budget_daemon().start()
