@@ -168,30 +168,34 @@ class LifecycleTest(unittest.TestCase):
         finally:
             d.cleanup()
 
-    def test_sigterm_during_load_loses_no_acknowledged_event(self):
+    def stop_under_load(self, sig):
+        """Stops a daemon with `sig` under 8 clients of load; returns it (stopped) and the ids
+        it acknowledged."""
         d = Daemon().start()
+        load = AckingLoad(d, clients=8, batch=50, prefix="L")
+        load.wait_for_acks(2000)
+        code = d.stop(sig)
+        return d, load.stop(), code
+
+    def assert_all_stored(self, d, acked):
+        stored = {r[0] for r in d.query("SELECT event_id FROM events")}
+        self.assertEqual([e for e in acked if e not in stored], [], "acknowledged events lost")
+
+    def test_sigterm_during_load_loses_no_acknowledged_event(self):
+        d, acked, code = self.stop_under_load(signal.SIGTERM)
         try:
-            load = AckingLoad(d, clients=8, batch=50, prefix="L")
-            load.wait_for_acks(2000)
-            self.assertEqual(d.stop(signal.SIGTERM), 0)
-            acked = load.stop()
-            stored = {r[0] for r in d.query("SELECT event_id FROM events")}
-            self.assertEqual([e for e in acked if e not in stored], [], "acknowledged events lost")
+            self.assertEqual(code, 0)
+            self.assert_all_stored(d, acked)
             self.assertTrue(any("stopped cleanly" in l for l in d.log), "".join(d.log))
         finally:
             d.cleanup()
 
     def test_kill_9_during_load_loses_no_acknowledged_event(self):
         # A crash, not a drain: what was acknowledged was committed, and WAL keeps it.
-        d = Daemon().start()
+        d, acked, _ = self.stop_under_load(signal.SIGKILL)
         try:
-            load = AckingLoad(d, clients=8, batch=50, prefix="K")
-            load.wait_for_acks(2000)
-            d.stop(signal.SIGKILL)
-            acked = load.stop()
             d.start()  # recovery: the lock died with the process; the WAL is replayed
-            stored = {r[0] for r in d.query("SELECT event_id FROM events")}
-            self.assertEqual([e for e in acked if e not in stored], [], "acknowledged events lost")
+            self.assert_all_stored(d, acked)
             raw = d.query("SELECT COUNT(*), SUM(cost_nanos) FROM events")[0]
             rolled = d.query("SELECT SUM(events), SUM(cost_nanos) FROM rollup_15m")[0]
             self.assertEqual(raw, rolled, "raw events and rollups commit together or not at all")
