@@ -49,10 +49,9 @@ std::string flag(const std::vector<std::string>& args, const std::string& name) 
   return "";
 }
 
-// Loads the main file and every file it names; prints every error. nullopt when any.
+// Loads the main file and every file it names; nullopt when any has an error (all in `errors`).
 std::optional<Config> load_all(const std::string& path, std::shared_ptr<const PriceBook>& prices,
-                               std::shared_ptr<const PolicySet>& policies) {
-  LoadErrors errors;
+                               std::shared_ptr<const PolicySet>& policies, LoadErrors& errors) {
   Config config = load_config(path, errors);
   prices = std::make_shared<PriceBook>();
   policies = std::make_shared<PolicySet>();
@@ -60,7 +59,6 @@ std::optional<Config> load_all(const std::string& path, std::shared_ptr<const Pr
     if (!config.prices_file.empty()) prices = load_prices(config.prices_file, config, errors);
     if (!config.policies_file.empty()) policies = load_policies(config.policies_file, errors);
   }
-  for (const auto& line : errors.lines) std::cerr << line << "\n";
   if (!errors.ok()) return std::nullopt;
   return config;
 }
@@ -68,7 +66,9 @@ std::optional<Config> load_all(const std::string& path, std::shared_ptr<const Pr
 int check(const std::string& path) {
   std::shared_ptr<const PriceBook> prices;
   std::shared_ptr<const PolicySet> policies;
-  auto config = load_all(path, prices, policies);
+  LoadErrors errors;
+  auto config = load_all(path, prices, policies, errors);
+  for (const auto& line : errors.lines) std::cerr << line << "\n";  // every error, one a line
   if (!config) return 1;
   std::cout << path << ": ok (" << prices->size() << " prices, " << policies->budgets.size()
             << " budgets)\n";
@@ -78,9 +78,13 @@ int check(const std::string& path) {
 int serve(const std::string& path) {
   std::shared_ptr<const PriceBook> prices;
   std::shared_ptr<const PolicySet> policies;
-  auto loaded = load_all(path, prices, policies);
+  LoadErrors errors;
+  auto loaded = load_all(path, prices, policies, errors);
   if (!loaded) {
-    spdlog::error("startup failed: invalid configuration {}", path);
+    // One line (CONTRACT §1); `tollgate check` lists them all.
+    const size_t more = errors.lines.size() - 1;
+    spdlog::error("startup failed: {}{}", errors.lines.front(),
+                  more ? " (and " + std::to_string(more) + " more: run tollgate check --config " + path + ")" : "");
     return 1;
   }
   const Config& config = *loaded;
