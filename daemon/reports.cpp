@@ -7,6 +7,8 @@
 #include "daemon/report_format.h"
 #include "storage/policy_store.h"
 #include "storage/report.h"
+#include "storage/schema.h"
+#include "storage/sqlite_util.h"
 
 namespace tollgate {
 
@@ -19,7 +21,18 @@ using Db = std::unique_ptr<sqlite3, decltype(&sqlite3_close)>;
 Result<Db> open(const std::string& path) {
   auto db = open_read_only(path);
   if (!db.ok()) return db.status();
-  return Db(db.value(), &sqlite3_close);
+  Db conn(db.value(), &sqlite3_close);
+  // Readers never migrate: a ledger of another schema version gets a clear word instead of a
+  // missing-table error.
+  Statement version(conn.get(), "PRAGMA user_version");
+  const int64_t v = version.ok() && version.step() == SQLITE_ROW ? version.column_int(0) : -1;
+  if (v != kSchemaVersion)
+    return Status::error("storage_unavailable",
+                         path + " has ledger schema version " + std::to_string(v) + ", this tollgate reads version " +
+                             std::to_string(kSchemaVersion) +
+                             (v < kSchemaVersion ? ": start this version's daemon on it once to migrate it"
+                                                 : ": use the newer tollgate that wrote it"));
+  return conn;
 }
 
 std::vector<std::string> split(const std::string& s) {
