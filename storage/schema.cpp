@@ -127,7 +127,7 @@ static_assert(kMigrationCount == kSchemaVersion);
 
 }  // namespace
 
-Status migrate(sqlite3* db) {
+Status migrate(sqlite3* db, int target) {
   Statement version(db, "PRAGMA user_version");
   if (!version.ok() || version.step() != SQLITE_ROW)
     return Status::error("storage_error", "cannot read the schema version: " + version.error());
@@ -137,13 +137,13 @@ Status migrate(sqlite3* db) {
     return Status::error("schema_too_new", "the database has schema version " +
                                                std::to_string(current) + "; this tollgate knows " +
                                                std::to_string(kSchemaVersion) + " (downgrade?)");
-  if (current == kSchemaVersion) return {};
+  if (current >= target) return {};
   Status s = exec_sql(db, "BEGIN IMMEDIATE");
-  for (int v = current; s.ok() && v < kSchemaVersion; ++v) {
+  for (int v = current; s.ok() && v < target; ++v) {
     s = exec_sql(db, kMigrations[v]);
     if (!s.ok()) s = Status::error(s.code(), "migration " + std::to_string(v + 1) + ": " + s.message());
   }
-  if (s.ok()) s = exec_sql(db, "PRAGMA user_version = " + std::to_string(kSchemaVersion));
+  if (s.ok()) s = exec_sql(db, "PRAGMA user_version = " + std::to_string(target));
   if (s.ok()) return exec_sql(db, "COMMIT");
   exec_sql(db, "ROLLBACK");
   return s;

@@ -10,7 +10,8 @@ namespace tollgate {
 
 inline constexpr int kSchemaVersion = 4;
 
-// Applies every pending migration in one transaction. Refuses a database newer than this binary.
-Status migrate(sqlite3* db);
+// Applies every pending migration up to `target` (tests stop early to build old ledgers) in one
+// transaction. Refuses a database newer than this binary.
+Status migrate(sqlite3* db, int target = kSchemaVersion);
 
 }  // namespace tollgate

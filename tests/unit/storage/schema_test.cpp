@@ -1,0 +1,48 @@
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include "storage/schema.h"
+#include "storage/sqlite_util.h"
+#include "tests/unit/support/temp_dir.h"
+
+using namespace tollgate;
+
+namespace {
+int64_t one(sqlite3* db, const char* sql) {
+  Statement st(db, sql);
+  REQUIRE(st.ok());
+  REQUIRE(st.step() == SQLITE_ROW);
+  return st.column_int(0);
+}
+}  // namespace
+
+TEST_CASE("a ledger of schema 3 migrates to the current one with its rollups carried into days") {
+  testing::TempDir dir;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.file("old.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(migrate(db, 3).ok());
+  CHECK(one(db, "PRAGMA user_version") == 3);
+  REQUIRE(exec_sql(db, R"sql(
+INSERT INTO rollup_15m VALUES
+  (1795255200000, '2026-11-21', 'chat', 'cx', '', '{}', 'p', 'm', '', 'standard', 'ok', 'price_book', 'USD',
+   2, 2, 100, 0, 0, 10, 0, 0, 5000, 0, 0),
+  (1795256100000, '2026-11-21', 'chat', 'cx', '', '{}', 'p', 'm', '', 'standard', 'ok', 'price_book', 'USD',
+   3, 3, 300, 0, 0, 30, 0, 0, 7000, 0, 0))sql").ok());
+  REQUIRE(migrate(db).ok());
+  CHECK(one(db, "PRAGMA user_version") == kSchemaVersion);
+  CHECK(one(db, "SELECT COUNT(*) FROM rollup_daily") == 1);
+  CHECK(one(db, "SELECT cost_nanos FROM rollup_daily") == 12000);
+  CHECK(one(db, "SELECT requests FROM daily_costs") == 5);
+  CHECK(migrate(db).ok());  // idempotent
+  sqlite3_close(db);
+}
+
+TEST_CASE("a ledger newer than this binary is refused") {
+  testing::TempDir dir;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.file("new.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(exec_sql(db, "PRAGMA user_version = 99").ok());
+  Status s = migrate(db);
+  CHECK(s.code() == "schema_too_new");
+  sqlite3_close(db);
+}
