@@ -103,6 +103,17 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
                         spdlog::error("fired alert not recorded: {}", s.message());
                     });
                     alerts_.send(alert_body(a), a.text);
+                  },
+                  // Reservations are written behind the admission (never SQLite on that path):
+                  // a crash in the instant after a 200 may lose one, a restart does not.
+                  [this](const StoredReservation& r) {
+                    ledger_.run_on_writer([row = ReservationRow{r.id, r.budgets, r.estimate_nanos, r.expires}](sqlite3* db) {
+                      if (Status s = insert_reservation(db, row); !s.ok())
+                        spdlog::error("reservation {} not stored: {}", row.id, s.message());
+                    });
+                  },
+                  [this](const std::string& id) {
+                    ledger_.run_on_writer([id](sqlite3* db) { delete_reservation(db, id); });
                   }}),
       alerts_total_(registry.counter("tollgate_budget_alerts_total",
                                      "Budget alerts fired (once per budget, threshold and period).",
@@ -175,6 +186,15 @@ void BudgetService::start(std::shared_ptr<const PolicySet> policies) {
   });
   restored.get_future().wait();
   install(std::move(policies));
+  std::promise<void> reserved;
+  ledger_.run_on_writer([&](sqlite3* db) {
+    std::vector<StoredReservation> open;
+    for (const ReservationRow& r : load_reservations(db, system_now_ms()))
+      open.push_back({r.id, r.budgets, r.estimate_nanos, r.expires_ms});
+    engine_.restore_reservations(open);
+    reserved.set_value();
+  });
+  reserved.get_future().wait();
   engine_.start_ticker();
 }
 

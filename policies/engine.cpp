@@ -156,6 +156,31 @@ void PolicyEngine::restore(std::vector<Override> overrides, std::set<std::string
   evaluate_all(clock_());
 }
 
+void PolicyEngine::restore_reservations(const std::vector<StoredReservation>& reservations) {
+  const EpochMs now = clock_();
+  std::lock_guard lock(mu_);
+  std::vector<size_t> touched;
+  for (const StoredReservation& r : reservations) {
+    if (r.expires <= now) continue;
+    Reservation res;
+    res.estimate = r.estimate_nanos;
+    res.expires = r.expires;
+    for (const auto& name : r.budgets)
+      for (size_t i = 0; i < set_->budgets.size(); ++i)
+        if (set_->budgets[i].name == name) res.budgets.push_back(i);
+    if (res.budgets.empty()) continue;
+    touched.insert(touched.end(), res.budgets.begin(), res.budgets.end());
+    book_.reserve(r.id, std::move(res));
+  }
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  evaluate(touched, now);
+}
+
+void PolicyEngine::release(const std::string& id) {
+  if (book_.release(id) && hooks_.released) hooks_.released(id);
+}
+
 void PolicyEngine::roll(size_t i, EpochMs now) {
   BudgetSpend& s = book_.at(i);
   if (s.period_start != 0 && now >= s.period_start && now < s.period_end) return;
@@ -343,7 +368,7 @@ void PolicyEngine::record(const std::vector<const UsageEvent*>& accepted) {
   std::lock_guard lock(mu_);
   if (set_->budgets.empty()) {
     for (const UsageEvent* e : accepted)
-      if (!e->reservation_id.empty()) book_.release(e->reservation_id);
+      if (!e->reservation_id.empty()) release(e->reservation_id);
     return;
   }
   std::map<std::string, std::vector<size_t>, std::less<>> cache;
@@ -353,7 +378,7 @@ void PolicyEngine::record(const std::vector<const UsageEvent*>& accepted) {
       auto it = book_.reservations().find(e->reservation_id);
       if (it != book_.reservations().end()) {
         for (size_t b : it->second.budgets) touched[b] = true;
-        book_.release(e->reservation_id);  // the actual cost replaces the estimate
+        release(e->reservation_id);  // the actual cost replaces the estimate
       }
     }
     const std::string key = dims_key(*e);
@@ -414,6 +439,11 @@ AdmitDecision PolicyEngine::admit(const Dimensions& d, std::optional<Money> esti
   res.estimate = estimate->nanos();
   res.expires = now + set_->reservation_ttl_ms;
   out.reservation_id = random_id("res_");
+  if (hooks_.reserved) {
+    StoredReservation stored{out.reservation_id, {}, res.estimate, res.expires};
+    for (size_t i : res.budgets) stored.budgets.push_back(set_->budgets[i].name);
+    hooks_.reserved(stored);
+  }
   book_.reserve(out.reservation_id, std::move(res));
   evaluate(matching, now);
   return out;
@@ -519,7 +549,8 @@ std::vector<BudgetStatus> PolicyEngine::status() const {
 void PolicyEngine::tick() {
   const EpochMs now = clock_();
   std::lock_guard lock(mu_);
-  book_.expire(now);
+  for (const auto& id : book_.expire(now))
+    if (hooks_.released) hooks_.released(id);
   for (auto it = overrides_.begin(); it != overrides_.end();) {
     if (it->until <= now) {
       if (hooks_.audit) hooks_.audit({now, "override_expired", it->budget, "tollgate", it->id + ": " + it->reason});

@@ -49,6 +49,14 @@ struct AlertEvent {
   EpochMs period_start = 0, period_end = 0, fired_at = 0;
 };
 
+// An open reservation as it is kept across restarts: budgets by name, not index.
+struct StoredReservation {
+  std::string id;
+  std::vector<std::string> budgets;
+  int64_t estimate_nanos = 0;
+  EpochMs expires = 0;
+};
+
 struct BudgetStatus {
   std::string name;
   Period period = Period::kDay;
@@ -76,6 +84,9 @@ class PolicyEngine {
   struct Hooks {
     std::function<void(const AuditEntry&)> audit;
     std::function<void(const AlertEvent&)> alert;
+    // Reservations opened and closed (settled or expired), so they can outlive a restart.
+    std::function<void(const StoredReservation&)> reserved;
+    std::function<void(const std::string& id)> released;
   };
   PolicyEngine(std::shared_ptr<const TimeZone> tz, std::string currency, Clock clock, Hooks hooks);
   ~PolicyEngine();
@@ -83,8 +94,10 @@ class PolicyEngine {
   // Budgets that keep name, period and match keep their state; others are rebuilt: period spend
   // from `rollups` (15-minute buckets), burn-rate minutes from `raw` events.
   void install(std::shared_ptr<const PolicySet> set, const SpendScan& rollups, const SpendScan& raw);
-  // State kept in the ledger across restarts.
+  // State kept in the ledger across restarts. Reservations name budgets of the installed set:
+  // restore them after install(); those whose budgets are all gone are dropped.
   void restore(std::vector<Override> overrides, std::set<std::string> fired_alerts);
+  void restore_reservations(const std::vector<StoredReservation>& reservations);
 
   void record(const std::vector<const UsageEvent*>& accepted);
   AdmitDecision admit(const Dimensions& d, std::optional<Money> estimate);
@@ -107,6 +120,7 @@ class PolicyEngine {
     std::map<size_t, EpochMs> since;   // when each active rule started
   };
   void roll(size_t i, EpochMs now);
+  void release(const std::string& id);  // from the book, and tells the hook
   bool overridden(const std::string& budget, EpochMs now) const;
   double burn_rate(size_t i, EpochMs now, int64_t window_ms) const;
   bool rule_holds(size_t i, const Rule& r, EpochMs now) const;

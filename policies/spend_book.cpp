@@ -28,12 +28,12 @@ bool SpendBook::release(const std::string& id) {
   return true;
 }
 
-size_t SpendBook::expire(EpochMs now) {
+std::vector<std::string> SpendBook::expire(EpochMs now) {
   std::vector<std::string> expired;
   for (const auto& [id, r] : reservations_)
     if (r.expires <= now) expired.push_back(id);
   for (const auto& id : expired) release(id);
-  return expired.size();
+  return expired;
 }
 
 }  // namespace tollgate

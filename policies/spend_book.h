@@ -41,8 +41,8 @@ class SpendBook {
   void reserve(const std::string& id, Reservation r);
   // Releases a reservation (settled by its usage event, or expired); false when unknown.
   bool release(const std::string& id);
-  // Releases every reservation expired at `now`; returns how many.
-  size_t expire(EpochMs now);
+  // Releases every reservation expired at `now`; returns their ids.
+  std::vector<std::string> expire(EpochMs now);
   std::unordered_map<std::string, Reservation>& reservations() { return reservations_; }
 
  private:

@@ -73,6 +73,41 @@ std::vector<OverrideRow> load_active_overrides(sqlite3* db, EpochMs now) {
   return out;
 }
 
+Status insert_reservation(sqlite3* db, const ReservationRow& r) {
+  std::string names;
+  for (const auto& b : r.budgets) names += (names.empty() ? "" : "\n") + b;  // names hold no newline
+  Statement st(db, "INSERT OR REPLACE INTO reservations (id, budgets, estimate_nanos, expires_ms) VALUES (?1, ?2, ?3, ?4)");
+  if (st.ok()) st.bind(1, r.id).bind(2, names).bind(3, r.estimate_nanos).bind(4, r.expires_ms);
+  return step_done(db, st);
+}
+
+Status delete_reservation(sqlite3* db, const std::string& id) {
+  Statement st(db, "DELETE FROM reservations WHERE id = ?1");
+  if (st.ok()) st.bind(1, id);
+  return step_done(db, st);
+}
+
+std::vector<ReservationRow> load_reservations(sqlite3* db, EpochMs now) {
+  std::vector<ReservationRow> out;
+  {
+    Statement del(db, "DELETE FROM reservations WHERE expires_ms <= ?1");
+    if (del.ok()) del.bind(1, now).step();
+  }
+  Statement st(db, "SELECT id, budgets, estimate_nanos, expires_ms FROM reservations");
+  while (st.ok() && st.step() == SQLITE_ROW) {
+    ReservationRow r{st.column_text(0), {}, st.column_int(2), st.column_int(3)};
+    std::string names = st.column_text(1);
+    for (size_t pos = 0; pos < names.size();) {
+      size_t nl = names.find('\n', pos);
+      if (nl == std::string::npos) nl = names.size();
+      r.budgets.push_back(names.substr(pos, nl - pos));
+      pos = nl + 1;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 Status insert_alert_fired(sqlite3* db, const std::string& key, EpochMs ts) {
   Statement st(db, "INSERT OR IGNORE INTO alerts_fired (key, fired_ms) VALUES (?1, ?2)");
   if (st.ok()) st.bind(1, key).bind(2, ts);

@@ -37,6 +37,17 @@ Status insert_override(sqlite3* db, const OverrideRow& o);
 Status end_override(sqlite3* db, const std::string& id, EpochMs ended_ms);
 std::vector<OverrideRow> load_active_overrides(sqlite3* db, EpochMs now);
 
+struct ReservationRow {
+  std::string id;
+  std::vector<std::string> budgets;
+  int64_t estimate_nanos = 0;
+  EpochMs expires_ms = 0;
+};
+Status insert_reservation(sqlite3* db, const ReservationRow& r);
+Status delete_reservation(sqlite3* db, const std::string& id);
+// Unexpired reservations; expired ones are deleted on the way.
+std::vector<ReservationRow> load_reservations(sqlite3* db, EpochMs now);
+
 Status insert_alert_fired(sqlite3* db, const std::string& key, EpochMs ts);
 std::set<std::string> load_alerts_fired(sqlite3* db);
 

@@ -120,6 +120,13 @@ SELECT day_local, feature, team, customer, provider, model, region, priority,
 FROM rollup_daily
 GROUP BY day_local, feature, team, customer, provider, model, region, priority;
 )sql",
+    // 5: open admission reservations, so a restart does not forget spend already promised.
+    R"sql(
+CREATE TABLE reservations (
+  id TEXT PRIMARY KEY, budgets TEXT NOT NULL, estimate_nanos INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL
+);
+)sql",
 };
 
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -265,6 +265,32 @@ class RestartAndRaceTest(unittest.TestCase):
         finally:
             d.cleanup()
 
+    def test_open_reservations_survive_a_restart_and_settle_after_it(self):
+        d = budget_daemon(policies="""budgets:
+  - name: ten
+    match: {feature: jobs}
+    limit: 10
+    rules:
+      - {at_percent: 100, action: block, priorities: [batch]}
+""").start()
+        try:
+            ids = [admit(d, "batch", feature="jobs", estimated_cost=2.5)[1]["reservation_id"] for _ in range(4)]
+            self.assertEqual(admit(d, "batch", feature="jobs", estimated_cost=0.01)[0], 429)
+            self.assertEqual(d.stop(), 0)
+            d.start()
+            b = json.loads(d.request("GET", "/v1/budgets")[1])["budgets"][0]
+            self.assertEqual(b["reserved"], 10, "the promised spend is still promised")
+            self.assertEqual(admit(d, "batch", feature="jobs", estimated_cost=0.01)[0], 429)
+            d.post_usage([event("s1", feature="jobs", priority="batch", cost=1, reservation_id=ids[0])])
+            b = json.loads(d.request("GET", "/v1/budgets")[1])["budgets"][0]
+            self.assertEqual((b["reserved"], b["spend"]), (7.5, 1))
+            self.assertEqual(d.stop(), 0)
+            d.start()
+            b = json.loads(d.request("GET", "/v1/budgets")[1])["budgets"][0]
+            self.assertEqual((b["reserved"], b["spend"]), (7.5, 1), "settled ones stay settled")
+        finally:
+            d.cleanup()
+
     def test_promtool_accepts_the_policy_series(self):
         import shutil
         import subprocess

@@ -29,6 +29,7 @@ struct Fixture {
   EpochMs now = at("2026-11-21T10:00:00Z");
   std::vector<AuditEntry> audit;
   std::vector<AlertEvent> alerts;
+  std::vector<std::string> reserved, released;
   std::shared_ptr<const TimeZone> tz;
   std::unique_ptr<PolicyEngine> engine;
   std::vector<UsageEvent> kept;
@@ -38,7 +39,9 @@ struct Fixture {
     engine = std::make_unique<PolicyEngine>(
         tz, "USD", [this] { return now; },
         PolicyEngine::Hooks{[this](const AuditEntry& e) { audit.push_back(e); },
-                            [this](const AlertEvent& a) { alerts.push_back(a); }});
+                            [this](const AlertEvent& a) { alerts.push_back(a); },
+                            [this](const StoredReservation& r) { reserved.push_back(r.id); },
+                            [this](const std::string& id) { released.push_back(id); }});
     engine->install(policies(yaml), kNoHistory, kNoHistory);
   }
   void spend(double usd, const std::string& feature = "chat", Priority p = Priority::kStandard,
@@ -245,6 +248,25 @@ reservation_ttl_s: 60
   f.engine->tick();
   CHECK(f.engine->status()[0].reserved.nanos() == 0);
   CHECK(f.decide(Priority::kBatch) == Decision::kAllow);
+  // Every reservation opened was closed again, for the ledger's copy.
+  CHECK(f.reserved.size() == 11);
+  CHECK(f.released.size() == 11);
+  CHECK(std::find(f.released.begin(), f.released.end(), id) != f.released.end());
+}
+
+TEST_CASE("reservations restored after a restart count against their budgets by name") {
+  Fixture f(R"(budgets:
+  - name: r
+    match: {feature: chat}
+    limit: 10
+    rules:
+      - {at_percent: 100, action: block, priorities: [batch]}
+)");
+  f.engine->restore_reservations({{"res_a", {"r"}, 10'000'000'000, f.now + 60'000},
+                                  {"res_gone", {"no-such-budget"}, 5, f.now + 60'000},
+                                  {"res_old", {"r"}, 5, f.now - 1}});
+  CHECK(f.engine->status()[0].reserved.nanos() == 10'000'000'000);
+  CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);
 }
 
 TEST_CASE("an override lifts every throttle of its budget until it expires, audited") {
