@@ -22,7 +22,11 @@ struct Row {
 
 inline Row row(const std::string& prefix, int64_t n) {
   int k = static_cast<int>(n % 4);
-  return {prefix + std::to_string(n), kFeatures[k], kProviders[k], kModels[k], 800 + n % 700,
+  return {prefix + std::to_string(n),
+          kFeatures[k],
+          kProviders[k],
+          kModels[k],
+          800 + n % 700,
           100 + n % 300};
 }
 

@@ -79,7 +79,8 @@ int read_response(int fd, std::string& buf, std::string& body) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: ingest_load HOST PORT N [CONNECTIONS=8] [BATCH=1000] [ID_PREFIX=ev]\n");
+    std::fprintf(stderr,
+                 "usage: ingest_load HOST PORT N [CONNECTIONS=8] [BATCH=1000] [ID_PREFIX=ev]\n");
     return 2;
   }
   const char* host = argv[1];
@@ -105,9 +106,12 @@ int main(int argc, char** argv) {
         if (first >= total) break;
         long long last = std::min(total, first + batch);
         payload.clear();
-        for (long long n = first; n < last; ++n) tollgate::bench::append_json(payload, tollgate::bench::row(prefix, n), ts);
-        request = "POST /v1/usage HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-ndjson\r\n"
-                  "Content-Length: " + std::to_string(payload.size()) + "\r\n\r\n" + payload;
+        for (long long n = first; n < last; ++n)
+          tollgate::bench::append_json(payload, tollgate::bench::row(prefix, n), ts);
+        request =
+            "POST /v1/usage HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-ndjson\r\n"
+            "Content-Length: " +
+            std::to_string(payload.size()) + "\r\n\r\n" + payload;
         if (!send_all(fd, request) || read_response(fd, buf, body) != 200 ||
             body.find("\"accepted\":" + std::to_string(last - first)) == std::string::npos) {
           failures.fetch_add(1);
@@ -120,7 +124,9 @@ int main(int argc, char** argv) {
     });
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("ingest: %lld events acknowledged in %.3f s = %.0f events/s (%d connections, batches of %d)\n",
-              acked.load(), secs, acked.load() / secs, conns, batch);
+  std::printf(
+      "ingest: %lld events acknowledged in %.3f s = %.0f events/s (%d connections, batches of "
+      "%d)\n",
+      acked.load(), secs, acked.load() / secs, conns, batch);
   return failures.load() == 0 ? 0 : 1;
 }

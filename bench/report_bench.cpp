@@ -45,12 +45,14 @@ VALUES (?1, ?2, ?3, ?4, '', '{}', 'p', ?5, 'eu', 'standard', 'ok', 'price_book',
         for (int m = 0; m < 10; ++m)
           for (int t = 0; t < 4; ++t) {
             // bind() keeps pointers: the strings must live until step().
-            const std::string feature = "feature-" + std::to_string(f), team = "team-" + std::to_string(t),
+            const std::string feature = "feature-" + std::to_string(f),
+                              team = "team-" + std::to_string(t),
                               model = "model-" + std::to_string(m);
             insert.bind(1, (first_day + day) * 86'400'000 + bucket * 900'000);
             insert.bind(2, date).bind(3, feature).bind(4, team).bind(5, model);
             insert.bind(6, events_per_combo_bucket).bind(7, events_per_combo_bucket * 1200);
-            insert.bind(8, events_per_combo_bucket * 300).bind(9, events_per_combo_bucket * 3'240'000);
+            insert.bind(8, events_per_combo_bucket * 300)
+                .bind(9, events_per_combo_bucket * 3'240'000);
             if (insert.step() != SQLITE_DONE) return 1;
             insert.reset();
             ++rows;
@@ -58,14 +60,16 @@ VALUES (?1, ?2, ?3, ?4, '', '{}', 'p', ?5, 'eu', 'standard', 'ok', 'price_book',
   }
   tollgate::exec_sql(db, "COMMIT");
   // The daily rollups the ledger keeps beside the buckets, as its migration builds them.
-  tollgate::exec_sql(db, R"sql(INSERT INTO rollup_daily SELECT day_local, feature, team, customer, tags,
+  tollgate::exec_sql(db,
+                     R"sql(INSERT INTO rollup_daily SELECT day_local, feature, team, customer, tags,
     provider, model, region, priority, status, priced_by, currency, SUM(events), SUM(requests),
     SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(output_tokens),
     SUM(gpu_micros), SUM(egress_bytes), SUM(cost_nanos), SUM(value_units_nanos), SUM(revenue_nanos)
     FROM rollup_15m GROUP BY day_local, feature, team, customer, tags, provider, model, region,
     priority, status, priced_by, currency)sql");
   double load = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("rollups: %lld rows for 8 days of %lld events/day (built in %.1f s)\n", rows, per_day, load);
+  std::printf("rollups: %lld rows for 8 days of %lld events/day (built in %.1f s)\n", rows, per_day,
+              load);
   const int64_t day = first_day + 7;
   for (const char* dims : {"feature", "feature,model", "feature,model,team"}) {
     std::vector<std::string> group_by;
@@ -82,16 +86,20 @@ VALUES (?1, ?2, ?3, ?4, '', '{}', 'p', ?5, 'eu', 'standard', 'ok', 'price_book',
     if (!report.ok()) return 1;
     // Reference: the same grouping over the 15-minute buckets (what the report would cost
     // without daily rollups).
-    std::string sql = "SELECT day_local, " + d + ", SUM(cost_nanos) FROM rollup_15m WHERE day_local BETWEEN '" +
+    std::string sql = "SELECT day_local, " + d +
+                      ", SUM(cost_nanos) FROM rollup_15m WHERE day_local BETWEEN '" +
                       tollgate::format_date(day - 7) + "' AND '" + tollgate::format_date(day) +
                       "' GROUP BY day_local, " + d;
     start = std::chrono::steady_clock::now();
     tollgate::Statement ref(db, sql);
     while (ref.step() == SQLITE_ROW) {
     }
-    double ref_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("report daily --group-by %-20s %5zu rows in %.3f s; from 15-minute buckets %.3f s (%.0fx)\n",
-                dims, report->rows.size(), secs, ref_secs, ref_secs / secs);
+    double ref_secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf(
+        "report daily --group-by %-20s %5zu rows in %.3f s; from 15-minute buckets %.3f s "
+        "(%.0fx)\n",
+        dims, report->rows.size(), secs, ref_secs, ref_secs / secs);
   }
   sqlite3_close(db);
   return 0;

@@ -53,8 +53,10 @@ VALUES (?1, ?2, '2026-11-21', ?3, 'cx', '', '{}', ?4, ?5, 'eu-fr', 'standard', ?
     tollgate::exec_sql(db, "COMMIT");
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("floor:  %lld rows inserted in %.3f s = %.0f rows/s (1,000 per transaction, synchronous=%s)\n",
-              total, secs, total / secs, sync.c_str());
+  std::printf(
+      "floor:  %lld rows inserted in %.3f s = %.0f rows/s (1,000 per transaction, "
+      "synchronous=%s)\n",
+      total, secs, total / secs, sync.c_str());
   sqlite3_close(db);
   return 0;
 }

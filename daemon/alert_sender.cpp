@@ -20,7 +20,8 @@ AlertSender::~AlertSender() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  for (const Job& j : jobs_) spdlog::warn("alert not delivered to {} before shutdown: {}", urls_[j.url], j.summary);
+  for (const Job& j : jobs_)
+    spdlog::warn("alert not delivered to {} before shutdown: {}", urls_[j.url], j.summary);
 }
 
 void AlertSender::send(std::string json_body, std::string summary) {
@@ -37,7 +38,8 @@ void AlertSender::run() {
       cv_.wait(lock);
       continue;
     }
-    auto next = std::min_element(jobs_.begin(), jobs_.end(), [](const Job& a, const Job& b) { return a.due < b.due; });
+    auto next = std::min_element(jobs_.begin(), jobs_.end(),
+                                 [](const Job& a, const Job& b) { return a.due < b.due; });
     if (next->due > std::chrono::steady_clock::now()) {
       cv_.wait_until(lock, next->due);
       continue;
@@ -61,11 +63,13 @@ void AlertSender::run() {
     lock.lock();
     if (error.empty()) continue;
     if (++job.attempt >= attempts_) {
-      spdlog::error("alert to {} failed {} times, giving up ({}): {}", urls_[job.url], job.attempt, error, job.summary);
+      spdlog::error("alert to {} failed {} times, giving up ({}): {}", urls_[job.url], job.attempt,
+                    error, job.summary);
       continue;
     }
     const int delay = first_backoff_ms_ << (job.attempt - 1);
-    spdlog::warn("alert to {} failed ({}); retry {} in {} ms", urls_[job.url], error, job.attempt, delay);
+    spdlog::warn("alert to {} failed ({}); retry {} in {} ms", urls_[job.url], error, job.attempt,
+                 delay);
     job.due = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay);
     jobs_.push_back(std::move(job));
   }

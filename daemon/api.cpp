@@ -33,10 +33,18 @@ Api::Api(const Config& config, std::shared_ptr<const PriceBook> prices, Ledger& 
       auth_(config.tokens) {}
 
 std::string Api::route_of(const std::string& path) {
-  static const char* kRoutes[] = {"/v1/usage",     "/v1/admit",         "/v1/throttles",
-                                  "/v1/budgets",   "/v1/overrides",     "/v1/audit",
-                                  "/v1/reports/daily", "/v1/export/focus", "/healthz",
-                                  "/readyz",       "/metrics",          "/-/reload",
+  static const char* kRoutes[] = {"/v1/usage",
+                                  "/v1/admit",
+                                  "/v1/throttles",
+                                  "/v1/budgets",
+                                  "/v1/overrides",
+                                  "/v1/audit",
+                                  "/v1/reports/daily",
+                                  "/v1/export/focus",
+                                  "/healthz",
+                                  "/readyz",
+                                  "/metrics",
+                                  "/-/reload",
                                   "/"};
   for (const char* r : kRoutes)
     if (path == r) return r;
@@ -53,18 +61,18 @@ std::optional<HttpResponse> Api::authorize(const HttpRequest& req, Role role) co
   if (!auth_.enabled()) return std::nullopt;  // loopback-only by config validation
   auto roles = auth_.roles(req.authorization);
   if (!roles) {
-    auto r = error_response(401, "unauthorized",
-                            req.authorization.empty()
-                                ? "send Authorization: Bearer TOKEN"
-                                : "the bearer token is not known to this server");
+    auto r =
+        error_response(401, "unauthorized",
+                       req.authorization.empty() ? "send Authorization: Bearer TOKEN"
+                                                 : "the bearer token is not known to this server");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
   }
   if (!has_role(*roles, role)) {
     static const char* kNames[] = {"", "ingest", "admit", "", "read", "", "", "", "admin"};
-    return error_response(403, "forbidden",
-                          std::string("this token lacks the \"") + kNames[unsigned(role)] +
-                              "\" role");
+    return error_response(
+        403, "forbidden",
+        std::string("this token lacks the \"") + kNames[unsigned(role)] + "\" role");
   }
   return std::nullopt;
 }
@@ -92,13 +100,17 @@ void Api::handle(HttpRequest req, Respond respond) {
   }
   if (req.path == "/readyz") {
     if (req.method != "GET" && req.method != "HEAD") return method_not_allowed("GET");
-    if (ready_.load() && !draining_.load()) return done({200, "text/plain; charset=utf-8", "ready\n", {}});
-    return done({503, "text/plain; charset=utf-8", draining_.load() ? "draining\n" : "starting\n", {}});
+    if (ready_.load() && !draining_.load())
+      return done({200, "text/plain; charset=utf-8", "ready\n", {}});
+    return done(
+        {503, "text/plain; charset=utf-8", draining_.load() ? "draining\n" : "starting\n", {}});
   }
   if (req.path == "/metrics") {
     if (req.method != "GET" && req.method != "HEAD") return method_not_allowed("GET");
-    return done({200, metrics::kTextContentType,
-                 metrics::serialize_text(metrics_.registry().collect()), {}});
+    return done({200,
+                 metrics::kTextContentType,
+                 metrics::serialize_text(metrics_.registry().collect()),
+                 {}});
   }
   if (req.path == "/v1/usage") {
     if (req.method != "POST") return method_not_allowed("POST");
@@ -129,7 +141,8 @@ void Api::handle(HttpRequest req, Respond respond) {
   }
   if (req.path == "/v1/overrides" || req.path.rfind("/v1/overrides/", 0) == 0) {
     const bool collection = req.path == "/v1/overrides";
-    if (collection && req.method != "GET" && req.method != "POST") return method_not_allowed("GET, POST");
+    if (collection && req.method != "GET" && req.method != "POST")
+      return method_not_allowed("GET, POST");
     if (!collection && req.method != "DELETE") return method_not_allowed("DELETE");
     if (auto denied = authorize(req, req.method == "GET" ? Role::kRead : Role::kAdmin))
       return done(std::move(*denied));
@@ -150,8 +163,8 @@ void Api::ingest(HttpRequest& req, Respond respond) {
   const EpochMs oldest = now - int64_t(config_.storage.raw_retention_days) * 86'400'000;
   const bool ndjson = req.content_type.find("ndjson") != std::string::npos ||
                       req.content_type.find("jsonlines") != std::string::npos;
-  auto decoded = decode_usage_body(req.body, ndjson ? BodyFormat::kNdjson : BodyFormat::kJson,
-                                   now, oldest);
+  auto decoded =
+      decode_usage_body(req.body, ndjson ? BodyFormat::kNdjson : BodyFormat::kJson, now, oldest);
   if (!decoded.ok())
     return respond(error_response(400, decoded.status().code(), decoded.status().message()));
 
@@ -210,14 +223,14 @@ void Api::ingest(HttpRequest& req, Respond respond) {
   if (events.empty()) return finish(Status(), {}, {});
   // The ledger calls back on its writer thread; the response (and metric work) moves back to an
   // I/O thread so the writer goes straight on to the next commit.
-  ledger_.submit(std::move(events), [this, finish = std::move(finish)](
-                                        Status s, std::vector<bool> duplicate,
-                                        std::vector<UsageEvent> stored) mutable {
-    post_([s = std::move(s), duplicate = std::move(duplicate), stored = std::move(stored),
-           finish = std::move(finish)]() mutable {
-      finish(s, std::move(duplicate), std::move(stored));
-    });
-  });
+  ledger_.submit(std::move(events),
+                 [this, finish = std::move(finish)](Status s, std::vector<bool> duplicate,
+                                                    std::vector<UsageEvent> stored) mutable {
+                   post_([s = std::move(s), duplicate = std::move(duplicate),
+                          stored = std::move(stored), finish = std::move(finish)]() mutable {
+                     finish(s, std::move(duplicate), std::move(stored));
+                   });
+                 });
 }
 
 std::vector<std::string> Api::reload() {
@@ -257,7 +270,8 @@ void Api::reload_route(Respond respond) {
       }
       r.status = 400;
       r.body = json::serialize(json::object{
-          {"error", json::object{{"code", "invalid_config"}, {"message", joined}, {"errors", list}}}});
+          {"error",
+           json::object{{"code", "invalid_config"}, {"message", joined}, {"errors", list}}}});
     }
     post_([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
   });

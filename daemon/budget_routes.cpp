@@ -40,11 +40,16 @@ std::optional<HttpResponse> read_admit_fields(
       if (!allow_estimate)
         return bad("is only accepted by POST /v1/admit (a GET makes no reservation)");
       std::optional<Money> m;
-      if (v.is_double()) m = Money::from_double(v.get_double());
-      else if (v.is_int64()) m = Money::parse(std::to_string(v.get_int64()));
-      else if (v.is_uint64()) m = Money::parse(std::to_string(v.get_uint64()));
-      else if (v.is_string()) m = Money::parse(text);
-      else if (v.is_null()) continue;
+      if (v.is_double())
+        m = Money::from_double(v.get_double());
+      else if (v.is_int64())
+        m = Money::parse(std::to_string(v.get_int64()));
+      else if (v.is_uint64())
+        m = Money::parse(std::to_string(v.get_uint64()));
+      else if (v.is_string())
+        m = Money::parse(text);
+      else if (v.is_null())
+        continue;
       if (!m || m->nanos() < 0) return bad("must be a non-negative number with at most 9 decimals");
       estimate = m;
       continue;
@@ -98,9 +103,12 @@ json::array priorities_json(unsigned mask) {
 }
 
 json::value override_json(const Override& o) {
-  return json::object{{"id", o.id},           {"budget", o.budget},
-                      {"action", o.action},   {"until", format_utc_ms(o.until)},
-                      {"reason", o.reason},   {"actor", o.actor},
+  return json::object{{"id", o.id},
+                      {"budget", o.budget},
+                      {"action", o.action},
+                      {"until", format_utc_ms(o.until)},
+                      {"reason", o.reason},
+                      {"actor", o.actor},
                       {"created", format_utc_ms(o.created)}};
 }
 
@@ -114,12 +122,14 @@ void Api::admit(const HttpRequest& req, Respond respond) {
     boost::system::error_code ec;
     json::value body = json::parse(req.body, ec);
     if (ec || !body.is_object())
-      return respond(error_response(400, "invalid_json", "the body must be a JSON object with feature and priority"));
+      return respond(error_response(400, "invalid_json",
+                                    "the body must be a JSON object with feature and priority"));
     for (const auto& kv : body.get_object()) fields.emplace_back(std::string(kv.key()), kv.value());
   }
   Dimensions d;
   std::optional<Money> estimate;
-  if (auto bad = read_admit_fields(fields, d, estimate, req.method == "POST")) return respond(std::move(*bad));
+  if (auto bad = read_admit_fields(fields, d, estimate, req.method == "POST"))
+    return respond(std::move(*bad));
 
   AdmitDecision decision = budgets_.engine().admit(d, estimate);
   budgets_.count_decision(d.feature, d.priority, decision.decision);
@@ -158,13 +168,14 @@ void Api::throttles(const HttpRequest& req, Respond respond) {
   if (req.if_none_match == etag) return respond({304, "application/json", "", {{"ETag", etag}}});
   json::array list;
   for (const ActiveThrottle& t : table->throttles) {
-    json::object o{{"budget", t.budget},
-                   {"action", std::string(to_string(t.action))},
-                   {"priorities", priorities_json(t.priorities)},
-                   {"rps", t.action == Action::kLimitRps ? json::value(t.rps) : json::value(nullptr)},
-                   {"model", t.model.empty() ? json::value(nullptr) : json::value(t.model)},
-                   {"since", format_utc_ms(t.since)},
-                   {"reason", t.reason}};
+    json::object o{
+        {"budget", t.budget},
+        {"action", std::string(to_string(t.action))},
+        {"priorities", priorities_json(t.priorities)},
+        {"rps", t.action == Action::kLimitRps ? json::value(t.rps) : json::value(nullptr)},
+        {"model", t.model.empty() ? json::value(nullptr) : json::value(t.model)},
+        {"since", format_utc_ms(t.since)},
+        {"reason", t.reason}};
     list.push_back(std::move(o));
   }
   json::object body{{"generation", table->generation}, {"throttles", std::move(list)}};
@@ -196,8 +207,8 @@ void Api::budgets(Respond respond) {
         {"burn_rates", std::move(burn)},
         {"override", b.override_ ? override_json(*b.override_) : json::value(nullptr)}});
   }
-  respond(json_response(200, json::object{{"budgets", std::move(list)},
-                                          {"currency", config_.reporting.currency}}));
+  respond(json_response(
+      200, json::object{{"budgets", std::move(list)}, {"currency", config_.reporting.currency}}));
 }
 
 void Api::overrides(const HttpRequest& req, Respond respond) {
@@ -214,15 +225,18 @@ void Api::overrides(const HttpRequest& req, Respond respond) {
     const std::string id = req.path.substr(std::string("/v1/overrides/").size());
     return budgets_.delete_override(id, actor_of(req), [reply, id](Result<bool> r) mutable {
       if (!r.ok()) return reply(error_response(503, r.status().code(), r.status().message()));
-      if (!r.value()) return reply(error_response(404, "unknown_override", "no active override with id \"" + id + "\""));
+      if (!r.value())
+        return reply(
+            error_response(404, "unknown_override", "no active override with id \"" + id + "\""));
       reply({204, "application/json", "", {}});
     });
   }
   boost::system::error_code ec;
   json::value body = json::parse(req.body, ec);
   if (ec || !body.is_object())
-    return respond(error_response(400, "invalid_json",
-                                  "send {\"budget\", \"action\": \"suspend\", \"duration_s\", \"reason\"}"));
+    return respond(
+        error_response(400, "invalid_json",
+                       "send {\"budget\", \"action\": \"suspend\", \"duration_s\", \"reason\"}"));
   const json::object& o = body.get_object();
   auto str = [&](const char* k) -> std::string {
     const json::value* v = o.if_contains(k);
@@ -230,21 +244,25 @@ void Api::overrides(const HttpRequest& req, Respond respond) {
   };
   const std::string budget = str("budget"), action = str("action"), reason = str("reason");
   const json::value* dur = o.if_contains("duration_s");
-  if (budget.empty()) return respond(error_response(400, "missing_field", "field \"budget\" is required"));
+  if (budget.empty())
+    return respond(error_response(400, "missing_field", "field \"budget\" is required"));
   if (action != "suspend")
     return respond(error_response(400, "invalid_override", "field \"action\" must be \"suspend\""));
   if (reason.empty())
-    return respond(error_response(400, "missing_field", "field \"reason\" is required: say why the budget is overridden"));
+    return respond(error_response(
+        400, "missing_field", "field \"reason\" is required: say why the budget is overridden"));
   if (!dur || !dur->is_int64() || dur->get_int64() <= 0 || dur->get_int64() > 30 * 86400)
-    return respond(error_response(400, "invalid_override",
-                                  "field \"duration_s\" must be a whole number of seconds from 1 to 2592000 (30 days)"));
-  budgets_.create_override(budget, dur->get_int64(), reason, actor_of(req), [reply](Result<Override> r) mutable {
-    if (!r.ok()) {
-      int status = r.status().code() == "unknown_budget" ? 404 : 503;
-      return reply(error_response(status, r.status().code(), r.status().message()));
-    }
-    reply(json_response(201, json::object{{"id", r->id}, {"until", format_utc_ms(r->until)}}));
-  });
+    return respond(error_response(
+        400, "invalid_override",
+        "field \"duration_s\" must be a whole number of seconds from 1 to 2592000 (30 days)"));
+  budgets_.create_override(
+      budget, dur->get_int64(), reason, actor_of(req), [reply](Result<Override> r) mutable {
+        if (!r.ok()) {
+          int status = r.status().code() == "unknown_budget" ? 404 : 503;
+          return reply(error_response(status, r.status().code(), r.status().message()));
+        }
+        reply(json_response(201, json::object{{"id", r->id}, {"until", format_utc_ms(r->until)}}));
+      });
 }
 
 void Api::audit(const HttpRequest& req, Respond respond) {
@@ -253,7 +271,8 @@ void Api::audit(const HttpRequest& req, Respond respond) {
     if (k != "since") continue;
     auto ts = parse_rfc3339(v);
     if (!ts)
-      return respond(error_response(400, "invalid_since", "since must be RFC 3339, like 2026-11-21T00:00:00Z"));
+      return respond(error_response(400, "invalid_since",
+                                    "since must be RFC 3339, like 2026-11-21T00:00:00Z"));
     since = *ts;
   }
   workers_.post([this, since, respond = std::move(respond)]() mutable {
@@ -269,8 +288,11 @@ void Api::audit(const HttpRequest& req, Respond respond) {
       } else {
         json::array entries;
         for (const AuditRow& a : rows.value())
-          entries.push_back(json::object{{"ts", format_utc_ms(a.ts_ms)}, {"kind", a.kind}, {"budget", a.budget},
-                                         {"actor", a.actor}, {"detail", a.detail}});
+          entries.push_back(json::object{{"ts", format_utc_ms(a.ts_ms)},
+                                         {"kind", a.kind},
+                                         {"budget", a.budget},
+                                         {"actor", a.actor},
+                                         {"detail", a.detail}});
         r = json_response(200, json::object{{"entries", std::move(entries)}});
       }
     }

@@ -2,8 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <future>
 #include <map>
 
@@ -19,8 +19,14 @@ namespace {
 
 SpendRow to_spend_row(const CostRow& c, EpochMs ts) {
   SpendRow r;
-  r.dims = {c.feature, c.team, c.customer, c.provider, c.model, c.region,
-            parse_priority(c.priority).value_or(Priority::kStandard), {}};
+  r.dims = {c.feature,
+            c.team,
+            c.customer,
+            c.provider,
+            c.model,
+            c.region,
+            parse_priority(c.priority).value_or(Priority::kStandard),
+            {}};
   if (c.tags_json.size() > 2) {
     boost::system::error_code ec;
     json::value tags = json::parse(c.tags_json, ec);
@@ -60,7 +66,8 @@ SpendScan rollup_scan(sqlite3* db, std::shared_ptr<const TimeZone> tz, EpochMs n
 // Per-minute spend for burn-rate windows, from raw events.
 SpendScan event_scan(sqlite3* db) {
   return [db](EpochMs since, const std::function<void(const SpendRow&)>& row) {
-    Status s = scan_event_costs(db, since, [&](const CostRow& c) { row(to_spend_row(c, c.ts_ms)); });
+    Status s =
+        scan_event_costs(db, since, [&](const CostRow& c) { row(to_spend_row(c, c.ts_ms)); });
     if (!s.ok()) spdlog::error("rebuilding burn-rate windows: {}", s.message());
   };
 }
@@ -74,8 +81,10 @@ std::string alert_body(const AlertEvent& a) {
                  {"period_start", format_utc_ms(a.period_start)},
                  {"period_end", format_utc_ms(a.period_end)},
                  {"fired_at", format_utc_ms(a.fired_at)}};
-  if (auto pct = Money::parse(a.threshold)) o["threshold_percent"] = pct->to_double();
-  else o["threshold_percent"] = a.threshold;  // burn-rate alerts name their windows
+  if (auto pct = Money::parse(a.threshold))
+    o["threshold_percent"] = pct->to_double();
+  else
+    o["threshold_percent"] = a.threshold;  // burn-rate alerts name their windows
   return serialize_json(o);
 }
 
@@ -90,10 +99,11 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
               PolicyEngine::Hooks{
                   [this](const AuditEntry& e) {
                     spdlog::info("audit: {} {} by {}: {}", e.kind, e.budget, e.actor, e.detail);
-                    ledger_.run_on_writer([row = AuditRow{e.ts, e.kind, e.budget, e.actor, e.detail}](sqlite3* db) {
-                      if (Status s = insert_audit(db, row); !s.ok())
-                        spdlog::error("audit entry not written: {}", s.message());
-                    });
+                    ledger_.run_on_writer(
+                        [row = AuditRow{e.ts, e.kind, e.budget, e.actor, e.detail}](sqlite3* db) {
+                          if (Status s = insert_audit(db, row); !s.ok())
+                            spdlog::error("audit entry not written: {}", s.message());
+                        });
                   },
                   [this](const AlertEvent& a) {
                     spdlog::warn("alert: {}", a.text);
@@ -107,7 +117,8 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
                   // Reservations are written behind the admission (never SQLite on that path):
                   // a crash in the instant after a 200 may lose one, a restart does not.
                   [this](const StoredReservation& r) {
-                    ledger_.run_on_writer([row = ReservationRow{r.id, r.budgets, r.estimate_nanos, r.expires}](sqlite3* db) {
+                    ledger_.run_on_writer([row = ReservationRow{r.id, r.budgets, r.estimate_nanos,
+                                                                r.expires}](sqlite3* db) {
                       if (Status s = insert_reservation(db, row); !s.ok())
                         spdlog::error("reservation {} not stored: {}", row.id, s.message());
                     });
@@ -124,16 +135,31 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
   registry.add_collector([this](std::vector<metrics::FamilySnapshot>& out) {
     using metrics::FamilySnapshot;
     using metrics::Type;
-    FamilySnapshot limit{"tollgate_budget_limit", "Budget limit in the reporting currency.", Type::kGauge, {}};
-    FamilySnapshot spend{"tollgate_budget_spend", "Spend in the budget's current period.", Type::kGauge, {}};
-    FamilySnapshot reserved{"tollgate_budget_reserved", "Open reservations against the budget.", Type::kGauge, {}};
-    FamilySnapshot forecast{"tollgate_budget_forecast", "Spend projected linearly to the period end.", Type::kGauge, {}};
-    FamilySnapshot util{"tollgate_budget_utilization_ratio", "(spend + reserved) / limit.", Type::kGauge, {}};
-    FamilySnapshot burn{"tollgate_budget_burn_rate", "Spend rate over the window relative to the sustainable rate.", Type::kGauge, {}};
-    FamilySnapshot active{"tollgate_throttle_active", "1 while a throttle is enforced for the priority.", Type::kGauge, {}};
+    FamilySnapshot limit{
+        "tollgate_budget_limit", "Budget limit in the reporting currency.", Type::kGauge, {}};
+    FamilySnapshot spend{
+        "tollgate_budget_spend", "Spend in the budget's current period.", Type::kGauge, {}};
+    FamilySnapshot reserved{
+        "tollgate_budget_reserved", "Open reservations against the budget.", Type::kGauge, {}};
+    FamilySnapshot forecast{"tollgate_budget_forecast",
+                            "Spend projected linearly to the period end.",
+                            Type::kGauge,
+                            {}};
+    FamilySnapshot util{
+        "tollgate_budget_utilization_ratio", "(spend + reserved) / limit.", Type::kGauge, {}};
+    FamilySnapshot burn{"tollgate_budget_burn_rate",
+                        "Spend rate over the window relative to the sustainable rate.",
+                        Type::kGauge,
+                        {}};
+    FamilySnapshot active{"tollgate_throttle_active",
+                          "1 while a throttle is enforced for the priority.",
+                          Type::kGauge,
+                          {}};
     for (const BudgetStatus& b : engine_.status()) {
       std::vector<std::pair<std::string, std::string>> labels{
-          {"budget", b.name}, {"period", std::string(to_string(b.period))}, {"currency", config_.reporting.currency}};
+          {"budget", b.name},
+          {"period", std::string(to_string(b.period))},
+          {"currency", config_.reporting.currency}};
       limit.samples.push_back({"", labels, b.limit.to_double()});
       spend.samples.push_back({"", labels, b.spend.to_double()});
       reserved.samples.push_back({"", labels, b.reserved.to_double()});
@@ -141,11 +167,16 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
       util.samples.push_back({"", {{"budget", b.name}}, b.utilization});
       for (const auto& [window, rate] : b.burn_rates)
         burn.samples.push_back({"", {{"budget", b.name}, {"window", window}}, rate});
-      // Every (priority, action) a rule of the budget can enforce, 0 or 1, so absence is not ambiguous.
+      // Every (priority, action) a rule of the budget can enforce, 0 or 1, so absence is not
+      // ambiguous.
       std::set<std::pair<std::string, std::string>> seen;
       for (auto [p, a] : b.throttles)
         if (seen.insert({std::string(to_string(p)), std::string(to_string(a))}).second)
-          active.samples.push_back({"", {{"budget", b.name}, {"priority", std::string(to_string(p))}, {"action", std::string(to_string(a))}}, 1});
+          active.samples.push_back({"",
+                                    {{"budget", b.name},
+                                     {"priority", std::string(to_string(p))},
+                                     {"action", std::string(to_string(a))}},
+                                    1});
       for (const Budget& budget : engine_.policies()->budgets) {
         if (budget.name != b.name) continue;
         for (const Rule& r : budget.rules) {
@@ -153,11 +184,16 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
           for (Priority p : {Priority::kCritical, Priority::kStandard, Priority::kBatch})
             if ((r.priorities & priority_bit(p)) &&
                 seen.insert({std::string(to_string(p)), std::string(to_string(r.action))}).second)
-              active.samples.push_back({"", {{"budget", b.name}, {"priority", std::string(to_string(p))}, {"action", std::string(to_string(r.action))}}, 0});
+              active.samples.push_back({"",
+                                        {{"budget", b.name},
+                                         {"priority", std::string(to_string(p))},
+                                         {"action", std::string(to_string(r.action))}},
+                                        0});
         }
       }
     }
-    for (auto* f : {&limit, &spend, &reserved, &forecast, &util, &burn, &active}) out.push_back(std::move(*f));
+    for (auto* f : {&limit, &spend, &reserved, &forecast, &util, &burn, &active})
+      out.push_back(std::move(*f));
   });
 }
 
@@ -167,7 +203,8 @@ void BudgetService::install(std::shared_ptr<const PolicySet> policies) {
   // On the writer thread: no commit (and so no record()) can interleave with the rebuild.
   std::promise<void> done;
   ledger_.run_on_writer([&](sqlite3* db) {
-    engine_.install(policies, rollup_scan(db, config_.reporting.tz, system_now_ms()), event_scan(db));
+    engine_.install(policies, rollup_scan(db, config_.reporting.tz, system_now_ms()),
+                    event_scan(db));
     done.set_value();
   });
   done.get_future().wait();
@@ -211,7 +248,8 @@ std::vector<std::string> BudgetService::reload() {
                                            : load_policies(config_.policies_file, errors);
   if (!errors.ok()) return errors.lines;
   install(set);
-  spdlog::info("policies reloaded: {} budgets{}", set->budgets.size(), set->dry_run ? " (dry run)" : "");
+  spdlog::info("policies reloaded: {} budgets{}", set->budgets.size(),
+               set->dry_run ? " (dry run)" : "");
   return {};
 }
 
@@ -222,10 +260,12 @@ void BudgetService::create_override(const std::string& budget, int64_t duration_
   if (!created.ok()) return done(created.status());
   Override o = created.value();
   ledger_.run_on_writer([this, o, done = std::move(done)](sqlite3* db) {
-    Status s = insert_override(db, {o.id, o.budget, o.action, o.reason, o.actor, o.created, o.until});
+    Status s =
+        insert_override(db, {o.id, o.budget, o.action, o.reason, o.actor, o.created, o.until});
     if (!s.ok()) {
       engine_.remove_override(o.id, "tollgate");  // not durable: not in force either
-      return done(Status::error("storage_unavailable", "the override could not be stored: " + s.message()));
+      return done(
+          Status::error("storage_unavailable", "the override could not be stored: " + s.message()));
     }
     done(o);
   });

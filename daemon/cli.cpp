@@ -1,30 +1,29 @@
 #include "daemon/cli.h"
 
 #include <spdlog/spdlog.h>
-
 #include <sqlite3.h>
 
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "daemon/api.h"
 #include "daemon/budget_service.h"
+#include "daemon/config.h"
+#include "daemon/daemon_metrics.h"
+#include "daemon/http_server.h"
 #include "daemon/litellm_import.h"
 #include "daemon/logging.h"
 #include "daemon/policy_file.h"
 #include "daemon/reports.h"
+#include "daemon/worker_pool.h"
+#include "storage/ledger.h"
 #include "storage/policy_store.h"
 #include "storage/report.h"
 #include "storage/sqlite_util.h"
-#include "daemon/worker_pool.h"
-#include "daemon/config.h"
-#include "daemon/daemon_metrics.h"
-#include "daemon/http_server.h"
-#include "storage/ledger.h"
 
 namespace tollgate {
 
@@ -83,8 +82,10 @@ int serve(const std::string& path) {
   if (!loaded) {
     // One line (CONTRACT §1); `tollgate check` lists them all.
     const size_t more = errors.lines.size() - 1;
-    spdlog::error("startup failed: {}{}", errors.lines.front(),
-                  more ? " (and " + std::to_string(more) + " more: run tollgate check --config " + path + ")" : "");
+    spdlog::error(
+        "startup failed: {}{}", errors.lines.front(),
+        more ? " (and " + std::to_string(more) + " more: run tollgate check --config " + path + ")"
+             : "");
     return 1;
   }
   const Config& config = *loaded;
@@ -223,7 +224,8 @@ int backup(const std::vector<std::string>& args) {
     std::fprintf(stderr, "tollgate backup: %s\n", st.message().c_str());
     return 1;
   }
-  std::fprintf(stderr, "backed up %s to %s (integrity_check ok)\n", s->db_path.c_str(), out.c_str());
+  std::fprintf(stderr, "backed up %s to %s (integrity_check ok)\n", s->db_path.c_str(),
+               out.c_str());
   return 0;
 }
 
@@ -272,7 +274,9 @@ int run_cli(int argc, char** argv) {
     }
   }
   if (!setup_logging(log_format, log_level)) {
-    std::fprintf(stderr, "tollgate: --log-format is text or json; --log-level is trace, debug, info, warn or error\n");
+    std::fprintf(stderr,
+                 "tollgate: --log-format is text or json; --log-level is trace, debug, info, warn "
+                 "or error\n");
     return 1;
   }
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {

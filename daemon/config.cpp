@@ -40,8 +40,9 @@ int hex_value(char c) {
 }
 
 void read_server(YamlReader& r, const YAML::Node& n, Config& c) {
-  if (!r.expect_map(n, "server", {"listen", "threads", "max_body_bytes", "max_header_bytes",
-                                  "max_connections", "idle_timeout_s"}))
+  if (!r.expect_map(n, "server",
+                    {"listen", "threads", "max_body_bytes", "max_header_bytes", "max_connections",
+                     "idle_timeout_s"}))
     return;
   if (auto listen = r.string(n, "listen")) {
     size_t colon = listen->rfind(':');
@@ -59,8 +60,8 @@ void read_server(YamlReader& r, const YAML::Node& n, Config& c) {
     if (host.size() > 2 && host.front() == '[' && host.back() == ']')
       host = host.substr(1, host.size() - 2);
     if (host.empty() || port < 0 || port > 65535) {
-      r.error(n["listen"], "listen must be host:port (port 0 picks a free port), got \"" +
-                               *listen + "\"");
+      r.error(n["listen"],
+              "listen must be host:port (port 0 picks a free port), got \"" + *listen + "\"");
     } else {
       c.server.host = host;
       c.server.port = static_cast<uint16_t>(port);
@@ -70,7 +71,8 @@ void read_server(YamlReader& r, const YAML::Node& n, Config& c) {
   if (auto v = r.integer(n, "max_body_bytes", 1024, int64_t(1) << 32)) c.server.max_body_bytes = *v;
   if (auto v = r.integer(n, "max_header_bytes", 1024, 1 << 20)) c.server.max_header_bytes = *v;
   if (auto v = r.integer(n, "max_connections", 1, 1'000'000)) c.server.max_connections = *v;
-  if (auto v = r.integer(n, "idle_timeout_s", 1, 86400)) c.server.idle_timeout_s = static_cast<int>(*v);
+  if (auto v = r.integer(n, "idle_timeout_s", 1, 86400))
+    c.server.idle_timeout_s = static_cast<int>(*v);
 }
 
 void read_storage(YamlReader& r, const YAML::Node& n, Config& c) {
@@ -89,8 +91,10 @@ void read_storage(YamlReader& r, const YAML::Node& n, Config& c) {
       r.error(n["synchronous"], "synchronous must be normal or full, got \"" + *s + "\"");
     }
   }
-  if (auto v = r.integer(n, "commit_interval_ms", 0, 1000)) c.storage.commit_interval_ms = static_cast<int>(*v);
-  if (auto v = r.integer(n, "raw_retention_days", 1, 3650)) c.storage.raw_retention_days = static_cast<int>(*v);
+  if (auto v = r.integer(n, "commit_interval_ms", 0, 1000))
+    c.storage.commit_interval_ms = static_cast<int>(*v);
+  if (auto v = r.integer(n, "raw_retention_days", 1, 3650))
+    c.storage.raw_retention_days = static_cast<int>(*v);
 }
 
 void read_reporting(YamlReader& r, const YAML::Node& n, Config& c) {
@@ -157,7 +161,8 @@ void read_auth(YamlReader& r, const YAML::Node& n, Config& c) {
     AuthToken tok;
     tok.name = r.string(t, "name").value_or("");
     if (tok.name.empty()) r.error(t, "token name is required");
-    if (!names.insert(tok.name).second) r.error(t["name"], "duplicate token name \"" + tok.name + "\"");
+    if (!names.insert(tok.name).second)
+      r.error(t["name"], "duplicate token name \"" + tok.name + "\"");
     std::string hex = r.string(t, "sha256").value_or("");
     bool hex_ok = hex.size() == 64;
     for (size_t i = 0; hex_ok && i < 32; ++i) {
@@ -171,15 +176,21 @@ void read_auth(YamlReader& r, const YAML::Node& n, Config& c) {
               "sha256sum)");
     YAML::Node roles = t["roles"];
     if (!roles || !roles.IsSequence() || roles.size() == 0) {
-      r.error(roles ? roles : YAML::Node(t), "roles must be a non-empty list of ingest, admit, read, admin");
+      r.error(roles ? roles : YAML::Node(t),
+              "roles must be a non-empty list of ingest, admit, read, admin");
     } else {
       for (const auto& role : roles) {
         const std::string& s = role.Scalar();
-        if (s == "ingest") tok.roles |= unsigned(Role::kIngest);
-        else if (s == "admit") tok.roles |= unsigned(Role::kAdmit);
-        else if (s == "read") tok.roles |= unsigned(Role::kRead);
-        else if (s == "admin") tok.roles |= unsigned(Role::kAdmin);
-        else r.error(role, "unknown role \"" + s + "\" (ingest, admit, read, admin)");
+        if (s == "ingest")
+          tok.roles |= unsigned(Role::kIngest);
+        else if (s == "admit")
+          tok.roles |= unsigned(Role::kAdmit);
+        else if (s == "read")
+          tok.roles |= unsigned(Role::kRead);
+        else if (s == "admin")
+          tok.roles |= unsigned(Role::kAdmin);
+        else
+          r.error(role, "unknown role \"" + s + "\" (ingest, admit, read, admin)");
       }
     }
     c.tokens.push_back(tok);
@@ -209,7 +220,7 @@ void read_metrics(YamlReader& r, const YAML::Node& n, Config& c) {
     if (!labels.IsSequence()) {
       r.error(labels, "metrics.labels must be a list");
     } else {
-      static const std::set<std::string> kAllowed = {"feature", "team", "customer", "model",
+      static const std::set<std::string> kAllowed = {"feature",  "team",   "customer", "model",
                                                      "provider", "region", "priority"};
       c.metric_labels.clear();
       std::set<std::string> seen;
@@ -295,11 +306,11 @@ std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Conf
   }
   std::set<std::tuple<std::string, std::string, std::string, EpochMs>> seen;
   for (const auto& p : prices) {
-    if (!r.expect_map(p, "a price entry",
-                      {"provider", "model", "region", "currency", "effective_from",
-                       "per_1m_input_tokens", "per_1m_output_tokens", "per_1m_cached_input_tokens",
-                       "per_1m_cache_write_tokens", "per_request", "per_gpu_hour", "per_gb_egress",
-                       "batch_discount_percent", "tiers"}))
+    if (!r.expect_map(
+            p, "a price entry",
+            {"provider", "model", "region", "currency", "effective_from", "per_1m_input_tokens",
+             "per_1m_output_tokens", "per_1m_cached_input_tokens", "per_1m_cache_write_tokens",
+             "per_request", "per_gpu_hour", "per_gb_egress", "batch_discount_percent", "tiers"}))
       continue;
     PriceEntry e;
     e.provider = r.string(p, "provider").value_or("");
@@ -312,7 +323,8 @@ std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Conf
       auto fx = config.reporting.fx.find(e.currency);
       if (fx == config.reporting.fx.end()) {
         r.error(p["currency"], "currency " + e.currency + " differs from reporting currency " +
-                                   config.reporting.currency + " and reporting.fx has no rate for it");
+                                   config.reporting.currency +
+                                   " and reporting.fx has no rate for it");
       } else {
         e.fx_nanos = fx->second.nanos;
       }
@@ -324,7 +336,8 @@ std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Conf
         e.effective_from = config.reporting.tz->day_start(*day);
         from = *d;
       } else {
-        r.error(p["effective_from"], "effective_from must be a date YYYY-MM-DD, got \"" + *d + "\"");
+        r.error(p["effective_from"],
+                "effective_from must be a date YYYY-MM-DD, got \"" + *d + "\"");
       }
     }
     read_rates(r, p, e.base);
@@ -357,7 +370,8 @@ std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Conf
           tier.rates = e.base;
           read_rates(r, t, tier.rates);
           if (!e.tiers.empty() && e.tiers.back().above_input_tokens >= tier.above_input_tokens)
-            r.error(t["above_input_tokens"], "tiers must be in increasing above_input_tokens order");
+            r.error(t["above_input_tokens"],
+                    "tiers must be in increasing above_input_tokens order");
           e.tiers.push_back(tier);
         }
       }

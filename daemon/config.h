@@ -52,12 +52,12 @@ struct Config {
     std::shared_ptr<const TimeZone> tz = TimeZone::utc();
     std::map<std::string, FxRate> fx;
   } reporting;
-  std::string prices_file;    // absolute or relative to cwd, resolved against the main file
+  std::string prices_file;  // absolute or relative to cwd, resolved against the main file
   std::string policies_file;
   std::vector<AuthToken> tokens;
   std::vector<std::string> webhooks;
-  std::vector<std::string> metric_labels = {"feature", "team", "model", "provider", "region",
-                                            "priority"};
+  std::vector<std::string> metric_labels = {"feature",  "team",   "model",
+                                            "provider", "region", "priority"};
   uint64_t max_series = 10000;
 };
 

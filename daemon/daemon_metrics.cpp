@@ -7,8 +7,8 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <unordered_map>
 #include <sstream>
+#include <unordered_map>
 
 namespace tollgate {
 
@@ -63,14 +63,21 @@ void collect_process(std::vector<metrics::FamilySnapshot>& out) {
     closedir(d);
     fds -= 3;  // ".", ".." and the directory's own descriptor
   }
-  out.push_back({"process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                 Type::kCounter, {{"", {}, (field(14) + field(15)) / kTicks}}});
-  out.push_back({"process_resident_memory_bytes", "Resident memory size in bytes.", Type::kGauge,
+  out.push_back({"process_cpu_seconds_total",
+                 "Total user and system CPU time spent in seconds.",
+                 Type::kCounter,
+                 {{"", {}, (field(14) + field(15)) / kTicks}}});
+  out.push_back({"process_resident_memory_bytes",
+                 "Resident memory size in bytes.",
+                 Type::kGauge,
                  {{"", {}, field(24) * kPage}}});
   out.push_back({"process_start_time_seconds",
-                 "Start time of the process since unix epoch in seconds.", Type::kGauge,
+                 "Start time of the process since unix epoch in seconds.",
+                 Type::kGauge,
                  {{"", {}, boot + field(22) / kTicks}}});
-  out.push_back({"process_open_fds", "Number of open file descriptors.", Type::kGauge,
+  out.push_back({"process_open_fds",
+                 "Number of open file descriptors.",
+                 Type::kGauge,
                  {{"", {}, double(fds)}}});
 }
 
@@ -88,7 +95,8 @@ DaemonMetrics::DaemonMetrics(std::vector<std::string> labels, size_t max_series,
                               with_suffix(labels_, "currency"))),
       tokens_(registry_.counter("tollgate_tokens_total", "Tokens of accepted usage by kind.",
                                 with_suffix(token_labels_, "kind"))),
-      requests_(registry_.counter("tollgate_requests_total", "Inference requests of accepted usage.",
+      requests_(registry_.counter("tollgate_requests_total",
+                                  "Inference requests of accepted usage.",
                                   with_suffix(request_labels_, "status"))),
       unpriced_(registry_.counter("tollgate_unpriced_events_total",
                                   "Accepted events with no price and no caller cost (cost 0).",
@@ -145,13 +153,15 @@ void DaemonMetrics::record_accepted(const std::vector<const UsageEvent*>& events
   // family once per set: a batch of 1,000 events costs a handful of lookups.
   struct Sums {
     const UsageEvent* sample;
-    int64_t cost = 0, input = 0, cached = 0, cache_write = 0, output = 0, requests = 0, unpriced = 0;
+    int64_t cost = 0, input = 0, cached = 0, cache_write = 0, output = 0, requests = 0,
+            unpriced = 0;
   };
   std::unordered_map<std::string, Sums> groups;
   std::string key;
   for (const UsageEvent* e : events) {
     key.clear();
-    for (const std::string* d : {&e->feature, &e->team, &e->customer, &e->model, &e->provider, &e->region}) {
+    for (const std::string* d :
+         {&e->feature, &e->team, &e->customer, &e->model, &e->provider, &e->region}) {
       key += *d;
       key += '\x1f';
     }
@@ -174,8 +184,10 @@ void DaemonMetrics::record_accepted(const std::vector<const UsageEvent*>& events
     cost_.with(c)->inc(double(g.cost) / 1e9);
     auto t = dims(e, token_labels_);
     t.push_back("");
-    for (auto [kind, n] : {std::pair{"input", g.input}, {"cached_input", g.cached},
-                           {"cache_write", g.cache_write}, {"output", g.output}}) {
+    for (auto [kind, n] : {std::pair{"input", g.input},
+                           {"cached_input", g.cached},
+                           {"cache_write", g.cache_write},
+                           {"output", g.output}}) {
       t.back() = kind;
       tokens_.with(t)->inc(double(n));
     }

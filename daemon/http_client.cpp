@@ -3,18 +3,19 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <strings.h>
 
 namespace tollgate {
 
 Result<HttpUrl> HttpUrl::parse(const std::string& url) {
   constexpr std::string_view kScheme = "http://";
-  if (url.rfind(kScheme, 0) != 0) return Status::error("invalid_url", "only http:// URLs are supported: " + url);
+  if (url.rfind(kScheme, 0) != 0)
+    return Status::error("invalid_url", "only http:// URLs are supported: " + url);
   HttpUrl u;
   std::string rest = url.substr(kScheme.size());
   size_t slash = rest.find('/');
@@ -26,7 +27,8 @@ Result<HttpUrl> HttpUrl::parse(const std::string& url) {
     u.port = authority.substr(colon + 1);
     authority = authority.substr(0, colon);
   }
-  if (authority.size() > 2 && authority.front() == '[') authority = authority.substr(1, authority.size() - 2);
+  if (authority.size() > 2 && authority.front() == '[')
+    authority = authority.substr(1, authority.size() - 2);
   if (authority.empty()) return Status::error("invalid_url", "no host in " + url);
   u.host = authority;
   return u;
@@ -59,7 +61,8 @@ Status HttpClient::connect() {
       s = Status();
       break;
     }
-    s = Status::error("connect_failed", "cannot connect to " + host_ + ":" + port_ + ": " + std::strerror(errno));
+    s = Status::error("connect_failed",
+                      "cannot connect to " + host_ + ":" + port_ + ": " + std::strerror(errno));
     ::close(fd);
   }
   freeaddrinfo(res);
@@ -84,8 +87,11 @@ Result<ClientResponse> HttpClient::exchange(const std::string& raw) {
       for (size_t pos = buffer_.find("\r\n") + 2; pos < end;) {
         size_t eol = buffer_.find("\r\n", pos);
         std::string line = buffer_.substr(pos, eol - pos);
-        if (strncasecmp(line.c_str(), "content-length:", 15) == 0) length = std::strtoul(line.c_str() + 15, nullptr, 10);
-        if (strncasecmp(line.c_str(), "connection:", 11) == 0 && line.find("close") != std::string::npos) close_after = true;
+        if (strncasecmp(line.c_str(), "content-length:", 15) == 0)
+          length = std::strtoul(line.c_str() + 15, nullptr, 10);
+        if (strncasecmp(line.c_str(), "connection:", 11) == 0 &&
+            line.find("close") != std::string::npos)
+          close_after = true;
         pos = eol + 2;
       }
       while (buffer_.size() < end + 4 + length) {
@@ -99,14 +105,17 @@ Result<ClientResponse> HttpClient::exchange(const std::string& raw) {
       return r;
     }
     ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-    if (n <= 0) return Status::error("recv_failed", n == 0 ? "connection closed" : std::strerror(errno));
+    if (n <= 0)
+      return Status::error("recv_failed", n == 0 ? "connection closed" : std::strerror(errno));
     buffer_.append(tmp, n);
   }
 }
 
 Result<ClientResponse> HttpClient::request(const std::string& method, const std::string& path,
-                                           const std::string& content_type, const std::string& body) {
-  std::string raw = method + " " + path + " HTTP/1.1\r\nHost: " + host_ + "\r\nUser-Agent: tollgate\r\n";
+                                           const std::string& content_type,
+                                           const std::string& body) {
+  std::string raw =
+      method + " " + path + " HTTP/1.1\r\nHost: " + host_ + "\r\nUser-Agent: tollgate\r\n";
   if (!content_type.empty()) raw += "Content-Type: " + content_type + "\r\n";
   raw += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   for (int attempt = 0; attempt < 2; ++attempt) {

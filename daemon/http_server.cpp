@@ -1,7 +1,5 @@
 #include "daemon/http_server.h"
 
-#include "daemon/systemd_notify.h"
-
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -14,6 +12,8 @@
 #include <chrono>
 #include <thread>
 #include <vector>
+
+#include "daemon/systemd_notify.h"
 
 namespace tollgate {
 
@@ -61,7 +61,8 @@ class Session : public std::enable_shared_from_this<Session> {
   using Clock = std::chrono::steady_clock;
 
   void watch() {
-    watchdog_.expires_after(std::max<Clock::duration>(limits_.idle / 4, std::chrono::milliseconds(100)));
+    watchdog_.expires_after(
+        std::max<Clock::duration>(limits_.idle / 4, std::chrono::milliseconds(100)));
     watchdog_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec || self->closed_) return;
       if (Clock::now() > self->deadline_) {
@@ -89,15 +90,17 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == net::error::connection_reset || closed_)
       return close();
     if (ec == http::error::body_limit)
-      return reply_and_close(error_response(
-          413, "payload_too_large",
-          "the body exceeds server.max_body_bytes (" + std::to_string(limits_.max_body) +
-              " bytes); split it into smaller batches"));
+      return reply_and_close(error_response(413, "payload_too_large",
+                                            "the body exceeds server.max_body_bytes (" +
+                                                std::to_string(limits_.max_body) +
+                                                " bytes); split it into smaller batches"));
     if (ec == http::error::header_limit)
       return reply_and_close(error_response(431, "headers_too_large",
                                             "the request headers exceed server.max_header_bytes (" +
                                                 std::to_string(limits_.max_header) + " bytes)"));
-    if (ec) return reply_and_close(error_response(400, "bad_request", "malformed HTTP request: " + ec.message()));
+    if (ec)
+      return reply_and_close(
+          error_response(400, "bad_request", "malformed HTTP request: " + ec.message()));
 
     auto req = parser_->release();
     keep_alive_ = req.keep_alive() && !api_.draining();
@@ -119,14 +122,15 @@ class Session : public std::enable_shared_from_this<Session> {
     // Most routes answer before handle() returns: write those directly. Answers that come later
     // (from the ledger's writer) are posted back onto this connection's executor.
     in_handler_ = true;
-    api_.handle(std::move(plain), [self = shared_from_this(), thread = std::this_thread::get_id()](HttpResponse r) {
-      if (self->in_handler_ && std::this_thread::get_id() == thread) {
-        self->early_ = std::move(r);
-        return;
-      }
-      net::post(self->socket_.get_executor(),
-                [self, r = std::move(r)]() mutable { self->do_write(std::move(r)); });
-    });
+    api_.handle(std::move(plain),
+                [self = shared_from_this(), thread = std::this_thread::get_id()](HttpResponse r) {
+                  if (self->in_handler_ && std::this_thread::get_id() == thread) {
+                    self->early_ = std::move(r);
+                    return;
+                  }
+                  net::post(self->socket_.get_executor(),
+                            [self, r = std::move(r)]() mutable { self->do_write(std::move(r)); });
+                });
     in_handler_ = false;
     if (early_) {
       HttpResponse r = std::move(*early_);
@@ -149,7 +153,8 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.prepare_payload();
     if (head_) res_.body().clear();  // Content-Length stays that of the GET
     deadline_ = Clock::now() + limits_.idle;
-    http::async_write(socket_, res_, beast::bind_front_handler(&Session::on_write, shared_from_this()));
+    http::async_write(socket_, res_,
+                      beast::bind_front_handler(&Session::on_write, shared_from_this()));
   }
 
   void on_write(beast::error_code ec, std::size_t) {
@@ -178,10 +183,11 @@ class Session : public std::enable_shared_from_this<Session> {
       deadline_ = Clock::now() + std::chrono::seconds(5);
       discard_.resize(64 * 1024);
     }
-    socket_.async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (!ec) return self->linger();
-      self->close();
-    });
+    socket_.async_read_some(net::buffer(discard_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (!ec) return self->linger();
+                              self->close();
+                            });
   }
 
   void close() {
@@ -226,7 +232,7 @@ struct HttpServer::Impl {
   void do_accept() {
     // One I/O thread needs no strand: its handlers never run concurrently.
     auto executor = config.server.threads > 1 ? net::any_io_executor(net::make_strand(ioc))
-                                               : net::any_io_executor(ioc.get_executor());
+                                              : net::any_io_executor(ioc.get_executor());
     acceptor.async_accept(executor, [this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
         if (ec != net::error::operation_aborted && acceptor.is_open()) {
@@ -297,7 +303,8 @@ struct HttpServer::Impl {
   std::atomic<int> in_flight{0};  // requests read and not yet fully written
 };
 
-HttpServer::HttpServer(const Config& config, Api& api) : impl_(std::make_unique<Impl>(config, api)) {
+HttpServer::HttpServer(const Config& config, Api& api)
+    : impl_(std::make_unique<Impl>(config, api)) {
   api.set_post([this](std::function<void()> f) { net::post(impl_->ioc, std::move(f)); });
 }
 
@@ -305,10 +312,8 @@ HttpServer::~HttpServer() = default;
 
 Status HttpServer::bind() {
   beast::error_code ec;
-  auto address = net::ip::make_address(impl_->config.server.host == "localhost"
-                                           ? "127.0.0.1"
-                                           : impl_->config.server.host,
-                                       ec);
+  auto address = net::ip::make_address(
+      impl_->config.server.host == "localhost" ? "127.0.0.1" : impl_->config.server.host, ec);
   if (ec)
     return Status::error("bind_failed", "server.listen host \"" + impl_->config.server.host +
                                             "\" is not an IP address");
@@ -333,7 +338,8 @@ void HttpServer::run(std::function<void()> on_reload) {
   if (auto every = watchdog_ping_interval()) impl_->watchdog(*every);
   notify_ready();
   std::vector<std::thread> threads;
-  for (int i = 1; i < impl_->config.server.threads; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
+  for (int i = 1; i < impl_->config.server.threads; ++i)
+    threads.emplace_back([this] { impl_->ioc.run(); });
   impl_->ioc.run();
   for (auto& t : threads) t.join();
 }

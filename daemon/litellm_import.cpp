@@ -33,9 +33,12 @@ struct Unrepresentable {
 // with its exponent shifted. Throws Unrepresentable past 9 decimals.
 std::optional<std::string> per_million(const json::value& v) {
   double d;
-  if (v.is_double()) d = v.get_double();
-  else if (v.is_int64()) d = double(v.get_int64());
-  else if (v.is_uint64()) d = double(v.get_uint64());
+  if (v.is_double())
+    d = v.get_double();
+  else if (v.is_int64())
+    d = double(v.get_int64());
+  else if (v.is_uint64())
+    d = double(v.get_uint64());
   else if (v.is_string()) {
     const json::string& s = v.get_string();
     char* end = nullptr;
@@ -90,11 +93,14 @@ Result<LitellmImport> import_litellm(const std::string& json_text, const std::st
   boost::system::error_code ec;
   json::value root = json::parse(json_text, ec);
   if (ec || !root.is_object())
-    return Status::error("invalid_json", source_name + " is not a LiteLLM price map (a JSON object of models)");
+    return Status::error("invalid_json",
+                         source_name + " is not a LiteLLM price map (a JSON object of models)");
   static const std::regex kAbove(
-      "(input_cost_per_token|output_cost_per_token|cache_read_input_token_cost|cache_creation_input_token_cost)_above_(\\d+)k_tokens");
+      "(input_cost_per_token|output_cost_per_token|cache_read_input_token_cost|cache_creation_"
+      "input_token_cost)_above_(\\d+)k_tokens");
   LitellmImport out;
-  out.yaml = "# Imported from " + source_name + " (LiteLLM format) by `tollgate prices import`.\n"
+  out.yaml = "# Imported from " + source_name +
+             " (LiteLLM format) by `tollgate prices import`.\n"
              "# Per-token prices are shown per 1M tokens, in USD.\nprices:\n";
   std::set<std::pair<std::string, std::string>> seen;
   for (const auto& kv : root.get_object()) {
@@ -123,7 +129,8 @@ Result<LitellmImport> import_litellm(const std::string& json_text, const std::st
           if (!t.is_object()) continue;
           const json::object& to = t.get_object();
           int64_t start = 0;
-          if (const json::value* r = to.if_contains("range"); r && r->is_array() && !r->get_array().empty()) {
+          if (const json::value* r = to.if_contains("range");
+              r && r->is_array() && !r->get_array().empty()) {
             const json::value& s = r->get_array()[0];
             start = s.is_int64() ? s.get_int64() : s.is_double() ? int64_t(s.get_double()) : 0;
           }
@@ -147,7 +154,8 @@ Result<LitellmImport> import_litellm(const std::string& json_text, const std::st
       if (!base.count("per_1m_input_tokens") && !base.count("per_1m_output_tokens")) {
         if (o.contains("input_cost_per_second") || o.contains("output_cost_per_second"))
           skip("priced per second, not per token");
-        else if (o.contains("output_cost_per_image") || o.contains("input_cost_per_image") || o.contains("input_cost_per_pixel"))
+        else if (o.contains("output_cost_per_image") || o.contains("input_cost_per_image") ||
+                 o.contains("input_cost_per_pixel"))
           skip("priced per image, not per token");
         else
           skip("no per-token price");
@@ -162,11 +170,13 @@ Result<LitellmImport> import_litellm(const std::string& json_text, const std::st
       for (auto [from, to] : kKeys)
         if (base.count(to)) entry += std::string("    ") + to + ": " + base[to] + "\n";
       // Batch prices as a discount, when LiteLLM gives them and they are one clean percentage.
-      if (auto* bi = o.if_contains("input_cost_per_token_batches"); bi && base.count("per_1m_input_tokens")) {
+      if (auto* bi = o.if_contains("input_cost_per_token_batches");
+          bi && base.count("per_1m_input_tokens")) {
         auto batch = per_million(*bi);
         auto regular = Money::parse(base["per_1m_input_tokens"]);
         if (batch && regular && regular->nanos() > 0) {
-          double pct = 100.0 * (1.0 - double(Money::parse(*batch)->nanos()) / double(regular->nanos()));
+          double pct =
+              100.0 * (1.0 - double(Money::parse(*batch)->nanos()) / double(regular->nanos()));
           if (pct > 0 && pct < 100 && std::fabs(pct - std::round(pct)) < 1e-9)
             entry += "    batch_discount_percent: " + std::to_string(int(std::round(pct))) + "\n";
         }

@@ -22,7 +22,7 @@ void read_match(YamlReader& r, const YAML::Node& n, Budget& b) {
     r.error(n, "match must be a mapping of field: value or [values]");
     return;
   }
-  static const std::set<std::string> kFields = {"feature", "team",   "customer", "model",
+  static const std::set<std::string> kFields = {"feature",  "team",   "customer", "model",
                                                 "provider", "region", "priority"};
   for (const auto& kv : n) {
     Matcher m;
@@ -60,14 +60,19 @@ void read_match(YamlReader& r, const YAML::Node& n, Budget& b) {
 }
 
 void read_rule(YamlReader& r, const YAML::Node& n, Budget& b) {
-  if (!r.expect_map(n, "a rule", {"at_percent", "burn_rate", "action", "priorities", "rps", "model"}))
+  if (!r.expect_map(n, "a rule",
+                    {"at_percent", "burn_rate", "action", "priorities", "rps", "model"}))
     return;
   Rule rule;
   const std::string action = r.string(n, "action").value_or("");
-  if (action == "alert") rule.action = Action::kAlert;
-  else if (action == "block") rule.action = Action::kBlock;
-  else if (action == "limit_rps") rule.action = Action::kLimitRps;
-  else if (action == "reroute") rule.action = Action::kReroute;
+  if (action == "alert")
+    rule.action = Action::kAlert;
+  else if (action == "block")
+    rule.action = Action::kBlock;
+  else if (action == "limit_rps")
+    rule.action = Action::kLimitRps;
+  else if (action == "reroute")
+    rule.action = Action::kReroute;
   else {
     r.error(n["action"] ? n["action"] : n,
             "action must be alert, block, limit_rps or reroute, got \"" + action + "\"");
@@ -104,8 +109,10 @@ void read_rule(YamlReader& r, const YAML::Node& n, Budget& b) {
       return;
     }
     if (!factor || factor->nanos() <= 0) {
-      if (factor) r.error(bn["factor"], "burn_rate factor must be positive");
-      else if (!bn["factor"]) r.error(bn, "burn_rate factor is required");
+      if (factor)
+        r.error(bn["factor"], "burn_rate factor must be positive");
+      else if (!bn["factor"])
+        r.error(bn, "burn_rate factor is required");
       return;
     }
     burn.long_ms = *lw;
@@ -119,8 +126,10 @@ void read_rule(YamlReader& r, const YAML::Node& n, Budget& b) {
     } else {
       for (const auto& p : pr) {
         auto prio = parse_priority(p.Scalar());
-        if (!prio) r.error(p, "unknown priority \"" + p.Scalar() + "\" (critical, standard, batch)");
-        else rule.priorities |= priority_bit(*prio);
+        if (!prio)
+          r.error(p, "unknown priority \"" + p.Scalar() + "\" (critical, standard, batch)");
+        else
+          rule.priorities |= priority_bit(*prio);
       }
     }
   } else if (rule.action != Action::kAlert) {
@@ -157,7 +166,8 @@ std::shared_ptr<const PolicySet> load_policies(const std::string& path, LoadErro
   auto loaded = r.load();
   if (!loaded) return set;
   const YAML::Node& root = *loaded;
-  if (!r.expect_map(root, "the policies file", {"budgets", "dry_run", "reservation_ttl_s"})) return set;
+  if (!r.expect_map(root, "the policies file", {"budgets", "dry_run", "reservation_ttl_s"}))
+    return set;
   if (auto v = r.boolean(root, "dry_run")) set->dry_run = *v;
   if (auto v = r.integer(root, "reservation_ttl_s", 1, 86400)) set->reservation_ttl_ms = *v * 1000;
   const YAML::Node& budgets = root["budgets"];
@@ -172,16 +182,21 @@ std::shared_ptr<const PolicySet> load_policies(const std::string& path, LoadErro
     Budget b;
     b.name = r.string(bn, "name").value_or("");
     if (!valid_name(b.name)) {
-      r.error(bn["name"] ? bn["name"] : bn, "budget name must match [a-z0-9_.-]{1,64}, got \"" + b.name + "\"");
+      r.error(bn["name"] ? bn["name"] : bn,
+              "budget name must match [a-z0-9_.-]{1,64}, got \"" + b.name + "\"");
     } else if (!names.insert(b.name).second) {
       r.error(bn["name"], "duplicate budget name \"" + b.name + "\"");
     }
     read_match(r, bn["match"], b);
     const std::string period = r.string(bn, "period").value_or("day");
-    if (period == "day") b.period = Period::kDay;
-    else if (period == "week") b.period = Period::kWeek;
-    else if (period == "month") b.period = Period::kMonth;
-    else r.error(bn["period"], "period must be day, week or month, got \"" + period + "\"");
+    if (period == "day")
+      b.period = Period::kDay;
+    else if (period == "week")
+      b.period = Period::kWeek;
+    else if (period == "month")
+      b.period = Period::kMonth;
+    else
+      r.error(bn["period"], "period must be day, week or month, got \"" + period + "\"");
     if (auto limit = r.decimal(bn, "limit")) {
       if (limit->nanos() <= 0) r.error(bn["limit"], "limit must be positive");
       b.limit = *limit;
@@ -189,7 +204,8 @@ std::shared_ptr<const PolicySet> load_policies(const std::string& path, LoadErro
       r.error(bn, "limit is required (in the reporting currency)");
     }
     if (const YAML::Node& rules = bn["rules"]; rules && !rules.IsNull()) {
-      if (!rules.IsSequence()) r.error(rules, "rules must be a list");
+      if (!rules.IsSequence())
+        r.error(rules, "rules must be a list");
       else
         for (const auto& rn : rules) read_rule(r, rn, b);
     }

@@ -19,9 +19,12 @@ struct Cell {
   std::optional<std::string> text;
 };
 
-std::optional<std::string> ratio_money(int64_t numerator_nanos, __int128 scale, int64_t denominator) {
+std::optional<std::string> ratio_money(int64_t numerator_nanos, __int128 scale,
+                                       int64_t denominator) {
   if (denominator == 0) return std::nullopt;
-  return Money::from_nanos(static_cast<int64_t>(divide_rounded(numerator_nanos * scale, denominator))).to_string();
+  return Money::from_nanos(
+             static_cast<int64_t>(divide_rounded(numerator_nanos * scale, denominator)))
+      .to_string();
 }
 
 std::optional<std::string> percent_change(int64_t now, int64_t before_times_n, int64_t n) {
@@ -35,15 +38,26 @@ std::optional<std::string> percent_change(int64_t now, int64_t before_times_n, i
   return s;
 }
 
-const char* kFields[] = {"requests",           "input_tokens",        "cached_input_tokens",
-                         "output_tokens",      "gpu_seconds",         "cost",
-                         "unpriced_requests",  "cost_per_request",    "cost_per_1k_tokens",
-                         "value_units",        "cost_per_value_unit", "revenue",
-                         "margin",             "change_vs_prev_day_pct", "change_vs_7d_avg_pct"};
+const char* kFields[] = {"requests",
+                         "input_tokens",
+                         "cached_input_tokens",
+                         "output_tokens",
+                         "gpu_seconds",
+                         "cost",
+                         "unpriced_requests",
+                         "cost_per_request",
+                         "cost_per_1k_tokens",
+                         "value_units",
+                         "cost_per_value_unit",
+                         "revenue",
+                         "margin",
+                         "change_vs_prev_day_pct",
+                         "change_vs_7d_avg_pct"};
 
 std::vector<Cell> cells(const ReportRow& row) {
   const ReportSums& s = row.sums;
-  const int64_t tokens = s.input_tokens + s.cached_input_tokens + s.cache_write_tokens + s.output_tokens;
+  const int64_t tokens =
+      s.input_tokens + s.cached_input_tokens + s.cache_write_tokens + s.output_tokens;
   return {
       {std::to_string(s.requests)},
       {std::to_string(s.input_tokens)},
@@ -150,7 +164,8 @@ std::string report_table(const DailyReport& r) {
     const ReportSums& s = row.sums;
     auto pct = [](const std::optional<std::string>& p) { return p ? *p + "%" : std::string("-"); };
     l.push_back(std::to_string(s.requests));
-    l.push_back(std::to_string(s.input_tokens + s.cached_input_tokens + s.cache_write_tokens + s.output_tokens));
+    l.push_back(std::to_string(s.input_tokens + s.cached_input_tokens + s.cache_write_tokens +
+                               s.output_tokens));
     l.push_back(*v[5].text);
     l.push_back(v[7].text.value_or("-"));
     l.push_back(v[8].text.value_or("-"));
@@ -189,14 +204,15 @@ std::string report_table(const DailyReport& r) {
   return out;
 }
 
-std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& currency, const TimeZone& tz) {
+std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& currency,
+                      const TimeZone& tz) {
   static const char* kColumns[] = {
-      "BilledCost",        "BillingAccountId", "BillingAccountName", "BillingCurrency",
-      "BillingPeriodEnd",  "BillingPeriodStart", "ChargeCategory",   "ChargeClass",
-      "ChargeDescription", "ChargePeriodEnd",  "ChargePeriodStart",  "ContractedCost",
-      "EffectiveCost",     "InvoiceIssuerName", "ListCost",          "PricingQuantity",
-      "PricingUnit",       "ProviderName",     "PublisherName",      "ServiceCategory",
-      "ServiceName",       "RegionId",         "ResourceId",         "Tags"};
+      "BilledCost",        "BillingAccountId",   "BillingAccountName", "BillingCurrency",
+      "BillingPeriodEnd",  "BillingPeriodStart", "ChargeCategory",     "ChargeClass",
+      "ChargeDescription", "ChargePeriodEnd",    "ChargePeriodStart",  "ContractedCost",
+      "EffectiveCost",     "InvoiceIssuerName",  "ListCost",           "PricingQuantity",
+      "PricingUnit",       "ProviderName",       "PublisherName",      "ServiceCategory",
+      "ServiceName",       "RegionId",           "ResourceId",         "Tags"};
   std::string out;
   for (size_t i = 0; i < std::size(kColumns); ++i) out += std::string(i ? "," : "") + kColumns[i];
   out += "\r\n";
@@ -206,15 +222,18 @@ std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& curr
     unsigned m, d;
     civil_from_days(day, y, m, d);
     const int64_t month = days_from_civil(y, m, 1);
-    const int64_t next_month = m == 12 ? days_from_civil(y + 1, 1, 1) : days_from_civil(y, m + 1, 1);
+    const int64_t next_month =
+        m == 12 ? days_from_civil(y + 1, 1, 1) : days_from_civil(y, m + 1, 1);
     const std::string cost = Money::from_nanos(r.sums.cost_nanos).to_string();
-    const int64_t tokens = r.sums.input_tokens + r.sums.cached_input_tokens + r.sums.cache_write_tokens + r.sums.output_tokens;
+    const int64_t tokens = r.sums.input_tokens + r.sums.cached_input_tokens +
+                           r.sums.cache_write_tokens + r.sums.output_tokens;
     std::string quantity, unit;
     if (tokens > 0) {
       quantity = std::to_string(tokens);
       unit = "Tokens";
     } else if (r.sums.gpu_micros > 0) {
-      quantity = Money::from_nanos(divide_rounded(__int128(r.sums.gpu_micros) * 1000, 3600)).to_string();
+      quantity =
+          Money::from_nanos(divide_rounded(__int128(r.sums.gpu_micros) * 1000, 3600)).to_string();
       unit = "GPU Hours";
     } else {
       quantity = std::to_string(r.sums.requests);
@@ -231,8 +250,8 @@ std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& curr
     if (r.customer) tags["customer"] = *r.customer;
     if (r.priority) tags["priority"] = *r.priority;
     const std::string description = r.feature + " on " + r.model + " (" + r.provider +
-                                    (r.region.empty() ? "" : ", " + r.region) + "): " +
-                                    std::to_string(r.sums.requests) + " requests, " +
+                                    (r.region.empty() ? "" : ", " + r.region) +
+                                    "): " + std::to_string(r.sums.requests) + " requests, " +
                                     std::to_string(tokens) + " tokens";
     const std::string fields[] = {cost,
                                   "tollgate",

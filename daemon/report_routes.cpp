@@ -21,12 +21,16 @@ HttpResponse from_result(const Result<Rendered>& r) {
 void Api::daily_report(const HttpRequest& req, Respond respond) {
   ReportQuery q;
   for (auto& [k, v] : parse_query(req.query)) {
-    if (k == "date") q.date = v;
-    else if (k == "group_by") q.group_by = v;
-    else if (k == "format") q.format = v;
+    if (k == "date")
+      q.date = v;
+    else if (k == "group_by")
+      q.group_by = v;
+    else if (k == "format")
+      q.format = v;
   }
   if (q.format != "json" && q.format != "csv")  // "table" is for the terminal only
-    return respond(error_response(400, "invalid_format", "format must be json or csv, got \"" + q.format + "\""));
+    return respond(error_response(400, "invalid_format",
+                                  "format must be json or csv, got \"" + q.format + "\""));
   const ReportSettings s{config_.storage.path, config_.reporting.currency, config_.reporting.tz};
   const EpochMs now = clock_();
   workers_.post([this, s, q, now, respond = std::move(respond)]() mutable {
@@ -38,16 +42,20 @@ void Api::daily_report(const HttpRequest& req, Respond respond) {
 void Api::focus_export(const HttpRequest& req, Respond respond) {
   std::string from, to;
   for (auto& [k, v] : parse_query(req.query)) {
-    if (k == "from") from = v;
-    else if (k == "to") to = v;
+    if (k == "from")
+      from = v;
+    else if (k == "to")
+      to = v;
   }
   if (from.empty() || to.empty())
-    return respond(error_response(400, "missing_field", "from and to are required (YYYY-MM-DD, to inclusive)"));
+    return respond(error_response(400, "missing_field",
+                                  "from and to are required (YYYY-MM-DD, to inclusive)"));
   const ReportSettings s{config_.storage.path, config_.reporting.currency, config_.reporting.tz};
   workers_.post([this, s, from, to, respond = std::move(respond)]() mutable {
     HttpResponse r = from_result(render_focus_export(s, from, to));
     if (r.status == 200)
-      r.headers.emplace_back("Content-Disposition", "attachment; filename=\"focus-" + from + "-" + to + ".csv\"");
+      r.headers.emplace_back("Content-Disposition",
+                             "attachment; filename=\"focus-" + from + "-" + to + ".csv\"");
     post_([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
   });
 }
@@ -55,9 +63,10 @@ void Api::focus_export(const HttpRequest& req, Respond respond) {
 void Api::page(Respond respond) {
   HttpResponse r{200, "text/html; charset=utf-8", std::string(kIndexHtml), {}};
   // Everything the page needs is in it: no request may leave the machine.
-  r.headers.emplace_back("Content-Security-Policy",
-                         "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                         "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'");
+  r.headers.emplace_back(
+      "Content-Security-Policy",
+      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+      "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'");
   r.headers.emplace_back("Cache-Control", "no-cache");
   respond(std::move(r));
 }

@@ -18,9 +18,9 @@ struct ReportSettings {
 };
 
 struct ReportQuery {
-  std::optional<std::string> date;  // YYYY-MM-DD; default: yesterday in the reporting zone
+  std::optional<std::string> date;      // YYYY-MM-DD; default: yesterday in the reporting zone
   std::optional<std::string> group_by;  // comma-separated; default: feature
-  std::string format = "json";       // json | csv | table
+  std::string format = "json";          // json | csv | table
 };
 
 struct Rendered {

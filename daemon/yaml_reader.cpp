@@ -87,7 +87,8 @@ std::optional<Money> YamlReader::decimal(const YAML::Node& map, const char* key)
   YAML::Node n = map[key];
   if (!n || n.IsNull()) return std::nullopt;
   std::optional<Money> m = n.IsScalar() ? Money::parse(n.Scalar()) : std::nullopt;
-  if (!m) error(n, std::string(key) + " must be a non-negative decimal number with at most 9 decimals");
+  if (!m)
+    error(n, std::string(key) + " must be a non-negative decimal number with at most 9 decimals");
   return m;
 }
 

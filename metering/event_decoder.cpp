@@ -46,11 +46,12 @@ Status read_count(const json::object& o, std::string_view key, int64_t& out) {
     n = v->get_int64();
   } else if (v->is_uint64()) {
     n = v->get_uint64() > static_cast<uint64_t>(kMaxCount) ? kMaxCount + 1
-                                                            : static_cast<int64_t>(v->get_uint64());
+                                                           : static_cast<int64_t>(v->get_uint64());
   } else if (v->is_double()) {
     double d = v->get_double();
     if (std::floor(d) != d)
-      return field_error("invalid_count", key, "must be a whole number, got " + json::serialize(*v));
+      return field_error("invalid_count", key,
+                         "must be a whole number, got " + json::serialize(*v));
     n = d > static_cast<double>(kMaxCount) ? kMaxCount + 1 : static_cast<int64_t>(d);
   } else {
     return field_error("invalid_type", key, "must be a non-negative integer");
@@ -77,7 +78,9 @@ Status read_amount(const json::object& o, std::string_view key, std::optional<Mo
   } else {
     return field_error("invalid_type", key, "must be a number");
   }
-  if (!m) return field_error("invalid_number", key, "must be a number below 9.2e9 with at most 9 decimals");
+  if (!m)
+    return field_error("invalid_number", key,
+                       "must be a number below 9.2e9 with at most 9 decimals");
   if (m->nanos() < 0) return field_error("invalid_number", key, "must not be negative");
   out = m;
   return {};
@@ -118,8 +121,8 @@ Status read_usage_object(const json::object& o, UsageEvent& e) {
   if (!v || v->is_null()) return {};
   for (const char* k : {"input_tokens", "cached_input_tokens", "output_tokens"}) {
     if (o.contains(k) && !o.at(k).is_null())
-      return Status::error("conflicting_fields", std::string("give either \"usage\" or \"") + k +
-                                                     "\", not both");
+      return Status::error("conflicting_fields",
+                           std::string("give either \"usage\" or \"") + k + "\", not both");
   }
   if (!v->is_object()) return field_error("invalid_type", "usage", "must be an object");
   const json::object& u = v->get_object();
@@ -131,13 +134,13 @@ Status read_usage_object(const json::object& o, UsageEvent& e) {
     if (!d->is_object())
       return field_error("invalid_type", "usage.prompt_tokens_details", "must be an object");
     s = read_count(d->get_object(), "cached_tokens", cached);
-    if (!s.ok()) return Status::error(s.code(), "in \"usage.prompt_tokens_details\": " + s.message());
+    if (!s.ok())
+      return Status::error(s.code(), "in \"usage.prompt_tokens_details\": " + s.message());
   }
   if (cached > prompt)
-    return Status::error("invalid_usage", "usage.prompt_tokens_details.cached_tokens (" +
-                                              std::to_string(cached) +
-                                              ") exceeds usage.prompt_tokens (" +
-                                              std::to_string(prompt) + ")");
+    return Status::error("invalid_usage",
+                         "usage.prompt_tokens_details.cached_tokens (" + std::to_string(cached) +
+                             ") exceeds usage.prompt_tokens (" + std::to_string(prompt) + ")");
   // OpenAI's prompt_tokens include the cached ones: charge them once, at the cache-read price.
   e.input_tokens = prompt - cached;
   e.cached_input_tokens = cached;
@@ -244,7 +247,7 @@ void decode_one(const json::value& v, EpochMs now_ms, EpochMs oldest_ms, Decoded
 }  // namespace
 
 Result<std::vector<DecodedItem>> decode_usage_body(std::string_view body, BodyFormat format,
-                                                    EpochMs now_ms, EpochMs oldest_ms) {
+                                                   EpochMs now_ms, EpochMs oldest_ms) {
   std::vector<DecodedItem> items;
   json::monotonic_resource mr;
   if (format == BodyFormat::kNdjson) {

@@ -26,6 +26,6 @@ enum class BodyFormat { kJson, kNdjson };
 // oldest_ms are refused: raw events older than the retention are pruned, so their event_id could
 // no longer be recognised as a duplicate.
 Result<std::vector<DecodedItem>> decode_usage_body(std::string_view body, BodyFormat format,
-                                                    EpochMs now_ms, EpochMs oldest_ms);
+                                                   EpochMs now_ms, EpochMs oldest_ms);
 
 }  // namespace tollgate

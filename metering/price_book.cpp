@@ -37,7 +37,8 @@ Result<Money> compute_cost(const PriceEntry& price, const UsageEvent& e) {
 
   using i128 = __int128;
   constexpr i128 kMicro = 1'000'000;
-  i128 femto = i128(e.input_tokens) * r->per_1m_input + i128(e.cached_input_tokens) * r->per_1m_cached_input +
+  i128 femto = i128(e.input_tokens) * r->per_1m_input +
+               i128(e.cached_input_tokens) * r->per_1m_cached_input +
                i128(e.cache_write_tokens) * r->per_1m_cache_write +
                i128(e.output_tokens) * r->per_1m_output +
                i128(e.requests) * r->per_request * kMicro +

@@ -42,7 +42,8 @@ Result<std::shared_ptr<const TimeZone>> TimeZone::load(const std::string& name) 
       return false;
     const unsigned char* h = data.data() + pos + 20;
     int64_t isutcnt = read_be(h, 4), isstdcnt = read_be(h + 4, 4), leapcnt = read_be(h + 8, 4),
-            timecnt = read_be(h + 12, 4), typecnt = read_be(h + 16, 4), charcnt = read_be(h + 20, 4);
+            timecnt = read_be(h + 12, 4), typecnt = read_be(h + 16, 4),
+            charcnt = read_be(h + 20, 4);
     size_t p = pos + 44;
     size_t need = timecnt * time_size + timecnt + typecnt * 6 + charcnt +
                   leapcnt * (time_size + 4) + isstdcnt + isutcnt;

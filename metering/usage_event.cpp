@@ -6,9 +6,12 @@ namespace tollgate {
 
 std::string_view to_string(Priority p) {
   switch (p) {
-    case Priority::kCritical: return "critical";
-    case Priority::kStandard: return "standard";
-    case Priority::kBatch: return "batch";
+    case Priority::kCritical:
+      return "critical";
+    case Priority::kStandard:
+      return "standard";
+    case Priority::kBatch:
+      return "batch";
   }
   return "standard";
 }
@@ -22,9 +25,12 @@ std::optional<Priority> parse_priority(std::string_view s) {
 
 std::string_view to_string(PricedBy p) {
   switch (p) {
-    case PricedBy::kPriceBook: return "price_book";
-    case PricedBy::kCaller: return "caller";
-    case PricedBy::kUnpriced: return "unpriced";
+    case PricedBy::kPriceBook:
+      return "price_book";
+    case PricedBy::kCaller:
+      return "caller";
+    case PricedBy::kUnpriced:
+      return "unpriced";
   }
   return "unpriced";
 }

@@ -63,12 +63,14 @@ void Family<T>::collect(FamilySnapshot& out) const {
   std::lock_guard lock(mu_);
   for (const auto& [values, child] : children_) {
     std::vector<std::pair<std::string, std::string>> labels;
-    for (size_t i = 0; i < label_names_.size(); ++i) labels.emplace_back(label_names_[i], values[i]);
+    for (size_t i = 0; i < label_names_.size(); ++i)
+      labels.emplace_back(label_names_[i], values[i]);
     if constexpr (std::is_same_v<T, Histogram>) {
       auto counts = child->cumulative_counts();
       for (size_t i = 0; i < counts.size(); ++i) {
         auto l = labels;
-        l.emplace_back("le", i < child->bounds().size() ? format_bound(child->bounds()[i]) : "+Inf");
+        l.emplace_back("le",
+                       i < child->bounds().size() ? format_bound(child->bounds()[i]) : "+Inf");
         out.samples.push_back({"_bucket", std::move(l), static_cast<double>(counts[i])});
       }
       out.samples.push_back({"_sum", labels, child->sum()});

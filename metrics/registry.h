@@ -82,7 +82,9 @@ class Family {
   friend class Registry;
   Family(Registry* registry, std::string name, std::vector<std::string> label_names,
          std::vector<double> bounds)
-      : registry_(registry), name_(std::move(name)), label_names_(std::move(label_names)),
+      : registry_(registry),
+        name_(std::move(name)),
+        label_names_(std::move(label_names)),
         bounds_(std::move(bounds)) {}
   void collect(FamilySnapshot& out) const;
 

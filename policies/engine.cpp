@@ -14,15 +14,16 @@ constexpr __int128 kHundredPercent = __int128(100) * Money::kNanosPerUnit;
 std::string random_id(const char* prefix) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%s%016llx%08llx", prefix,
-                static_cast<unsigned long long>(rng()), static_cast<unsigned long long>(rng() >> 32));
+  std::snprintf(buf, sizeof buf, "%s%016llx%08llx", prefix, static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng() >> 32));
   return buf;
 }
 
 std::string priorities_text(unsigned mask) {
   std::string s;
   for (Priority p : {Priority::kCritical, Priority::kStandard, Priority::kBatch})
-    if (mask & priority_bit(p)) s += std::string(s.empty() ? "" : " and ") + std::string(to_string(p));
+    if (mask & priority_bit(p))
+      s += std::string(s.empty() ? "" : " and ") + std::string(to_string(p));
   return s;
 }
 
@@ -35,7 +36,8 @@ std::string threshold_label(const Rule& r) {
 std::string dims_key(const UsageEvent& e) {
   std::string k;
   k.reserve(128);
-  for (const std::string* s : {&e.feature, &e.team, &e.customer, &e.provider, &e.model, &e.region}) {
+  for (const std::string* s :
+       {&e.feature, &e.team, &e.customer, &e.provider, &e.model, &e.region}) {
     k += *s;
     k += '\x1f';
   }
@@ -53,7 +55,10 @@ std::string dims_key(const UsageEvent& e) {
 
 PolicyEngine::PolicyEngine(std::shared_ptr<const TimeZone> tz, std::string currency, Clock clock,
                            Hooks hooks)
-    : tz_(std::move(tz)), currency_(std::move(currency)), clock_(std::move(clock)), hooks_(std::move(hooks)) {
+    : tz_(std::move(tz)),
+      currency_(std::move(currency)),
+      clock_(std::move(clock)),
+      hooks_(std::move(hooks)) {
   auto t = std::make_shared<ThrottleTable>();
   t->policies = set_;
   table_.store(t);
@@ -126,7 +131,8 @@ void PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendScan
     if (window_since < now)
       raw(window_since, [&](const SpendRow& row) {
         for (size_t i : rebuild)
-          if (row.ts > now - set->budgets[i].max_burn_window_ms() && set->budgets[i].matches(row.dims))
+          if (row.ts > now - set->budgets[i].max_burn_window_ms() &&
+              set->budgets[i].matches(row.dims))
             book.at(i).per_minute[row.ts / 60'000] += row.cost;
       });
   }
@@ -229,25 +235,26 @@ std::string PolicyEngine::reason(size_t i, const Rule& r, EpochMs now) const {
                   currency_.c_str(), std::string(to_string(b.period)).c_str());
   } else {
     double pct = b.limit.nanos() ? 100.0 * (s.spend + s.reserved) / b.limit.nanos() : 0;
-    std::snprintf(buf, sizeof buf,
-                  "budget %s is at %.0f%% of its %s %s %s limit (%s spent, %s reserved; rule at %s%%)",
-                  b.name.c_str(), std::floor(pct), b.limit.to_string().c_str(), currency_.c_str(),
-                  b.period == Period::kDay ? "daily" : b.period == Period::kWeek ? "weekly" : "monthly",
-                  Money::from_nanos(s.spend).to_string().c_str(),
-                  Money::from_nanos(s.reserved).to_string().c_str(),
-                  Money::from_nanos(r.at_nano_percent).to_string().c_str());
+    std::snprintf(
+        buf, sizeof buf,
+        "budget %s is at %.0f%% of its %s %s %s limit (%s spent, %s reserved; rule at %s%%)",
+        b.name.c_str(), std::floor(pct), b.limit.to_string().c_str(), currency_.c_str(),
+        b.period == Period::kDay    ? "daily"
+        : b.period == Period::kWeek ? "weekly"
+                                    : "monthly",
+        Money::from_nanos(s.spend).to_string().c_str(),
+        Money::from_nanos(s.reserved).to_string().c_str(),
+        Money::from_nanos(r.at_nano_percent).to_string().c_str());
   }
   why = buf;
   const std::string who = priorities_text(r.priorities);
   if (r.action == Action::kBlock)
     why += "; " + who + " requests are blocked until " + format_utc_ms(s.period_end) +
            " or an override";
-  else if (r.action == Action::kLimitRps)
-  {
+  else if (r.action == Action::kLimitRps) {
     std::snprintf(buf, sizeof buf, "%g", r.rps);
     why += "; " + who + " requests are limited to " + buf + " per second";
-  }
-  else if (r.action == Action::kReroute)
+  } else if (r.action == Action::kReroute)
     why += "; " + who + " requests should use " + r.model;
   return why;
 }
@@ -266,11 +273,12 @@ void PolicyEngine::fire_alert(size_t i, const Rule& r, EpochMs now) {
   a.period_start = s.period_start;
   a.period_end = s.period_end;
   a.fired_at = now;
-  const std::string when = std::string(to_string(b.period)) + " " +
-                           format_date(tz_->local_day(s.period_start));
+  const std::string when =
+      std::string(to_string(b.period)) + " " + format_date(tz_->local_day(s.period_start));
   if (r.burn) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%gx over %s and %s", r.burn->factor, r.burn->long_text.c_str(), r.burn->short_text.c_str());
+    std::snprintf(buf, sizeof buf, "%gx over %s and %s", r.burn->factor, r.burn->long_text.c_str(),
+                  r.burn->short_text.c_str());
     a.text = "budget " + b.name + " burning faster than " + buf + " (" + a.spend.to_string() +
              " of " + b.limit.to_string() + " " + currency_ + ", " + when + ")";
   } else {
@@ -425,8 +433,8 @@ AdmitDecision PolicyEngine::admit(const Dimensions& d, std::optional<Money> esti
       t.action = "block";
       t.retry_after_s = std::max<int64_t>(1, (s.period_end - now + 999) / 1000);
       const std::string state = reason(i, r, now);  // "budget X is at N% of …; who is blocked"
-      t.reason = "admitting an estimated " + estimate->to_string() + " " + currency_ + " would take " +
-                 state.substr(0, state.find(';')) + " past its block threshold; " +
+      t.reason = "admitting an estimated " + estimate->to_string() + " " + currency_ +
+                 " would take " + state.substr(0, state.find(';')) + " past its block threshold; " +
                  priorities_text(r.priorities) + " requests are blocked until " +
                  format_utc_ms(s.period_end) + " or an override";
       t.dry_run = set_->dry_run;
@@ -450,7 +458,8 @@ AdmitDecision PolicyEngine::admit(const Dimensions& d, std::optional<Money> esti
 }
 
 Result<Override> PolicyEngine::add_override(const std::string& budget, int64_t duration_s,
-                                            const std::string& reason_text, const std::string& actor) {
+                                            const std::string& reason_text,
+                                            const std::string& actor) {
   const EpochMs now = clock_();
   std::lock_guard lock(mu_);
   size_t index = set_->budgets.size();
@@ -476,11 +485,13 @@ Result<Override> PolicyEngine::add_override(const std::string& budget, int64_t d
 bool PolicyEngine::remove_override(const std::string& id, const std::string& actor) {
   const EpochMs now = clock_();
   std::lock_guard lock(mu_);
-  auto it = std::find_if(overrides_.begin(), overrides_.end(), [&](const Override& o) { return o.id == id; });
+  auto it = std::find_if(overrides_.begin(), overrides_.end(),
+                         [&](const Override& o) { return o.id == id; });
   if (it == overrides_.end()) return false;
   Override o = *it;
   overrides_.erase(it);
-  if (hooks_.audit) hooks_.audit({now, "override_deleted", o.budget, actor, o.id + ": " + o.reason});
+  if (hooks_.audit)
+    hooks_.audit({now, "override_deleted", o.budget, actor, o.id + ": " + o.reason});
   evaluate_all(now);
   return true;
 }
@@ -517,8 +528,8 @@ std::vector<BudgetStatus> PolicyEngine::status() const {
     st.reserved = Money::from_nanos(s.reserved);
     st.utilization = b.limit.nanos() ? double(s.spend + s.reserved) / double(b.limit.nanos()) : 0;
     const EpochMs elapsed = std::max<EpochMs>(now - s.period_start, 60'000);
-    st.forecast = Money::from_nanos(static_cast<int64_t>(
-        __int128(s.spend) * (s.period_end - s.period_start) / elapsed));
+    st.forecast = Money::from_nanos(
+        static_cast<int64_t>(__int128(s.spend) * (s.period_end - s.period_start) / elapsed));
     bool alerting = false;
     for (size_t r = 0; r < b.rules.size(); ++r) {
       if (!rule_holds(i, b.rules[r], now)) continue;
@@ -530,17 +541,23 @@ std::vector<BudgetStatus> PolicyEngine::status() const {
       if (windows.insert(text).second) st.burn_rates.emplace_back(text, burn_rate(i, now, ms));
     for (const Rule& r : b.rules)
       if (r.burn)
-        for (auto [text, ms] : {std::pair{r.burn->long_text, r.burn->long_ms}, {r.burn->short_text, r.burn->short_ms}})
+        for (auto [text, ms] : {std::pair{r.burn->long_text, r.burn->long_ms},
+                                {r.burn->short_text, r.burn->short_ms}})
           if (windows.insert(text).second) st.burn_rates.emplace_back(text, burn_rate(i, now, ms));
     for (size_t r : rules_[i].active)
       for (Priority p : {Priority::kCritical, Priority::kStandard, Priority::kBatch})
-        if (b.rules[r].priorities & priority_bit(p)) st.throttles.emplace_back(p, b.rules[r].action);
+        if (b.rules[r].priorities & priority_bit(p))
+          st.throttles.emplace_back(p, b.rules[r].action);
     for (const Override& o : overrides_)
       if (o.budget == b.name && o.until > now) st.override_ = o;
-    if (st.override_) st.state = "overridden";
-    else if (!rules_[i].active.empty() && !set_->dry_run) st.state = "throttling";
-    else if (alerting || !rules_[i].active.empty()) st.state = "alert";
-    else st.state = "ok";
+    if (st.override_)
+      st.state = "overridden";
+    else if (!rules_[i].active.empty() && !set_->dry_run)
+      st.state = "throttling";
+    else if (alerting || !rules_[i].active.empty())
+      st.state = "alert";
+    else
+      st.state = "ok";
     out.push_back(std::move(st));
   }
   return out;
@@ -553,7 +570,8 @@ void PolicyEngine::tick() {
     if (hooks_.released) hooks_.released(id);
   for (auto it = overrides_.begin(); it != overrides_.end();) {
     if (it->until <= now) {
-      if (hooks_.audit) hooks_.audit({now, "override_expired", it->budget, "tollgate", it->id + ": " + it->reason});
+      if (hooks_.audit)
+        hooks_.audit({now, "override_expired", it->budget, "tollgate", it->id + ": " + it->reason});
       it = overrides_.erase(it);
     } else {
       ++it;

@@ -93,7 +93,8 @@ class PolicyEngine {
 
   // Budgets that keep name, period and match keep their state; others are rebuilt: period spend
   // from `rollups` (15-minute buckets), burn-rate minutes from `raw` events.
-  void install(std::shared_ptr<const PolicySet> set, const SpendScan& rollups, const SpendScan& raw);
+  void install(std::shared_ptr<const PolicySet> set, const SpendScan& rollups,
+               const SpendScan& raw);
   // State kept in the ledger across restarts. Reservations name budgets of the installed set:
   // restore them after install(); those whose budgets are all gone are dropped.
   void restore(std::vector<Override> overrides, std::set<std::string> fired_alerts);
@@ -116,8 +117,8 @@ class PolicyEngine {
 
  private:
   struct RuleState {
-    std::vector<size_t> active;        // enforcing rule indices holding now
-    std::map<size_t, EpochMs> since;   // when each active rule started
+    std::vector<size_t> active;       // enforcing rule indices holding now
+    std::map<size_t, EpochMs> since;  // when each active rule started
   };
   void roll(size_t i, EpochMs now);
   void release(const std::string& id);  // from the book, and tells the hook
@@ -130,8 +131,9 @@ class PolicyEngine {
   void evaluate(const std::vector<size_t>& budgets, EpochMs now);
   void evaluate_all(EpochMs now);
   void publish(EpochMs now);
-  const std::vector<size_t>& budgets_for(const Dimensions& d, std::string_view key,
-                                         std::map<std::string, std::vector<size_t>, std::less<>>& cache) const;
+  const std::vector<size_t>& budgets_for(
+      const Dimensions& d, std::string_view key,
+      std::map<std::string, std::vector<size_t>, std::less<>>& cache) const;
 
   std::shared_ptr<const TimeZone> tz_;
   std::string currency_;

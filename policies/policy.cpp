@@ -14,7 +14,8 @@ namespace {
 
 bool glob_match(const std::string& pattern, std::string_view value) {
   if (!pattern.empty() && pattern.back() == '*')
-    return value.substr(0, pattern.size() - 1) == std::string_view(pattern).substr(0, pattern.size() - 1);
+    return value.substr(0, pattern.size() - 1) ==
+           std::string_view(pattern).substr(0, pattern.size() - 1);
   return value == pattern;
 }
 
@@ -23,16 +24,24 @@ bool glob_match(const std::string& pattern, std::string_view value) {
 bool Matcher::matches(const Dimensions& d) const {
   std::string_view value;
   bool present = true;
-  if (field == "feature") value = d.feature;
-  else if (field == "team") value = d.team;
-  else if (field == "customer") value = d.customer;
-  else if (field == "model") value = d.model;
-  else if (field == "provider") value = d.provider;
-  else if (field == "region") value = d.region;
-  else if (field == "priority") value = to_string(d.priority);
+  if (field == "feature")
+    value = d.feature;
+  else if (field == "team")
+    value = d.team;
+  else if (field == "customer")
+    value = d.customer;
+  else if (field == "model")
+    value = d.model;
+  else if (field == "provider")
+    value = d.provider;
+  else if (field == "region")
+    value = d.region;
+  else if (field == "priority")
+    value = to_string(d.priority);
   else if (field.rfind("tag:", 0) == 0) {
     std::string_view key = std::string_view(field).substr(4);
-    auto it = std::find_if(d.tags.begin(), d.tags.end(), [&](const auto& kv) { return kv.first == key; });
+    auto it =
+        std::find_if(d.tags.begin(), d.tags.end(), [&](const auto& kv) { return kv.first == key; });
     present = it != d.tags.end();
     if (present) value = it->second;
   }
@@ -58,19 +67,26 @@ int64_t Budget::max_burn_window_ms() const {
 
 std::string_view to_string(Period p) {
   switch (p) {
-    case Period::kDay: return "day";
-    case Period::kWeek: return "week";
-    case Period::kMonth: return "month";
+    case Period::kDay:
+      return "day";
+    case Period::kWeek:
+      return "week";
+    case Period::kMonth:
+      return "month";
   }
   return "day";
 }
 
 std::string_view to_string(Action a) {
   switch (a) {
-    case Action::kAlert: return "alert";
-    case Action::kReroute: return "reroute";
-    case Action::kLimitRps: return "limit_rps";
-    case Action::kBlock: return "block";
+    case Action::kAlert:
+      return "alert";
+    case Action::kReroute:
+      return "reroute";
+    case Action::kLimitRps:
+      return "limit_rps";
+    case Action::kBlock:
+      return "block";
   }
   return "alert";
 }
@@ -108,10 +124,14 @@ std::optional<int64_t> parse_duration(std::string_view text) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, n);
   if (ec != std::errc() || end != text.data() + text.size() - 1 || n <= 0) return std::nullopt;
   switch (text.back()) {
-    case 's': return n * 1000;
-    case 'm': return n * 60'000;
-    case 'h': return n * 3'600'000;
-    case 'd': return n * 86'400'000;
+    case 's':
+      return n * 1000;
+    case 'm':
+      return n * 60'000;
+    case 'h':
+      return n * 3'600'000;
+    case 'd':
+      return n * 86'400'000;
   }
   return std::nullopt;
 }

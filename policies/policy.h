@@ -49,12 +49,12 @@ struct BurnRate {
 
 struct Rule {
   Action action = Action::kAlert;
-  int64_t at_nano_percent = -1;      // threshold rule: percent × 1e9; -1 for burn-rate rules
-  std::optional<BurnRate> burn;      // burn-rate rule
-  unsigned priorities = 0;           // bitmask of priority_bit(); alerts ignore it
-  double rps = 0;                    // limit_rps
-  std::string model;                 // reroute
-  std::string describe() const;      // "block at 100%" / "block on burn rate 1h/5m > 14.4x"
+  int64_t at_nano_percent = -1;  // threshold rule: percent × 1e9; -1 for burn-rate rules
+  std::optional<BurnRate> burn;  // burn-rate rule
+  unsigned priorities = 0;       // bitmask of priority_bit(); alerts ignore it
+  double rps = 0;                // limit_rps
+  std::string model;             // reroute
+  std::string describe() const;  // "block at 100%" / "block on burn rate 1h/5m > 14.4x"
 };
 
 struct Budget {

@@ -14,8 +14,8 @@ namespace tollgate {
 
 struct BudgetSpend {
   EpochMs period_start = 0, period_end = 0;
-  int64_t spend = 0;     // nanos committed in [period_start, period_end)
-  int64_t reserved = 0;  // nanos of open reservations
+  int64_t spend = 0;                      // nanos committed in [period_start, period_end)
+  int64_t reserved = 0;                   // nanos of open reservations
   std::map<int64_t, int64_t> per_minute;  // minute (epoch ms / 60000) → nanos, recent only
 
   // Spend in (now - window, now], from the minute ring.

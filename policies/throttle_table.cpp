@@ -7,7 +7,8 @@ namespace tollgate {
 bool TokenBucket::try_take(EpochMs now) {
   std::lock_guard lock(mu_);
   const double capacity = std::max(1.0, rps_);
-  if (last_ != 0 && now > last_) tokens_ = std::min(capacity, tokens_ + (now - last_) * rps_ / 1000.0);
+  if (last_ != 0 && now > last_)
+    tokens_ = std::min(capacity, tokens_ + (now - last_) * rps_ / 1000.0);
   if (now > last_) last_ = now;
   if (tokens_ < 1.0) return false;
   tokens_ -= 1.0;
@@ -21,9 +22,12 @@ void TokenBucket::set_rate(double rps) {
 
 std::string_view to_string(Decision d) {
   switch (d) {
-    case Decision::kAllow: return "allow";
-    case Decision::kReroute: return "reroute";
-    case Decision::kThrottle: return "throttle";
+    case Decision::kAllow:
+      return "allow";
+    case Decision::kReroute:
+      return "reroute";
+    case Decision::kThrottle:
+      return "throttle";
   }
   return "allow";
 }
@@ -34,10 +38,10 @@ AdmitDecision ThrottleTable::decide(const Dimensions& d, EpochMs now) const {
   const unsigned bit = priority_bit(d.priority);
   std::vector<const ActiveThrottle*> applicable;
   for (const ActiveThrottle& t : throttles)
-    if ((t.priorities & bit) && policies->budgets[t.budget_index].matches(d)) applicable.push_back(&t);
-  std::stable_sort(applicable.begin(), applicable.end(), [](auto* a, auto* b) {
-    return strictness(a->action) > strictness(b->action);
-  });
+    if ((t.priorities & bit) && policies->budgets[t.budget_index].matches(d))
+      applicable.push_back(&t);
+  std::stable_sort(applicable.begin(), applicable.end(),
+                   [](auto* a, auto* b) { return strictness(a->action) > strictness(b->action); });
   for (const ActiveThrottle* t : applicable) {
     if (t->action == Action::kBlock) {
       out.decision = Decision::kThrottle;

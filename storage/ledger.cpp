@@ -29,29 +29,31 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?
 
 // The rollup upserts: the 15-minute buckets, and the same sums by local day (there ?1, the
 // bucket, is not used). Both add into an existing row.
-#define TOLLGATE_ROLLUP_COLUMNS                                                                \
-  "feature, team, customer, tags, provider, model, region, priority, status, priced_by, "     \
-  "currency, events, requests, input_tokens, cached_input_tokens, cache_write_tokens, "       \
+#define TOLLGATE_ROLLUP_COLUMNS                                                           \
+  "feature, team, customer, tags, provider, model, region, priority, status, priced_by, " \
+  "currency, events, requests, input_tokens, cached_input_tokens, cache_write_tokens, "   \
   "output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos"
-#define TOLLGATE_ROLLUP_ADD                                                                    \
-  " ON CONFLICT DO UPDATE SET events = events + excluded.events, "                            \
+#define TOLLGATE_ROLLUP_ADD                                                                        \
+  " ON CONFLICT DO UPDATE SET events = events + excluded.events, "                                 \
   "requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens, " \
-  "cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens, "                \
-  "cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, "                   \
-  "output_tokens = output_tokens + excluded.output_tokens, "                                  \
-  "gpu_micros = gpu_micros + excluded.gpu_micros, egress_bytes = egress_bytes + excluded.egress_bytes, " \
-  "cost_nanos = cost_nanos + excluded.cost_nanos, "                                           \
-  "value_units_nanos = value_units_nanos + excluded.value_units_nanos, "                      \
+  "cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens, "                     \
+  "cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, "                        \
+  "output_tokens = output_tokens + excluded.output_tokens, "                                       \
+  "gpu_micros = gpu_micros + excluded.gpu_micros, egress_bytes = egress_bytes + "                  \
+  "excluded.egress_bytes, "                                                                        \
+  "cost_nanos = cost_nanos + excluded.cost_nanos, "                                                \
+  "value_units_nanos = value_units_nanos + excluded.value_units_nanos, "                           \
   "revenue_nanos = revenue_nanos + excluded.revenue_nanos"
 
 const char* kUpsertRollup =
-    "INSERT INTO rollup_15m (bucket_ms, day_local, " TOLLGATE_ROLLUP_COLUMNS ") VALUES (?1, ?2, ?3, "
+    "INSERT INTO rollup_15m (bucket_ms, day_local, " TOLLGATE_ROLLUP_COLUMNS
+    ") VALUES (?1, ?2, ?3, "
     "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
     "?24)" TOLLGATE_ROLLUP_ADD;
-const char* kUpsertDaily =
-    "INSERT INTO rollup_daily (day_local, " TOLLGATE_ROLLUP_COLUMNS ") VALUES (?2, ?3, ?4, ?5, ?6, "
-    "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
-    TOLLGATE_ROLLUP_ADD;
+const char* kUpsertDaily = "INSERT INTO rollup_daily (day_local, " TOLLGATE_ROLLUP_COLUMNS
+                           ") VALUES (?2, ?3, ?4, ?5, ?6, "
+                           "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+                           "?21, ?22, ?23, ?24)" TOLLGATE_ROLLUP_ADD;
 #undef TOLLGATE_ROLLUP_COLUMNS
 #undef TOLLGATE_ROLLUP_ADD
 
@@ -66,7 +68,8 @@ struct RollupSums {
 };
 
 // Binds a rollup row in the parameter order shared by kUpsertRollup and kUpsertDaily.
-void bind_rollup(Statement& st, const RollupKey& k, const RollupSums& r, const std::string& currency) {
+void bind_rollup(Statement& st, const RollupKey& k, const RollupSums& r,
+                 const std::string& currency) {
   st.bind(1, std::get<0>(k)).bind(2, r.day_local).bind(3, std::get<1>(k));
   st.bind(4, std::get<2>(k)).bind(5, std::get<3>(k)).bind(6, std::get<4>(k));
   st.bind(7, std::get<5>(k)).bind(8, std::get<6>(k)).bind(9, std::get<7>(k));
@@ -77,7 +80,9 @@ void bind_rollup(Statement& st, const RollupKey& k, const RollupSums& r, const s
   st.bind(24, r.revenue);
 }
 
-EpochMs bucket_of(EpochMs ts) { return (ts >= 0 ? ts : ts - kBucketMs + 1) / kBucketMs * kBucketMs; }
+EpochMs bucket_of(EpochMs ts) {
+  return (ts >= 0 ? ts : ts - kBucketMs + 1) / kBucketMs * kBucketMs;
+}
 
 }  // namespace
 
@@ -106,8 +111,8 @@ Status Ledger::init() {
   // the last commits); FULL also survives power loss. See README, "Durability".
   Status s = exec_sql(db_, "PRAGMA journal_mode=WAL");
   if (s.ok())
-    s = exec_sql(db_, std::string("PRAGMA synchronous=") +
-                          (options_.synchronous_full ? "FULL" : "NORMAL"));
+    s = exec_sql(
+        db_, std::string("PRAGMA synchronous=") + (options_.synchronous_full ? "FULL" : "NORMAL"));
   if (s.ok()) s = exec_sql(db_, "PRAGMA foreign_keys=ON");
   if (s.ok()) s = migrate(db_);
   if (s.ok()) s = write_meta(db_, {options_.currency, options_.timezone->name()});
@@ -211,8 +216,7 @@ void Ledger::commit(std::vector<Pending>& batch) {
   CommitInfo info;
   auto start = std::chrono::steady_clock::now();
   Status s = write(batch, duplicates, info);
-  info.duration_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  info.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (s.ok()) {
     std::function<void(const CommitInfo&)> observer;
     {
@@ -285,9 +289,9 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<bool>>
         continue;
       }
       info.accepted.push_back(&e);
-      RollupSums& r = rollups[RollupKey{bucket_of(e.ts_ms), e.feature, e.team, e.customer, tags,
-                                        e.provider, e.model, e.region, priority, status,
-                                        priced_by}];
+      RollupSums& r =
+          rollups[RollupKey{bucket_of(e.ts_ms), e.feature, e.team, e.customer, tags, e.provider,
+                            e.model, e.region, priority, status, priced_by}];
       if (r.events == 0) r.day_local = day;
       r.events += 1;
       r.requests += e.requests;
@@ -338,7 +342,8 @@ int64_t Ledger::prune_chunk(int64_t limit) {
     return 0;
   }
   int64_t n = sqlite3_changes(db_);
-  if (n > 0) spdlog::info("pruned {} raw events older than {} days", n, options_.raw_retention_days);
+  if (n > 0)
+    spdlog::info("pruned {} raw events older than {} days", n, options_.raw_retention_days);
   return n;
 }
 

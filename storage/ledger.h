@@ -41,7 +41,7 @@ struct LedgerOptions {
 // What one commit did, for metrics and the spend book.
 struct CommitInfo {
   double duration_s = 0;
-  size_t events = 0;  // events in the transaction, duplicates included
+  size_t events = 0;                        // events in the transaction, duplicates included
   std::vector<const UsageEvent*> accepted;  // valid only during the callback
 };
 
@@ -74,7 +74,8 @@ class Ledger {
     std::vector<UsageEvent> events;
     Done done;
   };
-  Ledger(LedgerOptions options, Clock clock) : options_(std::move(options)), clock_(std::move(clock)) {}
+  Ledger(LedgerOptions options, Clock clock)
+      : options_(std::move(options)), clock_(std::move(clock)) {}
   Status init();
   void run();
   void run_ops(std::unique_lock<std::mutex>& lock);

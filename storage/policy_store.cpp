@@ -13,12 +13,15 @@ Status step_done(sqlite3* db, Statement& st) {
 }
 
 // Column 0 is the time (ts_ms) or, for daily rollups, the day; then the dimensions and the cost.
-Status scan_costs(Statement& st, sqlite3* db, bool daily, const std::function<void(const CostRow&)>& row) {
+Status scan_costs(Statement& st, sqlite3* db, bool daily,
+                  const std::function<void(const CostRow&)>& row) {
   int rc;
   while ((rc = st.step()) == SQLITE_ROW) {
     CostRow r;
-    if (daily) r.day_local = st.column_text(0);
-    else r.ts_ms = st.column_int(0);
+    if (daily)
+      r.day_local = st.column_text(0);
+    else
+      r.ts_ms = st.column_int(0);
     r.feature = st.column_text(1);
     r.team = st.column_text(2);
     r.customer = st.column_text(3);
@@ -34,7 +37,8 @@ Status scan_costs(Statement& st, sqlite3* db, bool daily, const std::function<vo
   return {};
 }
 
-Status scan_since(sqlite3* db, const char* sql, EpochMs since, const std::function<void(const CostRow&)>& row) {
+Status scan_since(sqlite3* db, const char* sql, EpochMs since,
+                  const std::function<void(const CostRow&)>& row) {
   Statement st(db, sql);
   if (!st.ok()) return Status::error("storage_error", st.error());
   st.bind(1, since);
@@ -75,8 +79,11 @@ std::vector<OverrideRow> load_active_overrides(sqlite3* db, EpochMs now) {
 
 Status insert_reservation(sqlite3* db, const ReservationRow& r) {
   std::string names;
-  for (const auto& b : r.budgets) names += (names.empty() ? "" : "\n") + b;  // names hold no newline
-  Statement st(db, "INSERT OR REPLACE INTO reservations (id, budgets, estimate_nanos, expires_ms) VALUES (?1, ?2, ?3, ?4)");
+  for (const auto& b : r.budgets)
+    names += (names.empty() ? "" : "\n") + b;  // names hold no newline
+  Statement st(db,
+               "INSERT OR REPLACE INTO reservations (id, budgets, estimate_nanos, expires_ms) "
+               "VALUES (?1, ?2, ?3, ?4)");
   if (st.ok()) st.bind(1, r.id).bind(2, names).bind(3, r.estimate_nanos).bind(4, r.expires_ms);
   return step_done(db, st);
 }
@@ -122,8 +129,14 @@ std::set<std::string> load_alerts_fired(sqlite3* db) {
 }
 
 Status insert_audit(sqlite3* db, const AuditRow& row) {
-  Statement st(db, "INSERT INTO audit (ts_ms, kind, budget, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5)");
-  if (st.ok()) st.bind(1, row.ts_ms).bind(2, row.kind).bind(3, row.budget).bind(4, row.actor).bind(5, row.detail);
+  Statement st(
+      db, "INSERT INTO audit (ts_ms, kind, budget, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (st.ok())
+    st.bind(1, row.ts_ms)
+        .bind(2, row.kind)
+        .bind(3, row.budget)
+        .bind(4, row.actor)
+        .bind(5, row.detail);
   return step_done(db, st);
 }
 
@@ -136,12 +149,14 @@ Result<std::vector<AuditRow>> read_audit(sqlite3* db, EpochMs since, int limit) 
   std::vector<AuditRow> out;
   int rc;
   while ((rc = st.step()) == SQLITE_ROW)
-    out.push_back({st.column_int(0), st.column_text(1), st.column_text(2), st.column_text(3), st.column_text(4)});
+    out.push_back({st.column_int(0), st.column_text(1), st.column_text(2), st.column_text(3),
+                   st.column_text(4)});
   if (rc != SQLITE_DONE) return Status::error("storage_error", sqlite3_errmsg(db));
   return out;
 }
 
-Status scan_rollup_costs(sqlite3* db, EpochMs since, const std::function<void(const CostRow&)>& row) {
+Status scan_rollup_costs(sqlite3* db, EpochMs since,
+                         const std::function<void(const CostRow&)>& row) {
   return scan_since(db,
                     "SELECT bucket_ms, feature, team, customer, tags, provider, model, region, "
                     "priority, cost_nanos FROM rollup_15m WHERE bucket_ms >= ?1",
@@ -150,16 +165,18 @@ Status scan_rollup_costs(sqlite3* db, EpochMs since, const std::function<void(co
 
 Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string& to,
                         const std::function<void(const CostRow&)>& row) {
-  Statement st(db,
-               "SELECT day_local, feature, team, customer, tags, provider, model, region, priority, "
-               "SUM(cost_nanos) FROM rollup_daily WHERE day_local BETWEEN ?1 AND ?2 "
-               "GROUP BY day_local, feature, team, customer, tags, provider, model, region, priority");
+  Statement st(
+      db,
+      "SELECT day_local, feature, team, customer, tags, provider, model, region, priority, "
+      "SUM(cost_nanos) FROM rollup_daily WHERE day_local BETWEEN ?1 AND ?2 "
+      "GROUP BY day_local, feature, team, customer, tags, provider, model, region, priority");
   if (!st.ok()) return Status::error("storage_error", st.error());
   st.bind(1, from).bind(2, to);
   return scan_costs(st, db, true, row);
 }
 
-Status scan_event_costs(sqlite3* db, EpochMs since, const std::function<void(const CostRow&)>& row) {
+Status scan_event_costs(sqlite3* db, EpochMs since,
+                        const std::function<void(const CostRow&)>& row) {
   return scan_since(db,
                     "SELECT ts_ms, feature, team, customer, tags, provider, model, region, "
                     "priority, cost_nanos FROM events WHERE ts_ms >= ?1",
@@ -168,7 +185,8 @@ Status scan_event_costs(sqlite3* db, EpochMs since, const std::function<void(con
 
 Result<sqlite3*> open_read_only(const std::string& path) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
     return Status::error("storage_unavailable", "cannot open " + path + " read-only: " + msg);

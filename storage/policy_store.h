@@ -56,7 +56,8 @@ Status insert_audit(sqlite3* db, const AuditRow& row);
 Result<std::vector<AuditRow>> read_audit(sqlite3* db, EpochMs since, int limit);
 
 // 15-minute rollups with bucket start at or after `since` (ts_ms = bucket start).
-Status scan_rollup_costs(sqlite3* db, EpochMs since, const std::function<void(const CostRow&)>& row);
+Status scan_rollup_costs(sqlite3* db, EpochMs since,
+                         const std::function<void(const CostRow&)>& row);
 // Daily rollups of the local days from..to (YYYY-MM-DD, inclusive); ts_ms is 0, day_local set.
 Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string& to,
                         const std::function<void(const CostRow&)>& row);

@@ -19,9 +19,9 @@ const char* kSums =
 
 ReportSums read_sums(const Statement& st, int first) {
   ReportSums s;
-  int64_t* fields[] = {&s.requests,     &s.input_tokens,      &s.cached_input_tokens,
-                       &s.cache_write_tokens, &s.output_tokens, &s.gpu_micros,
-                       &s.cost_nanos,   &s.unpriced_requests, &s.value_units_nanos,
+  int64_t* fields[] = {&s.requests,           &s.input_tokens,      &s.cached_input_tokens,
+                       &s.cache_write_tokens, &s.output_tokens,     &s.gpu_micros,
+                       &s.cost_nanos,         &s.unpriced_requests, &s.value_units_nanos,
                        &s.revenue_nanos};
   for (int i = 0; i < 10; ++i) *fields[i] = st.column_int(first + i);
   return s;
@@ -49,7 +49,7 @@ void ReportSums::add(const ReportSums& o) {
 }
 
 Status validate_group_by(const std::vector<std::string>& group_by) {
-  static const std::set<std::string> kDims = {"feature", "team",   "customer", "model",
+  static const std::set<std::string> kDims = {"feature",  "team",   "customer", "model",
                                               "provider", "region", "priority"};
   std::set<std::string> seen;
   for (const auto& d : group_by) {
@@ -90,8 +90,10 @@ Result<DailyReport> daily_report(sqlite3* db, int64_t day, const std::vector<std
     const std::string row_day = st.column_text(0);
     std::vector<std::optional<std::string>> key;
     for (size_t i = 0; i < group_by.size(); ++i) {
-      if (sqlite3_column_type(st.get(), 1 + int(i)) == SQLITE_NULL) key.emplace_back(std::nullopt);
-      else key.emplace_back(st.column_text(1 + int(i)));
+      if (sqlite3_column_type(st.get(), 1 + int(i)) == SQLITE_NULL)
+        key.emplace_back(std::nullopt);
+      else
+        key.emplace_back(st.column_text(1 + int(i)));
     }
     ReportSums sums = read_sums(st, 1 + int(group_by.size()));
     ReportRow& row = groups[key];
@@ -113,9 +115,9 @@ Result<DailyReport> daily_report(sqlite3* db, int64_t day, const std::vector<std
     if (row.sums.requests != 0 || row.sums.cost_nanos != 0 || row.sums.input_tokens != 0 ||
         row.sums.output_tokens != 0)
       report.rows.push_back(std::move(row));
-  std::stable_sort(report.rows.begin(), report.rows.end(), [](const ReportRow& a, const ReportRow& b) {
-    return a.sums.cost_nanos > b.sums.cost_nanos;
-  });
+  std::stable_sort(
+      report.rows.begin(), report.rows.end(),
+      [](const ReportRow& a, const ReportRow& b) { return a.sums.cost_nanos > b.sums.cost_nanos; });
   return report;
 }
 
@@ -166,9 +168,12 @@ Status write_meta(sqlite3* db, const LedgerMeta& meta) {
   Status s = exec_sql(db, "BEGIN IMMEDIATE");
   for (auto [k, v] : {std::pair{"currency", &meta.currency}, {"timezone", &meta.timezone}}) {
     if (!s.ok()) break;
-    Statement st(db, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET value = excluded.value");
+    Statement st(db,
+                 "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET value = "
+                 "excluded.value");
     st.bind(1, std::string_view(k)).bind(2, *v);
-    if (!st.ok() || st.step() != SQLITE_DONE) s = Status::error("storage_error", sqlite3_errmsg(db));
+    if (!st.ok() || st.step() != SQLITE_DONE)
+      s = Status::error("storage_error", sqlite3_errmsg(db));
   }
   if (s.ok()) return exec_sql(db, "COMMIT");
   exec_sql(db, "ROLLBACK");
@@ -188,7 +193,8 @@ Status backup_database(const std::string& src_path, const std::string& out_path)
   sqlite3* dst = nullptr;
   Status s;
   if (sqlite3_open(tmp.c_str(), &dst) != SQLITE_OK) {
-    s = Status::error("storage_error", "cannot create " + tmp + ": " + (dst ? sqlite3_errmsg(dst) : "out of memory"));
+    s = Status::error("storage_error", "cannot create " + tmp + ": " +
+                                           (dst ? sqlite3_errmsg(dst) : "out of memory"));
   } else {
     // One step copies every page inside one read transaction: a consistent snapshot, while the
     // daemon (in WAL mode) keeps committing.
@@ -198,7 +204,8 @@ Status backup_database(const std::string& src_path, const std::string& out_path)
     } else {
       int rc = sqlite3_backup_step(b, -1);
       sqlite3_backup_finish(b);
-      if (rc != SQLITE_DONE) s = Status::error("storage_error", std::string("backup failed: ") + sqlite3_errstr(rc));
+      if (rc != SQLITE_DONE)
+        s = Status::error("storage_error", std::string("backup failed: ") + sqlite3_errstr(rc));
     }
     if (s.ok()) {
       Statement check(dst, "PRAGMA integrity_check");

@@ -148,7 +148,8 @@ Status migrate(sqlite3* db, int target) {
   Status s = exec_sql(db, "BEGIN IMMEDIATE");
   for (int v = current; s.ok() && v < target; ++v) {
     s = exec_sql(db, kMigrations[v]);
-    if (!s.ok()) s = Status::error(s.code(), "migration " + std::to_string(v + 1) + ": " + s.message());
+    if (!s.ok())
+      s = Status::error(s.code(), "migration " + std::to_string(v + 1) + ": " + s.message());
   }
   if (s.ok()) s = exec_sql(db, "PRAGMA user_version = " + std::to_string(target));
   if (s.ok()) return exec_sql(db, "COMMIT");

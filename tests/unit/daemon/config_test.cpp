@@ -1,7 +1,8 @@
+#include "daemon/config.h"
+
 #include <doctest/doctest.h>
 
 #include "daemon/auth.h"
-#include "daemon/config.h"
 #include "daemon/policy_file.h"
 #include "tests/unit/support/temp_dir.h"
 
@@ -20,7 +21,8 @@ std::vector<std::string> errors_of(const std::string& yaml, Config* out = nullpt
 
 TEST_CASE("the example configuration loads with its prices") {
   LoadErrors errors;
-  Config c = load_config(std::string(TOLLGATE_SOURCE_DIR) + "/deploy/examples/tollgate.yaml", errors);
+  Config c =
+      load_config(std::string(TOLLGATE_SOURCE_DIR) + "/deploy/examples/tollgate.yaml", errors);
   auto prices = load_prices(c.prices_file, c, errors);
   load_policies(c.policies_file, errors);
   CHECK(errors.lines == std::vector<std::string>{});
@@ -37,7 +39,8 @@ TEST_CASE("defaults and every key of the main file") {
 storage: {path: /tmp/x.db, synchronous: full, commit_interval_ms: 0, raw_retention_days: 7}
 reporting: {currency: EUR, timezone: Asia/Kolkata}
 metrics: {labels: [feature, model], max_series: 50}
-)", &c);
+)",
+                          &c);
   CHECK(errors.empty());
   CHECK(c.server.host == "::1");
   CHECK(c.server.port == 0);
@@ -60,7 +63,9 @@ reporting: {timezone: Mars/Olympus}
 extra: 1
 )");
   REQUIRE(errors.size() == 6);
-  CHECK(errors[0] == "t.yaml:7:1: unknown key \"extra\" in the configuration (allowed: server, storage, reporting, prices_file, policies_file, auth, alerting, metrics)");
+  CHECK(errors[0] ==
+        "t.yaml:7:1: unknown key \"extra\" in the configuration (allowed: server, storage, "
+        "reporting, prices_file, policies_file, auth, alerting, metrics)");
   CHECK(errors[1].rfind("t.yaml:3:3: unknown key \"thread\" in server", 0) == 0);
   CHECK(errors[2].rfind("t.yaml:2:11: listen must be host:port", 0) == 0);
   CHECK(errors[3] == "t.yaml:5:3: storage.path is required");
@@ -89,7 +94,8 @@ auth:
   tokens:
     - {name: gw, sha256: 2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b, roles: [ingest]}
     - {name: sre, sha256: 0x, roles: [root]}
-)", &c);
+)",
+                          &c);
   REQUIRE(errors.size() == 2);
   CHECK(errors[0].find("sha256 must be the 64-hex-digit") != std::string::npos);
   CHECK(errors[1].find("unknown role \"root\"") != std::string::npos);

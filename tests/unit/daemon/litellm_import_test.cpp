@@ -1,10 +1,11 @@
+#include "daemon/litellm_import.h"
+
 #include <doctest/doctest.h>
 
 #include <fstream>
 #include <sstream>
 
 #include "daemon/config.h"
-#include "daemon/litellm_import.h"
 #include "tests/unit/support/temp_dir.h"
 
 using namespace tollgate;
@@ -16,15 +17,17 @@ TEST_CASE("the LiteLLM fixture converts into a prices file that loads and prices
   auto r = import_litellm(text.str(), "fixture.json");
   REQUIRE(r.ok());
   CHECK(r->imported == 6);
-  CHECK(r->skipped == std::map<std::string, size_t>{{"no litellm_provider", 1},
-                                                    {"price needs more than 9 decimals per 1M tokens", 1},
-                                                    {"priced per image, not per token", 1},
-                                                    {"priced per second, not per token", 1},
-                                                    {"same provider and model as an earlier entry", 1}});
+  CHECK(r->skipped ==
+        std::map<std::string, size_t>{{"no litellm_provider", 1},
+                                      {"price needs more than 9 decimals per 1M tokens", 1},
+                                      {"priced per image, not per token", 1},
+                                      {"priced per second, not per token", 1},
+                                      {"same provider and model as an earlier entry", 1}});
   testing::TempDir dir;
   dir.write("prices.yaml", r->yaml);
   LoadErrors errors;
-  Config c = load_config(dir.write("t.yaml", "storage: {path: x.db}\nprices_file: prices.yaml\n"), errors);
+  Config c =
+      load_config(dir.write("t.yaml", "storage: {path: x.db}\nprices_file: prices.yaml\n"), errors);
   auto book = load_prices(c.prices_file, c, errors);
   REQUIRE(errors.lines == std::vector<std::string>{});
   REQUIRE(book->size() == 6);

@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "metering/event_decoder.h"
+
+#include <doctest/doctest.h>
 
 using namespace tollgate;
 
@@ -73,18 +73,27 @@ TEST_CASE("every validation error has its code") {
   CHECK(code_of("") == "ok");
   CHECK(code_of(R"("ts": 1795255200000)") == "ok");  // epoch ms
   CHECK(code_of(R"("ts": "2026-11-21T10:00:00+05:30")") == "ok");
-  CHECK(decode(R"({"feature":"f","provider":"p","model":"m"})")[0].status.code() == "missing_field");
-  CHECK(decode(R"({"event_id":"","feature":"f","provider":"p","model":"m"})")[0].status.code() == "missing_field");
-  CHECK(decode(R"({"event_id":"e","provider":"p","model":"m"})")[0].status.code() == "missing_field");
-  CHECK(decode(R"({"event_id":"e","feature":"f","model":"m"})")[0].status.code() == "missing_field");
-  CHECK(decode(R"({"event_id":"e","feature":"f","provider":"p"})")[0].status.code() == "missing_field");
-  CHECK(decode(R"({"event_id":"e\u00e9","feature":"f","provider":"p","model":"m"})")[0].status.code() == "invalid_event_id");
-  CHECK(decode(R"({"event_id":"e\n","feature":"f","provider":"p","model":"m"})")[0].status.code() == "invalid_event_id");
-  CHECK(decode(R"({"event_id":7,"feature":"f","provider":"p","model":"m"})")[0].status.code() == "invalid_type");
+  CHECK(decode(R"({"feature":"f","provider":"p","model":"m"})")[0].status.code() ==
+        "missing_field");
+  CHECK(decode(R"({"event_id":"","feature":"f","provider":"p","model":"m"})")[0].status.code() ==
+        "missing_field");
+  CHECK(decode(R"({"event_id":"e","provider":"p","model":"m"})")[0].status.code() ==
+        "missing_field");
+  CHECK(decode(R"({"event_id":"e","feature":"f","model":"m"})")[0].status.code() ==
+        "missing_field");
+  CHECK(decode(R"({"event_id":"e","feature":"f","provider":"p"})")[0].status.code() ==
+        "missing_field");
+  CHECK(decode(R"({"event_id":"e\u00e9","feature":"f","provider":"p","model":"m"})")[0]
+            .status.code() == "invalid_event_id");
+  CHECK(decode(R"({"event_id":"e\n","feature":"f","provider":"p","model":"m"})")[0].status.code() ==
+        "invalid_event_id");
+  CHECK(decode(R"({"event_id":7,"feature":"f","provider":"p","model":"m"})")[0].status.code() ==
+        "invalid_type");
   CHECK(code_of(R"("team": ")" + std::string(129, 'x') + "\"") == "string_too_long");
   CHECK(code_of(R"("team": ")" + std::string(128, 'x') + "\"") == "ok");
   std::string tags = "\"tags\":{";
-  for (int i = 0; i < 17; ++i) tags += (i ? "," : "") + std::string("\"k") + std::to_string(i) + "\":\"v\"";
+  for (int i = 0; i < 17; ++i)
+    tags += (i ? "," : "") + std::string("\"k") + std::to_string(i) + "\":\"v\"";
   CHECK(code_of(tags + "}") == "too_many_tags");
   CHECK(code_of(R"("tags": {"k": 1})") == "invalid_tag");
   CHECK(code_of(R"("tags": ["k"])") == "invalid_type");
@@ -107,28 +116,34 @@ TEST_CASE("every validation error has its code") {
   CHECK(code_of(R"("cost": -1)") == "invalid_number");
   CHECK(code_of(R"("priority": "urgent")") == "invalid_priority");
   CHECK(code_of(R"("status": "fine")") == "invalid_status");
-  CHECK(code_of(R"("usage": {"prompt_tokens": 5, "prompt_tokens_details": {"cached_tokens": 6}})") == "invalid_usage");
+  CHECK(
+      code_of(R"("usage": {"prompt_tokens": 5, "prompt_tokens_details": {"cached_tokens": 6}})") ==
+      "invalid_usage");
   CHECK(code_of(R"("usage": {"prompt_tokens": 5}, "input_tokens": 5)") == "conflicting_fields");
   CHECK(code_of(R"("usage": {"prompt_tokens": -5})") == "invalid_count");
   CHECK(decode("[1]")[0].status.code() == "not_an_object");
 }
 
 TEST_CASE("messages name the field") {
-  auto items = decode(R"({"event_id":"e","feature":"f","provider":"p","model":"m","priority":"urgent"})");
-  CHECK(items[0].status.message() == "field \"priority\" must be critical, standard or batch, got \"urgent\"");
+  auto items =
+      decode(R"({"event_id":"e","feature":"f","provider":"p","model":"m","priority":"urgent"})");
+  CHECK(items[0].status.message() ==
+        "field \"priority\" must be critical, standard or batch, got \"urgent\"");
 }
 
 TEST_CASE("arrays and NDJSON: one bad item never blocks the others") {
-  auto items = decode(R"([{"event_id":"a","feature":"f","provider":"p","model":"m"}, {"event_id":"b"}, 3])");
+  auto items =
+      decode(R"([{"event_id":"a","feature":"f","provider":"p","model":"m"}, {"event_id":"b"}, 3])");
   REQUIRE(items.size() == 3);
   CHECK(items[0].status.ok());
   CHECK(items[1].event_id == "b");
   CHECK(items[1].status.code() == "missing_field");
   CHECK(items[2].status.code() == "not_an_object");
 
-  auto lines = decode("{\"event_id\":\"a\",\"feature\":\"f\",\"provider\":\"p\",\"model\":\"m\"}\r\n\n{oops\n"
-                      "{\"event_id\":\"c\",\"feature\":\"f\",\"provider\":\"p\",\"model\":\"m\"}",
-                      BodyFormat::kNdjson);
+  auto lines = decode(
+      "{\"event_id\":\"a\",\"feature\":\"f\",\"provider\":\"p\",\"model\":\"m\"}\r\n\n{oops\n"
+      "{\"event_id\":\"c\",\"feature\":\"f\",\"provider\":\"p\",\"model\":\"m\"}",
+      BodyFormat::kNdjson);
   REQUIRE(lines.size() == 3);
   CHECK(lines[0].status.ok());
   CHECK(lines[1].status.code() == "invalid_json");
@@ -136,12 +151,18 @@ TEST_CASE("arrays and NDJSON: one bad item never blocks the others") {
 }
 
 TEST_CASE("bodies that cannot be parsed at all fail as a whole") {
-  CHECK(decode_usage_body("{oops", BodyFormat::kJson, kNow, kOldest).status().code() == "invalid_json");
+  CHECK(decode_usage_body("{oops", BodyFormat::kJson, kNow, kOldest).status().code() ==
+        "invalid_json");
   CHECK(decode_usage_body("", BodyFormat::kJson, kNow, kOldest).status().code() == "empty_body");
   CHECK(decode_usage_body("[]", BodyFormat::kJson, kNow, kOldest).status().code() == "empty_body");
-  CHECK(decode_usage_body("\n\n", BodyFormat::kNdjson, kNow, kOldest).status().code() == "empty_body");
-  CHECK(decode_usage_body("{oops\nnope\n", BodyFormat::kNdjson, kNow, kOldest).status().code() == "invalid_json");
-  CHECK(decode_usage_body("42", BodyFormat::kJson, kNow, kOldest).status().code() == "invalid_body");
+  CHECK(decode_usage_body("\n\n", BodyFormat::kNdjson, kNow, kOldest).status().code() ==
+        "empty_body");
+  CHECK(decode_usage_body("{oops\nnope\n", BodyFormat::kNdjson, kNow, kOldest).status().code() ==
+        "invalid_json");
+  CHECK(decode_usage_body("42", BodyFormat::kJson, kNow, kOldest).status().code() ==
+        "invalid_body");
   // Invalid UTF-8 inside a string makes the JSON invalid.
-  CHECK(decode_usage_body("{\"event_id\":\"\xff\"}", BodyFormat::kJson, kNow, kOldest).status().code() == "invalid_json");
+  CHECK(decode_usage_body("{\"event_id\":\"\xff\"}", BodyFormat::kJson, kNow, kOldest)
+            .status()
+            .code() == "invalid_json");
 }

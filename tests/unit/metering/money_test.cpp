@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "metering/money.h"
+
+#include <doctest/doctest.h>
 
 using tollgate::Money;
 

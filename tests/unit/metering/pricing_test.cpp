@@ -46,11 +46,13 @@ UsageEvent event(const std::string& model, int64_t input, int64_t output, int64_
 }  // namespace
 
 TEST_CASE("tokens are priced per million, exactly") {
-  Book b("prices:\n  - {provider: p, model: m, per_1m_input_tokens: 1.20, per_1m_output_tokens: 6.00}\n");
+  Book b(
+      "prices:\n  - {provider: p, model: m, per_1m_input_tokens: 1.20, per_1m_output_tokens: "
+      "6.00}\n");
   REQUIRE(b.errors.empty());
   // 1200 × 1.20/1M + 300 × 6/1M = 0.00144 + 0.0018 = 0.00324
   CHECK(b.cost(event("m", 1200, 300)) == 3'240'000);
-  CHECK(b.cost(event("m", 1, 0)) == 1200);   // one token at 1.20 per 1M
+  CHECK(b.cost(event("m", 1, 0)) == 1200);  // one token at 1.20 per 1M
   CHECK(b.cost(event("m", 0, 0)) == 0);
   CHECK(b.cost(event("m", 1'000'000'000'000, 0)) == 1'200'000 * Money::kNanosPerUnit);
 }
@@ -95,7 +97,9 @@ TEST_CASE("context-length tiers price the whole event by per-request input size"
 }
 
 TEST_CASE("batch discount applies only to batch priority") {
-  Book b("prices:\n  - {provider: p, model: m, per_1m_input_tokens: 2.50, per_1m_output_tokens: 10, batch_discount_percent: 50}\n");
+  Book b(
+      "prices:\n  - {provider: p, model: m, per_1m_input_tokens: 2.50, per_1m_output_tokens: 10, "
+      "batch_discount_percent: 50}\n");
   UsageEvent e = event("m", 1'000'000, 100'000);
   CHECK(b.cost(e) == 3'500'000'000);
   e.priority = Priority::kBatch;
@@ -105,8 +109,10 @@ TEST_CASE("batch discount applies only to batch priority") {
 }
 
 TEST_CASE("other currencies convert through reporting.fx") {
-  Book b("prices:\n  - {provider: p, model: m, currency: CNY, per_1m_input_tokens: 0.80, per_1m_output_tokens: 2}\n",
-         "reporting: {currency: USD, fx: {CNY: {rate: 0.1389, as_of: 2026-11-20}}}\n");
+  Book b(
+      "prices:\n  - {provider: p, model: m, currency: CNY, per_1m_input_tokens: 0.80, "
+      "per_1m_output_tokens: 2}\n",
+      "reporting: {currency: USD, fx: {CNY: {rate: 0.1389, as_of: 2026-11-20}}}\n");
   REQUIRE(b.errors.empty());
   // 1M input = 0.80 CNY = 0.11112 USD
   CHECK(b.cost(event("m", 1'000'000, 0)) == 111'120'000);
@@ -150,11 +156,13 @@ TEST_CASE("an exact region wins over the wildcard") {
 }
 
 TEST_CASE("GPU time, egress and per-request prices") {
-  Book b("prices:\n  - {provider: p, model: m, per_gpu_hour: 2.50, per_gb_egress: 0.02, per_request: 0.001}\n");
+  Book b(
+      "prices:\n  - {provider: p, model: m, per_gpu_hour: 2.50, per_gb_egress: 0.02, per_request: "
+      "0.001}\n");
   UsageEvent e = event("m", 0, 0);
-  e.gpu_micros = 1'800'000'000;     // 1800 s = 0.5 h → 1.25
-  e.egress_bytes = 500'000'000;     // 0.5 GB → 0.01
-  e.requests = 3;                   // 0.003
+  e.gpu_micros = 1'800'000'000;  // 1800 s = 0.5 h → 1.25
+  e.egress_bytes = 500'000'000;  // 0.5 GB → 0.01
+  e.requests = 3;                // 0.003
   CHECK(b.cost(e) == 1'263'000'000);
   e.gpu_micros = 1;  // 1 µs of a $2.50 hour = 0.694 nanos → rounds once, to 1
   e.egress_bytes = 0;

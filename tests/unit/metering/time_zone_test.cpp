@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "metering/time_zone.h"
+
+#include <doctest/doctest.h>
 
 using namespace tollgate;
 

@@ -1,8 +1,9 @@
+#include "metrics/registry.h"
+
 #include <doctest/doctest.h>
 
 #include <thread>
 
-#include "metrics/registry.h"
 #include "metrics/text_format.h"
 
 using namespace tollgate::metrics;

@@ -1,11 +1,12 @@
 // Evaluator table tests with an injected clock.
+#include "policies/engine.h"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <thread>
 
 #include "daemon/policy_file.h"
-#include "policies/engine.h"
 #include "tests/unit/support/temp_dir.h"
 
 using namespace tollgate;
@@ -65,7 +66,9 @@ struct Fixture {
     Dimensions d;
     d.feature = "chat";
     d.priority = p;
-    return engine->admit(d, estimate ? std::optional<Money>(Money::from_nanos(int64_t(*estimate * 1e9))) : std::nullopt);
+    return engine->admit(d, estimate
+                                ? std::optional<Money>(Money::from_nanos(int64_t(*estimate * 1e9)))
+                                : std::nullopt);
   }
 };
 
@@ -103,7 +106,8 @@ TEST_CASE("each action at its threshold, only for the priorities it lists, stric
   CHECK(blocked.action == "block");
   CHECK(blocked.retry_after_s == 14 * 3600);  // to the end of the UTC day
   CHECK(blocked.reason.find("budget chat-daily is at 100% of its 10 USD daily limit") == 0);
-  CHECK(blocked.reason.find("batch requests are blocked until 2026-11-22T00:00:00.000Z") != std::string::npos);
+  CHECK(blocked.reason.find("batch requests are blocked until 2026-11-22T00:00:00.000Z") !=
+        std::string::npos);
   // Within the rate, a limited request falls through to the milder reroute.
   CHECK(f.decide(Priority::kStandard) == Decision::kReroute);
   CHECK(f.decide(Priority::kStandard) == Decision::kReroute);
@@ -208,7 +212,9 @@ TEST_CASE("dry run computes and flags, never enforces") {
   CHECK(f.engine->status()[0].state == "alert");
 }
 
-TEST_CASE("reservations: with limit 10, block at 100% and estimates of 1, exactly 10 of 50 are admitted") {
+TEST_CASE(
+    "reservations: with limit 10, block at 100% and estimates of 1, exactly 10 of 50 are "
+    "admitted") {
   Fixture f(R"(budgets:
   - name: r
     match: {feature: chat}
@@ -314,14 +320,16 @@ TEST_CASE("install rebuilds spend from history and keeps it for budgets that sta
     if (r.ts >= since) row(r);
   };
   // Same budget, higher limit: spend carried (3), history not re-read.
-  f.engine->install(policies(std::string(kLadder).replace(std::string(kLadder).find("limit: 10"), 9, "limit: 20")),
+  f.engine->install(policies(std::string(kLadder).replace(std::string(kLadder).find("limit: 10"), 9,
+                                                          "limit: 20")),
                     history, kNoHistory);
   CHECK(f.engine->status()[0].spend.nanos() == 3'000'000'000);
   CHECK(f.engine->status()[0].limit.nanos() == 20'000'000'000);
   // A new budget is rebuilt from history: today's 7 only.
   f.engine->install(policies(R"(budgets:
   - {name: fresh, match: {feature: chat}, limit: 5, rules: [{at_percent: 100, action: block, priorities: [batch]}]}
-)"), history, kNoHistory);
+)"),
+                    history, kNoHistory);
   CHECK(f.engine->status()[0].spend.nanos() == 7'000'000'000);
   CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);
 }
@@ -368,7 +376,8 @@ TEST_CASE("policy file errors carry FILE:LINE:COL") {
   - name: dup
     limit: 1
 dry_run: maybe
-)"), errors);
+)"),
+                errors);
   std::vector<std::string> lines;
   for (auto& l : errors.lines) lines.push_back(l.substr(l.find("p.yaml:")));
   REQUIRE(lines.size() == 11);

@@ -1,4 +1,6 @@
 // Ledger tests on real SQLite files.
+#include "storage/ledger.h"
+
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
@@ -8,7 +10,6 @@
 #include <mutex>
 #include <thread>
 
-#include "storage/ledger.h"
 #include "tests/unit/support/temp_dir.h"
 
 using namespace tollgate;
@@ -75,7 +76,8 @@ TEST_CASE("dedup by event_id: first write wins, within a batch and across batche
   auto again = submit_and_wait(*l.value(), {make("b", 555), make("c", 1)});
   CHECK(again.duplicate == std::vector<bool>{true, false});
   l.value()->stop();
-  CHECK(query_int(dir.file("ledger.db"), "SELECT cost_nanos FROM events WHERE event_id='a'") == 100);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT cost_nanos FROM events WHERE event_id='a'") ==
+        100);
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m") == 301);
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(events) FROM rollup_15m") == 3);
 }
@@ -97,7 +99,8 @@ TEST_CASE("group commit: concurrent submitters share transactions") {
       for (int i = 0; i < 5; ++i) {
         std::vector<UsageEvent> batch;
         for (int k = 0; k < 10; ++k)
-          batch.push_back(make("t" + std::to_string(t) + "-" + std::to_string(i) + "-" + std::to_string(k), 1));
+          batch.push_back(
+              make("t" + std::to_string(t) + "-" + std::to_string(i) + "-" + std::to_string(k), 1));
         if (submit_and_wait(*l.value(), std::move(batch)).status.ok()) ok.fetch_add(1);
       }
     });
@@ -121,7 +124,8 @@ TEST_CASE("views: totals equal what was stored, to the nano; day_local in the zo
     int64_t c = 1'000'000'007LL * i + 3;
     total += c;
     // Spread over 2026-11-21T17:00Z..19:00Z: the Kolkata day changes at 18:30Z.
-    events.push_back(make("e" + std::to_string(i), c, *parse_rfc3339("2026-11-21T17:00:00Z") + i * 72'000));
+    events.push_back(
+        make("e" + std::to_string(i), c, *parse_rfc3339("2026-11-21T17:00:00Z") + i * 72'000));
   }
   REQUIRE(submit_and_wait(*l.value(), events).status.ok());
   l.value()->stop();
@@ -134,7 +138,9 @@ TEST_CASE("views: totals equal what was stored, to the nano; day_local in the zo
   CHECK(query_int(db, "SELECT SUM(requests) FROM daily_costs WHERE day_local = '2026-11-21'") +
             query_int(db, "SELECT SUM(requests) FROM daily_costs WHERE day_local = '2026-11-22'") ==
         100);
-  CHECK(query_int(db, "SELECT COUNT(*) FROM ledger_events WHERE ts_utc = '2026-11-21T17:01:12.000Z'") == 1);
+  CHECK(query_int(db,
+                  "SELECT COUNT(*) FROM ledger_events WHERE ts_utc = '2026-11-21T17:01:12.000Z'") ==
+        1);
 }
 
 TEST_CASE("restart keeps everything; re-sent events are all duplicates") {
@@ -160,7 +166,8 @@ TEST_CASE("a second writer on the same database is refused with the owner's pid"
   REQUIRE(first.ok());
   auto second = Ledger::open(options(dir));
   REQUIRE_FALSE(second.ok());
-  CHECK(second.status().message().rfind("database is locked by pid " + std::to_string(getpid()), 0) == 0);
+  CHECK(second.status().message().rfind("database is locked by pid " + std::to_string(getpid()),
+                                        0) == 0);
 }
 
 TEST_CASE("retention prunes raw events but keeps rollups") {
@@ -170,10 +177,12 @@ TEST_CASE("retention prunes raw events but keeps rollups") {
   o.raw_retention_days = 35;
   auto l = Ledger::open(o, [&] { return now; });
   REQUIRE(l.ok());
-  REQUIRE(submit_and_wait(*l.value(), {make("old", 5, kNow - 40LL * 86'400'000), make("new", 6)}).status.ok());
+  REQUIRE(submit_and_wait(*l.value(), {make("old", 5, kNow - 40LL * 86'400'000), make("new", 6)})
+              .status.ok());
   l.value()->stop();  // the writer prunes between commits when due (and at once after start)
   CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM events") == 1);
-  CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM events WHERE event_id = 'new'") == 1);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM events WHERE event_id = 'new'") ==
+        1);
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m") == 11);
 }
 
@@ -214,6 +223,7 @@ TEST_CASE("a failed commit stores nothing of the batch and reports storage_unava
   auto after = submit_and_wait(*l.value(), {make("later", 100)});
   CHECK(after.status.ok());
   l.value()->stop();
-  CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM events WHERE event_id = 'good'") == 0);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM events WHERE event_id = 'good'") ==
+        0);
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m") == 101);
 }

@@ -1,4 +1,6 @@
 // Daily report and FOCUS rows against hand-computed fixtures, on a real ledger file.
+#include "storage/report.h"
+
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
@@ -7,7 +9,6 @@
 #include "daemon/report_format.h"
 #include "storage/ledger.h"
 #include "storage/policy_store.h"
-#include "storage/report.h"
 #include "tests/unit/support/temp_dir.h"
 
 using namespace tollgate;
@@ -45,7 +46,9 @@ struct Ledgered {
     auto l = Ledger::open(o);
     REQUIRE(l.ok());
     std::promise<Status> done;
-    l.value()->submit(std::move(events), [&](Status s, std::vector<bool>, std::vector<UsageEvent>) { done.set_value(s); });
+    l.value()->submit(std::move(events), [&](Status s, std::vector<bool>, std::vector<UsageEvent>) {
+      done.set_value(s);
+    });
     REQUIRE(done.get_future().get().ok());
     l.value()->stop();
     db = open_read_only(path).value();
@@ -57,23 +60,26 @@ const int64_t kUsd = Money::kNanosPerUnit;
 
 }  // namespace
 
-TEST_CASE("report: Asia/Kolkata days, changes vs the previous day and a 7-day window with a missing day") {
+TEST_CASE(
+    "report: Asia/Kolkata days, changes vs the previous day and a 7-day window with a missing "
+    "day") {
   // Report day D = 2026-11-20 in Kolkata (UTC+5:30): [2026-11-19T18:30Z, 2026-11-20T18:30Z).
-  Ledgered l({
-                 ev("d1", "2026-11-19T18:30:00Z", "chat", 5 * kUsd, 2),   // D, first minute
-                 ev("d2", "2026-11-20T18:29:59Z", "chat", 7 * kUsd, 1),   // D, last second
-                 ev("d3", "2026-11-20T18:30:00Z", "chat", 100 * kUsd),    // D+1: not in the report
-                 ev("p1", "2026-11-19T10:00:00Z", "chat", 10 * kUsd),     // D-1
-                 // D-2 (2026-11-18) has no usage at all.
-                 ev("w3", "2026-11-17T10:00:00Z", "chat", 7 * kUsd),      // D-3 .. D-7: 7 each
-                 ev("w4", "2026-11-16T10:00:00Z", "chat", 7 * kUsd),
-                 ev("w5", "2026-11-15T10:00:00Z", "chat", 7 * kUsd),
-                 ev("w6", "2026-11-14T10:00:00Z", "chat", 7 * kUsd),
-                 ev("w7", "2026-11-13T10:00:00Z", "chat", 7 * kUsd),
-                 ev("w8", "2026-11-12T10:00:00Z", "chat", 1000 * kUsd),   // D-8: outside the window
-                 ev("s1", "2026-11-20T05:00:00Z", "search", 3 * kUsd),    // D, new feature
-             },
-             "Asia/Kolkata");
+  Ledgered l(
+      {
+          ev("d1", "2026-11-19T18:30:00Z", "chat", 5 * kUsd, 2),  // D, first minute
+          ev("d2", "2026-11-20T18:29:59Z", "chat", 7 * kUsd, 1),  // D, last second
+          ev("d3", "2026-11-20T18:30:00Z", "chat", 100 * kUsd),   // D+1: not in the report
+          ev("p1", "2026-11-19T10:00:00Z", "chat", 10 * kUsd),    // D-1
+          // D-2 (2026-11-18) has no usage at all.
+          ev("w3", "2026-11-17T10:00:00Z", "chat", 7 * kUsd),  // D-3 .. D-7: 7 each
+          ev("w4", "2026-11-16T10:00:00Z", "chat", 7 * kUsd),
+          ev("w5", "2026-11-15T10:00:00Z", "chat", 7 * kUsd),
+          ev("w6", "2026-11-14T10:00:00Z", "chat", 7 * kUsd),
+          ev("w7", "2026-11-13T10:00:00Z", "chat", 7 * kUsd),
+          ev("w8", "2026-11-12T10:00:00Z", "chat", 1000 * kUsd),  // D-8: outside the window
+          ev("s1", "2026-11-20T05:00:00Z", "search", 3 * kUsd),   // D, new feature
+      },
+      "Asia/Kolkata");
   auto r = daily_report(l.db, *parse_date("2026-11-20"), {"feature"}, "USD");
   REQUIRE(r.ok());
   REQUIRE(r->rows.size() == 2);
@@ -88,9 +94,15 @@ TEST_CASE("report: Asia/Kolkata days, changes vs the previous day and a 7-day wi
 
   const std::string json = report_json(r.value());
   // chat: +20% vs 10; vs the 7-day average 45/7: (12 - 6.428571) / 6.428571 = +86.67%
-  CHECK(json.find(R"("feature":"chat","requests":3,"input_tokens":3000,"cached_input_tokens":0,"output_tokens":300,"gpu_seconds":0,"cost":12,"unpriced_requests":0,"cost_per_request":4,"cost_per_1k_tokens":3.636363636,"value_units":0,"cost_per_value_unit":null,"revenue":0,"margin":-12,"change_vs_prev_day_pct":20.00,"change_vs_7d_avg_pct":86.67})") != std::string::npos);
+  CHECK(
+      json.find(
+          R"("feature":"chat","requests":3,"input_tokens":3000,"cached_input_tokens":0,"output_tokens":300,"gpu_seconds":0,"cost":12,"unpriced_requests":0,"cost_per_request":4,"cost_per_1k_tokens":3.636363636,"value_units":0,"cost_per_value_unit":null,"revenue":0,"margin":-12,"change_vs_prev_day_pct":20.00,"change_vs_7d_avg_pct":86.67})") !=
+      std::string::npos);
   // search had no cost before: both changes are null, never a division by zero.
-  CHECK(json.find(R"("feature":"search","requests":1,"input_tokens":1000,"cached_input_tokens":0,"output_tokens":100,"gpu_seconds":0,"cost":3,"unpriced_requests":0,"cost_per_request":3,"cost_per_1k_tokens":2.727272727,"value_units":0,"cost_per_value_unit":null,"revenue":0,"margin":-3,"change_vs_prev_day_pct":null,"change_vs_7d_avg_pct":null})") != std::string::npos);
+  CHECK(
+      json.find(
+          R"("feature":"search","requests":1,"input_tokens":1000,"cached_input_tokens":0,"output_tokens":100,"gpu_seconds":0,"cost":3,"unpriced_requests":0,"cost_per_request":3,"cost_per_1k_tokens":2.727272727,"value_units":0,"cost_per_value_unit":null,"revenue":0,"margin":-3,"change_vs_prev_day_pct":null,"change_vs_7d_avg_pct":null})") !=
+      std::string::npos);
   CHECK(json.find(R"("total":{"requests":4,)") != std::string::npos);
   CHECK(json.find(R"("date":"2026-11-20","currency":"USD")") != std::string::npos);
 }
@@ -112,7 +124,8 @@ TEST_CASE("report: grouping by several dimensions and by a tag; unknown dimensio
   CHECK_FALSE(r->rows[2].dims[1].has_value());  // no such tag: null, not ""
   CHECK(r->rows[2].sums.unpriced_requests == 1);
   CHECK(r->total.sums.unpriced_requests == 1);
-  CHECK(report_csv(r.value()).find("\r\nchat,,1,1000,0,100,0,0,1,0,0,0,,0,0,,\r\n") != std::string::npos);
+  CHECK(report_csv(r.value()).find("\r\nchat,,1,1000,0,100,0,0,1,0,0,0,,0,0,,\r\n") !=
+        std::string::npos);
   CHECK(validate_group_by({"colour"}).code() == "invalid_group_by");
   CHECK(validate_group_by({"tag:x\"y"}).code() == "invalid_group_by");
   CHECK(validate_group_by({"team", "team"}).code() == "invalid_group_by");
@@ -130,7 +143,9 @@ TEST_CASE("CSV quoting of awkward values") {
   CHECK(out == "plain");
 }
 
-TEST_CASE("FOCUS rows: one per day × provider × model × region × feature × team; BilledCost per day equals the report") {
+TEST_CASE(
+    "FOCUS rows: one per day × provider × model × region × feature × team; BilledCost per day "
+    "equals the report") {
   auto x = ev("x", "2026-11-20T10:00:00Z", "chat", 2 * kUsd);
   x.customer = "acme";
   auto y = ev("y", "2026-11-20T11:00:00Z", "chat", 3 * kUsd);
@@ -149,7 +164,10 @@ TEST_CASE("FOCUS rows: one per day × provider × model × region × feature × 
   auto tz = TimeZone::load("Asia/Kolkata").value();
   std::string csv = focus_csv(rows.value(), "USD", *tz);
   // The Kolkata day 2026-11-20 is 2026-11-19T18:30Z to 2026-11-20T18:30Z; its month likewise.
-  CHECK(csv.find("5,tollgate,Tollgate ledger,USD,2026-11-30T18:30:00Z,2026-10-31T18:30:00Z,Usage,,") == 0 + csv.find("\r\n") + 2);
-  CHECK(csv.find(",2026-11-20T18:30:00Z,2026-11-19T18:30:00Z,5,5,alibaba,5,2200,Tokens,alibaba,alibaba,AI and Machine Learning,LLM Inference,,qwen3-max,") != std::string::npos);
+  CHECK(csv.find(
+            "5,tollgate,Tollgate ledger,USD,2026-11-30T18:30:00Z,2026-10-31T18:30:00Z,Usage,,") ==
+        0 + csv.find("\r\n") + 2);
+  CHECK(csv.find(",2026-11-20T18:30:00Z,2026-11-19T18:30:00Z,5,5,alibaba,5,2200,Tokens,alibaba,"
+                 "alibaba,AI and Machine Learning,LLM Inference,,qwen3-max,") != std::string::npos);
   CHECK(csv.find(R"("customer"":""acme"")") != std::string::npos);
 }

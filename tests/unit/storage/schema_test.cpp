@@ -1,7 +1,8 @@
+#include "storage/schema.h"
+
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
-#include "storage/schema.h"
 #include "storage/sqlite_util.h"
 #include "tests/unit/support/temp_dir.h"
 
@@ -27,7 +28,8 @@ INSERT INTO rollup_15m VALUES
   (1795255200000, '2026-11-21', 'chat', 'cx', '', '{}', 'p', 'm', '', 'standard', 'ok', 'price_book', 'USD',
    2, 2, 100, 0, 0, 10, 0, 0, 5000, 0, 0),
   (1795256100000, '2026-11-21', 'chat', 'cx', '', '{}', 'p', 'm', '', 'standard', 'ok', 'price_book', 'USD',
-   3, 3, 300, 0, 0, 30, 0, 0, 7000, 0, 0))sql").ok());
+   3, 3, 300, 0, 0, 30, 0, 0, 7000, 0, 0))sql")
+              .ok());
   REQUIRE(migrate(db).ok());
   CHECK(one(db, "PRAGMA user_version") == kSchemaVersion);
   CHECK(one(db, "SELECT COUNT(*) FROM rollup_daily") == 1);
