@@ -48,5 +48,9 @@ cmake --build build -j "$(nproc)"
 
 if [[ "${1:-}" == "--tests" ]]; then
   # playwright-core only (it downloads no browser); the test drives Debian's /usr/bin/chromium.
-  (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+  for attempt in 1 2 3; do  # a registry hiccup should not fail the suite
+    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error) && break
+    [[ $attempt == 3 ]] && exit 1
+    sleep 5
+  done
 fi
