@@ -23,6 +23,20 @@ reservation_ttl_s: 300
 """
 
 
+# A $10 budget that blocks batch jobs at 100%: the reservation tests' budget.
+TEN_DOLLAR_JOBS = """budgets:
+  - name: ten
+    match: {feature: jobs}
+    limit: 10
+    rules:
+      - {at_percent: 100, action: block, priorities: [batch]}
+"""
+
+
+def first_budget(d):
+    return json.loads(d.request("GET", "/v1/budgets")[1])["budgets"][0]
+
+
 class WebhookReceiver:
     """A local HTTP server that records every POSTed JSON body; the first `fail_first` posts get
     a 503 (and are not recorded), as from a flaky chat service."""
@@ -190,7 +204,7 @@ class RestartAndRaceTest(unittest.TestCase):
             self.assertEqual(d.stop(), 0)
             d.start()
             self.assertEqual(admit(d, "batch")[0], 429)
-            b = json.loads(d.request("GET", "/v1/budgets")[1])["budgets"][0]
+            b = first_budget(d)
             self.assertEqual(b["spend"], 1)
             time.sleep(1.5)
             self.assertEqual(len(hook.received), 2, "alerts must not fire again after a restart")
@@ -222,7 +236,7 @@ class RestartAndRaceTest(unittest.TestCase):
                 events.append(event("early", ts=iso(month_start + datetime.timedelta(hours=1)), cost=7))
             expected = 3 + (7 if len(events) == 3 else 0)
             self.assertEqual(d.post_usage(events)[1]["accepted"], len(events))
-            spend = lambda: json.loads(d.request("GET", "/v1/budgets")[1])["budgets"][0]["spend"]
+            spend = lambda: first_budget(d)["spend"]
             self.assertEqual(spend(), expected)
             self.assertEqual(d.stop(), 0)
             d.start()
@@ -231,13 +245,7 @@ class RestartAndRaceTest(unittest.TestCase):
             d.cleanup()
 
     def test_fifty_concurrent_reservations_against_a_ten_dollar_budget_admit_exactly_ten(self):
-        d = budget_daemon(policies="""budgets:
-  - name: ten
-    match: {feature: jobs}
-    limit: 10
-    rules:
-      - {at_percent: 100, action: block, priorities: [batch]}
-""").start()
+        d = budget_daemon(policies=TEN_DOLLAR_JOBS).start()
         try:
             results, barrier = [], threading.Barrier(50)
 
@@ -253,12 +261,12 @@ class RestartAndRaceTest(unittest.TestCase):
             admitted = [r for r in results if r[0] == 200]
             self.assertEqual(len(admitted), 10)
             self.assertEqual(len({r[1]["reservation_id"] for r in admitted}), 10)
-            b = json.loads(d.request("GET", "/v1/budgets")[1])["budgets"][0]
+            b = first_budget(d)
             self.assertEqual(b["reserved"], 10)
             # Settling one at its actual cost frees the difference.
             rid = admitted[0][1]["reservation_id"]
             d.post_usage([event("settle", feature="jobs", priority="batch", cost=0.5, reservation_id=rid)])
-            b = json.loads(d.request("GET", "/v1/budgets")[1])["budgets"][0]
+            b = first_budget(d)
             self.assertEqual((b["reserved"], b["spend"]), (9, 0.5))
             self.assertEqual(admit(d, "batch", feature="jobs", estimated_cost=0.5)[0], 200)
             self.assertEqual(admit(d, "batch", feature="jobs", estimated_cost=0.01)[0], 429)
@@ -266,27 +274,21 @@ class RestartAndRaceTest(unittest.TestCase):
             d.cleanup()
 
     def test_open_reservations_survive_a_restart_and_settle_after_it(self):
-        d = budget_daemon(policies="""budgets:
-  - name: ten
-    match: {feature: jobs}
-    limit: 10
-    rules:
-      - {at_percent: 100, action: block, priorities: [batch]}
-""").start()
+        d = budget_daemon(policies=TEN_DOLLAR_JOBS).start()
         try:
             ids = [admit(d, "batch", feature="jobs", estimated_cost=2.5)[1]["reservation_id"] for _ in range(4)]
             self.assertEqual(admit(d, "batch", feature="jobs", estimated_cost=0.01)[0], 429)
             self.assertEqual(d.stop(), 0)
             d.start()
-            b = json.loads(d.request("GET", "/v1/budgets")[1])["budgets"][0]
+            b = first_budget(d)
             self.assertEqual(b["reserved"], 10, "the promised spend is still promised")
             self.assertEqual(admit(d, "batch", feature="jobs", estimated_cost=0.01)[0], 429)
             d.post_usage([event("s1", feature="jobs", priority="batch", cost=1, reservation_id=ids[0])])
-            b = json.loads(d.request("GET", "/v1/budgets")[1])["budgets"][0]
+            b = first_budget(d)
             self.assertEqual((b["reserved"], b["spend"]), (7.5, 1))
             self.assertEqual(d.stop(), 0)
             d.start()
-            b = json.loads(d.request("GET", "/v1/budgets")[1])["budgets"][0]
+            b = first_budget(d)
             self.assertEqual((b["reserved"], b["spend"]), (7.5, 1), "settled ones stay settled")
         finally:
             d.cleanup()

@@ -84,6 +84,15 @@ const char* kLadder = R"(budgets:
       - {at_percent: 100, action: block, priorities: [batch]}
 )";
 
+// Limit 10, block batch at 100%: the reservation tests' budget.
+const char* kBlockAtTen = R"(budgets:
+  - name: r
+    match: {feature: chat}
+    limit: 10
+    rules:
+      - {at_percent: 100, action: block, priorities: [batch]}
+)";
+
 }  // namespace
 
 TEST_CASE("each action at its threshold, only for the priorities it lists, strictest wins") {
@@ -215,14 +224,7 @@ TEST_CASE("dry run computes and flags, never enforces") {
 TEST_CASE(
     "reservations: with limit 10, block at 100% and estimates of 1, exactly 10 of 50 are "
     "admitted") {
-  Fixture f(R"(budgets:
-  - name: r
-    match: {feature: chat}
-    limit: 10
-    rules:
-      - {at_percent: 100, action: block, priorities: [batch]}
-reservation_ttl_s: 60
-)");
+  Fixture f(std::string(kBlockAtTen) + "reservation_ttl_s: 60\n");
   std::atomic<int> admitted{0};
   std::vector<std::thread> threads;
   std::vector<std::string> ids(50);
@@ -261,13 +263,7 @@ reservation_ttl_s: 60
 }
 
 TEST_CASE("reservations restored after a restart count against their budgets by name") {
-  Fixture f(R"(budgets:
-  - name: r
-    match: {feature: chat}
-    limit: 10
-    rules:
-      - {at_percent: 100, action: block, priorities: [batch]}
-)");
+  Fixture f(kBlockAtTen);
   f.engine->restore_reservations({{"res_a", {"r"}, 10'000'000'000, f.now + 60'000},
                                   {"res_gone", {"no-such-budget"}, 5, f.now + 60'000},
                                   {"res_old", {"r"}, 5, f.now - 1}});
