@@ -13,14 +13,6 @@ namespace tollgate {
 
 namespace json = boost::json;
 
-HttpResponse error_response(int status, const std::string& code, const std::string& message) {
-  json::object err{{"code", code}, {"message", message}};
-  HttpResponse r;
-  r.status = status;
-  r.body = json::serialize(json::object{{"error", std::move(err)}});
-  return r;
-}
-
 Api::Api(const Config& config, std::shared_ptr<const PriceBook> prices, Ledger& ledger,
          DaemonMetrics& metrics, BudgetService& budgets, WorkerPool& workers, Clock clock)
     : config_(config),

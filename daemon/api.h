@@ -12,11 +12,13 @@
 #include <mutex>
 #include <string>
 
-#include "daemon/auth.h"
+#include "daemon/http/auth.h"
 #include "daemon/budget_service.h"
-#include "daemon/config.h"
+#include "daemon/config/config.h"
+#include "daemon/config/prices_file.h"
 #include "daemon/daemon_metrics.h"
-#include "daemon/http_types.h"
+#include "daemon/http/server.h"
+#include "daemon/http/types.h"
 #include "daemon/worker_pool.h"
 #include "metering/price_book.h"
 #include "metering/time_util.h"
@@ -24,7 +26,7 @@
 
 namespace tollgate {
 
-class Api {
+class Api final : public RequestHandler {
  public:
   // Everything passed by reference must outlive the Api.
   Api(const Config& config, std::shared_ptr<const PriceBook> prices, Ledger& ledger,
@@ -32,16 +34,16 @@ class Api {
       Clock clock = system_now_ms);
 
   // Runs work on an I/O thread (set by the server before it starts accepting).
-  void set_post(std::function<void(std::function<void()>)> post) { post_ = std::move(post); }
-  void handle(HttpRequest req, Respond respond);
+  void set_post(std::function<void(std::function<void()>)> post) override { post_ = std::move(post); }
+  void handle(HttpRequest req, Respond respond) override;
 
   // Re-reads the prices and policies files; on any error neither is replaced. Returns every
   // error line (empty on success). Blocking (file I/O): never on an I/O thread. Serialised.
   std::vector<std::string> reload();
 
   void set_ready(bool ready) { ready_.store(ready); }
-  void set_draining() { draining_.store(true); }
-  bool draining() const { return draining_.load(); }
+  void set_draining() override { draining_.store(true); }
+  bool draining() const override { return draining_.load(); }
 
   // The route label of a path for metrics: a fixed pattern, never the raw path.
   static std::string route_of(const std::string& path);

@@ -7,7 +7,8 @@
 #include <boost/json.hpp>
 
 #include "daemon/api.h"
-#include "daemon/json_util.h"
+#include "daemon/http/query.h"
+#include "metering/json_text.h"
 #include "storage/policy_store.h"
 
 namespace tollgate {

@@ -7,8 +7,8 @@
 #include <future>
 #include <map>
 
-#include "daemon/json_util.h"
-#include "daemon/policy_file.h"
+#include "metering/json_text.h"
+#include "daemon/config/policies_file.h"
 #include "storage/policy_store.h"
 
 namespace tollgate {

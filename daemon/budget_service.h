@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon/alert_sender.h"
-#include "daemon/config.h"
+#include "daemon/alerts/alert_sender.h"
+#include "daemon/config/config.h"
 #include "metrics/handle_cache.h"
 #include "metrics/registry.h"
 #include "policies/engine.h"

@@ -12,13 +12,15 @@
 
 #include "daemon/api.h"
 #include "daemon/budget_service.h"
-#include "daemon/config.h"
+#include "daemon/config/config.h"
+#include "daemon/config/prices_file.h"
 #include "daemon/daemon_metrics.h"
-#include "daemon/http_server.h"
-#include "daemon/litellm_import.h"
+#include "daemon/http/server.h"
+#include "daemon/finance/litellm_import.h"
 #include "daemon/logging.h"
-#include "daemon/policy_file.h"
-#include "daemon/reports.h"
+#include "daemon/systemd_notify.h"
+#include "daemon/config/policies_file.h"
+#include "daemon/finance/reports.h"
 #include "daemon/worker_pool.h"
 #include "storage/ledger.h"
 #include "storage/policy_store.h"
@@ -123,8 +125,14 @@ int serve(const std::string& path) {
                config.storage.synchronous_full ? "full" : "normal");
   spdlog::info("listening on {}:{}", config.server.host, server.port());
   api.set_ready(true);
+  ServerHooks hooks;
+  hooks.on_ready = notify_ready;
+  hooks.on_stopping = notify_stopping;
   // SIGHUP reloads on the worker pool: file reads stay off the I/O threads.
-  server.run([&] { workers.post([&api] { api.reload(); }); });
+  hooks.on_reload = [&] { workers.post([&api] { api.reload(); }); };
+  hooks.watchdog_every = watchdog_ping_interval();  // systemd's WatchdogSec=, when set
+  hooks.on_watchdog = notify_watchdog;
+  server.run(std::move(hooks));
   workers.shutdown();  // finishes a reload or report in progress while the Api still exists
   // Every answered request's events are committed; stop() commits anything still queued.
   budgets.engine().stop_ticker();

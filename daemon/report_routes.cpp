@@ -2,8 +2,9 @@
 // the worker pool with their own read-only connections; the page is served from the binary.
 
 #include "daemon/api.h"
-#include "daemon/json_util.h"
-#include "daemon/reports.h"
+#include "daemon/http/query.h"
+#include "metering/json_text.h"
+#include "daemon/finance/reports.h"
 #include "daemon/web_assets.h"
 
 namespace tollgate {

@@ -1,7 +1,8 @@
 // Pricing table tests: the price file is loaded by the real loader, events priced by the book.
 #include <doctest/doctest.h>
 
-#include "daemon/config.h"
+#include "daemon/config/config.h"
+#include "daemon/config/prices_file.h"
 #include "metering/price_book.h"
 #include "tests/unit/support/temp_dir.h"
 

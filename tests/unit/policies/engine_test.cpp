@@ -6,7 +6,7 @@
 #include <atomic>
 #include <thread>
 
-#include "daemon/policy_file.h"
+#include "daemon/config/policies_file.h"
 #include "tests/unit/support/temp_dir.h"
 
 using namespace tollgate;

@@ -6,7 +6,7 @@
 
 #include <future>
 
-#include "daemon/report_format.h"
+#include "daemon/finance/report_format.h"
 #include "storage/ledger.h"
 #include "storage/policy_store.h"
 #include "tests/unit/support/temp_dir.h"

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "daemon/config.h"
+#include "daemon/config/config.h"
 #include "metering/money.h"
 
 namespace tollgate {

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "metering/money.h"
-#include "metering/price_book.h"
 #include "metering/time_zone.h"
 
 namespace tollgate {
@@ -69,9 +68,6 @@ struct LoadErrors {
 
 // Loads the main file only (not the files it names).
 Config load_config(const std::string& path, LoadErrors& errors);
-// Loads a prices file (CONTRACT §2.2) against the reporting currency and FX table.
-std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Config& config,
-                                             LoadErrors& errors);
 
 bool is_loopback_host(const std::string& host);
 

@@ -1,11 +1,12 @@
-#include "daemon/litellm_import.h"
+#include "daemon/finance/litellm_import.h"
 
 #include <doctest/doctest.h>
 
 #include <fstream>
 #include <sstream>
 
-#include "daemon/config.h"
+#include "daemon/config/config.h"
+#include "daemon/config/prices_file.h"
 #include "tests/unit/support/temp_dir.h"
 
 using namespace tollgate;

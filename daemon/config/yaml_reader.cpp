@@ -1,4 +1,4 @@
-#include "daemon/yaml_reader.h"
+#include "daemon/config/yaml_reader.h"
 
 #include <charconv>
 

@@ -1,10 +1,10 @@
-#include "daemon/alert_sender.h"
+#include "daemon/alerts/alert_sender.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
-#include "daemon/http_client.h"
+#include "daemon/alerts/http_client.h"
 
 namespace tollgate {
 

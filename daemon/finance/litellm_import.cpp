@@ -1,4 +1,4 @@
-#include "daemon/litellm_import.h"
+#include "daemon/finance/litellm_import.h"
 
 #include <boost/json.hpp>
 #include <charconv>

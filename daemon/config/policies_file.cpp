@@ -1,9 +1,9 @@
-#include "daemon/policy_file.h"
+#include "daemon/config/policies_file.h"
 
 #include <regex>
 #include <set>
 
-#include "daemon/yaml_reader.h"
+#include "daemon/config/yaml_reader.h"
 
 namespace tollgate {
 

@@ -1,11 +1,11 @@
-#include "daemon/report_format.h"
+#include "daemon/finance/report_format.h"
 
 #include <boost/json.hpp>
 #include <cmath>
 #include <cstdio>
 #include <optional>
 
-#include "daemon/json_util.h"
+#include "metering/json_text.h"
 #include "metering/money.h"
 
 namespace tollgate {

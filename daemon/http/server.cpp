@@ -1,4 +1,4 @@
-#include "daemon/http_server.h"
+#include "daemon/http/server.h"
 
 #include <spdlog/spdlog.h>
 
@@ -12,8 +12,6 @@
 #include <chrono>
 #include <thread>
 #include <vector>
-
-#include "daemon/systemd_notify.h"
 
 namespace tollgate {
 
@@ -40,7 +38,7 @@ struct Limits {
 // is closed, which ends whatever operation is pending. Setting the deadline costs a clock read.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, Api& api, const Limits& limits, std::atomic<uint64_t>& connections,
+  Session(tcp::socket&& socket, RequestHandler& api, const Limits& limits, std::atomic<uint64_t>& connections,
           std::atomic<int>& in_flight)
       : socket_(std::move(socket)),
         watchdog_(socket_.get_executor()),
@@ -202,7 +200,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
-  Api& api_;
+  RequestHandler& api_;
   const Limits& limits_;
   std::atomic<uint64_t>& connections_;
   std::atomic<int>& in_flight_;
@@ -221,7 +219,7 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(const Config& c, Api& a)
+  Impl(const Config& c, RequestHandler& a)
       : config(c),
         api(a),
         ioc(c.server.threads),
@@ -264,17 +262,17 @@ struct HttpServer::Impl {
     drain_timer.async_wait([this, deadline](beast::error_code) { drain_then_stop(deadline); });
   }
 
-  void wait_signal(std::function<void()> on_reload) {
-    signals.async_wait([this, on_reload](beast::error_code ec, int sig) {
+  void wait_signal() {
+    signals.async_wait([this](beast::error_code ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
         spdlog::info("SIGHUP: reloading");
-        on_reload();  // queues the reload off the I/O threads
-        wait_signal(on_reload);
+        hooks.on_reload();  // queues the reload off the I/O threads
+        wait_signal();
         return;
       }
       spdlog::info("signal {}: draining (no new connections, answering requests in flight)", sig);
-      notify_stopping();
+      hooks.on_stopping();
       api.set_draining();
       beast::error_code ignored;
       acceptor.close(ignored);
@@ -282,9 +280,9 @@ struct HttpServer::Impl {
     });
   }
 
-  // Pings systemd's watchdog from the I/O loop itself, so a stuck loop gets the service restarted.
+  // Pings the watchdog from the I/O loop itself, so a stuck loop gets the service restarted.
   void watchdog(std::chrono::microseconds every) {
-    notify_watchdog();
+    hooks.on_watchdog();
     watchdog_timer.expires_after(every);
     watchdog_timer.async_wait([this, every](beast::error_code ec) {
       if (!ec) watchdog(every);
@@ -292,7 +290,8 @@ struct HttpServer::Impl {
   }
 
   const Config& config;
-  Api& api;
+  RequestHandler& api;
+  ServerHooks hooks;
   net::io_context ioc;
   tcp::acceptor acceptor;
   net::signal_set signals{ioc, SIGINT, SIGTERM, SIGHUP};
@@ -303,7 +302,7 @@ struct HttpServer::Impl {
   std::atomic<int> in_flight{0};  // requests read and not yet fully written
 };
 
-HttpServer::HttpServer(const Config& config, Api& api)
+HttpServer::HttpServer(const Config& config, RequestHandler& api)
     : impl_(std::make_unique<Impl>(config, api)) {
   api.set_post([this](std::function<void()> f) { net::post(impl_->ioc, std::move(f)); });
 }
@@ -332,11 +331,12 @@ Status HttpServer::bind() {
 
 uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
 
-void HttpServer::run(std::function<void()> on_reload) {
-  impl_->wait_signal(std::move(on_reload));
+void HttpServer::run(ServerHooks hooks) {
+  impl_->hooks = std::move(hooks);
+  impl_->wait_signal();
   impl_->do_accept();
-  if (auto every = watchdog_ping_interval()) impl_->watchdog(*every);
-  notify_ready();
+  if (impl_->hooks.watchdog_every) impl_->watchdog(*impl_->hooks.watchdog_every);
+  impl_->hooks.on_ready();
   std::vector<std::thread> threads;
   for (int i = 1; i < impl_->config.server.threads; ++i)
     threads.emplace_back([this] { impl_->ioc.run(); });

@@ -1,10 +1,10 @@
-#include "daemon/reports.h"
+#include "daemon/finance/reports.h"
 
 #include <sqlite3.h>
 
 #include <memory>
 
-#include "daemon/report_format.h"
+#include "daemon/finance/report_format.h"
 #include "storage/policy_store.h"
 #include "storage/report.h"
 #include "storage/schema.h"

@@ -1,5 +1,5 @@
 #pragma once
-// JSON helpers for responses: exact money numbers and query strings.
+// JSON text for responses and reports, with money as exact numbers.
 //
 // Boost.JSON would print money through a double; money_value() instead carries the exact decimal
 // text, and serialize_json() writes it as a bare JSON number ("400.12", never 400.1199999).
@@ -17,8 +17,5 @@ boost::json::value money_value(Money m);
 // Any number given as its exact decimal text (integers beyond 2^53, ratios already rounded).
 boost::json::value number_text(std::string text);
 std::string serialize_json(const boost::json::value& v);
-
-// "a=1&b=x%20y" → {{"a","1"},{"b","x y"}}, percent- and '+'-decoded.
-std::vector<std::pair<std::string, std::string>> parse_query(const std::string& query);
 
 }  // namespace tollgate

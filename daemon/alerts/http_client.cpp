@@ -1,4 +1,4 @@
-#include "daemon/http_client.h"
+#include "daemon/alerts/http_client.h"
 
 #include <netdb.h>
 #include <netinet/in.h>

@@ -1,9 +1,10 @@
-#include "daemon/config.h"
+#include "daemon/config/config.h"
+#include "daemon/config/prices_file.h"
 
 #include <doctest/doctest.h>
 
-#include "daemon/auth.h"
-#include "daemon/policy_file.h"
+#include "daemon/http/auth.h"
+#include "daemon/config/policies_file.h"
 #include "tests/unit/support/temp_dir.h"
 
 using namespace tollgate;

@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "daemon/config.h"
+#include "daemon/config/config.h"
 #include "policies/policy.h"
 
 namespace tollgate {

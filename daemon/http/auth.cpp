@@ -1,4 +1,4 @@
-#include "daemon/auth.h"
+#include "daemon/http/auth.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
