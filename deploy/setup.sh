@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 
 build_pkgs=(g++ cmake make ccache pkg-config tzdata ca-certificates
             libboost1.81-dev libboost-json1.81-dev libsqlite3-dev libspdlog-dev libyaml-cpp-dev
-            libssl-dev libsystemd-dev)
-test_pkgs=(doctest-dev python3 python3-yaml sqlite3 prometheus curl chromium)
+            libssl-dev libsystemd-dev libhowardhinnant-date-dev libcli11-dev)
+test_pkgs=(doctest-dev python3 python3-yaml sqlite3 prometheus curl chromium clang)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--tests" ]]; then
@@ -42,8 +42,9 @@ fi
 # Tests and benchmarks are built (so they never rot) only when the test packages are there.
 with_tests=OFF
 [[ "${1:-}" == "--tests" ]] && with_tests=ON
+# Warnings are errors for the project's own test runs (CI), never for a user's plain build.
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOLLGATE_TESTS=$with_tests \
-  -DTOLLGATE_BENCH=$with_tests >/dev/null
+  -DTOLLGATE_BENCH=$with_tests -DTOLLGATE_WERROR=$with_tests >/dev/null
 cmake --build build -j "$(nproc)"
 
 if [[ "${1:-}" == "--tests" ]]; then
