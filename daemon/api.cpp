@@ -22,26 +22,36 @@ Api::Api(const Config& config, std::shared_ptr<const PriceBook> prices, Ledger& 
       budgets_(budgets),
       workers_(workers),
       clock_(std::move(clock)),
-      auth_(config.tokens) {}
+      auth_(config.tokens),
+      routes_(make_routes()) {}
 
-std::string Api::route_of(const std::string& path) {
-  static const char* kRoutes[] = {"/v1/usage",
-                                  "/v1/admit",
-                                  "/v1/throttles",
-                                  "/v1/budgets",
-                                  "/v1/overrides",
-                                  "/v1/audit",
-                                  "/v1/reports/daily",
-                                  "/v1/export/focus",
-                                  "/healthz",
-                                  "/readyz",
-                                  "/metrics",
-                                  "/-/reload",
-                                  "/"};
-  for (const char* r : kRoutes)
-    if (path == r) return r;
-  if (path.rfind("/v1/overrides/", 0) == 0) return "/v1/overrides/{id}";
-  return "other";
+RouteTable Api::make_routes() {
+  // Handlers take the request by reference and complete `respond` exactly once.
+  auto h = [this](void (Api::*fn)(const HttpRequest&, Respond)) {
+    return [this, fn](HttpRequest& req, Respond respond) { (this->*fn)(req, std::move(respond)); };
+  };
+  return RouteTable({
+      {"/healthz", kGet | kHead, std::nullopt, "", h(&Api::healthz)},
+      {"/readyz", kGet | kHead, std::nullopt, "", h(&Api::readyz)},
+      {"/metrics", kGet | kHead, std::nullopt, "", h(&Api::metrics_text)},
+      {"/v1/usage", kPost, Role::kIngest, "", [this](HttpRequest& req, Respond respond) {
+         ingest(req, std::move(respond));
+       }},
+      {"/v1/admit", kGet | kPost, Role::kAdmit, "", h(&Api::admit)},
+      {"/v1/throttles", kGet, Role::kRead, "", h(&Api::throttles)},
+      {"/v1/budgets", kGet, Role::kRead, "", h(&Api::budgets)},
+      {"/v1/audit", kGet, Role::kRead, "", h(&Api::audit)},
+      {"/v1/overrides", kGet, Role::kRead, "", h(&Api::list_overrides)},
+      {"/v1/overrides", kPost, Role::kAdmin, "", h(&Api::create_override)},
+      {"/v1/overrides/{id}", kDelete, Role::kAdmin, "", h(&Api::delete_override)},
+      {"/v1/reports/daily", kGet, Role::kRead, "", h(&Api::daily_report)},
+      {"/v1/export/focus", kGet, Role::kRead, "", h(&Api::focus_export)},
+      // The page asks for a read token itself when the API needs one (a browser navigating to
+      // it cannot send one).
+      {"/", kGet | kHead, std::nullopt, "", h(&Api::page)},
+      {"/index.html", kGet | kHead, std::nullopt, "/", h(&Api::page)},
+      {"/-/reload", kPost, Role::kAdmin, "", h(&Api::reload_route)},
+  });
 }
 
 std::string Api::actor_of(const HttpRequest& req) const {
@@ -49,108 +59,49 @@ std::string Api::actor_of(const HttpRequest& req) const {
   return t ? t->name : "anonymous";
 }
 
-std::optional<HttpResponse> Api::authorize(const HttpRequest& req, Role role) const {
-  if (!auth_.enabled()) return std::nullopt;  // loopback-only by config validation
-  auto roles = auth_.roles(req.authorization);
-  if (!roles) {
-    auto r =
-        error_response(401, "unauthorized",
-                       req.authorization.empty() ? "send Authorization: Bearer TOKEN"
-                                                 : "the bearer token is not known to this server");
-    r.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return r;
-  }
-  if (!has_role(*roles, role)) {
-    static const char* kNames[] = {"", "ingest", "admit", "", "read", "", "", "", "admin"};
-    return error_response(
-        403, "forbidden",
-        std::string("this token lacks the \"") + kNames[unsigned(role)] + "\" role");
-  }
-  return std::nullopt;
-}
-
 void Api::handle(HttpRequest req, Respond respond) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string route = route_of(req.path);
+  const RouteTable::Match match = routes_.find(req.method, req.path);
   // Every response goes through here: metrics, then the caller's completion.
-  Respond done = [this, route, start, respond = std::move(respond)](HttpResponse r) {
+  Respond done = [this, route = match.metric, start, respond = std::move(respond)](HttpResponse r) {
     metrics_.record_http(
         route, r.status,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     respond(std::move(r));
   };
-  auto method_not_allowed = [&](const char* allow) {
-    auto r = error_response(405, "method_not_allowed",
-                            req.method + " is not allowed on " + req.path + "; use " + allow);
-    r.headers.emplace_back("Allow", allow);
-    done(std::move(r));
-  };
+  if (!match.route) {
+    if (match.allow.empty())
+      return done(error_response(Code::kNotFound, "no route for " + req.method + " " + req.path));
+    auto r = error_response(Code::kMethodNotAllowed, req.method + " is not allowed on " +
+                                                         req.path + "; use " + match.allow);
+    r.headers.emplace_back("Allow", match.allow);
+    return done(std::move(r));
+  }
+  if (match.route->role)
+    if (auto denied = authorize(auth_, req, *match.route->role)) return done(std::move(*denied));
+  match.route->handler(req, std::move(done));
+}
 
-  if (req.path == "/healthz") {
-    if (req.method != "GET" && req.method != "HEAD") return method_not_allowed("GET");
-    return done({200, "text/plain; charset=utf-8", "ok\n", {}});
-  }
-  if (req.path == "/readyz") {
-    if (req.method != "GET" && req.method != "HEAD") return method_not_allowed("GET");
-    if (ready_.load() && !draining_.load())
-      return done({200, "text/plain; charset=utf-8", "ready\n", {}});
-    return done(
-        {503, "text/plain; charset=utf-8", draining_.load() ? "draining\n" : "starting\n", {}});
-  }
-  if (req.path == "/metrics") {
-    if (req.method != "GET" && req.method != "HEAD") return method_not_allowed("GET");
-    return done({200,
-                 metrics::kTextContentType,
-                 metrics::serialize_text(metrics_.registry().collect()),
-                 {}});
-  }
-  if (req.path == "/v1/usage") {
-    if (req.method != "POST") return method_not_allowed("POST");
-    if (auto denied = authorize(req, Role::kIngest)) return done(std::move(*denied));
-    return ingest(req, std::move(done));
-  }
-  if (req.path == "/v1/admit") {
-    if (req.method != "GET" && req.method != "POST") return method_not_allowed("GET, POST");
-    if (auto denied = authorize(req, Role::kAdmit)) return done(std::move(*denied));
-    return admit(req, std::move(done));
-  }
-  if (req.path == "/v1/throttles" || req.path == "/v1/budgets" || req.path == "/v1/audit") {
-    if (req.method != "GET") return method_not_allowed("GET");
-    if (auto denied = authorize(req, Role::kRead)) return done(std::move(*denied));
-    if (req.path == "/v1/throttles") return throttles(req, std::move(done));
-    if (req.path == "/v1/budgets") return budgets(std::move(done));
-    return audit(req, std::move(done));
-  }
-  if (req.path == "/v1/reports/daily" || req.path == "/v1/export/focus") {
-    if (req.method != "GET") return method_not_allowed("GET");
-    if (auto denied = authorize(req, Role::kRead)) return done(std::move(*denied));
-    if (req.path == "/v1/reports/daily") return daily_report(req, std::move(done));
-    return focus_export(req, std::move(done));
-  }
-  if (req.path == "/" || req.path == "/index.html") {
-    if (req.method != "GET" && req.method != "HEAD") return method_not_allowed("GET");
-    return page(std::move(done));  // the page asks for a token itself when the API needs one
-  }
-  if (req.path == "/v1/overrides" || req.path.rfind("/v1/overrides/", 0) == 0) {
-    const bool collection = req.path == "/v1/overrides";
-    if (collection && req.method != "GET" && req.method != "POST")
-      return method_not_allowed("GET, POST");
-    if (!collection && req.method != "DELETE") return method_not_allowed("DELETE");
-    if (auto denied = authorize(req, req.method == "GET" ? Role::kRead : Role::kAdmin))
-      return done(std::move(*denied));
-    return overrides(req, std::move(done));
-  }
-  if (req.path == "/-/reload") {
-    if (req.method != "POST") return method_not_allowed("POST");
-    if (auto denied = authorize(req, Role::kAdmin)) return done(std::move(*denied));
-    return reload_route(std::move(done));
-  }
-  done(error_response(404, "not_found", "no route for " + req.method + " " + req.path));
+void Api::healthz(const HttpRequest&, Respond respond) {
+  respond({200, "text/plain; charset=utf-8", "ok\n", {}});
+}
+
+void Api::readyz(const HttpRequest&, Respond respond) {
+  if (ready_.load() && !draining_.load())
+    return respond({200, "text/plain; charset=utf-8", "ready\n", {}});
+  respond({503, "text/plain; charset=utf-8", draining_.load() ? "draining\n" : "starting\n", {}});
+}
+
+void Api::metrics_text(const HttpRequest&, Respond respond) {
+  respond({200,
+           metrics::kTextContentType,
+           metrics::serialize_text(metrics_.registry().collect()),
+           {}});
 }
 
 void Api::ingest(HttpRequest& req, Respond respond) {
   if (draining_.load())
-    return respond(error_response(503, "shutting_down", "the server is shutting down; retry"));
+    return respond(error_response(Code::kShuttingDown, "the server is shutting down; retry"));
   const EpochMs now = clock_();
   const EpochMs oldest = now - int64_t(config_.storage.raw_retention_days) * 86'400'000;
   const bool ndjson = req.content_type.find("ndjson") != std::string::npos ||
@@ -158,7 +109,7 @@ void Api::ingest(HttpRequest& req, Respond respond) {
   auto decoded =
       decode_usage_body(req.body, ndjson ? BodyFormat::kNdjson : BodyFormat::kJson, now, oldest);
   if (!decoded.ok())
-    return respond(error_response(400, decoded.status().code(), decoded.status().message()));
+    return respond(error_response(decoded.status()));
 
   auto prices = prices_.load();
   auto items = std::make_shared<std::vector<DecodedItem>>(std::move(decoded.value()));
@@ -176,7 +127,7 @@ void Api::ingest(HttpRequest& req, Respond respond) {
   auto finish = [this, items, respond = std::move(respond)](
                     Status status, std::vector<bool> duplicate, std::vector<UsageEvent> stored) {
     if (!status.ok()) {
-      auto r = error_response(503, status.code(), status.message());
+      auto r = error_response(status);
       r.headers.emplace_back("Retry-After", "1");
       return respond(std::move(r));
     }
@@ -199,7 +150,7 @@ void Api::ingest(HttpRequest& req, Respond respond) {
       ++rejected;
       errors.push_back(json::object{{"index", i},
                                     {"event_id", item.event_id},
-                                    {"code", item.status.code()},
+                                    {"code", item.status.code_name()},
                                     {"message", item.status.message()}});
     }
     metrics_.record_accepted(fresh);
@@ -246,7 +197,7 @@ std::vector<std::string> Api::reload() {
   return {};
 }
 
-void Api::reload_route(Respond respond) {
+void Api::reload_route(const HttpRequest&, Respond respond) {
   // File reads are not for an I/O thread: the worker pool does it and posts the answer back.
   workers_.post([this, respond = std::move(respond)]() mutable {
     auto errors = reload();
@@ -263,7 +214,7 @@ void Api::reload_route(Respond respond) {
       r.status = 400;
       r.body = json::serialize(json::object{
           {"error",
-           json::object{{"code", "invalid_config"}, {"message", joined}, {"errors", list}}}});
+           json::object{{"code", code_name(Code::kInvalidConfig)}, {"message", joined}, {"errors", list}}}});
     }
     post_([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
   });

@@ -17,6 +17,7 @@
 #include "daemon/config/config.h"
 #include "daemon/config/prices_file.h"
 #include "daemon/daemon_metrics.h"
+#include "daemon/http/routes.h"
 #include "daemon/http/server.h"
 #include "daemon/http/types.h"
 #include "daemon/worker_pool.h"
@@ -45,23 +46,29 @@ class Api final : public RequestHandler {
   void set_draining() override { draining_.store(true); }
   bool draining() const override { return draining_.load(); }
 
-  // The route label of a path for metrics: a fixed pattern, never the raw path.
-  static std::string route_of(const std::string& path);
+  // Every route, with its metric label: the one table of routes.
+  const RouteTable& routes() const { return routes_; }
 
  private:
-  void ingest(HttpRequest& req, Respond respond);
-  void reload_route(Respond respond);
+  RouteTable make_routes();
+  // Operations and ingest (api.cpp).
+  void healthz(const HttpRequest& req, Respond respond);
+  void readyz(const HttpRequest& req, Respond respond);
+  void metrics_text(const HttpRequest& req, Respond respond);
+  void ingest(HttpRequest& req, Respond respond);  // takes the body
+  void reload_route(const HttpRequest& req, Respond respond);
   // Budget routes (budget_routes.cpp).
   void admit(const HttpRequest& req, Respond respond);
   void throttles(const HttpRequest& req, Respond respond);
-  void budgets(Respond respond);
-  void overrides(const HttpRequest& req, Respond respond);
+  void budgets(const HttpRequest& req, Respond respond);
+  void list_overrides(const HttpRequest& req, Respond respond);
+  void create_override(const HttpRequest& req, Respond respond);
+  void delete_override(const HttpRequest& req, Respond respond);
   void audit(const HttpRequest& req, Respond respond);
   // Finance routes (report_routes.cpp).
   void daily_report(const HttpRequest& req, Respond respond);
   void focus_export(const HttpRequest& req, Respond respond);
-  void page(Respond respond);
-  std::optional<HttpResponse> authorize(const HttpRequest& req, Role role) const;
+  void page(const HttpRequest& req, Respond respond);
   std::string actor_of(const HttpRequest& req) const;
 
   const Config& config_;
@@ -72,6 +79,7 @@ class Api final : public RequestHandler {
   WorkerPool& workers_;
   Clock clock_;
   Authenticator auth_;
+  RouteTable routes_;  // after everything its handlers use
   std::function<void(std::function<void()>)> post_ = [](std::function<void()> f) { f(); };
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};

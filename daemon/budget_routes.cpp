@@ -30,7 +30,7 @@ std::optional<HttpResponse> read_admit_fields(
   bool have_feature = false, have_priority = false;
   for (const auto& [key, v] : fields) {
     auto bad = [&](const std::string& what) {
-      return error_response(400, "invalid_admission", "field \"" + key + "\" " + what);
+      return error_response(Code::kInvalidAdmission, "field \"" + key + "\" " + what);
     };
     std::string text;
     if (v.is_string()) {
@@ -88,10 +88,9 @@ std::optional<HttpResponse> read_admit_fields(
     }
   }
   if (!have_feature || d.feature.empty())
-    return error_response(400, "missing_field", "field \"feature\" is required");
+    return error_response(Code::kMissingField, "field \"feature\" is required");
   if (!have_priority)
-    return error_response(400, "missing_field",
-                          "field \"priority\" is required (critical, standard or batch)");
+    return error_response(Code::kMissingField, "field \"priority\" is required (critical, standard or batch)");
   std::sort(d.tags.begin(), d.tags.end());
   return std::nullopt;
 }
@@ -123,8 +122,7 @@ void Api::admit(const HttpRequest& req, Respond respond) {
     boost::system::error_code ec;
     json::value body = json::parse(req.body, ec);
     if (ec || !body.is_object())
-      return respond(error_response(400, "invalid_json",
-                                    "the body must be a JSON object with feature and priority"));
+      return respond(error_response(Code::kInvalidJson, "the body must be a JSON object with feature and priority"));
     for (const auto& kv : body.get_object()) fields.emplace_back(std::string(kv.key()), kv.value());
   }
   Dimensions d;
@@ -186,7 +184,7 @@ void Api::throttles(const HttpRequest& req, Respond respond) {
   respond(std::move(r));
 }
 
-void Api::budgets(Respond respond) {
+void Api::budgets(const HttpRequest&, Respond respond) {
   json::array list;
   for (const BudgetStatus& b : budgets_.engine().status()) {
     json::array rules;
@@ -212,32 +210,36 @@ void Api::budgets(Respond respond) {
       200, json::object{{"budgets", std::move(list)}, {"currency", config_.reporting.currency}}));
 }
 
-void Api::overrides(const HttpRequest& req, Respond respond) {
-  // The ledger's writer answers; the answer is posted back to an I/O thread.
+// Override answers come from the ledger's writer; they are posted back to an I/O thread.
+void Api::list_overrides(const HttpRequest&, Respond respond) {
+  json::array list;
+  for (const Override& o : budgets_.engine().overrides()) list.push_back(override_json(o));
+  respond(json_response(200, json::object{{"overrides", std::move(list)}}));
+}
+
+void Api::delete_override(const HttpRequest& req, Respond respond) {
   auto reply = [this, respond](HttpResponse r) mutable {
     post_([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
   };
-  if (req.method == "GET") {
-    json::array list;
-    for (const Override& o : budgets_.engine().overrides()) list.push_back(override_json(o));
-    return respond(json_response(200, json::object{{"overrides", std::move(list)}}));
-  }
-  if (req.method == "DELETE") {
-    const std::string id = req.path.substr(std::string("/v1/overrides/").size());
-    return budgets_.delete_override(id, actor_of(req), [reply, id](Result<bool> r) mutable {
-      if (!r.ok()) return reply(error_response(503, r.status().code(), r.status().message()));
-      if (!r.value())
-        return reply(
-            error_response(404, "unknown_override", "no active override with id \"" + id + "\""));
-      reply({204, "application/json", "", {}});
-    });
-  }
+  const std::string id = req.path.substr(std::string("/v1/overrides/").size());
+  budgets_.delete_override(id, actor_of(req), [reply, id](Result<bool> r) mutable {
+    if (!r.ok()) return reply(error_response(r.status()));
+    if (!r.value())
+      return reply(
+          error_response(Code::kUnknownOverride, "no active override with id \"" + id + "\""));
+    reply({204, "application/json", "", {}});
+  });
+}
+
+void Api::create_override(const HttpRequest& req, Respond respond) {
+  auto reply = [this, respond](HttpResponse r) mutable {
+    post_([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
+  };
   boost::system::error_code ec;
   json::value body = json::parse(req.body, ec);
   if (ec || !body.is_object())
     return respond(
-        error_response(400, "invalid_json",
-                       "send {\"budget\", \"action\": \"suspend\", \"duration_s\", \"reason\"}"));
+        error_response(Code::kInvalidJson, "send {\"budget\", \"action\": \"suspend\", \"duration_s\", \"reason\"}"));
   const json::object& o = body.get_object();
   auto str = [&](const char* k) -> std::string {
     const json::value* v = o.if_contains(k);
@@ -246,21 +248,17 @@ void Api::overrides(const HttpRequest& req, Respond respond) {
   const std::string budget = str("budget"), action = str("action"), reason = str("reason");
   const json::value* dur = o.if_contains("duration_s");
   if (budget.empty())
-    return respond(error_response(400, "missing_field", "field \"budget\" is required"));
+    return respond(error_response(Code::kMissingField, "field \"budget\" is required"));
   if (action != "suspend")
-    return respond(error_response(400, "invalid_override", "field \"action\" must be \"suspend\""));
+    return respond(error_response(Code::kInvalidOverride, "field \"action\" must be \"suspend\""));
   if (reason.empty())
-    return respond(error_response(
-        400, "missing_field", "field \"reason\" is required: say why the budget is overridden"));
+    return respond(error_response(Code::kMissingField, "field \"reason\" is required: say why the budget is overridden"));
   if (!dur || !dur->is_int64() || dur->get_int64() <= 0 || dur->get_int64() > 30 * 86400)
-    return respond(error_response(
-        400, "invalid_override",
-        "field \"duration_s\" must be a whole number of seconds from 1 to 2592000 (30 days)"));
+    return respond(error_response(Code::kInvalidOverride, "field \"duration_s\" must be a whole number of seconds from 1 to 2592000 (30 days)"));
   budgets_.create_override(
       budget, dur->get_int64(), reason, actor_of(req), [reply](Result<Override> r) mutable {
         if (!r.ok()) {
-          int status = r.status().code() == "unknown_budget" ? 404 : 503;
-          return reply(error_response(status, r.status().code(), r.status().message()));
+          return reply(error_response(r.status()));
         }
         reply(json_response(201, json::object{{"id", r->id}, {"until", format_utc_ms(r->until)}}));
       });
@@ -272,20 +270,19 @@ void Api::audit(const HttpRequest& req, Respond respond) {
     if (k != "since") continue;
     auto ts = parse_rfc3339(v);
     if (!ts)
-      return respond(error_response(400, "invalid_since",
-                                    "since must be RFC 3339, like 2026-11-21T00:00:00Z"));
+      return respond(error_response(Code::kInvalidSince, "since must be RFC 3339, like 2026-11-21T00:00:00Z"));
     since = *ts;
   }
   workers_.post([this, since, respond = std::move(respond)]() mutable {
     HttpResponse r;
     auto db = open_read_only(config_.storage.path);
     if (!db.ok()) {
-      r = error_response(503, "storage_unavailable", db.status().message());
+      r = error_response(Code::kStorageUnavailable, db.status().message());
     } else {
       auto rows = read_audit(db.value(), since, 10000);
       sqlite3_close(db.value());
       if (!rows.ok()) {
-        r = error_response(503, "storage_unavailable", rows.status().message());
+        r = error_response(Code::kStorageUnavailable, rows.status().message());
       } else {
         json::array entries;
         for (const AuditRow& a : rows.value())

@@ -265,7 +265,7 @@ void BudgetService::create_override(const std::string& budget, int64_t duration_
     if (!s.ok()) {
       engine_.remove_override(o.id, "tollgate");  // not durable: not in force either
       return done(
-          Status::error("storage_unavailable", "the override could not be stored: " + s.message()));
+          Status::error(Code::kStorageUnavailable, "the override could not be stored: " + s.message()));
     }
     done(o);
   });
@@ -276,7 +276,7 @@ void BudgetService::delete_override(const std::string& id, const std::string& ac
   if (!engine_.remove_override(id, actor)) return done(false);
   ledger_.run_on_writer([id, done = std::move(done)](sqlite3* db) {
     Status s = end_override(db, id, system_now_ms());
-    if (!s.ok()) return done(Status::error("storage_unavailable", s.message()));
+    if (!s.ok()) return done(Status::error(Code::kStorageUnavailable, s.message()));
     done(true);
   });
 }

@@ -209,7 +209,7 @@ void DaemonMetrics::record_commit(double seconds, size_t events) {
   batch_events_->observe(double(events));
 }
 
-void DaemonMetrics::record_http(const std::string& route, int status, double seconds) {
+void DaemonMetrics::record_http(std::string_view route, int status, double seconds) {
   char code[8];
   std::snprintf(code, sizeof code, "%d", status);
   http_request_handles_.get({route, code})->inc();

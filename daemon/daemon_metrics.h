@@ -23,7 +23,7 @@ class DaemonMetrics {
   void record_accepted(const std::vector<const UsageEvent*>& events);
   void record_ingest(size_t accepted, size_t duplicates, size_t rejected);
   void record_commit(double seconds, size_t events);
-  void record_http(const std::string& route, int status, double seconds);
+  void record_http(std::string_view route, int status, double seconds);
   void record_reload(bool ok, double unix_seconds);
 
  private:

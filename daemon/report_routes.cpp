@@ -13,8 +13,7 @@ namespace {
 
 HttpResponse from_result(const Result<Rendered>& r) {
   if (r.ok()) return {200, r->content_type, r->body, {}};
-  const int status = r.status().code() == "storage_unavailable" ? 503 : 400;
-  return error_response(status, r.status().code(), r.status().message());
+  return error_response(r.status());
 }
 
 }  // namespace
@@ -30,8 +29,7 @@ void Api::daily_report(const HttpRequest& req, Respond respond) {
       q.format = v;
   }
   if (q.format != "json" && q.format != "csv")  // "table" is for the terminal only
-    return respond(error_response(400, "invalid_format",
-                                  "format must be json or csv, got \"" + q.format + "\""));
+    return respond(error_response(Code::kInvalidFormat, "format must be json or csv, got \"" + q.format + "\""));
   const ReportSettings s{config_.storage.path, config_.reporting.currency, config_.reporting.tz};
   const EpochMs now = clock_();
   workers_.post([this, s, q, now, respond = std::move(respond)]() mutable {
@@ -49,8 +47,7 @@ void Api::focus_export(const HttpRequest& req, Respond respond) {
       to = v;
   }
   if (from.empty() || to.empty())
-    return respond(error_response(400, "missing_field",
-                                  "from and to are required (YYYY-MM-DD, to inclusive)"));
+    return respond(error_response(Code::kMissingField, "from and to are required (YYYY-MM-DD, to inclusive)"));
   const ReportSettings s{config_.storage.path, config_.reporting.currency, config_.reporting.tz};
   workers_.post([this, s, from, to, respond = std::move(respond)]() mutable {
     HttpResponse r = from_result(render_focus_export(s, from, to));
@@ -61,7 +58,7 @@ void Api::focus_export(const HttpRequest& req, Respond respond) {
   });
 }
 
-void Api::page(Respond respond) {
+void Api::page(const HttpRequest&, Respond respond) {
   HttpResponse r{200, "text/html; charset=utf-8", std::string(kIndexHtml), {}};
   // Everything the page needs is in it: no request may leave the machine.
   r.headers.emplace_back(

@@ -15,8 +15,8 @@ constexpr size_t kMaxTags = 16;
 constexpr int64_t kMaxCount = 1'000'000'000'000;  // 10^12
 constexpr EpochMs kMaxFutureMs = 5 * 60 * 1000;
 
-Status field_error(std::string code, std::string_view field, std::string what) {
-  return Status::error(std::move(code), "field \"" + std::string(field) + "\" " + what);
+Status field_error(Code code, std::string_view field, std::string what) {
+  return Status::error(code, "field \"" + std::string(field) + "\" " + what);
 }
 
 // Reads an optional bounded string field. Boost.JSON already refuses invalid UTF-8.
@@ -24,15 +24,15 @@ Status read_string(const json::object& o, std::string_view key, std::string& out
                    bool required = false) {
   const json::value* v = o.if_contains(key);
   if (!v || v->is_null()) {
-    if (required) return field_error("missing_field", key, "is required");
+    if (required) return field_error(Code::kMissingField, key, "is required");
     return {};
   }
-  if (!v->is_string()) return field_error("invalid_type", key, "must be a string");
+  if (!v->is_string()) return field_error(Code::kInvalidType, key, "must be a string");
   const json::string& s = v->get_string();
   if (s.size() > kMaxString)
-    return field_error("string_too_long", key,
+    return field_error(Code::kStringTooLong, key,
                        "is " + std::to_string(s.size()) + " bytes; the limit is 128");
-  if (required && s.empty()) return field_error("missing_field", key, "must not be empty");
+  if (required && s.empty()) return field_error(Code::kMissingField, key, "must not be empty");
   out.assign(s.data(), s.size());
   return {};
 }
@@ -50,14 +50,14 @@ Status read_count(const json::object& o, std::string_view key, int64_t& out) {
   } else if (v->is_double()) {
     double d = v->get_double();
     if (std::floor(d) != d)
-      return field_error("invalid_count", key,
+      return field_error(Code::kInvalidCount, key,
                          "must be a whole number, got " + json::serialize(*v));
     n = d > static_cast<double>(kMaxCount) ? kMaxCount + 1 : static_cast<int64_t>(d);
   } else {
-    return field_error("invalid_type", key, "must be a non-negative integer");
+    return field_error(Code::kInvalidType, key, "must be a non-negative integer");
   }
-  if (n < 0) return field_error("invalid_count", key, "must not be negative");
-  if (n > kMaxCount) return field_error("invalid_count", key, "must be at most 10^12");
+  if (n < 0) return field_error(Code::kInvalidCount, key, "must not be negative");
+  if (n > kMaxCount) return field_error(Code::kInvalidCount, key, "must be at most 10^12");
   out = n;
   return {};
 }
@@ -76,12 +76,12 @@ Status read_amount(const json::object& o, std::string_view key, std::optional<Mo
   } else if (v->is_string()) {
     m = Money::parse(std::string_view(v->get_string()), true);
   } else {
-    return field_error("invalid_type", key, "must be a number");
+    return field_error(Code::kInvalidType, key, "must be a number");
   }
   if (!m)
-    return field_error("invalid_number", key,
+    return field_error(Code::kInvalidNumber, key,
                        "must be a number below 9.2e9 with at most 9 decimals");
-  if (m->nanos() < 0) return field_error("invalid_number", key, "must not be negative");
+  if (m->nanos() < 0) return field_error(Code::kInvalidNumber, key, "must not be negative");
   out = m;
   return {};
 }
@@ -96,20 +96,20 @@ Status read_amount(const json::object& o, std::string_view key, Money& out) {
 Status read_tags(const json::object& o, UsageEvent& e) {
   const json::value* v = o.if_contains("tags");
   if (!v || v->is_null()) return {};
-  if (!v->is_object()) return field_error("invalid_type", "tags", "must be an object of strings");
+  if (!v->is_object()) return field_error(Code::kInvalidType, "tags", "must be an object of strings");
   const json::object& tags = v->get_object();
   if (tags.size() > kMaxTags)
-    return field_error("too_many_tags", "tags",
+    return field_error(Code::kTooManyTags, "tags",
                        "has " + std::to_string(tags.size()) + " entries; the limit is 16");
   for (const auto& kv : tags) {
     std::string key(kv.key());
     if (key.empty() || key.size() > kMaxString)
-      return field_error("invalid_tag", "tags", "keys must be 1 to 128 bytes");
+      return field_error(Code::kInvalidTag, "tags", "keys must be 1 to 128 bytes");
     if (!kv.value().is_string())
-      return field_error("invalid_tag", "tags." + key, "must be a string");
+      return field_error(Code::kInvalidTag, "tags." + key, "must be a string");
     const json::string& val = kv.value().get_string();
     if (val.size() > kMaxString)
-      return field_error("string_too_long", "tags." + key, "is longer than 128 bytes");
+      return field_error(Code::kStringTooLong, "tags." + key, "is longer than 128 bytes");
     e.tags.emplace_back(std::move(key), std::string(val.data(), val.size()));
   }
   std::sort(e.tags.begin(), e.tags.end());
@@ -121,10 +121,10 @@ Status read_usage_object(const json::object& o, UsageEvent& e) {
   if (!v || v->is_null()) return {};
   for (const char* k : {"input_tokens", "cached_input_tokens", "output_tokens"}) {
     if (o.contains(k) && !o.at(k).is_null())
-      return Status::error("conflicting_fields",
+      return Status::error(Code::kConflictingFields,
                            std::string("give either \"usage\" or \"") + k + "\", not both");
   }
-  if (!v->is_object()) return field_error("invalid_type", "usage", "must be an object");
+  if (!v->is_object()) return field_error(Code::kInvalidType, "usage", "must be an object");
   const json::object& u = v->get_object();
   int64_t prompt = 0, completion = 0, cached = 0;
   Status s = read_count(u, "prompt_tokens", prompt);
@@ -132,13 +132,13 @@ Status read_usage_object(const json::object& o, UsageEvent& e) {
   if (!s.ok()) return Status::error(s.code(), "in \"usage\": " + s.message());
   if (const json::value* d = u.if_contains("prompt_tokens_details"); d && !d->is_null()) {
     if (!d->is_object())
-      return field_error("invalid_type", "usage.prompt_tokens_details", "must be an object");
+      return field_error(Code::kInvalidType, "usage.prompt_tokens_details", "must be an object");
     s = read_count(d->get_object(), "cached_tokens", cached);
     if (!s.ok())
       return Status::error(s.code(), "in \"usage.prompt_tokens_details\": " + s.message());
   }
   if (cached > prompt)
-    return Status::error("invalid_usage",
+    return Status::error(Code::kInvalidUsage,
                          "usage.prompt_tokens_details.cached_tokens (" + std::to_string(cached) +
                              ") exceeds usage.prompt_tokens (" + std::to_string(prompt) + ")");
   // OpenAI's prompt_tokens include the cached ones: charge them once, at the cache-read price.
@@ -155,22 +155,22 @@ Status read_timestamp(const json::object& o, UsageEvent& e, EpochMs now_ms, Epoc
   if (v->is_string()) {
     auto ts = parse_rfc3339(std::string_view(v->get_string()));
     if (!ts)
-      return field_error("invalid_timestamp", "ts",
+      return field_error(Code::kInvalidTimestamp, "ts",
                          "must be RFC 3339 like 2026-11-21T10:00:00Z or epoch milliseconds");
     e.ts_ms = *ts;
   } else if (v->is_int64() || v->is_uint64()) {
     if (v->is_uint64() || v->get_int64() < 0)
-      return field_error("invalid_timestamp", "ts", "must be non-negative epoch milliseconds");
+      return field_error(Code::kInvalidTimestamp, "ts", "must be non-negative epoch milliseconds");
     e.ts_ms = v->get_int64();
   } else {
-    return field_error("invalid_timestamp", "ts",
+    return field_error(Code::kInvalidTimestamp, "ts",
                        "must be an RFC 3339 string or integer epoch milliseconds");
   }
   if (e.ts_ms > now_ms + kMaxFutureMs)
-    return field_error("timestamp_in_future", "ts",
+    return field_error(Code::kTimestampInFuture, "ts",
                        "is " + format_utc_ms(e.ts_ms) + ", more than 5 minutes in the future");
   if (e.ts_ms < oldest_ms)
-    return field_error("timestamp_too_old", "ts",
+    return field_error(Code::kTimestampTooOld, "ts",
                        "is " + format_utc_ms(e.ts_ms) +
                            ", older than storage.raw_retention_days allows (oldest accepted: " +
                            format_utc_ms(oldest_ms) + ")");
@@ -178,13 +178,13 @@ Status read_timestamp(const json::object& o, UsageEvent& e, EpochMs now_ms, Epoc
 }
 
 Status validate(const json::value& item, UsageEvent& e, EpochMs now_ms, EpochMs oldest_ms) {
-  if (!item.is_object()) return Status::error("not_an_object", "each event must be a JSON object");
+  if (!item.is_object()) return Status::error(Code::kNotAnObject, "each event must be a JSON object");
   const json::object& o = item.get_object();
   Status s = read_string(o, "event_id", e.event_id, true);
   if (!s.ok()) return s;
   for (unsigned char c : e.event_id)
     if (c < 0x20 || c > 0x7e)
-      return field_error("invalid_event_id", "event_id", "must be printable ASCII");
+      return field_error(Code::kInvalidEventId, "event_id", "must be printable ASCII");
   s = read_string(o, "feature", e.feature, true);
   if (s.ok()) s = read_string(o, "provider", e.provider, true);
   if (s.ok()) s = read_string(o, "model", e.model, true);
@@ -201,14 +201,14 @@ Status validate(const json::value& item, UsageEvent& e, EpochMs now_ms, EpochMs 
   if (!text.empty()) {
     auto p = parse_priority(text);
     if (!p)
-      return field_error("invalid_priority", "priority",
+      return field_error(Code::kInvalidPriority, "priority",
                          "must be critical, standard or batch, got \"" + text + "\"");
     e.priority = *p;
   }
   text.clear();
   if (s = read_string(o, "status", text); !s.ok()) return s;
   if (!text.empty() && text != "ok" && text != "error")
-    return field_error("invalid_status", "status", "must be ok or error, got \"" + text + "\"");
+    return field_error(Code::kInvalidStatus, "status", "must be ok or error, got \"" + text + "\"");
   e.status_ok = text != "error";
 
   for (auto [key, out] : {std::pair{"input_tokens", &e.input_tokens},
@@ -226,7 +226,7 @@ Status validate(const json::value& item, UsageEvent& e, EpochMs now_ms, EpochMs 
   if (s = read_amount(o, "gpu_seconds", gpu); !s.ok()) return s;
   if (gpu) {
     if (gpu->nanos() % 1000 != 0)
-      return field_error("invalid_number", "gpu_seconds", "has more than 6 decimals");
+      return field_error(Code::kInvalidNumber, "gpu_seconds", "has more than 6 decimals");
     e.gpu_micros = gpu->nanos() / 1000;
   }
   if (s = read_amount(o, "value_units", e.value_units); !s.ok()) return s;
@@ -265,36 +265,36 @@ Result<std::vector<DecodedItem>> decode_usage_body(std::string_view body, BodyFo
       json::value v = json::parse(line, ec, &mr);
       parsed += !ec;
       if (ec) {
-        item.status = Status::error("invalid_json", "line " + std::to_string(items.size()) +
+        item.status = Status::error(Code::kInvalidJson, "line " + std::to_string(items.size()) +
                                                         " is not valid JSON: " + ec.message());
         continue;
       }
       decode_one(v, now_ms, oldest_ms, item);
     }
-    if (items.empty()) return Status::error("empty_body", "the body holds no events");
+    if (items.empty()) return Status::error(Code::kEmptyBody, "the body holds no events");
     if (parsed == 0)  // not one line of JSON: the body as a whole is unreadable
-      return Status::error("invalid_json", "no line of the NDJSON body is valid JSON");
+      return Status::error(Code::kInvalidJson, "no line of the NDJSON body is valid JSON");
     return items;
   }
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
-    return Status::error("empty_body", "the body holds no events");
+    return Status::error(Code::kEmptyBody, "the body holds no events");
   boost::system::error_code ec;
   json::value root = json::parse(body, ec, &mr);
   if (ec)
-    return Status::error("invalid_json",
+    return Status::error(Code::kInvalidJson,
                          "the body is not valid JSON (" + ec.message() +
                              "); send one event, a JSON array of events, or NDJSON with "
                              "Content-Type: application/x-ndjson");
   if (root.is_array()) {
     const json::array& arr = root.get_array();
-    if (arr.empty()) return Status::error("empty_body", "the array holds no events");
+    if (arr.empty()) return Status::error(Code::kEmptyBody, "the array holds no events");
     items.resize(arr.size());
     for (size_t i = 0; i < arr.size(); ++i) decode_one(arr[i], now_ms, oldest_ms, items[i]);
   } else if (root.is_object()) {
     items.resize(1);
     decode_one(root, now_ms, oldest_ms, items[0]);
   } else {
-    return Status::error("invalid_body", "the body must be a JSON object or an array of objects");
+    return Status::error(Code::kInvalidBody, "the body must be a JSON object or an array of objects");
   }
   return items;
 }

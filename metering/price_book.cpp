@@ -52,7 +52,7 @@ Result<Money> compute_cost(const PriceEntry& price, const UsageEvent& e) {
   }
   nanos = divide_rounded(nanos * price.fx_nanos, Money::kNanosPerUnit);
   if (nanos > std::numeric_limits<int64_t>::max() || nanos < 0)
-    return Status::error("cost_overflow", "the event's cost exceeds 9.2 billion " + price.currency);
+    return Status::error(Code::kCostOverflow, "the event's cost exceeds 9.2 billion " + price.currency);
   return Money::from_nanos(static_cast<int64_t>(nanos));
 }
 

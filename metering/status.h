@@ -1,28 +1,92 @@
 #pragma once
-// Status and Result<T>: errors on data paths carry a stable snake_case code and a human message.
-// The HTTP layer maps codes to statuses; nothing on a data path throws.
+// Status and Result<T>: errors on data paths carry a typed Code and a human message. Every code
+// has one row in the table of status.cpp: its stable snake_case name (the `code` of error bodies,
+// CONTRACT §3 and §4) and the HTTP status it answers with. Nothing on a data path throws.
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace tollgate {
 
+enum class Code {
+  kOk,
+  // A usage item (CONTRACT §3): rejected one by one, the request goes on.
+  kMissingField,
+  kInvalidType,
+  kInvalidEventId,
+  kStringTooLong,
+  kTooManyTags,
+  kInvalidTag,
+  kInvalidTimestamp,
+  kTimestampInFuture,
+  kTimestampTooOld,
+  kInvalidCount,
+  kInvalidNumber,
+  kInvalidPriority,
+  kInvalidStatus,
+  kInvalidUsage,
+  kConflictingFields,
+  kNotAnObject,
+  kInvalidJson,
+  kCostOverflow,
+  // A whole request (CONTRACT §4).
+  kEmptyBody,
+  kInvalidBody,
+  kBadRequest,
+  kPayloadTooLarge,
+  kHeadersTooLarge,
+  kUnauthorized,
+  kForbidden,
+  kNotFound,
+  kMethodNotAllowed,
+  kInvalidAdmission,
+  kInvalidOverride,
+  kUnknownOverride,
+  kUnknownBudget,
+  kInvalidSince,
+  kInvalidDate,
+  kInvalidGroupBy,
+  kInvalidFormat,
+  kInvalidConfig,
+  kShuttingDown,
+  kStorageUnavailable,
+  kStorageError,
+  // Startup and configuration.
+  kInvalidTimezone,
+  kSchemaTooNew,
+  kDatabaseLocked,
+  kBindFailed,
+  // Outgoing HTTP (webhooks).
+  kInvalidUrl,
+  kConnectFailed,
+  kSendFailed,
+  kRecvFailed,
+  kBadResponse,
+  kRequestFailed,
+};
+
+// The code's stable name ("missing_field") and its HTTP status (400, 503, ...).
+std::string_view code_name(Code code);
+int http_status(Code code);
+
 class Status {
  public:
   Status() = default;  // ok
-  static Status error(std::string code, std::string message) {
+  static Status error(Code code, std::string message) {
     Status s;
-    s.code_ = std::move(code);
+    s.code_ = code;
     s.message_ = std::move(message);
     return s;
   }
-  bool ok() const { return code_.empty(); }
-  const std::string& code() const { return code_; }
+  bool ok() const { return code_ == Code::kOk; }
+  Code code() const { return code_; }
+  std::string_view code_name() const { return tollgate::code_name(code_); }
   const std::string& message() const { return message_; }
 
  private:
-  std::string code_;
+  Code code_ = Code::kOk;
   std::string message_;
 };
 

@@ -27,15 +27,15 @@ std::shared_ptr<const TimeZone> TimeZone::utc() {
 Result<std::shared_ptr<const TimeZone>> TimeZone::load(const std::string& name) {
   if (name == "UTC" || name == "Etc/UTC") return utc();
   if (name.empty() || name.find("..") != std::string::npos || name.front() == '/')
-    return Status::error("invalid_timezone", "\"" + name + "\" is not an IANA time zone name");
+    return Status::error(Code::kInvalidTimezone, "\"" + name + "\" is not an IANA time zone name");
   const char* dir = std::getenv("TZDIR");
   std::string path = std::string(dir ? dir : "/usr/share/zoneinfo") + "/" + name;
   std::ifstream in(path, std::ios::binary);
   if (!in)
-    return Status::error("invalid_timezone", "unknown time zone \"" + name + "\" (no " + path +
+    return Status::error(Code::kInvalidTimezone, "unknown time zone \"" + name + "\" (no " + path +
                                                  "; is the tzdata package installed?)");
   std::vector<unsigned char> data((std::istreambuf_iterator<char>(in)), {});
-  auto bad = Status::error("invalid_timezone", path + " is not a TZif file");
+  auto bad = Status::error(Code::kInvalidTimezone, path + " is not a TZif file");
   auto parse_block = [&](size_t pos, int time_size, TimeZone& tz, size_t& end) -> bool {
     if (data.size() < pos + 44 || data[pos] != 'T' || data[pos + 1] != 'Z' ||
         data[pos + 2] != 'i' || data[pos + 3] != 'f')

@@ -466,7 +466,7 @@ Result<Override> PolicyEngine::add_override(const std::string& budget, int64_t d
   for (size_t i = 0; i < set_->budgets.size(); ++i)
     if (set_->budgets[i].name == budget) index = i;
   if (index == set_->budgets.size())
-    return Status::error("unknown_budget", "no budget named \"" + budget + "\"");
+    return Status::error(Code::kUnknownBudget, "no budget named \"" + budget + "\"");
   Override o;
   o.id = random_id("ovr_");
   o.budget = budget;

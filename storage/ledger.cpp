@@ -104,7 +104,7 @@ Status Ledger::init() {
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    return Status::error("storage_error", "cannot open " + options_.path + ": " + msg);
+    return Status::error(Code::kStorageError, "cannot open " + options_.path + ": " + msg);
   }
   sqlite3_busy_timeout(db_, 5000);
   // WAL: readers never block the writer. NORMAL survives process crashes (a power loss may drop
@@ -139,7 +139,7 @@ void Ledger::submit(std::vector<UsageEvent> events, Done done) {
       return;
     }
   }
-  done(Status::error("storage_unavailable", "the ledger is shutting down"), {}, std::move(events));
+  done(Status::error(Code::kStorageUnavailable, "the ledger is shutting down"), {}, std::move(events));
 }
 
 void Ledger::run_on_writer(std::function<void(sqlite3*)> op) {
@@ -231,7 +231,7 @@ void Ledger::commit(std::vector<Pending>& batch) {
     if (s.ok()) {
       batch[i].done(s, std::move(duplicates[i]), std::move(batch[i].events));
     } else {
-      batch[i].done(Status::error("storage_unavailable",
+      batch[i].done(Status::error(Code::kStorageUnavailable,
                                   "the ledger could not commit (" + s.message() +
                                       "); nothing of this request was stored, retry later"),
                     {}, std::move(batch[i].events));
@@ -248,7 +248,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<bool>>
   Statement upsert_daily(db_, kUpsertDaily);
   if (!insert.ok() || !upsert.ok() || !upsert_daily.ok()) {
     exec_sql(db_, "ROLLBACK");
-    return Status::error("storage_error", insert.error() + upsert.error() + upsert_daily.error());
+    return Status::error(Code::kStorageError, insert.error() + upsert.error() + upsert_daily.error());
   }
   const int64_t received_ms = clock_();
   std::map<RollupKey, RollupSums> rollups;
@@ -281,7 +281,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<bool>>
       int rc = insert.step();
       insert.reset();
       if (rc != SQLITE_DONE) {
-        s = Status::error("storage_error", sqlite3_errmsg(db_));
+        s = Status::error(Code::kStorageError, sqlite3_errmsg(db_));
         break;
       }
       if (sqlite3_changes(db_) == 0) {
@@ -310,7 +310,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<bool>>
   for (auto it = rollups.begin(); s.ok() && it != rollups.end(); ++it) {
     for (Statement* st : {&upsert, &upsert_daily}) {
       bind_rollup(*st, it->first, it->second, options_.currency);
-      if (st->step() != SQLITE_DONE) s = Status::error("storage_error", sqlite3_errmsg(db_));
+      if (st->step() != SQLITE_DONE) s = Status::error(Code::kStorageError, sqlite3_errmsg(db_));
       st->reset();
     }
   }

@@ -7,8 +7,8 @@ namespace tollgate {
 namespace {
 
 Status step_done(sqlite3* db, Statement& st) {
-  if (!st.ok()) return Status::error("storage_error", st.error());
-  if (st.step() != SQLITE_DONE) return Status::error("storage_error", sqlite3_errmsg(db));
+  if (!st.ok()) return Status::error(Code::kStorageError, st.error());
+  if (st.step() != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
   return {};
 }
 
@@ -33,14 +33,14 @@ Status scan_costs(Statement& st, sqlite3* db, bool daily,
     r.cost_nanos = st.column_int(9);
     row(r);
   }
-  if (rc != SQLITE_DONE) return Status::error("storage_error", sqlite3_errmsg(db));
+  if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
   return {};
 }
 
 Status scan_since(sqlite3* db, const char* sql, EpochMs since,
                   const std::function<void(const CostRow&)>& row) {
   Statement st(db, sql);
-  if (!st.ok()) return Status::error("storage_error", st.error());
+  if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   st.bind(1, since);
   return scan_costs(st, db, false, row);
 }
@@ -144,14 +144,14 @@ Result<std::vector<AuditRow>> read_audit(sqlite3* db, EpochMs since, int limit) 
   Statement st(db,
                "SELECT ts_ms, kind, budget, actor, detail FROM audit WHERE ts_ms >= ?1 "
                "ORDER BY ts_ms, id LIMIT ?2");
-  if (!st.ok()) return Status::error("storage_error", st.error());
+  if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   st.bind(1, since).bind(2, int64_t(limit));
   std::vector<AuditRow> out;
   int rc;
   while ((rc = st.step()) == SQLITE_ROW)
     out.push_back({st.column_int(0), st.column_text(1), st.column_text(2), st.column_text(3),
                    st.column_text(4)});
-  if (rc != SQLITE_DONE) return Status::error("storage_error", sqlite3_errmsg(db));
+  if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
   return out;
 }
 
@@ -170,7 +170,7 @@ Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string&
       "SELECT day_local, feature, team, customer, tags, provider, model, region, priority, "
       "SUM(cost_nanos) FROM rollup_daily WHERE day_local BETWEEN ?1 AND ?2 "
       "GROUP BY day_local, feature, team, customer, tags, provider, model, region, priority");
-  if (!st.ok()) return Status::error("storage_error", st.error());
+  if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   st.bind(1, from).bind(2, to);
   return scan_costs(st, db, true, row);
 }
@@ -189,7 +189,7 @@ Result<sqlite3*> open_read_only(const std::string& path) {
       SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
-    return Status::error("storage_unavailable", "cannot open " + path + " read-only: " + msg);
+    return Status::error(Code::kStorageUnavailable, "cannot open " + path + " read-only: " + msg);
   }
   sqlite3_busy_timeout(db, 5000);
   return db;

@@ -56,12 +56,12 @@ Status validate_group_by(const std::vector<std::string>& group_by) {
     bool tag = d.rfind("tag:", 0) == 0 && d.size() > 4 && d.size() <= 132 &&
                d.find_first_of("\"'\\") == std::string::npos;
     if (!kDims.count(d) && !tag)
-      return Status::error("invalid_group_by",
+      return Status::error(Code::kInvalidGroupBy,
                            "cannot group by \"" + d +
                                "\"; use feature, team, customer, model, provider, region, "
                                "priority or tag:<key>");
     if (!seen.insert(d).second)
-      return Status::error("invalid_group_by", "\"" + d + "\" appears twice in group_by");
+      return Status::error(Code::kInvalidGroupBy, "\"" + d + "\" appears twice in group_by");
   }
   return {};
 }
@@ -76,7 +76,7 @@ Result<DailyReport> daily_report(sqlite3* db, int64_t day, const std::vector<std
                     " FROM rollup_daily WHERE day_local BETWEEN ?1 AND ?2 GROUP BY day_local" +
                     (group_by.empty() ? "" : ", " + dims.substr(0, dims.size() - 2));
   Statement st(db, sql);
-  if (!st.ok()) return Status::error("storage_error", st.error());
+  if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   const std::string date = format_date(day), first = format_date(day - 7),
                     prev = format_date(day - 1);
   st.bind(1, first).bind(2, date);
@@ -110,7 +110,7 @@ Result<DailyReport> daily_report(sqlite3* db, int64_t day, const std::vector<std
       }
     }
   }
-  if (rc != SQLITE_DONE) return Status::error("storage_error", sqlite3_errmsg(db));
+  if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
   for (auto& [key, row] : groups)
     if (row.sums.requests != 0 || row.sums.cost_nanos != 0 || row.sums.input_tokens != 0 ||
         row.sums.output_tokens != 0)
@@ -131,7 +131,7 @@ Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t 
                     "GROUP BY day_local, provider, model, region, feature, team "
                     "ORDER BY day_local, provider, model, region, feature, team";
   Statement st(db, sql);
-  if (!st.ok()) return Status::error("storage_error", st.error());
+  if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   const std::string from = format_date(from_day), to = format_date(to_day);
   st.bind(1, from).bind(2, to);
   std::vector<FocusRow> rows;
@@ -150,7 +150,7 @@ Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t 
     r.sums = read_sums(st, 12);
     rows.push_back(std::move(r));
   }
-  if (rc != SQLITE_DONE) return Status::error("storage_error", sqlite3_errmsg(db));
+  if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
   return rows;
 }
 
@@ -173,7 +173,7 @@ Status write_meta(sqlite3* db, const LedgerMeta& meta) {
                  "excluded.value");
     st.bind(1, std::string_view(k)).bind(2, *v);
     if (!st.ok() || st.step() != SQLITE_DONE)
-      s = Status::error("storage_error", sqlite3_errmsg(db));
+      s = Status::error(Code::kStorageError, sqlite3_errmsg(db));
   }
   if (s.ok()) return exec_sql(db, "COMMIT");
   exec_sql(db, "ROLLBACK");
@@ -185,7 +185,7 @@ Status backup_database(const std::string& src_path, const std::string& out_path)
   if (sqlite3_open_v2(src_path.c_str(), &src, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     std::string msg = src ? sqlite3_errmsg(src) : "out of memory";
     sqlite3_close(src);
-    return Status::error("storage_error", "cannot open " + src_path + ": " + msg);
+    return Status::error(Code::kStorageError, "cannot open " + src_path + ": " + msg);
   }
   sqlite3_busy_timeout(src, 5000);
   const std::string tmp = out_path + ".tmp";
@@ -193,30 +193,30 @@ Status backup_database(const std::string& src_path, const std::string& out_path)
   sqlite3* dst = nullptr;
   Status s;
   if (sqlite3_open(tmp.c_str(), &dst) != SQLITE_OK) {
-    s = Status::error("storage_error", "cannot create " + tmp + ": " +
+    s = Status::error(Code::kStorageError, "cannot create " + tmp + ": " +
                                            (dst ? sqlite3_errmsg(dst) : "out of memory"));
   } else {
     // One step copies every page inside one read transaction: a consistent snapshot, while the
     // daemon (in WAL mode) keeps committing.
     sqlite3_backup* b = sqlite3_backup_init(dst, "main", src, "main");
     if (!b) {
-      s = Status::error("storage_error", std::string("backup failed: ") + sqlite3_errmsg(dst));
+      s = Status::error(Code::kStorageError, std::string("backup failed: ") + sqlite3_errmsg(dst));
     } else {
       int rc = sqlite3_backup_step(b, -1);
       sqlite3_backup_finish(b);
       if (rc != SQLITE_DONE)
-        s = Status::error("storage_error", std::string("backup failed: ") + sqlite3_errstr(rc));
+        s = Status::error(Code::kStorageError, std::string("backup failed: ") + sqlite3_errstr(rc));
     }
     if (s.ok()) {
       Statement check(dst, "PRAGMA integrity_check");
       if (!check.ok() || check.step() != SQLITE_ROW || check.column_text(0) != "ok")
-        s = Status::error("storage_error", "the copy fails PRAGMA integrity_check");
+        s = Status::error(Code::kStorageError, "the copy fails PRAGMA integrity_check");
     }
   }
   sqlite3_close(dst);
   sqlite3_close(src);
   if (s.ok() && std::rename(tmp.c_str(), out_path.c_str()) != 0)
-    s = Status::error("storage_error", "cannot rename " + tmp + " to " + out_path);
+    s = Status::error(Code::kStorageError, "cannot rename " + tmp + " to " + out_path);
   if (!s.ok()) std::remove(tmp.c_str());
   return s;
 }

@@ -137,11 +137,11 @@ static_assert(kMigrationCount == kSchemaVersion);
 Status migrate(sqlite3* db, int target) {
   Statement version(db, "PRAGMA user_version");
   if (!version.ok() || version.step() != SQLITE_ROW)
-    return Status::error("storage_error", "cannot read the schema version: " + version.error());
+    return Status::error(Code::kStorageError, "cannot read the schema version: " + version.error());
   int current = static_cast<int>(version.column_int(0));
   version = Statement();
   if (current > kSchemaVersion)
-    return Status::error("schema_too_new", "the database has schema version " +
+    return Status::error(Code::kSchemaTooNew, "the database has schema version " +
                                                std::to_string(current) + "; this tollgate knows " +
                                                std::to_string(kSchemaVersion) + " (downgrade?)");
   if (current >= target) return {};

@@ -48,7 +48,7 @@ Status exec_sql(sqlite3* db, const std::string& sql) {
   if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    return Status::error("storage_error", msg);
+    return Status::error(Code::kStorageError, msg);
   }
   return {};
 }

@@ -15,7 +15,7 @@ namespace tollgate {
 Result<HttpUrl> HttpUrl::parse(const std::string& url) {
   constexpr std::string_view kScheme = "http://";
   if (url.rfind(kScheme, 0) != 0)
-    return Status::error("invalid_url", "only http:// URLs are supported: " + url);
+    return Status::error(Code::kInvalidUrl, "only http:// URLs are supported: " + url);
   HttpUrl u;
   std::string rest = url.substr(kScheme.size());
   size_t slash = rest.find('/');
@@ -29,7 +29,7 @@ Result<HttpUrl> HttpUrl::parse(const std::string& url) {
   }
   if (authority.size() > 2 && authority.front() == '[')
     authority = authority.substr(1, authority.size() - 2);
-  if (authority.empty()) return Status::error("invalid_url", "no host in " + url);
+  if (authority.empty()) return Status::error(Code::kInvalidUrl, "no host in " + url);
   u.host = authority;
   return u;
 }
@@ -46,8 +46,8 @@ Status HttpClient::connect() {
   addrinfo hints{}, *res = nullptr;
   hints.ai_socktype = SOCK_STREAM;
   if (int rc = getaddrinfo(host_.c_str(), port_.c_str(), &hints, &res); rc != 0)
-    return Status::error("connect_failed", host_ + ": " + gai_strerror(rc));
-  Status s = Status::error("connect_failed", "cannot connect to " + host_ + ":" + port_);
+    return Status::error(Code::kConnectFailed, host_ + ": " + gai_strerror(rc));
+  Status s = Status::error(Code::kConnectFailed, "cannot connect to " + host_ + ":" + port_);
   for (addrinfo* a = res; a; a = a->ai_next) {
     int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
     if (fd < 0) continue;
@@ -61,7 +61,7 @@ Status HttpClient::connect() {
       s = Status();
       break;
     }
-    s = Status::error("connect_failed",
+    s = Status::error(Code::kConnectFailed,
                       "cannot connect to " + host_ + ":" + port_ + ": " + std::strerror(errno));
     ::close(fd);
   }
@@ -72,7 +72,7 @@ Status HttpClient::connect() {
 Result<ClientResponse> HttpClient::exchange(const std::string& raw) {
   for (size_t off = 0; off < raw.size();) {
     ssize_t n = ::send(fd_, raw.data() + off, raw.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return Status::error("send_failed", std::strerror(errno));
+    if (n <= 0) return Status::error(Code::kSendFailed, std::strerror(errno));
     off += static_cast<size_t>(n);
   }
   char tmp[65536];
@@ -80,7 +80,7 @@ Result<ClientResponse> HttpClient::exchange(const std::string& raw) {
     size_t end = buffer_.find("\r\n\r\n");
     if (end != std::string::npos) {
       ClientResponse r;
-      if (buffer_.size() < 12) return Status::error("bad_response", "short status line");
+      if (buffer_.size() < 12) return Status::error(Code::kBadResponse, "short status line");
       r.status = std::atoi(buffer_.c_str() + 9);
       size_t length = 0;
       bool close_after = false;
@@ -96,7 +96,7 @@ Result<ClientResponse> HttpClient::exchange(const std::string& raw) {
       }
       while (buffer_.size() < end + 4 + length) {
         ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-        if (n <= 0) return Status::error("recv_failed", "connection closed mid-body");
+        if (n <= 0) return Status::error(Code::kRecvFailed, "connection closed mid-body");
         buffer_.append(tmp, n);
       }
       r.body = buffer_.substr(end + 4, length);
@@ -106,7 +106,7 @@ Result<ClientResponse> HttpClient::exchange(const std::string& raw) {
     }
     ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
     if (n <= 0)
-      return Status::error("recv_failed", n == 0 ? "connection closed" : std::strerror(errno));
+      return Status::error(Code::kRecvFailed, n == 0 ? "connection closed" : std::strerror(errno));
     buffer_.append(tmp, n);
   }
 }
@@ -129,7 +129,7 @@ Result<ClientResponse> HttpClient::request(const std::string& method, const std:
     close();
     if (fresh) return r;  // a kept-alive connection may have been closed by the peer: retry once
   }
-  return Status::error("request_failed", "no response");
+  return Status::error(Code::kRequestFailed, "no response");
 }
 
 }  // namespace tollgate

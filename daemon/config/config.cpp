@@ -14,6 +14,18 @@ void LoadErrors::add(const std::string& file, int line, int col, const std::stri
   lines.push_back(file + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " + message);
 }
 
+std::string_view role_name(Role role) {
+  for (auto [name, r] : kRoles)
+    if (r == role) return name;
+  return "";
+}
+
+std::optional<Role> parse_role(std::string_view name) {
+  for (auto [n, r] : kRoles)
+    if (n == name) return r;
+  return std::nullopt;
+}
+
 bool is_loopback_host(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
@@ -181,14 +193,8 @@ void read_auth(YamlReader& r, const YAML::Node& n, Config& c) {
     } else {
       for (const auto& role : roles) {
         const std::string& s = role.Scalar();
-        if (s == "ingest")
-          tok.roles |= unsigned(Role::kIngest);
-        else if (s == "admit")
-          tok.roles |= unsigned(Role::kAdmit);
-        else if (s == "read")
-          tok.roles |= unsigned(Role::kRead);
-        else if (s == "admin")
-          tok.roles |= unsigned(Role::kAdmin);
+        if (auto known = parse_role(s))
+          tok.roles |= unsigned(*known);
         else
           r.error(role, "unknown role \"" + s + "\" (ingest, admit, read, admin)");
       }

@@ -7,7 +7,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "metering/money.h"
@@ -15,7 +18,12 @@
 
 namespace tollgate {
 
+// Token roles (CONTRACT §2.1 auth): bits, so a token holds several.
 enum class Role : unsigned { kIngest = 1, kAdmit = 2, kRead = 4, kAdmin = 8 };
+inline constexpr std::pair<std::string_view, Role> kRoles[] = {
+    {"ingest", Role::kIngest}, {"admit", Role::kAdmit}, {"read", Role::kRead}, {"admin", Role::kAdmin}};
+std::string_view role_name(Role role);
+std::optional<Role> parse_role(std::string_view name);
 
 struct AuthToken {
   std::string name;

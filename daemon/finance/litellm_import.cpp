@@ -93,7 +93,7 @@ Result<LitellmImport> import_litellm(const std::string& json_text, const std::st
   boost::system::error_code ec;
   json::value root = json::parse(json_text, ec);
   if (ec || !root.is_object())
-    return Status::error("invalid_json",
+    return Status::error(Code::kInvalidJson,
                          source_name + " is not a LiteLLM price map (a JSON object of models)");
   static const std::regex kAbove(
       "(input_cost_per_token|output_cost_per_token|cache_read_input_token_cost|cache_creation_"

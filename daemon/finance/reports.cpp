@@ -28,7 +28,7 @@ Result<Db> open(const std::string& path) {
   const int64_t v = version.ok() && version.step() == SQLITE_ROW ? version.column_int(0) : -1;
   if (v != kSchemaVersion)
     return Status::error(
-        "storage_unavailable",
+        Code::kStorageUnavailable,
         path + " has ledger schema version " + std::to_string(v) +
             ", this tollgate reads version " + std::to_string(kSchemaVersion) +
             (v < kSchemaVersion ? ": start this version's daemon on it once to migrate it"
@@ -58,19 +58,19 @@ Result<Rendered> render_daily_report(const ReportSettings& s, const ReportQuery&
   if (q.date) {
     auto d = parse_date(*q.date);
     if (!d)
-      return Status::error("invalid_date", "date must be YYYY-MM-DD, got \"" + *q.date + "\"");
+      return Status::error(Code::kInvalidDate, "date must be YYYY-MM-DD, got \"" + *q.date + "\"");
     day = *d;
   }
   const std::vector<std::string> group_by =
       q.group_by ? split(*q.group_by) : std::vector<std::string>{"feature"};
   if (Status st = validate_group_by(group_by); !st.ok()) return st;
   if (q.format != "json" && q.format != "csv" && q.format != "table")
-    return Status::error("invalid_format",
+    return Status::error(Code::kInvalidFormat,
                          "format must be json, csv or table, got \"" + q.format + "\"");
   auto db = open(s.db_path);
   if (!db.ok()) return db.status();
   auto report = daily_report(db.value().get(), day, group_by, s.currency);
-  if (!report.ok()) return Status::error("storage_unavailable", report.status().message());
+  if (!report.ok()) return Status::error(Code::kStorageUnavailable, report.status().message());
   if (q.format == "csv") return Rendered{report_csv(report.value()), "text/csv; charset=utf-8"};
   if (q.format == "table")
     return Rendered{report_table(report.value()), "text/plain; charset=utf-8"};
@@ -81,15 +81,15 @@ Result<Rendered> render_focus_export(const ReportSettings& s, const std::string&
                                      const std::string& to) {
   auto f = parse_date(from), t = parse_date(to);
   if (!f || !t)
-    return Status::error("invalid_date", "from and to must be dates YYYY-MM-DD (to is inclusive)");
+    return Status::error(Code::kInvalidDate, "from and to must be dates YYYY-MM-DD (to is inclusive)");
   if (*t < *f)
-    return Status::error("invalid_date", "to (" + to + ") is before from (" + from + ")");
+    return Status::error(Code::kInvalidDate, "to (" + to + ") is before from (" + from + ")");
   if (*t - *f >= kMaxExportDays)
-    return Status::error("invalid_date", "export at most 366 days at a time");
+    return Status::error(Code::kInvalidDate, "export at most 366 days at a time");
   auto db = open(s.db_path);
   if (!db.ok()) return db.status();
   auto rows = focus_rows(db.value().get(), *f, *t);
-  if (!rows.ok()) return Status::error("storage_unavailable", rows.status().message());
+  if (!rows.ok()) return Status::error(Code::kStorageUnavailable, rows.status().message());
   return Rendered{focus_csv(rows.value(), s.currency, *s.tz), "text/csv; charset=utf-8"};
 }
 

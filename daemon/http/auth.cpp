@@ -30,4 +30,21 @@ const AuthToken* Authenticator::identify(const std::string& header) const {
   return found;
 }
 
+std::optional<HttpResponse> authorize(const Authenticator& auth, const HttpRequest& req, Role role) {
+  if (!auth.enabled()) return std::nullopt;
+  auto roles = auth.roles(req.authorization);
+  if (!roles) {
+    auto r =
+        error_response(Code::kUnauthorized,
+                       req.authorization.empty() ? "send Authorization: Bearer TOKEN"
+                                                 : "the bearer token is not known to this server");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  if (!has_role(*roles, role))
+    return error_response(Code::kForbidden, "this token lacks the \"" +
+                                                std::string(role_name(role)) + "\" role");
+  return std::nullopt;
+}
+
 }  // namespace tollgate

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "daemon/config/config.h"
+#include "daemon/http/types.h"
 
 namespace tollgate {
 
@@ -27,6 +28,10 @@ class Authenticator {
 };
 
 bool has_role(unsigned roles, Role role);
+
+// nullopt when the request may use a route that needs `role`; else its 401 or 403 answer.
+// Without tokens configured everything is allowed (the daemon then listens on loopback only).
+std::optional<HttpResponse> authorize(const Authenticator& auth, const HttpRequest& req, Role role);
 std::array<unsigned char, 32> sha256(const std::string& data);
 
 }  // namespace tollgate

@@ -88,17 +88,15 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == net::error::connection_reset || closed_)
       return close();
     if (ec == http::error::body_limit)
-      return reply_and_close(error_response(413, "payload_too_large",
-                                            "the body exceeds server.max_body_bytes (" +
+      return reply_and_close(error_response(Code::kPayloadTooLarge, "the body exceeds server.max_body_bytes (" +
                                                 std::to_string(limits_.max_body) +
                                                 " bytes); split it into smaller batches"));
     if (ec == http::error::header_limit)
-      return reply_and_close(error_response(431, "headers_too_large",
-                                            "the request headers exceed server.max_header_bytes (" +
+      return reply_and_close(error_response(Code::kHeadersTooLarge, "the request headers exceed server.max_header_bytes (" +
                                                 std::to_string(limits_.max_header) + " bytes)"));
     if (ec)
       return reply_and_close(
-          error_response(400, "bad_request", "malformed HTTP request: " + ec.message()));
+          error_response(Code::kBadRequest, "malformed HTTP request: " + ec.message()));
 
     auto req = parser_->release();
     keep_alive_ = req.keep_alive() && !api_.draining();
@@ -314,7 +312,7 @@ Status HttpServer::bind() {
   auto address = net::ip::make_address(
       impl_->config.server.host == "localhost" ? "127.0.0.1" : impl_->config.server.host, ec);
   if (ec)
-    return Status::error("bind_failed", "server.listen host \"" + impl_->config.server.host +
+    return Status::error(Code::kBindFailed, "server.listen host \"" + impl_->config.server.host +
                                             "\" is not an IP address");
   tcp::endpoint endpoint(address, impl_->config.server.port);
   auto& a = impl_->acceptor;
@@ -323,7 +321,7 @@ Status HttpServer::bind() {
   if (!ec) a.bind(endpoint, ec);
   if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
   if (ec)
-    return Status::error("bind_failed", "cannot listen on " + impl_->config.server.host + ":" +
+    return Status::error(Code::kBindFailed, "cannot listen on " + impl_->config.server.host + ":" +
                                             std::to_string(impl_->config.server.port) + ": " +
                                             ec.message());
   return {};

@@ -4,11 +4,11 @@
 
 namespace tollgate {
 
-HttpResponse error_response(int status, const std::string& code, const std::string& message) {
+HttpResponse error_response(Code code, const std::string& message) {
   namespace json = boost::json;
-  json::object err{{"code", code}, {"message", message}};
+  json::object err{{"code", code_name(code)}, {"message", message}};
   HttpResponse r;
-  r.status = status;
+  r.status = http_status(code);
   r.body = json::serialize(json::object{{"error", std::move(err)}});
   return r;
 }

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "metering/status.h"
+
 namespace tollgate {
 
 struct HttpRequest {
@@ -27,7 +29,8 @@ struct HttpResponse {
 // Completes a request; may be called from any thread, exactly once.
 using Respond = std::function<void(HttpResponse)>;
 
-// {"error":{"code":...,"message":...}} with a status.
-HttpResponse error_response(int status, const std::string& code, const std::string& message);
+// {"error":{"code":...,"message":...}} with the code's HTTP status (metering/status.cpp's table).
+HttpResponse error_response(Code code, const std::string& message);
+inline HttpResponse error_response(const Status& s) { return error_response(s.code(), s.message()); }
 
 }  // namespace tollgate

@@ -21,7 +21,7 @@ std::string code_of(const std::string& extra) {
                      (extra.empty() ? "" : "," + extra) + "}";
   auto items = decode(body);
   REQUIRE(items.size() == 1);
-  return items[0].status.ok() ? "ok" : items[0].status.code();
+  return items[0].status.ok() ? "ok" : std::string(items[0].status.code_name());
 }
 
 }  // namespace
@@ -73,21 +73,21 @@ TEST_CASE("every validation error has its code") {
   CHECK(code_of("") == "ok");
   CHECK(code_of(R"("ts": 1795255200000)") == "ok");  // epoch ms
   CHECK(code_of(R"("ts": "2026-11-21T10:00:00+05:30")") == "ok");
-  CHECK(decode(R"({"feature":"f","provider":"p","model":"m"})")[0].status.code() ==
+  CHECK(decode(R"({"feature":"f","provider":"p","model":"m"})")[0].status.code_name() ==
         "missing_field");
-  CHECK(decode(R"({"event_id":"","feature":"f","provider":"p","model":"m"})")[0].status.code() ==
+  CHECK(decode(R"({"event_id":"","feature":"f","provider":"p","model":"m"})")[0].status.code_name() ==
         "missing_field");
-  CHECK(decode(R"({"event_id":"e","provider":"p","model":"m"})")[0].status.code() ==
+  CHECK(decode(R"({"event_id":"e","provider":"p","model":"m"})")[0].status.code_name() ==
         "missing_field");
-  CHECK(decode(R"({"event_id":"e","feature":"f","model":"m"})")[0].status.code() ==
+  CHECK(decode(R"({"event_id":"e","feature":"f","model":"m"})")[0].status.code_name() ==
         "missing_field");
-  CHECK(decode(R"({"event_id":"e","feature":"f","provider":"p"})")[0].status.code() ==
+  CHECK(decode(R"({"event_id":"e","feature":"f","provider":"p"})")[0].status.code_name() ==
         "missing_field");
   CHECK(decode(R"({"event_id":"e\u00e9","feature":"f","provider":"p","model":"m"})")[0]
-            .status.code() == "invalid_event_id");
-  CHECK(decode(R"({"event_id":"e\n","feature":"f","provider":"p","model":"m"})")[0].status.code() ==
+            .status.code_name() == "invalid_event_id");
+  CHECK(decode(R"({"event_id":"e\n","feature":"f","provider":"p","model":"m"})")[0].status.code_name() ==
         "invalid_event_id");
-  CHECK(decode(R"({"event_id":7,"feature":"f","provider":"p","model":"m"})")[0].status.code() ==
+  CHECK(decode(R"({"event_id":7,"feature":"f","provider":"p","model":"m"})")[0].status.code_name() ==
         "invalid_type");
   CHECK(code_of(R"("team": ")" + std::string(129, 'x') + "\"") == "string_too_long");
   CHECK(code_of(R"("team": ")" + std::string(128, 'x') + "\"") == "ok");
@@ -121,7 +121,7 @@ TEST_CASE("every validation error has its code") {
       "invalid_usage");
   CHECK(code_of(R"("usage": {"prompt_tokens": 5}, "input_tokens": 5)") == "conflicting_fields");
   CHECK(code_of(R"("usage": {"prompt_tokens": -5})") == "invalid_count");
-  CHECK(decode("[1]")[0].status.code() == "not_an_object");
+  CHECK(decode("[1]")[0].status.code_name() == "not_an_object");
 }
 
 TEST_CASE("messages name the field") {
@@ -137,8 +137,8 @@ TEST_CASE("arrays and NDJSON: one bad item never blocks the others") {
   REQUIRE(items.size() == 3);
   CHECK(items[0].status.ok());
   CHECK(items[1].event_id == "b");
-  CHECK(items[1].status.code() == "missing_field");
-  CHECK(items[2].status.code() == "not_an_object");
+  CHECK(items[1].status.code_name() == "missing_field");
+  CHECK(items[2].status.code_name() == "not_an_object");
 
   auto lines = decode(
       "{\"event_id\":\"a\",\"feature\":\"f\",\"provider\":\"p\",\"model\":\"m\"}\r\n\n{oops\n"
@@ -146,23 +146,23 @@ TEST_CASE("arrays and NDJSON: one bad item never blocks the others") {
       BodyFormat::kNdjson);
   REQUIRE(lines.size() == 3);
   CHECK(lines[0].status.ok());
-  CHECK(lines[1].status.code() == "invalid_json");
+  CHECK(lines[1].status.code_name() == "invalid_json");
   CHECK(lines[2].status.ok());
 }
 
 TEST_CASE("bodies that cannot be parsed at all fail as a whole") {
-  CHECK(decode_usage_body("{oops", BodyFormat::kJson, kNow, kOldest).status().code() ==
+  CHECK(decode_usage_body("{oops", BodyFormat::kJson, kNow, kOldest).status().code_name() ==
         "invalid_json");
-  CHECK(decode_usage_body("", BodyFormat::kJson, kNow, kOldest).status().code() == "empty_body");
-  CHECK(decode_usage_body("[]", BodyFormat::kJson, kNow, kOldest).status().code() == "empty_body");
-  CHECK(decode_usage_body("\n\n", BodyFormat::kNdjson, kNow, kOldest).status().code() ==
+  CHECK(decode_usage_body("", BodyFormat::kJson, kNow, kOldest).status().code_name() == "empty_body");
+  CHECK(decode_usage_body("[]", BodyFormat::kJson, kNow, kOldest).status().code_name() == "empty_body");
+  CHECK(decode_usage_body("\n\n", BodyFormat::kNdjson, kNow, kOldest).status().code_name() ==
         "empty_body");
-  CHECK(decode_usage_body("{oops\nnope\n", BodyFormat::kNdjson, kNow, kOldest).status().code() ==
+  CHECK(decode_usage_body("{oops\nnope\n", BodyFormat::kNdjson, kNow, kOldest).status().code_name() ==
         "invalid_json");
-  CHECK(decode_usage_body("42", BodyFormat::kJson, kNow, kOldest).status().code() ==
+  CHECK(decode_usage_body("42", BodyFormat::kJson, kNow, kOldest).status().code_name() ==
         "invalid_body");
   // Invalid UTF-8 inside a string makes the JSON invalid.
   CHECK(decode_usage_body("{\"event_id\":\"\xff\"}", BodyFormat::kJson, kNow, kOldest)
             .status()
-            .code() == "invalid_json");
+            .code_name() == "invalid_json");
 }

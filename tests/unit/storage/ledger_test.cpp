@@ -197,7 +197,7 @@ TEST_CASE("submit after stop fails with storage_unavailable and returns the even
     status = s;
     returned = e.size();
   });
-  CHECK(status.code() == "storage_unavailable");
+  CHECK(status.code_name() == "storage_unavailable");
   CHECK(returned == 1);
 }
 
@@ -218,7 +218,7 @@ TEST_CASE("a failed commit stores nothing of the batch and reports storage_unava
     sqlite3_close(db);
   }
   auto failed = submit_and_wait(*l.value(), {make("good", 10), make("bad", 20)});
-  CHECK(failed.status.code() == "storage_unavailable");
+  CHECK(failed.status.code_name() == "storage_unavailable");
   CHECK(failed.status.message().find("disk on fire") != std::string::npos);
   auto after = submit_and_wait(*l.value(), {make("later", 100)});
   CHECK(after.status.ok());

@@ -126,9 +126,9 @@ TEST_CASE("report: grouping by several dimensions and by a tag; unknown dimensio
   CHECK(r->total.sums.unpriced_requests == 1);
   CHECK(report_csv(r.value()).find("\r\nchat,,1,1000,0,100,0,0,1,0,0,0,,0,0,,\r\n") !=
         std::string::npos);
-  CHECK(validate_group_by({"colour"}).code() == "invalid_group_by");
-  CHECK(validate_group_by({"tag:x\"y"}).code() == "invalid_group_by");
-  CHECK(validate_group_by({"team", "team"}).code() == "invalid_group_by");
+  CHECK(validate_group_by({"colour"}).code_name() == "invalid_group_by");
+  CHECK(validate_group_by({"tag:x\"y"}).code_name() == "invalid_group_by");
+  CHECK(validate_group_by({"team", "team"}).code_name() == "invalid_group_by");
 }
 
 TEST_CASE("CSV quoting of awkward values") {

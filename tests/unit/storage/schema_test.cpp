@@ -45,6 +45,6 @@ TEST_CASE("a ledger newer than this binary is refused") {
   REQUIRE(sqlite3_open(dir.file("new.db").c_str(), &db) == SQLITE_OK);
   REQUIRE(exec_sql(db, "PRAGMA user_version = 99").ok());
   Status s = migrate(db);
-  CHECK(s.code() == "schema_too_new");
+  CHECK(s.code_name() == "schema_too_new");
   sqlite3_close(db);
 }

@@ -1,0 +1,57 @@
+#include "daemon/http/routes.h"
+
+namespace tollgate {
+
+namespace {
+
+constexpr std::string_view kIdSuffix = "{id}";
+
+unsigned method_bit(std::string_view m) {
+  if (m == "GET") return kGet;
+  if (m == "HEAD") return kHead;
+  if (m == "POST") return kPost;
+  if (m == "DELETE") return kDelete;
+  return 0;
+}
+
+bool path_matches(const std::string& pattern, std::string_view path) {
+  if (pattern.size() >= kIdSuffix.size() &&
+      std::string_view(pattern).substr(pattern.size() - kIdSuffix.size()) == kIdSuffix) {
+    std::string_view prefix(pattern.data(), pattern.size() - kIdSuffix.size());
+    return path.size() > prefix.size() && path.substr(0, prefix.size()) == prefix;
+  }
+  return path == pattern;
+}
+
+}  // namespace
+
+RouteTable::RouteTable(std::vector<Route> routes) : routes_(std::move(routes)) {
+  for (Route& r : routes_)
+    if (r.metric.empty()) r.metric = r.path;
+}
+
+RouteTable::Match RouteTable::find(std::string_view method, std::string_view path) const {
+  Match m;
+  const unsigned bit = method_bit(method);
+  unsigned allowed = 0;
+  for (const Route& r : routes_) {
+    if (!path_matches(r.path, path)) continue;
+    m.metric = r.metric;
+    if (r.methods & bit) {
+      m.route = &r;
+      return m;
+    }
+    allowed |= r.methods;
+  }
+  if (allowed) m.allow = method_list(allowed);
+  return m;
+}
+
+std::string method_list(unsigned methods) {
+  std::string out;
+  for (auto [bit, name] : {std::pair{kGet, "GET"}, {kPost, "POST"}, {kDelete, "DELETE"}})
+    if (methods & bit) out += (out.empty() ? "" : ", ") + std::string(name);
+  return out;
+}
+
+}  // namespace tollgate
