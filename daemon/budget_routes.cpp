@@ -64,17 +64,12 @@ std::optional<HttpResponse> read_admit_fields(
       }
       continue;
     }
-    if (key.rfind("tag:", 0) == 0 && v.is_string()) {
-      d.tags.emplace_back(key.substr(4), text);
+    if (auto tag = tag_key(key); tag && v.is_string()) {
+      d.tags.emplace_back(std::string(*tag), text);
       continue;
     }
-    std::string* target = key == "feature"    ? &d.feature
-                          : key == "team"     ? &d.team
-                          : key == "customer" ? &d.customer
-                          : key == "model"    ? &d.model
-                          : key == "provider" ? &d.provider
-                          : key == "region"   ? &d.region
-                                              : nullptr;
+    const Dimension* dim = find_dimension(key);
+    std::string* target = dim && dim->field ? &(d.*dim->field) : nullptr;
     if (key == "priority") {
       auto p = v.is_string() ? parse_priority(text) : std::nullopt;
       if (!p) return bad("must be critical, standard or batch");
@@ -285,8 +280,8 @@ void Api::audit(const HttpRequest& req, Respond respond) {
         r = error_response(Code::kStorageUnavailable, rows.status().message());
       } else {
         json::array entries;
-        for (const AuditRow& a : rows.value())
-          entries.push_back(json::object{{"ts", format_utc_ms(a.ts_ms)},
+        for (const AuditEntry& a : rows.value())
+          entries.push_back(json::object{{"ts", format_utc_ms(a.ts)},
                                          {"kind", a.kind},
                                          {"budget", a.budget},
                                          {"actor", a.actor},

@@ -17,30 +17,6 @@ namespace json = boost::json;
 
 namespace {
 
-SpendRow to_spend_row(const CostRow& c, EpochMs ts) {
-  SpendRow r;
-  r.dims = {c.feature,
-            c.team,
-            c.customer,
-            c.provider,
-            c.model,
-            c.region,
-            parse_priority(c.priority).value_or(Priority::kStandard),
-            {}};
-  if (c.tags_json.size() > 2) {
-    boost::system::error_code ec;
-    json::value tags = json::parse(c.tags_json, ec);
-    if (!ec && tags.is_object())
-      for (const auto& kv : tags.get_object())
-        if (kv.value().is_string())
-          r.dims.tags.emplace_back(std::string(kv.key()), std::string(kv.value().get_string()));
-  }
-  std::sort(r.dims.tags.begin(), r.dims.tags.end());
-  r.ts = ts;
-  r.cost = c.cost_nanos;
-  return r;
-}
-
 // Period spend for the spend book: whole local days before today from the daily rollups (each
 // dated at its local midnight), today from the 15-minute buckets. Periods start at local
 // midnight, so this is exact, and a month costs ~30 rows per dimension set, not ~2,900.
@@ -50,15 +26,16 @@ SpendScan rollup_scan(sqlite3* db, std::shared_ptr<const TimeZone> tz, EpochMs n
     Status s;
     if (first < today) {
       std::map<std::string, EpochMs> day_starts;
-      s = scan_daily_costs(db, format_date(first), format_date(today - 1), [&](const CostRow& c) {
+      s = scan_daily_costs(db, format_date(first), format_date(today - 1), [&](const SpendRow& c) {
         auto [it, fresh] = day_starts.try_emplace(c.day_local, 0);
         if (fresh) it->second = tz->day_start(*parse_date(c.day_local));
-        row(to_spend_row(c, it->second));
+        SpendRow dated = c;
+        dated.ts = it->second;
+        row(dated);
       });
     }
     if (s.ok())
-      s = scan_rollup_costs(db, std::max(since, tz->day_start(today)),
-                            [&](const CostRow& c) { row(to_spend_row(c, c.ts_ms)); });
+      s = scan_rollup_costs(db, std::max(since, tz->day_start(today)), row);
     if (!s.ok()) spdlog::error("rebuilding budget spend: {}", s.message());
   };
 }
@@ -66,8 +43,7 @@ SpendScan rollup_scan(sqlite3* db, std::shared_ptr<const TimeZone> tz, EpochMs n
 // Per-minute spend for burn-rate windows, from raw events.
 SpendScan event_scan(sqlite3* db) {
   return [db](EpochMs since, const std::function<void(const SpendRow&)>& row) {
-    Status s =
-        scan_event_costs(db, since, [&](const CostRow& c) { row(to_spend_row(c, c.ts_ms)); });
+    Status s = scan_event_costs(db, since, row);
     if (!s.ok()) spdlog::error("rebuilding burn-rate windows: {}", s.message());
   };
 }
@@ -100,7 +76,7 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
                   [this](const AuditEntry& e) {
                     spdlog::info("audit: {} {} by {}: {}", e.kind, e.budget, e.actor, e.detail);
                     ledger_.run_on_writer(
-                        [row = AuditRow{e.ts, e.kind, e.budget, e.actor, e.detail}](sqlite3* db) {
+                        [row = e](sqlite3* db) {
                           if (Status s = insert_audit(db, row); !s.ok())
                             spdlog::error("audit entry not written: {}", s.message());
                         });
@@ -117,8 +93,7 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
                   // Reservations are written behind the admission (never SQLite on that path):
                   // a crash in the instant after a 200 may lose one, a restart does not.
                   [this](const StoredReservation& r) {
-                    ledger_.run_on_writer([row = ReservationRow{r.id, r.budgets, r.estimate_nanos,
-                                                                r.expires}](sqlite3* db) {
+                    ledger_.run_on_writer([row = r](sqlite3* db) {
                       if (Status s = insert_reservation(db, row); !s.ok())
                         spdlog::error("reservation {} not stored: {}", row.id, s.message());
                     });
@@ -215,20 +190,14 @@ void BudgetService::start(std::shared_ptr<const PolicySet> policies) {
   // what an override suspends.
   std::promise<void> restored;
   ledger_.run_on_writer([&](sqlite3* db) {
-    std::vector<Override> overrides;
-    for (const OverrideRow& o : load_active_overrides(db, system_now_ms()))
-      overrides.push_back({o.id, o.budget, o.action, o.reason, o.actor, o.created_ms, o.until_ms});
-    engine_.restore(std::move(overrides), load_alerts_fired(db));
+    engine_.restore(load_active_overrides(db, system_now_ms()), load_alerts_fired(db));
     restored.set_value();
   });
   restored.get_future().wait();
   install(std::move(policies));
   std::promise<void> reserved;
   ledger_.run_on_writer([&](sqlite3* db) {
-    std::vector<StoredReservation> open;
-    for (const ReservationRow& r : load_reservations(db, system_now_ms()))
-      open.push_back({r.id, r.budgets, r.estimate_nanos, r.expires_ms});
-    engine_.restore_reservations(open);
+    engine_.restore_reservations(load_reservations(db, system_now_ms()));
     reserved.set_value();
   });
   reserved.get_future().wait();
@@ -261,7 +230,7 @@ void BudgetService::create_override(const std::string& budget, int64_t duration_
   Override o = created.value();
   ledger_.run_on_writer([this, o, done = std::move(done)](sqlite3* db) {
     Status s =
-        insert_override(db, {o.id, o.budget, o.action, o.reason, o.actor, o.created, o.until});
+        insert_override(db, o);
     if (!s.ok()) {
       engine_.remove_override(o.id, "tollgate");  // not durable: not in force either
       return done(

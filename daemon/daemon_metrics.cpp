@@ -10,6 +10,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "metering/dimensions.h"
+
 namespace tollgate {
 
 namespace {
@@ -27,17 +29,6 @@ std::vector<std::string> subset(const std::vector<std::string>& configured,
     for (const char* a : allowed)
       if (c == a) out.push_back(c);
   return out;
-}
-
-const std::string& dim(const UsageEvent& e, const std::string& name) {
-  static const std::string kEmpty;
-  if (name == "feature") return e.feature;
-  if (name == "team") return e.team;
-  if (name == "customer") return e.customer;
-  if (name == "model") return e.model;
-  if (name == "provider") return e.provider;
-  if (name == "region") return e.region;
-  return kEmpty;
 }
 
 void collect_process(std::vector<metrics::FamilySnapshot>& out) {
@@ -143,8 +134,7 @@ std::vector<std::string> DaemonMetrics::dims(const UsageEvent& e,
                                              const std::vector<std::string>& names) const {
   std::vector<std::string> v;
   v.reserve(names.size() + 1);
-  for (const auto& n : names)
-    v.push_back(n == "priority" ? std::string(to_string(e.priority)) : dim(e, n));
+  for (const auto& n : names) v.emplace_back(value_of(*find_dimension(n), e));  // names checked at load
   return v;
 }
 
@@ -160,12 +150,7 @@ void DaemonMetrics::record_accepted(const std::vector<const UsageEvent*>& events
   std::string key;
   for (const UsageEvent* e : events) {
     key.clear();
-    for (const std::string* d :
-         {&e->feature, &e->team, &e->customer, &e->model, &e->provider, &e->region}) {
-      key += *d;
-      key += '\x1f';
-    }
-    key += static_cast<char>('0' + static_cast<int>(e->priority));
+    append_key(key, *e, /*with_tags=*/false);
     key += e->status_ok ? 'o' : 'e';
     auto [it, fresh] = groups.try_emplace(key, Sums{e});
     Sums& g = it->second;

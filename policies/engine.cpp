@@ -32,25 +32,6 @@ std::string threshold_label(const Rule& r) {
   return Money::from_nanos(r.at_nano_percent).to_string();
 }
 
-// Dimensions as one string, to cache budget matching within a batch.
-std::string dims_key(const UsageEvent& e) {
-  std::string k;
-  k.reserve(128);
-  for (const std::string* s :
-       {&e.feature, &e.team, &e.customer, &e.provider, &e.model, &e.region}) {
-    k += *s;
-    k += '\x1f';
-  }
-  k += to_string(e.priority);
-  for (const auto& [tk, tv] : e.tags) {
-    k += '\x1f';
-    k += tk;
-    k += '=';
-    k += tv;
-  }
-  return k;
-}
-
 }  // namespace
 
 PolicyEngine::PolicyEngine(std::shared_ptr<const TimeZone> tz, std::string currency, Clock clock,
@@ -361,10 +342,11 @@ void PolicyEngine::publish(EpochMs now) {
 }
 
 const std::vector<size_t>& PolicyEngine::budgets_for(
-    const Dimensions& d, std::string_view key,
+    const UsageEvent& e, std::string_view key,
     std::map<std::string, std::vector<size_t>, std::less<>>& cache) const {
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
+  const Dimensions d = Dimensions::of(e);
   std::vector<size_t> hits;
   for (size_t i = 0; i < set_->budgets.size(); ++i)
     if (set_->budgets[i].matches(d)) hits.push_back(i);
@@ -380,6 +362,7 @@ void PolicyEngine::record(const std::vector<const UsageEvent*>& accepted) {
     return;
   }
   std::map<std::string, std::vector<size_t>, std::less<>> cache;
+  std::string key;
   std::vector<bool> touched(set_->budgets.size(), false);
   for (const UsageEvent* e : accepted) {
     if (!e->reservation_id.empty()) {
@@ -389,8 +372,9 @@ void PolicyEngine::record(const std::vector<const UsageEvent*>& accepted) {
         release(e->reservation_id);  // the actual cost replaces the estimate
       }
     }
-    const std::string key = dims_key(*e);
-    for (size_t i : budgets_for(Dimensions::of(*e), key, cache)) {
+    key.clear();
+    append_key(key, *e);
+    for (size_t i : budgets_for(*e, key, cache)) {
       roll(i, now);
       BudgetSpend& s = book_.at(i);
       if (e->ts_ms < s.period_start || e->ts_ms >= s.period_end) continue;

@@ -27,34 +27,17 @@
 #include "metering/time_zone.h"
 #include "metering/usage_event.h"
 #include "policies/policy.h"
+#include "policies/records.h"
 #include "policies/spend_book.h"
 #include "policies/throttle_table.h"
 
 namespace tollgate {
-
-struct Override {
-  std::string id, budget, action = "suspend", reason, actor;
-  EpochMs created = 0, until = 0;
-};
-
-struct AuditEntry {
-  EpochMs ts = 0;
-  std::string kind, budget, actor, detail;
-};
 
 struct AlertEvent {
   std::string key;  // budget|threshold|period_start: fired once
   std::string budget, threshold, text, currency;
   Money spend, limit;
   EpochMs period_start = 0, period_end = 0, fired_at = 0;
-};
-
-// An open reservation as it is kept across restarts: budgets by name, not index.
-struct StoredReservation {
-  std::string id;
-  std::vector<std::string> budgets;
-  int64_t estimate_nanos = 0;
-  EpochMs expires = 0;
 };
 
 struct BudgetStatus {
@@ -69,15 +52,6 @@ struct BudgetStatus {
   std::vector<std::pair<std::string, double>> burn_rates;  // window ("1h") → rate
   std::vector<std::pair<Priority, Action>> throttles;      // enforced now
 };
-
-// Cost history for rebuilding spend: calls `row` for each row at or after `since`.
-struct SpendRow {
-  Dimensions dims;
-  EpochMs ts = 0;
-  int64_t cost = 0;
-};
-using SpendScan =
-    std::function<void(EpochMs since, const std::function<void(const SpendRow&)>& row)>;
 
 class PolicyEngine {
  public:
@@ -132,7 +106,7 @@ class PolicyEngine {
   void evaluate_all(EpochMs now);
   void publish(EpochMs now);
   const std::vector<size_t>& budgets_for(
-      const Dimensions& d, std::string_view key,
+      const UsageEvent& e, std::string_view key,
       std::map<std::string, std::vector<size_t>, std::less<>>& cache) const;
 
   std::shared_ptr<const TimeZone> tz_;

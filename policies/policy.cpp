@@ -6,10 +6,6 @@
 
 namespace tollgate {
 
-Dimensions Dimensions::of(const UsageEvent& e) {
-  return {e.feature, e.team, e.customer, e.provider, e.model, e.region, e.priority, e.tags};
-}
-
 namespace {
 
 bool glob_match(const std::string& pattern, std::string_view value) {
@@ -22,32 +18,14 @@ bool glob_match(const std::string& pattern, std::string_view value) {
 }  // namespace
 
 bool Matcher::matches(const Dimensions& d) const {
-  std::string_view value;
-  bool present = true;
-  if (field == "feature")
-    value = d.feature;
-  else if (field == "team")
-    value = d.team;
-  else if (field == "customer")
-    value = d.customer;
-  else if (field == "model")
-    value = d.model;
-  else if (field == "provider")
-    value = d.provider;
-  else if (field == "region")
-    value = d.region;
-  else if (field == "priority")
-    value = to_string(d.priority);
-  else if (field.rfind("tag:", 0) == 0) {
-    std::string_view key = std::string_view(field).substr(4);
-    auto it =
-        std::find_if(d.tags.begin(), d.tags.end(), [&](const auto& kv) { return kv.first == key; });
-    present = it != d.tags.end();
-    if (present) value = it->second;
-  }
-  if (!present) return false;
+  std::optional<std::string_view> value;
+  if (const Dimension* dim = find_dimension(field))
+    value = value_of(*dim, d);
+  else if (auto key = tag_key(field))
+    value = tag_value(d, *key);
+  if (!value) return false;  // an absent tag matches nothing
   for (const auto& p : patterns)
-    if (glob_match(p, value)) return true;
+    if (glob_match(p, *value)) return true;
   return false;
 }
 

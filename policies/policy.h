@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "metering/dimensions.h"
 #include "metering/money.h"
 #include "metering/time_util.h"
 #include "metering/time_zone.h"
@@ -15,18 +16,9 @@
 
 namespace tollgate {
 
-// The dimensions a budget can match on, from a usage event or an admission request.
-struct Dimensions {
-  std::string feature, team, customer, provider, model, region;
-  Priority priority = Priority::kStandard;
-  std::vector<std::pair<std::string, std::string>> tags;
-
-  static Dimensions of(const UsageEvent& e);
-};
-
 // One `match` key: a field and the values it accepts ("*" at the end is a prefix glob).
 struct Matcher {
-  std::string field;  // feature, team, customer, model, provider, region, priority, tag:<key>
+  std::string field;  // a name of kDimensions, or tag:<key>
   std::vector<std::string> patterns;
   bool matches(const Dimensions& d) const;
 };

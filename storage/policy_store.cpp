@@ -1,5 +1,8 @@
 #include "storage/policy_store.h"
 
+#include <algorithm>
+#include <boost/json.hpp>
+
 #include "storage/sqlite_util.h"
 
 namespace tollgate {
@@ -12,25 +15,39 @@ Status step_done(sqlite3* db, Statement& st) {
   return {};
 }
 
+// The tags column ({"key":"value",...}, as UsageEvent::tags_json wrote it), sorted by key.
+std::vector<std::pair<std::string, std::string>> parse_tags(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> tags;
+  if (text.size() <= 2) return tags;
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (!ec && v.is_object())
+    for (const auto& kv : v.get_object())
+      if (kv.value().is_string())
+        tags.emplace_back(std::string(kv.key()), std::string(kv.value().get_string()));
+  std::sort(tags.begin(), tags.end());
+  return tags;
+}
+
 // Column 0 is the time (ts_ms) or, for daily rollups, the day; then the dimensions and the cost.
 Status scan_costs(Statement& st, sqlite3* db, bool daily,
-                  const std::function<void(const CostRow&)>& row) {
+                  const std::function<void(const SpendRow&)>& row) {
   int rc;
   while ((rc = st.step()) == SQLITE_ROW) {
-    CostRow r;
+    SpendRow r;
     if (daily)
       r.day_local = st.column_text(0);
     else
-      r.ts_ms = st.column_int(0);
-    r.feature = st.column_text(1);
-    r.team = st.column_text(2);
-    r.customer = st.column_text(3);
-    r.tags_json = st.column_text(4);
-    r.provider = st.column_text(5);
-    r.model = st.column_text(6);
-    r.region = st.column_text(7);
-    r.priority = st.column_text(8);
-    r.cost_nanos = st.column_int(9);
+      r.ts = st.column_int(0);
+    r.dims.feature = st.column_text(1);
+    r.dims.team = st.column_text(2);
+    r.dims.customer = st.column_text(3);
+    r.dims.tags = parse_tags(st.column_text(4));
+    r.dims.provider = st.column_text(5);
+    r.dims.model = st.column_text(6);
+    r.dims.region = st.column_text(7);
+    r.dims.priority = parse_priority(st.column_text(8)).value_or(Priority::kStandard);
+    r.cost = st.column_int(9);
     row(r);
   }
   if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
@@ -38,7 +55,7 @@ Status scan_costs(Statement& st, sqlite3* db, bool daily,
 }
 
 Status scan_since(sqlite3* db, const char* sql, EpochMs since,
-                  const std::function<void(const CostRow&)>& row) {
+                  const std::function<void(const SpendRow&)>& row) {
   Statement st(db, sql);
   if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   st.bind(1, since);
@@ -47,13 +64,13 @@ Status scan_since(sqlite3* db, const char* sql, EpochMs since,
 
 }  // namespace
 
-Status insert_override(sqlite3* db, const OverrideRow& o) {
+Status insert_override(sqlite3* db, const Override& o) {
   Statement st(db,
                "INSERT INTO overrides (id, budget, action, reason, actor, created_ms, until_ms) "
                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   if (st.ok()) {
     st.bind(1, o.id).bind(2, o.budget).bind(3, o.action).bind(4, o.reason).bind(5, o.actor);
-    st.bind(6, o.created_ms).bind(7, o.until_ms);
+    st.bind(6, o.created).bind(7, o.until);
   }
   return step_done(db, st);
 }
@@ -64,8 +81,8 @@ Status end_override(sqlite3* db, const std::string& id, EpochMs ended_ms) {
   return step_done(db, st);
 }
 
-std::vector<OverrideRow> load_active_overrides(sqlite3* db, EpochMs now) {
-  std::vector<OverrideRow> out;
+std::vector<Override> load_active_overrides(sqlite3* db, EpochMs now) {
+  std::vector<Override> out;
   Statement st(db,
                "SELECT id, budget, action, reason, actor, created_ms, until_ms FROM overrides "
                "WHERE ended_ms IS NULL AND until_ms > ?1 ORDER BY created_ms");
@@ -77,14 +94,14 @@ std::vector<OverrideRow> load_active_overrides(sqlite3* db, EpochMs now) {
   return out;
 }
 
-Status insert_reservation(sqlite3* db, const ReservationRow& r) {
+Status insert_reservation(sqlite3* db, const StoredReservation& r) {
   std::string names;
   for (const auto& b : r.budgets)
     names += (names.empty() ? "" : "\n") + b;  // names hold no newline
   Statement st(db,
                "INSERT OR REPLACE INTO reservations (id, budgets, estimate_nanos, expires_ms) "
                "VALUES (?1, ?2, ?3, ?4)");
-  if (st.ok()) st.bind(1, r.id).bind(2, names).bind(3, r.estimate_nanos).bind(4, r.expires_ms);
+  if (st.ok()) st.bind(1, r.id).bind(2, names).bind(3, r.estimate_nanos).bind(4, r.expires);
   return step_done(db, st);
 }
 
@@ -94,15 +111,15 @@ Status delete_reservation(sqlite3* db, const std::string& id) {
   return step_done(db, st);
 }
 
-std::vector<ReservationRow> load_reservations(sqlite3* db, EpochMs now) {
-  std::vector<ReservationRow> out;
+std::vector<StoredReservation> load_reservations(sqlite3* db, EpochMs now) {
+  std::vector<StoredReservation> out;
   {
     Statement del(db, "DELETE FROM reservations WHERE expires_ms <= ?1");
     if (del.ok()) del.bind(1, now).step();
   }
   Statement st(db, "SELECT id, budgets, estimate_nanos, expires_ms FROM reservations");
   while (st.ok() && st.step() == SQLITE_ROW) {
-    ReservationRow r{st.column_text(0), {}, st.column_int(2), st.column_int(3)};
+    StoredReservation r{st.column_text(0), {}, st.column_int(2), st.column_int(3)};
     std::string names = st.column_text(1);
     for (size_t pos = 0; pos < names.size();) {
       size_t nl = names.find('\n', pos);
@@ -128,11 +145,11 @@ std::set<std::string> load_alerts_fired(sqlite3* db) {
   return out;
 }
 
-Status insert_audit(sqlite3* db, const AuditRow& row) {
+Status insert_audit(sqlite3* db, const AuditEntry& row) {
   Statement st(
       db, "INSERT INTO audit (ts_ms, kind, budget, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5)");
   if (st.ok())
-    st.bind(1, row.ts_ms)
+    st.bind(1, row.ts)
         .bind(2, row.kind)
         .bind(3, row.budget)
         .bind(4, row.actor)
@@ -140,13 +157,13 @@ Status insert_audit(sqlite3* db, const AuditRow& row) {
   return step_done(db, st);
 }
 
-Result<std::vector<AuditRow>> read_audit(sqlite3* db, EpochMs since, int limit) {
+Result<std::vector<AuditEntry>> read_audit(sqlite3* db, EpochMs since, int limit) {
   Statement st(db,
                "SELECT ts_ms, kind, budget, actor, detail FROM audit WHERE ts_ms >= ?1 "
                "ORDER BY ts_ms, id LIMIT ?2");
   if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   st.bind(1, since).bind(2, int64_t(limit));
-  std::vector<AuditRow> out;
+  std::vector<AuditEntry> out;
   int rc;
   while ((rc = st.step()) == SQLITE_ROW)
     out.push_back({st.column_int(0), st.column_text(1), st.column_text(2), st.column_text(3),
@@ -156,7 +173,7 @@ Result<std::vector<AuditRow>> read_audit(sqlite3* db, EpochMs since, int limit) 
 }
 
 Status scan_rollup_costs(sqlite3* db, EpochMs since,
-                         const std::function<void(const CostRow&)>& row) {
+                         const std::function<void(const SpendRow&)>& row) {
   return scan_since(db,
                     "SELECT bucket_ms, feature, team, customer, tags, provider, model, region, "
                     "priority, cost_nanos FROM rollup_15m WHERE bucket_ms >= ?1",
@@ -164,7 +181,7 @@ Status scan_rollup_costs(sqlite3* db, EpochMs since,
 }
 
 Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string& to,
-                        const std::function<void(const CostRow&)>& row) {
+                        const std::function<void(const SpendRow&)>& row) {
   Statement st(
       db,
       "SELECT day_local, feature, team, customer, tags, provider, model, region, priority, "
@@ -176,7 +193,7 @@ Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string&
 }
 
 Status scan_event_costs(sqlite3* db, EpochMs since,
-                        const std::function<void(const CostRow&)>& row) {
+                        const std::function<void(const SpendRow&)>& row) {
   return scan_since(db,
                     "SELECT ts_ms, feature, team, customer, tags, provider, model, region, "
                     "priority, cost_nanos FROM events WHERE ts_ms >= ?1",

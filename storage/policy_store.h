@@ -12,57 +12,34 @@
 
 #include "metering/status.h"
 #include "metering/time_util.h"
+#include "policies/records.h"
 
 namespace tollgate {
 
-struct OverrideRow {
-  std::string id, budget, action, reason, actor;
-  EpochMs created_ms = 0, until_ms = 0;
-};
-
-struct AuditRow {
-  EpochMs ts_ms = 0;
-  std::string kind, budget, actor, detail;
-};
-
-// One row of cost history: the dimensions as stored, a time, a cost.
-struct CostRow {
-  std::string day_local;  // daily rollups only
-  std::string feature, team, customer, tags_json, provider, model, region, priority;
-  EpochMs ts_ms = 0;
-  int64_t cost_nanos = 0;
-};
-
-Status insert_override(sqlite3* db, const OverrideRow& o);
+Status insert_override(sqlite3* db, const Override& o);
 Status end_override(sqlite3* db, const std::string& id, EpochMs ended_ms);
-std::vector<OverrideRow> load_active_overrides(sqlite3* db, EpochMs now);
+std::vector<Override> load_active_overrides(sqlite3* db, EpochMs now);
 
-struct ReservationRow {
-  std::string id;
-  std::vector<std::string> budgets;
-  int64_t estimate_nanos = 0;
-  EpochMs expires_ms = 0;
-};
-Status insert_reservation(sqlite3* db, const ReservationRow& r);
+Status insert_reservation(sqlite3* db, const StoredReservation& r);
 Status delete_reservation(sqlite3* db, const std::string& id);
 // Unexpired reservations; expired ones are deleted on the way.
-std::vector<ReservationRow> load_reservations(sqlite3* db, EpochMs now);
+std::vector<StoredReservation> load_reservations(sqlite3* db, EpochMs now);
 
 Status insert_alert_fired(sqlite3* db, const std::string& key, EpochMs ts);
 std::set<std::string> load_alerts_fired(sqlite3* db);
 
-Status insert_audit(sqlite3* db, const AuditRow& row);
+Status insert_audit(sqlite3* db, const AuditEntry& row);
 // Entries at or after `since`, oldest first, at most `limit`.
-Result<std::vector<AuditRow>> read_audit(sqlite3* db, EpochMs since, int limit);
+Result<std::vector<AuditEntry>> read_audit(sqlite3* db, EpochMs since, int limit);
 
-// 15-minute rollups with bucket start at or after `since` (ts_ms = bucket start).
+// 15-minute rollups with bucket start at or after `since` (ts = bucket start).
 Status scan_rollup_costs(sqlite3* db, EpochMs since,
-                         const std::function<void(const CostRow&)>& row);
-// Daily rollups of the local days from..to (YYYY-MM-DD, inclusive); ts_ms is 0, day_local set.
+                         const std::function<void(const SpendRow&)>& row);
+// Daily rollups of the local days from..to (YYYY-MM-DD, inclusive); ts is 0, day_local set.
 Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string& to,
-                        const std::function<void(const CostRow&)>& row);
+                        const std::function<void(const SpendRow&)>& row);
 // Raw events stamped at or after `since`.
-Status scan_event_costs(sqlite3* db, EpochMs since, const std::function<void(const CostRow&)>& row);
+Status scan_event_costs(sqlite3* db, EpochMs since, const std::function<void(const SpendRow&)>& row);
 
 // Opens a read-only connection (WAL readers never block the writer).
 Result<sqlite3*> open_read_only(const std::string& path);

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "metering/dimensions.h"
 #include "storage/sqlite_util.h"
 
 namespace tollgate {
@@ -28,8 +29,9 @@ ReportSums read_sums(const Statement& st, int first) {
 }
 
 // SQL expression of a dimension; tag keys are checked by validate_group_by.
+// A dimension's column (its name in kDimensions), or a tag's value out of the tags column.
 std::string dim_sql(const std::string& dim) {
-  if (dim.rfind("tag:", 0) == 0) return "json_extract(tags, '$.\"" + dim.substr(4) + "\"')";
+  if (auto key = tag_key(dim)) return "json_extract(tags, '$.\"" + std::string(*key) + "\"')";
   return dim;
 }
 
@@ -49,17 +51,12 @@ void ReportSums::add(const ReportSums& o) {
 }
 
 Status validate_group_by(const std::vector<std::string>& group_by) {
-  static const std::set<std::string> kDims = {"feature",  "team",   "customer", "model",
-                                              "provider", "region", "priority"};
   std::set<std::string> seen;
   for (const auto& d : group_by) {
-    bool tag = d.rfind("tag:", 0) == 0 && d.size() > 4 && d.size() <= 132 &&
-               d.find_first_of("\"'\\") == std::string::npos;
-    if (!kDims.count(d) && !tag)
-      return Status::error(Code::kInvalidGroupBy,
-                           "cannot group by \"" + d +
-                               "\"; use feature, team, customer, model, provider, region, "
-                               "priority or tag:<key>");
+    bool tag = tag_key(d) && d.size() <= 132 && d.find_first_of("\"'\\") == std::string::npos;
+    if (!find_dimension(d) && !tag)
+      return Status::error(Code::kInvalidGroupBy, "cannot group by \"" + d + "\"; use " +
+                                                      dimension_names() + " or tag:<key>");
     if (!seen.insert(d).second)
       return Status::error(Code::kInvalidGroupBy, "\"" + d + "\" appears twice in group_by");
   }

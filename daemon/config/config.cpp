@@ -4,6 +4,7 @@
 #include <set>
 
 #include "daemon/config/yaml_reader.h"
+#include "metering/dimensions.h"
 #include "metering/time_util.h"
 
 namespace tollgate {
@@ -226,14 +227,11 @@ void read_metrics(YamlReader& r, const YAML::Node& n, Config& c) {
     if (!labels.IsSequence()) {
       r.error(labels, "metrics.labels must be a list");
     } else {
-      static const std::set<std::string> kAllowed = {"feature",  "team",   "customer", "model",
-                                                     "provider", "region", "priority"};
       c.metric_labels.clear();
       std::set<std::string> seen;
       for (const auto& l : labels) {
-        if (!kAllowed.count(l.Scalar()))
-          r.error(l, "unknown metric label \"" + l.Scalar() +
-                         "\" (feature, team, customer, model, provider, region, priority)");
+        if (!find_dimension(l.Scalar()))
+          r.error(l, "unknown metric label \"" + l.Scalar() + "\" (" + dimension_names() + ")");
         else if (!seen.insert(l.Scalar()).second)
           r.error(l, "duplicate metric label \"" + l.Scalar() + "\"");
         else

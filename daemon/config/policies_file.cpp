@@ -4,6 +4,7 @@
 #include <set>
 
 #include "daemon/config/yaml_reader.h"
+#include "metering/dimensions.h"
 
 namespace tollgate {
 
@@ -22,15 +23,12 @@ void read_match(YamlReader& r, const YAML::Node& n, Budget& b) {
     r.error(n, "match must be a mapping of field: value or [values]");
     return;
   }
-  static const std::set<std::string> kFields = {"feature",  "team",   "customer", "model",
-                                                "provider", "region", "priority"};
   for (const auto& kv : n) {
     Matcher m;
     m.field = kv.first.Scalar();
-    if (!kFields.count(m.field) && !(m.field.rfind("tag:", 0) == 0 && m.field.size() > 4)) {
-      r.error(kv.first, "unknown match field \"" + m.field +
-                            "\" (feature, team, customer, model, provider, region, priority, "
-                            "tag:<key>)");
+    if (!find_dimension(m.field) && !tag_key(m.field)) {
+      r.error(kv.first, "unknown match field \"" + m.field + "\" (" + dimension_names() +
+                            ", tag:<key>)");
       continue;
     }
     std::vector<YAML::Node> values;

@@ -1,0 +1,77 @@
+#include "metering/dimensions.h"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace tollgate {
+
+Dimensions Dimensions::of(const UsageEvent& e) {
+  Dimensions d;
+  for (const Dimension& dim : kDimensions)
+    if (dim.field) d.*dim.field = e.*dim.event_field;
+  d.priority = e.priority;
+  d.tags = e.tags;
+  return d;
+}
+
+const Dimension* find_dimension(std::string_view name) {
+  for (const Dimension& d : kDimensions)
+    if (d.name == name) return &d;
+  return nullptr;
+}
+
+std::string dimension_names() {
+  std::string out;
+  for (const Dimension& d : kDimensions) out += (out.empty() ? "" : ", ") + std::string(d.name);
+  return out;
+}
+
+std::optional<std::string_view> tag_key(std::string_view name) {
+  if (name.size() > 4 && name.substr(0, 4) == "tag:") return name.substr(4);
+  return std::nullopt;
+}
+
+std::string_view value_of(const Dimension& dim, const UsageEvent& e) {
+  return dim.event_field ? std::string_view(e.*dim.event_field) : to_string(e.priority);
+}
+
+std::string_view value_of(const Dimension& dim, const Dimensions& d) {
+  return dim.field ? std::string_view(d.*dim.field) : to_string(d.priority);
+}
+
+std::optional<std::string_view> tag_value(const Dimensions& d, std::string_view key) {
+  auto it =
+      std::find_if(d.tags.begin(), d.tags.end(), [&](const auto& kv) { return kv.first == key; });
+  if (it == d.tags.end()) return std::nullopt;
+  return std::string_view(it->second);
+}
+
+namespace {
+
+// Length-prefixed, so no value (whatever bytes it holds) can make two different sets equal.
+void append_part(std::string& out, std::string_view part) {
+  const auto n = static_cast<uint32_t>(part.size());
+  out.append(reinterpret_cast<const char*>(&n), sizeof n);
+  out.append(part);
+}
+
+template <typename T>
+void append_key_of(std::string& out, const T& x, bool with_tags) {
+  for (const Dimension& dim : kDimensions) append_part(out, value_of(dim, x));
+  if (!with_tags) return;
+  for (const auto& [k, v] : x.tags) {
+    append_part(out, k);
+    append_part(out, v);
+  }
+}
+
+}  // namespace
+
+void append_key(std::string& out, const Dimensions& d, bool with_tags) {
+  append_key_of(out, d, with_tags);
+}
+void append_key(std::string& out, const UsageEvent& e, bool with_tags) {
+  append_key_of(out, e, with_tags);
+}
+
+}  // namespace tollgate

@@ -1,0 +1,78 @@
+#include "metering/dimensions.h"
+
+#include <doctest/doctest.h>
+
+#include "policies/policy.h"
+
+namespace tollgate {
+
+TEST_CASE("dimensions: one table, read by name") {
+  UsageEvent e;
+  e.feature = "chat";
+  e.team = "ml";
+  e.customer = "acme";
+  e.model = "qwen3-max";
+  e.provider = "alibaba";
+  e.region = "cn-beijing";
+  e.priority = Priority::kBatch;
+  e.tags = {{"env", "prod"}};
+  const Dimensions d = Dimensions::of(e);
+  for (const Dimension& dim : kDimensions) {
+    CHECK(find_dimension(dim.name) == &dim);
+    CHECK(value_of(dim, d) == value_of(dim, e));  // the event and its dimensions agree
+  }
+  CHECK(value_of(*find_dimension("priority"), d) == "batch");
+  CHECK(value_of(*find_dimension("region"), d) == "cn-beijing");
+  CHECK(find_dimension("tag:env") == nullptr);
+  CHECK(find_dimension("colour") == nullptr);
+  CHECK(tag_key("tag:env") == std::optional<std::string_view>("env"));
+  CHECK_FALSE(tag_key("tag:"));
+  CHECK(tag_value(d, "env") == std::optional<std::string_view>("prod"));
+  CHECK_FALSE(tag_value(d, "cost_center"));
+  CHECK(dimension_names() == "feature, team, customer, model, provider, region, priority");
+}
+
+TEST_CASE("dimensions: every dimension of the table can be matched by a budget") {
+  UsageEvent e;
+  e.feature = "chat";
+  e.team = "ml";
+  e.customer = "acme";
+  e.model = "qwen3-max";
+  e.provider = "alibaba";
+  e.region = "eu";
+  e.priority = Priority::kCritical;
+  const Dimensions d = Dimensions::of(e);
+  for (const Dimension& dim : kDimensions) {
+    Matcher hit{std::string(dim.name), {std::string(value_of(dim, d))}};
+    Matcher miss{std::string(dim.name), {"nope"}};
+    CHECK(hit.matches(d));
+    CHECK_FALSE(miss.matches(d));
+  }
+}
+
+TEST_CASE("dimensions: keys are equal exactly when the dimensions are") {
+  Dimensions a, b;
+  a.feature = "x";
+  a.tags = {{"k", "v\x1f" "a=b"}};
+  b.feature = "x";
+  b.tags = {{"k", "v"}, {"a", "b"}};
+  std::string ka, kb;
+  append_key(ka, a);
+  append_key(kb, b);
+  CHECK(ka != kb);  // no separator inside a value can make two sets collide
+  Dimensions c = a;
+  std::string kc;
+  append_key(kc, c);
+  CHECK(ka == kc);
+  a.team = "t";
+  ka.clear();
+  append_key(ka, a);
+  CHECK(ka != kc);
+  std::string no_tags_a, no_tags_c;
+  append_key(no_tags_a, b, false);
+  b.tags.clear();
+  append_key(no_tags_c, b, false);
+  CHECK(no_tags_a == no_tags_c);
+}
+
+}  // namespace tollgate
