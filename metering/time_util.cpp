@@ -102,7 +102,7 @@ std::string format_date(int64_t days) {
   int y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
-  char buf[16];
+  char buf[40];  // room for any int year and month, so no truncation is possible
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, m, d);
   return buf;
 }
