@@ -6,7 +6,9 @@
 
 namespace tollgate {
 
-TEST_CASE("dimensions: one table, read by name") {
+namespace {
+
+UsageEvent sample_event() {
   UsageEvent e;
   e.feature = "chat";
   e.team = "ml";
@@ -16,6 +18,13 @@ TEST_CASE("dimensions: one table, read by name") {
   e.region = "cn-beijing";
   e.priority = Priority::kBatch;
   e.tags = {{"env", "prod"}};
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("dimensions: one table, read by name") {
+  const UsageEvent e = sample_event();
   const Dimensions d = Dimensions::of(e);
   for (const Dimension& dim : kDimensions) {
     CHECK(find_dimension(dim.name) == &dim);
@@ -33,15 +42,7 @@ TEST_CASE("dimensions: one table, read by name") {
 }
 
 TEST_CASE("dimensions: every dimension of the table can be matched by a budget") {
-  UsageEvent e;
-  e.feature = "chat";
-  e.team = "ml";
-  e.customer = "acme";
-  e.model = "qwen3-max";
-  e.provider = "alibaba";
-  e.region = "eu";
-  e.priority = Priority::kCritical;
-  const Dimensions d = Dimensions::of(e);
+  const Dimensions d = Dimensions::of(sample_event());
   for (const Dimension& dim : kDimensions) {
     Matcher hit{std::string(dim.name), {std::string(value_of(dim, d))}};
     Matcher miss{std::string(dim.name), {"nope"}};
