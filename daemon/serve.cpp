@@ -1,0 +1,118 @@
+#include "daemon/serve.h"
+
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "daemon/api.h"
+#include "daemon/budget_service.h"
+#include "daemon/config/config.h"
+#include "daemon/config/policies_file.h"
+#include "daemon/config/prices_file.h"
+#include "daemon/daemon_metrics.h"
+#include "daemon/http/server.h"
+#include "daemon/systemd_notify.h"
+#include "daemon/worker_pool.h"
+#include "storage/ledger.h"
+
+namespace tollgate {
+
+namespace {
+
+// Loads the main file and every file it names; nullopt when any has an error (all in `errors`).
+std::optional<Config> load_all(const std::string& path, std::shared_ptr<const PriceBook>& prices,
+                               std::shared_ptr<const PolicySet>& policies, LoadErrors& errors) {
+  Config config = load_config(path, errors);
+  prices = std::make_shared<PriceBook>();
+  policies = std::make_shared<PolicySet>();
+  if (errors.ok()) {
+    if (!config.prices_file.empty()) prices = load_prices(config.prices_file, config, errors);
+    if (!config.policies_file.empty()) policies = load_policies(config.policies_file, errors);
+  }
+  if (!errors.ok()) return std::nullopt;
+  return config;
+}
+
+}  // namespace
+
+int check(const std::string& config_path) {
+  std::shared_ptr<const PriceBook> prices;
+  std::shared_ptr<const PolicySet> policies;
+  LoadErrors errors;
+  auto config = load_all(config_path, prices, policies, errors);
+  for (const auto& line : errors.lines) std::cerr << line << "\n";  // every error, one a line
+  if (!config) return 1;
+  std::cout << config_path << ": ok (" << prices->size() << " prices, " << policies->budgets.size()
+            << " budgets)\n";
+  return 0;
+}
+
+int serve(const std::string& config_path) {
+  std::shared_ptr<const PriceBook> prices;
+  std::shared_ptr<const PolicySet> policies;
+  LoadErrors errors;
+  auto loaded = load_all(config_path, prices, policies, errors);
+  if (!loaded) {
+    // One line (CONTRACT §1); `tollgate check` lists them all.
+    const size_t more = errors.lines.size() - 1;
+    spdlog::error("startup failed: {}{}", errors.lines.front(),
+                  more ? " (and " + std::to_string(more) + " more: run tollgate check --config " +
+                             config_path + ")"
+                       : "");
+    return 1;
+  }
+  const Config& config = *loaded;
+  LedgerOptions lo;
+  lo.path = config.storage.path;
+  lo.synchronous_full = config.storage.synchronous_full;
+  lo.commit_interval_ms = config.storage.commit_interval_ms;
+  lo.raw_retention_days = config.storage.raw_retention_days;
+  lo.currency = config.reporting.currency;
+  lo.timezone = config.reporting.tz;
+  auto ledger = Ledger::open(lo);
+  if (!ledger.ok()) {
+    spdlog::error("startup failed: {}", ledger.status().message());
+    return 1;
+  }
+  DaemonMetrics metrics(config.metric_labels, config.max_series, config.reporting.currency);
+  WorkerPool workers(2);
+  BudgetService budgets(config, *ledger.value(), metrics.registry());
+  // Right after each commit, before any client hears of it: metrics and budget spend.
+  ledger.value()->set_commit_observer([&metrics, &budgets](const CommitInfo& info) {
+    metrics.record_commit(info.duration_s, info.events);
+    budgets.engine().record(info.accepted);
+  });
+  budgets.start(policies);
+  Api api(config, prices, *ledger.value(), metrics, budgets, workers);
+  metrics.record_reload(true, double(system_now_ms()) / 1000);
+  HttpServer server(config, api);
+  Status s = server.bind();
+  if (!s.ok()) {
+    spdlog::error("startup failed: {}", s.message());
+    return 1;
+  }
+  spdlog::info("ledger {} open ({} prices, {} budgets{}, synchronous={})", config.storage.path,
+               prices->size(), policies->budgets.size(), policies->dry_run ? ", dry run" : "",
+               config.storage.synchronous_full ? "full" : "normal");
+  spdlog::info("listening on {}:{}", config.server.host, server.port());
+  api.set_ready(true);
+  ServerHooks hooks;
+  hooks.on_ready = notify_ready;
+  hooks.on_stopping = notify_stopping;
+  // SIGHUP reloads on the worker pool: file reads stay off the I/O threads.
+  hooks.on_reload = [&] { workers.post([&api] { api.reload(); }); };
+  hooks.watchdog_every = watchdog_ping_interval();  // systemd's WatchdogSec=, when set
+  hooks.on_watchdog = notify_watchdog;
+  server.run(std::move(hooks));
+  workers.shutdown();  // finishes a reload or report in progress while the Api still exists
+  // Every answered request's events are committed; stop() commits anything still queued.
+  budgets.engine().stop_ticker();
+  ledger.value()->stop();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace tollgate
