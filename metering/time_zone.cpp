@@ -1,22 +1,77 @@
 #include "metering/time_zone.h"
 
+#include <date/tz.h>
+
+// date/ptz.h 3.0.1 names hh_mm_ss unqualified under both `using namespace date` and `using
+// namespace std::chrono`, which C++20 makes ambiguous; lookup finds this one in Posix first.
+namespace Posix {
+template <class Duration>
+using hh_mm_ss = date::hh_mm_ss<Duration>;
+}  // namespace Posix
+
+// Include only here: ptz.h defines a non-inline function, so a second includer would not link.
+#include <date/ptz.h>
+
 #include <algorithm>
-#include <cstdlib>
+#include <chrono>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 namespace tollgate {
 
 namespace {
 
-int64_t read_be(const unsigned char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | p[i];
-  if (bytes == 4) return static_cast<int32_t>(static_cast<uint32_t>(v));
-  return static_cast<int64_t>(v);
+// Where date/tz built with USE_OS_TZDB reads the zones; the footer must come from the same file.
+constexpr const char* kZoneDir = "/usr/share/zoneinfo";
+
+constexpr int64_t kForever = std::numeric_limits<int64_t>::max();
+
+// date::year stops at 32767 and ptz.h counts days in 32 bits; rules are not evaluated past this
+// instant (RFC 3339 cannot name a later one), later instants keep its offset.
+constexpr date::sys_seconds kRuleHorizon{date::sys_days{date::year{10000} / 1 / 1}};
+
+Status invalid(std::string message) {
+  return Status::error(Code::kInvalidTimezone, std::move(message));
+}
+
+date::sys_seconds sys(int64_t utc_seconds) {
+  return date::sys_seconds{std::chrono::seconds{utc_seconds}};
+}
+
+int64_t seconds(date::sys_seconds t) { return t.time_since_epoch().count(); }
+
+// The TZ string a TZif v2+ file ends with ("...\n<rule>\n", RFC 8536 section 3.3); empty for a
+// version 1 file, which has none.
+Result<std::string> read_footer(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return invalid("cannot read " + path);
+  std::string data((std::istreambuf_iterator<char>(in)), {});
+  if (data.size() < 5 || data.compare(0, 4, "TZif") != 0)
+    return invalid(path + " is not a TZif file");
+  if (data[4] < '2' || data.back() != '\n') return std::string();
+  size_t start = data.rfind('\n', data.size() - 2);
+  if (start == std::string::npos) return std::string();
+  return data.substr(start + 1, data.size() - start - 2);
+}
+
+// ptz.h 3.0.1 rejects RFC 8536's extensions to POSIX, e.g. America/Nuuk's negative rule times
+// ("<-02>2<-01>,M3.5.0/-1,M10.5.0/0"); such zones keep date/tz's offset after the last transition.
+std::shared_ptr<const Posix::time_zone> parse_rule(const std::string& footer) {
+  if (footer.empty()) return nullptr;
+  try {
+    return std::make_shared<const Posix::time_zone>(footer);
+  } catch (const std::exception&) {
+    return nullptr;
+  }
 }
 
 }  // namespace
+
+struct TimeZone::Period {
+  int64_t end;  // UTC seconds, always after the instant asked about
+  int32_t offset;
+};
 
 std::shared_ptr<const TimeZone> TimeZone::utc() {
   auto tz = std::make_shared<TimeZone>();
@@ -27,63 +82,46 @@ std::shared_ptr<const TimeZone> TimeZone::utc() {
 Result<std::shared_ptr<const TimeZone>> TimeZone::load(const std::string& name) {
   if (name == "UTC" || name == "Etc/UTC") return utc();
   if (name.empty() || name.find("..") != std::string::npos || name.front() == '/')
-    return Status::error(Code::kInvalidTimezone, "\"" + name + "\" is not an IANA time zone name");
-  const char* dir = std::getenv("TZDIR");
-  std::string path = std::string(dir ? dir : "/usr/share/zoneinfo") + "/" + name;
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Status::error(Code::kInvalidTimezone, "unknown time zone \"" + name + "\" (no " + path +
-                                                 "; is the tzdata package installed?)");
-  std::vector<unsigned char> data((std::istreambuf_iterator<char>(in)), {});
-  auto bad = Status::error(Code::kInvalidTimezone, path + " is not a TZif file");
-  auto parse_block = [&](size_t pos, int time_size, TimeZone& tz, size_t& end) -> bool {
-    if (data.size() < pos + 44 || data[pos] != 'T' || data[pos + 1] != 'Z' ||
-        data[pos + 2] != 'i' || data[pos + 3] != 'f')
-      return false;
-    const unsigned char* h = data.data() + pos + 20;
-    int64_t isutcnt = read_be(h, 4), isstdcnt = read_be(h + 4, 4), leapcnt = read_be(h + 8, 4),
-            timecnt = read_be(h + 12, 4), typecnt = read_be(h + 16, 4),
-            charcnt = read_be(h + 20, 4);
-    size_t p = pos + 44;
-    size_t need = timecnt * time_size + timecnt + typecnt * 6 + charcnt +
-                  leapcnt * (time_size + 4) + isstdcnt + isutcnt;
-    if (data.size() < p + need || typecnt == 0) return false;
-    std::vector<int64_t> times(timecnt);
-    for (int64_t i = 0; i < timecnt; ++i) times[i] = read_be(&data[p + i * time_size], time_size);
-    p += timecnt * time_size;
-    std::vector<int> idx(timecnt);
-    for (int64_t i = 0; i < timecnt; ++i) idx[i] = data[p + i];
-    p += timecnt;
-    std::vector<int32_t> type_offsets(typecnt);
-    for (int64_t i = 0; i < typecnt; ++i)
-      type_offsets[i] = static_cast<int32_t>(read_be(&data[p + i * 6], 4));
-    tz.transitions_.clear();
-    tz.offsets_.clear();
-    for (int64_t i = 0; i < timecnt; ++i) {
-      if (idx[i] >= typecnt) return false;
-      tz.transitions_.push_back(times[i]);
-      tz.offsets_.push_back(type_offsets[idx[i]]);
-    }
-    tz.initial_offset_ = type_offsets[0];
-    end = p + need - timecnt * time_size - timecnt;
-    return true;
-  };
+    return invalid("\"" + name + "\" is not an IANA time zone name");
   auto tz = std::make_shared<TimeZone>();
   tz->name_ = name;
-  size_t end = 0;
-  if (!parse_block(0, 4, *tz, end)) return bad;
-  if (data[4] >= '2') {  // version 2+: a 64-bit block follows the 32-bit one
-    size_t end64 = 0;
-    if (!parse_block(end, 8, *tz, end64)) return bad;
+  // date/tz throws for names it does not list (directories such as "Europe" included), and when
+  // the database itself is missing.
+  try {
+    tz->zone_ = date::locate_zone(name);
+  } catch (const std::exception&) {
+    return invalid("unknown time zone \"" + name + "\" (not in " + kZoneDir +
+                   "; is the tzdata package installed?)");
   }
+  // Read before date/tz parses the file on first use, so an unreadable one is an error here.
+  auto footer = read_footer(std::string(kZoneDir) + "/" + name);
+  if (!footer.ok()) return footer.status();
+  try {
+    // The period date/tz reports for the far future begins at the file's last transition.
+    tz->rule_from_ = seconds(tz->zone_->get_info(kRuleHorizon).begin);
+  } catch (const std::exception& e) {
+    return invalid("cannot load time zone \"" + name + "\": " + e.what());
+  }
+  tz->rule_ = parse_rule(footer.value());
   return std::shared_ptr<const TimeZone>(std::move(tz));
 }
 
+TimeZone::Period TimeZone::period_at(int64_t utc_seconds) const {
+  if (!zone_) return {kForever, 0};
+  auto period = [](const date::sys_info& info) {
+    return Period{seconds(info.end), static_cast<int32_t>(info.offset.count())};
+  };
+  if (utc_seconds < rule_from_) return period(zone_->get_info(sys(utc_seconds)));
+  // Past the last transition date/tz repeats the last offset; the footer rule knows better.
+  if (!rule_) return {kForever, period(zone_->get_info(sys(utc_seconds))).offset};
+  if (sys(utc_seconds) >= kRuleHorizon)
+    return {kForever, period(rule_->get_info(kRuleHorizon)).offset};
+  return period(rule_->get_info(sys(utc_seconds)));
+}
+
 int32_t TimeZone::offset_at(EpochMs utc_ms) const {
-  int64_t secs = utc_ms >= 0 ? utc_ms / 1000 : (utc_ms - 999) / 1000;
-  auto it = std::upper_bound(transitions_.begin(), transitions_.end(), secs);
-  if (it == transitions_.begin()) return initial_offset_;
-  return offsets_[it - transitions_.begin() - 1];
+  auto secs = std::chrono::floor<std::chrono::seconds>(std::chrono::milliseconds{utc_ms});
+  return period_at(secs.count()).offset;
 }
 
 int64_t TimeZone::local_day(EpochMs utc_ms) const {
@@ -92,21 +130,18 @@ int64_t TimeZone::local_day(EpochMs utc_ms) const {
 }
 
 EpochMs TimeZone::day_start(int64_t day) const {
-  // Local midnight minus the offset in force then; near a transition the guess may land in the
-  // neighbouring day, so search the few candidate offsets and take the earliest instant of `day`.
-  EpochMs midnight = day * 86'400'000;
-  EpochMs best = midnight - static_cast<int64_t>(offset_at(midnight)) * 1000;
-  for (int64_t probe_h = -26; probe_h <= 26; probe_h += 1) {
-    EpochMs candidate = midnight + probe_h * 3'600'000;
-    EpochMs guess = midnight - static_cast<int64_t>(offset_at(candidate)) * 1000;
-    if (local_day(guess) == day && (local_day(guess - 1) != day) && guess < best) best = guess;
+  // The first instant whose local time reaches the day's midnight. Walk the offset periods from a
+  // day earlier (no offset reaches 24 h, so the day has not begun there): in each, midnight falls
+  // at `midnight - offset`, unless the period begins later, as when a gap skips midnight and the
+  // day begins at the transition.
+  const int64_t midnight = day * 86'400;
+  int64_t t = midnight - 86'400;
+  for (;;) {
+    Period p = period_at(t);
+    int64_t start = std::max(t, midnight - p.offset);
+    if (start < p.end) return start * 1000;
+    t = p.end;
   }
-  if (local_day(best) != day) {
-    // Midnight does not exist (a transition at 00:00 skips it): the day starts at the transition.
-    auto it = std::upper_bound(transitions_.begin(), transitions_.end(), best / 1000);
-    if (it != transitions_.end()) best = *it * 1000;
-  }
-  return best;
 }
 
 }  // namespace tollgate
