@@ -88,11 +88,20 @@ class PrometheusTest(unittest.TestCase):
         url = "http://127.0.0.1:%d%s" % (self.pport, path)
         if params:
             url += "?" + urllib.parse.urlencode(params)
-        try:
-            with urllib.request.urlopen(url, timeout=10) as r:
-                return json.load(r)
-        except urllib.error.HTTPError as e:
-            return json.load(e)
+        # While Prometheus starts it answers 503 in plain text: wait for it to become ready.
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=10) as r:
+                    return json.load(r)
+            except urllib.error.HTTPError as e:
+                body = e.read()
+                try:
+                    return json.loads(body)
+                except ValueError:
+                    if time.time() > deadline:
+                        raise AssertionError("Prometheus answered %d: %r" % (e.code, body[:200]))
+                    time.sleep(0.2)
 
     def query(self, expr):
         return self.api("/api/v1/query", query=expr)
