@@ -242,6 +242,28 @@ void read_metrics(YamlReader& r, const YAML::Node& n, Config& c) {
   if (auto v = r.integer(n, "max_series", 10, 10'000'000)) c.max_series = *v;
 }
 
+void read_limits(YamlReader& r, const YAML::Node& n, Config& c) {
+  if (!r.expect_map(n, "limits",
+                    {"max_event_cost", "max_items_per_request", "max_errors_listed",
+                     "max_queued_events", "max_open_reservations", "request_timeout_s"}))
+    return;
+  if (auto m = r.decimal(n, "max_event_cost")) {
+    // At most 1e9 units (1e18 nanos): an event alone never nears the int64 nanos edge (9.2e18).
+    if (m->nanos() <= 0 || m->nanos() > int64_t(1'000'000'000) * 1'000'000'000)
+      r.error(n["max_event_cost"], "max_event_cost must be above 0 and at most 1000000000");
+    else
+      c.limits.max_event_cost = *m;
+  }
+  if (auto v = r.integer(n, "max_items_per_request", 1, 10'000'000))
+    c.limits.max_items_per_request = *v;
+  if (auto v = r.integer(n, "max_errors_listed", 0, 1'000'000)) c.limits.max_errors_listed = *v;
+  if (auto v = r.integer(n, "max_queued_events", 1, 100'000'000)) c.limits.max_queued_events = *v;
+  if (auto v = r.integer(n, "max_open_reservations", 1, 100'000'000))
+    c.limits.max_open_reservations = *v;
+  if (auto v = r.integer(n, "request_timeout_s", 1, 3600))
+    c.limits.request_timeout_s = static_cast<int>(*v);
+}
+
 }  // namespace
 
 Config load_config(const std::string& path, LoadErrors& errors) {
@@ -253,7 +275,7 @@ Config load_config(const std::string& path, LoadErrors& errors) {
   const YAML::Node& root = *loaded;
   if (!r.expect_map(root, "the configuration",
                     {"server", "storage", "reporting", "prices_file", "policies_file", "auth",
-                     "alerting", "metrics"}))
+                     "alerting", "metrics", "limits"}))
     return c;
   if (root["server"]) read_server(r, root["server"], c);
   if (root["storage"]) {
@@ -267,6 +289,7 @@ Config load_config(const std::string& path, LoadErrors& errors) {
   if (root["auth"]) read_auth(r, root["auth"], c);
   if (root["alerting"]) read_alerting(r, root["alerting"], c);
   if (root["metrics"]) read_metrics(r, root["metrics"], c);
+  if (root["limits"]) read_limits(r, root["limits"], c);
   if (c.tokens.empty() && !is_loopback_host(c.server.host))
     r.error(root["server"] ? root["server"] : root,
             "server.listen is " + c.server.host +

@@ -66,6 +66,15 @@ struct Config {
   std::vector<std::string> metric_labels = {"feature",  "team",   "model",
                                             "provider", "region", "priority"};
   uint64_t max_series = 10000;
+  // Bounds on what one client can make the daemon hold or do (CONTRACT §2.1 `limits`).
+  struct {
+    Money max_event_cost = Money::from_nanos(1'000'000'000'000'000);  // 1,000,000 units
+    uint64_t max_items_per_request = 100'000;
+    uint64_t max_errors_listed = 100;
+    uint64_t max_queued_events = 200'000;
+    uint64_t max_open_reservations = 100'000;
+    int request_timeout_s = 30;
+  } limits;
 };
 
 struct LoadErrors {

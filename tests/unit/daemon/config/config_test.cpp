@@ -108,3 +108,29 @@ auth:
   CHECK_FALSE(auth.roles("").has_value());
   CHECK(has_role(unsigned(Role::kAdmin), Role::kIngest));
 }
+
+TEST_CASE("config: limits have defaults, are read, and bad ones name their line") {
+  testing::TempDir dir;
+  LoadErrors errors;
+  Config c = load_config(dir.write("a.yaml", "storage: {path: x.db}\n"), errors);
+  CHECK(errors.ok());
+  CHECK(c.limits.max_event_cost.to_string() == "1000000");
+  CHECK(c.limits.max_items_per_request == 100000);
+  CHECK(c.limits.max_errors_listed == 100);
+  CHECK(c.limits.max_queued_events == 200000);
+  CHECK(c.limits.max_open_reservations == 100000);
+  CHECK(c.limits.request_timeout_s == 30);
+  c = load_config(dir.write("b.yaml",
+                            "storage: {path: x.db}\nlimits:\n  max_event_cost: 2500.5\n"
+                            "  max_items_per_request: 10\n  request_timeout_s: 5\n"),
+                  errors);
+  CHECK(errors.ok());
+  CHECK(c.limits.max_event_cost.to_string() == "2500.5");
+  CHECK(c.limits.max_items_per_request == 10);
+  CHECK(c.limits.request_timeout_s == 5);
+  load_config(dir.write("c.yaml",
+                        "storage: {path: x.db}\nlimits:\n  max_event_cost: 0\n  bogus: 1\n"),
+              errors);
+  REQUIRE(errors.lines.size() == 2);
+  CHECK(errors.lines[0].find("c.yaml:") != std::string::npos);
+}
