@@ -60,6 +60,36 @@ class SystemdTest(unittest.TestCase):
             shutil.rmtree(d)
 
 
+class InstallTest(unittest.TestCase):
+    def test_cmake_install_puts_everything_where_the_docs_and_the_unit_say(self):
+        build_dir = os.path.dirname(os.path.abspath(BIN))
+        d = tempfile.mkdtemp()
+        try:
+            p = subprocess.run(["cmake", "--install", build_dir, "--prefix", d],
+                               capture_output=True, text=True, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            unit = read("deploy/systemd/tollgate.service")
+            # The unit runs the installed binary, and its documentation is where install puts it.
+            self.assertIn("ExecStart=/usr/local/bin/tollgate serve", unit)
+            for doc in re.findall(r"file:/usr/local/(\S+)", unit):
+                self.assertTrue(os.path.isfile(os.path.join(d, doc)), doc)
+            for path in ("bin/tollgate", "lib/systemd/system/tollgate.service",
+                         "share/tollgate/examples/tollgate.yaml",
+                         "share/tollgate/examples/prices.yaml",
+                         "share/tollgate/examples/policies.yaml",
+                         "share/tollgate/dashboards/grafana/tollgate-oncall.json",
+                         "share/tollgate/dashboards/grafana/tollgate-finops.json",
+                         "share/tollgate/dashboards/prometheus/alerts.yml",
+                         "share/doc/tollgate/README.md", "share/doc/tollgate/RUNBOOK.md"):
+                self.assertTrue(os.path.isfile(os.path.join(d, path)), path)
+            installed = os.path.join(d, "bin/tollgate")
+            self.assertTrue(os.access(installed, os.X_OK))
+            v = subprocess.run([installed, "--version"], capture_output=True, text=True, timeout=30)
+            self.assertRegex(v.stdout, r"^tollgate \d+\.\d+\.\d+")
+        finally:
+            shutil.rmtree(d)
+
+
 class DockerfileTest(unittest.TestCase):
     def test_multi_stage_on_debian_12_with_the_setup_scripts_packages(self):
         stages = dockerfile_stages()
