@@ -37,7 +37,13 @@ RouteTable Api::make_routes() {
       {"/v1/usage", kPost, Role::kIngest, "", [this](HttpRequest& req, Respond respond) {
          ingest(req, std::move(respond));
        }},
+      {"/v1/traces", kPost, Role::kIngest, "", h(&Api::otlp_traces)},
       {"/v1/admit", kGet | kPost, Role::kAdmit, "", h(&Api::admit)},
+      // Envoy appends the original request's path to the prefix it is given, and a proxy's
+      // check may come with the original method.
+      {"/v1/authz", kAnyMethod, Role::kAdmit, "", h(&Api::authz)},
+      {"/v1/authz/{path}", kAnyMethod, Role::kAdmit, "/v1/authz", h(&Api::authz)},
+      {"/v1/reservations/{id}", kDelete, Role::kAdmit, "", h(&Api::cancel_reservation)},
       {"/v1/throttles", kGet, Role::kRead, "", h(&Api::throttles)},
       {"/v1/budgets", kGet, Role::kRead, "", h(&Api::budgets)},
       {"/v1/audit", kGet, Role::kRead, "", h(&Api::audit)},
@@ -111,18 +117,7 @@ void Api::ingest(HttpRequest& req, Respond respond) {
   if (!decoded.ok())
     return respond(error_response(decoded.status()));
 
-  auto prices = prices_.load();
   auto items = std::make_shared<std::vector<DecodedItem>>(std::move(decoded.value()));
-  std::vector<UsageEvent> events;
-  events.reserve(items->size());
-  for (size_t i = 0; i < items->size(); ++i) {
-    DecodedItem& item = (*items)[i];
-    if (!item.status.ok()) continue;
-    item.status = prices->price(item.event);
-    if (!item.status.ok()) continue;
-    events.push_back(std::move(item.event));
-  }
-
   // Completes the request once the ledger answered (or at once when nothing is valid).
   auto finish = [this, items, respond = std::move(respond)](
                     Status status, std::vector<bool> duplicate, std::vector<UsageEvent> stored) {
@@ -163,15 +158,28 @@ void Api::ingest(HttpRequest& req, Respond respond) {
     respond({200, "application/json", json::serialize(body), {}});
   };
 
-  if (events.empty()) return finish(Status(), {}, {});
+  store(*items, std::move(finish));
+}
+
+void Api::store(std::vector<DecodedItem>& items, StoreDone done) {
+  auto prices = prices_.load();
+  std::vector<UsageEvent> events;
+  events.reserve(items.size());
+  for (DecodedItem& item : items) {
+    if (!item.status.ok()) continue;
+    item.status = prices->price(item.event);
+    if (!item.status.ok()) continue;
+    events.push_back(std::move(item.event));
+  }
+  if (events.empty()) return done(Status(), {}, {});
   // The ledger calls back on its writer thread; the response (and metric work) moves back to an
   // I/O thread so the writer goes straight on to the next commit.
   ledger_.submit(std::move(events),
-                 [this, finish = std::move(finish)](Status s, std::vector<bool> duplicate,
-                                                    std::vector<UsageEvent> stored) mutable {
+                 [this, done = std::move(done)](Status s, std::vector<bool> duplicate,
+                                                std::vector<UsageEvent> stored) mutable {
                    post_([s = std::move(s), duplicate = std::move(duplicate),
-                          stored = std::move(stored), finish = std::move(finish)]() mutable {
-                     finish(s, std::move(duplicate), std::move(stored));
+                          stored = std::move(stored), done = std::move(done)]() mutable {
+                     done(s, std::move(duplicate), std::move(stored));
                    });
                  });
 }

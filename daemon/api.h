@@ -21,6 +21,7 @@
 #include "daemon/http/server.h"
 #include "daemon/http/types.h"
 #include "daemon/worker_pool.h"
+#include "metering/event_decoder.h"
 #include "metering/price_book.h"
 #include "metering/time_util.h"
 #include "storage/ledger.h"
@@ -56,9 +57,19 @@ class Api final : public RequestHandler {
   void readyz(const HttpRequest& req, Respond respond);
   void metrics_text(const HttpRequest& req, Respond respond);
   void ingest(HttpRequest& req, Respond respond);  // takes the body
+  void otlp_traces(const HttpRequest& req, Respond respond);  // otlp_route.cpp
+  // Prices the valid items (marking those that fail) and commits them; `done` runs on an I/O
+  // thread once the ledger answered, or at once when nothing is valid. `items` must stay alive
+  // until then.
+  using StoreDone =
+      std::function<void(Status, std::vector<bool> duplicate, std::vector<UsageEvent> stored)>;
+  void store(std::vector<DecodedItem>& items, StoreDone done);
   void reload_route(const HttpRequest& req, Respond respond);
   // Budget routes (budget_routes.cpp).
   void admit(const HttpRequest& req, Respond respond);
+  void authz(const HttpRequest& req, Respond respond);  // a proxy's inline admission check
+  void cancel_reservation(const HttpRequest& req, Respond respond);
+  AdmitDecision decide(const Dimensions& d, std::optional<Money> estimate);  // counted
   void throttles(const HttpRequest& req, Respond respond);
   void budgets(const HttpRequest& req, Respond respond);
   void list_overrides(const HttpRequest& req, Respond respond);

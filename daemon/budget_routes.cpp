@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
+#include <cctype>
 
 #include "daemon/api.h"
 #include "daemon/http/query.h"
@@ -125,13 +126,7 @@ void Api::admit(const HttpRequest& req, Respond respond) {
   if (auto bad = read_admit_fields(fields, d, estimate, req.method == "POST"))
     return respond(std::move(*bad));
 
-  AdmitDecision decision = budgets_.engine().admit(d, estimate);
-  budgets_.count_decision(d.feature, d.priority, decision.decision);
-  if (decision.dry_run) {
-    spdlog::debug("dry run: would {} {} {} ({})", to_string(decision.decision), d.feature,
-                  to_string(d.priority), decision.reason);
-    decision.decision = Decision::kAllow;
-  }
+  const AdmitDecision decision = decide(d, estimate);
   HttpResponse r;
   if (decision.decision == Decision::kAllow && decision.reservation_id.empty()) {
     r.body = R"({"decision":"allow"})";  // the common answer, without building JSON
@@ -154,6 +149,66 @@ void Api::admit(const HttpRequest& req, Respond respond) {
   if (!decision.reservation_id.empty()) body["reservation_id"] = decision.reservation_id;
   r.body = json::serialize(body);
   respond(std::move(r));
+}
+
+AdmitDecision Api::decide(const Dimensions& d, std::optional<Money> estimate) {
+  AdmitDecision decision = budgets_.engine().admit(d, estimate);
+  budgets_.count_decision(d.feature, d.priority, decision.decision);
+  if (decision.dry_run) {
+    spdlog::debug("dry run: would {} {} {} ({})", to_string(decision.decision), d.feature,
+                  to_string(d.priority), decision.reason);
+    decision.decision = Decision::kAllow;
+  }
+  return decision;
+}
+
+void Api::authz(const HttpRequest& req, Respond respond) {
+  // nginx's auth_request denies on 401/403 only (anything else is its own error), so a proxy may
+  // ask for the status it needs; 429 by default (Envoy returns it to the client as it is).
+  int deny_status = 429;
+  for (const auto& [k, v] : parse_query(req.query)) {
+    if (k != "deny_status") continue;
+    deny_status = v.size() == 3 && v[0] == '4' && std::isdigit(static_cast<unsigned char>(v[1])) &&
+                          std::isdigit(static_cast<unsigned char>(v[2]))
+                      ? std::stoi(v)
+                      : 0;
+    if (deny_status == 0)
+      return respond(error_response(Code::kInvalidAdmission,
+                                    "deny_status must be a 4xx status like 403 or 429"));
+  }
+  std::vector<std::pair<std::string, json::value>> fields;
+  for (const auto& [field, header] : config_.authz.headers) {
+    std::string_view value = req.header(header);
+    if (!value.empty()) fields.emplace_back(field, json::string(value));
+  }
+  Dimensions d;
+  std::optional<Money> estimate;
+  if (auto bad = read_admit_fields(fields, d, estimate, /*allow_estimate=*/true))
+    return respond(std::move(*bad));
+  const AdmitDecision decision = decide(d, estimate);
+  HttpResponse r;
+  r.content_type = "text/plain; charset=utf-8";
+  r.headers.emplace_back("X-Tollgate-Decision", std::string(to_string(decision.decision)));
+  if (!decision.reservation_id.empty())
+    r.headers.emplace_back("X-Tollgate-Reservation-Id", decision.reservation_id);
+  if (decision.decision == Decision::kThrottle) {
+    r.status = deny_status;
+    r.headers.emplace_back("Retry-After", std::to_string(decision.retry_after_s));
+    r.headers.emplace_back("X-Tollgate-Budget", decision.budget);
+    r.body = "throttled by budget " + decision.budget + ": " + decision.reason + "\n";
+  } else if (decision.decision == Decision::kReroute) {
+    r.headers.emplace_back("X-Tollgate-Model", decision.model);
+    r.headers.emplace_back("X-Tollgate-Budget", decision.budget);
+  }
+  respond(std::move(r));
+}
+
+void Api::cancel_reservation(const HttpRequest& req, Respond respond) {
+  const std::string id = req.path.substr(std::string("/v1/reservations/").size());
+  if (!budgets_.engine().cancel_reservation(id))
+    return respond(error_response(Code::kUnknownReservation,
+                                  "no open reservation \"" + id + "\" (settled or expired)"));
+  respond({204, "application/json", "", {}});
 }
 
 void Api::throttles(const HttpRequest& req, Respond respond) {

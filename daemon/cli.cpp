@@ -9,6 +9,7 @@
 #include "daemon/logging.h"
 #include "daemon/offline_commands.h"
 #include "daemon/serve.h"
+#include "daemon/wait_command.h"
 #include "storage/sqlite_util.h"
 
 namespace tollgate {
@@ -155,6 +156,35 @@ int run_cli(int argc, char** argv) {
       ->required();
   add_file(import_cmd, "--out", prices_out, "Write the prices file here instead of stdout");
 
+  CLI::App* wait_cmd = add_command(
+      &app, "wait", "Ask for admission, wait out throttles, then run COMMAND",
+      "Usage: tollgate wait --feature F [--priority batch] [--estimated-cost X] -- COMMAND...\n"
+      "While throttled it prints why and asks again after Retry-After (at most every 5 s).\n"
+      "COMMAND runs with TOLLGATE_RESERVATION_ID (when --estimated-cost reserved) and\n"
+      "TOLLGATE_MODEL (when a budget reroutes) in its environment; usage it posts with that\n"
+      "reservation_id settles the reservation, and what is left is released when it ends.\n"
+      "Exit: COMMAND's own code (128+N if signal N ended it); 75 when --timeout passed while\n"
+      "throttled; 69 when Tollgate cannot be reached or refuses; 127 when COMMAND cannot run.");
+  WaitOptions wait;
+  wait_cmd->add_option("--url", wait.url, "The daemon (default http://127.0.0.1:9470)");
+  wait_cmd->add_option("--token", wait.token,
+                       "Bearer token with the admit role (default: $TOLLGATE_TOKEN)")
+      ->envname("TOLLGATE_TOKEN");
+  wait_cmd->add_option("--feature", wait.feature, "The feature the job belongs to")
+      ->required()
+      ->check(kNotEmpty);
+  wait_cmd->add_option("--priority", wait.priority, "critical, standard or batch (default batch)")
+      ->check(CLI::IsMember({"critical", "standard", "batch"}));
+  for (auto [flag, into] : {std::pair{"--team", &wait.team}, {"--customer", &wait.customer},
+                            {"--model", &wait.model}, {"--provider", &wait.provider},
+                            {"--region", &wait.region}})
+    wait_cmd->add_option(flag, *into, std::string("The job's ") + (flag + 2) + ", for budgets on it");
+  wait_cmd->add_option("--estimated-cost", wait.estimated_cost,
+                       "Reserve this much (reporting currency) for the job's budgets");
+  wait_cmd->add_option("--timeout", wait.timeout_s, "Give up after waiting this many seconds")
+      ->check(CLI::PositiveNumber);
+  wait_cmd->add_option("command", wait.command, "The command to run, after --")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -180,6 +210,7 @@ int run_cli(int argc, char** argv) {
   if (*focus_cmd) return export_focus(export_from, first_day, last_day);
   if (*backup_cmd) return backup(backup_from, backup_out);
   if (*import_cmd) return prices_import(litellm_path, prices_out);
+  if (*wait_cmd) return wait_and_run(wait);
   // No command, or a group without one ("tollgate report"): the usage of what was given, on
   // stderr since it answers a mistake. help() follows the subcommands given.
   std::cerr << app.help();

@@ -101,6 +101,11 @@ DaemonMetrics::DaemonMetrics(std::vector<std::string> labels, size_t max_series,
       http_duration_handles_(http_duration_) {
   auto& ingest = registry_.counter("tollgate_ingest_events_total",
                                    "Usage events received, by outcome.", {"result"});
+  otlp_skipped_ = registry_
+                      .counter("tollgate_otlp_spans_skipped_total",
+                               "OTLP spans received without GenAI usage attributes (not usage).",
+                               {})
+                      .with({});
   ingest_accepted_ = ingest.with({"accepted"});
   ingest_duplicate_ = ingest.with({"duplicate"});
   ingest_rejected_ = ingest.with({"rejected"});

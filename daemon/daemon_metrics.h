@@ -25,6 +25,7 @@ class DaemonMetrics {
   void record_commit(double seconds, size_t events);
   void record_http(std::string_view route, int status, double seconds);
   void record_reload(bool ok, double unix_seconds);
+  void record_otlp_skipped(size_t spans) { otlp_skipped_->inc(double(spans)); }
 
  private:
   std::vector<std::string> dims(const UsageEvent& e, const std::vector<std::string>& names) const;
@@ -46,6 +47,7 @@ class DaemonMetrics {
   metrics::Family<metrics::Histogram>& http_duration_;
   metrics::HandleCache<metrics::Counter> http_request_handles_;
   metrics::HandleCache<metrics::Histogram> http_duration_handles_;
+  metrics::Counter* otlp_skipped_;
   metrics::Gauge* reload_ok_;
   metrics::Gauge* reload_ts_;
 };

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 build_pkgs=(g++ cmake make ccache pkg-config tzdata ca-certificates
             libboost1.81-dev libboost-json1.81-dev libsqlite3-dev libspdlog-dev libyaml-cpp-dev
             libssl-dev libsystemd-dev libhowardhinnant-date-dev libcli11-dev)
-test_pkgs=(doctest-dev python3 python3-yaml sqlite3 prometheus curl chromium clang)
+test_pkgs=(doctest-dev python3 python3-yaml sqlite3 prometheus curl chromium clang nginx-light)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--tests" ]]; then
@@ -48,10 +48,13 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOLLGATE_TESTS=$with_tes
 cmake --build build -j "$(nproc)"
 
 if [[ "${1:-}" == "--tests" ]]; then
-  # playwright-core only (it downloads no browser); the test drives Debian's /usr/bin/chromium.
-  for attempt in 1 2 3; do  # a registry hiccup should not fail the suite
-    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error) && break
-    [[ $attempt == 3 ]] && exit 1
-    sleep 5
+  # tests/e2e: playwright-core only (it downloads no browser; the test drives Debian's
+  # /usr/bin/chromium). tests/otel: the OpenTelemetry JS SDK and its OTLP exporters.
+  for dir in tests/e2e tests/otel; do
+    for attempt in 1 2 3; do  # a registry hiccup should not fail the suite
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) && break
+      [[ $attempt == 3 ]] && exit 1
+      sleep 5
+    done
   done
 fi

@@ -64,6 +64,7 @@ constexpr CodeRow kCodes[] = {
     {Code::kRecvFailed, "recv_failed", 502},
     {Code::kBadResponse, "bad_response", 502},
     {Code::kRequestFailed, "request_failed", 502},
+    {Code::kUnknownReservation, "unknown_reservation", 404},
 };
 
 constexpr bool in_enum_order() {
@@ -72,7 +73,7 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "kCodes must list every Code in the enum's order");
-static_assert(std::size(kCodes) == static_cast<size_t>(Code::kRequestFailed) + 1,
+static_assert(std::size(kCodes) == static_cast<size_t>(Code::kUnknownReservation) + 1,
               "every Code needs its row");
 
 }  // namespace

@@ -65,6 +65,7 @@ enum class Code {
   kRecvFailed,
   kBadResponse,
   kRequestFailed,
+  kUnknownReservation,
 };
 
 // The code's stable name ("missing_field") and its HTTP status (400, 503, ...).

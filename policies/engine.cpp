@@ -164,6 +164,17 @@ void PolicyEngine::restore_reservations(const std::vector<StoredReservation>& re
   evaluate(touched, now);
 }
 
+bool PolicyEngine::cancel_reservation(const std::string& id) {
+  const EpochMs now = clock_();
+  std::lock_guard lock(mu_);
+  auto it = book_.reservations().find(id);
+  if (it == book_.reservations().end()) return false;
+  const std::vector<size_t> budgets = it->second.budgets;
+  release(id);
+  evaluate(budgets, now);
+  return true;
+}
+
 void PolicyEngine::release(const std::string& id) {
   if (book_.release(id) && hooks_.released) hooks_.released(id);
 }

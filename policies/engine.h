@@ -75,6 +75,8 @@ class PolicyEngine {
   void restore_reservations(const std::vector<StoredReservation>& reservations);
 
   void record(const std::vector<const UsageEvent*>& accepted);
+  // Gives back what is left of an open reservation (its job ended); false when there is none.
+  bool cancel_reservation(const std::string& id);
   AdmitDecision admit(const Dimensions& d, std::optional<Money> estimate);
   std::shared_ptr<const ThrottleTable> table() const { return table_.load(); }
   std::shared_ptr<const PolicySet> policies() const;

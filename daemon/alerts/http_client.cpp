@@ -113,10 +113,12 @@ Result<ClientResponse> HttpClient::exchange(const std::string& raw) {
 
 Result<ClientResponse> HttpClient::request(const std::string& method, const std::string& path,
                                            const std::string& content_type,
-                                           const std::string& body) {
+                                           const std::string& body,
+                                           const std::vector<std::pair<std::string, std::string>>& headers) {
   std::string raw =
       method + " " + path + " HTTP/1.1\r\nHost: " + host_ + "\r\nUser-Agent: tollgate\r\n";
   if (!content_type.empty()) raw += "Content-Type: " + content_type + "\r\n";
+  for (const auto& [k, v] : headers) raw += k + ": " + v + "\r\n";
   raw += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool fresh = fd_ < 0;

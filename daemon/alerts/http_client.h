@@ -4,6 +4,8 @@
 // Not thread-safe: one client per thread.
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "metering/status.h"
 
@@ -28,8 +30,9 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Sends one request on the kept-alive connection (reconnecting once if it was closed).
-  Result<ClientResponse> request(const std::string& method, const std::string& path,
-                                 const std::string& content_type, const std::string& body);
+  Result<ClientResponse> request(
+      const std::string& method, const std::string& path, const std::string& content_type,
+      const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers = {});
 
  private:
   Status connect();

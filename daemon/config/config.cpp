@@ -1,5 +1,7 @@
 #include "daemon/config/config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <set>
 
@@ -242,6 +244,62 @@ void read_metrics(YamlReader& r, const YAML::Node& n, Config& c) {
   if (auto v = r.integer(n, "max_series", 10, 10'000'000)) c.max_series = *v;
 }
 
+// X-Tollgate-Feature, ..., X-Tollgate-Estimated-Cost (lower case, as headers are compared).
+std::vector<std::pair<std::string, std::string>> default_authz_headers() {
+  std::vector<std::pair<std::string, std::string>> h;
+  for (const Dimension& d : kDimensions)
+    h.emplace_back(std::string(d.name), "x-tollgate-" + std::string(d.name));
+  h.emplace_back("estimated_cost", "x-tollgate-estimated-cost");
+  return h;
+}
+
+// A map of field → name over `pairs` (whose fields are the allowed ones): authz headers and OTLP
+// attributes. Names must match `valid`; `lower` lower-cases them (HTTP headers).
+void read_field_map(YamlReader& r, const YAML::Node& n, const std::string& what,
+                    std::vector<std::pair<std::string, std::string>>& pairs, bool lower) {
+  if (!n || n.IsNull()) return;
+  if (!n.IsMap()) return r.error(n, what + " must map fields to names");
+  std::string allowed;
+  for (const auto& [field, name] : pairs) allowed += (allowed.empty() ? "" : ", ") + field;
+  for (const auto& kv : n) {
+    const std::string field = kv.first.Scalar();
+    auto it = std::find_if(pairs.begin(), pairs.end(),
+                           [&](const auto& fn) { return fn.first == field; });
+    if (it == pairs.end()) {
+      r.error(kv.first, "unknown field \"" + field + "\" in " + what + " (" + allowed + ")");
+      continue;
+    }
+    std::string name = kv.second.IsScalar() ? kv.second.Scalar() : "";
+    bool ok = !name.empty() && name.size() <= 128;
+    for (char& ch : name) {
+      ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' ||
+                  (!lower && ch == '.'));
+      if (lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    if (!ok)
+      r.error(kv.second, what + "." + field + " must be a name of letters, digits" +
+                             (lower ? ", - and _" : ", '.', - and _"));
+    else
+      it->second = name;
+  }
+}
+
+void read_authz(YamlReader& r, const YAML::Node& n, Config& c) {
+  if (!r.expect_map(n, "authz", {"headers"})) return;
+  read_field_map(r, n["headers"], "authz.headers", c.authz.headers, /*lower=*/true);
+}
+
+void read_otlp(YamlReader& r, const YAML::Node& n, Config& c) {
+  if (!r.expect_map(n, "otlp", {"attributes"})) return;
+  // Every dimension can be mapped; the defaults name a few (feature ← service.name, ...).
+  auto& attrs = c.otlp.attributes;
+  for (const Dimension& d : kDimensions)
+    if (std::none_of(attrs.begin(), attrs.end(), [&](const auto& a) { return a.first == d.name; }))
+      attrs.emplace_back(std::string(d.name), "");
+  read_field_map(r, n["attributes"], "otlp.attributes", attrs, /*lower=*/false);
+  std::erase_if(attrs, [](const auto& a) { return a.second.empty(); });
+}
+
 void read_limits(YamlReader& r, const YAML::Node& n, Config& c) {
   if (!r.expect_map(n, "limits",
                     {"max_event_cost", "max_items_per_request", "max_errors_listed",
@@ -275,7 +333,7 @@ Config load_config(const std::string& path, LoadErrors& errors) {
   const YAML::Node& root = *loaded;
   if (!r.expect_map(root, "the configuration",
                     {"server", "storage", "reporting", "prices_file", "policies_file", "auth",
-                     "alerting", "metrics", "limits"}))
+                     "alerting", "metrics", "limits", "authz", "otlp"}))
     return c;
   if (root["server"]) read_server(r, root["server"], c);
   if (root["storage"]) {
@@ -290,6 +348,9 @@ Config load_config(const std::string& path, LoadErrors& errors) {
   if (root["alerting"]) read_alerting(r, root["alerting"], c);
   if (root["metrics"]) read_metrics(r, root["metrics"], c);
   if (root["limits"]) read_limits(r, root["limits"], c);
+  c.authz.headers = default_authz_headers();
+  if (root["authz"]) read_authz(r, root["authz"], c);
+  if (root["otlp"]) read_otlp(r, root["otlp"], c);
   if (c.tokens.empty() && !is_loopback_host(c.server.host))
     r.error(root["server"] ? root["server"] : root,
             "server.listen is " + c.server.host +

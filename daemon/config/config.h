@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "metering/money.h"
+#include "metering/otlp_decoder.h"
 #include "metering/time_zone.h"
 
 namespace tollgate {
@@ -66,6 +67,13 @@ struct Config {
   std::vector<std::string> metric_labels = {"feature",  "team",   "model",
                                             "provider", "region", "priority"};
   uint64_t max_series = 10000;
+  // Inline admission for proxies (GET /v1/authz): the request header each field is read from,
+  // lower case; by default X-Tollgate-<Dimension> and X-Tollgate-Estimated-Cost.
+  struct {
+    std::vector<std::pair<std::string, std::string>> headers;  // field → header
+  } authz;
+  // POST /v1/traces: the span or resource attribute each dimension is read from.
+  OtlpMapping otlp = OtlpMapping::defaults();
   // Bounds on what one client can make the daemon hold or do (CONTRACT §2.1 `limits`).
   struct {
     Money max_event_cost = Money::from_nanos(1'000'000'000'000'000);  // 1,000,000 units

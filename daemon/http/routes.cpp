@@ -4,20 +4,19 @@ namespace tollgate {
 
 namespace {
 
-constexpr std::string_view kIdSuffix = "{id}";
+constexpr std::pair<Method, std::string_view> kMethods[] = {
+    {kGet, "GET"}, {kHead, "HEAD"},   {kPost, "POST"},      {kDelete, "DELETE"},
+    {kPut, "PUT"}, {kPatch, "PATCH"}, {kOptions, "OPTIONS"}};
 
 unsigned method_bit(std::string_view m) {
-  if (m == "GET") return kGet;
-  if (m == "HEAD") return kHead;
-  if (m == "POST") return kPost;
-  if (m == "DELETE") return kDelete;
+  for (auto [bit, name] : kMethods)
+    if (m == name) return bit;
   return 0;
 }
 
 bool path_matches(const std::string& pattern, std::string_view path) {
-  if (pattern.size() >= kIdSuffix.size() &&
-      std::string_view(pattern).substr(pattern.size() - kIdSuffix.size()) == kIdSuffix) {
-    std::string_view prefix(pattern.data(), pattern.size() - kIdSuffix.size());
+  if (!pattern.empty() && pattern.back() == '}') {
+    std::string_view prefix(pattern.data(), pattern.rfind('{'));
     return path.size() > prefix.size() && path.substr(0, prefix.size()) == prefix;
   }
   return path == pattern;
@@ -49,8 +48,8 @@ RouteTable::Match RouteTable::find(std::string_view method, std::string_view pat
 
 std::string method_list(unsigned methods) {
   std::string out;
-  for (auto [bit, name] : {std::pair{kGet, "GET"}, {kPost, "POST"}, {kDelete, "DELETE"}})
-    if (methods & bit) out += (out.empty() ? "" : ", ") + std::string(name);
+  for (auto [bit, name] : kMethods)
+    if ((methods & bit) && bit != kHead) out += (out.empty() ? "" : ", ") + std::string(name);
   return out;
 }
 

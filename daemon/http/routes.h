@@ -14,10 +14,20 @@
 
 namespace tollgate {
 
-enum Method : unsigned { kGet = 1, kHead = 2, kPost = 4, kDelete = 8 };
+enum Method : unsigned {
+  kGet = 1,
+  kHead = 2,
+  kPost = 4,
+  kDelete = 8,
+  kPut = 16,
+  kPatch = 32,
+  kOptions = 64,
+  kAnyMethod = 127,  // a proxy's check may come with the original request's method
+};
 
 struct Route {
-  // Exact path, or a prefix ending in "{id}" that matches whatever follows ("/v1/overrides/{id}").
+  // Exact path, or a prefix ending in a "{name}" that matches whatever non-empty rest follows
+  // ("/v1/overrides/{id}").
   std::string path;
   unsigned methods = 0;     // Method bits
   std::optional<Role> role;  // the token role it needs; nullopt: none (probes, metrics, the page)

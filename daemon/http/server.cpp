@@ -111,6 +111,12 @@ class Session : public std::enable_shared_from_this<Session> {
     plain.authorization = std::string(req[http::field::authorization]);
     plain.content_type = std::string(req[http::field::content_type]);
     plain.if_none_match = std::string(req[http::field::if_none_match]);
+    if (plain.path.compare(0, kAllHeadersPrefix.size(), kAllHeadersPrefix) == 0)
+      for (const auto& field : req) {
+        std::string name(field.name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        plain.headers.emplace_back(std::move(name), std::string(field.value()));
+      }
     plain.body = std::move(req.body());
     deadline_ = Clock::time_point::max();  // a request waiting on the ledger is not idle
     in_flight_.fetch_add(1);

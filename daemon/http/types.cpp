@@ -13,4 +13,10 @@ HttpResponse error_response(Code code, const std::string& message) {
   return r;
 }
 
+std::string_view HttpRequest::header(std::string_view lower_name) const {
+  for (const auto& [k, v] : headers)
+    if (k == lower_name) return v;
+  return {};
+}
+
 }  // namespace tollgate

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,8 +17,17 @@ struct HttpRequest {
   std::string path;    // target without the query string
   std::string query;   // after '?', undecoded
   std::string authorization, content_type, if_none_match;
+  // Every header, names lower-cased: only for the routes that read arbitrary headers
+  // (kAllHeadersPrefix), so the hot routes copy nothing more.
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+
+  // The header's value ("" when absent); `lower_name` must be lower case.
+  std::string_view header(std::string_view lower_name) const;
 };
+
+// Requests whose path starts with this carry all their headers (proxies' inline admission).
+inline constexpr std::string_view kAllHeadersPrefix = "/v1/authz";
 
 struct HttpResponse {
   int status = 200;

@@ -1,0 +1,57 @@
+// POST /v1/traces (OTLP/HTTP, protobuf or JSON): GenAI spans from instrumented services become
+// usage events, priced and committed like POST /v1/usage, answered with OTLP's partial success.
+
+#include "daemon/api.h"
+#include "metering/otlp_decoder.h"
+
+namespace tollgate {
+
+void Api::otlp_traces(const HttpRequest& req, Respond respond) {
+  if (draining_.load())
+    return respond(error_response(Code::kShuttingDown, "the server is shutting down; retry"));
+  // Protobuf is the exporters' default; JSON when the exporter says so.
+  const OtlpEncoding encoding = req.content_type.find("json") != std::string::npos
+                                    ? OtlpEncoding::kJson
+                                    : OtlpEncoding::kProtobuf;
+  const EpochMs now = clock_();
+  const EpochMs oldest = now - int64_t(config_.storage.raw_retention_days) * 86'400'000;
+  auto decoded = decode_otlp_traces(req.body, encoding, config_.otlp, now, oldest);
+  if (!decoded.ok()) return respond(error_response(decoded.status()));
+  metrics_.record_otlp_skipped(decoded->skipped);
+  auto items = std::make_shared<std::vector<DecodedItem>>(std::move(decoded->items));
+  auto finish = [this, items, encoding, respond = std::move(respond)](
+                    Status status, std::vector<bool> duplicate, std::vector<UsageEvent> stored) {
+    if (!status.ok()) {
+      auto r = error_response(status);
+      r.headers.emplace_back("Retry-After", "1");
+      return respond(std::move(r));
+    }
+    size_t accepted = 0, duplicates = 0, rejected = 0;
+    std::string first_error;
+    std::vector<const UsageEvent*> fresh;
+    for (size_t k = 0; k < duplicate.size(); ++k) {
+      if (duplicate[k]) {
+        ++duplicates;  // a re-sent span: already counted, not rejected
+        continue;
+      }
+      ++accepted;
+      fresh.push_back(&stored[k]);
+    }
+    for (const DecodedItem& item : *items) {
+      if (item.status.ok()) continue;
+      if (rejected++ == 0)
+        first_error = "span " + item.event_id + ": " + std::string(item.status.code_name()) +
+                      ": " + item.status.message();
+    }
+    metrics_.record_accepted(fresh);
+    metrics_.record_ingest(accepted, duplicates, rejected);
+    HttpResponse r{200,
+                   encoding == OtlpEncoding::kJson ? "application/json" : "application/x-protobuf",
+                   otlp_response(encoding, int64_t(rejected), first_error),
+                   {}};
+    respond(std::move(r));
+  };
+  store(*items, std::move(finish));
+}
+
+}  // namespace tollgate
