@@ -70,7 +70,14 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
                              Clock clock)
     : config_(config),
       ledger_(ledger),
-      alerts_(config.webhooks),
+      alerts_(config.webhooks, config.webhook,
+              // Every failed delivery attempt, by why: a refused certificate is "tls".
+              [&failures = registry.counter("tollgate_webhook_attempt_failures_total",
+                                            "Failed alert webhook delivery attempts, by reason "
+                                            "(connect, tls, request, status).",
+                                            {"reason"})](const std::string& reason) {
+                failures.with({reason})->inc();
+              }),
       engine_(config.reporting.tz, config.reporting.currency, clock,
               PolicyEngine::Hooks{
                   [this](const AuditEntry& e) {

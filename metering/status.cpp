@@ -65,6 +65,7 @@ constexpr CodeRow kCodes[] = {
     {Code::kBadResponse, "bad_response", 502},
     {Code::kRequestFailed, "request_failed", 502},
     {Code::kUnknownReservation, "unknown_reservation", 404},
+    {Code::kTlsFailed, "tls_failed", 502},
 };
 
 constexpr bool in_enum_order() {
@@ -73,7 +74,7 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "kCodes must list every Code in the enum's order");
-static_assert(std::size(kCodes) == static_cast<size_t>(Code::kUnknownReservation) + 1,
+static_assert(std::size(kCodes) == static_cast<size_t>(Code::kTlsFailed) + 1,
               "every Code needs its row");
 
 }  // namespace

@@ -66,6 +66,7 @@ enum class Code {
   kBadResponse,
   kRequestFailed,
   kUnknownReservation,
+  kTlsFailed,
 };
 
 // The code's stable name ("missing_field") and its HTTP status (400, 503, ...).

@@ -4,12 +4,18 @@
 
 #include <algorithm>
 
-#include "daemon/alerts/http_client.h"
+#include <functional>
 
 namespace tollgate {
 
-AlertSender::AlertSender(std::vector<std::string> urls, int attempts, int first_backoff_ms)
-    : urls_(std::move(urls)), attempts_(attempts), first_backoff_ms_(first_backoff_ms) {
+AlertSender::AlertSender(std::vector<std::string> urls, WebhookOptions options,
+                         std::function<void(const std::string&)> on_failure, int attempts,
+                         int first_backoff_ms)
+    : urls_(std::move(urls)),
+      options_(std::move(options)),
+      on_failure_(std::move(on_failure)),
+      attempts_(attempts),
+      first_backoff_ms_(first_backoff_ms) {
   if (!urls_.empty()) thread_ = std::thread([this] { run(); });
 }
 
@@ -47,18 +53,17 @@ void AlertSender::run() {
     Job job = *next;
     jobs_.erase(next);
     lock.unlock();
-    auto url = HttpUrl::parse(urls_[job.url]);
+    auto r = post_webhook(urls_[job.url], job.body, options_);
     std::string error;
-    if (!url.ok()) {
-      error = url.status().message();
+    if (r.ok() && r.value() >= 200 && r.value() < 300) {
+      spdlog::info("alert delivered to {}: {}", urls_[job.url], job.summary);
     } else {
-      HttpClient client(url->host, url->port, 5000);
-      auto r = client.request("POST", url->path, "application/json", job.body);
-      if (r.ok() && r->status >= 200 && r->status < 300) {
-        spdlog::info("alert delivered to {}: {}", urls_[job.url], job.summary);
-      } else {
-        error = r.ok() ? "HTTP " + std::to_string(r->status) : r.status().message();
-      }
+      error = r.ok() ? "HTTP " + std::to_string(r.value()) : r.status().message();
+      if (on_failure_)
+        on_failure_(r.ok()                                    ? "status"
+                    : r.status().code() == Code::kTlsFailed     ? "tls"
+                    : r.status().code() == Code::kConnectFailed ? "connect"
+                                                                : "request");
     }
     lock.lock();
     if (error.empty()) continue;

@@ -11,12 +11,18 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/alerts/webhook_client.h"
+
 namespace tollgate {
 
 class AlertSender {
  public:
-  // `attempts` per webhook; backoff starts at `first_backoff_ms` and doubles.
-  AlertSender(std::vector<std::string> urls, int attempts = 6, int first_backoff_ms = 500);
+  // `attempts` per webhook; backoff starts at `first_backoff_ms` and doubles. `on_failure` is
+  // called (on the sender's thread) with a reason for every failed attempt: connect, tls,
+  // request (no answer) or status (an answer other than 2xx).
+  AlertSender(std::vector<std::string> urls, WebhookOptions options = {},
+              std::function<void(const std::string& reason)> on_failure = nullptr,
+              int attempts = 6, int first_backoff_ms = 500);
   ~AlertSender();  // stops; undelivered alerts are logged as dropped
 
   void send(std::string json_body, std::string summary);
@@ -31,6 +37,8 @@ class AlertSender {
   void run();
 
   std::vector<std::string> urls_;
+  WebhookOptions options_;
+  std::function<void(const std::string&)> on_failure_;
   int attempts_, first_backoff_ms_;
   std::mutex mu_;
   std::condition_variable cv_;

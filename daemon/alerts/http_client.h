@@ -1,5 +1,5 @@
 #pragma once
-// A small blocking HTTP/1.1 client over POSIX sockets, for outgoing webhooks (and the benchmark's
+// A small blocking HTTP/1.1 client over POSIX sockets, for `tollgate wait` (and the benchmark's
 // load generator): plain http://, Content-Length bodies, keep-alive. Not for I/O threads.
 // Not thread-safe: one client per thread.
 

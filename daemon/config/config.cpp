@@ -207,7 +207,13 @@ void read_auth(YamlReader& r, const YAML::Node& n, Config& c) {
 }
 
 void read_alerting(YamlReader& r, const YAML::Node& n, Config& c) {
-  if (!r.expect_map(n, "alerting", {"webhooks"})) return;
+  if (!r.expect_map(n, "alerting", {"webhooks", "ca_file", "timeout_ms"})) return;
+  if (auto ca = r.string(n, "ca_file"); ca && !ca->empty()) {
+    c.webhook.ca_file = resolve(r.file(), *ca);
+    if (!fs::is_regular_file(c.webhook.ca_file))
+      r.error(n["ca_file"], "alerting.ca_file " + c.webhook.ca_file + " is not a readable file");
+  }
+  if (auto v = r.integer(n, "timeout_ms", 100, 120'000)) c.webhook.timeout_ms = static_cast<int>(*v);
   YAML::Node hooks = n["webhooks"];
   if (!hooks || hooks.IsNull()) return;
   if (!hooks.IsSequence()) {
@@ -217,8 +223,8 @@ void read_alerting(YamlReader& r, const YAML::Node& n, Config& c) {
   for (const auto& h : hooks) {
     if (!r.expect_map(h, "a webhook", {"url"})) continue;
     std::string url = r.string(h, "url").value_or("");
-    if (url.rfind("http://", 0) != 0)
-      r.error(h, "webhook url must start with http:// (got \"" + url + "\")");
+    if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0)
+      r.error(h, "webhook url must start with https:// or http:// (got \"" + url + "\")");
     c.webhooks.push_back(url);
   }
 }

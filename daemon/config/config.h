@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/alerts/webhook_client.h"
 #include "metering/money.h"
 #include "metering/otlp_decoder.h"
 #include "metering/time_zone.h"
@@ -64,6 +65,7 @@ struct Config {
   std::string policies_file;
   std::vector<AuthToken> tokens;
   std::vector<std::string> webhooks;
+  WebhookOptions webhook;  // alerting.ca_file, alerting.timeout_ms
   std::vector<std::string> metric_labels = {"feature",  "team",   "model",
                                             "provider", "region", "priority"};
   uint64_t max_series = 10000;
