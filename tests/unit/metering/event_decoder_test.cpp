@@ -85,8 +85,9 @@ TEST_CASE("every validation error has its code") {
         "missing_field");
   CHECK(decode(R"({"event_id":"e\u00e9","feature":"f","provider":"p","model":"m"})")[0]
             .status.code_name() == "invalid_event_id");
+  // CONTRACT §3 (updated): a control character in any string, event_id included, is invalid_string.
   CHECK(decode(R"({"event_id":"e\n","feature":"f","provider":"p","model":"m"})")[0].status.code_name() ==
-        "invalid_event_id");
+        "invalid_string");
   CHECK(decode(R"({"event_id":7,"feature":"f","provider":"p","model":"m"})")[0].status.code_name() ==
         "invalid_type");
   CHECK(code_of(R"("team": ")" + std::string(129, 'x') + "\"") == "string_too_long");

@@ -49,7 +49,8 @@ UsageEvent event(const std::string& model, int64_t input, int64_t output, int64_
 TEST_CASE("tokens are priced per million, exactly") {
   Book b(
       "prices:\n  - {provider: p, model: m, per_1m_input_tokens: 1.20, per_1m_output_tokens: "
-      "6.00}\n");
+      "6.00}\n",
+      "limits: {max_event_cost: 10000000}\n");  // 10^12 tokens cost 1.2 million
   REQUIRE(b.errors.empty());
   // 1200 × 1.20/1M + 300 × 6/1M = 0.00144 + 0.0018 = 0.00324
   CHECK(b.cost(event("m", 1200, 300)) == 3'240'000);

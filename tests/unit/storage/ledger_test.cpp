@@ -35,12 +35,18 @@ UsageEvent make(const std::string& id, int64_t cost_nanos, EpochMs ts = kNow) {
 struct Outcome {
   Status status;
   std::vector<bool> duplicate;
+  std::vector<bool> refused;  // cost_out_of_range: a day's sum would wrap
 };
 
 Outcome submit_and_wait(Ledger& l, std::vector<UsageEvent> events) {
   std::promise<Outcome> p;
-  l.submit(std::move(events), [&](Status s, std::vector<bool> d, std::vector<UsageEvent>) {
-    p.set_value({s, std::move(d)});
+  l.submit(std::move(events), [&](Status s, std::vector<Stored> d, std::vector<UsageEvent>) {
+    Outcome o{s, {}, {}};
+    for (Stored x : d) {
+      o.duplicate.push_back(x == Stored::kDuplicate);
+      o.refused.push_back(x == Stored::kOutOfRange);
+    }
+    p.set_value(std::move(o));
   });
   return p.get_future().get();
 }
@@ -193,7 +199,7 @@ TEST_CASE("submit after stop fails with storage_unavailable and returns the even
   l.value()->stop();
   size_t returned = 0;
   Status status;
-  l.value()->submit({make("x", 1)}, [&](Status s, std::vector<bool>, std::vector<UsageEvent> e) {
+  l.value()->submit({make("x", 1)}, [&](Status s, std::vector<Stored>, std::vector<UsageEvent> e) {
     status = s;
     returned = e.size();
   });

@@ -46,7 +46,7 @@ struct Ledgered {
     auto l = Ledger::open(o);
     REQUIRE(l.ok());
     std::promise<Status> done;
-    l.value()->submit(std::move(events), [&](Status s, std::vector<bool>, std::vector<UsageEvent>) {
+    l.value()->submit(std::move(events), [&](Status s, std::vector<Stored>, std::vector<UsageEvent>) {
       done.set_value(s);
     });
     REQUIRE(done.get_future().get().ok());
