@@ -233,3 +233,38 @@ TEST_CASE("a failed commit stores nothing of the batch and reports storage_unava
         0);
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m") == 101);
 }
+
+TEST_CASE("no day sum can wrap: an event that would pass int64 is refused, alone") {
+  testing::TempDir dir;
+  auto l = Ledger::open(options(dir), [] { return kNow; });
+  REQUIRE(l.ok());
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  // Two events near the edge in different rollup rows (features): each row fits, the day would not.
+  UsageEvent a = make("edge-a", kMax - 10);
+  UsageEvent b = make("edge-b", 11);
+  b.feature = "other";
+  UsageEvent c = make("edge-c", 10);
+  c.feature = "third";
+  auto out = submit_and_wait(*l.value(), {a, b, c});
+  REQUIRE(out.status.ok());
+  CHECK(out.refused == std::vector<bool>{false, true, false});
+  CHECK(out.duplicate == std::vector<bool>{false, false, false});
+  // Across batches and restarts the day's total is read back from the rollups.
+  l = Status();  // closes the ledger and its lock before the restart
+  l = Ledger::open(options(dir), [] { return kNow; });
+  REQUIRE(l.ok());
+  auto more = submit_and_wait(*l.value(), {make("edge-d", 1), make("edge-a", 1)});
+  CHECK(more.refused == std::vector<bool>{true, false});
+  CHECK(more.duplicate == std::vector<bool>{false, true});
+  // Token counts are summed the same way.
+  UsageEvent t = make("tokens", 0);
+  t.input_tokens = kMax;
+  auto tokens = submit_and_wait(*l.value(), {t});
+  CHECK(tokens.refused == std::vector<bool>{true});
+  l.value()->stop();
+  const std::string db = dir.file("ledger.db");
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == kMax);
+  CHECK(query_int(db, "SELECT MIN(cost_nanos) FROM rollup_15m") == 10);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM events") == 2);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM events WHERE event_id = 'edge-b'") == 0);
+}
