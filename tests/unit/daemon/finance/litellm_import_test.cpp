@@ -132,4 +132,5 @@ TEST_CASE("every price LiteLLM gives for what Tollgate prices is kept (CONTRACT 
   // 87.5% off: 1M in + 1M out at 8 → 2.
   CHECK(cost("openai", "deep-batch", 1'000'000, 1'000'000, 0, Priority::kBatch) == 2'000'000'000);
   CHECK(cost("databricks", "noisy", 1'000'000, 1'000'000, 0, Priority::kStandard) ==
+        18'000'010'000);  // 2.99999 + 15.00002
 }
