@@ -204,7 +204,7 @@ Result<LitellmImport> import_litellm(const std::string& json_text, const std::st
         continue;
       }
       if (auto [it, fresh] = seen.emplace(std::pair{provider, model}, base); !fresh) {
-        // LiteLLM looks a model up by its first key in the map: that one is kept.
+        // The first entry in the file is kept; a different price is named so it can be checked.
         if (it->second != base)
           out.conflicts.push_back(name + " prices " + provider + "/" + model +
                                   " differently from an earlier entry; the earlier one is kept");

@@ -99,6 +99,13 @@ void write_row(JsonWriter& w, const std::vector<std::string>& group_by, const Re
   w.end_object();
 }
 
+// FOCUS decimal columns are decimals even when whole ("12345.0"): validators read a bare integer
+// as an integer column.
+std::string focus_decimal(std::string text) {
+  if (text.find('.') == std::string::npos) text += ".0";
+  return text;
+}
+
 std::string utc_iso(EpochMs ms) {
   std::string s = format_utc_ms(ms);
   return s.substr(0, 19) + "Z";  // FOCUS: ISO 8601 in UTC, seconds precision
@@ -217,12 +224,15 @@ std::string report_table(const DailyReport& r) {
 std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& currency,
                       const TimeZone& tz) {
   static const char* kColumns[] = {
-      "BilledCost",        "BillingAccountId",   "BillingAccountName", "BillingCurrency",
-      "BillingPeriodEnd",  "BillingPeriodStart", "ChargeCategory",     "ChargeClass",
-      "ChargeDescription", "ChargePeriodEnd",    "ChargePeriodStart",  "ContractedCost",
-      "EffectiveCost",     "InvoiceIssuerName",  "ListCost",           "PricingQuantity",
-      "PricingUnit",       "ProviderName",       "PublisherName",      "ServiceCategory",
-      "ServiceName",       "RegionId",           "ResourceId",         "Tags"};
+      "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodEnd",
+      "BillingPeriodStart", "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargePeriodEnd",
+      "ChargePeriodStart", "ContractedCost", "EffectiveCost", "InvoiceIssuerName", "ListCost",
+      "PricingQuantity", "PricingUnit", "ProviderName", "PublisherName", "ServiceCategory",
+      "ServiceName", "RegionId", "ResourceId", "Tags",
+      // Beyond the columns above (kept in their order for existing readers): what a provider
+      // that measures usage and has regions adds, and Tollgate's own dimensions.
+      "ChargeFrequency", "ConsumedQuantity", "ConsumedUnit", "RegionName", "ResourceName",
+      "ServiceSubcategory", "x_Feature", "x_Team", "x_Customer", "x_Priority"};
   std::string out;
   for (size_t i = 0; i < std::size(kColumns); ++i) out += std::string(i ? "," : "") + kColumns[i];
   out += "\r\n";
@@ -234,18 +244,23 @@ std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& curr
     const int64_t month = days_from_civil(y, m, 1);
     const int64_t next_month =
         m == 12 ? days_from_civil(y + 1, 1, 1) : days_from_civil(y, m + 1, 1);
-    const std::string cost = Money::from_nanos(r.sums.cost_nanos).to_string();
+    const std::string cost = focus_decimal(Money::from_nanos(r.sums.cost_nanos).to_string());
     const __int128 tokens = token_sum(r.sums);
-    std::string quantity, unit;
+    // Pricing in 1M tokens (as price lists are), consumption in tokens; else GPU hours, else
+    // requests.
+    std::string quantity, unit, consumed, consumed_unit;
     if (tokens > 0) {
-      quantity = decimal_string(tokens, 0);
-      unit = "Tokens";
+      consumed = decimal_string(tokens, 0);
+      consumed_unit = "Tokens";
+      quantity = decimal_string(tokens, 6);
+      unit = "1M Tokens";
     } else if (r.sums.gpu_micros > 0) {
-      quantity = decimal_string(divide_rounded(__int128(r.sums.gpu_micros) * 1000, 3600), 9);
-      unit = "GPU Hours";
+      consumed = quantity =
+          decimal_string(divide_rounded(__int128(r.sums.gpu_micros) * 1000, 3600), 9);
+      consumed_unit = unit = "GPU-Hours";
     } else {
-      quantity = std::to_string(r.sums.requests);
-      unit = "Requests";
+      consumed = quantity = std::to_string(r.sums.requests);
+      consumed_unit = unit = "Requests";
     }
     json::object tags;
     if (r.tags_json) {
@@ -276,7 +291,7 @@ std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& curr
                                   cost,
                                   r.provider,
                                   cost,
-                                  quantity,
+                                  focus_decimal(quantity),
                                   unit,
                                   r.provider,
                                   r.provider,
@@ -284,7 +299,17 @@ std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& curr
                                   "LLM Inference",
                                   r.region,
                                   r.model,
-                                  json::serialize(tags)};
+                                  serialize_json(tags),
+                                  "Usage-Based",
+                                  focus_decimal(consumed),
+                                  consumed_unit,
+                                  r.region,
+                                  r.model,
+                                  "Generative AI",
+                                  r.feature,
+                                  r.team,
+                                  r.customer.value_or(""),
+                                  r.priority.value_or("")};
     for (size_t i = 0; i < std::size(fields); ++i) {
       if (i) out += ',';
       append_csv_field(out, fields[i]);
