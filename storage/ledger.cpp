@@ -23,16 +23,17 @@ const char* kInsertEvent = R"sql(
 INSERT OR IGNORE INTO events (event_id, ts_ms, day_local, feature, team, customer, tags, provider,
   model, region, priority, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
   requests, gpu_micros, egress_bytes, latency_ms, status, cost_nanos, currency, priced_by,
-  price_ref, value_units_nanos, revenue_nanos, reservation_id, received_ms)
+  price_ref, value_units_nanos, revenue_nanos, reservation_id, received_ms, reasoning_tokens)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-  ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28))sql";
+  ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29))sql";
 
 // The rollup upserts: the 15-minute buckets, and the same sums by local day (there ?1, the
 // bucket, is not used). Both add into an existing row.
-#define TOLLGATE_ROLLUP_COLUMNS                                                           \
-  "feature, team, customer, tags, provider, model, region, priority, status, priced_by, " \
-  "currency, events, requests, input_tokens, cached_input_tokens, cache_write_tokens, "   \
-  "output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos"
+#define TOLLGATE_ROLLUP_COLUMNS                                                             \
+  "feature, team, customer, tags, provider, model, region, priority, status, priced_by, "   \
+  "currency, events, requests, input_tokens, cached_input_tokens, cache_write_tokens, "     \
+  "output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos, " \
+  "reasoning_tokens"
 #define TOLLGATE_ROLLUP_ADD                                                                        \
   " ON CONFLICT DO UPDATE SET events = events + excluded.events, "                                 \
   "requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens, " \
@@ -43,17 +44,18 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?
   "excluded.egress_bytes, "                                                                        \
   "cost_nanos = cost_nanos + excluded.cost_nanos, "                                                \
   "value_units_nanos = value_units_nanos + excluded.value_units_nanos, "                           \
-  "revenue_nanos = revenue_nanos + excluded.revenue_nanos"
+  "revenue_nanos = revenue_nanos + excluded.revenue_nanos, "                                       \
+  "reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens"
 
 const char* kUpsertRollup =
     "INSERT INTO rollup_15m (bucket_ms, day_local, " TOLLGATE_ROLLUP_COLUMNS
     ") VALUES (?1, ?2, ?3, "
     "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
-    "?24)" TOLLGATE_ROLLUP_ADD;
+    "?24, ?25)" TOLLGATE_ROLLUP_ADD;
 const char* kUpsertDaily = "INSERT INTO rollup_daily (day_local, " TOLLGATE_ROLLUP_COLUMNS
                            ") VALUES (?2, ?3, ?4, ?5, ?6, "
                            "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-                           "?21, ?22, ?23, ?24)" TOLLGATE_ROLLUP_ADD;
+                           "?21, ?22, ?23, ?24, ?25)" TOLLGATE_ROLLUP_ADD;
 #undef TOLLGATE_ROLLUP_COLUMNS
 #undef TOLLGATE_ROLLUP_ADD
 
@@ -64,6 +66,7 @@ using RollupKey = std::tuple<EpochMs, std::string_view, std::string_view, std::s
 struct RollupSums {
   int64_t events = 0, requests = 0, input = 0, cached = 0, cache_write = 0, output = 0, gpu = 0,
           egress = 0, cost = 0, value_units = 0, revenue = 0;
+  int64_t reasoning = 0;  // a part of output: bounded by it, so not in the day's checked totals
   std::string day_local;
 
   // Adds one event; false (and unchanged) when any sum would pass int64.
@@ -85,6 +88,7 @@ struct RollupSums {
       if (!r) return false;
       *sum = *r;
     }
+    next.reasoning += e.reasoning_tokens;
     *this = std::move(next);
     return true;
   }
@@ -125,7 +129,7 @@ void bind_rollup(Statement& st, const RollupKey& k, const RollupSums& r,
   st.bind(13, currency).bind(14, r.events).bind(15, r.requests);
   st.bind(16, r.input).bind(17, r.cached).bind(18, r.cache_write).bind(19, r.output);
   st.bind(20, r.gpu).bind(21, r.egress).bind(22, r.cost).bind(23, r.value_units);
-  st.bind(24, r.revenue);
+  st.bind(24, r.revenue).bind(25, r.reasoning);
 }
 
 EpochMs bucket_of(EpochMs ts) {
@@ -329,7 +333,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       insert.bind(18, e.egress_bytes).bind(19, e.latency_ms).bind(20, status);
       insert.bind(21, e.cost.nanos()).bind(22, options_.currency).bind(23, priced_by);
       insert.bind(24, e.price_ref).bind(25, e.value_units.nanos()).bind(26, e.revenue.nanos());
-      insert.bind(27, e.reservation_id).bind(28, received_ms);
+      insert.bind(27, e.reservation_id).bind(28, received_ms).bind(29, e.reasoning_tokens);
       int rc = insert.step();
       insert.reset();
       if (rc != SQLITE_DONE) {

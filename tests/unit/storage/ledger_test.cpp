@@ -268,3 +268,21 @@ TEST_CASE("no day sum can wrap: an event that would pass int64 is refused, alone
   CHECK(query_int(db, "SELECT COUNT(*) FROM events") == 2);
   CHECK(query_int(db, "SELECT COUNT(*) FROM events WHERE event_id = 'edge-b'") == 0);
 }
+
+TEST_CASE("reasoning tokens are kept per event and in the rollups") {
+  testing::TempDir dir;
+  auto l = Ledger::open(options(dir), [] { return kNow; });
+  REQUIRE(l.ok());
+  UsageEvent e = make("r1", 100);
+  e.output_tokens = 50;
+  e.reasoning_tokens = 30;
+  UsageEvent f = make("r2", 100);
+  f.output_tokens = 20;
+  f.reasoning_tokens = 5;
+  REQUIRE(submit_and_wait(*l.value(), {e, f}).status.ok());
+  l.value()->stop();
+  const std::string db = dir.file("ledger.db");
+  CHECK(query_int(db, "SELECT reasoning_tokens FROM events WHERE event_id = 'r1'") == 30);
+  CHECK(query_int(db, "SELECT SUM(reasoning_tokens) FROM rollup_15m") == 35);
+  CHECK(query_int(db, "SELECT SUM(reasoning_tokens) FROM rollup_daily") == 35);
+}
