@@ -11,11 +11,14 @@ constexpr i128 kHundredPercent = i128(100) * Money::kNanosPerUnit;  // nano-perc
 
 Status out_of_range(const std::string& what) { return Status::error(Code::kCostOutOfRange, what); }
 
-// a × b, or nullopt past 128 bits (prices and counts are bounded, their products need not be).
+constexpr i128 kI128Max = ~(static_cast<i128>(1) << 127);
+
+// a × b for non-negative a and b, or nullopt past 127 bits (prices and counts are bounded, their
+// products need not be). Written out: clang lowers __builtin_mul_overflow on 128 bits to a
+// compiler-rt call that libgcc does not have.
 std::optional<i128> mul(i128 a, i128 b) {
-  i128 r;
-  if (__builtin_mul_overflow(a, b, &r)) return std::nullopt;
-  return r;
+  if (a < 0 || b < 0 || (a != 0 && b > kI128Max / a)) return std::nullopt;
+  return a * b;
 }
 
 }  // namespace
@@ -88,8 +91,10 @@ Result<Money> compute_cost(const PriceEntry& price, const UsageEvent& e) {
     }
     auto v = mul(p.quantity, rate);
     if (v) v = mul(*v, factor);
-    if (!v || __builtin_add_overflow(total, divide_rounded(*v, p.divisor), &total))
+    const i128 part = v ? divide_rounded(*v, p.divisor) : -1;
+    if (part < 0 || part > kI128Max - total)
       return out_of_range("the event's cost is beyond what the ledger can hold");
+    total += part;
   }
   i128 nanos = divide_rounded(total, i128(1'000'000) * kHundredPercent);
   auto converted = mul(nanos, price.fx_nanos);
