@@ -113,14 +113,15 @@ void Api::ingest(HttpRequest& req, Respond respond) {
   const bool ndjson = req.content_type.find("ndjson") != std::string::npos ||
                       req.content_type.find("jsonlines") != std::string::npos;
   auto decoded =
-      decode_usage_body(req.body, ndjson ? BodyFormat::kNdjson : BodyFormat::kJson, now, oldest);
+      decode_usage_body(req.body, ndjson ? BodyFormat::kNdjson : BodyFormat::kJson, now, oldest,
+                        config_.limits.max_event_cost);
   if (!decoded.ok())
     return respond(error_response(decoded.status()));
 
   auto items = std::make_shared<std::vector<DecodedItem>>(std::move(decoded.value()));
   // Completes the request once the ledger answered (or at once when nothing is valid).
   auto finish = [this, items, respond = std::move(respond)](
-                    Status status, std::vector<bool> duplicate, std::vector<UsageEvent> stored) {
+                    Status status, std::vector<Stored> outcome, std::vector<UsageEvent> stored) {
     if (!status.ok()) {
       auto r = error_response(status);
       r.headers.emplace_back("Retry-After", "1");
@@ -129,8 +130,9 @@ void Api::ingest(HttpRequest& req, Respond respond) {
     size_t accepted = 0, duplicates = 0, rejected = 0, unpriced = 0;
     json::array errors;
     std::vector<const UsageEvent*> fresh;
-    for (size_t k = 0; k < duplicate.size(); ++k) {
-      if (duplicate[k]) {
+    for (size_t k = 0; k < outcome.size(); ++k) {
+      if (outcome[k] == Stored::kOutOfRange) continue;
+      if (outcome[k] == Stored::kDuplicate) {
         ++duplicates;
         continue;
       }
@@ -161,6 +163,22 @@ void Api::ingest(HttpRequest& req, Respond respond) {
   store(*items, std::move(finish));
 }
 
+namespace {
+
+// The items the ledger refused (a day's sum would pass int64) become rejected items: the k-th
+// outcome is that of the k-th item that was valid.
+void mark_out_of_range(std::vector<DecodedItem>& items, const std::vector<Stored>& outcome) {
+  for (size_t i = 0, k = 0; i < items.size() && k < outcome.size(); ++i) {
+    if (!items[i].status.ok()) continue;
+    if (outcome[k] == Stored::kOutOfRange)
+      items[i].status = Status::error(
+          Code::kCostOutOfRange, "the ledger refused it: a sum of its day would pass 9.2e18 nanos");
+    ++k;
+  }
+}
+
+}  // namespace
+
 void Api::store(std::vector<DecodedItem>& items, StoreDone done) {
   auto prices = prices_.load();
   std::vector<UsageEvent> events;
@@ -175,11 +193,12 @@ void Api::store(std::vector<DecodedItem>& items, StoreDone done) {
   // The ledger calls back on its writer thread; the response (and metric work) moves back to an
   // I/O thread so the writer goes straight on to the next commit.
   ledger_.submit(std::move(events),
-                 [this, done = std::move(done)](Status s, std::vector<bool> duplicate,
-                                                std::vector<UsageEvent> stored) mutable {
-                   post_([s = std::move(s), duplicate = std::move(duplicate),
+                 [this, &items, done = std::move(done)](Status s, std::vector<Stored> outcome,
+                                                        std::vector<UsageEvent> stored) mutable {
+                   post_([&items, s = std::move(s), outcome = std::move(outcome),
                           stored = std::move(stored), done = std::move(done)]() mutable {
-                     done(s, std::move(duplicate), std::move(stored));
+                     mark_out_of_range(items, outcome);
+                     done(s, std::move(outcome), std::move(stored));
                    });
                  });
 }

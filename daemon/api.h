@@ -58,11 +58,11 @@ class Api final : public RequestHandler {
   void metrics_text(const HttpRequest& req, Respond respond);
   void ingest(HttpRequest& req, Respond respond);  // takes the body
   void otlp_traces(const HttpRequest& req, Respond respond);  // otlp_route.cpp
-  // Prices the valid items (marking those that fail) and commits them; `done` runs on an I/O
-  // thread once the ledger answered, or at once when nothing is valid. `items` must stay alive
-  // until then.
+  // Prices the valid items and commits them, marking the items that fail pricing or that the
+  // ledger refused; `done` runs on an I/O thread once the ledger answered, or at once when
+  // nothing is valid. `items` must stay alive until then.
   using StoreDone =
-      std::function<void(Status, std::vector<bool> duplicate, std::vector<UsageEvent> stored)>;
+      std::function<void(Status, std::vector<Stored> outcome, std::vector<UsageEvent> stored)>;
   void store(std::vector<DecodedItem>& items, StoreDone done);
   void reload_route(const HttpRequest& req, Respond respond);
   // Budget routes (budget_routes.cpp).

@@ -10,6 +10,7 @@
 #include "daemon/api.h"
 #include "daemon/http/query.h"
 #include "metering/json_text.h"
+#include "metering/text_rules.h"
 #include "storage/policy_store.h"
 
 namespace tollgate {
@@ -27,7 +28,7 @@ HttpResponse json_response(int status, const json::value& body) {
 // Fills `d` and `estimate` from the admission fields; an error response when invalid.
 std::optional<HttpResponse> read_admit_fields(
     const std::vector<std::pair<std::string, json::value>>& fields, Dimensions& d,
-    std::optional<Money>& estimate, bool allow_estimate) {
+    std::optional<Money>& estimate, bool allow_estimate, Money max_event_cost) {
   bool have_feature = false, have_priority = false;
   for (const auto& [key, v] : fields) {
     auto bad = [&](const std::string& what) {
@@ -37,7 +38,10 @@ std::optional<HttpResponse> read_admit_fields(
     if (v.is_string()) {
       text.assign(v.get_string().data(), v.get_string().size());
       if (text.size() > kMaxString) return bad("is longer than 128 bytes");
+      // A GET's query string may decode to anything: these become label values and keys.
+      if (Status st = check_text(key, text); !st.ok()) return error_response(st);
     }
+    if (Status st = check_text(key, key); !st.ok()) return error_response(st);
     if (key == "estimated_cost") {
       if (!allow_estimate)
         return bad("is only accepted by POST /v1/admit (a GET makes no reservation)");
@@ -53,6 +57,10 @@ std::optional<HttpResponse> read_admit_fields(
       else if (v.is_null())
         continue;
       if (!m || m->nanos() < 0) return bad("must be a non-negative number with at most 9 decimals");
+      if (*m > max_event_cost)
+        return error_response(Code::kCostOutOfRange,
+                              "field \"estimated_cost\" is " + m->to_string() +
+                                  ", above limits.max_event_cost (" + max_event_cost.to_string() + ")");
       estimate = m;
       continue;
     }
@@ -61,6 +69,8 @@ std::optional<HttpResponse> read_admit_fields(
       if (!v.is_object()) return bad("must be an object of strings");
       for (const auto& kv : v.get_object()) {
         if (!kv.value().is_string()) return bad("must be an object of strings");
+        for (std::string_view t : {std::string_view(kv.key()), std::string_view(kv.value().get_string())})
+          if (Status st = check_text("tags", t); !st.ok()) return error_response(st);
         d.tags.emplace_back(std::string(kv.key()), std::string(kv.value().get_string()));
       }
       continue;
@@ -123,7 +133,8 @@ void Api::admit(const HttpRequest& req, Respond respond) {
   }
   Dimensions d;
   std::optional<Money> estimate;
-  if (auto bad = read_admit_fields(fields, d, estimate, req.method == "POST"))
+  if (auto bad = read_admit_fields(fields, d, estimate, req.method == "POST",
+                                   config_.limits.max_event_cost))
     return respond(std::move(*bad));
 
   const AdmitDecision decision = decide(d, estimate);
@@ -303,6 +314,11 @@ void Api::create_override(const HttpRequest& req, Respond respond) {
     return respond(error_response(Code::kInvalidOverride, "field \"action\" must be \"suspend\""));
   if (reason.empty())
     return respond(error_response(Code::kMissingField, "field \"reason\" is required: say why the budget is overridden"));
+  // The reason is echoed by /v1/overrides and the audit log: same string rules as usage events.
+  for (auto [field, text] : {std::pair{"budget", &budget}, {"reason", &reason}})
+    if (Status st = check_text(field, *text); !st.ok()) return respond(error_response(st));
+  if (reason.size() > 1024)
+    return respond(error_response(Code::kInvalidOverride, "field \"reason\" is longer than 1024 bytes"));
   if (!dur || !dur->is_int64() || dur->get_int64() <= 0 || dur->get_int64() > 30 * 86400)
     return respond(error_response(Code::kInvalidOverride, "field \"duration_s\" must be a whole number of seconds from 1 to 2592000 (30 days)"));
   budgets_.create_override(

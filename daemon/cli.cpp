@@ -97,7 +97,9 @@ int run_cli(int argc, char** argv) {
       report_cmd, "daily", "The daily unit-economics report",
       "Read straight from the ledger, so it works beside a running daemon. Money is\n"
       "exact: decimal text rounded once to 9 decimals, and the total is the sum of the\n"
-      "rows to the nano. csv and json print exactly the HTTP API's bodies.\n"
+      "rows to the nano. csv and json print exactly the HTTP API's bodies. A CSV cell\n"
+      "that starts with = + - @ (and is not a plain number) gets a leading apostrophe so\n"
+      "a spreadsheet shows it instead of running it.\n"
       "DIMS: comma-separated, among feature, team, customer, model, provider, region,\n"
       "priority and tag:KEY.");
   LedgerSource report_from;
@@ -148,9 +150,13 @@ int run_cli(int argc, char** argv) {
   CLI::App* prices_cmd = add_command(&app, "prices", "Price file tools");
   CLI::App* import_cmd = add_command(
       prices_cmd, "import", "Convert LiteLLM's price list into a Tollgate prices file",
-      "Prices stay exact decimals. Entries it cannot represent are skipped and counted\n"
-      "per reason on stderr. Provider names stay LiteLLM's (dashscope, not alibaba):\n"
-      "edit them to match what your events say.");
+      "Keeps input, output, cache read and write, reasoning and per-request prices,\n"
+      "context-length tiers and batch prices (one discount when every batch price is the\n"
+      "same percentage off, else a batch: price per component). Prices stay exact\n"
+      "decimals; float noise past 9 decimals per 1M tokens is rounded away. Entries it\n"
+      "cannot represent are skipped and counted per reason on stderr, and a model listed\n"
+      "twice with different prices is named there. Provider names stay LiteLLM's\n"
+      "(dashscope, not alibaba): edit them to match what your events say.");
   std::string litellm_path, prices_out;
   add_file(import_cmd, "--litellm", litellm_path, "LiteLLM's model_prices_and_context_window.json")
       ->required();

@@ -148,8 +148,9 @@ void DaemonMetrics::record_accepted(const std::vector<const UsageEvent*>& events
   // family once per set: a batch of 1,000 events costs a handful of lookups.
   struct Sums {
     const UsageEvent* sample;
-    int64_t cost = 0, input = 0, cached = 0, cache_write = 0, output = 0, requests = 0,
-            unpriced = 0;
+    // 128 bits: a batch of events near limits.max_event_cost cannot wrap before the double.
+    __int128 cost = 0, input = 0, cached = 0, cache_write = 0, output = 0, requests = 0;
+    int64_t unpriced = 0;
   };
   std::unordered_map<std::string, Sums> groups;
   std::string key;

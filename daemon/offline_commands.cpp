@@ -105,6 +105,7 @@ int prices_import(const std::string& litellm_path, const std::string& out) {
   std::fprintf(stderr, "imported %zu prices from %s\n", result->imported, litellm_path.c_str());
   for (const auto& [reason, n] : result->skipped)
     std::fprintf(stderr, "skipped %zu: %s\n", n, reason.c_str());
+  for (const auto& conflict : result->conflicts) std::fprintf(stderr, "note: %s\n", conflict.c_str());
   return 0;
 }
 

@@ -15,12 +15,13 @@ void Api::otlp_traces(const HttpRequest& req, Respond respond) {
                                     : OtlpEncoding::kProtobuf;
   const EpochMs now = clock_();
   const EpochMs oldest = now - int64_t(config_.storage.raw_retention_days) * 86'400'000;
-  auto decoded = decode_otlp_traces(req.body, encoding, config_.otlp, now, oldest);
+  auto decoded = decode_otlp_traces(req.body, encoding, config_.otlp, now, oldest,
+                                    config_.limits.max_event_cost);
   if (!decoded.ok()) return respond(error_response(decoded.status()));
   metrics_.record_otlp_skipped(decoded->skipped);
   auto items = std::make_shared<std::vector<DecodedItem>>(std::move(decoded->items));
   auto finish = [this, items, encoding, respond = std::move(respond)](
-                    Status status, std::vector<bool> duplicate, std::vector<UsageEvent> stored) {
+                    Status status, std::vector<Stored> outcome, std::vector<UsageEvent> stored) {
     if (!status.ok()) {
       auto r = error_response(status);
       r.headers.emplace_back("Retry-After", "1");
@@ -29,8 +30,9 @@ void Api::otlp_traces(const HttpRequest& req, Respond respond) {
     size_t accepted = 0, duplicates = 0, rejected = 0;
     std::string first_error;
     std::vector<const UsageEvent*> fresh;
-    for (size_t k = 0; k < duplicate.size(); ++k) {
-      if (duplicate[k]) {
+    for (size_t k = 0; k < outcome.size(); ++k) {
+      if (outcome[k] == Stored::kOutOfRange) continue;  // rejected, counted below
+      if (outcome[k] == Stored::kDuplicate) {
         ++duplicates;  // a re-sent span: already counted, not rejected
         continue;
       }

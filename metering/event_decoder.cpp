@@ -4,6 +4,8 @@
 #include <boost/json.hpp>
 #include <cmath>
 
+#include "metering/text_rules.h"
+
 namespace tollgate {
 
 namespace json = boost::json;
@@ -19,7 +21,7 @@ Status field_error(Code code, std::string_view field, std::string what) {
   return Status::error(code, "field \"" + std::string(field) + "\" " + what);
 }
 
-// Reads an optional bounded string field. Boost.JSON already refuses invalid UTF-8.
+// Reads an optional bounded string field.
 Status read_string(const json::object& o, std::string_view key, std::string& out,
                    bool required = false) {
   const json::value* v = o.if_contains(key);
@@ -33,6 +35,7 @@ Status read_string(const json::object& o, std::string_view key, std::string& out
     return field_error(Code::kStringTooLong, key,
                        "is " + std::to_string(s.size()) + " bytes; the limit is 128");
   if (required && s.empty()) return field_error(Code::kMissingField, key, "must not be empty");
+  if (Status st = check_text(key, s); !st.ok()) return st;
   out.assign(s.data(), s.size());
   return {};
 }
@@ -86,17 +89,22 @@ Status read_amount(const json::object& o, std::string_view key, std::optional<Mo
   return {};
 }
 
-Status read_amount(const json::object& o, std::string_view key, Money& out) {
-  std::optional<Money> m;
-  Status s = read_amount(o, key, m);
-  if (s.ok() && m) out = *m;
+// A money amount that ends up in sums: at most limits.max_event_cost.
+Status read_bounded_amount(const json::object& o, std::string_view key, Money max,
+                           std::optional<Money>& out) {
+  Status s = read_amount(o, key, out);
+  if (s.ok() && out && *out > max)
+    return field_error(
+        Code::kCostOutOfRange, key,
+        "is " + out->to_string() + ", above limits.max_event_cost (" + max.to_string() + ")");
   return s;
 }
 
 Status read_tags(const json::object& o, UsageEvent& e) {
   const json::value* v = o.if_contains("tags");
   if (!v || v->is_null()) return {};
-  if (!v->is_object()) return field_error(Code::kInvalidType, "tags", "must be an object of strings");
+  if (!v->is_object())
+    return field_error(Code::kInvalidType, "tags", "must be an object of strings");
   const json::object& tags = v->get_object();
   if (tags.size() > kMaxTags)
     return field_error(Code::kTooManyTags, "tags",
@@ -105,47 +113,127 @@ Status read_tags(const json::object& o, UsageEvent& e) {
     std::string key(kv.key());
     if (key.empty() || key.size() > kMaxString)
       return field_error(Code::kInvalidTag, "tags", "keys must be 1 to 128 bytes");
+    if (Status s = check_text("tags", key); !s.ok()) return s;
     if (!kv.value().is_string())
       return field_error(Code::kInvalidTag, "tags." + key, "must be a string");
     const json::string& val = kv.value().get_string();
     if (val.size() > kMaxString)
       return field_error(Code::kStringTooLong, "tags." + key, "is longer than 128 bytes");
+    if (Status s = check_text("tags." + key, val); !s.ok()) return s;
     e.tags.emplace_back(std::move(key), std::string(val.data(), val.size()));
   }
   std::sort(e.tags.begin(), e.tags.end());
   return {};
 }
 
-Status read_usage_object(const json::object& o, UsageEvent& e) {
-  const json::value* v = o.if_contains("usage");
-  if (!v || v->is_null()) return {};
-  for (const char* k : {"input_tokens", "cached_input_tokens", "output_tokens"}) {
-    if (o.contains(k) && !o.at(k).is_null())
+// The token counts of a provider's usage object (CONTRACT §3), each form known by its keys.
+struct UsageForm {
+  const char* name;
+  std::initializer_list<const char*> keys;
+};
+constexpr const char* kOpenAi = "OpenAI";
+constexpr const char* kAnthropic = "Anthropic";
+constexpr const char* kGemini = "Gemini";
+const UsageForm kUsageForms[] = {
+    {kOpenAi,
+     {"prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"}},
+    {kAnthropic,
+     {"input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"}},
+    {kGemini,
+     {"promptTokenCount", "candidatesTokenCount", "cachedContentTokenCount", "thoughtsTokenCount"}},
+};
+
+Status in_usage(const char* field, Status s) {
+  if (s.ok()) return s;
+  return Status::error(s.code(), std::string("in \"") + field + "\": " + s.message());
+}
+
+// Reads a count out of a nested details object (OpenAI's *_tokens_details).
+Status read_detail(const json::object& u, const char* object, const char* key, int64_t& out) {
+  const json::value* d = u.if_contains(object);
+  if (!d || d->is_null()) return {};
+  if (!d->is_object()) return field_error(Code::kInvalidType, object, "must be an object");
+  return read_count(d->get_object(), key, out);
+}
+
+Status decode_usage(const char* field, const json::object& u, UsageEvent& e) {
+  const char* form = nullptr;
+  for (const UsageForm& f : kUsageForms) {
+    bool has =
+        std::any_of(f.keys.begin(), f.keys.end(), [&](const char* k) { return u.contains(k); });
+    if (!has) continue;
+    if (form)
       return Status::error(Code::kConflictingFields,
-                           std::string("give either \"usage\" or \"") + k + "\", not both");
+                           std::string("\"") + field + "\" mixes the " + form + " and " + f.name +
+                               " usage forms; send one provider's object as it came");
+    form = f.name;
   }
-  if (!v->is_object()) return field_error(Code::kInvalidType, "usage", "must be an object");
-  const json::object& u = v->get_object();
-  int64_t prompt = 0, completion = 0, cached = 0;
-  Status s = read_count(u, "prompt_tokens", prompt);
-  if (s.ok()) s = read_count(u, "completion_tokens", completion);
-  if (!s.ok()) return Status::error(s.code(), "in \"usage\": " + s.message());
-  if (const json::value* d = u.if_contains("prompt_tokens_details"); d && !d->is_null()) {
-    if (!d->is_object())
-      return field_error(Code::kInvalidType, "usage.prompt_tokens_details", "must be an object");
-    s = read_count(d->get_object(), "cached_tokens", cached);
-    if (!s.ok())
-      return Status::error(s.code(), "in \"usage.prompt_tokens_details\": " + s.message());
+  if (!form)
+    return Status::error(
+        Code::kInvalidUsage,
+        std::string("\"") + field + "\" is none of the OpenAI, Anthropic or Gemini usage objects");
+  int64_t prompt = 0, cached = 0, output = 0, reasoning = 0, cache_write = 0;
+  Status s;
+  if (form == kOpenAi) {
+    s = read_count(u, "prompt_tokens", prompt);
+    if (s.ok()) s = read_count(u, "completion_tokens", output);
+    if (s.ok()) s = read_detail(u, "prompt_tokens_details", "cached_tokens", cached);
+    if (s.ok()) s = read_detail(u, "completion_tokens_details", "reasoning_tokens", reasoning);
+  } else if (form == kAnthropic) {
+    // Anthropic's input_tokens are already the uncached ones (counts ≤ 10^12: no overflow).
+    s = read_count(u, "input_tokens", prompt);
+    if (s.ok()) s = read_count(u, "output_tokens", output);
+    if (s.ok()) s = read_count(u, "cache_read_input_tokens", cached);
+    if (s.ok()) s = read_count(u, "cache_creation_input_tokens", cache_write);
+    prompt += cached;
+  } else {
+    int64_t thoughts = 0;
+    s = read_count(u, "promptTokenCount", prompt);
+    if (s.ok()) s = read_count(u, "candidatesTokenCount", output);
+    if (s.ok()) s = read_count(u, "cachedContentTokenCount", cached);
+    if (s.ok()) s = read_count(u, "thoughtsTokenCount", thoughts);
+    // Google bills thoughts as output, and counts them apart from the candidates.
+    output += thoughts;
+    reasoning = thoughts;
   }
+  if (!s.ok()) return in_usage(field, s);
   if (cached > prompt)
-    return Status::error(Code::kInvalidUsage,
-                         "usage.prompt_tokens_details.cached_tokens (" + std::to_string(cached) +
-                             ") exceeds usage.prompt_tokens (" + std::to_string(prompt) + ")");
-  // OpenAI's prompt_tokens include the cached ones: charge them once, at the cache-read price.
+    return Status::error(Code::kInvalidUsage, std::string("\"") + field + "\": " + form +
+                                                  " cached tokens (" + std::to_string(cached) +
+                                                  ") exceed the prompt tokens (" +
+                                                  std::to_string(prompt) + ")");
+  if (reasoning > output)
+    return Status::error(Code::kInvalidUsage, std::string("\"") + field + "\": " + form +
+                                                  " reasoning tokens exceed the output tokens");
+  // Prompt counts include the cached tokens: charge them once, at the cache-read price.
   e.input_tokens = prompt - cached;
   e.cached_input_tokens = cached;
-  e.output_tokens = completion;
+  e.cache_write_tokens = cache_write;
+  e.output_tokens = output;
+  e.reasoning_tokens = reasoning;
   return {};
+}
+
+// `usage` (any provider's form) or Gemini's `usageMetadata`, instead of the token fields.
+Status read_usage_object(const json::object& o, UsageEvent& e) {
+  const char* field = nullptr;
+  for (const char* k : {"usage", "usageMetadata"}) {
+    const json::value* v = o.if_contains(k);
+    if (!v || v->is_null()) continue;
+    if (field)
+      return Status::error(Code::kConflictingFields, "give either \"usage\" or \"usageMetadata\"");
+    field = k;
+  }
+  if (!field) return {};
+  for (const char* k : {"input_tokens", "cached_input_tokens", "cache_write_tokens",
+                        "output_tokens", "reasoning_tokens"}) {
+    if (o.contains(k) && !o.at(k).is_null())
+      return Status::error(Code::kConflictingFields,
+                           std::string("give either \"") + field + "\" or \"" + k + "\", not both");
+  }
+  const json::value& v = o.at(field);
+  if (!v.is_object()) return field_error(Code::kInvalidType, field, "must be an object");
+  return decode_usage(field, v.get_object(), e);
 }
 
 Status read_timestamp(const json::object& o, UsageEvent& e, EpochMs now_ms, EpochMs oldest_ms) {
@@ -177,14 +265,15 @@ Status read_timestamp(const json::object& o, UsageEvent& e, EpochMs now_ms, Epoc
   return {};
 }
 
-Status validate(const json::value& item, UsageEvent& e, EpochMs now_ms, EpochMs oldest_ms) {
-  if (!item.is_object()) return Status::error(Code::kNotAnObject, "each event must be a JSON object");
+Status validate(const json::value& item, UsageEvent& e, EpochMs now_ms, EpochMs oldest_ms,
+                Money max_event_cost) {
+  if (!item.is_object())
+    return Status::error(Code::kNotAnObject, "each event must be a JSON object");
   const json::object& o = item.get_object();
   Status s = read_string(o, "event_id", e.event_id, true);
   if (!s.ok()) return s;
   for (unsigned char c : e.event_id)
-    if (c < 0x20 || c > 0x7e)
-      return field_error(Code::kInvalidEventId, "event_id", "must be printable ASCII");
+    if (c > 0x7e) return field_error(Code::kInvalidEventId, "event_id", "must be printable ASCII");
   s = read_string(o, "feature", e.feature, true);
   if (s.ok()) s = read_string(o, "provider", e.provider, true);
   if (s.ok()) s = read_string(o, "model", e.model, true);
@@ -215,12 +304,18 @@ Status validate(const json::value& item, UsageEvent& e, EpochMs now_ms, EpochMs 
                           {"cached_input_tokens", &e.cached_input_tokens},
                           {"cache_write_tokens", &e.cache_write_tokens},
                           {"output_tokens", &e.output_tokens},
+                          {"reasoning_tokens", &e.reasoning_tokens},
                           {"requests", &e.requests},
                           {"egress_bytes", &e.egress_bytes},
                           {"latency_ms", &e.latency_ms}}) {
     if (s = read_count(o, key, *out); !s.ok()) return s;
   }
   if (s = read_usage_object(o, e); !s.ok()) return s;
+  if (e.reasoning_tokens > e.output_tokens)
+    return field_error(Code::kInvalidCount, "reasoning_tokens",
+                       "(" + std::to_string(e.reasoning_tokens) +
+                           ") are part of output_tokens and cannot exceed them (" +
+                           std::to_string(e.output_tokens) + ")");
 
   std::optional<Money> gpu;
   if (s = read_amount(o, "gpu_seconds", gpu); !s.ok()) return s;
@@ -229,25 +324,30 @@ Status validate(const json::value& item, UsageEvent& e, EpochMs now_ms, EpochMs 
       return field_error(Code::kInvalidNumber, "gpu_seconds", "has more than 6 decimals");
     e.gpu_micros = gpu->nanos() / 1000;
   }
-  if (s = read_amount(o, "value_units", e.value_units); !s.ok()) return s;
-  if (s = read_amount(o, "revenue", e.revenue); !s.ok()) return s;
-  if (s = read_amount(o, "cost", e.caller_cost); !s.ok()) return s;
+  std::optional<Money> amount;
+  if (s = read_amount(o, "value_units", amount); !s.ok()) return s;
+  e.value_units = amount.value_or(Money());
+  if (s = read_bounded_amount(o, "revenue", max_event_cost, amount); !s.ok()) return s;
+  e.revenue = amount.value_or(Money());
+  if (s = read_bounded_amount(o, "cost", max_event_cost, e.caller_cost); !s.ok()) return s;
   return {};
 }
 
-void decode_one(const json::value& v, EpochMs now_ms, EpochMs oldest_ms, DecodedItem& item) {
+void decode_one(const json::value& v, EpochMs now_ms, EpochMs oldest_ms, Money max_event_cost,
+                DecodedItem& item) {
   if (v.is_object()) {
     if (const json::value* id = v.get_object().if_contains("event_id"); id && id->is_string())
       item.event_id.assign(id->get_string().data(),
                            std::min<size_t>(id->get_string().size(), kMaxString));
   }
-  item.status = validate(v, item.event, now_ms, oldest_ms);
+  item.status = validate(v, item.event, now_ms, oldest_ms, max_event_cost);
 }
 
 }  // namespace
 
 Result<std::vector<DecodedItem>> decode_usage_body(std::string_view body, BodyFormat format,
-                                                   EpochMs now_ms, EpochMs oldest_ms) {
+                                                   EpochMs now_ms, EpochMs oldest_ms,
+                                                   Money max_event_cost) {
   std::vector<DecodedItem> items;
   json::monotonic_resource mr;
   if (format == BodyFormat::kNdjson) {
@@ -266,10 +366,10 @@ Result<std::vector<DecodedItem>> decode_usage_body(std::string_view body, BodyFo
       parsed += !ec;
       if (ec) {
         item.status = Status::error(Code::kInvalidJson, "line " + std::to_string(items.size()) +
-                                                        " is not valid JSON: " + ec.message());
+                                                            " is not valid JSON: " + ec.message());
         continue;
       }
-      decode_one(v, now_ms, oldest_ms, item);
+      decode_one(v, now_ms, oldest_ms, max_event_cost, item);
     }
     if (items.empty()) return Status::error(Code::kEmptyBody, "the body holds no events");
     if (parsed == 0)  // not one line of JSON: the body as a whole is unreadable
@@ -289,12 +389,14 @@ Result<std::vector<DecodedItem>> decode_usage_body(std::string_view body, BodyFo
     const json::array& arr = root.get_array();
     if (arr.empty()) return Status::error(Code::kEmptyBody, "the array holds no events");
     items.resize(arr.size());
-    for (size_t i = 0; i < arr.size(); ++i) decode_one(arr[i], now_ms, oldest_ms, items[i]);
+    for (size_t i = 0; i < arr.size(); ++i)
+      decode_one(arr[i], now_ms, oldest_ms, max_event_cost, items[i]);
   } else if (root.is_object()) {
     items.resize(1);
-    decode_one(root, now_ms, oldest_ms, items[0]);
+    decode_one(root, now_ms, oldest_ms, max_event_cost, items[0]);
   } else {
-    return Status::error(Code::kInvalidBody, "the body must be a JSON object or an array of objects");
+    return Status::error(Code::kInvalidBody,
+                         "the body must be a JSON object or an array of objects");
   }
   return items;
 }

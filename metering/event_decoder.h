@@ -24,8 +24,10 @@ enum class BodyFormat { kJson, kNdjson };
 // Fails as a whole (code "invalid_json" / "empty_body" / "invalid_body") only when the body cannot
 // be parsed at all; otherwise returns one DecodedItem per event in order. Events stamped before
 // oldest_ms are refused: raw events older than the retention are pruned, so their event_id could
-// no longer be recognised as a duplicate.
-Result<std::vector<DecodedItem>> decode_usage_body(std::string_view body, BodyFormat format,
-                                                   EpochMs now_ms, EpochMs oldest_ms);
+// no longer be recognised as a duplicate. A caller cost or a revenue above max_event_cost is
+// refused (cost_out_of_range).
+Result<std::vector<DecodedItem>> decode_usage_body(
+    std::string_view body, BodyFormat format, EpochMs now_ms, EpochMs oldest_ms,
+    Money max_event_cost = Money::from_nanos(1'000'000 * Money::kNanosPerUnit));
 
 }  // namespace tollgate

@@ -58,21 +58,22 @@ std::optional<Money> Money::from_double(double value) {
   return parse(std::string_view(buf, end - buf), /*allow_negative=*/true);
 }
 
-std::string Money::to_string() const {
-  __int128 v = nanos_;
-  bool negative = v < 0;
-  if (negative) v = -v;
-  auto units = static_cast<uint64_t>(v / kNanosPerUnit);
-  auto frac = static_cast<uint64_t>(v % kNanosPerUnit);
+std::string Money::to_string() const { return decimal_string(nanos_, 9); }
+
+std::string decimal_string(__int128 v, int decimals) {
+  const bool negative = v < 0;
+  auto magnitude = static_cast<unsigned __int128>(negative ? -v : v);
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), static_cast<char>('0' + int(magnitude % 10)));
+    magnitude /= 10;
+  } while (magnitude != 0);
+  if (digits.size() <= size_t(decimals)) digits.insert(0, decimals + 1 - digits.size(), '0');
   std::string out = negative ? "-" : "";
-  out += std::to_string(units);
-  if (frac != 0) {
-    std::string digits = std::to_string(frac);
-    digits.insert(0, 9 - digits.size(), '0');
-    while (digits.back() == '0') digits.pop_back();
-    out += '.';
-    out += digits;
-  }
+  out.append(digits, 0, digits.size() - decimals);
+  std::string fraction = digits.substr(digits.size() - decimals);
+  while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
+  if (!fraction.empty()) out += '.' + fraction;
   return out;
 }
 

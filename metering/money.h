@@ -36,6 +36,17 @@ class Money {
   int64_t nanos_ = 0;
 };
 
+// `units` × 10^-decimals as plain decimal text ("12.5", "-3"): no trailing zeros, no exponent.
+std::string decimal_string(__int128 units, int decimals);
+
+// a + b, or nullopt where int64 would wrap: every sum of money or counts goes through this, so a
+// hostile or huge input is refused instead of silently turning a total negative.
+inline std::optional<int64_t> checked_add(int64_t a, int64_t b) {
+  int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum)) return std::nullopt;
+  return sum;
+}
+
 // Rounds numerator/denominator to the nearest integer, halves away from zero.
 __int128 divide_rounded(__int128 numerator, __int128 denominator);
 

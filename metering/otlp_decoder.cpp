@@ -379,7 +379,7 @@ OtlpMapping OtlpMapping::defaults() {
 
 Result<OtlpDecoded> decode_otlp_traces(std::string_view body, OtlpEncoding encoding,
                                        const OtlpMapping& mapping, EpochMs now_ms,
-                                       EpochMs oldest_ms) {
+                                       EpochMs oldest_ms, Money max_event_cost) {
   auto parsed = encoding == OtlpEncoding::kProtobuf ? parse_protobuf(body) : parse_json(body);
   if (!parsed.ok()) return parsed.status();
   OtlpDecoded out;
@@ -393,7 +393,8 @@ Result<OtlpDecoded> decode_otlp_traces(std::string_view body, OtlpEncoding encod
         ++out.skipped;
     }
   if (events.empty()) return out;
-  auto items = decode_usage_body(json::serialize(events), BodyFormat::kJson, now_ms, oldest_ms);
+  auto items = decode_usage_body(json::serialize(events), BodyFormat::kJson, now_ms, oldest_ms,
+                                 max_event_cost);
   if (!items.ok()) return items.status();
   out.items = std::move(items.value());
   return out;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "metering/event_decoder.h"
+#include "metering/money.h"
 #include "metering/status.h"
 #include "metering/time_util.h"
 
@@ -34,7 +35,7 @@ enum class OtlpEncoding { kProtobuf, kJson };
 // Fails as a whole (invalid_body / invalid_json) only when the body cannot be read at all.
 Result<OtlpDecoded> decode_otlp_traces(std::string_view body, OtlpEncoding encoding,
                                        const OtlpMapping& mapping, EpochMs now_ms,
-                                       EpochMs oldest_ms);
+                                       EpochMs oldest_ms, Money max_event_cost);
 
 // ExportTraceServiceResponse: empty when nothing was rejected, else partial_success with the
 // count and the first reason.

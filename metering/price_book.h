@@ -3,9 +3,11 @@
 // the reporting currency. Immutable once built; share it as shared_ptr<const PriceBook> and swap
 // the pointer to reload.
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,16 +17,30 @@
 
 namespace tollgate {
 
-// Prices in nanos of the entry's currency: per 1M tokens, per request, per GPU hour, per GB.
-struct Rates {
-  int64_t per_1m_input = 0;
-  int64_t per_1m_output = 0;
-  int64_t per_1m_cached_input = 0;
-  int64_t per_1m_cache_write = 0;
-  int64_t per_request = 0;
-  int64_t per_gpu_hour = 0;
-  int64_t per_gb_egress = 0;
+// The priced components of an event (a FOCUS SKU component each), in the order of Rates.
+enum class Component {
+  kInput,
+  kCachedInput,
+  kCacheWrite,
+  kOutput,
+  kReasoning,
+  kRequests,
+  kGpuHours,
+  kEgressGb
 };
+constexpr size_t kComponentCount = 8;
+
+// Prices in nanos of the entry's currency: per 1M tokens, per request, per GPU hour, per GB,
+// indexed by Component.
+struct Rates {
+  std::array<int64_t, kComponentCount> per_unit{};
+  int64_t& operator[](Component c) { return per_unit[static_cast<size_t>(c)]; }
+  int64_t operator[](Component c) const { return per_unit[static_cast<size_t>(c)]; }
+};
+
+// Explicit batch prices (the `batch:` block): a component given here is billed at this price for
+// priority batch; the others get the batch discount.
+using BatchRates = std::array<std::optional<int64_t>, kComponentCount>;
 
 struct PriceTier {
   int64_t above_input_tokens = 0;
@@ -35,6 +51,7 @@ struct PriceEntry {
   std::string provider, model, region = "*", currency;
   EpochMs effective_from = std::numeric_limits<EpochMs>::min();
   Rates base;
+  BatchRates batch;                         // apply to the base bracket only
   int64_t batch_discount_nano_percent = 0;  // percent × 1e9
   std::vector<PriceTier> tiers;             // ascending above_input_tokens
   int64_t fx_nanos = Money::kNanosPerUnit;  // reporting units per 1 unit of currency, × 1e9
@@ -45,23 +62,32 @@ class PriceBook {
  public:
   // Entries are validated by the loader; add() only indexes them.
   void add(PriceEntry entry);
+  // A priced event above this cost is refused (CONTRACT §2.1 limits.max_event_cost).
+  void set_max_event_cost(Money max) { max_event_cost_ = max; }
   // The entry pricing an event: exact region before "*", newest effective_from not after ts.
   const PriceEntry* find(const std::string& provider, const std::string& model,
                          const std::string& region, EpochMs ts) const;
   size_t size() const { return count_; }
 
   // Sets event.cost, priced_by and price_ref. Caller cost wins; no price means unpriced, cost 0.
-  // Fails only when the cost does not fit in int64 nanos.
+  // Fails with cost_out_of_range when the cost is above max_event_cost.
   Status price(UsageEvent& event) const;
 
  private:
   std::map<std::pair<std::string, std::string>, std::vector<PriceEntry>> by_model_;
   size_t count_ = 0;
+  Money max_event_cost_ = Money::from_nanos(1'000'000 * Money::kNanosPerUnit);
 };
 
-// Cost of an event under one price entry, in nanos of the reporting currency. Components are
-// summed exactly in 1e-15 units; rounding (half away from zero) happens once to nanos, then once
-// each for the batch discount and the currency conversion.
+// The prompt size that picks a tier, per request: every input token the provider counts
+// (uncached, cache reads, cache writes). The bracket priced: the highest whose
+// above_input_tokens is strictly below it.
+const Rates& bracket_rates(const PriceEntry& price, const UsageEvent& event);
+
+// Cost of an event under one price entry, in nanos of the reporting currency. Components (each at
+// its batch price for priority batch) are summed exactly; rounding (half away from zero) happens
+// once to nanos of the entry's currency, then once for the currency conversion. Fails with
+// cost_out_of_range past int64.
 Result<Money> compute_cost(const PriceEntry& price, const UsageEvent& event);
 
 }  // namespace tollgate

@@ -30,7 +30,8 @@ enum class Code {
   kConflictingFields,
   kNotAnObject,
   kInvalidJson,
-  kCostOverflow,
+  kCostOutOfRange,
+  kInvalidString,
   // A whole request (CONTRACT §4).
   kEmptyBody,
   kInvalidBody,

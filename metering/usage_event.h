@@ -30,7 +30,8 @@ struct UsageEvent {
   int64_t input_tokens = 0;  // uncached input only
   int64_t cached_input_tokens = 0;
   int64_t cache_write_tokens = 0;
-  int64_t output_tokens = 0;
+  int64_t output_tokens = 0;     // reasoning included, as OpenAI counts them
+  int64_t reasoning_tokens = 0;  // the part of output_tokens that is reasoning ("thinking")
   int64_t requests = 1;
   int64_t gpu_micros = 0;  // gpu_seconds × 1e6, so sums stay integers
   int64_t egress_bytes = 0;

@@ -23,16 +23,17 @@ const char* kInsertEvent = R"sql(
 INSERT OR IGNORE INTO events (event_id, ts_ms, day_local, feature, team, customer, tags, provider,
   model, region, priority, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
   requests, gpu_micros, egress_bytes, latency_ms, status, cost_nanos, currency, priced_by,
-  price_ref, value_units_nanos, revenue_nanos, reservation_id, received_ms)
+  price_ref, value_units_nanos, revenue_nanos, reservation_id, received_ms, reasoning_tokens)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-  ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28))sql";
+  ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29))sql";
 
 // The rollup upserts: the 15-minute buckets, and the same sums by local day (there ?1, the
 // bucket, is not used). Both add into an existing row.
-#define TOLLGATE_ROLLUP_COLUMNS                                                           \
-  "feature, team, customer, tags, provider, model, region, priority, status, priced_by, " \
-  "currency, events, requests, input_tokens, cached_input_tokens, cache_write_tokens, "   \
-  "output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos"
+#define TOLLGATE_ROLLUP_COLUMNS                                                             \
+  "feature, team, customer, tags, provider, model, region, priority, status, priced_by, "   \
+  "currency, events, requests, input_tokens, cached_input_tokens, cache_write_tokens, "     \
+  "output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos, " \
+  "reasoning_tokens"
 #define TOLLGATE_ROLLUP_ADD                                                                        \
   " ON CONFLICT DO UPDATE SET events = events + excluded.events, "                                 \
   "requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens, " \
@@ -43,17 +44,18 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?
   "excluded.egress_bytes, "                                                                        \
   "cost_nanos = cost_nanos + excluded.cost_nanos, "                                                \
   "value_units_nanos = value_units_nanos + excluded.value_units_nanos, "                           \
-  "revenue_nanos = revenue_nanos + excluded.revenue_nanos"
+  "revenue_nanos = revenue_nanos + excluded.revenue_nanos, "                                       \
+  "reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens"
 
 const char* kUpsertRollup =
     "INSERT INTO rollup_15m (bucket_ms, day_local, " TOLLGATE_ROLLUP_COLUMNS
     ") VALUES (?1, ?2, ?3, "
     "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
-    "?24)" TOLLGATE_ROLLUP_ADD;
+    "?24, ?25)" TOLLGATE_ROLLUP_ADD;
 const char* kUpsertDaily = "INSERT INTO rollup_daily (day_local, " TOLLGATE_ROLLUP_COLUMNS
                            ") VALUES (?2, ?3, ?4, ?5, ?6, "
                            "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-                           "?21, ?22, ?23, ?24)" TOLLGATE_ROLLUP_ADD;
+                           "?21, ?22, ?23, ?24, ?25)" TOLLGATE_ROLLUP_ADD;
 #undef TOLLGATE_ROLLUP_COLUMNS
 #undef TOLLGATE_ROLLUP_ADD
 
@@ -64,8 +66,58 @@ using RollupKey = std::tuple<EpochMs, std::string_view, std::string_view, std::s
 struct RollupSums {
   int64_t events = 0, requests = 0, input = 0, cached = 0, cache_write = 0, output = 0, gpu = 0,
           egress = 0, cost = 0, value_units = 0, revenue = 0;
+  int64_t reasoning = 0;  // a part of output: bounded by it, so not in the day's checked totals
   std::string day_local;
+
+  // Adds one event; false (and unchanged) when any sum would pass int64.
+  bool add(const UsageEvent& e) {
+    RollupSums next = *this;
+    std::pair<int64_t*, int64_t> terms[] = {{&next.events, 1},
+                                            {&next.requests, e.requests},
+                                            {&next.input, e.input_tokens},
+                                            {&next.cached, e.cached_input_tokens},
+                                            {&next.cache_write, e.cache_write_tokens},
+                                            {&next.output, e.output_tokens},
+                                            {&next.gpu, e.gpu_micros},
+                                            {&next.egress, e.egress_bytes},
+                                            {&next.cost, e.cost.nanos()},
+                                            {&next.value_units, e.value_units.nanos()},
+                                            {&next.revenue, e.revenue.nanos()}};
+    for (auto [sum, term] : terms) {
+      auto r = checked_add(*sum, term);
+      if (!r) return false;
+      *sum = *r;
+    }
+    next.reasoning += e.reasoning_tokens;
+    *this = std::move(next);
+    return true;
+  }
 };
+
+// A local day's sums over every rollup row of that day, saturated at int64's edge (a ledger
+// written before sums were checked may hold more). Every rollup row, report and export sum of the
+// day is a part of it, so while it fits in int64 none of those can wrap.
+Result<RollupSums> read_day_total(sqlite3* db, const std::string& day) {
+  Statement st(db,
+               "SELECT events, requests, input_tokens, cached_input_tokens, cache_write_tokens, "
+               "output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, "
+               "revenue_nanos FROM rollup_daily WHERE day_local = ?1");
+  if (!st.ok()) return Status::error(Code::kStorageError, st.error());
+  st.bind(1, day);
+  __int128 sums[11] = {};
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW)
+    for (int i = 0; i < 11; ++i) sums[i] += st.column_int(i);
+  if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+  RollupSums t;
+  int64_t* fields[] = {&t.events, &t.requests, &t.input, &t.cached,      &t.cache_write, &t.output,
+                       &t.gpu,    &t.egress,   &t.cost,  &t.value_units, &t.revenue};
+  for (int i = 0; i < 11; ++i)
+    *fields[i] =
+        static_cast<int64_t>(std::min<__int128>(sums[i], std::numeric_limits<int64_t>::max()));
+  t.day_local = day;
+  return t;
+}
 
 // Binds a rollup row in the parameter order shared by kUpsertRollup and kUpsertDaily.
 void bind_rollup(Statement& st, const RollupKey& k, const RollupSums& r,
@@ -77,7 +129,7 @@ void bind_rollup(Statement& st, const RollupKey& k, const RollupSums& r,
   st.bind(13, currency).bind(14, r.events).bind(15, r.requests);
   st.bind(16, r.input).bind(17, r.cached).bind(18, r.cache_write).bind(19, r.output);
   st.bind(20, r.gpu).bind(21, r.egress).bind(22, r.cost).bind(23, r.value_units);
-  st.bind(24, r.revenue);
+  st.bind(24, r.revenue).bind(25, r.reasoning);
 }
 
 EpochMs bucket_of(EpochMs ts) {
@@ -139,7 +191,8 @@ void Ledger::submit(std::vector<UsageEvent> events, Done done) {
       return;
     }
   }
-  done(Status::error(Code::kStorageUnavailable, "the ledger is shutting down"), {}, std::move(events));
+  done(Status::error(Code::kStorageUnavailable, "the ledger is shutting down"), {},
+       std::move(events));
 }
 
 void Ledger::run_on_writer(std::function<void(sqlite3*)> op) {
@@ -212,10 +265,10 @@ void Ledger::run() {
 }
 
 void Ledger::commit(std::vector<Pending>& batch) {
-  std::vector<std::vector<bool>> duplicates(batch.size());
+  std::vector<std::vector<Stored>> outcomes(batch.size());
   CommitInfo info;
   auto start = std::chrono::steady_clock::now();
-  Status s = write(batch, duplicates, info);
+  Status s = write(batch, outcomes, info);
   info.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (s.ok()) {
     std::function<void(const CommitInfo&)> observer;
@@ -229,7 +282,7 @@ void Ledger::commit(std::vector<Pending>& batch) {
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     if (s.ok()) {
-      batch[i].done(s, std::move(duplicates[i]), std::move(batch[i].events));
+      batch[i].done(s, std::move(outcomes[i]), std::move(batch[i].events));
     } else {
       batch[i].done(Status::error(Code::kStorageUnavailable,
                                   "the ledger could not commit (" + s.message() +
@@ -239,24 +292,27 @@ void Ledger::commit(std::vector<Pending>& batch) {
   }
 }
 
-Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<bool>>& duplicates,
+Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored>>& outcomes,
                      CommitInfo& info) {
   Status s = exec_sql(db_, "BEGIN IMMEDIATE");
   if (!s.ok()) return s;
   Statement insert(db_, kInsertEvent);
   Statement upsert(db_, kUpsertRollup);
   Statement upsert_daily(db_, kUpsertDaily);
-  if (!insert.ok() || !upsert.ok() || !upsert_daily.ok()) {
+  Statement remove(db_, "DELETE FROM events WHERE rowid = ?1");
+  if (!insert.ok() || !upsert.ok() || !upsert_daily.ok() || !remove.ok()) {
     exec_sql(db_, "ROLLBACK");
-    return Status::error(Code::kStorageError, insert.error() + upsert.error() + upsert_daily.error());
+    return Status::error(Code::kStorageError,
+                         insert.error() + upsert.error() + upsert_daily.error() + remove.error());
   }
+  std::map<std::string, RollupSums> day_totals;  // of the days this batch touches
   const int64_t received_ms = clock_();
   std::map<RollupKey, RollupSums> rollups;
   int64_t cached_day = std::numeric_limits<int64_t>::min();
   std::string day;
   for (size_t b = 0; b < batch.size() && s.ok(); ++b) {
     auto& events = batch[b].events;
-    duplicates[b].assign(events.size(), false);
+    outcomes[b].assign(events.size(), Stored::kNew);
     for (size_t i = 0; i < events.size(); ++i) {
       UsageEvent& e = events[i];
       ++info.events;
@@ -277,7 +333,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<bool>>
       insert.bind(18, e.egress_bytes).bind(19, e.latency_ms).bind(20, status);
       insert.bind(21, e.cost.nanos()).bind(22, options_.currency).bind(23, priced_by);
       insert.bind(24, e.price_ref).bind(25, e.value_units.nanos()).bind(26, e.revenue.nanos());
-      insert.bind(27, e.reservation_id).bind(28, received_ms);
+      insert.bind(27, e.reservation_id).bind(28, received_ms).bind(29, e.reasoning_tokens);
       int rc = insert.step();
       insert.reset();
       if (rc != SQLITE_DONE) {
@@ -285,7 +341,28 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<bool>>
         break;
       }
       if (sqlite3_changes(db_) == 0) {
-        duplicates[b][i] = true;  // first write wins
+        outcomes[b][i] = Stored::kDuplicate;  // first write wins
+        continue;
+      }
+      auto total = day_totals.find(day);
+      if (total == day_totals.end()) {
+        auto loaded = read_day_total(db_, day);
+        if (!loaded.ok()) {
+          s = loaded.status();
+          break;
+        }
+        total = day_totals.emplace(day, std::move(loaded.value())).first;
+      }
+      if (!total->second.add(e)) {
+        // The day's sums would pass int64: refuse this event rather than wrap any total.
+        remove.bind(1, sqlite3_last_insert_rowid(db_));
+        rc = remove.step();
+        remove.reset();
+        if (rc != SQLITE_DONE) {
+          s = Status::error(Code::kStorageError, sqlite3_errmsg(db_));
+          break;
+        }
+        outcomes[b][i] = Stored::kOutOfRange;
         continue;
       }
       info.accepted.push_back(&e);
@@ -293,17 +370,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<bool>>
           rollups[RollupKey{bucket_of(e.ts_ms), e.feature, e.team, e.customer, tags, e.provider,
                             e.model, e.region, priority, status, priced_by}];
       if (r.events == 0) r.day_local = day;
-      r.events += 1;
-      r.requests += e.requests;
-      r.input += e.input_tokens;
-      r.cached += e.cached_input_tokens;
-      r.cache_write += e.cache_write_tokens;
-      r.output += e.output_tokens;
-      r.gpu += e.gpu_micros;
-      r.egress += e.egress_bytes;
-      r.cost += e.cost.nanos();
-      r.value_units += e.value_units.nanos();
-      r.revenue += e.revenue.nanos();
+      r.add(e);  // a part of the day's total, which fits
     }
   }
   // Every 15-minute row also adds into its local day's row: reports read days, not buckets.

@@ -45,18 +45,25 @@ struct CommitInfo {
   std::vector<const UsageEvent*> accepted;  // valid only during the callback
 };
 
+// What became of one submitted event.
+enum class Stored {
+  kNew,
+  kDuplicate,   // its event_id was stored before: first write wins
+  kOutOfRange,  // refused: a sum of its day would pass int64 (CONTRACT §3 cost_out_of_range)
+};
+
 class Ledger {
  public:
   // The events come back to the caller with the outcome, so it can report on them.
-  using Done = std::function<void(Status status, std::vector<bool> duplicate,
+  using Done = std::function<void(Status status, std::vector<Stored> stored,
                                   std::vector<UsageEvent> events)>;
 
   static Result<std::unique_ptr<Ledger>> open(LedgerOptions options, Clock clock = system_now_ms);
   ~Ledger();  // stop()s
 
-  // Queues events for the next group commit. `done` gets ok and, per event, whether it was a
-  // duplicate; or an error status when the transaction failed (nothing of it was stored).
-  // After stop() it fails at once with storage_unavailable.
+  // Queues events for the next group commit. `done` gets ok and, per event, whether it was
+  // stored, a duplicate or refused; or an error status when the transaction failed (nothing of it
+  // was stored). After stop() it fails at once with storage_unavailable.
   void submit(std::vector<UsageEvent> events, Done done);
   // Called on the writer thread after each successful commit, before the `done` callbacks.
   void set_commit_observer(std::function<void(const CommitInfo&)> observer);
@@ -80,7 +87,7 @@ class Ledger {
   void run();
   void run_ops(std::unique_lock<std::mutex>& lock);
   void commit(std::vector<Pending>& batch);
-  Status write(std::vector<Pending>& batch, std::vector<std::vector<bool>>& duplicates,
+  Status write(std::vector<Pending>& batch, std::vector<std::vector<Stored>>& outcomes,
                CommitInfo& info);
   int64_t prune_chunk(int64_t limit);
   void prune_if_due();

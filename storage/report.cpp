@@ -6,6 +6,7 @@
 #include <set>
 
 #include "metering/dimensions.h"
+#include "metering/text_rules.h"
 #include "storage/sqlite_util.h"
 
 namespace tollgate {
@@ -53,6 +54,8 @@ void ReportSums::add(const ReportSums& o) {
 Status validate_group_by(const std::vector<std::string>& group_by) {
   std::set<std::string> seen;
   for (const auto& d : group_by) {
+    if (Status s = check_text("group_by", d); !s.ok())
+      return Status::error(Code::kInvalidGroupBy, s.message());
     bool tag = tag_key(d) && d.size() <= 132 && d.find_first_of("\"'\\") == std::string::npos;
     if (!find_dimension(d) && !tag)
       return Status::error(Code::kInvalidGroupBy, "cannot group by \"" + d + "\"; use " +

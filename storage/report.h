@@ -26,7 +26,7 @@ struct ReportRow {
   std::vector<std::optional<std::string>> dims;  // one per group_by dimension; nullopt: no such tag
   ReportSums sums;
   int64_t prev_day_cost_nanos = 0;
-  int64_t prev_7d_cost_nanos = 0;  // sum over the 7 days before, missing days counting as 0
+  __int128 prev_7d_cost_nanos = 0;  // sum over the 7 days before (128 bits: 7 days may pass int64)
 };
 
 struct DailyReport {

@@ -127,6 +127,13 @@ CREATE TABLE reservations (
   expires_ms INTEGER NOT NULL
 );
 )sql",
+    // 6: reasoning tokens, the part of the output tokens priced apart (CONTRACT §2.2, §3). Rows
+    //    written before are kept as they are: they had none counted apart.
+    R"sql(
+ALTER TABLE events ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rollup_15m ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rollup_daily ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -1,5 +1,6 @@
 #include "daemon/config/prices_file.h"
 
+#include <array>
 #include <set>
 
 #include "daemon/config/yaml_reader.h"
@@ -9,21 +10,47 @@ namespace tollgate {
 
 namespace {
 
-// Reads the per_1m_* / per_* keys present in `n` over `rates`.
-void read_rates(YamlReader& r, const YAML::Node& n, Rates& rates) {
-  struct Key {
-    const char* name;
-    int64_t Rates::*field;
-  };
-  static const Key kKeys[] = {{"per_1m_input_tokens", &Rates::per_1m_input},
-                              {"per_1m_output_tokens", &Rates::per_1m_output},
-                              {"per_1m_cached_input_tokens", &Rates::per_1m_cached_input},
-                              {"per_1m_cache_write_tokens", &Rates::per_1m_cache_write},
-                              {"per_request", &Rates::per_request},
-                              {"per_gpu_hour", &Rates::per_gpu_hour},
-                              {"per_gb_egress", &Rates::per_gb_egress}};
+// The price keys of CONTRACT §2.2, one per priced component.
+struct Key {
+  const char* name;
+  Component component;
+};
+constexpr Key kKeys[] = {{"per_1m_input_tokens", Component::kInput},
+                         {"per_1m_cached_input_tokens", Component::kCachedInput},
+                         {"per_1m_cache_write_tokens", Component::kCacheWrite},
+                         {"per_1m_output_tokens", Component::kOutput},
+                         {"per_1m_reasoning_tokens", Component::kReasoning},
+                         {"per_request", Component::kRequests},
+                         {"per_gpu_hour", Component::kGpuHours},
+                         {"per_gb_egress", Component::kEgressGb}};
+
+// Reads the per_1m_* / per_* keys present in `n` over `rates`. A price that is not given and
+// defaults to another (cache reads and writes to input, reasoning to output) follows that price,
+// also inside a tier that changes it.
+void read_rates(YamlReader& r, const YAML::Node& n, Rates& rates,
+                std::array<bool, kComponentCount>& given) {
   for (const Key& k : kKeys)
-    if (auto m = r.decimal(n, k.name)) rates.*(k.field) = m->nanos();
+    if (auto m = r.decimal(n, k.name)) {
+      rates[k.component] = m->nanos();
+      given[static_cast<size_t>(k.component)] = true;
+    }
+  auto follow = [&](Component c, Component source) {
+    if (!given[static_cast<size_t>(c)]) rates[c] = rates[source];
+  };
+  follow(Component::kCachedInput, Component::kInput);
+  follow(Component::kCacheWrite, Component::kInput);
+  follow(Component::kReasoning, Component::kOutput);
+}
+
+void read_batch(YamlReader& r, const YAML::Node& n, BatchRates& batch) {
+  if (!n || n.IsNull()) return;
+  if (!r.expect_map(n, "batch",
+                    {"per_1m_input_tokens", "per_1m_cached_input_tokens",
+                     "per_1m_cache_write_tokens", "per_1m_output_tokens", "per_1m_reasoning_tokens",
+                     "per_request", "per_gpu_hour", "per_gb_egress"}))
+    return;
+  for (const Key& k : kKeys)
+    if (auto m = r.decimal(n, k.name)) batch[static_cast<size_t>(k.component)] = m->nanos();
 }
 
 }  // namespace
@@ -31,6 +58,7 @@ void read_rates(YamlReader& r, const YAML::Node& n, Rates& rates) {
 std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Config& config,
                                              LoadErrors& errors) {
   auto book = std::make_shared<PriceBook>();
+  book->set_max_event_cost(config.limits.max_event_cost);
   YamlReader r(path, errors);
   auto loaded = r.load();
   if (!loaded) return book;
@@ -45,9 +73,10 @@ std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Conf
   for (const auto& p : prices) {
     if (!r.expect_map(
             p, "a price entry",
-            {"provider", "model", "region", "currency", "effective_from", "per_1m_input_tokens",
-             "per_1m_output_tokens", "per_1m_cached_input_tokens", "per_1m_cache_write_tokens",
-             "per_request", "per_gpu_hour", "per_gb_egress", "batch_discount_percent", "tiers"}))
+            {"provider", "model", "region", "currency", "effective_from", "batch_discount_percent",
+             "batch", "tiers", "per_1m_input_tokens", "per_1m_cached_input_tokens",
+             "per_1m_cache_write_tokens", "per_1m_output_tokens", "per_1m_reasoning_tokens",
+             "per_request", "per_gpu_hour", "per_gb_egress"}))
       continue;
     PriceEntry e;
     e.provider = r.string(p, "provider").value_or("");
@@ -77,10 +106,9 @@ std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Conf
                 "effective_from must be a date YYYY-MM-DD, got \"" + *d + "\"");
       }
     }
-    read_rates(r, p, e.base);
-    // Cache prices default to the input price (CONTRACT §2.2).
-    if (!p["per_1m_cached_input_tokens"]) e.base.per_1m_cached_input = e.base.per_1m_input;
-    if (!p["per_1m_cache_write_tokens"]) e.base.per_1m_cache_write = e.base.per_1m_input;
+    std::array<bool, kComponentCount> given{};
+    read_rates(r, p, e.base, given);
+    read_batch(r, p["batch"], e.batch);
     if (auto d = r.decimal(p, "batch_discount_percent")) {
       if (d->nanos() > 100 * Money::kNanosPerUnit)
         r.error(p["batch_discount_percent"], "batch_discount_percent must be between 0 and 100");
@@ -92,10 +120,11 @@ std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Conf
         r.error(tiers, "tiers must be a list");
       } else {
         for (const auto& t : tiers) {
-          if (!r.expect_map(t, "a tier",
-                            {"above_input_tokens", "per_1m_input_tokens", "per_1m_output_tokens",
-                             "per_1m_cached_input_tokens", "per_1m_cache_write_tokens",
-                             "per_request", "per_gpu_hour", "per_gb_egress"}))
+          if (!r.expect_map(
+                  t, "a tier",
+                  {"above_input_tokens", "per_1m_input_tokens", "per_1m_cached_input_tokens",
+                   "per_1m_cache_write_tokens", "per_1m_output_tokens", "per_1m_reasoning_tokens",
+                   "per_request", "per_gpu_hour", "per_gb_egress"}))
             continue;
           PriceTier tier;
           auto above = r.integer(t, "above_input_tokens", 0, int64_t(1) << 50);
@@ -105,7 +134,8 @@ std::shared_ptr<const PriceBook> load_prices(const std::string& path, const Conf
           }
           tier.above_input_tokens = *above;
           tier.rates = e.base;
-          read_rates(r, t, tier.rates);
+          std::array<bool, kComponentCount> tier_given = given;
+          read_rates(r, t, tier.rates, tier_given);
           if (!e.tiers.empty() && e.tiers.back().above_input_tokens >= tier.above_input_tokens)
             r.error(t["above_input_tokens"],
                     "tiers must be in increasing above_input_tokens order");

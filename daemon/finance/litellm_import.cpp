@@ -23,15 +23,22 @@ const std::pair<const char*, const char*> kKeys[] = {
     {"output_cost_per_token", "per_1m_output_tokens"},
     {"cache_read_input_token_cost", "per_1m_cached_input_tokens"},
     {"cache_creation_input_token_cost", "per_1m_cache_write_tokens"},
+    {"output_cost_per_reasoning_token", "per_1m_reasoning_tokens"},
+    {"input_cost_per_request", "per_request"},
 };
+
+// LiteLLM's per-request price is per request already; the others are per token.
+int shift_of(std::string_view our_key) { return our_key == "per_request" ? 0 : 6; }
 
 struct Unrepresentable {
   std::string reason;
 };
 
-// value × 10^6 as exact decimal text: the shortest decimal of the double (what the file says),
-// with its exponent shifted. Throws Unrepresentable past 9 decimals.
-std::optional<std::string> per_million(const json::value& v) {
+// value × 10^shift as exact decimal text: the shortest decimal of the double (what the file
+// says), with its exponent shifted. A price with float noise past 9 decimals
+// (2.9999900000000002e-06) is rounded to 9; one that rounding would change by more than a
+// billionth of itself throws Unrepresentable.
+std::optional<std::string> per_million(const json::value& v, int shift = 6) {
   double d;
   if (v.is_double())
     d = v.get_double();
@@ -56,7 +63,7 @@ std::optional<std::string> per_million(const json::value& v) {
   std::string digits;
   for (char c : sci.substr(0, e))
     if (c != '.') digits += c;
-  int exp10 = std::atoi(sci.c_str() + e + 1) - int(digits.size() - 1) + 6;
+  int exp10 = std::atoi(sci.c_str() + e + 1) - int(digits.size() - 1) + shift;
   std::string text;
   if (exp10 >= 0) {
     text = digits + std::string(exp10, '0');
@@ -65,9 +72,16 @@ std::optional<std::string> per_million(const json::value& v) {
     if (digits.size() <= frac) digits.insert(0, frac - digits.size() + 1, '0');
     text = digits.substr(0, digits.size() - frac) + "." + digits.substr(digits.size() - frac);
   }
-  auto m = Money::parse(text);
-  if (!m) throw Unrepresentable{"price needs more than 9 decimals per 1M tokens"};
-  return m->to_string();
+  if (auto m = Money::parse(text)) return m->to_string();
+  // More than 9 decimals: round half up to 9, kept only when that changes a billionth or less.
+  const size_t dot = text.find('.');
+  auto kept = dot == std::string::npos ? std::nullopt : Money::parse(text.substr(0, dot + 10));
+  if (!kept) throw Unrepresentable{"price too large"};
+  const int64_t nanos = kept->nanos() + (text[dot + 10] >= '5' ? 1 : 0);
+  const double exact = std::strtod(text.c_str(), nullptr);
+  if (exact <= 0 || std::fabs(double(nanos) / 1e9 - exact) > exact * 1e-9)
+    throw Unrepresentable{"price needs more than 9 decimals per 1M tokens"};
+  return Money::from_nanos(nanos).to_string();
 }
 
 std::string quoted(const std::string& s) {
@@ -81,10 +95,37 @@ std::string quoted(const std::string& s) {
 
 using Rates = std::map<std::string, std::string>;  // our key → per-1M decimal
 
-void read_rates(const json::object& o, Rates& rates) {
+void read_rates(const json::object& o, Rates& rates, std::string_view suffix = "") {
   for (auto [from, to] : kKeys)
-    if (const json::value* v = o.if_contains(from); v && !v->is_null())
-      if (auto p = per_million(*v)) rates[to] = *p;
+    if (const json::value* v = o.if_contains(std::string(from) + std::string(suffix));
+        v && !v->is_null())
+      if (auto p = per_million(*v, shift_of(to))) rates[to] = *p;
+}
+
+// Batch prices (the `_batches` keys): one discount when every component given has the same
+// exact percentage off (so cache prices get it too), else each component its own batch price.
+std::string batch_yaml(const Rates& base, const Rates& batch) {
+  std::optional<__int128> common;  // nano-percent
+  bool same = true;
+  for (const auto& [k, v] : batch) {
+    auto it = base.find(k);
+    if (it == base.end()) {
+      same = false;
+      break;
+    }
+    const __int128 regular = Money::parse(it->second)->nanos(), cheap = Money::parse(v)->nanos();
+    const __int128 off = (regular - cheap) * 100 * Money::kNanosPerUnit;
+    if (regular <= 0 || cheap > regular || off % regular != 0 ||
+        (common && *common != off / regular)) {
+      same = false;
+      break;
+    }
+    common = off / regular;
+  }
+  if (same && common) return "    batch_discount_percent: " + decimal_string(*common, 9) + "\n";
+  std::string out = "    batch:\n";
+  for (const auto& [k, v] : batch) out += "      " + k + ": " + v + "\n";
+  return out;
 }
 
 }  // namespace
@@ -102,7 +143,7 @@ Result<LitellmImport> import_litellm(const std::string& json_text, const std::st
   out.yaml = "# Imported from " + source_name +
              " (LiteLLM format) by `tollgate prices import`.\n"
              "# Per-token prices are shown per 1M tokens, in USD.\nprices:\n";
-  std::set<std::pair<std::string, std::string>> seen;
+  std::map<std::pair<std::string, std::string>, Rates> seen;
   for (const auto& kv : root.get_object()) {
     const std::string name(kv.key());
     if (name == "sample_spec") continue;  // the file's own documentation entry
@@ -149,7 +190,8 @@ Result<LitellmImport> import_litellm(const std::string& json_text, const std::st
         if (!std::regex_match(key, m, kAbove)) continue;
         for (auto [from, to] : kKeys)
           if (m[1] == from)
-            if (auto p = per_million(field.value())) tiers[std::stoll(m[2]) * 1000][to] = *p;
+            if (auto p = per_million(field.value(), shift_of(to)))
+              tiers[std::stoll(m[2]) * 1000][to] = *p;
       }
       if (!base.count("per_1m_input_tokens") && !base.count("per_1m_output_tokens")) {
         if (o.contains("input_cost_per_second") || o.contains("output_cost_per_second"))
@@ -161,7 +203,11 @@ Result<LitellmImport> import_litellm(const std::string& json_text, const std::st
           skip("no per-token price");
         continue;
       }
-      if (!seen.insert({provider, model}).second) {
+      if (auto [it, fresh] = seen.emplace(std::pair{provider, model}, base); !fresh) {
+        // The first entry in the file is kept; a different price is named so it can be checked.
+        if (it->second != base)
+          out.conflicts.push_back(name + " prices " + provider + "/" + model +
+                                  " differently from an earlier entry; the earlier one is kept");
         skip("same provider and model as an earlier entry");
         continue;
       }
@@ -169,18 +215,9 @@ Result<LitellmImport> import_litellm(const std::string& json_text, const std::st
                           "\n    currency: USD\n";
       for (auto [from, to] : kKeys)
         if (base.count(to)) entry += std::string("    ") + to + ": " + base[to] + "\n";
-      // Batch prices as a discount, when LiteLLM gives them and they are one clean percentage.
-      if (auto* bi = o.if_contains("input_cost_per_token_batches");
-          bi && base.count("per_1m_input_tokens")) {
-        auto batch = per_million(*bi);
-        auto regular = Money::parse(base["per_1m_input_tokens"]);
-        if (batch && regular && regular->nanos() > 0) {
-          double pct =
-              100.0 * (1.0 - double(Money::parse(*batch)->nanos()) / double(regular->nanos()));
-          if (pct > 0 && pct < 100 && std::fabs(pct - std::round(pct)) < 1e-9)
-            entry += "    batch_discount_percent: " + std::to_string(int(std::round(pct))) + "\n";
-        }
-      }
+      Rates batch;
+      read_rates(o, batch, "_batches");
+      if (!batch.empty()) entry += batch_yaml(base, batch);
       if (!tiers.empty()) {
         entry += "    tiers:\n";
         for (const auto& [above, rates] : tiers) {

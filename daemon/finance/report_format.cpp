@@ -20,14 +20,17 @@ struct Cell {
 };
 
 std::optional<std::string> ratio_money(int64_t numerator_nanos, __int128 scale,
-                                       int64_t denominator) {
+                                       __int128 denominator) {
   if (denominator == 0) return std::nullopt;
-  return Money::from_nanos(
-             static_cast<int64_t>(divide_rounded(numerator_nanos * scale, denominator)))
-      .to_string();
+  return decimal_string(divide_rounded(numerator_nanos * scale, denominator), 9);
 }
 
-std::optional<std::string> percent_change(int64_t now, int64_t before_times_n, int64_t n) {
+// Every token the row counts; 128 bits, as four day-sized sums may pass int64 together.
+__int128 token_sum(const ReportSums& s) {
+  return __int128(s.input_tokens) + s.cached_input_tokens + s.cache_write_tokens + s.output_tokens;
+}
+
+std::optional<std::string> percent_change(int64_t now, __int128 before_times_n, int64_t n) {
   // (now - before/n) / (before/n) × 100 = (now·n - before) / before × 100
   if (before_times_n == 0) return std::nullopt;
   double pct = (double(now) * n - double(before_times_n)) / double(before_times_n) * 100.0;
@@ -56,14 +59,13 @@ const char* kFields[] = {"requests",
 
 std::vector<Cell> cells(const ReportRow& row) {
   const ReportSums& s = row.sums;
-  const int64_t tokens =
-      s.input_tokens + s.cached_input_tokens + s.cache_write_tokens + s.output_tokens;
+  const __int128 tokens = token_sum(s);
   return {
       {std::to_string(s.requests)},
       {std::to_string(s.input_tokens)},
       {std::to_string(s.cached_input_tokens)},
       {std::to_string(s.output_tokens)},
-      {Money::from_nanos(s.gpu_micros * 1000).to_string()},
+      {decimal_string(s.gpu_micros, 6)},
       {Money::from_nanos(s.cost_nanos).to_string()},
       {std::to_string(s.unpriced_requests)},
       {ratio_money(s.cost_nanos, 1, s.requests)},
@@ -71,26 +73,37 @@ std::vector<Cell> cells(const ReportRow& row) {
       {Money::from_nanos(s.value_units_nanos).to_string()},
       {ratio_money(s.cost_nanos, Money::kNanosPerUnit, s.value_units_nanos)},
       {Money::from_nanos(s.revenue_nanos).to_string()},
-      {Money::from_nanos(s.revenue_nanos - s.cost_nanos).to_string()},
+      {decimal_string(__int128(s.revenue_nanos) - s.cost_nanos, 9)},
       {percent_change(s.cost_nanos, row.prev_day_cost_nanos, 1)},
       {percent_change(s.cost_nanos, row.prev_7d_cost_nanos, 7)},
   };
 }
 
-json::object row_json(const std::vector<std::string>& group_by, const ReportRow& row) {
-  json::object o;
-  for (size_t i = 0; i < group_by.size(); ++i)
-    o[group_by[i]] = row.dims[i] ? json::value(*row.dims[i]) : json::value(nullptr);
+void write_row(JsonWriter& w, const std::vector<std::string>& group_by, const ReportRow& row) {
+  w.begin_object();
+  for (size_t i = 0; i < group_by.size(); ++i) {
+    w.key(group_by[i]);
+    if (row.dims[i])
+      w.string(*row.dims[i]);
+    else
+      w.null();
+  }
   auto values = cells(row);
   for (size_t i = 0; i < values.size(); ++i) {
-    if (!values[i].text) {
-      o[kFields[i]] = nullptr;
-    } else {
-      // Exact decimal text as a JSON number (serialize_json unwraps it).
-      o[kFields[i]] = number_text(*values[i].text);
-    }
+    w.key(kFields[i]);
+    if (values[i].text)
+      w.number(*values[i].text);  // exact decimal text as a JSON number
+    else
+      w.null();
   }
-  return o;
+  w.end_object();
+}
+
+// FOCUS decimal columns are decimals even when whole ("12345.0"): validators read a bare integer
+// as an integer column.
+std::string focus_decimal(std::string text) {
+  if (text.find('.') == std::string::npos) text += ".0";
+  return text;
 }
 
 std::string utc_iso(EpochMs ms) {
@@ -101,11 +114,17 @@ std::string utc_iso(EpochMs ms) {
 }  // namespace
 
 void append_csv_field(std::string& out, std::string_view v) {
-  if (v.find_first_of(",\"\r\n") == std::string_view::npos) {
+  // Spreadsheets run a cell starting with = + - @ (or a tab or CR before one) as a formula: such a
+  // cell gets a leading apostrophe, unless it is a plain number (-3.5 stays a number).
+  const bool formula = !v.empty() &&
+                       std::string_view("=+-@\t\r").find(v.front()) != std::string_view::npos &&
+                       !is_json_number(v);
+  if (!formula && v.find_first_of(",\"\r\n") == std::string_view::npos) {
     out.append(v);
     return;
   }
   out += '"';
+  if (formula) out += '\'';
   for (char c : v) {
     if (c == '"') out += '"';
     out += c;
@@ -114,16 +133,15 @@ void append_csv_field(std::string& out, std::string_view v) {
 }
 
 std::string report_json(const DailyReport& r) {
-  json::array rows;
-  for (const ReportRow& row : r.rows) rows.push_back(row_json(r.group_by, row));
-  json::array group_by;
-  for (const auto& g : r.group_by) group_by.emplace_back(g);
-  json::object body{{"date", r.date},
-                    {"currency", r.currency},
-                    {"group_by", std::move(group_by)},
-                    {"rows", std::move(rows)},
-                    {"total", row_json({}, r.total)}};
-  return serialize_json(body);
+  JsonWriter w;
+  w.begin_object().key("date").string(r.date).key("currency").string(r.currency);
+  w.key("group_by").begin_array();
+  for (const auto& g : r.group_by) w.string(g);
+  w.end_array().key("rows").begin_array();
+  for (const ReportRow& row : r.rows) write_row(w, r.group_by, row);
+  w.end_array().key("total");
+  write_row(w, {}, r.total);
+  return w.end_object().take();
 }
 
 std::string report_csv(const DailyReport& r) {
@@ -164,8 +182,7 @@ std::string report_table(const DailyReport& r) {
     const ReportSums& s = row.sums;
     auto pct = [](const std::optional<std::string>& p) { return p ? *p + "%" : std::string("-"); };
     l.push_back(std::to_string(s.requests));
-    l.push_back(std::to_string(s.input_tokens + s.cached_input_tokens + s.cache_write_tokens +
-                               s.output_tokens));
+    l.push_back(decimal_string(token_sum(s), 0));
     l.push_back(*v[5].text);
     l.push_back(v[7].text.value_or("-"));
     l.push_back(v[8].text.value_or("-"));
@@ -207,12 +224,15 @@ std::string report_table(const DailyReport& r) {
 std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& currency,
                       const TimeZone& tz) {
   static const char* kColumns[] = {
-      "BilledCost",        "BillingAccountId",   "BillingAccountName", "BillingCurrency",
-      "BillingPeriodEnd",  "BillingPeriodStart", "ChargeCategory",     "ChargeClass",
-      "ChargeDescription", "ChargePeriodEnd",    "ChargePeriodStart",  "ContractedCost",
-      "EffectiveCost",     "InvoiceIssuerName",  "ListCost",           "PricingQuantity",
-      "PricingUnit",       "ProviderName",       "PublisherName",      "ServiceCategory",
-      "ServiceName",       "RegionId",           "ResourceId",         "Tags"};
+      "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodEnd",
+      "BillingPeriodStart", "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargePeriodEnd",
+      "ChargePeriodStart", "ContractedCost", "EffectiveCost", "InvoiceIssuerName", "ListCost",
+      "PricingQuantity", "PricingUnit", "ProviderName", "PublisherName", "ServiceCategory",
+      "ServiceName", "RegionId", "ResourceId", "Tags",
+      // Beyond the columns above (kept in their order for existing readers): what a provider
+      // that measures usage and has regions adds, and Tollgate's own dimensions.
+      "ChargeFrequency", "ConsumedQuantity", "ConsumedUnit", "RegionName", "ResourceName",
+      "ServiceSubcategory", "x_Feature", "x_Team", "x_Customer", "x_Priority"};
   std::string out;
   for (size_t i = 0; i < std::size(kColumns); ++i) out += std::string(i ? "," : "") + kColumns[i];
   out += "\r\n";
@@ -224,20 +244,23 @@ std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& curr
     const int64_t month = days_from_civil(y, m, 1);
     const int64_t next_month =
         m == 12 ? days_from_civil(y + 1, 1, 1) : days_from_civil(y, m + 1, 1);
-    const std::string cost = Money::from_nanos(r.sums.cost_nanos).to_string();
-    const int64_t tokens = r.sums.input_tokens + r.sums.cached_input_tokens +
-                           r.sums.cache_write_tokens + r.sums.output_tokens;
-    std::string quantity, unit;
+    const std::string cost = focus_decimal(Money::from_nanos(r.sums.cost_nanos).to_string());
+    const __int128 tokens = token_sum(r.sums);
+    // Pricing in 1M tokens (as price lists are), consumption in tokens; else GPU hours, else
+    // requests.
+    std::string quantity, unit, consumed, consumed_unit;
     if (tokens > 0) {
-      quantity = std::to_string(tokens);
-      unit = "Tokens";
+      consumed = decimal_string(tokens, 0);
+      consumed_unit = "Tokens";
+      quantity = decimal_string(tokens, 6);
+      unit = "1M Tokens";
     } else if (r.sums.gpu_micros > 0) {
-      quantity =
-          Money::from_nanos(divide_rounded(__int128(r.sums.gpu_micros) * 1000, 3600)).to_string();
-      unit = "GPU Hours";
+      consumed = quantity =
+          decimal_string(divide_rounded(__int128(r.sums.gpu_micros) * 1000, 3600), 9);
+      consumed_unit = unit = "GPU-Hours";
     } else {
-      quantity = std::to_string(r.sums.requests);
-      unit = "Requests";
+      consumed = quantity = std::to_string(r.sums.requests);
+      consumed_unit = unit = "Requests";
     }
     json::object tags;
     if (r.tags_json) {
@@ -252,7 +275,7 @@ std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& curr
     const std::string description = r.feature + " on " + r.model + " (" + r.provider +
                                     (r.region.empty() ? "" : ", " + r.region) +
                                     "): " + std::to_string(r.sums.requests) + " requests, " +
-                                    std::to_string(tokens) + " tokens";
+                                    decimal_string(tokens, 0) + " tokens";
     const std::string fields[] = {cost,
                                   "tollgate",
                                   "Tollgate ledger",
@@ -268,7 +291,7 @@ std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& curr
                                   cost,
                                   r.provider,
                                   cost,
-                                  quantity,
+                                  focus_decimal(quantity),
                                   unit,
                                   r.provider,
                                   r.provider,
@@ -276,7 +299,17 @@ std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& curr
                                   "LLM Inference",
                                   r.region,
                                   r.model,
-                                  json::serialize(tags)};
+                                  serialize_json(tags),
+                                  "Usage-Based",
+                                  focus_decimal(consumed),
+                                  consumed_unit,
+                                  r.region,
+                                  r.model,
+                                  "Generative AI",
+                                  r.feature,
+                                  r.team,
+                                  r.customer.value_or(""),
+                                  r.priority.value_or("")};
     for (size_t i = 0; i < std::size(fields); ++i) {
       if (i) out += ',';
       append_csv_field(out, fields[i]);

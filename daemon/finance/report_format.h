@@ -17,7 +17,9 @@ std::string report_table(const DailyReport& r);
 std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& currency,
                       const TimeZone& tz);
 
-// RFC 4180: quoted when it holds a comma, quote, CR or LF; quotes doubled.
+// RFC 4180: quoted when it holds a comma, quote, CR or LF; quotes doubled. A cell that a
+// spreadsheet would run as a formula (starts with = + - @, tab or CR, and is not a plain number)
+// is quoted with a leading apostrophe.
 void append_csv_field(std::string& out, std::string_view value);
 
 }  // namespace tollgate

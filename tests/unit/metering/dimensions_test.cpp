@@ -54,7 +54,9 @@ TEST_CASE("dimensions: every dimension of the table can be matched by a budget")
 TEST_CASE("dimensions: keys are equal exactly when the dimensions are") {
   Dimensions a, b;
   a.feature = "x";
-  a.tags = {{"k", "v\x1f" "a=b"}};
+  a.tags = {{"k",
+             "v\x1f"
+             "a=b"}};
   b.feature = "x";
   b.tags = {{"k", "v"}, {"a", "b"}};
   std::string ka, kb;

@@ -75,8 +75,9 @@ TEST_CASE("every validation error has its code") {
   CHECK(code_of(R"("ts": "2026-11-21T10:00:00+05:30")") == "ok");
   CHECK(decode(R"({"feature":"f","provider":"p","model":"m"})")[0].status.code_name() ==
         "missing_field");
-  CHECK(decode(R"({"event_id":"","feature":"f","provider":"p","model":"m"})")[0].status.code_name() ==
-        "missing_field");
+  CHECK(
+      decode(R"({"event_id":"","feature":"f","provider":"p","model":"m"})")[0].status.code_name() ==
+      "missing_field");
   CHECK(decode(R"({"event_id":"e","provider":"p","model":"m"})")[0].status.code_name() ==
         "missing_field");
   CHECK(decode(R"({"event_id":"e","feature":"f","model":"m"})")[0].status.code_name() ==
@@ -85,10 +86,12 @@ TEST_CASE("every validation error has its code") {
         "missing_field");
   CHECK(decode(R"({"event_id":"e\u00e9","feature":"f","provider":"p","model":"m"})")[0]
             .status.code_name() == "invalid_event_id");
-  CHECK(decode(R"({"event_id":"e\n","feature":"f","provider":"p","model":"m"})")[0].status.code_name() ==
-        "invalid_event_id");
-  CHECK(decode(R"({"event_id":7,"feature":"f","provider":"p","model":"m"})")[0].status.code_name() ==
-        "invalid_type");
+  // CONTRACT §3 (updated): a control character in any string, event_id included, is invalid_string.
+  CHECK(decode(R"({"event_id":"e\n","feature":"f","provider":"p","model":"m"})")[0]
+            .status.code_name() == "invalid_string");
+  CHECK(
+      decode(R"({"event_id":7,"feature":"f","provider":"p","model":"m"})")[0].status.code_name() ==
+      "invalid_type");
   CHECK(code_of(R"("team": ")" + std::string(129, 'x') + "\"") == "string_too_long");
   CHECK(code_of(R"("team": ")" + std::string(128, 'x') + "\"") == "ok");
   std::string tags = "\"tags\":{";
@@ -153,12 +156,15 @@ TEST_CASE("arrays and NDJSON: one bad item never blocks the others") {
 TEST_CASE("bodies that cannot be parsed at all fail as a whole") {
   CHECK(decode_usage_body("{oops", BodyFormat::kJson, kNow, kOldest).status().code_name() ==
         "invalid_json");
-  CHECK(decode_usage_body("", BodyFormat::kJson, kNow, kOldest).status().code_name() == "empty_body");
-  CHECK(decode_usage_body("[]", BodyFormat::kJson, kNow, kOldest).status().code_name() == "empty_body");
+  CHECK(decode_usage_body("", BodyFormat::kJson, kNow, kOldest).status().code_name() ==
+        "empty_body");
+  CHECK(decode_usage_body("[]", BodyFormat::kJson, kNow, kOldest).status().code_name() ==
+        "empty_body");
   CHECK(decode_usage_body("\n\n", BodyFormat::kNdjson, kNow, kOldest).status().code_name() ==
         "empty_body");
-  CHECK(decode_usage_body("{oops\nnope\n", BodyFormat::kNdjson, kNow, kOldest).status().code_name() ==
-        "invalid_json");
+  CHECK(
+      decode_usage_body("{oops\nnope\n", BodyFormat::kNdjson, kNow, kOldest).status().code_name() ==
+      "invalid_json");
   CHECK(decode_usage_body("42", BodyFormat::kJson, kNow, kOldest).status().code_name() ==
         "invalid_body");
   // Invalid UTF-8 inside a string makes the JSON invalid.

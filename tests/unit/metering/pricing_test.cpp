@@ -49,7 +49,8 @@ UsageEvent event(const std::string& model, int64_t input, int64_t output, int64_
 TEST_CASE("tokens are priced per million, exactly") {
   Book b(
       "prices:\n  - {provider: p, model: m, per_1m_input_tokens: 1.20, per_1m_output_tokens: "
-      "6.00}\n");
+      "6.00}\n",
+      "limits: {max_event_cost: 10000000}\n");  // 10^12 tokens cost 1.2 million
   REQUIRE(b.errors.empty());
   // 1200 × 1.20/1M + 300 × 6/1M = 0.00144 + 0.0018 = 0.00324
   CHECK(b.cost(event("m", 1200, 300)) == 3'240'000);
@@ -202,4 +203,97 @@ TEST_CASE("price file errors carry FILE:LINE:COL") {
   CHECK(b.errors[0].find("prices.yaml:5:5: unknown key \"colour\"") != std::string::npos);
   CHECK(b.errors[1].find("prices.yaml:4:26: per_1m_input_tokens must be") != std::string::npos);
   CHECK(b.errors[2].find("prices.yaml:8:30: tiers must be in increasing") != std::string::npos);
+}
+
+// Hand-computed prices for the rules CONTRACT §2.2 added: tiers sized with cache reads and writes,
+// reasoning prices, per-component batch prices and decimal discounts.
+TEST_CASE("the tier is chosen by uncached input + cache reads + cache writes per request") {
+  Book b(R"(prices:
+  - provider: p
+    model: claude
+    per_1m_input_tokens: 3
+    per_1m_output_tokens: 15
+    per_1m_cached_input_tokens: 0.30
+    per_1m_cache_write_tokens: 3.75
+    tiers:
+      - {above_input_tokens: 200000, per_1m_input_tokens: 6, per_1m_output_tokens: 22.50,
+         per_1m_cached_input_tokens: 0.60, per_1m_cache_write_tokens: 7.50}
+)");
+  REQUIRE(b.errors.empty());
+  // The issue's request: 190k input + 5k cache reads + 10k cache writes = 205k > 200k.
+  UsageEvent e = event("claude", 190'000, 1000, 5000);
+  e.cache_write_tokens = 10'000;
+  // 190000×6 + 5000×0.60 + 10000×7.50 + 1000×22.50 = 1140000 + 3000 + 75000 + 22500 = 1240500
+  CHECK(b.cost(e) == 1'240'500'000);  // 1.2405 (the input-only size billed 0.624)
+  // Per request, compared exactly: 400000 over 2 requests is 200000, not above the threshold.
+  UsageEvent two = event("claude", 400'000, 0);
+  two.requests = 2;
+  CHECK(b.cost(two) == 1'200'000'000);  // 400000 × 3
+  two.input_tokens = 400'001;           // 200000.5 per request
+  CHECK(b.cost(two) == 2'400'006'000);  // 400001 × 6
+}
+
+TEST_CASE("reasoning tokens have their own price, defaulting to the output price") {
+  Book b(R"(prices:
+  - {provider: p, model: qwen, per_1m_input_tokens: 1.20, per_1m_output_tokens: 6, per_1m_reasoning_tokens: 18}
+  - {provider: p, model: plain, per_1m_input_tokens: 1.20, per_1m_output_tokens: 6}
+  - provider: p
+    model: tiered
+    per_1m_input_tokens: 1.20
+    per_1m_output_tokens: 6
+    tiers:
+      - {above_input_tokens: 100, per_1m_input_tokens: 2.40, per_1m_output_tokens: 12}
+)");
+  REQUIRE(b.errors.empty());
+  UsageEvent e = event("qwen", 0, 1000);
+  e.reasoning_tokens = 600;
+  CHECK(b.cost(e) == 13'200'000);  // 400×6 + 600×18 = 13200 per 1M
+  e.model = "plain";
+  CHECK(b.cost(e) == 6'000'000);  // 1000×6: reasoning at the output price, never charged twice
+  // A defaulted reasoning price follows the tier's output price: 200×2.40 + 1000×12 = 12480.
+  e.model = "tiered";
+  e.input_tokens = 200;
+  CHECK(b.cost(e) == 12'480'000);
+}
+
+TEST_CASE("batch: explicit per-component prices win over the discount, decimals allowed") {
+  Book b(R"(prices:
+  - provider: p
+    model: m
+    per_1m_input_tokens: 2
+    per_1m_output_tokens: 8
+    batch_discount_percent: 50
+    batch: {per_1m_input_tokens: 1.09}
+  - provider: p
+    model: d
+    per_1m_input_tokens: 8
+    per_1m_output_tokens: 8
+    batch_discount_percent: 87.5
+    tiers:
+      - {above_input_tokens: 1000, per_1m_input_tokens: 16}
+)");
+  REQUIRE(b.errors.empty());
+  UsageEvent e = event("m", 1'000'000, 1'000'000);
+  CHECK(b.cost(e) == 10 * Money::kNanosPerUnit);  // standard: 2 + 8
+  e.priority = Priority::kBatch;
+  CHECK(b.cost(e) == 5'090'000'000);  // input at its batch price 1.09 (54.5%), output at 50%: 4
+  UsageEvent d = event("d", 3, 0);
+  d.priority = Priority::kBatch;
+  CHECK(b.cost(d) == 3000);  // 3 × 8 × 12.5% = 3 per 1M = 0.000003
+  d.input_tokens = 2000;     // the tier: 16 × 12.5% = 2 per 1M
+  CHECK(b.cost(d) == 4'000'000);
+}
+
+TEST_CASE("a priced event above limits.max_event_cost is cost_out_of_range") {
+  Book b("prices:\n  - {provider: p, model: m, per_1m_input_tokens: 2}\n",
+         "limits: {max_event_cost: 1}\n");
+  REQUIRE(b.errors.empty());
+  UsageEvent e = event("m", 500'000, 0);
+  CHECK(b.cost(e) == Money::kNanosPerUnit);  // exactly the limit
+  e.input_tokens = 500'001;
+  CHECK(b.book->price(e).code_name() == "cost_out_of_range");
+  // Far past int64: refused, never wrapped.
+  Book huge("prices:\n  - {provider: p, model: m, per_1m_input_tokens: 9000000000}\n");
+  UsageEvent h = event("m", 1'000'000'000'000, 0);
+  CHECK(huge.book->price(h).code_name() == "cost_out_of_range");
 }

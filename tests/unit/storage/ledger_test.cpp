@@ -35,12 +35,18 @@ UsageEvent make(const std::string& id, int64_t cost_nanos, EpochMs ts = kNow) {
 struct Outcome {
   Status status;
   std::vector<bool> duplicate;
+  std::vector<bool> refused;  // cost_out_of_range: a day's sum would wrap
 };
 
 Outcome submit_and_wait(Ledger& l, std::vector<UsageEvent> events) {
   std::promise<Outcome> p;
-  l.submit(std::move(events), [&](Status s, std::vector<bool> d, std::vector<UsageEvent>) {
-    p.set_value({s, std::move(d)});
+  l.submit(std::move(events), [&](Status s, std::vector<Stored> d, std::vector<UsageEvent>) {
+    Outcome o{s, {}, {}};
+    for (Stored x : d) {
+      o.duplicate.push_back(x == Stored::kDuplicate);
+      o.refused.push_back(x == Stored::kOutOfRange);
+    }
+    p.set_value(std::move(o));
   });
   return p.get_future().get();
 }
@@ -193,7 +199,7 @@ TEST_CASE("submit after stop fails with storage_unavailable and returns the even
   l.value()->stop();
   size_t returned = 0;
   Status status;
-  l.value()->submit({make("x", 1)}, [&](Status s, std::vector<bool>, std::vector<UsageEvent> e) {
+  l.value()->submit({make("x", 1)}, [&](Status s, std::vector<Stored>, std::vector<UsageEvent> e) {
     status = s;
     returned = e.size();
   });
@@ -226,4 +232,57 @@ TEST_CASE("a failed commit stores nothing of the batch and reports storage_unava
   CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM events WHERE event_id = 'good'") ==
         0);
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m") == 101);
+}
+
+TEST_CASE("no day sum can wrap: an event that would pass int64 is refused, alone") {
+  testing::TempDir dir;
+  auto l = Ledger::open(options(dir), [] { return kNow; });
+  REQUIRE(l.ok());
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  // Two events near the edge in different rollup rows (features): each row fits, the day would not.
+  UsageEvent a = make("edge-a", kMax - 10);
+  UsageEvent b = make("edge-b", 11);
+  b.feature = "other";
+  UsageEvent c = make("edge-c", 10);
+  c.feature = "third";
+  auto out = submit_and_wait(*l.value(), {a, b, c});
+  REQUIRE(out.status.ok());
+  CHECK(out.refused == std::vector<bool>{false, true, false});
+  CHECK(out.duplicate == std::vector<bool>{false, false, false});
+  // Across batches and restarts the day's total is read back from the rollups.
+  l = Status();  // closes the ledger and its lock before the restart
+  l = Ledger::open(options(dir), [] { return kNow; });
+  REQUIRE(l.ok());
+  auto more = submit_and_wait(*l.value(), {make("edge-d", 1), make("edge-a", 1)});
+  CHECK(more.refused == std::vector<bool>{true, false});
+  CHECK(more.duplicate == std::vector<bool>{false, true});
+  // Token counts are summed the same way.
+  UsageEvent t = make("tokens", 0);
+  t.input_tokens = kMax;
+  auto tokens = submit_and_wait(*l.value(), {t});
+  CHECK(tokens.refused == std::vector<bool>{true});
+  l.value()->stop();
+  const std::string db = dir.file("ledger.db");
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == kMax);
+  CHECK(query_int(db, "SELECT MIN(cost_nanos) FROM rollup_15m") == 10);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM events") == 2);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM events WHERE event_id = 'edge-b'") == 0);
+}
+
+TEST_CASE("reasoning tokens are kept per event and in the rollups") {
+  testing::TempDir dir;
+  auto l = Ledger::open(options(dir), [] { return kNow; });
+  REQUIRE(l.ok());
+  UsageEvent e = make("r1", 100);
+  e.output_tokens = 50;
+  e.reasoning_tokens = 30;
+  UsageEvent f = make("r2", 100);
+  f.output_tokens = 20;
+  f.reasoning_tokens = 5;
+  REQUIRE(submit_and_wait(*l.value(), {e, f}).status.ok());
+  l.value()->stop();
+  const std::string db = dir.file("ledger.db");
+  CHECK(query_int(db, "SELECT reasoning_tokens FROM events WHERE event_id = 'r1'") == 30);
+  CHECK(query_int(db, "SELECT SUM(reasoning_tokens) FROM rollup_15m") == 35);
+  CHECK(query_int(db, "SELECT SUM(reasoning_tokens) FROM rollup_daily") == 35);
 }

@@ -46,9 +46,8 @@ struct Ledgered {
     auto l = Ledger::open(o);
     REQUIRE(l.ok());
     std::promise<Status> done;
-    l.value()->submit(std::move(events), [&](Status s, std::vector<bool>, std::vector<UsageEvent>) {
-      done.set_value(s);
-    });
+    l.value()->submit(std::move(events), [&](Status s, std::vector<Stored>,
+                                             std::vector<UsageEvent>) { done.set_value(s); });
     REQUIRE(done.get_future().get().ok());
     l.value()->stop();
     db = open_read_only(path).value();
@@ -164,10 +163,14 @@ TEST_CASE(
   auto tz = TimeZone::load("Asia/Kolkata").value();
   std::string csv = focus_csv(rows.value(), "USD", *tz);
   // The Kolkata day 2026-11-20 is 2026-11-19T18:30Z to 2026-11-20T18:30Z; its month likewise.
+  // CONTRACT §4.7 (updated): decimal columns are written as decimals (5.0), PricingQuantity in
+  // 1M tokens.
   CHECK(csv.find(
-            "5,tollgate,Tollgate ledger,USD,2026-11-30T18:30:00Z,2026-10-31T18:30:00Z,Usage,,") ==
+            "5.0,tollgate,Tollgate ledger,USD,2026-11-30T18:30:00Z,2026-10-31T18:30:00Z,Usage,,") ==
         0 + csv.find("\r\n") + 2);
-  CHECK(csv.find(",2026-11-20T18:30:00Z,2026-11-19T18:30:00Z,5,5,alibaba,5,2200,Tokens,alibaba,"
-                 "alibaba,AI and Machine Learning,LLM Inference,,qwen3-max,") != std::string::npos);
+  CHECK(
+      csv.find(
+          ",2026-11-20T18:30:00Z,2026-11-19T18:30:00Z,5.0,5.0,alibaba,5.0,0.0022,1M Tokens,alibaba,"
+          "alibaba,AI and Machine Learning,LLM Inference,,qwen3-max,") != std::string::npos);
   CHECK(csv.find(R"("customer"":""acme"")") != std::string::npos);
 }

@@ -48,3 +48,31 @@ TEST_CASE("a ledger newer than this binary is refused") {
   CHECK(s.code_name() == "schema_too_new");
   sqlite3_close(db);
 }
+
+TEST_CASE("migration 6 adds reasoning tokens; nothing stored is lost or repriced") {
+  testing::TempDir dir;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.file("v5.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(migrate(db, 5).ok());
+  REQUIRE(exec_sql(db, R"sql(
+INSERT INTO events VALUES ('e1', 1795255200000, '2026-11-21', 'chat', 'cx', '', '{}', 'p', 'm', '',
+  'standard', 100, 0, 0, 10, 1, 0, 0, 5, 'ok', 5000, 'USD', 'price_book', 'p/m/*@always', 0, 0, '',
+  1795255200000);
+INSERT INTO rollup_15m VALUES
+  (1795255200000, '2026-11-21', 'chat', 'cx', '', '{}', 'p', 'm', '', 'standard', 'ok', 'price_book', 'USD',
+   1, 1, 100, 0, 0, 10, 0, 0, 5000, 0, 0);
+INSERT INTO rollup_daily VALUES
+  ('2026-11-21', 'chat', 'cx', '', '{}', 'p', 'm', '', 'standard', 'ok', 'price_book', 'USD',
+   1, 1, 100, 0, 0, 10, 0, 0, 5000, 0, 0);
+)sql")
+              .ok());
+  REQUIRE(migrate(db).ok());
+  CHECK(one(db, "PRAGMA user_version") == kSchemaVersion);
+  CHECK(one(db, "SELECT cost_nanos FROM events WHERE event_id = 'e1'") == 5000);
+  CHECK(one(db, "SELECT reasoning_tokens FROM events") == 0);
+  CHECK(one(db, "SELECT cost_nanos + 10 * reasoning_tokens FROM rollup_15m") == 5000);
+  CHECK(one(db, "SELECT output_tokens FROM rollup_daily WHERE reasoning_tokens = 0") == 10);
+  CHECK(one(db, "SELECT cost * 1e9 FROM ledger_events") == 5000);
+  CHECK(one(db, "SELECT requests FROM daily_costs") == 1);
+  sqlite3_close(db);
+}

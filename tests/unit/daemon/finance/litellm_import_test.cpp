@@ -65,3 +65,72 @@ TEST_CASE("not a LiteLLM map") {
   CHECK_FALSE(import_litellm("[1, 2]", "x").ok());
   CHECK_FALSE(import_litellm("{oops", "x").ok());
 }
+
+TEST_CASE("every price LiteLLM gives for what Tollgate prices is kept (CONTRACT §2.2)") {
+  auto r = import_litellm(R"({
+    "qwen-thinking": {"litellm_provider": "dashscope", "input_cost_per_token": 2e-07,
+      "output_cost_per_token": 2e-06, "output_cost_per_reasoning_token": 6e-06},
+    "per-request": {"litellm_provider": "perplexity", "input_cost_per_token": 1e-06,
+      "output_cost_per_token": 1e-06, "input_cost_per_request": 0.005},
+    "split-batch": {"litellm_provider": "vertex_ai", "input_cost_per_token": 1.1e-06,
+      "input_cost_per_token_batches": 5.995e-07, "output_cost_per_token": 4.4e-06,
+      "output_cost_per_token_batches": 2.2e-06},
+    "deep-batch": {"litellm_provider": "openai", "input_cost_per_token": 8e-06,
+      "input_cost_per_token_batches": 1e-06, "output_cost_per_token": 8e-06,
+      "output_cost_per_token_batches": 1e-06},
+    "noisy": {"litellm_provider": "databricks", "input_cost_per_token": 2.9999900000000002e-06,
+      "output_cost_per_token": 1.5000020000000002e-05},
+    "tiny": {"litellm_provider": "x", "input_cost_per_token": 1e-16},
+    "dup": {"litellm_provider": "openai", "input_cost_per_token": 1e-06},
+    "openai/dup": {"litellm_provider": "openai", "input_cost_per_token": 2e-06}
+  })",
+                          "inline");
+  REQUIRE(r.ok());
+  CHECK(r->imported == 6);
+  CHECK(r->skipped ==
+        std::map<std::string, size_t>{{"price needs more than 9 decimals per 1M tokens", 1},
+                                      {"same provider and model as an earlier entry", 1}});
+  REQUIRE(r->conflicts.size() == 1);
+  CHECK(r->conflicts[0].find("openai/dup") == 0);
+  const std::string& y = r->yaml;
+  CHECK(y.find("per_1m_reasoning_tokens: 6\n") != std::string::npos);
+  CHECK(y.find("per_request: 0.005\n") != std::string::npos);
+  CHECK(
+      y.find("    batch:\n      per_1m_input_tokens: 0.5995\n      per_1m_output_tokens: 2.2\n") !=
+      std::string::npos);
+  CHECK(y.find("batch_discount_percent: 87.5\n") != std::string::npos);
+  CHECK(y.find("per_1m_input_tokens: 2.99999\n") != std::string::npos);
+  CHECK(y.find("per_1m_output_tokens: 15.00002\n") != std::string::npos);
+
+  // And the file loads and prices them by hand-computed values.
+  testing::TempDir dir;
+  dir.write("prices.yaml", y);
+  LoadErrors errors;
+  Config c =
+      load_config(dir.write("t.yaml", "storage: {path: x.db}\nprices_file: prices.yaml\n"), errors);
+  auto book = load_prices(c.prices_file, c, errors);
+  REQUIRE(errors.lines == std::vector<std::string>{});
+  auto cost = [&](const std::string& provider, const std::string& model, int64_t in, int64_t out,
+                  int64_t reasoning, Priority p) {
+    UsageEvent e;
+    e.provider = provider;
+    e.model = model;
+    e.input_tokens = in;
+    e.output_tokens = out;
+    e.reasoning_tokens = reasoning;
+    e.priority = p;
+    REQUIRE(book->price(e).ok());
+    return e.cost.nanos();
+  };
+  // 1000 in × 0.2 + 400 out × 2 + 600 reasoning × 6 = 200 + 800 + 3600 = 4600 per 1M.
+  CHECK(cost("dashscope", "qwen-thinking", 1000, 1000, 600, Priority::kStandard) == 4'600'000);
+  // 1M in × 1 + one request × 0.005.
+  CHECK(cost("perplexity", "per-request", 1'000'000, 0, 0, Priority::kStandard) == 1'005'000'000);
+  // Batch: 1M in × 0.5995 + 1M out × 2.2 = 2.7995 (54.5% and 50% of the list prices).
+  CHECK(cost("vertex_ai", "split-batch", 1'000'000, 1'000'000, 0, Priority::kBatch) ==
+        2'799'500'000);
+  // 87.5% off: 1M in + 1M out at 8 → 2.
+  CHECK(cost("openai", "deep-batch", 1'000'000, 1'000'000, 0, Priority::kBatch) == 2'000'000'000);
+  CHECK(cost("databricks", "noisy", 1'000'000, 1'000'000, 0, Priority::kStandard) ==
+        18'000'010'000);  // 2.99999 + 15.00002
+}

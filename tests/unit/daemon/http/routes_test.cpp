@@ -76,7 +76,8 @@ TEST_CASE("status codes: one name and one HTTP status each") {
   CHECK(http_status(Code::kForbidden) == 403);
   CHECK(http_status(Code::kUnknownBudget) == 404);
   CHECK(http_status(Code::kStorageUnavailable) == 503);
-  CHECK(code_name(Code::kCostOverflow) == "cost_overflow");
+  CHECK(code_name(Code::kCostOutOfRange) == "cost_out_of_range");  // CONTRACT §3 renamed it
+  CHECK(code_name(Code::kInvalidString) == "invalid_string");
 }
 
 }  // namespace tollgate

@@ -1,0 +1,54 @@
+#include "metering/text_rules.h"
+
+#include <algorithm>
+#include <string>
+
+namespace tollgate {
+
+bool is_valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t len;
+    unsigned min;  // the smallest code point of that length: no overlong forms
+    unsigned cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      len = 2, min = 0x80, cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3, min = 0x800, cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4, min = 0x10000, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += len;
+  }
+  return true;
+}
+
+bool has_control_character(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
+Status check_text(std::string_view field, std::string_view s) {
+  if (!is_valid_utf8(s))
+    return Status::error(Code::kInvalidString,
+                         "field \"" + std::string(field) + "\" must be valid UTF-8");
+  if (has_control_character(s))
+    return Status::error(Code::kInvalidString,
+                         "field \"" + std::string(field) +
+                             "\" must not contain control characters (U+0000-U+001F, U+007F)");
+  return {};
+}
+
+}  // namespace tollgate
