@@ -266,6 +266,41 @@ class NginxTest(unittest.TestCase):
                   (checked[0] - direct[0]) * 1e3))
 
 
+class NewRoutesAuthTest(unittest.TestCase):
+    """Each route this file's features add answers only to its role: authz and releasing a
+    reservation need admit, OTLP traces need ingest (admin implies every role)."""
+
+    def test_roles_of_authz_reservations_and_traces(self):
+        import hashlib
+        tokens = {"gw": ["admit"], "ing": ["ingest"], "view": ["read"], "sre": ["admin"]}
+        conf = "auth:\n  tokens:\n" + "".join(
+            "    - {name: %s, sha256: %s, roles: [%s]}\n" % (
+                n, hashlib.sha256(n.encode()).hexdigest(), ", ".join(r)) for n, r in tokens.items())
+        d = Daemon(extra_config=conf).start()
+        try:
+            def status(method, path, token, body=None):
+                h = {"X-Tollgate-Feature": "f", "X-Tollgate-Priority": "batch",
+                     "Content-Type": "application/json"}
+                if token:
+                    h["Authorization"] = "Bearer " + token
+                return d.request(method, path, body, h)[0]
+
+            for method, path, body, allowed in (
+                    ("GET", "/v1/authz", None, {"gw", "sre"}),
+                    ("POST", "/v1/authz/v1/chat", None, {"gw", "sre"}),
+                    ("DELETE", "/v1/reservations/r-1", None, {"gw", "sre"}),
+                    ("POST", "/v1/traces", "{}", {"ing", "sre"})):
+                self.assertEqual(status(method, path, None, body), 401, path)
+                for token in tokens:
+                    got = status(method, path, token, body)
+                    if token in allowed:
+                        self.assertNotIn(got, (401, 403), (path, token))
+                    else:
+                        self.assertEqual(got, 403, (path, token))
+        finally:
+            d.cleanup()
+
+
 class EnvoyExampleTest(unittest.TestCase):
     """Envoy is not packaged here: the example is checked as far as a YAML reader can."""
 
