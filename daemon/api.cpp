@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
+#include <exception>
+#include <memory>
 #include <thread>
 
 #include "metering/event_decoder.h"
@@ -79,7 +82,25 @@ void Api::handle(HttpRequest req, Respond respond) {
   }
   if (match.route->role)
     if (auto denied = authorize(auth_, req, *match.route->role)) return done(std::move(*denied));
-  match.route->handler(req, std::move(done));
+  // A bug in a handler costs its request, never the process: 500, counted, logged. A handler
+  // that answered before throwing keeps its answer.
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  Respond once = [answered, done](HttpResponse r) {
+    if (!answered->exchange(true)) done(std::move(r));
+  };
+  try {
+    match.route->handler(req, once);
+  } catch (const std::exception& e) {
+    handler_failed(req, e.what(), once);
+  } catch (...) {
+    handler_failed(req, "unknown exception", once);
+  }
+}
+
+void Api::handler_failed(const HttpRequest& req, const char* what, const Respond& respond) {
+  metrics_.record_handler_exception();
+  spdlog::error("{} {}: handler failed: {}", req.method, req.path, what);
+  respond(error_response(Code::kInternal, "the request failed inside Tollgate; it is logged"));
 }
 
 void Api::healthz(const HttpRequest&, Respond respond) {
@@ -87,6 +108,8 @@ void Api::healthz(const HttpRequest&, Respond respond) {
 }
 
 void Api::readyz(const HttpRequest&, Respond respond) {
+  if (std::string why = budgets_.unready_reason(); !why.empty() && !draining_.load())
+    return respond({503, "text/plain; charset=utf-8", why + "\n", {}});
   if (ready_.load() && !draining_.load())
     return respond({200, "text/plain; charset=utf-8", "ready\n", {}});
   respond({503, "text/plain; charset=utf-8", draining_.load() ? "draining\n" : "starting\n", {}});

@@ -25,6 +25,7 @@ class DaemonMetrics {
   void record_commit(double seconds, size_t events);
   void record_http(std::string_view route, int status, double seconds);
   void record_reload(bool ok, double unix_seconds);
+  void record_handler_exception() { handler_exceptions_->inc(); }
 
  private:
   std::vector<std::string> dims(const UsageEvent& e, const std::vector<std::string>& names) const;
@@ -48,6 +49,7 @@ class DaemonMetrics {
   metrics::HandleCache<metrics::Histogram> http_duration_handles_;
   metrics::Gauge* reload_ok_;
   metrics::Gauge* reload_ts_;
+  metrics::Counter* handler_exceptions_;
 };
 
 }  // namespace tollgate

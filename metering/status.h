@@ -53,6 +53,7 @@ enum class Code {
   kShuttingDown,
   kStorageUnavailable,
   kStorageError,
+  kInternal,  // a bug: an exception escaped a route handler
   // Startup and configuration.
   kInvalidTimezone,
   kSchemaTooNew,

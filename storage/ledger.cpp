@@ -130,6 +130,11 @@ void Ledger::set_commit_observer(std::function<void(const CommitInfo&)> observer
   observer_ = std::move(observer);
 }
 
+void Ledger::set_transaction_hook(std::function<void(sqlite3*)> hook) {
+  std::lock_guard lock(mu_);
+  transaction_hook_ = std::move(hook);
+}
+
 void Ledger::submit(std::vector<UsageEvent> events, Done done) {
   {
     std::lock_guard lock(mu_);
@@ -225,6 +230,7 @@ void Ledger::commit(std::vector<Pending>& batch) {
     }
     if (observer) observer(info);
   } else {
+    ++commit_failures_;
     spdlog::error("ledger commit of {} events failed: {}", info.events, s.message());
   }
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -314,7 +320,15 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<bool>>
       st->reset();
     }
   }
-  if (s.ok()) s = exec_sql(db_, "COMMIT");
+  if (s.ok()) {
+    std::function<void(sqlite3*)> hook;
+    {
+      std::lock_guard lock(mu_);
+      hook = transaction_hook_;
+    }
+    if (hook) hook(db_);
+    s = exec_sql(db_, "COMMIT");
+  }
   if (!s.ok()) {
     exec_sql(db_, "ROLLBACK");
     info.accepted.clear();
@@ -335,9 +349,14 @@ int64_t Ledger::prune_chunk(int64_t limit) {
   Statement del(db_,
                 "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE ts_ms < ?1 "
                 "ORDER BY ts_ms LIMIT ?2)");
-  if (!del.ok()) return 0;
+  if (!del.ok()) {
+    ++prune_failures_;
+    spdlog::warn("retention prune failed: {}", del.error());
+    return 0;
+  }
   del.bind(1, cutoff).bind(2, limit);
   if (del.step() != SQLITE_DONE) {
+    ++prune_failures_;
     spdlog::warn("retention prune failed: {}", sqlite3_errmsg(db_));
     return 0;
   }

@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -60,6 +61,10 @@ class Ledger {
   void submit(std::vector<UsageEvent> events, Done done);
   // Called on the writer thread after each successful commit, before the `done` callbacks.
   void set_commit_observer(std::function<void(const CommitInfo&)> observer);
+  // Called on the writer thread inside each group commit's transaction, before COMMIT: for small
+  // writes that should ride along instead of paying their own transaction (open reservations).
+  // It must not fail the transaction: it handles its own errors (e.g. with a SAVEPOINT).
+  void set_transaction_hook(std::function<void(sqlite3*)> hook);
   // Runs `op` on the writer thread with the read-write connection, between group commits: for
   // the few other writes (audit, overrides) and for work that must not interleave with a commit
   // and its observer. `op` runs its own transaction if it needs one. After stop() it runs at once
@@ -68,6 +73,10 @@ class Ledger {
   void stop();
 
   const LedgerOptions& options() const { return options_; }
+  // Degraded modes, counted for metrics: group commits that failed (their requests got 503), and
+  // retention prunes that failed (raw events outlive the retention until one succeeds).
+  uint64_t commit_failures() const { return commit_failures_.load(); }
+  uint64_t prune_failures() const { return prune_failures_.load(); }
 
  private:
   struct Pending {
@@ -97,6 +106,8 @@ class Ledger {
   bool stopping_ = false;
   bool stopped_ = false;
   std::function<void(const CommitInfo&)> observer_;
+  std::function<void(sqlite3*)> transaction_hook_;
+  std::atomic<uint64_t> commit_failures_{0}, prune_failures_{0};
   std::thread writer_;
   EpochMs next_prune_ms_ = 0;
 };
