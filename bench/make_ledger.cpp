@@ -39,8 +39,10 @@ int main(int argc, char** argv) {
   tollgate::configure_sqlite();
   sqlite3* db = nullptr;
   if (sqlite3_open(argv[1], &db) != SQLITE_OK) return 1;
-  tollgate::exec_sql(db, "PRAGMA journal_mode=WAL");
+  // No journal while generating (a failed run is simply rerun); WAL for the daemon at the end.
+  tollgate::exec_sql(db, "PRAGMA journal_mode=OFF");
   tollgate::exec_sql(db, "PRAGMA synchronous=OFF");
+  tollgate::exec_sql(db, "PRAGMA cache_size=-262144");
   if (!tollgate::migrate(db).ok()) return 1;
   tollgate::Statement insert(db, R"sql(
 INSERT INTO events (event_id, ts_ms, day_local, feature, team, customer, tags, provider, model,
@@ -113,6 +115,7 @@ VALUES (?1, ?2, ?3, ?4, 'cx', '', '{}', ?5, ?6, 'eu-fr', 'standard', ?7, 0, 0, ?
     }
   }
   tollgate::exec_sql(db, "COMMIT");
+  tollgate::exec_sql(db, "PRAGMA journal_mode=WAL");
   sqlite3_close(db);
   std::printf("ledger: %lld events over the last %lld h written in %.1f s\n", total, hours,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

@@ -3,12 +3,14 @@
 # straight into SQLite by build/bench/make_ledger), 100 budgets, ingest (4 connections) and GET
 # admissions (wrk) together for DURATION_S, first without reloads, then with the policies
 # reloaded every second (each reload changes every budget's match, so every budget is rebuilt).
-# Prints ingest throughput and admission p99 of both runs and their ratios.
-#   bench/run_reload.sh [DURATION_S=20] [EVENTS=10000000]
+# Prints ingest throughput and admission p99 of both runs and their ratios. LEDGER: a ledger made
+# by an earlier `build/bench/make_ledger LEDGER EVENTS` to run on (in place) instead of a new one.
+#   bench/run_reload.sh [DURATION_S=20] [EVENTS=10000000] [LEDGER]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-20}
 EVENTS=${2:-10000000}
+LEDGER=${3:-}
 command -v wrk >/dev/null || { echo "needs: apt-get install wrk" >&2; exit 1; }
 cmake --build build -j 2 --target tollgate ingest_load make_ledger >/dev/null
 work=$(mktemp -d)
@@ -16,7 +18,8 @@ reloader=""
 trap 'kill $reloader $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 source bench/load_lib.sh
 
-build/bench/make_ledger "$work/ledger.db" "$EVENTS" 6
+if [ -n "$LEDGER" ]; then ln -s "$(realpath "$LEDGER")" "$work/ledger.db"
+else build/bench/make_ledger "$work/ledger.db" "$EVENTS" 6; fi
 # Two shapes of 100 budgets over the benchmark's features: each reload swaps them.
 policies() {
   echo "budgets:"
@@ -39,12 +42,13 @@ cp deploy/examples/prices.yaml "$work/"
 cat > "$work/tollgate.yaml" <<YAML
 server: {listen: 127.0.0.1:0, threads: 2}
 storage: {path: ledger.db, commit_interval_ms: 5}
+reporting: {currency: USD, fx: {CNY: {rate: 0.1389}}}
 prices_file: prices.yaml
 policies_file: policies.yaml
 YAML
 t0=$(date +%s.%N)
 start_daemon
-echo "startup on the 10M-event ledger: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f s", b - a }')"
+echo "startup on the ledger: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f s", b - a }')"
 
 run() {  # run PREFIX: prints "INGEST_EVENTS_PER_S ADMIT_REQ_PER_S ADMIT_P99"
   ingest_for "$DUR" "$1" > "$work/ingest" &

@@ -27,6 +27,7 @@ cp deploy/examples/prices.yaml "$work/"
 cat > "$work/tollgate.yaml" <<YAML
 server: {listen: 127.0.0.1:0, threads: 2}
 storage: {path: ledger.db, synchronous: full, commit_interval_ms: 5}
+reporting: {currency: USD, fx: {CNY: {rate: 0.1389}}}
 prices_file: prices.yaml
 policies_file: policies.yaml
 YAML
