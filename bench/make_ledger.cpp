@@ -13,7 +13,7 @@
 #include <string>
 #include <utility>
 
-#include "bench/event_rows.h"
+#include "bench/event_sql.h"
 #include "metering/time_util.h"
 #include "storage/schema.h"
 #include "storage/sqlite_util.h"
@@ -44,13 +44,7 @@ int main(int argc, char** argv) {
   tollgate::exec_sql(db, "PRAGMA synchronous=OFF");
   tollgate::exec_sql(db, "PRAGMA cache_size=-262144");
   if (!tollgate::migrate(db).ok()) return 1;
-  tollgate::Statement insert(db, R"sql(
-INSERT INTO events (event_id, ts_ms, day_local, feature, team, customer, tags, provider, model,
-  region, priority, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, requests,
-  gpu_micros, egress_bytes, latency_ms, status, cost_nanos, currency, priced_by, price_ref,
-  value_units_nanos, revenue_nanos, reservation_id, received_ms)
-VALUES (?1, ?2, ?3, ?4, 'cx', '', '{}', ?5, ?6, 'eu-fr', 'standard', ?7, 0, 0, ?8, 1, 0,
-  0, 420, 'ok', ?9, 'USD', 'price_book', 'p/m/*@always', 0, 0, '', ?2))sql");
+  tollgate::Statement insert(db, tollgate::bench::kInsertEvent);
   if (!insert.ok()) {
     std::fprintf(stderr, "%s\n", insert.error().c_str());
     return 1;
@@ -64,9 +58,8 @@ VALUES (?1, ?2, ?3, ?4, 'cx', '', '{}', ?5, ?6, 'eu-fr', 'standard', ?7, 0, 0, ?
     const auto r = tollgate::bench::row("old", n);
     const int64_t ts = first + static_cast<int64_t>(n * (span / double(total)));
     const std::string day = tollgate::format_date(ts / 86'400'000);
-    const int64_t cost = r.input_tokens * 1200 + r.output_tokens * 6000;
-    insert.bind(1, r.event_id).bind(2, ts).bind(3, day).bind(4, r.feature).bind(5, r.provider);
-    insert.bind(6, r.model).bind(7, r.input_tokens).bind(8, r.output_tokens).bind(9, cost);
+    const int64_t cost = tollgate::bench::cost_of(r);
+    tollgate::bench::bind_event(insert, r, ts, day);
     if (insert.step() != SQLITE_DONE) {
       std::fprintf(stderr, "%s\n", sqlite3_errmsg(db));
       return 1;

@@ -2,26 +2,11 @@
 own budgets' events, a failed spend rebuild, dry-run throttle gauges, reservations written in
 the group commit."""
 import json
-import os
 import sqlite3
 import unittest
 
-from harness import Daemon, event, wait_for
-
-TEN_DOLLAR_JOBS = """budgets:
-  - name: ten
-    match: {feature: jobs}
-    limit: 10
-    rules:
-      - {at_percent: 100, action: block, priorities: [batch]}
-"""
-
-
-def budget_daemon(policies):
-    d = Daemon()
-    with open(os.path.join(d.dir, "policies.yaml"), "w") as f:
-        f.write(policies)
-    return d
+from harness import event, wait_for
+from test_budgets import TEN_DOLLAR_JOBS, budget_daemon
 
 
 def admit(d, **body):
