@@ -13,12 +13,14 @@ start_daemon() {
   done
 }
 
+run_id=$(date +%s%N)  # event ids stay unique on a ledger reused across runs
+
 # ingest_for SECONDS PREFIX: NDJSON batches of 1,000 over 4 connections, in chunks of 100,000
 # events, for about SECONDS; prints events/s.
 ingest_for() {
   local end=$((SECONDS + $1)) n=0 events=0 secs=0 out
   while [ $SECONDS -lt "$end" ]; do
-    out=$(build/bench/ingest_load 127.0.0.1 "$port" 100000 4 1000 "$2-$n-")
+    out=$(build/bench/ingest_load 127.0.0.1 "$port" 100000 4 1000 "$2-$run_id-$n-")
     events=$((events + 100000))
     secs=$(awk -v s="$secs" -v o="$out" 'BEGIN { split(o, w, " in "); split(w[2], t, " "); print s + t[1] }')
     n=$((n + 1))

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
 #include <future>
 #include <map>
 #include <set>
@@ -266,11 +267,15 @@ std::vector<std::string> BudgetService::reload() {
   auto set = config_.policies_file.empty() ? std::make_shared<const PolicySet>()
                                            : load_policies(config_.policies_file, errors);
   if (!errors.ok()) return errors.lines;
+  const auto start = std::chrono::steady_clock::now();
   if (Status s = install(set); !s.ok())
     return {"budget spend could not be rebuilt from the ledger; the running policies stay: " +
             s.message()};
-  spdlog::info("policies reloaded: {} budgets{}", set->budgets.size(),
-               set->dry_run ? " (dry run)" : "");
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  spdlog::info("policies reloaded: {} budgets{}, installed in {} ms", set->budgets.size(),
+               set->dry_run ? " (dry run)" : "", ms);
   return {};
 }
 
