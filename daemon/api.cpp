@@ -2,13 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
-#include <exception>
-#include <memory>
 #include <thread>
 
+#include "daemon/handler_guard.h"
 #include "metering/event_decoder.h"
 #include "metrics/text_format.h"
 
@@ -82,25 +80,10 @@ void Api::handle(HttpRequest req, Respond respond) {
   }
   if (match.route->role)
     if (auto denied = authorize(auth_, req, *match.route->role)) return done(std::move(*denied));
-  // A bug in a handler costs its request, never the process: 500, counted, logged. A handler
-  // that answered before throwing keeps its answer.
-  auto answered = std::make_shared<std::atomic<bool>>(false);
-  Respond once = [answered, done](HttpResponse r) {
-    if (!answered->exchange(true)) done(std::move(r));
-  };
-  try {
-    match.route->handler(req, once);
-  } catch (const std::exception& e) {
-    handler_failed(req, e.what(), once);
-  } catch (...) {
-    handler_failed(req, "unknown exception", once);
-  }
-}
-
-void Api::handler_failed(const HttpRequest& req, const char* what, const Respond& respond) {
-  metrics_.record_handler_exception();
-  spdlog::error("{} {}: handler failed: {}", req.method, req.path, what);
-  respond(error_response(Code::kInternal, "the request failed inside Tollgate; it is logged"));
+  call_guarded(match.route->handler, req, std::move(done), [&](const std::string& what) {
+    metrics_.record_handler_exception();
+    spdlog::error("{} {}: handler failed: {}", req.method, req.path, what);
+  });
 }
 
 void Api::healthz(const HttpRequest&, Respond respond) {

@@ -54,7 +54,6 @@ class Api final : public RequestHandler {
   // Operations and ingest (api.cpp).
   void healthz(const HttpRequest& req, Respond respond);
   void readyz(const HttpRequest& req, Respond respond);
-  void handler_failed(const HttpRequest& req, const char* what, const Respond& respond);
   void metrics_text(const HttpRequest& req, Respond respond);
   void ingest(HttpRequest& req, Respond respond);  // takes the body
   void reload_route(const HttpRequest& req, Respond respond);
