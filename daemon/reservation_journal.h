@@ -3,7 +3,8 @@
 // flush() writes everything pending in one go, inside the ledger's group commit (or, when no
 // ingest is committing, from the engine's ticker once a second), so an admission never costs a
 // transaction, let alone an fsync. A reservation opened and closed before a flush is never
-// written. A crash loses at most the reservations of the last second.
+// written. A crash loses at most the reservations of the last second, and a group commit that
+// fails at COMMIT loses those it carried (from the ledger only: the engine still holds them).
 //
 // Thread-safety: opened() and closed() from any thread; flush() on the ledger's writer thread.
 
