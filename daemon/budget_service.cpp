@@ -93,7 +93,7 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
                     alerts_.send(alert_body(a), a.text);
                   },
                   // Reservations are journaled behind the admission (never SQLite on that path)
-                  // and written in the next group commit or within a second.
+                  // and written once a second.
                   [this](const StoredReservation& r) { journal_.opened(r); },
                   [this](const std::string& id) { journal_.closed(id); },
                   [this] {
@@ -119,7 +119,6 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
       decisions_(registry.counter("tollgate_admission_decisions_total", "Admission decisions.",
                                   {"feature", "priority", "decision"})),
       decision_handles_(decisions_) {
-  ledger_.set_transaction_hook([this](sqlite3* db) { flush_journal(db); });
   add_collector(registry);
 }
 

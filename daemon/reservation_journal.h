@@ -1,10 +1,11 @@
 #pragma once
 // ReservationJournal: open reservations on their way to the ledger. Admission only appends here;
-// flush() writes everything pending in one go, inside the ledger's group commit (or, when no
-// ingest is committing, from the engine's ticker once a second), so an admission never costs a
-// transaction, let alone an fsync. A reservation opened and closed before a flush is never
-// written. A crash loses at most the reservations of the last second, and a group commit that
-// fails at COMMIT loses those it carried (from the ledger only: the engine still holds them).
+// the engine's ticker has flush() write everything pending once a second, in one transaction on
+// the ledger's writer thread: an admission never costs a transaction, let alone an fsync, and a
+// reservation opened and closed within the second (the usual case: its usage event settles it)
+// is never written at all. Kept out of the group commit on purpose: rows keyed by random ids
+// dirty pages all over their table, and once a second each such page is written once, where
+// every group commit would write it again. A crash loses the reservations of the last second.
 //
 // Thread-safety: opened() and closed() from any thread; flush() on the ledger's writer thread.
 
@@ -25,8 +26,8 @@ class ReservationJournal {
   void opened(const StoredReservation& r);
   void closed(const std::string& id);
   bool empty() const;
-  // Writes what is pending within a SAVEPOINT (so it joins a transaction in progress, or is its
-  // own); on failure everything stays pending for the next flush and the error is returned.
+  // Writes what is pending within a SAVEPOINT (its own transaction, or part of one in
+  // progress); on failure everything stays pending for the next flush and the error is returned.
   Status flush(sqlite3* db);
 
  private:

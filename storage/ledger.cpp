@@ -130,11 +130,6 @@ void Ledger::set_commit_observer(std::function<void(const CommitInfo&)> observer
   observer_ = std::move(observer);
 }
 
-void Ledger::set_transaction_hook(std::function<void(sqlite3*)> hook) {
-  std::lock_guard lock(mu_);
-  transaction_hook_ = std::move(hook);
-}
-
 void Ledger::submit(std::vector<UsageEvent> events, Done done) {
   {
     std::lock_guard lock(mu_);
@@ -320,15 +315,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<bool>>
       st->reset();
     }
   }
-  if (s.ok()) {
-    std::function<void(sqlite3*)> hook;
-    {
-      std::lock_guard lock(mu_);
-      hook = transaction_hook_;
-    }
-    if (hook) hook(db_);
-    s = exec_sql(db_, "COMMIT");
-  }
+  if (s.ok()) s = exec_sql(db_, "COMMIT");
   if (!s.ok()) {
     exec_sql(db_, "ROLLBACK");
     info.accepted.clear();

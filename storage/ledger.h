@@ -61,10 +61,6 @@ class Ledger {
   void submit(std::vector<UsageEvent> events, Done done);
   // Called on the writer thread after each successful commit, before the `done` callbacks.
   void set_commit_observer(std::function<void(const CommitInfo&)> observer);
-  // Called on the writer thread inside each group commit's transaction, before COMMIT: for small
-  // writes that should ride along instead of paying their own transaction (open reservations).
-  // It must not fail the transaction: it handles its own errors (e.g. with a SAVEPOINT).
-  void set_transaction_hook(std::function<void(sqlite3*)> hook);
   // Runs `op` on the writer thread with the read-write connection, between group commits: for
   // the few other writes (audit, overrides) and for work that must not interleave with a commit
   // and its observer. `op` runs its own transaction if it needs one. After stop() it runs at once
@@ -106,7 +102,6 @@ class Ledger {
   bool stopping_ = false;
   bool stopped_ = false;
   std::function<void(const CommitInfo&)> observer_;
-  std::function<void(sqlite3*)> transaction_hook_;
   std::atomic<uint64_t> commit_failures_{0}, prune_failures_{0};
   std::thread writer_;
   EpochMs next_prune_ms_ = 0;

@@ -1,6 +1,6 @@
 """Budget enforcement at its edges against the real binary: reservations settled only by their
-own budgets' events, a failed spend rebuild, dry-run throttle gauges, reservations written in
-the group commit."""
+own budgets' events, a failed spend rebuild, dry-run throttle gauges, reservations written once a
+second."""
 import json
 import sqlite3
 import unittest
