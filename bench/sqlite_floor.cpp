@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "bench/event_rows.h"
+#include "bench/event_sql.h"
 #include "storage/schema.h"
 #include "storage/sqlite_util.h"
 
@@ -27,26 +27,19 @@ int main(int argc, char** argv) {
   tollgate::exec_sql(db, "PRAGMA journal_mode=WAL");
   tollgate::exec_sql(db, "PRAGMA synchronous=" + sync);
   if (!tollgate::migrate(db).ok()) return 1;
-  tollgate::Statement insert(db, R"sql(
-INSERT INTO events (event_id, ts_ms, day_local, feature, team, customer, tags, provider, model,
-  region, priority, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, requests,
-  gpu_micros, egress_bytes, latency_ms, status, cost_nanos, currency, priced_by, price_ref,
-  value_units_nanos, revenue_nanos, reservation_id, received_ms)
-VALUES (?1, ?2, '2026-11-21', ?3, 'cx', '', '{}', ?4, ?5, 'eu-fr', 'standard', ?6, 0, 0, ?7, 1, 0,
-  0, 420, 'ok', ?8, 'USD', 'price_book', 'p/m/*@always', 0, 0, '', ?2))sql");
+  tollgate::Statement insert(db, tollgate::bench::kInsertEvent);
   if (!insert.ok()) {
     std::fprintf(stderr, "%s\n", insert.error().c_str());
     return 1;
   }
   const int64_t ts = 1'795'255'200'000;
+  const std::string day = "2026-11-21";
   auto start = std::chrono::steady_clock::now();
   for (long long n = 0; n < total;) {
     tollgate::exec_sql(db, "BEGIN");
     for (int k = 0; k < 1000 && n < total; ++k, ++n) {
       auto r = tollgate::bench::row("ev", n);
-      insert.bind(1, r.event_id).bind(2, ts).bind(3, r.feature).bind(4, r.provider);
-      insert.bind(5, r.model).bind(6, r.input_tokens).bind(7, r.output_tokens);
-      insert.bind(8, r.input_tokens * 1200 + r.output_tokens * 6000);
+      tollgate::bench::bind_event(insert, r, ts, day);
       if (insert.step() != SQLITE_DONE) return 1;
       insert.reset();
     }

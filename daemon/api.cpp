@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "daemon/handler_guard.h"
 #include "metering/event_decoder.h"
 #include "metrics/text_format.h"
 
@@ -85,7 +86,10 @@ void Api::handle(HttpRequest req, Respond respond) {
   }
   if (match.route->role)
     if (auto denied = authorize(auth_, req, *match.route->role)) return done(std::move(*denied));
-  match.route->handler(req, std::move(done));
+  call_guarded(match.route->handler, req, std::move(done), [&](const std::string& what) {
+    metrics_.record_handler_exception();
+    spdlog::error("{} {}: handler failed: {}", req.method, req.path, what);
+  });
 }
 
 void Api::healthz(const HttpRequest&, Respond respond) {
@@ -93,6 +97,8 @@ void Api::healthz(const HttpRequest&, Respond respond) {
 }
 
 void Api::readyz(const HttpRequest&, Respond respond) {
+  if (std::string why = budgets_.unready_reason(); !why.empty() && !draining_.load())
+    return respond({503, "text/plain; charset=utf-8", why + "\n", {}});
   if (ready_.load() && !draining_.load())
     return respond({200, "text/plain; charset=utf-8", "ready\n", {}});
   respond({503, "text/plain; charset=utf-8", draining_.load() ? "draining\n" : "starting\n", {}});

@@ -31,8 +31,8 @@ std::optional<HttpResponse> read_admit_fields(
     std::optional<Money>& estimate, bool allow_estimate, Money max_event_cost) {
   bool have_feature = false, have_priority = false;
   for (const auto& [key, v] : fields) {
-    auto bad = [&](const std::string& what) {
-      return error_response(Code::kInvalidAdmission, "field \"" + key + "\" " + what);
+    auto bad = [&name = key](const std::string& what) {  // clang 14 captures no binding
+      return error_response(Code::kInvalidAdmission, "field \"" + name + "\" " + what);
     };
     std::string text;
     if (v.is_string()) {

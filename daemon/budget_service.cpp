@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
 #include <future>
 #include <map>
+#include <set>
 
-#include "metering/json_text.h"
 #include "daemon/config/policies_file.h"
+#include "metering/json_text.h"
 #include "storage/policy_store.h"
 
 namespace tollgate {
@@ -20,7 +22,7 @@ namespace {
 // Period spend for the spend book: whole local days before today from the daily rollups (each
 // dated at its local midnight), today from the 15-minute buckets. Periods start at local
 // midnight, so this is exact, and a month costs ~30 rows per dimension set, not ~2,900.
-SpendScan rollup_scan(sqlite3* db, std::shared_ptr<const TimeZone> tz, EpochMs now) {
+SpendScan period_scan(sqlite3* db, std::shared_ptr<const TimeZone> tz, EpochMs now) {
   return [db, tz, now](EpochMs since, const std::function<void(const SpendRow&)>& row) {
     const int64_t today = tz->local_day(now), first = tz->local_day(since);
     Status s;
@@ -34,17 +36,16 @@ SpendScan rollup_scan(sqlite3* db, std::shared_ptr<const TimeZone> tz, EpochMs n
         row(dated);
       });
     }
-    if (s.ok())
-      s = scan_rollup_costs(db, std::max(since, tz->day_start(today)), row);
-    if (!s.ok()) spdlog::error("rebuilding budget spend: {}", s.message());
+    if (s.ok()) s = scan_rollup_costs(db, std::max(since, tz->day_start(today)), row);
+    return s;
   };
 }
 
-// Per-minute spend for burn-rate windows, from raw events.
-SpendScan event_scan(sqlite3* db) {
+// Burn-rate windows from the 15-minute rollups: hours of history in a few hundred rows per
+// dimension set, where raw events would be millions.
+SpendScan window_scan(sqlite3* db) {
   return [db](EpochMs since, const std::function<void(const SpendRow&)>& row) {
-    Status s = scan_event_costs(db, since, row);
-    if (!s.ok()) spdlog::error("rebuilding burn-rate windows: {}", s.message());
+    return scan_rollup_costs(db, since, row);
   };
 }
 
@@ -82,11 +83,12 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
               PolicyEngine::Hooks{
                   [this](const AuditEntry& e) {
                     spdlog::info("audit: {} {} by {}: {}", e.kind, e.budget, e.actor, e.detail);
-                    ledger_.run_on_writer(
-                        [row = e](sqlite3* db) {
-                          if (Status s = insert_audit(db, row); !s.ok())
-                            spdlog::error("audit entry not written: {}", s.message());
-                        });
+                    ledger_.run_on_writer([this, row = e](sqlite3* db) {
+                      if (Status s = insert_audit(db, row); !s.ok()) {
+                        audit_failures_->inc();
+                        spdlog::warn("audit entry not written: {}", s.message());
+                      }
+                    });
                   },
                   [this](const AlertEvent& a) {
                     spdlog::warn("alert: {}", a.text);
@@ -97,23 +99,46 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
                     });
                     alerts_.send(alert_body(a), a.text);
                   },
-                  // Reservations are written behind the admission (never SQLite on that path):
-                  // a crash in the instant after a 200 may lose one, a restart does not.
-                  [this](const StoredReservation& r) {
-                    ledger_.run_on_writer([row = r](sqlite3* db) {
-                      if (Status s = insert_reservation(db, row); !s.ok())
-                        spdlog::error("reservation {} not stored: {}", row.id, s.message());
-                    });
-                  },
-                  [this](const std::string& id) {
-                    ledger_.run_on_writer([id](sqlite3* db) { delete_reservation(db, id); });
+                  // Reservations are journaled behind the admission (never SQLite on that path)
+                  // and written once a second.
+                  [this](const StoredReservation& r) { journal_.opened(r); },
+                  [this](const std::string& id) { journal_.closed(id); },
+                  [this] {
+                    if (!journal_.empty())
+                      ledger_.run_on_writer([this](sqlite3* db) { flush_journal(db); });
                   }}),
+      rebuild_failures_(registry
+                            .counter("tollgate_spend_rebuild_failures_total",
+                                     "Budget spend rebuilds from the ledger that failed.")
+                            .with({})),
+      audit_failures_(registry
+                          .counter("tollgate_audit_write_failures_total",
+                                   "Audit log entries that could not be written.")
+                          .with({})),
+      journal_failures_(registry
+                            .counter("tollgate_reservation_write_failures_total",
+                                     "Writes of open reservations to the ledger that failed "
+                                     "(retried at the next flush).")
+                            .with({})),
       alerts_total_(registry.counter("tollgate_budget_alerts_total",
                                      "Budget alerts fired (once per budget, threshold and period).",
                                      {"budget", "threshold"})),
       decisions_(registry.counter("tollgate_admission_decisions_total", "Admission decisions.",
                                   {"feature", "priority", "decision"})),
       decision_handles_(decisions_) {
+  add_collector(registry);
+}
+
+void BudgetService::flush_journal(sqlite3* db) {
+  if (Status s = journal_.flush(db); !s.ok()) {
+    journal_failures_->inc();
+    spdlog::warn("open reservations not written (retried): {}", s.message());
+  }
+}
+
+// One status snapshot per scrape (one lock), so the scrape never touches the engine's state
+// again, and a concurrent reload cannot free what it reads.
+void BudgetService::add_collector(metrics::Registry& registry) {
   registry.add_collector([this](std::vector<metrics::FamilySnapshot>& out) {
     using metrics::FamilySnapshot;
     using metrics::Type;
@@ -134,7 +159,7 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
                         Type::kGauge,
                         {}};
     FamilySnapshot active{"tollgate_throttle_active",
-                          "1 while a throttle is enforced for the priority.",
+                          "1 while a throttle is enforced for the priority (never in dry run).",
                           Type::kGauge,
                           {}};
     for (const BudgetStatus& b : engine_.status()) {
@@ -151,29 +176,30 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
         burn.samples.push_back({"", {{"budget", b.name}, {"window", window}}, rate});
       // Every (priority, action) a rule of the budget can enforce, 0 or 1, so absence is not
       // ambiguous.
-      std::set<std::pair<std::string, std::string>> seen;
-      for (auto [p, a] : b.throttles)
-        if (seen.insert({std::string(to_string(p)), std::string(to_string(a))}).second)
-          active.samples.push_back({"",
-                                    {{"budget", b.name},
-                                     {"priority", std::string(to_string(p))},
-                                     {"action", std::string(to_string(a))}},
-                                    1});
-      for (const Budget& budget : engine_.policies()->budgets) {
-        if (budget.name != b.name) continue;
-        for (const Rule& r : budget.rules) {
-          if (r.action == Action::kAlert) continue;
-          for (Priority p : {Priority::kCritical, Priority::kStandard, Priority::kBatch})
-            if ((r.priorities & priority_bit(p)) &&
-                seen.insert({std::string(to_string(p)), std::string(to_string(r.action))}).second)
-              active.samples.push_back({"",
-                                        {{"budget", b.name},
-                                         {"priority", std::string(to_string(p))},
-                                         {"action", std::string(to_string(r.action))}},
-                                        0});
-        }
-      }
+      std::map<std::pair<Priority, Action>, bool> enforced;
+      for (auto pa : b.enforceable) enforced.try_emplace(pa, false);
+      for (auto pa : b.throttles) enforced[pa] = true;
+      for (const auto& [pa, on] : enforced)
+        active.samples.push_back({"",
+                                  {{"budget", b.name},
+                                   {"priority", std::string(to_string(pa.first))},
+                                   {"action", std::string(to_string(pa.second))}},
+                                  on ? 1.0 : 0.0});
     }
+    auto counter = [&](const char* name, const char* help, uint64_t n) {
+      out.push_back({name, help, Type::kCounter, {{"", {}, double(n)}}});
+    };
+    counter("tollgate_reservation_mismatch_total",
+            "Usage events whose reservation_id named a reservation on budgets they do not match "
+            "(counted as usual; the reservation stays open).",
+            engine_.reservation_mismatches());
+    counter("tollgate_webhook_failures_total",
+            "Alert deliveries given up after every retry failed.", alerts_.failures());
+    counter("tollgate_ledger_commit_failures_total",
+            "Ledger group commits that failed (their requests were answered 503).",
+            ledger_.commit_failures());
+    counter("tollgate_retention_prune_failures_total",
+            "Retention prunes of raw events that failed.", ledger_.prune_failures());
     for (auto* f : {&limit, &spend, &reserved, &forecast, &util, &burn, &active})
       out.push_back(std::move(*f));
   });
@@ -181,15 +207,33 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
 
 BudgetService::~BudgetService() { engine_.stop_ticker(); }
 
-void BudgetService::install(std::shared_ptr<const PolicySet> policies) {
-  // On the writer thread: no commit (and so no record()) can interleave with the rebuild.
-  std::promise<void> done;
+void BudgetService::stop() {
+  engine_.stop_ticker();
+  ledger_.run_on_writer([this](sqlite3* db) { flush_journal(db); });
+}
+
+Status BudgetService::install(std::shared_ptr<const PolicySet> policies) {
+  // On the writer thread: no commit (and so no record()) can interleave with the rebuild. The
+  // engine reads the rollups without its lock, so admission and scrapes go on meanwhile.
+  std::promise<Status> done;
   ledger_.run_on_writer([&](sqlite3* db) {
-    engine_.install(policies, rollup_scan(db, config_.reporting.tz, system_now_ms()),
-                    event_scan(db));
-    done.set_value();
+    done.set_value(engine_.install(policies, period_scan(db, config_.reporting.tz, system_now_ms()),
+                                   window_scan(db)));
   });
-  done.get_future().wait();
+  Status s = done.get_future().get();
+  std::lock_guard lock(unready_mu_);
+  if (s.ok()) {
+    unready_.clear();
+    return s;
+  }
+  rebuild_failures_->inc();
+  spdlog::warn("budget spend could not be rebuilt from the ledger: {}", s.message());
+  return s;
+}
+
+std::string BudgetService::unready_reason() const {
+  std::lock_guard lock(unready_mu_);
+  return unready_;
 }
 
 void BudgetService::start(std::shared_ptr<const PolicySet> policies) {
@@ -201,7 +245,13 @@ void BudgetService::start(std::shared_ptr<const PolicySet> policies) {
     restored.set_value();
   });
   restored.get_future().wait();
-  install(std::move(policies));
+  if (Status s = install(policies); !s.ok()) {
+    // Fail safe: without its spend no budget can be enforced exactly; stay unready (load
+    // balancers and orchestrators keep traffic away) until a reload rebuilds it.
+    std::lock_guard lock(unready_mu_);
+    unready_ = "budget spend could not be rebuilt from the ledger (" + s.message() +
+               "); fix the database and reload";
+  }
   std::promise<void> reserved;
   ledger_.run_on_writer([&](sqlite3* db) {
     engine_.restore_reservations(load_reservations(db, system_now_ms()));
@@ -223,9 +273,15 @@ std::vector<std::string> BudgetService::reload() {
   auto set = config_.policies_file.empty() ? std::make_shared<const PolicySet>()
                                            : load_policies(config_.policies_file, errors);
   if (!errors.ok()) return errors.lines;
-  install(set);
-  spdlog::info("policies reloaded: {} budgets{}", set->budgets.size(),
-               set->dry_run ? " (dry run)" : "");
+  const auto start = std::chrono::steady_clock::now();
+  if (Status s = install(set); !s.ok())
+    return {"budget spend could not be rebuilt from the ledger; the running policies stay: " +
+            s.message()};
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  spdlog::info("policies reloaded: {} budgets{}, installed in {} ms", set->budgets.size(),
+               set->dry_run ? " (dry run)" : "", ms);
   return {};
 }
 
@@ -236,12 +292,11 @@ void BudgetService::create_override(const std::string& budget, int64_t duration_
   if (!created.ok()) return done(created.status());
   Override o = created.value();
   ledger_.run_on_writer([this, o, done = std::move(done)](sqlite3* db) {
-    Status s =
-        insert_override(db, o);
+    Status s = insert_override(db, o);
     if (!s.ok()) {
       engine_.remove_override(o.id, "tollgate");  // not durable: not in force either
-      return done(
-          Status::error(Code::kStorageUnavailable, "the override could not be stored: " + s.message()));
+      return done(Status::error(Code::kStorageUnavailable,
+                                "the override could not be stored: " + s.message()));
     }
     done(o);
   });

@@ -1,7 +1,8 @@
 #pragma once
 // BudgetService: wires the PolicyEngine to the rest of the daemon: the policies file, the ledger
-// (spend rebuilt from rollups on the writer thread; audit, overrides and fired alerts persisted
-// there), the alert webhooks and the policy metrics. Thread-safe.
+// (spend rebuilt from rollups on the writer thread; audit, overrides, fired alerts and open
+// reservations persisted there), the alert webhooks and the policy metrics, including the
+// counters of its degraded modes. Thread-safe.
 
 #include <functional>
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include "daemon/alerts/alert_sender.h"
 #include "daemon/config/config.h"
+#include "daemon/reservation_journal.h"
 #include "metrics/handle_cache.h"
 #include "metrics/registry.h"
 #include "policies/engine.h"
@@ -26,10 +28,17 @@ class BudgetService {
   ~BudgetService();
 
   // Installs the policies (spend rebuilt from the ledger), restores overrides and fired alerts,
-  // starts the ticker. Blocks until done; call before serving.
+  // starts the ticker. Blocks until done; call before serving. When the spend cannot be rebuilt
+  // the daemon still serves, but unready_reason() says why until a reload rebuilds it.
   void start(std::shared_ptr<const PolicySet> policies);
-  // Re-reads the policies file and installs it; every error, or empty on success. Blocking.
+  // Re-reads the policies file and installs it; every error, or empty on success. Blocking. A
+  // failed rebuild is an error too, and the running policies stay.
   std::vector<std::string> reload();
+  // Why budget state cannot be trusted (a failed spend rebuild); empty when it can.
+  std::string unready_reason() const;
+  // Stops the ticker and writes the reservations still in the journal; call before the ledger
+  // stops, so a clean shutdown keeps every open reservation.
+  void stop();
   // Checks the policies file without installing it.
   std::vector<std::string> check() const;
 
@@ -45,13 +54,21 @@ class BudgetService {
   void count_decision(const std::string& feature, Priority p, Decision d);
 
  private:
-  void install(std::shared_ptr<const PolicySet> policies);
+  Status install(std::shared_ptr<const PolicySet> policies);
+  void add_collector(metrics::Registry& registry);
+  void flush_journal(sqlite3* db);
 
   const Config& config_;
   Ledger& ledger_;
   AlertSender alerts_;
   PolicyEngine engine_;
+  ReservationJournal journal_;
   std::mutex reload_mu_;
+  mutable std::mutex unready_mu_;
+  std::string unready_;
+  metrics::Counter* rebuild_failures_;
+  metrics::Counter* audit_failures_;
+  metrics::Counter* journal_failures_;
   metrics::Family<metrics::Counter>& alerts_total_;
   metrics::Family<metrics::Counter>& decisions_;
   metrics::HandleCache<metrics::Counter> decision_handles_;  // admission is the hottest path

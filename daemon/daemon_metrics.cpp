@@ -127,6 +127,10 @@ DaemonMetrics::DaemonMetrics(std::vector<std::string> labels, size_t max_series,
                    .gauge("tollgate_config_last_reload_success_timestamp_seconds",
                           "Time of the last successful configuration reload.")
                    .with({});
+  handler_exceptions_ = registry_
+                            .counter("tollgate_http_handler_exceptions_total",
+                                     "Requests answered 500 because their handler threw.")
+                            .with({});
   registry_.counter("tollgate_metric_series_dropped_total",
                     "New label sets folded into __other__ past metrics.max_series.", {"metric"});
   registry_.gauge("tollgate_build_info", "Tollgate build information.", {"version"})

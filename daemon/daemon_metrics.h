@@ -26,6 +26,7 @@ class DaemonMetrics {
   void record_http(std::string_view route, int status, double seconds);
   void record_reload(bool ok, double unix_seconds);
   void record_otlp_skipped(size_t spans) { otlp_skipped_->inc(double(spans)); }
+  void record_handler_exception() { handler_exceptions_->inc(); }
 
  private:
   std::vector<std::string> dims(const UsageEvent& e, const std::vector<std::string>& names) const;
@@ -50,6 +51,7 @@ class DaemonMetrics {
   metrics::Counter* otlp_skipped_;
   metrics::Gauge* reload_ok_;
   metrics::Gauge* reload_ts_;
+  metrics::Counter* handler_exceptions_;
 };
 
 }  // namespace tollgate

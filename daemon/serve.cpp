@@ -109,7 +109,7 @@ int serve(const std::string& config_path) {
   server.run(std::move(hooks));
   workers.shutdown();  // finishes a reload or report in progress while the Api still exists
   // Every answered request's events are committed; stop() commits anything still queued.
-  budgets.engine().stop_ticker();
+  budgets.stop();
   ledger.value()->stop();
   spdlog::info("stopped cleanly");
   return 0;

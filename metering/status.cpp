@@ -55,6 +55,7 @@ constexpr CodeRow kCodes[] = {
     {Code::kShuttingDown, "shutting_down", 503},
     {Code::kStorageUnavailable, "storage_unavailable", 503},
     {Code::kStorageError, "storage_error", 503},
+    {Code::kInternal, "internal", 500},
     {Code::kInvalidTimezone, "invalid_timezone", 400},
     {Code::kSchemaTooNew, "schema_too_new", 500},
     {Code::kDatabaseLocked, "database_locked", 500},

@@ -54,6 +54,7 @@ enum class Code {
   kShuttingDown,
   kStorageUnavailable,
   kStorageError,
+  kInternal,  // a bug: an exception escaped a route handler
   // Startup and configuration.
   kInvalidTimezone,
   kSchemaTooNew,

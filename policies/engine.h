@@ -1,14 +1,16 @@
 #pragma once
-// PolicyEngine: budgets' spend and reservations (SpendBook), the evaluator of their rules, and the
-// publisher of the ThrottleTable. Admission without an estimate reads the published table without
-// locks; everything else takes the engine's one mutex, held for microseconds, never across I/O.
+// PolicyEngine: the budget state of one daemon, assembled from small parts: the SpendBook (spend
+// per period and reservations), RecentSpend (minutes of recent cost, for reloads), the Evaluator
+// (pure rule evaluation), the OverrideSet, the AlertLatch and the ThrottlePublisher (the
+// lock-free table admission reads). The engine only routes events to them and diffs what holds.
 //
-// Who calls what: record() runs on the ledger's writer thread right after each commit, so a
-// budget reflects every acknowledged event before the client even gets its answer. install()
-// must run where no record() can run concurrently (before serving, or on the writer thread).
-// admit(), overrides and status() from any thread; the ticker re-evaluates once a second for
-// what time alone changes (period rollover, burn windows, expiring reservations and overrides).
-// Hooks are called with the mutex held and must only enqueue.
+// Thread-safety: one mutex guards the parts, held for microseconds and never across I/O.
+// Admission without an estimate reads the published table without it. record() runs on the
+// ledger's writer thread right after each commit (a budget reflects every acknowledged event
+// before its client is answered). install() must not overlap another install() or a record()
+// (run it on the writer thread): it reads the history and builds the new state without the
+// mutex, then swaps it in. Everything else from any thread. Hooks are called with the mutex held
+// and must only enqueue.
 
 #include <atomic>
 #include <condition_variable>
@@ -26,19 +28,17 @@
 #include "metering/time_util.h"
 #include "metering/time_zone.h"
 #include "metering/usage_event.h"
+#include "policies/alert_latch.h"
+#include "policies/evaluator.h"
+#include "policies/override_set.h"
 #include "policies/policy.h"
+#include "policies/recent_spend.h"
 #include "policies/records.h"
 #include "policies/spend_book.h"
+#include "policies/throttle_publisher.h"
 #include "policies/throttle_table.h"
 
 namespace tollgate {
-
-struct AlertEvent {
-  std::string key;  // budget|threshold|period_start: fired once
-  std::string budget, threshold, text, currency;
-  Money spend, limit;
-  EpochMs period_start = 0, period_end = 0, fired_at = 0;
-};
 
 struct BudgetStatus {
   std::string name;
@@ -50,7 +50,8 @@ struct BudgetStatus {
   std::vector<std::string> active_rules;
   std::optional<Override> override_;
   std::vector<std::pair<std::string, double>> burn_rates;  // window ("1h") → rate
-  std::vector<std::pair<Priority, Action>> throttles;      // enforced now
+  std::vector<std::pair<Priority, Action>> throttles;      // enforced now (none in dry run)
+  std::vector<std::pair<Priority, Action>> enforceable;    // what the rules could enforce
 };
 
 class PolicyEngine {
@@ -61,14 +62,18 @@ class PolicyEngine {
     // Reservations opened and closed (settled or expired), so they can outlive a restart.
     std::function<void(const StoredReservation&)> reserved;
     std::function<void(const std::string& id)> released;
+    // After each tick (once a second).
+    std::function<void()> ticked;
   };
   PolicyEngine(std::shared_ptr<const TimeZone> tz, std::string currency, Clock clock, Hooks hooks);
   ~PolicyEngine();
 
-  // Budgets that keep name, period and match keep their state; others are rebuilt: period spend
-  // from `rollups` (15-minute buckets), burn-rate minutes from `raw` events.
-  void install(std::shared_ptr<const PolicySet> set, const SpendScan& rollups,
-               const SpendScan& raw);
+  // Installs `set`. Budgets that keep name, period and match keep their state; the others are
+  // rebuilt: period spend from `period_history` (rollups), burn-rate windows from RecentSpend and,
+  // before it, from `window_history` (15-minute rollups, ts = bucket start). On an error of the
+  // history nothing is installed and the running state stays.
+  Status install(std::shared_ptr<const PolicySet> set, const SpendScan& period_history,
+                 const SpendScan& window_history);
   // State kept in the ledger across restarts. Reservations name budgets of the installed set:
   // restore them after install(); those whose budgets are all gone are dropped.
   void restore(std::vector<Override> overrides, std::set<std::string> fired_alerts);
@@ -78,7 +83,7 @@ class PolicyEngine {
   // Gives back what is left of an open reservation (its job ended); false when there is none.
   bool cancel_reservation(const std::string& id);
   AdmitDecision admit(const Dimensions& d, std::optional<Money> estimate);
-  std::shared_ptr<const ThrottleTable> table() const { return table_.load(); }
+  std::shared_ptr<const ThrottleTable> table() const { return publisher_.table(); }
   std::shared_ptr<const PolicySet> policies() const;
 
   Result<Override> add_override(const std::string& budget, int64_t duration_s,
@@ -86,6 +91,9 @@ class PolicyEngine {
   bool remove_override(const std::string& id, const std::string& actor);
   std::vector<Override> overrides() const;
   std::vector<BudgetStatus> status() const;
+  // Events that carried a reservation id whose reservation is on budgets they do not match: they
+  // were counted as usual and left the reservation open.
+  uint64_t reservation_mismatches() const { return mismatches_.load(); }
 
   void tick();
   void start_ticker();
@@ -96,35 +104,31 @@ class PolicyEngine {
     std::vector<size_t> active;       // enforcing rule indices holding now
     std::map<size_t, EpochMs> since;  // when each active rule started
   };
-  void roll(size_t i, EpochMs now);
+  struct Staged;
+  void swap_in(Staged& staged, EpochMs now);
   void release(const std::string& id);  // from the book, and tells the hook
-  bool overridden(const std::string& budget, EpochMs now) const;
-  double burn_rate(size_t i, EpochMs now, int64_t window_ms) const;
-  bool rule_holds(size_t i, const Rule& r, EpochMs now) const;
-  std::string reason(size_t i, const Rule& r, EpochMs now) const;
-  void fire_alert(size_t i, const Rule& r, EpochMs now);
+  bool settles(const Reservation& r, const std::vector<size_t>& event_budgets) const;
   // Re-evaluates the budgets; publishes a new table when the throttles changed.
   void evaluate(const std::vector<size_t>& budgets, EpochMs now);
   void evaluate_all(EpochMs now);
   void publish(EpochMs now);
-  const std::vector<size_t>& budgets_for(
-      const UsageEvent& e, std::string_view key,
-      std::map<std::string, std::vector<size_t>, std::less<>>& cache) const;
+  std::vector<size_t> matching(const Dimensions& d) const;
 
   std::shared_ptr<const TimeZone> tz_;
   std::string currency_;
   Clock clock_;
   Hooks hooks_;
+  const Evaluator evaluator_;
+  ThrottlePublisher publisher_;
+  std::atomic<uint64_t> mismatches_{0};
 
   mutable std::mutex mu_;
   std::shared_ptr<const PolicySet> set_ = std::make_shared<PolicySet>();
   SpendBook book_;
+  RecentSpend recent_;
   std::vector<RuleState> rules_;
-  std::vector<Override> overrides_;
-  std::set<std::string> fired_;
-  std::map<std::string, std::shared_ptr<TokenBucket>> buckets_;  // "budget#rule"
-  std::atomic<std::shared_ptr<const ThrottleTable>> table_;
-  uint64_t generation_ = 0;
+  OverrideSet overrides_;
+  AlertLatch alerts_;
 
   std::thread ticker_;
   std::condition_variable ticker_cv_;

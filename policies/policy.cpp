@@ -79,6 +79,12 @@ std::string Rule::describe() const {
   return s + " at " + Money::from_nanos(at_nano_percent).to_string() + "%";
 }
 
+std::string Rule::identity() const {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "|rps=%.17g|priorities=%u|model=", rps, priorities);
+  return describe() + buf + model;
+}
+
 std::pair<EpochMs, EpochMs> period_bounds(Period p, const TimeZone& tz, EpochMs now) {
   int64_t day = tz.local_day(now);
   int64_t first = day, next = day + 1;

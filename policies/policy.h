@@ -47,6 +47,9 @@ struct Rule {
   double rps = 0;                // limit_rps
   std::string model;             // reroute
   std::string describe() const;  // "block at 100%" / "block on burn rate 1h/5m > 14.4x"
+  // describe() plus everything else that makes two rules different (rate, priorities, model):
+  // the key of a rule's state (token bucket, start time) across reloads.
+  std::string identity() const;
 };
 
 struct Budget {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "metering/dimensions.h"
+#include "metering/status.h"
 #include "metering/time_util.h"
 
 namespace tollgate {
@@ -40,8 +41,9 @@ struct SpendRow {
   int64_t cost = 0;
 };
 
-// Cost history for rebuilding spend: calls `row` for each row at or after `since`.
+// Cost history for rebuilding spend: calls `row` for each row at or after `since`; an error when
+// the history could not be read completely.
 using SpendScan =
-    std::function<void(EpochMs since, const std::function<void(const SpendRow&)>& row)>;
+    std::function<Status(EpochMs since, const std::function<void(const SpendRow&)>& row)>;
 
 }  // namespace tollgate

@@ -278,6 +278,7 @@ void Ledger::commit(std::vector<Pending>& batch) {
     }
     if (observer) observer(info);
   } else {
+    ++commit_failures_;
     spdlog::error("ledger commit of {} events failed: {}", info.events, s.message());
   }
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -402,9 +403,14 @@ int64_t Ledger::prune_chunk(int64_t limit) {
   Statement del(db_,
                 "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE ts_ms < ?1 "
                 "ORDER BY ts_ms LIMIT ?2)");
-  if (!del.ok()) return 0;
+  if (!del.ok()) {
+    ++prune_failures_;
+    spdlog::warn("retention prune failed: {}", del.error());
+    return 0;
+  }
   del.bind(1, cutoff).bind(2, limit);
   if (del.step() != SQLITE_DONE) {
+    ++prune_failures_;
     spdlog::warn("retention prune failed: {}", sqlite3_errmsg(db_));
     return 0;
   }

@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -75,6 +76,10 @@ class Ledger {
   void stop();
 
   const LedgerOptions& options() const { return options_; }
+  // Degraded modes, counted for metrics: group commits that failed (their requests got 503), and
+  // retention prunes that failed (raw events outlive the retention until one succeeds).
+  uint64_t commit_failures() const { return commit_failures_.load(); }
+  uint64_t prune_failures() const { return prune_failures_.load(); }
 
  private:
   struct Pending {
@@ -104,6 +109,7 @@ class Ledger {
   bool stopping_ = false;
   bool stopped_ = false;
   std::function<void(const CommitInfo&)> observer_;
+  std::atomic<uint64_t> commit_failures_{0}, prune_failures_{0};
   std::thread writer_;
   EpochMs next_prune_ms_ = 0;
 };

@@ -192,14 +192,6 @@ Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string&
   return scan_costs(st, db, true, row);
 }
 
-Status scan_event_costs(sqlite3* db, EpochMs since,
-                        const std::function<void(const SpendRow&)>& row) {
-  return scan_since(db,
-                    "SELECT ts_ms, feature, team, customer, tags, provider, model, region, "
-                    "priority, cost_nanos FROM events WHERE ts_ms >= ?1",
-                    since, row);
-}
-
 Result<sqlite3*> open_read_only(const std::string& path) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=

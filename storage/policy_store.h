@@ -38,8 +38,6 @@ Status scan_rollup_costs(sqlite3* db, EpochMs since,
 // Daily rollups of the local days from..to (YYYY-MM-DD, inclusive); ts is 0, day_local set.
 Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string& to,
                         const std::function<void(const SpendRow&)>& row);
-// Raw events stamped at or after `since`.
-Status scan_event_costs(sqlite3* db, EpochMs since, const std::function<void(const SpendRow&)>& row);
 
 // Opens a read-only connection (WAL readers never block the writer).
 Result<sqlite3*> open_read_only(const std::string& path);

@@ -68,6 +68,7 @@ void AlertSender::run() {
     lock.lock();
     if (error.empty()) continue;
     if (++job.attempt >= attempts_) {
+      ++failures_;
       spdlog::error("alert to {} failed {} times, giving up ({}): {}", urls_[job.url], job.attempt,
                     error, job.summary);
       continue;

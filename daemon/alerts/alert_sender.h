@@ -3,7 +3,9 @@
 // thread, retrying with exponential backoff, so ingestion and admission never wait for a webhook.
 // send() is thread-safe and only enqueues.
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -26,6 +28,8 @@ class AlertSender {
   ~AlertSender();  // stops; undelivered alerts are logged as dropped
 
   void send(std::string json_body, std::string summary);
+  // Deliveries given up after every attempt failed (one per webhook and alert).
+  uint64_t failures() const { return failures_.load(); }
 
  private:
   struct Job {
@@ -44,6 +48,7 @@ class AlertSender {
   std::condition_variable cv_;
   std::deque<Job> jobs_;
   bool stop_ = false;
+  std::atomic<uint64_t> failures_{0};
   std::thread thread_;
 };
 

@@ -24,7 +24,9 @@ std::shared_ptr<const PolicySet> policies(const std::string& yaml) {
   return set;
 }
 
-const SpendScan kNoHistory = [](EpochMs, const std::function<void(const SpendRow&)>&) {};
+const SpendScan kNoHistory = [](EpochMs, const std::function<void(const SpendRow&)>&) {
+  return Status();
+};
 
 struct Fixture {
   EpochMs now = at("2026-11-21T10:00:00Z");
@@ -43,7 +45,7 @@ struct Fixture {
                             [this](const AlertEvent& a) { alerts.push_back(a); },
                             [this](const StoredReservation& r) { reserved.push_back(r.id); },
                             [this](const std::string& id) { released.push_back(id); }});
-    engine->install(policies(yaml), kNoHistory, kNoHistory);
+    REQUIRE(engine->install(policies(yaml), kNoHistory, kNoHistory).ok());
   }
   void spend(double usd, const std::string& feature = "chat", Priority p = Priority::kStandard,
              const std::string& reservation = "") {
@@ -314,18 +316,23 @@ TEST_CASE("install rebuilds spend from history and keeps it for budgets that sta
     if (r.ts >= since) row(r);
     r.ts = at("2026-11-20T09:00:00Z");  // yesterday: not this period
     if (r.ts >= since) row(r);
+    return Status();
   };
   // Same budget, higher limit: spend carried (3), history not re-read.
-  f.engine->install(policies(std::string(kLadder).replace(std::string(kLadder).find("limit: 10"), 9,
-                                                          "limit: 20")),
-                    history, kNoHistory);
+  CHECK(f.engine
+            ->install(policies(std::string(kLadder).replace(std::string(kLadder).find("limit: 10"),
+                                                            9, "limit: 20")),
+                      history, kNoHistory)
+            .ok());
   CHECK(f.engine->status()[0].spend.nanos() == 3'000'000'000);
   CHECK(f.engine->status()[0].limit.nanos() == 20'000'000'000);
   // A new budget is rebuilt from history: today's 7 only.
-  f.engine->install(policies(R"(budgets:
+  CHECK(f.engine
+            ->install(policies(R"(budgets:
   - {name: fresh, match: {feature: chat}, limit: 5, rules: [{at_percent: 100, action: block, priorities: [batch]}]}
 )"),
-                    history, kNoHistory);
+                      history, kNoHistory)
+            .ok());
   CHECK(f.engine->status()[0].spend.nanos() == 7'000'000'000);
   CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);
 }
@@ -388,4 +395,189 @@ dry_run: maybe
   CHECK(lines[8].rfind("p.yaml:9:34: action must be alert, block, limit_rps or reroute", 0) == 0);
   CHECK(lines[9].rfind("p.yaml:10:39: burn_rate short window must be shorter", 0) == 0);
   CHECK(lines[10].rfind("p.yaml:13:11: duplicate budget name \"dup\"", 0) == 0);
+}
+
+TEST_CASE("two limit_rps rules of one budget each keep their own rate") {
+  Fixture f(R"(budgets:
+  - name: chat-daily
+    match: {feature: chat}
+    limit: 1
+    rules:
+      - {at_percent: 100, action: limit_rps, rps: 100, priorities: [standard]}
+      - {at_percent: 100, action: limit_rps, rps: 1, priorities: [batch]}
+)");
+  f.spend(1);
+  const EpochMs start = f.now;
+  int standard = 0, batch = 0;
+  // 20 simulated seconds, both priorities asking every millisecond.
+  for (f.now = start; f.now < start + 20'000; ++f.now) {
+    standard += f.decide(Priority::kStandard) == Decision::kAllow;
+    batch += f.decide(Priority::kBatch) == Decision::kAllow;
+  }
+  // Each bucket starts full (one second's worth), then refills at its own rate.
+  CHECK(standard == doctest::Approx(100 * 21).epsilon(0.10));
+  CHECK(batch == doctest::Approx(1 * 21).epsilon(0.10));
+}
+
+TEST_CASE("a reload keeps a rule's bucket only while the rule is the same rule") {
+  const std::string yaml = R"(budgets:
+  - name: chat-daily
+    match: {feature: chat}
+    limit: 1
+    rules:
+      - {at_percent: 100, action: limit_rps, rps: 2, priorities: [batch]}
+)";
+  Fixture f(yaml);
+  f.spend(1);
+  CHECK(f.decide(Priority::kBatch) == Decision::kAllow);
+  CHECK(f.decide(Priority::kBatch) == Decision::kAllow);
+  CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);
+  REQUIRE(f.engine->install(policies(yaml), kNoHistory, kNoHistory).ok());
+  CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);  // same rule: same empty bucket
+  std::string faster = yaml;
+  faster.replace(faster.find("rps: 2"), 6, "rps: 3");
+  REQUIRE(f.engine->install(policies(faster), kNoHistory, kNoHistory).ok());
+  CHECK(f.decide(Priority::kBatch) == Decision::kAllow);  // another rate: its own bucket
+}
+
+TEST_CASE("a reservation is settled only by an event of the budgets it reserved on") {
+  Fixture f(kBlockAtTen);
+  AdmitDecision first = f.admit(Priority::kBatch, 9);
+  REQUIRE(first.decision == Decision::kAllow);
+  f.spend(0.5, "other-feature", Priority::kBatch, first.reservation_id);
+  CHECK(f.engine->status()[0].reserved.nanos() == 9'000'000'000);
+  CHECK(f.engine->reservation_mismatches() == 1);
+  CHECK(f.released.empty());
+  CHECK(f.admit(Priority::kBatch, 9).decision == Decision::kThrottle);
+  f.spend(8, "chat", Priority::kBatch, first.reservation_id);
+  CHECK(f.engine->status()[0].reserved.nanos() == 0);
+  CHECK(f.engine->status()[0].spend.nanos() == 8'000'000'000);
+  CHECK(f.released == std::vector<std::string>{first.reservation_id});
+}
+
+TEST_CASE("spend saturates instead of wrapping, and a saturated budget still throttles") {
+  Fixture f(kLadder);
+  UsageEvent e;
+  e.feature = "chat";
+  e.ts_ms = f.now;
+  e.cost = Money::from_nanos(INT64_MAX);
+  f.engine->record({&e});
+  f.engine->record({&e});
+  CHECK(f.engine->status()[0].spend.nanos() == INT64_MAX);
+  CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);
+  CHECK(f.admit(Priority::kBatch, 1).decision == Decision::kThrottle);
+}
+
+namespace {
+
+// Steps around period boundaries: after every one, the live book must equal a book rebuilt from
+// the same events as the ledger's 15-minute rollups would give them back.
+struct Step {
+  const char* now;
+  int ts_offset_s;  // the event's stamp relative to now (+ ahead, - late)
+  double usd;
+};
+
+void check_live_equals_rebuilt(const std::string& zone, const std::vector<Step>& steps) {
+  const std::string yaml = R"(budgets:
+  - {name: d, match: {feature: chat}, period: day, limit: 1000, rules: []}
+  - {name: w, match: {feature: chat}, period: week, limit: 1000, rules: []}
+  - {name: m, match: {feature: chat}, period: month, limit: 1000, rules: []}
+)";
+  Fixture live(yaml, zone);
+  std::vector<SpendRow> rollups;
+  for (const Step& step : steps) {
+    live.now = at(step.now);
+    live.engine->tick();
+    UsageEvent e;
+    e.feature = "chat";
+    e.ts_ms = live.now + step.ts_offset_s * 1000;
+    e.cost = Money::from_nanos(static_cast<int64_t>(step.usd * 1e9));
+    live.engine->record({&e});
+    SpendRow row;
+    row.dims.feature = "chat";
+    row.ts = e.ts_ms / 900'000 * 900'000;
+    row.cost = e.cost.nanos();
+    rollups.push_back(row);
+
+    Fixture rebuilt("budgets: []", zone);
+    rebuilt.now = live.now;
+    auto history = [&](EpochMs since, const std::function<void(const SpendRow&)>& fn) {
+      for (const SpendRow& r : rollups)
+        if (r.ts >= since) fn(r);
+      return Status();
+    };
+    REQUIRE(rebuilt.engine->install(policies(yaml), history, history).ok());
+    const auto a = live.engine->status(), b = rebuilt.engine->status();
+    for (size_t i = 0; i < a.size(); ++i) {
+      INFO(zone << " at " << step.now << ", budget " << a[i].name);
+      CHECK(a[i].period_start == b[i].period_start);
+      CHECK(a[i].spend.nanos() == b[i].spend.nanos());
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("an event counts in the period its stamp falls in, live as after a restart") {
+  // Kolkata (+5:30): Monday 30 November starts at 18:30 UTC on the 29th (day and week), and
+  // December at 18:30 UTC on 30 November (day and month).
+  check_live_equals_rebuilt("Asia/Kolkata", {{"2026-11-29T18:20:00Z", 0, 1},
+                                             {"2026-11-29T18:28:00Z", 120, 50},  // next day, week
+                                             {"2026-11-29T18:29:00Z", 30, 2},
+                                             {"2026-11-29T18:31:00Z", -120, 4},  // late
+                                             {"2026-11-29T18:35:00Z", 0, 8},
+                                             {"2026-11-30T18:27:00Z", 240, 16},  // next month
+                                             {"2026-11-30T18:29:59Z", 0, 32},
+                                             {"2026-11-30T18:30:00Z", 0, 64},
+                                             {"2026-11-30T18:45:00Z", -900, 3}});
+  // New York: 1 November 2026 (a Sunday) falls back from EDT to EST at 06:00 UTC; Monday starts
+  // at 05:00 UTC; December at 05:00 UTC on 1 December.
+  check_live_equals_rebuilt("America/New_York", {{"2026-11-01T03:57:00Z", 240, 50},
+                                                 {"2026-11-01T05:58:00Z", 180, 1},  // across DST
+                                                 {"2026-11-01T06:01:00Z", 0, 2},
+                                                 {"2026-11-02T04:58:00Z", 120, 4},  // next week
+                                                 {"2026-11-02T05:01:00Z", -180, 8},
+                                                 {"2026-12-01T04:56:00Z", 299, 16},  // next month
+                                                 {"2026-12-01T05:00:01Z", 0, 32}});
+}
+
+TEST_CASE("spend stamped in the next period survives the rollover and is shown after it") {
+  Fixture f(kLadder);
+  f.now = at("2026-11-21T23:58:00Z");
+  UsageEvent e;
+  e.feature = "chat";
+  e.ts_ms = at("2026-11-22T00:02:00Z");
+  e.cost = Money::from_nanos(50'000'000'000);
+  f.engine->record({&e});
+  CHECK(f.engine->status()[0].spend.nanos() == 0);
+  CHECK(f.decide(Priority::kBatch) == Decision::kAllow);
+  f.now = at("2026-11-22T00:00:01Z");
+  CHECK(f.engine->status()[0].spend.nanos() == 50'000'000'000);  // before any tick
+  f.engine->tick();
+  CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);
+}
+
+TEST_CASE("a failed history read installs nothing and keeps the running state") {
+  Fixture f(kLadder);
+  f.spend(3);
+  const SpendScan broken = [](EpochMs, const std::function<void(const SpendRow&)>&) {
+    return Status::error(Code::kStorageError, "disk I/O error");
+  };
+  Status s = f.engine->install(policies(R"(budgets:
+  - {name: other, match: {feature: chat}, limit: 5, rules: []}
+)"),
+                               broken, kNoHistory);
+  CHECK_FALSE(s.ok());
+  CHECK(f.engine->status()[0].name == "chat-daily");
+  CHECK(f.engine->status()[0].spend.nanos() == 3'000'000'000);
+}
+
+TEST_CASE("dry run: throttles are computed but none is reported as enforced") {
+  Fixture f(std::string(kLadder) + "dry_run: true\n");
+  f.spend(10);
+  const BudgetStatus st = f.engine->status()[0];
+  CHECK(st.throttles.empty());
+  CHECK_FALSE(st.enforceable.empty());
+  CHECK(st.state == "alert");
 }

@@ -1,0 +1,36 @@
+# Shared by the mixed-load benchmarks (sourced): a daemon in $work, timed ingest and admission.
+# Needs `work` set to a temporary directory holding tollgate.yaml (and what it names).
+
+# Starts build/tollgate serve on $work/tollgate.yaml; sets pid and port.
+start_daemon() {
+  build/tollgate serve --config "$work/tollgate.yaml" 2>"$work/log" &
+  pid=$!
+  for _ in $(seq 600); do grep -q "listening on" "$work/log" && break; sleep 0.05; done
+  port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$work/log")
+  for _ in $(seq 600); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ] && break
+    sleep 0.05
+  done
+}
+
+run_id=$(date +%s%N)  # event ids stay unique on a ledger reused across runs
+
+# ingest_for SECONDS PREFIX: NDJSON batches of 1,000 over 4 connections, in chunks of 100,000
+# events, for about SECONDS; prints events/s.
+ingest_for() {
+  local end=$((SECONDS + $1)) n=0 events=0 secs=0 out
+  while [ $SECONDS -lt "$end" ]; do
+    out=$(build/bench/ingest_load 127.0.0.1 "$port" 100000 4 1000 "$2-$run_id-$n-")
+    events=$((events + 100000))
+    secs=$(awk -v s="$secs" -v o="$out" 'BEGIN { split(o, w, " in "); split(w[2], t, " "); print s + t[1] }')
+    n=$((n + 1))
+  done
+  awk -v e="$events" -v s="$secs" 'BEGIN { printf "%.0f\n", e / s }'
+}
+
+# wrk_for SECONDS LUA: one wrk thread, 16 connections; prints "REQ_PER_S P99".
+wrk_for() {
+  local out
+  out=$(wrk -t1 -c16 -d"$1s" --latency -s "$2" "http://127.0.0.1:$port")
+  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(echo "$out" | awk '$1 == "99%" {print $2}')"
+}
