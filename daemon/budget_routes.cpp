@@ -194,7 +194,8 @@ void Api::authz(const HttpRequest& req, Respond respond) {
   }
   Dimensions d;
   std::optional<Money> estimate;
-  if (auto bad = read_admit_fields(fields, d, estimate, /*allow_estimate=*/true))
+  if (auto bad = read_admit_fields(fields, d, estimate, /*allow_estimate=*/true,
+                                   config_.limits.max_event_cost))
     return respond(std::move(*bad));
   const AdmitDecision decision = decide(d, estimate);
   HttpResponse r;

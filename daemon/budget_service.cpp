@@ -71,7 +71,7 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
                              Clock clock)
     : config_(config),
       ledger_(ledger),
-      alerts_(config.webhooks, config.webhook,
+      alerts_(config.webhooks, WebhookOptions{config.webhook.ca_file, config.webhook.timeout_ms},
               // Every failed delivery attempt, by why: a refused certificate is "tls".
               [&failures = registry.counter("tollgate_webhook_attempt_failures_total",
                                             "Failed alert webhook delivery attempts, by reason "

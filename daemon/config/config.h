@@ -13,7 +13,6 @@
 #include <utility>
 #include <vector>
 
-#include "daemon/alerts/webhook_client.h"
 #include "metering/money.h"
 #include "metering/otlp_decoder.h"
 #include "metering/time_zone.h"
@@ -65,7 +64,10 @@ struct Config {
   std::string policies_file;
   std::vector<AuthToken> tokens;
   std::vector<std::string> webhooks;
-  WebhookOptions webhook;  // alerting.ca_file, alerting.timeout_ms
+  struct {
+    std::string ca_file;  // alerting.ca_file: PEM bundle to trust for https webhooks
+    int timeout_ms = 5000;  // alerting.timeout_ms: one delivery attempt
+  } webhook;
   std::vector<std::string> metric_labels = {"feature",  "team",   "model",
                                             "provider", "region", "priority"};
   uint64_t max_series = 10000;
