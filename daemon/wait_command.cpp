@@ -128,6 +128,10 @@ int wait_and_run(const WaitOptions& o) {
     std::fprintf(stderr, "tollgate wait: --url: %s\n", url.status().message().c_str());
     return 1;
   }
+  if (url->tls) {
+    std::fprintf(stderr, "tollgate wait: --url: speaks http:// to the daemon, not https://\n");
+    return 1;
+  }
   if (url->path.empty() || url->path.back() != '/') url->path += '/';
   HttpClient client(url->host, url->port);
   auto admitted = wait_for_admission(client, url.value(), o);

@@ -13,11 +13,17 @@
 namespace tollgate {
 
 Result<HttpUrl> HttpUrl::parse(const std::string& url) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.rfind(kScheme, 0) != 0)
-    return Status::error(Code::kInvalidUrl, "only http:// URLs are supported: " + url);
   HttpUrl u;
-  std::string rest = url.substr(kScheme.size());
+  std::string rest;
+  if (url.rfind("https://", 0) == 0) {
+    u.tls = true;
+    u.port = "443";
+    rest = url.substr(8);
+  } else if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else {
+    return Status::error(Code::kInvalidUrl, "a URL starts with https:// or http://: " + url);
+  }
   size_t slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
   if (slash != std::string::npos) u.path = rest.substr(slash);

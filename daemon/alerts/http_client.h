@@ -12,8 +12,9 @@
 namespace tollgate {
 
 struct HttpUrl {
+  bool tls = false;  // https://
   std::string host, port = "80", path = "/";
-  static Result<HttpUrl> parse(const std::string& url);  // http://host[:port][/path]
+  static Result<HttpUrl> parse(const std::string& url);  // http(s)://host[:port][/path]
 };
 
 struct ClientResponse {

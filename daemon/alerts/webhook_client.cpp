@@ -8,6 +8,8 @@
 #include <boost/beast/ssl.hpp>
 #include <chrono>
 
+#include "daemon/alerts/http_client.h"
+
 namespace tollgate {
 
 namespace beast = boost::beast;
@@ -18,41 +20,9 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-struct Target {
-  bool tls = false;
-  std::string host, port, path = "/";
-};
-
-Result<Target> parse(const std::string& url) {
-  Target t;
-  std::string rest;
-  if (url.rfind("https://", 0) == 0) {
-    t.tls = true;
-    rest = url.substr(8);
-  } else if (url.rfind("http://", 0) == 0) {
-    rest = url.substr(7);
-  } else {
-    return Status::error(Code::kInvalidUrl, "a webhook URL starts with https:// or http://: " + url);
-  }
-  const size_t slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  if (slash != std::string::npos) t.path = rest.substr(slash);
-  const size_t colon = authority.rfind(':'), bracket = authority.rfind(']');
-  t.port = t.tls ? "443" : "80";
-  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
-    t.port = authority.substr(colon + 1);
-    authority = authority.substr(0, colon);
-  }
-  if (authority.size() > 2 && authority.front() == '[')
-    authority = authority.substr(1, authority.size() - 2);
-  if (authority.empty()) return Status::error(Code::kInvalidUrl, "no host in " + url);
-  t.host = authority;
-  return t;
-}
-
 // The stream's deadline (set by the caller) bounds the write and the read.
 template <typename Stream>
-Result<int> exchange(net::io_context& ioc, Stream& stream, const Target& t,
+Result<int> exchange(net::io_context& ioc, Stream& stream, const HttpUrl& t,
                      const std::string& body) {
   http::request<http::string_body> req{http::verb::post, t.path, 11};
   req.set(http::field::host, t.host);
@@ -80,9 +50,9 @@ Result<int> exchange(net::io_context& ioc, Stream& stream, const Target& t,
 
 Result<int> post_webhook(const std::string& url, const std::string& json_body,
                          const WebhookOptions& options) {
-  auto target = parse(url);
+  auto target = HttpUrl::parse(url);
   if (!target.ok()) return target.status();
-  const Target& t = target.value();
+  const HttpUrl& t = target.value();
   const auto timeout = std::chrono::milliseconds(options.timeout_ms);
   net::io_context ioc;
   beast::error_code ec;

@@ -8,14 +8,7 @@ import time
 import unittest
 
 from harness import BIN, Daemon, event
-
-POLICIES = """budgets:
-  - name: ten
-    match: {feature: jobs}
-    limit: 10
-    rules:
-      - {at_percent: 100, action: block, priorities: [batch]}
-"""
+from test_budgets import TEN_DOLLAR_JOBS as POLICIES
 
 
 def reserved(d):
