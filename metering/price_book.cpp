@@ -1,6 +1,7 @@
 #include "metering/price_book.h"
 
 #include <algorithm>
+#include <array>
 
 namespace tollgate {
 
@@ -56,57 +57,101 @@ const Rates& bracket_rates(const PriceEntry& price, const UsageEvent& e) {
   return *r;
 }
 
-Result<Money> compute_cost(const PriceEntry& price, const UsageEvent& e) {
+namespace {
+
+// Splits `total` among parts whose exact values are values[i] / unit, `total` being their sum
+// rounded: each part gets its floor, and the units still missing go one each to the largest
+// remainders (the earlier component on a tie). Values are non-negative.
+std::array<i128, kComponentCount> split_rounded(const std::array<i128, kComponentCount>& values,
+                                                i128 unit, i128 total) {
+  std::array<i128, kComponentCount> out{}, remainder{};
+  i128 assigned = 0;
+  for (size_t i = 0; i < kComponentCount; ++i) {
+    out[i] = values[i] / unit;
+    remainder[i] = values[i] % unit;
+    assigned += out[i];
+  }
+  // total - assigned is 0..kComponentCount: the sum's rounding lost less than one unit per part.
+  for (i128 missing = total - assigned; missing > 0; --missing) {
+    size_t best = kComponentCount;
+    for (size_t i = 0; i < kComponentCount; ++i)
+      if (remainder[i] > 0 && (best == kComponentCount || remainder[i] > remainder[best])) best = i;
+    if (best == kComponentCount) break;
+    ++out[best];
+    remainder[best] = 0;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Money> compute_cost(const PriceEntry& price, const UsageEvent& e, Itemization* items) {
   const Rates& r = bracket_rates(price, e);
   const bool in_base_bracket = &r == &price.base;
   const bool batch = e.priority == Priority::kBatch;
   // Each component as quantity × price in units of 1e-15 (tokens × per-1M nanos); GPU time is in
   // microseconds per hour, egress in bytes per GB: their divisors bring them to the same unit.
-  struct Part {
-    Component c;
-    i128 quantity;
-    i128 divisor;
-  };
-  const Part parts[] = {
-      {Component::kInput, e.input_tokens, 1},
-      {Component::kCachedInput, e.cached_input_tokens, 1},
-      {Component::kCacheWrite, e.cache_write_tokens, 1},
-      {Component::kOutput, e.output_tokens - e.reasoning_tokens, 1},
-      {Component::kReasoning, e.reasoning_tokens, 1},
-      {Component::kRequests, i128(e.requests) * 1'000'000, 1},
-      {Component::kGpuHours, e.gpu_micros, 3600},
-      {Component::kEgressGb, e.egress_bytes, 1000},
+  auto scale = [](Component c) -> std::pair<i128, i128> {  // quantity multiplier, divisor
+    if (c == Component::kRequests) return {1'000'000, 1};
+    if (c == Component::kGpuHours) return {1, 3600};
+    if (c == Component::kEgressGb) return {1, 1000};
+    return {1, 1};
   };
   // Summed in 1e-15 × nano-percent units, so a discount of 87.5% stays exact.
+  std::array<i128, kComponentCount> parts{};
+  std::array<ComponentCharge, kComponentCount> charges{};
   i128 total = 0;
-  for (const Part& p : parts) {
-    i128 rate = r[p.c];
+  for (Component c : kComponents) {
+    const size_t i = static_cast<size_t>(c);
+    i128 rate = r[c];
     i128 factor = kHundredPercent;
+    charges[i].list_rate = r[c];
+    charges[i].contracted_rate = r[c];
     if (batch) {
-      const auto& explicit_batch = price.batch[static_cast<size_t>(p.c)];
-      if (in_base_bracket && explicit_batch)
+      const auto& explicit_batch = price.batch[i];
+      if (in_base_bracket && explicit_batch) {
         rate = *explicit_batch;
-      else
+        charges[i].contracted_rate = *explicit_batch;
+      } else {
         factor = kHundredPercent - price.batch_discount_nano_percent;
+        charges[i].discount_nano_percent = price.batch_discount_nano_percent;
+      }
     }
-    auto v = mul(p.quantity, rate);
+    const auto [multiplier, divisor] = scale(c);
+    auto v = mul(i128(e.quantity(c)) * multiplier, rate);
     if (v) v = mul(*v, factor);
-    const i128 part = v ? divide_rounded(*v, p.divisor) : -1;
-    if (part < 0 || part > kI128Max - total)
+    parts[i] = v ? divide_rounded(*v, divisor) : -1;
+    if (parts[i] < 0 || parts[i] > kI128Max - total)
       return out_of_range("the event's cost is beyond what the ledger can hold");
-    total += part;
+    total += parts[i];
   }
-  i128 nanos = divide_rounded(total, i128(1'000'000) * kHundredPercent);
-  auto converted = mul(nanos, price.fx_nanos);
+  const i128 to_nanos = i128(1'000'000) * kHundredPercent;
+  const i128 price_nanos = divide_rounded(total, to_nanos);
+  auto converted = mul(price_nanos, price.fx_nanos);
   if (!converted) return out_of_range("the event's cost is beyond what the ledger can hold");
-  nanos = divide_rounded(*converted, Money::kNanosPerUnit);
+  const i128 nanos = divide_rounded(*converted, Money::kNanosPerUnit);
   if (nanos > std::numeric_limits<int64_t>::max())
     return out_of_range("the event's cost is beyond what the ledger can hold");
+  if (items) {
+    // Two roundings, two splits: to nanos of the price's currency, then through the exchange rate.
+    std::array<i128, kComponentCount> in_price = split_rounded(parts, to_nanos, price_nanos);
+    for (i128& v : in_price) v *= price.fx_nanos;  // each at most price_nanos × fx: fits
+    const std::array<i128, kComponentCount> shares =
+        split_rounded(in_price, Money::kNanosPerUnit, nanos);
+    for (size_t i = 0; i < kComponentCount; ++i) charges[i].cost_nanos = int64_t(shares[i]);
+    items->components = charges;
+    items->bracket = 0;
+    for (size_t t = 0; t < price.tiers.size(); ++t)
+      if (&price.tiers[t].rates == &r) items->bracket = int(t) + 1;
+    items->fx_nanos = price.fx_nanos;
+    items->currency = price.currency;
+  }
   return Money::from_nanos(static_cast<int64_t>(nanos));
 }
 
 Status PriceBook::price(UsageEvent& e) const {
   e.price_ref.clear();
+  e.itemization = Itemization();
   if (e.caller_cost) {
     e.cost = *e.caller_cost;
     e.priced_by = PricedBy::kCaller;
@@ -118,7 +163,7 @@ Status PriceBook::price(UsageEvent& e) const {
     e.priced_by = PricedBy::kUnpriced;
     return {};
   }
-  Result<Money> cost = compute_cost(*entry, e);
+  Result<Money> cost = compute_cost(*entry, e, &e.itemization);
   if (!cost.ok()) return cost.status();
   if (cost.value() > max_event_cost_)
     return out_of_range("the event's cost, " + cost.value().to_string() +

@@ -17,21 +17,8 @@
 
 namespace tollgate {
 
-// The priced components of an event (a FOCUS SKU component each), in the order of Rates.
-enum class Component {
-  kInput,
-  kCachedInput,
-  kCacheWrite,
-  kOutput,
-  kReasoning,
-  kRequests,
-  kGpuHours,
-  kEgressGb
-};
-constexpr size_t kComponentCount = 8;
-
 // Prices in nanos of the entry's currency: per 1M tokens, per request, per GPU hour, per GB,
-// indexed by Component.
+// indexed by Component (metering/usage_event.h).
 struct Rates {
   std::array<int64_t, kComponentCount> per_unit{};
   int64_t& operator[](Component c) { return per_unit[static_cast<size_t>(c)]; }
@@ -87,7 +74,9 @@ const Rates& bracket_rates(const PriceEntry& price, const UsageEvent& event);
 // Cost of an event under one price entry, in nanos of the reporting currency. Components (each at
 // its batch price for priority batch) are summed exactly; rounding (half away from zero) happens
 // once to nanos of the entry's currency, then once for the currency conversion. Fails with
-// cost_out_of_range past int64.
-Result<Money> compute_cost(const PriceEntry& price, const UsageEvent& event);
+// cost_out_of_range past int64. With `items`, also what the cost is made of: each component's
+// share, rounded by largest remainder at both roundings so the shares add up to the cost.
+Result<Money> compute_cost(const PriceEntry& price, const UsageEvent& event,
+                           Itemization* items = nullptr);
 
 }  // namespace tollgate

@@ -35,6 +35,50 @@ std::string_view to_string(PricedBy p) {
   return "unpriced";
 }
 
+std::string_view to_string(Component c) {
+  switch (c) {
+    case Component::kInput:
+      return "input-tokens";
+    case Component::kCachedInput:
+      return "cached-input-tokens";
+    case Component::kCacheWrite:
+      return "cache-write-tokens";
+    case Component::kOutput:
+      return "output-tokens";
+    case Component::kReasoning:
+      return "reasoning-tokens";
+    case Component::kRequests:
+      return "requests";
+    case Component::kGpuHours:
+      return "gpu-hours";
+    case Component::kEgressGb:
+      return "egress-gb";
+  }
+  return "requests";
+}
+
+int64_t UsageEvent::quantity(Component c) const {
+  switch (c) {
+    case Component::kInput:
+      return input_tokens;
+    case Component::kCachedInput:
+      return cached_input_tokens;
+    case Component::kCacheWrite:
+      return cache_write_tokens;
+    case Component::kOutput:
+      return output_tokens - reasoning_tokens;
+    case Component::kReasoning:
+      return reasoning_tokens;
+    case Component::kRequests:
+      return requests;
+    case Component::kGpuHours:
+      return gpu_micros;
+    case Component::kEgressGb:
+      return egress_bytes;
+  }
+  return 0;
+}
+
 std::string UsageEvent::tags_json() const {
   if (tags.empty()) return "{}";
   boost::json::object o;

@@ -1,6 +1,7 @@
 #pragma once
 // UsageEvent: one validated, normalised usage record as CONTRACT §3 defines it. Plain data.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,6 +20,47 @@ std::optional<Priority> parse_priority(std::string_view s);
 
 enum class PricedBy { kPriceBook, kCaller, kUnpriced };
 std::string_view to_string(PricedBy p);
+
+// The priced components of an event: a FOCUS SKU component each (CONTRACT §4.7).
+enum class Component {
+  kInput,
+  kCachedInput,
+  kCacheWrite,
+  kOutput,  // output tokens that are not reasoning
+  kReasoning,
+  kRequests,
+  kGpuHours,
+  kEgressGb
+};
+constexpr size_t kComponentCount = 8;
+constexpr Component kComponents[kComponentCount] = {
+    Component::kInput,     Component::kCachedInput, Component::kCacheWrite, Component::kOutput,
+    Component::kReasoning, Component::kRequests,    Component::kGpuHours,   Component::kEgressGb};
+// "input-tokens", "cached-input-tokens", ..., "gpu-hours", "egress-gb": SKU suffixes.
+std::string_view to_string(Component c);
+
+// One component as the price book priced it. Rates are nanos of the price's currency per pricing
+// unit (1M tokens, a request, a GPU hour, a GB); the billed rate is contracted_rate less
+// discount_nano_percent (percent × 1e9).
+struct ComponentCharge {
+  int64_t cost_nanos = 0;  // the component's share of the event's cost, reporting currency
+  int64_t list_rate = 0;   // the bracket's price, before any batch price
+  int64_t contracted_rate = 0;
+  int64_t discount_nano_percent = 0;
+};
+
+// What a price-book cost is made of, for charges a finance team can reconcile: the shares add up
+// to the event's cost exactly.
+struct Itemization {
+  std::array<ComponentCharge, kComponentCount> components{};
+  int bracket = 0;          // 0: base prices; i + 1: tier i
+  int64_t fx_nanos = 0;     // reporting units per unit of `currency`, × 1e9
+  std::string currency;     // the price's currency
+  ComponentCharge& operator[](Component c) { return components[static_cast<size_t>(c)]; }
+  const ComponentCharge& operator[](Component c) const {
+    return components[static_cast<size_t>(c)];
+  }
+};
 
 struct UsageEvent {
   std::string event_id;
@@ -46,6 +88,10 @@ struct UsageEvent {
   Money cost;
   PricedBy priced_by = PricedBy::kUnpriced;
   std::string price_ref;  // which price entry priced it ("" unless price_book)
+  Itemization itemization;  // price_book only
+
+  // The quantity of a component in its ledger unit: tokens, requests, GPU microseconds, bytes.
+  int64_t quantity(Component c) const;
 
   // Tags as a canonical JSON object text ({} when none).
   std::string tags_json() const;

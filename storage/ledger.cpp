@@ -7,6 +7,7 @@
 #include <map>
 #include <tuple>
 
+#include "metering/charges.h"
 #include "storage/report.h"
 #include "storage/schema.h"
 #include "storage/sqlite_util.h"
@@ -58,6 +59,24 @@ const char* kUpsertDaily = "INSERT INTO rollup_daily (day_local, " TOLLGATE_ROLL
                            "?21, ?22, ?23, ?24, ?25)" TOLLGATE_ROLLUP_ADD;
 #undef TOLLGATE_ROLLUP_COLUMNS
 #undef TOLLGATE_ROLLUP_ADD
+
+const char* kUpsertCharge = R"sql(
+INSERT INTO charges_daily (day_local, provider, model, region, feature, team, customer, priority,
+  tags, priced_by, component, sku_price_id, pricing_currency, fx_nanos, list_rate_nanos,
+  contracted_rate_nanos, discount_nano_percent, quantity, cost_nanos)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+ON CONFLICT DO UPDATE SET quantity = quantity + excluded.quantity,
+  cost_nanos = cost_nanos + excluded.cost_nanos)sql";
+
+// Charge key: the local day, the FOCUS dimensions and the price (charges_daily's primary key).
+using ChargeKey =
+    std::tuple<std::string, std::string_view, std::string_view, std::string_view, std::string_view,
+               std::string_view, std::string_view, std::string_view, std::string,
+               std::string_view, std::string_view, std::string, std::string, int64_t, int64_t,
+               int64_t, int64_t>;
+struct ChargeSums {
+  int64_t quantity = 0, cost = 0;  // parts of the day's checked totals: they fit
+};
 
 // Rollup key: the bucket and every dimension of an event (the strings live in the events).
 using RollupKey = std::tuple<EpochMs, std::string_view, std::string_view, std::string_view,
@@ -300,15 +319,18 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
   Statement insert(db_, kInsertEvent);
   Statement upsert(db_, kUpsertRollup);
   Statement upsert_daily(db_, kUpsertDaily);
+  Statement upsert_charge(db_, kUpsertCharge);
   Statement remove(db_, "DELETE FROM events WHERE rowid = ?1");
-  if (!insert.ok() || !upsert.ok() || !upsert_daily.ok() || !remove.ok()) {
+  if (!insert.ok() || !upsert.ok() || !upsert_daily.ok() || !upsert_charge.ok() || !remove.ok()) {
     exec_sql(db_, "ROLLBACK");
-    return Status::error(Code::kStorageError,
-                         insert.error() + upsert.error() + upsert_daily.error() + remove.error());
+    return Status::error(Code::kStorageError, insert.error() + upsert.error() +
+                                                  upsert_daily.error() + upsert_charge.error() +
+                                                  remove.error());
   }
   std::map<std::string, RollupSums> day_totals;  // of the days this batch touches
   const int64_t received_ms = clock_();
   std::map<RollupKey, RollupSums> rollups;
+  std::map<ChargeKey, ChargeSums> charges;
   int64_t cached_day = std::numeric_limits<int64_t>::min();
   std::string day;
   for (size_t b = 0; b < batch.size() && s.ok(); ++b) {
@@ -372,7 +394,29 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
                             e.model, e.region, priority, status, priced_by}];
       if (r.events == 0) r.day_local = day;
       r.add(e);  // a part of the day's total, which fits
+      for (ChargeLine& line : charge_lines(e, options_.currency)) {
+        ChargeSums& c = charges[ChargeKey{
+            day, e.provider, e.model, e.region, e.feature, e.team, e.customer, priority, tags,
+            priced_by, line.component, std::move(line.sku_price_id),
+            std::move(line.pricing_currency), line.fx_nanos, line.list_rate, line.contracted_rate,
+            line.discount_nano_percent}];
+        c.quantity += line.quantity;
+        c.cost += line.cost_nanos;
+      }
     }
+  }
+  for (auto it = charges.begin(); s.ok() && it != charges.end(); ++it) {
+    const ChargeKey& k = it->first;
+    upsert_charge.bind(1, std::get<0>(k)).bind(2, std::get<1>(k)).bind(3, std::get<2>(k));
+    upsert_charge.bind(4, std::get<3>(k)).bind(5, std::get<4>(k)).bind(6, std::get<5>(k));
+    upsert_charge.bind(7, std::get<6>(k)).bind(8, std::get<7>(k)).bind(9, std::get<8>(k));
+    upsert_charge.bind(10, std::get<9>(k)).bind(11, std::get<10>(k)).bind(12, std::get<11>(k));
+    upsert_charge.bind(13, std::get<12>(k)).bind(14, std::get<13>(k)).bind(15, std::get<14>(k));
+    upsert_charge.bind(16, std::get<15>(k)).bind(17, std::get<16>(k));
+    upsert_charge.bind(18, it->second.quantity).bind(19, it->second.cost);
+    if (upsert_charge.step() != SQLITE_DONE)
+      s = Status::error(Code::kStorageError, sqlite3_errmsg(db_));
+    upsert_charge.reset();
   }
   // Every 15-minute row also adds into its local day's row: reports read days, not buckets.
   for (auto it = rollups.begin(); s.ok() && it != rollups.end(); ++it) {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "metering/dimensions.h"
 #include "metering/text_rules.h"
@@ -122,22 +123,12 @@ Result<DailyReport> daily_report(sqlite3* db, int64_t day, const std::vector<std
 }
 
 Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t to_day) {
-  std::string sql = std::string(
-                        "SELECT day_local, provider, model, region, feature, team, "
-                        "COUNT(DISTINCT customer), MIN(customer), COUNT(DISTINCT priority), "
-                        "MIN(priority), COUNT(DISTINCT tags), MIN(tags), ") +
-                    kSums +
-                    " FROM rollup_daily WHERE day_local BETWEEN ?1 AND ?2 "
-                    "GROUP BY day_local, provider, model, region, feature, team "
-                    "ORDER BY day_local, provider, model, region, feature, team";
-  Statement st(db, sql);
-  if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   const std::string from = format_date(from_day), to = format_date(to_day);
-  st.bind(1, from).bind(2, to);
-  std::vector<FocusRow> rows;
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW) {
-    FocusRow r;
+  const char* kGroup = "day_local, provider, model, region, feature, team";
+  const char* kShared =
+      "COUNT(DISTINCT customer), MIN(customer), COUNT(DISTINCT priority), MIN(priority), "
+      "COUNT(DISTINCT tags), MIN(tags)";
+  auto read_shared = [](const Statement& st, FocusRow& r) {
     r.day_local = st.column_text(0);
     r.provider = st.column_text(1);
     r.model = st.column_text(2);
@@ -147,10 +138,67 @@ Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t 
     if (st.column_int(6) == 1) r.customer = st.column_text(7);
     if (st.column_int(8) == 1) r.priority = st.column_text(9);
     if (st.column_int(10) == 1) r.tags_json = st.column_text(11);
-    r.sums = read_sums(st, 12);
-    rows.push_back(std::move(r));
+  };
+  using GroupKey = std::tuple<std::string, std::string, std::string, std::string, std::string,
+                              std::string>;
+  auto group_of = [](const FocusRow& r) {
+    return GroupKey{r.day_local, r.provider, r.model, r.region, r.feature, r.team};
+  };
+  std::vector<FocusRow> rows;
+  std::map<GroupKey, __int128> itemised;  // cost of each group's charges
+  {
+    const std::string price =
+        "priced_by, component, sku_price_id, pricing_currency, fx_nanos, list_rate_nanos, "
+        "contracted_rate_nanos, discount_nano_percent";
+    Statement st(db, std::string("SELECT ") + kGroup + ", " + kShared + ", " + price +
+                         ", SUM(quantity), SUM(cost_nanos) FROM charges_daily "
+                         "WHERE day_local BETWEEN ?1 AND ?2 GROUP BY " +
+                         kGroup + ", " + price + " ORDER BY " + kGroup + ", " + price);
+    if (!st.ok()) return Status::error(Code::kStorageError, st.error());
+    st.bind(1, from).bind(2, to);
+    int rc;
+    while ((rc = st.step()) == SQLITE_ROW) {
+      FocusRow r;
+      read_shared(st, r);
+      r.priced_by = st.column_text(12);
+      r.component = st.column_text(13);
+      r.sku_price_id = st.column_text(14);
+      r.pricing_currency = st.column_text(15);
+      r.fx_nanos = st.column_int(16);
+      r.list_rate = st.column_int(17);
+      r.contracted_rate = st.column_int(18);
+      r.discount_nano_percent = st.column_int(19);
+      r.quantity = st.column_int(20);
+      r.cost_nanos = st.column_int(21);
+      itemised[group_of(r)] += r.cost_nanos;
+      rows.push_back(std::move(r));
+    }
+    if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+  }
+  // What the rollups hold beyond the itemised charges: events stored before schema 7.
+  Statement st(db, std::string("SELECT ") + kGroup + ", " + kShared +
+                       ", SUM(cost_nanos) FROM rollup_daily WHERE day_local BETWEEN ?1 AND ?2 "
+                       "GROUP BY " +
+                       kGroup);
+  if (!st.ok()) return Status::error(Code::kStorageError, st.error());
+  st.bind(1, from).bind(2, to);
+  int rc;
+  std::vector<FocusRow> unitemised;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    FocusRow r;
+    read_shared(st, r);
+    auto it = itemised.find(group_of(r));
+    const __int128 rest = __int128(st.column_int(12)) - (it == itemised.end() ? 0 : it->second);
+    if (it != itemised.end() && rest == 0) continue;
+    r.cost_nanos = static_cast<int64_t>(rest);  // a part of the day's total, which fits
+    unitemised.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+  rows.insert(rows.end(), std::make_move_iterator(unitemised.begin()),
+              std::make_move_iterator(unitemised.end()));
+  std::stable_sort(rows.begin(), rows.end(), [&](const FocusRow& a, const FocusRow& b) {
+    return group_of(a) < group_of(b);
+  });
   return rows;
 }
 

@@ -42,12 +42,21 @@ Status validate_group_by(const std::vector<std::string>& group_by);
 Result<DailyReport> daily_report(sqlite3* db, int64_t day, const std::vector<std::string>& group_by,
                                  const std::string& currency);
 
+// One FOCUS charge (CONTRACT §4.7): a day × provider × model × region × feature × team × SKU
+// component × price, summed from charges_daily. A row with an empty component holds the cost of
+// events stored before charges were itemised (schema 7), unsplit: what rollup_daily has for the
+// group beyond its itemised charges.
 struct FocusRow {
   std::string day_local, provider, model, region, feature, team;
   std::optional<std::string> customer, priority, tags_json;  // set when the same for the whole row
-  ReportSums sums;
+  std::string priced_by;  // price_book, caller, unpriced; "" when not itemised
+  std::string component;  // to_string(Component), "caller-priced"; "" when not itemised
+  std::string sku_price_id, pricing_currency;
+  int64_t fx_nanos = 0, list_rate = 0, contracted_rate = 0, discount_nano_percent = 0;
+  int64_t quantity = 0;    // in the component's ledger unit
+  int64_t cost_nanos = 0;  // reporting currency
 };
-// One row per local day × provider × model × region × feature × team, days from..to inclusive.
+// Days from..to inclusive, in day, dimension and price order.
 Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t to_day);
 
 // Ledger settings recorded by the daemon (reporting currency, time zone), for --db readers.

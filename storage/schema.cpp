@@ -134,6 +134,26 @@ ALTER TABLE events ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE rollup_15m ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE rollup_daily ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 7: itemised charges for the FOCUS export (CONTRACT §4.7): per local day, dimension, SKU
+    //    component and price, the quantity (tokens, requests, GPU microseconds, bytes) and the
+    //    component's share of the cost. Caller-priced usage is one "caller-priced" component.
+    //    Events stored before have no charges: the export shows their cost as it was, on one row
+    //    per day and group, unsplit (nothing is repriced).
+    R"sql(
+CREATE TABLE charges_daily (
+  day_local TEXT NOT NULL,
+  provider TEXT NOT NULL, model TEXT NOT NULL, region TEXT NOT NULL,
+  feature TEXT NOT NULL, team TEXT NOT NULL, customer TEXT NOT NULL, priority TEXT NOT NULL,
+  tags TEXT NOT NULL, priced_by TEXT NOT NULL, component TEXT NOT NULL,
+  sku_price_id TEXT NOT NULL, pricing_currency TEXT NOT NULL, fx_nanos INTEGER NOT NULL,
+  list_rate_nanos INTEGER NOT NULL, contracted_rate_nanos INTEGER NOT NULL,
+  discount_nano_percent INTEGER NOT NULL,
+  quantity INTEGER NOT NULL, cost_nanos INTEGER NOT NULL,
+  PRIMARY KEY (day_local, provider, model, region, feature, team, customer, priority, tags,
+               priced_by, component, sku_price_id, pricing_currency, fx_nanos, list_rate_nanos,
+               contracted_rate_nanos, discount_nano_percent)
+) WITHOUT ROWID;
+)sql",
 };
 
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -99,18 +99,6 @@ void write_row(JsonWriter& w, const std::vector<std::string>& group_by, const Re
   w.end_object();
 }
 
-// FOCUS decimal columns are decimals even when whole ("12345.0"): validators read a bare integer
-// as an integer column.
-std::string focus_decimal(std::string text) {
-  if (text.find('.') == std::string::npos) text += ".0";
-  return text;
-}
-
-std::string utc_iso(EpochMs ms) {
-  std::string s = format_utc_ms(ms);
-  return s.substr(0, 19) + "Z";  // FOCUS: ISO 8601 in UTC, seconds precision
-}
-
 }  // namespace
 
 void append_csv_field(std::string& out, std::string_view v) {
@@ -218,104 +206,6 @@ std::string report_table(const DailyReport& r) {
   for (const auto& l : lines) out += render(l);
   if (lines.empty()) out += "(no usage on this day)\n";
   out += std::string(rule - 2, '-') + "\n" + render(total);
-  return out;
-}
-
-std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& currency,
-                      const TimeZone& tz) {
-  static const char* kColumns[] = {
-      "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodEnd",
-      "BillingPeriodStart", "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargePeriodEnd",
-      "ChargePeriodStart", "ContractedCost", "EffectiveCost", "InvoiceIssuerName", "ListCost",
-      "PricingQuantity", "PricingUnit", "ProviderName", "PublisherName", "ServiceCategory",
-      "ServiceName", "RegionId", "ResourceId", "Tags",
-      // Beyond the columns above (kept in their order for existing readers): what a provider
-      // that measures usage and has regions adds, and Tollgate's own dimensions.
-      "ChargeFrequency", "ConsumedQuantity", "ConsumedUnit", "RegionName", "ResourceName",
-      "ServiceSubcategory", "x_Feature", "x_Team", "x_Customer", "x_Priority"};
-  std::string out;
-  for (size_t i = 0; i < std::size(kColumns); ++i) out += std::string(i ? "," : "") + kColumns[i];
-  out += "\r\n";
-  for (const FocusRow& r : rows) {
-    const int64_t day = *parse_date(r.day_local);
-    int y;
-    unsigned m, d;
-    civil_from_days(day, y, m, d);
-    const int64_t month = days_from_civil(y, m, 1);
-    const int64_t next_month =
-        m == 12 ? days_from_civil(y + 1, 1, 1) : days_from_civil(y, m + 1, 1);
-    const std::string cost = focus_decimal(Money::from_nanos(r.sums.cost_nanos).to_string());
-    const __int128 tokens = token_sum(r.sums);
-    // Pricing in 1M tokens (as price lists are), consumption in tokens; else GPU hours, else
-    // requests.
-    std::string quantity, unit, consumed, consumed_unit;
-    if (tokens > 0) {
-      consumed = decimal_string(tokens, 0);
-      consumed_unit = "Tokens";
-      quantity = decimal_string(tokens, 6);
-      unit = "1M Tokens";
-    } else if (r.sums.gpu_micros > 0) {
-      consumed = quantity =
-          decimal_string(divide_rounded(__int128(r.sums.gpu_micros) * 1000, 3600), 9);
-      consumed_unit = unit = "GPU-Hours";
-    } else {
-      consumed = quantity = std::to_string(r.sums.requests);
-      consumed_unit = unit = "Requests";
-    }
-    json::object tags;
-    if (r.tags_json) {
-      boost::system::error_code ec;
-      json::value t = json::parse(*r.tags_json, ec);
-      if (!ec && t.is_object()) tags = t.get_object();
-    }
-    tags["feature"] = r.feature;
-    tags["team"] = r.team;
-    if (r.customer) tags["customer"] = *r.customer;
-    if (r.priority) tags["priority"] = *r.priority;
-    const std::string description = r.feature + " on " + r.model + " (" + r.provider +
-                                    (r.region.empty() ? "" : ", " + r.region) +
-                                    "): " + std::to_string(r.sums.requests) + " requests, " +
-                                    decimal_string(tokens, 0) + " tokens";
-    const std::string fields[] = {cost,
-                                  "tollgate",
-                                  "Tollgate ledger",
-                                  currency,
-                                  utc_iso(tz.day_start(next_month)),
-                                  utc_iso(tz.day_start(month)),
-                                  "Usage",
-                                  "",
-                                  description,
-                                  utc_iso(tz.day_start(day + 1)),
-                                  utc_iso(tz.day_start(day)),
-                                  cost,
-                                  cost,
-                                  r.provider,
-                                  cost,
-                                  focus_decimal(quantity),
-                                  unit,
-                                  r.provider,
-                                  r.provider,
-                                  "AI and Machine Learning",
-                                  "LLM Inference",
-                                  r.region,
-                                  r.model,
-                                  serialize_json(tags),
-                                  "Usage-Based",
-                                  focus_decimal(consumed),
-                                  consumed_unit,
-                                  r.region,
-                                  r.model,
-                                  "Generative AI",
-                                  r.feature,
-                                  r.team,
-                                  r.customer.value_or(""),
-                                  r.priority.value_or("")};
-    for (size_t i = 0; i < std::size(fields); ++i) {
-      if (i) out += ',';
-      append_csv_field(out, fields[i]);
-    }
-    out += "\r\n";
-  }
   return out;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// Renderings of the daily report (JSON, CSV, aligned table) and the FOCUS CSV. Pure functions:
+// Renderings of the daily report (JSON, CSV, aligned table). Pure functions:
 // the API and the CLI print exactly the same bodies.
 
 #include <string>
@@ -13,9 +13,6 @@ namespace tollgate {
 std::string report_json(const DailyReport& r);
 std::string report_csv(const DailyReport& r);
 std::string report_table(const DailyReport& r);
-
-std::string focus_csv(const std::vector<FocusRow>& rows, const std::string& currency,
-                      const TimeZone& tz);
 
 // RFC 4180: quoted when it holds a comma, quote, CR or LF; quotes doubled. A cell that a
 // spreadsheet would run as a formula (starts with = + - @, tab or CR, and is not a plain number)

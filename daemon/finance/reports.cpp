@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "daemon/finance/focus_export.h"
 #include "daemon/finance/report_format.h"
 #include "storage/policy_store.h"
 #include "storage/report.h"

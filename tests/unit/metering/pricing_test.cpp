@@ -297,3 +297,121 @@ TEST_CASE("a priced event above limits.max_event_cost is cost_out_of_range") {
   UsageEvent h = event("m", 1'000'000'000'000, 0);
   CHECK(huge.book->price(h).code_name() == "cost_out_of_range");
 }
+
+namespace {
+// Prices an event and returns it, itemised.
+UsageEvent priced(const Book& b, UsageEvent e) {
+  REQUIRE(b.book->price(e).ok());
+  return e;
+}
+int64_t shares(const UsageEvent& e) {
+  int64_t sum = 0;
+  for (const ComponentCharge& c : e.itemization.components) sum += c.cost_nanos;
+  return sum;
+}
+}  // namespace
+
+TEST_CASE("itemised: each component's share through the exchange rate, adding up to the cost") {
+  Book b(
+      "prices:\n  - {provider: p, model: m, currency: CNY, per_1m_input_tokens: 0.80, "
+      "per_1m_output_tokens: 2}\n",
+      "reporting: {currency: USD, fx: {CNY: {rate: 0.1389, as_of: 2026-11-20}}}\n");
+  REQUIRE(b.errors.empty());
+  // 1M input = 0.80 CNY = 0.11112 USD; 500k output = 1 CNY = 0.1389 USD.
+  UsageEvent e = priced(b, event("m", 1'000'000, 500'000));
+  CHECK(e.cost.nanos() == 250'020'000);
+  CHECK(e.itemization[Component::kInput].cost_nanos == 111'120'000);
+  CHECK(e.itemization[Component::kOutput].cost_nanos == 138'900'000);
+  CHECK(e.itemization[Component::kInput].list_rate == 800'000'000);  // CNY nanos per 1M
+  CHECK(e.itemization[Component::kOutput].contracted_rate == 2'000'000'000);
+  CHECK(e.itemization.currency == "CNY");
+  CHECK(e.itemization.fx_nanos == 138'900'000);
+  CHECK(e.itemization.bracket == 0);
+  CHECK(shares(e) == e.cost.nanos());
+}
+
+TEST_CASE("itemised: half-nanos go to the largest remainders, the earlier component on a tie") {
+  Book b(
+      "prices:\n  - {provider: p, model: m, per_1m_input_tokens: 0.0005, "
+      "per_1m_cached_input_tokens: 0.0005, per_1m_output_tokens: 0.0007}\n");
+  REQUIRE(b.errors.empty());
+  // 0.5 + 0.5 + 0.7 nanos = 1.7 → 2: output (remainder .7) first, then input (.5, first of a tie).
+  UsageEvent e = priced(b, event("m", 1, 1, 1));
+  CHECK(e.cost.nanos() == 2);
+  CHECK(e.itemization[Component::kOutput].cost_nanos == 1);
+  CHECK(e.itemization[Component::kInput].cost_nanos == 1);
+  CHECK(e.itemization[Component::kCachedInput].cost_nanos == 0);
+}
+
+TEST_CASE("itemised: tiers, batch discounts and explicit batch prices keep their rates apart") {
+  Book b(R"(prices:
+  - provider: p
+    model: m
+    per_1m_input_tokens: 1.00
+    per_1m_output_tokens: 4.00
+    batch_discount_percent: 87.5
+    batch: {per_1m_input_tokens: 0.30}
+    tiers:
+      - {above_input_tokens: 1000, per_1m_input_tokens: 2.00}
+)");
+  REQUIRE(b.errors.empty());
+  UsageEvent small = event("m", 1000, 1000);
+  small.priority = Priority::kBatch;
+  small = priced(b, small);
+  // Base bracket: input at the explicit 0.30, output at 12.5% of 4.00 = 0.50.
+  CHECK(small.itemization.bracket == 0);
+  CHECK(small.itemization[Component::kInput].list_rate == 1'000'000'000);
+  CHECK(small.itemization[Component::kInput].contracted_rate == 300'000'000);
+  CHECK(small.itemization[Component::kInput].discount_nano_percent == 0);
+  CHECK(small.itemization[Component::kOutput].discount_nano_percent == 87'500'000'000);
+  CHECK(small.itemization[Component::kInput].cost_nanos == 300'000);
+  CHECK(small.itemization[Component::kOutput].cost_nanos == 500'000);
+  UsageEvent big = event("m", 1001, 1000);
+  big.priority = Priority::kBatch;
+  big = priced(b, big);
+  // Tier 1: explicit batch prices are for the base bracket; the discount applies to 2.00.
+  CHECK(big.itemization.bracket == 1);
+  CHECK(big.itemization[Component::kInput].list_rate == 2'000'000'000);
+  CHECK(big.itemization[Component::kInput].discount_nano_percent == 87'500'000'000);
+  CHECK(big.itemization[Component::kInput].cost_nanos == 250'250);  // 1001 × 0.25/1M
+  CHECK(shares(big) == big.cost.nanos());
+}
+
+TEST_CASE("itemised: the shares add up to the cost for any quantities and rates") {
+  Book b(R"(prices:
+  - provider: p
+    model: m
+    currency: CNY
+    per_1m_input_tokens: 0.123456789
+    per_1m_output_tokens: 7.654321
+    per_1m_cached_input_tokens: 0.0333
+    per_1m_cache_write_tokens: 1.111111111
+    per_1m_reasoning_tokens: 9.99
+    per_request: 0.000123
+    per_gpu_hour: 2.71828
+    per_gb_egress: 0.09
+    batch_discount_percent: 33.3
+)",
+         "reporting: {currency: USD, fx: {CNY: {rate: 0.138912345, as_of: 2026-11-20}}}\n");
+  REQUIRE(b.errors.empty());
+  uint64_t x = 88172645463325252ull;  // xorshift: the same sequence every run
+  auto next = [&](uint64_t bound) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return int64_t(x % bound);
+  };
+  for (int i = 0; i < 5000; ++i) {
+    UsageEvent e = event("m", next(5'000'000), 0, next(100'000));
+    e.output_tokens = next(200'000);
+    e.reasoning_tokens = e.output_tokens ? next(uint64_t(e.output_tokens)) : 0;
+    e.cache_write_tokens = next(50'000);
+    e.requests = 1 + next(20);
+    e.gpu_micros = next(100'000'000);
+    e.egress_bytes = next(3'000'000'000);
+    if (i % 2) e.priority = Priority::kBatch;
+    e = priced(b, e);
+    REQUIRE(shares(e) == e.cost.nanos());
+    for (const ComponentCharge& c : e.itemization.components) REQUIRE(c.cost_nanos >= 0);
+  }
+}

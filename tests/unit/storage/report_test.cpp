@@ -6,6 +6,7 @@
 
 #include <future>
 
+#include "daemon/finance/focus_export.h"
 #include "daemon/finance/report_format.h"
 #include "storage/ledger.h"
 #include "storage/policy_store.h"
@@ -143,23 +144,27 @@ TEST_CASE("CSV quoting of awkward values") {
 }
 
 TEST_CASE(
-    "FOCUS rows: one per day × provider × model × region × feature × team; BilledCost per day "
-    "equals the report") {
+    "FOCUS rows of caller-priced cost: one per day × provider × model × region × feature × team; "
+    "BilledCost per day equals the report") {
   auto x = ev("x", "2026-11-20T10:00:00Z", "chat", 2 * kUsd);
+  x.priced_by = PricedBy::kCaller;
   x.customer = "acme";
   auto y = ev("y", "2026-11-20T11:00:00Z", "chat", 3 * kUsd);
   y.customer = "globex";  // same row, another customer: Tags cannot name one
+  y.priced_by = PricedBy::kCaller;
   auto z = ev("z", "2026-11-21T11:00:00Z", "chat", 5 * kUsd);
   z.customer = "acme";
+  z.priced_by = PricedBy::kCaller;
   Ledgered l({x, y, z}, "Asia/Kolkata");
   auto rows = focus_rows(l.db, *parse_date("2026-11-20"), *parse_date("2026-11-21"));
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == 2);
-  CHECK(rows->at(0).sums.cost_nanos == 5 * kUsd);
+  CHECK(rows->at(0).cost_nanos == 5 * kUsd);
+  CHECK(rows->at(0).component == "caller-priced");
   CHECK_FALSE(rows->at(0).customer.has_value());
   CHECK(*rows->at(1).customer == "acme");
   auto report = daily_report(l.db, *parse_date("2026-11-20"), {}, "USD");
-  CHECK(report->total.sums.cost_nanos == rows->at(0).sums.cost_nanos);
+  CHECK(report->total.sums.cost_nanos == rows->at(0).cost_nanos);
   auto tz = TimeZone::load("Asia/Kolkata").value();
   std::string csv = focus_csv(rows.value(), "USD", *tz);
   // The Kolkata day 2026-11-20 is 2026-11-19T18:30Z to 2026-11-20T18:30Z; its month likewise.
@@ -170,7 +175,7 @@ TEST_CASE(
         0 + csv.find("\r\n") + 2);
   CHECK(
       csv.find(
-          ",2026-11-20T18:30:00Z,2026-11-19T18:30:00Z,5.0,5.0,alibaba,5.0,0.0022,1M Tokens,alibaba,"
+          ",2026-11-20T18:30:00Z,2026-11-19T18:30:00Z,5.0,5.0,alibaba,5.0,5.0,Units,alibaba,"
           "alibaba,AI and Machine Learning,LLM Inference,,qwen3-max,") != std::string::npos);
   CHECK(csv.find(R"("customer"":""acme"")") != std::string::npos);
 }

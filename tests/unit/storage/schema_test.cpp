@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include "storage/report.h"
 #include "storage/sqlite_util.h"
 #include "tests/unit/support/temp_dir.h"
 
@@ -74,5 +75,52 @@ INSERT INTO rollup_daily VALUES
   CHECK(one(db, "SELECT output_tokens FROM rollup_daily WHERE reasoning_tokens = 0") == 10);
   CHECK(one(db, "SELECT cost * 1e9 FROM ledger_events") == 5000);
   CHECK(one(db, "SELECT requests FROM daily_costs") == 1);
+  sqlite3_close(db);
+}
+
+TEST_CASE("migration 7 adds itemised charges; cost stored before stays in the FOCUS export") {
+  testing::TempDir dir;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.file("v6.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(migrate(db, 6).ok());
+  REQUIRE(exec_sql(db, R"sql(
+INSERT INTO rollup_daily (day_local, feature, team, customer, tags, provider, model, region,
+  priority, status, priced_by, currency, events, requests, input_tokens, cached_input_tokens,
+  cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos,
+  revenue_nanos, reasoning_tokens) VALUES
+  ('2026-11-21', 'chat', 'cx', 'acme', '{}', 'p', 'm', '', 'standard', 'ok', 'price_book', 'USD',
+   3, 3, 100, 0, 0, 10, 0, 0, 5000, 0, 0, 0),
+  ('2026-11-21', 'chat', 'cx', 'acme', '{}', 'p', 'm', '', 'batch', 'ok', 'unpriced', 'USD',
+   1, 1, 100, 0, 0, 10, 0, 0, 0, 0, 0, 0);
+)sql")
+              .ok());
+  REQUIRE(migrate(db).ok());
+  CHECK(one(db, "SELECT COUNT(*) FROM charges_daily") == 0);
+  CHECK(one(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 5000);  // nothing repriced
+  auto rows = focus_rows(db, *parse_date("2026-11-21"), *parse_date("2026-11-21"));
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 1);
+  CHECK(rows->at(0).cost_nanos == 5000);
+  CHECK(rows->at(0).component.empty());
+  CHECK(*rows->at(0).customer == "acme");
+  CHECK_FALSE(rows->at(0).priority.has_value());  // standard and batch
+  // A charge written after the migration, the same day: itemised beside the old remainder.
+  REQUIRE(exec_sql(db, R"sql(
+INSERT INTO rollup_daily (day_local, feature, team, customer, tags, provider, model, region,
+  priority, status, priced_by, currency, events, requests, input_tokens, cached_input_tokens,
+  cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos,
+  revenue_nanos, reasoning_tokens) VALUES
+  ('2026-11-21', 'chat', 'cx', 'acme', '{}', 'p', 'm', '', 'critical', 'ok', 'caller', 'USD',
+   1, 1, 0, 0, 0, 0, 0, 0, 700, 0, 0, 0);
+INSERT INTO charges_daily VALUES ('2026-11-21', 'p', 'm', '', 'chat', 'cx', 'acme', 'critical',
+  '{}', 'caller', 'caller-priced', 'caller-priced', 'USD', 1000000000, 0, 0, 0, 1, 700);
+)sql")
+              .ok());
+  rows = focus_rows(db, *parse_date("2026-11-21"), *parse_date("2026-11-21"));
+  REQUIRE(rows->size() == 2);
+  CHECK(rows->at(0).component == "caller-priced");
+  CHECK(rows->at(0).cost_nanos == 700);
+  CHECK(rows->at(1).component.empty());
+  CHECK(rows->at(1).cost_nanos == 5000);
   sqlite3_close(db);
 }

@@ -1,0 +1,75 @@
+// Charge lines: what one event adds to the FOCUS export's itemised charges.
+#include "metering/charges.h"
+
+#include <doctest/doctest.h>
+
+using namespace tollgate;
+
+namespace {
+UsageEvent usage() {
+  UsageEvent e;
+  e.provider = "p";
+  e.model = "m";
+  e.input_tokens = 100;
+  e.output_tokens = 30;
+  e.reasoning_tokens = 10;
+  e.requests = 2;
+  return e;
+}
+}  // namespace
+
+TEST_CASE("price-book lines: a line per component with a quantity, the price named by its id") {
+  UsageEvent e = usage();
+  e.priced_by = PricedBy::kPriceBook;
+  e.priority = Priority::kBatch;
+  e.price_ref = "p/m/*@always";
+  e.itemization.bracket = 2;
+  e.itemization.currency = "CNY";
+  e.itemization.fx_nanos = 138'900'000;
+  e.itemization[Component::kInput] = {7, 1000, 300, 0};
+  e.itemization[Component::kOutput] = {5, 4000, 4000, 50'000'000'000};
+  e.itemization[Component::kReasoning] = {3, 8000, 8000, 50'000'000'000};
+  e.cost = Money::from_nanos(15);
+  auto lines = charge_lines(e, "USD");
+  REQUIRE(lines.size() == 3);  // requests have no price: no line
+  CHECK(lines[0].component == "input-tokens");
+  CHECK(lines[0].sku_price_id == "p/m/*@always/input-tokens/tier2/batch");
+  CHECK(lines[0].quantity == 100);
+  CHECK(lines[0].pricing_currency == "CNY");
+  CHECK(lines[1].component == "output-tokens");
+  CHECK(lines[1].quantity == 20);  // output less reasoning
+  CHECK(lines[2].component == "reasoning-tokens");
+  CHECK(lines[2].quantity == 10);
+  int64_t sum = 0;
+  for (const auto& l : lines) sum += l.cost_nanos;
+  CHECK(sum == e.cost.nanos());
+}
+
+TEST_CASE("caller-priced events are one line carrying the whole cost; unpriced ones cost 0") {
+  UsageEvent e = usage();
+  e.priced_by = PricedBy::kCaller;
+  e.cost = Money::from_nanos(123);
+  auto lines = charge_lines(e, "USD");
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].component == kCallerPricedComponent);
+  CHECK(lines[0].quantity == 2);
+  CHECK(lines[0].cost_nanos == 123);
+  CHECK(lines[0].pricing_currency == "USD");
+
+  e.priced_by = PricedBy::kUnpriced;
+  e.cost = Money();
+  lines = charge_lines(e, "EUR");
+  REQUIRE(lines.size() == 4);  // input, output, reasoning, requests
+  for (const auto& l : lines) CHECK(l.cost_nanos == 0);
+  CHECK(lines[3].sku_price_id == "unpriced/requests");
+}
+
+TEST_CASE("an event of no usage still leaves a line, so its row is never mistaken for old data") {
+  UsageEvent e;
+  e.priced_by = PricedBy::kPriceBook;
+  e.price_ref = "p/m/*@always";
+  e.requests = 0;
+  auto lines = charge_lines(e, "USD");
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].component == "requests");
+}
