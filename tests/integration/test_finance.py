@@ -96,7 +96,7 @@ class FinanceTest(unittest.TestCase):
             billed = sum(Decimal(r["BilledCost"]) for r in rows if r["ChargePeriodStart"].startswith(day))
             report = json.loads(self.api("/v1/reports/daily?date=" + day)[1])
             self.assertEqual(billed, Decimal(str(report["total"]["cost"])), day)
-        odd = [r for r in rows if json.loads(r["Tags"])["feature"] == 'a,"b"'][0]
+        odd = [r for r in rows if r["x_Feature"] == 'a,"b"'][0]
         self.assertEqual(json.loads(odd["Tags"])["cost_center"], "cc,42")
         self.assertEqual((odd["ChargePeriodStart"], odd["ChargePeriodEnd"]), ("2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z"))
         self.assertEqual(odd["ResourceId"], "qwen3-max")
