@@ -247,29 +247,31 @@ void Api::throttles(const HttpRequest& req, Respond respond) {
 }
 
 void Api::budgets(const HttpRequest&, Respond respond) {
-  json::array list;
+  JsonWriter w;
+  w.begin_object().key("budgets").begin_array();
   for (const BudgetStatus& b : budgets_.engine().status()) {
-    json::array rules;
-    for (const auto& r : b.active_rules) rules.emplace_back(r);
-    json::object burn;
-    for (const auto& [w, rate] : b.burn_rates) burn[w] = rate;
-    list.push_back(json::object{
-        {"name", b.name},
-        {"period", std::string(to_string(b.period))},
-        {"period_start", format_utc_ms(b.period_start)},
-        {"period_end", format_utc_ms(b.period_end)},
-        {"limit", money_value(b.limit)},
-        {"spend", money_value(b.spend)},
-        {"reserved", money_value(b.reserved)},
-        {"utilization", b.utilization},
-        {"forecast", money_value(b.forecast)},
-        {"state", b.state},
-        {"active_rules", std::move(rules)},
-        {"burn_rates", std::move(burn)},
-        {"override", b.override_ ? override_json(*b.override_) : json::value(nullptr)}});
+    w.begin_object();
+    w.key("name").string(b.name);
+    w.key("period").string(to_string(b.period));
+    w.key("period_start").string(format_utc_ms(b.period_start));
+    w.key("period_end").string(format_utc_ms(b.period_end));
+    w.key("limit").money(b.limit);
+    w.key("spend").money(b.spend);
+    w.key("reserved").money(b.reserved);
+    w.key("utilization").value(b.utilization);
+    w.key("forecast").money(b.forecast);
+    w.key("state").string(b.state);
+    w.key("active_rules").begin_array();
+    for (const auto& r : b.active_rules) w.string(r);
+    w.end_array();
+    w.key("burn_rates").begin_object();
+    for (const auto& [window, rate] : b.burn_rates) w.key(window).value(rate);
+    w.end_object();
+    w.key("override").value(b.override_ ? override_json(*b.override_) : json::value(nullptr));
+    w.end_object();
   }
-  respond(json_response(
-      200, json::object{{"budgets", std::move(list)}, {"currency", config_.reporting.currency}}));
+  w.end_array().key("currency").string(config_.reporting.currency).end_object();
+  respond({200, "application/json", w.take(), {}});
 }
 
 // Override answers come from the ledger's writer; they are posted back to an I/O thread.

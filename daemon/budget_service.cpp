@@ -50,19 +50,22 @@ SpendScan window_scan(sqlite3* db) {
 }
 
 std::string alert_body(const AlertEvent& a) {
-  json::object o{{"text", a.text},
-                 {"budget", a.budget},
-                 {"spend", money_value(a.spend)},
-                 {"limit", money_value(a.limit)},
-                 {"currency", a.currency},
-                 {"period_start", format_utc_ms(a.period_start)},
-                 {"period_end", format_utc_ms(a.period_end)},
-                 {"fired_at", format_utc_ms(a.fired_at)}};
+  JsonWriter w;
+  w.begin_object();
+  w.key("text").string(a.text);
+  w.key("budget").string(a.budget);
+  w.key("spend").money(a.spend);
+  w.key("limit").money(a.limit);
+  w.key("currency").string(a.currency);
+  w.key("period_start").string(format_utc_ms(a.period_start));
+  w.key("period_end").string(format_utc_ms(a.period_end));
+  w.key("fired_at").string(format_utc_ms(a.fired_at));
+  w.key("threshold_percent");
   if (auto pct = Money::parse(a.threshold))
-    o["threshold_percent"] = pct->to_double();
+    w.money(*pct);  // exact: "80" stays 80
   else
-    o["threshold_percent"] = a.threshold;  // burn-rate alerts name their windows
-  return serialize_json(o);
+    w.string(a.threshold);  // burn-rate alerts name their windows
+  return w.end_object().take();
 }
 
 }  // namespace

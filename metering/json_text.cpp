@@ -6,8 +6,6 @@ namespace tollgate {
 
 namespace {
 
-constexpr char kNumberMarker = '\x01';
-
 bool digits(std::string_view& t) {
   size_t n = 0;
   while (n < t.size() && t[n] >= '0' && t[n] <= '9') ++n;
@@ -123,21 +121,13 @@ JsonWriter& JsonWriter::value(const boost::json::value& v) {
       begin_array();
       for (const auto& e : v.get_array()) value(e);
       return end_array();
-    case boost::json::kind::string: {
-      std::string_view s = v.get_string();
-      if (s.size() > 1 && s.front() == kNumberMarker && is_json_number(s.substr(1)))
-        return number(s.substr(1));
-      return string(s);
-    }
+    case boost::json::kind::string:
+      return string(v.get_string());
     default:
       separate();
       out_ += boost::json::serialize(v);
       return *this;
   }
-}
-
-boost::json::value money_value(Money m) {
-  return boost::json::string(kNumberMarker + m.to_string());
 }
 
 std::string serialize_json(const boost::json::value& v) { return JsonWriter().value(v).take(); }

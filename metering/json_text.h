@@ -50,12 +50,7 @@ void append_json_string(std::string& out, std::string_view s);
 // True when `text` is a number in JSON's grammar.
 bool is_json_number(std::string_view text);
 
-// For handlers that build Boost.JSON values: money_value() holds the amount's decimal text in a
-// value that serialize_json() writes as a bare number. Such a value is a string of one byte that
-// no accepted input holds (U+0001: control characters are refused wherever strings enter)
-// followed by the number's text, and is written as a number only when that text is a JSON
-// number: anything else is written as the string it is.
-boost::json::value money_value(Money m);
+// A Boost.JSON value as JsonWriter writes it (strings escaped alike; no value is special).
 std::string serialize_json(const boost::json::value& v);
 
 }  // namespace tollgate
