@@ -66,6 +66,29 @@ std::string Api::actor_of(const HttpRequest& req) const {
   return t ? t->name : "anonymous";
 }
 
+// The answer to a request refused on its head alone: unknown path (404), method (405), token
+// (401) or role (403); nullopt when the route may run.
+std::optional<HttpResponse> Api::refusal(const HttpRequest& req,
+                                         const RouteTable::Match& match) const {
+  if (!match.route) {
+    if (match.allow.empty())
+      return error_response(Code::kNotFound, "no route for " + req.method + " " + req.path);
+    auto r = error_response(Code::kMethodNotAllowed,
+                            req.method + " is not allowed on " + req.path + "; use " + match.allow);
+    r.headers.emplace_back("Allow", match.allow);
+    return r;
+  }
+  if (match.route->role) return authorize(auth_, req, *match.route->role);
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> Api::check_head(const HttpRequest& head) {
+  const RouteTable::Match match = routes_.find(head.method, head.path);
+  auto refused = refusal(head, match);
+  if (refused) metrics_.record_http(match.metric, refused->status, 0.0);
+  return refused;
+}
+
 void Api::handle(HttpRequest req, Respond respond) {
   const auto start = std::chrono::steady_clock::now();
   const RouteTable::Match match = routes_.find(req.method, req.path);
@@ -76,16 +99,7 @@ void Api::handle(HttpRequest req, Respond respond) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     respond(std::move(r));
   };
-  if (!match.route) {
-    if (match.allow.empty())
-      return done(error_response(Code::kNotFound, "no route for " + req.method + " " + req.path));
-    auto r = error_response(Code::kMethodNotAllowed, req.method + " is not allowed on " +
-                                                         req.path + "; use " + match.allow);
-    r.headers.emplace_back("Allow", match.allow);
-    return done(std::move(r));
-  }
-  if (match.route->role)
-    if (auto denied = authorize(auth_, req, *match.route->role)) return done(std::move(*denied));
+  if (auto refused = refusal(req, match)) return done(std::move(*refused));
   call_guarded(match.route->handler, req, std::move(done), [&](const std::string& what) {
     metrics_.record_handler_exception();
     spdlog::error("{} {}: handler failed: {}", req.method, req.path, what);

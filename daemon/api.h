@@ -38,6 +38,7 @@ class Api final : public RequestHandler {
   // Runs work on an I/O thread (set by the server before it starts accepting).
   void set_post(std::function<void(std::function<void()>)> post) override { post_ = std::move(post); }
   void handle(HttpRequest req, Respond respond) override;
+  std::optional<HttpResponse> check_head(const HttpRequest& head) override;
 
   // Re-reads the prices and policies files; on any error neither is replaced. Returns every
   // error line (empty on success). Blocking (file I/O): never on an I/O thread. Serialised.
@@ -51,6 +52,7 @@ class Api final : public RequestHandler {
   const RouteTable& routes() const { return routes_; }
 
  private:
+  std::optional<HttpResponse> refusal(const HttpRequest& req, const RouteTable::Match& match) const;
   RouteTable make_routes();
   // Operations and ingest (api.cpp).
   void healthz(const HttpRequest& req, Respond respond);

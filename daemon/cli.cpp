@@ -124,7 +124,10 @@ int run_cli(int argc, char** argv) {
   CLI::App* focus_cmd =
       add_command(export_cmd, "focus", "FOCUS 1.2 CSV of the ledger's charges, on stdout",
                   "Rows are charges as a cloud bill has them: one per local day, provider, model,\n"
-                  "region, feature, team, SKU component and price. At most 366 days at a time.");
+                  "region, feature, team, SKU component (input, cached input, cache write,\n"
+                  "output, reasoning tokens; requests; GPU hours; egress GB) and price (tier,\n"
+                  "batch, price version). BilledCost per day adds up to the ledger to the nano;\n"
+                  "ListUnitPrice x PricingQuantity = ListCost exactly. At most 366 days at a time.");
   LedgerSource export_from;
   add_ledger_source(focus_cmd, export_from);
   std::string first_day, last_day;

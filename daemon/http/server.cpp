@@ -73,19 +73,94 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // A request is read in two steps: the header (up to server.max_header_bytes, checked for
+  // strict framing and by the handler's check_head), then, only if both pass, the body.
   void do_read() {
     parser_.emplace();
     parser_->header_limit(limits_.max_header);
     parser_->body_limit(limits_.max_body);
     // Also bounds how long a request may take to arrive.
     deadline_ = Clock::now() + limits_.idle;
+    read_raw_header();
+  }
+
+  // The raw header is looked at before Beast parses it (Beast unfolds obs-fold silently): read
+  // until the blank line that ends it is in the buffer, at most server.max_header_bytes.
+  void read_raw_header() {
+    const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    if (size_t end = data.find("\r\n\r\n"); end != std::string_view::npos)
+      return on_raw_header({}, end + 4);
+    const size_t cap = size_t(limits_.max_header) + 4;
+    if (buffer_.size() >= cap) return on_raw_header(net::error::not_found, 0);
+    socket_.async_read_some(buffer_.prepare(std::min<size_t>(cap - buffer_.size(), 65536)),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec) return self->on_raw_header(ec, 0);
+                              self->buffer_.commit(n);
+                              self->read_raw_header();
+                            });
+  }
+
+  void on_raw_header(beast::error_code ec, std::size_t header_end) {
+    if (ec == net::error::not_found)  // no end of header within the limit
+      return reply_and_close(error_response(
+          Code::kHeadersTooLarge, "the request headers exceed server.max_header_bytes (" +
+                                      std::to_string(limits_.max_header) + " bytes)"));
+    if (ec) return on_read(ec, 0);
+    const std::string_view raw(static_cast<const char*>(buffer_.data().data()), header_end);
+    // obs-fold: a header line continued on the next line by leading whitespace (RFC 9112 §5.2).
+    if (raw.find("\r\n ") != std::string_view::npos || raw.find("\r\n\t") != std::string_view::npos)
+      return reply_and_close(error_response(
+          Code::kBadRequest, "a header is folded over several lines (obs-fold); send each on one line"));
+    http::async_read_header(socket_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) return on_read(ec, 0);
+    const auto& req = parser_->get();
+    // Strict framing: a body is delimited by Content-Length or by "Transfer-Encoding: chunked"
+    // alone; any other transfer coding, or both, is ambiguous (request smuggling): 400, close.
+    auto te = req.find(http::field::transfer_encoding);
+    if (te != req.end()) {
+      std::string_view v = te->value();
+      while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+      if (!beast::iequals(v, "chunked") ||
+          req.find(http::field::content_length) != req.end() ||
+          req.count(http::field::transfer_encoding) > 1)
+        return reply_and_close(error_response(
+            Code::kBadRequest, "unsupported Transfer-Encoding \"" + std::string(te->value()) +
+                                   "\": send Content-Length or \"chunked\" alone"));
+    }
+    HttpRequest head = plain_head(req);
+    if (auto denied = api_.check_head(head)) return reply_and_close(std::move(*denied));
+    if (parser_->is_done()) return on_read({}, 0);
     http::async_read(socket_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
+  // The request line and the headers the routes read, as plain data.
+  static HttpRequest plain_head(const http::request<http::string_body>& req) {
+    HttpRequest plain;
+    plain.method = std::string(req.method_string());
+    std::string_view target = req.target();
+    size_t q = target.find('?');
+    plain.path = std::string(target.substr(0, q));
+    if (q != std::string_view::npos) plain.query = std::string(target.substr(q + 1));
+    plain.authorization = std::string(req[http::field::authorization]);
+    plain.content_type = std::string(req[http::field::content_type]);
+    plain.if_none_match = std::string(req[http::field::if_none_match]);
+    if (plain.path.compare(0, kAllHeadersPrefix.size(), kAllHeadersPrefix) == 0)
+      for (const auto& field : req) {
+        std::string name(field.name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        plain.headers.emplace_back(std::move(name), std::string(field.value()));
+      }
+    return plain;
+  }
+
   void on_read(beast::error_code ec, std::size_t) {
     if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset || closed_)
+        ec == net::error::connection_reset || ec == net::error::eof || closed_)
       return close();
     if (ec == http::error::body_limit)
       return reply_and_close(error_response(Code::kPayloadTooLarge, "the body exceeds server.max_body_bytes (" +
@@ -102,21 +177,7 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = req.keep_alive() && !api_.draining();
     head_ = req.method() == http::verb::head;
     version_ = req.version();
-    HttpRequest plain;
-    plain.method = std::string(req.method_string());
-    std::string_view target = req.target();
-    size_t q = target.find('?');
-    plain.path = std::string(target.substr(0, q));
-    if (q != std::string_view::npos) plain.query = std::string(target.substr(q + 1));
-    plain.authorization = std::string(req[http::field::authorization]);
-    plain.content_type = std::string(req[http::field::content_type]);
-    plain.if_none_match = std::string(req[http::field::if_none_match]);
-    if (plain.path.compare(0, kAllHeadersPrefix.size(), kAllHeadersPrefix) == 0)
-      for (const auto& field : req) {
-        std::string name(field.name_string());
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        plain.headers.emplace_back(std::move(name), std::string(field.value()));
-      }
+    HttpRequest plain = plain_head(req);
     plain.body = std::move(req.body());
     deadline_ = Clock::time_point::max();  // a request waiting on the ledger is not idle
     in_flight_.fetch_add(1);

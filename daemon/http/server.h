@@ -24,6 +24,9 @@ class RequestHandler {
   virtual ~RequestHandler() = default;
   // May answer before returning or later from any thread, exactly once.
   virtual void handle(HttpRequest req, Respond respond) = 0;
+  // Called with the request line and headers only (no body yet): an answer here is sent at once
+  // and the body is never read or held (authentication before the body, CONTRACT §4.1).
+  virtual std::optional<HttpResponse> check_head(const HttpRequest& head) = 0;
   virtual bool draining() const = 0;
   virtual void set_draining() = 0;
   // How the handler runs work back on an I/O thread (set once, before serving).
