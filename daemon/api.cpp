@@ -8,6 +8,7 @@
 
 #include "daemon/handler_guard.h"
 #include "metering/event_decoder.h"
+#include "metering/json_text.h"
 #include "metrics/text_format.h"
 
 namespace tollgate {
@@ -134,21 +135,27 @@ void Api::ingest(HttpRequest& req, Respond respond) {
                       req.content_type.find("jsonlines") != std::string::npos;
   auto decoded =
       decode_usage_body(req.body, ndjson ? BodyFormat::kNdjson : BodyFormat::kJson, now, oldest,
-                        config_.limits.max_event_cost);
-  if (!decoded.ok())
+                        config_.limits.max_event_cost, config_.limits.max_items_per_request);
+  if (!decoded.ok()) {
+    if (decoded.status().code() == Code::kTooManyItems) metrics_.record_limit_hit("max_items_per_request");
     return respond(error_response(decoded.status()));
+  }
+  req.body = std::string();  // decoded: the body's memory goes back now, not after the commit
 
   auto items = std::make_shared<std::vector<DecodedItem>>(std::move(decoded.value()));
   // Completes the request once the ledger answered (or at once when nothing is valid).
   auto finish = [this, items, respond = std::move(respond)](
                     Status status, std::vector<Stored> outcome, std::vector<UsageEvent> stored) {
     if (!status.ok()) {
+      if (status.code() == Code::kOverloaded)
+        metrics_.record_limit_hit(status.message().find("request_timeout_s") != std::string::npos
+                                      ? "request_timeout_s"
+                                      : "max_queued_events");
       auto r = error_response(status);
       r.headers.emplace_back("Retry-After", "1");
       return respond(std::move(r));
     }
     size_t accepted = 0, duplicates = 0, rejected = 0, unpriced = 0;
-    json::array errors;
     std::vector<const UsageEvent*> fresh;
     for (size_t k = 0; k < outcome.size(); ++k) {
       if (outcome[k] == Stored::kOutOfRange) continue;
@@ -161,23 +168,36 @@ void Api::ingest(HttpRequest& req, Respond respond) {
       if (e.priced_by == PricedBy::kUnpriced) ++unpriced;
       fresh.push_back(&e);
     }
-    for (size_t i = 0; i < items->size(); ++i) {
-      const DecodedItem& item = (*items)[i];
-      if (item.status.ok()) continue;
-      ++rejected;
-      errors.push_back(json::object{{"index", i},
-                                    {"event_id", item.event_id},
-                                    {"code", item.status.code_name()},
-                                    {"message", item.status.message()}});
-    }
+    for (const DecodedItem& item : *items) rejected += !item.status.ok();
     metrics_.record_accepted(fresh);
     metrics_.record_ingest(accepted, duplicates, rejected);
-    json::object body{{"accepted", accepted},
-                      {"duplicates", duplicates},
-                      {"rejected", rejected},
-                      {"unpriced", unpriced},
-                      {"errors", std::move(errors)}};
-    respond({200, "application/json", json::serialize(body), {}});
+    JsonWriter body;
+    body.begin_object();
+    body.key("accepted").number(int64_t(accepted));
+    body.key("duplicates").number(int64_t(duplicates));
+    body.key("rejected").number(int64_t(rejected));
+    body.key("unpriced").number(int64_t(unpriced));
+    // The first limits.max_errors_listed errors are listed; the rest only counted.
+    body.key("errors").begin_array();
+    size_t listed = 0;
+    for (size_t i = 0; i < items->size() && listed < config_.limits.max_errors_listed; ++i) {
+      const DecodedItem& item = (*items)[i];
+      if (item.status.ok()) continue;
+      ++listed;
+      body.begin_object();
+      body.key("index").number(int64_t(i));
+      body.key("event_id").string(item.event_id);
+      body.key("code").string(item.status.code_name());
+      body.key("message").string(item.status.message());
+      body.end_object();
+    }
+    body.end_array();
+    if (listed < rejected) {
+      metrics_.record_limit_hit("max_errors_listed");
+      body.key("errors_omitted").number(int64_t(rejected - listed));
+    }
+    std::string text = body.end_object().take();
+    respond({200, "application/json", std::move(text), {}});
   };
 
   store(*items, std::move(finish));

@@ -53,6 +53,7 @@ class Api final : public RequestHandler {
 
  private:
   std::optional<HttpResponse> refusal(const HttpRequest& req, const RouteTable::Match& match) const;
+  std::optional<HttpResponse> reservations_full(const std::optional<Money>& estimate);
   RouteTable make_routes();
   // Operations and ingest (api.cpp).
   void healthz(const HttpRequest& req, Respond respond);

@@ -136,6 +136,7 @@ void Api::admit(const HttpRequest& req, Respond respond) {
   if (auto bad = read_admit_fields(fields, d, estimate, req.method == "POST",
                                    config_.limits.max_event_cost))
     return respond(std::move(*bad));
+  if (auto full = reservations_full(estimate)) return respond(std::move(*full));
 
   const AdmitDecision decision = decide(d, estimate);
   HttpResponse r;
@@ -160,6 +161,20 @@ void Api::admit(const HttpRequest& req, Respond respond) {
   if (!decision.reservation_id.empty()) body["reservation_id"] = decision.reservation_id;
   r.body = json::serialize(body);
   respond(std::move(r));
+}
+
+// 503 overloaded when an admission would open a reservation past limits.max_open_reservations.
+std::optional<HttpResponse> Api::reservations_full(const std::optional<Money>& estimate) {
+  if (!estimate || budgets_.engine().open_reservations() < config_.limits.max_open_reservations)
+    return std::nullopt;
+  metrics_.record_limit_hit("max_open_reservations");
+  auto r = error_response(Code::kOverloaded,
+                          "limits.max_open_reservations (" +
+                              std::to_string(config_.limits.max_open_reservations) +
+                              ") reservations are open; report usage or release reservations "
+                              "(DELETE /v1/reservations/{id}), or retry once they expire");
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
 }
 
 AdmitDecision Api::decide(const Dimensions& d, std::optional<Money> estimate) {
@@ -197,6 +212,7 @@ void Api::authz(const HttpRequest& req, Respond respond) {
   if (auto bad = read_admit_fields(fields, d, estimate, /*allow_estimate=*/true,
                                    config_.limits.max_event_cost))
     return respond(std::move(*bad));
+  if (auto full = reservations_full(estimate)) return respond(std::move(*full));
   const AdmitDecision decision = decide(d, estimate);
   HttpResponse r;
   r.content_type = "text/plain; charset=utf-8";

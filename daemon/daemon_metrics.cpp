@@ -131,12 +131,23 @@ DaemonMetrics::DaemonMetrics(std::vector<std::string> labels, size_t max_series,
                             .counter("tollgate_http_handler_exceptions_total",
                                      "Requests answered 500 because their handler threw.")
                             .with({});
+  auto& limits = registry_.counter(
+      "tollgate_limit_hits_total",
+      "Requests a bound of the limits block (or server) refused or trimmed, by bound.", {"limit"});
+  for (const char* name : {"max_items_per_request", "max_errors_listed", "max_queued_events",
+                           "request_timeout_s", "max_open_reservations", "max_connections"})
+    limit_hits_.emplace(name, limits.with({name}));
   registry_.counter("tollgate_metric_series_dropped_total",
                     "New label sets folded into __other__ past metrics.max_series.", {"metric"});
   registry_.gauge("tollgate_build_info", "Tollgate build information.", {"version"})
       .with({TOLLGATE_VERSION})
       ->set(1);
   registry_.add_collector(collect_process);
+}
+
+void DaemonMetrics::record_limit_hit(std::string_view limit) {
+  auto it = limit_hits_.find(limit);
+  if (it != limit_hits_.end()) it->second->inc();
 }
 
 std::vector<std::string> DaemonMetrics::dims(const UsageEvent& e,

@@ -2,7 +2,9 @@
 // DaemonMetrics: the CONTRACT §5 series of the ingest side, HTTP, ledger, config, build and
 // process, registered once with handles cached for the hot paths. Thread-safe.
 
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "metering/usage_event.h"
@@ -27,6 +29,8 @@ class DaemonMetrics {
   void record_reload(bool ok, double unix_seconds);
   void record_otlp_skipped(size_t spans) { otlp_skipped_->inc(double(spans)); }
   void record_handler_exception() { handler_exceptions_->inc(); }
+  // A bound of CONTRACT §2.1 `limits` (or server.max_connections) bit: tollgate_limit_hits_total.
+  void record_limit_hit(std::string_view limit);
 
  private:
   std::vector<std::string> dims(const UsageEvent& e, const std::vector<std::string>& names) const;
@@ -52,6 +56,7 @@ class DaemonMetrics {
   metrics::Gauge* reload_ok_;
   metrics::Gauge* reload_ts_;
   metrics::Counter* handler_exceptions_;
+  std::map<std::string, metrics::Counter*, std::less<>> limit_hits_;
 };
 
 }  // namespace tollgate

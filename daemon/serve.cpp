@@ -68,6 +68,8 @@ int serve(const std::string& config_path) {
   LedgerOptions lo;
   lo.path = config.storage.path;
   lo.synchronous_full = config.storage.synchronous_full;
+  lo.max_queued_events = config.limits.max_queued_events;
+  lo.request_timeout_ms = config.limits.request_timeout_s * 1000;
   lo.commit_interval_ms = config.storage.commit_interval_ms;
   lo.raw_retention_days = config.storage.raw_retention_days;
   lo.currency = config.reporting.currency;

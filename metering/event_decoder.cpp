@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
+#include <optional>
 
 #include "metering/text_rules.h"
 
@@ -345,12 +346,75 @@ void decode_one(const json::value& v, EpochMs now_ms, EpochMs oldest_ms, Money m
 
 }  // namespace
 
+namespace {
+
+Status too_many(size_t max_items) {
+  return Status::error(Code::kTooManyItems,
+                       "the body holds more than limits.max_items_per_request (" +
+                           std::to_string(max_items) +
+                           ") events; nothing was stored: send smaller batches");
+}
+
+// Lines holding something but blanks, without decoding any.
+size_t count_ndjson_items(std::string_view body) {
+  size_t n = 0;
+  bool content = false;
+  for (char c : body) {
+    if (c == '\n') {
+      n += content;
+      content = false;
+    } else if (c != ' ' && c != '\t' && c != '\r') {
+      content = true;
+    }
+  }
+  return n + content;
+}
+
+// The elements of a top-level JSON array, counted without parsing (commas at depth 1, outside
+// strings), so a huge array is refused before it costs memory; nullopt when the body is not an
+// array. Only a pre-check: the parsed array is counted again.
+std::optional<size_t> count_array_items(std::string_view body) {
+  size_t i = body.find_first_not_of(" \t\r\n");
+  if (i == std::string_view::npos || body[i] != '[') return std::nullopt;
+  size_t depth = 0, commas = 0;
+  bool in_string = false, escaped = false, any = false;
+  for (; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ']' || c == '}') {
+      if (depth-- == 1) break;
+    } else if (c == ',' && depth == 1) {
+      ++commas;
+    }
+    if (depth >= 1 && c != ' ' && c != '\t' && c != '\r' && c != '\n' && !(depth == 1 && c == '['))
+      any = true;
+  }
+  return any ? commas + 1 : 0;
+}
+
+}  // namespace
+
 Result<std::vector<DecodedItem>> decode_usage_body(std::string_view body, BodyFormat format,
                                                    EpochMs now_ms, EpochMs oldest_ms,
-                                                   Money max_event_cost) {
+                                                   Money max_event_cost, size_t max_items) {
   std::vector<DecodedItem> items;
   json::monotonic_resource mr;
   if (format == BodyFormat::kNdjson) {
+    const size_t count = count_ndjson_items(body);
+    if (count > max_items) return too_many(max_items);
+    items.reserve(count);
     size_t pos = 0, parsed = 0;
     while (pos < body.size()) {
       size_t nl = body.find('\n', pos);
@@ -378,6 +442,8 @@ Result<std::vector<DecodedItem>> decode_usage_body(std::string_view body, BodyFo
   }
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
     return Status::error(Code::kEmptyBody, "the body holds no events");
+  if (auto count = count_array_items(body); count && *count > max_items)
+    return too_many(max_items);
   boost::system::error_code ec;
   json::value root = json::parse(body, ec, &mr);
   if (ec)
@@ -388,6 +454,7 @@ Result<std::vector<DecodedItem>> decode_usage_body(std::string_view body, BodyFo
   if (root.is_array()) {
     const json::array& arr = root.get_array();
     if (arr.empty()) return Status::error(Code::kEmptyBody, "the array holds no events");
+    if (arr.size() > max_items) return too_many(max_items);
     items.resize(arr.size());
     for (size_t i = 0; i < arr.size(); ++i)
       decode_one(arr[i], now_ms, oldest_ms, max_event_cost, items[i]);

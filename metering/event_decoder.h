@@ -25,9 +25,12 @@ enum class BodyFormat { kJson, kNdjson };
 // be parsed at all; otherwise returns one DecodedItem per event in order. Events stamped before
 // oldest_ms are refused: raw events older than the retention are pruned, so their event_id could
 // no longer be recognised as a duplicate. A caller cost or a revenue above max_event_cost is
-// refused (cost_out_of_range).
+// refused (cost_out_of_range). A body of more than max_items events fails as a whole with
+// too_many_items before any event is decoded (NDJSON lines are counted first; a JSON array is
+// counted once parsed).
 Result<std::vector<DecodedItem>> decode_usage_body(
     std::string_view body, BodyFormat format, EpochMs now_ms, EpochMs oldest_ms,
-    Money max_event_cost = Money::from_nanos(1'000'000 * Money::kNanosPerUnit));
+    Money max_event_cost = Money::from_nanos(1'000'000 * Money::kNanosPerUnit),
+    size_t max_items = 100'000);
 
 }  // namespace tollgate

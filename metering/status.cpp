@@ -68,6 +68,8 @@ constexpr CodeRow kCodes[] = {
     {Code::kRequestFailed, "request_failed", 502},
     {Code::kUnknownReservation, "unknown_reservation", 404},
     {Code::kTlsFailed, "tls_failed", 502},
+    {Code::kTooManyItems, "too_many_items", 413},
+    {Code::kOverloaded, "overloaded", 503},
 };
 
 constexpr bool in_enum_order() {
@@ -76,7 +78,7 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "kCodes must list every Code in the enum's order");
-static_assert(std::size(kCodes) == static_cast<size_t>(Code::kTlsFailed) + 1,
+static_assert(std::size(kCodes) == static_cast<size_t>(Code::kOverloaded) + 1,
               "every Code needs its row");
 
 }  // namespace

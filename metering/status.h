@@ -69,6 +69,9 @@ enum class Code {
   kRequestFailed,
   kUnknownReservation,
   kTlsFailed,
+  // Bounds (CONTRACT §2.1 `limits`).
+  kTooManyItems,
+  kOverloaded,
 };
 
 // The code's stable name ("missing_field") and its HTTP status (400, 503, ...).

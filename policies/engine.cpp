@@ -306,6 +306,11 @@ void PolicyEngine::record(const std::vector<const UsageEvent*>& accepted) {
   evaluate(affected, now);
 }
 
+size_t PolicyEngine::open_reservations() const {
+  std::lock_guard lock(mu_);
+  return book_.reservations().size();
+}
+
 AdmitDecision PolicyEngine::admit(const Dimensions& d, std::optional<Money> estimate) {
   const EpochMs now = clock_();
   AdmitDecision out = publisher_.table()->decide(d, now);

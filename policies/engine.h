@@ -94,6 +94,8 @@ class PolicyEngine {
   // Events that carried a reservation id whose reservation is on budgets they do not match: they
   // were counted as usual and left the reservation open.
   uint64_t reservation_mismatches() const { return mismatches_.load(); }
+  // Reservations open now (limits.max_open_reservations bounds them).
+  size_t open_reservations() const;
 
   void tick();
   void start_ticker();

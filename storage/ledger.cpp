@@ -162,6 +162,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(LedgerOptions options, Clock clock)
   Status s = ledger->init();
   if (!s.ok()) return s;
   ledger->writer_ = std::thread([l = ledger.get()] { l->run(); });
+  ledger->expirer_ = std::thread([l = ledger.get()] { l->expire_loop(); });
   return ledger;
 }
 
@@ -203,9 +204,20 @@ void Ledger::set_commit_observer(std::function<void(const CommitInfo&)> observer
 
 void Ledger::submit(std::vector<UsageEvent> events, Done done) {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (!stopping_) {
-      queue_.push_back({std::move(events), std::move(done)});
+      // An empty queue always takes a request, however large (max_items_per_request bounds it).
+      if (queued_events_ > 0 && queued_events_ + events.size() > options_.max_queued_events) {
+        lock.unlock();
+        return done(Status::error(Code::kOverloaded,
+                                  "more than limits.max_queued_events (" +
+                                      std::to_string(options_.max_queued_events) +
+                                      ") events are waiting for the ledger; retry shortly"),
+                    {}, std::move(events));
+      }
+      queued_events_ += events.size();
+      queue_.push_back({std::move(events), std::move(done), std::chrono::steady_clock::now(),
+                        std::make_shared<std::atomic<bool>>(false)});
       cv_.notify_one();
       return;
     }
@@ -243,8 +255,10 @@ void Ledger::stop() {
     if (stopping_) return;
     stopping_ = true;
     cv_.notify_one();
+    expirer_cv_.notify_one();
   }
   if (writer_.joinable()) writer_.join();
+  if (expirer_.joinable()) expirer_.join();
   std::unique_lock lock(mu_);
   run_ops(lock);  // anything that raced with the writer's exit
   stopped_ = true;
@@ -275,8 +289,14 @@ void Ledger::run() {
     std::vector<Pending> batch(std::make_move_iterator(queue_.begin()),
                                std::make_move_iterator(queue_.end()));
     queue_.clear();
+    queued_events_ = 0;
+    in_commit_ = &batch;
+    commit_since_ = std::chrono::steady_clock::now();
     lock.unlock();
     commit(batch);
+    lock.lock();
+    in_commit_ = nullptr;
+    lock.unlock();
     // Under sustained load the writer is never idle: prune between commits too.
     prune_if_due();
     lock.lock();
@@ -301,6 +321,7 @@ void Ledger::commit(std::vector<Pending>& batch) {
     spdlog::error("ledger commit of {} events failed: {}", info.events, s.message());
   }
   for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].answered->exchange(true)) continue;  // timed out meanwhile: already answered
     if (s.ok()) {
       batch[i].done(s, std::move(outcomes[i]), std::move(batch[i].events));
     } else {
@@ -432,6 +453,30 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
     info.accepted.clear();
   }
   return s;
+}
+
+// Answers overloaded to every request waiting longer than request_timeout_ms: queued ones leave
+// the queue unwritten; those of a commit under way are answered now and their outcome dropped.
+void Ledger::expire_loop() {
+  const auto timeout = std::chrono::milliseconds(options_.request_timeout_ms);
+  const Status late = Status::error(
+      Code::kOverloaded, "the request waited more than limits.request_timeout_s (" +
+                             std::to_string(options_.request_timeout_ms / 1000) +
+                             " s) for the ledger; nothing of it was acknowledged, retry");
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    expirer_cv_.wait_for(lock, std::chrono::milliseconds(100));
+    const auto now = std::chrono::steady_clock::now();
+    while (!queue_.empty() && now - queue_.front().since > timeout) {
+      Pending p = std::move(queue_.front());
+      queue_.pop_front();
+      queued_events_ -= p.events.size();
+      if (!p.answered->exchange(true)) p.done(late, {}, std::move(p.events));
+    }
+    if (in_commit_ && now - commit_since_ > timeout)
+      for (Pending& p : *in_commit_)
+        if (now - p.since > timeout && !p.answered->exchange(true)) p.done(late, {}, {});
+  }
 }
 
 void Ledger::prune_if_due() {

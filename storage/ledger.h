@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -37,6 +38,10 @@ struct LedgerOptions {
   std::string currency = "USD";  // recorded in the ledger's meta table with the zone's name
   std::shared_ptr<const TimeZone> timezone = TimeZone::utc();
   bool take_lock = true;  // the daemon's advisory lock (CONTRACT §1)
+  // Bounds (CONTRACT §2.1 limits): events waiting for the writer, and how long a request may wait
+  // for its commit. Past either, `done` gets overloaded and nothing of the request is acknowledged.
+  uint64_t max_queued_events = 200'000;
+  int request_timeout_ms = 30'000;
 };
 
 // What one commit did, for metrics and the spend book.
@@ -64,7 +69,10 @@ class Ledger {
 
   // Queues events for the next group commit. `done` gets ok and, per event, whether it was
   // stored, a duplicate or refused; or an error status when the transaction failed (nothing of it
-  // was stored). After stop() it fails at once with storage_unavailable.
+  // was stored). After stop() it fails at once with storage_unavailable. With more than
+  // max_queued_events already waiting it fails at once with overloaded; a request still unanswered
+  // after request_timeout_ms gets overloaded then (from the expiry thread): if it was still queued
+  // it is never written; if its commit was under way and lands, a retry finds duplicates.
   void submit(std::vector<UsageEvent> events, Done done);
   // Called on the writer thread after each successful commit, before the `done` callbacks.
   void set_commit_observer(std::function<void(const CommitInfo&)> observer);
@@ -85,6 +93,8 @@ class Ledger {
   struct Pending {
     std::vector<UsageEvent> events;
     Done done;
+    std::chrono::steady_clock::time_point since;
+    std::shared_ptr<std::atomic<bool>> answered;  // done is called once, by whoever sets this
   };
   Ledger(LedgerOptions options, Clock clock)
       : options_(std::move(options)), clock_(std::move(clock)) {}
@@ -96,6 +106,7 @@ class Ledger {
                CommitInfo& info);
   int64_t prune_chunk(int64_t limit);
   void prune_if_due();
+  void expire_loop();
 
   LedgerOptions options_;
   Clock clock_;
@@ -111,6 +122,11 @@ class Ledger {
   std::function<void(const CommitInfo&)> observer_;
   std::atomic<uint64_t> commit_failures_{0}, prune_failures_{0};
   std::thread writer_;
+  std::thread expirer_;
+  std::condition_variable expirer_cv_;
+  uint64_t queued_events_ = 0;              // under mu_: events in queue_
+  std::vector<Pending>* in_commit_ = nullptr;  // under mu_: the batch being written
+  std::chrono::steady_clock::time_point commit_since_;
   EpochMs next_prune_ms_ = 0;
 };
 

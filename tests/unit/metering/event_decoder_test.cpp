@@ -172,3 +172,25 @@ TEST_CASE("bodies that cannot be parsed at all fail as a whole") {
             .status()
             .code_name() == "invalid_json");
 }
+
+TEST_CASE("more than max_items events: too_many_items before any is decoded") {
+  const Money max_cost = Money::from_nanos(1'000'000 * Money::kNanosPerUnit);
+  auto run = [&](const std::string& body, BodyFormat f, size_t max) {
+    return decode_usage_body(body, f, kNow, kOldest, max_cost, max);
+  };
+  std::string lines;
+  for (int i = 0; i < 4; ++i) lines += "{}\n\n  \n";
+  CHECK(run(lines, BodyFormat::kNdjson, 4).ok());
+  auto r = run(lines + "{}", BodyFormat::kNdjson, 4);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == Code::kTooManyItems);
+  CHECK(r.status().message().find("limits.max_items_per_request (4)") != std::string::npos);
+  // Arrays are counted before they are parsed: commas and brackets inside strings or nested
+  // values are not items.
+  const std::string tricky = R"([{"event_id":"a,b]","tags":{"x":"[,]"}}, {"event_id":"\",["}, [1,2]])";
+  CHECK(run(tricky, BodyFormat::kJson, 3).ok());
+  CHECK(run(tricky, BodyFormat::kJson, 2).status().code() == Code::kTooManyItems);
+  CHECK(run("[]", BodyFormat::kJson, 0).status().code() == Code::kEmptyBody);
+  CHECK(run("[{}]", BodyFormat::kJson, 0).status().code() == Code::kTooManyItems);
+  CHECK(run(R"({"event_id":"one"})", BodyFormat::kJson, 1).ok());
+}
