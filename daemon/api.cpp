@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <thread>
@@ -142,10 +143,8 @@ void Api::ingest(HttpRequest& req, Respond respond) {
   }
   req.body = std::string();  // decoded: the body's memory goes back now, not after the commit
 
-  auto items = std::make_shared<std::vector<DecodedItem>>(std::move(decoded.value()));
   // Completes the request once the ledger answered (or at once when nothing is valid).
-  auto finish = [this, items, respond = std::move(respond)](
-                    Status status, std::vector<Stored> outcome, std::vector<UsageEvent> stored) {
+  auto finish = [this, respond = std::move(respond)](Status status, StoreResult result) {
     if (!status.ok()) {
       if (status.code() == Code::kOverloaded)
         metrics_.record_limit_hit(status.message().find("request_timeout_s") != std::string::npos
@@ -155,20 +154,20 @@ void Api::ingest(HttpRequest& req, Respond respond) {
       r.headers.emplace_back("Retry-After", "1");
       return respond(std::move(r));
     }
-    size_t accepted = 0, duplicates = 0, rejected = 0, unpriced = 0;
+    size_t accepted = 0, duplicates = 0, unpriced = 0;
     std::vector<const UsageEvent*> fresh;
-    for (size_t k = 0; k < outcome.size(); ++k) {
-      if (outcome[k] == Stored::kOutOfRange) continue;
-      if (outcome[k] == Stored::kDuplicate) {
+    for (size_t k = 0; k < result.outcome.size(); ++k) {
+      if (result.outcome[k] == Stored::kOutOfRange) continue;  // among the rejections
+      if (result.outcome[k] == Stored::kDuplicate) {
         ++duplicates;
         continue;
       }
       ++accepted;
-      const UsageEvent& e = stored[k];
+      const UsageEvent& e = result.stored[k];
       if (e.priced_by == PricedBy::kUnpriced) ++unpriced;
       fresh.push_back(&e);
     }
-    for (const DecodedItem& item : *items) rejected += !item.status.ok();
+    const size_t rejected = result.rejections.size();
     metrics_.record_accepted(fresh);
     metrics_.record_ingest(accepted, duplicates, rejected);
     JsonWriter body;
@@ -178,17 +177,15 @@ void Api::ingest(HttpRequest& req, Respond respond) {
     body.key("rejected").number(int64_t(rejected));
     body.key("unpriced").number(int64_t(unpriced));
     // The first limits.max_errors_listed errors are listed; the rest only counted.
+    const size_t listed = std::min<size_t>(rejected, config_.limits.max_errors_listed);
     body.key("errors").begin_array();
-    size_t listed = 0;
-    for (size_t i = 0; i < items->size() && listed < config_.limits.max_errors_listed; ++i) {
-      const DecodedItem& item = (*items)[i];
-      if (item.status.ok()) continue;
-      ++listed;
+    for (size_t i = 0; i < listed; ++i) {
+      const Rejection& r = result.rejections[i];
       body.begin_object();
-      body.key("index").number(int64_t(i));
-      body.key("event_id").string(item.event_id);
-      body.key("code").string(item.status.code_name());
-      body.key("message").string(item.status.message());
+      body.key("index").number(int64_t(r.index));
+      body.key("event_id").string(r.event_id);
+      body.key("code").string(r.status.code_name());
+      body.key("message").string(r.status.message());
       body.end_object();
     }
     body.end_array();
@@ -196,51 +193,54 @@ void Api::ingest(HttpRequest& req, Respond respond) {
       metrics_.record_limit_hit("max_errors_listed");
       body.key("errors_omitted").number(int64_t(rejected - listed));
     }
-    std::string text = body.end_object().take();
-    respond({200, "application/json", std::move(text), {}});
+    respond({200, "application/json", body.end_object().take(), {}});
   };
-
-  store(*items, std::move(finish));
+  store(std::move(decoded.value()), std::move(finish));
 }
 
-namespace {
-
-// The items the ledger refused (a day's sum would pass int64) become rejected items: the k-th
-// outcome is that of the k-th item that was valid.
-void mark_out_of_range(std::vector<DecodedItem>& items, const std::vector<Stored>& outcome) {
-  for (size_t i = 0, k = 0; i < items.size() && k < outcome.size(); ++i) {
-    if (!items[i].status.ok()) continue;
-    if (outcome[k] == Stored::kOutOfRange)
-      items[i].status = Status::error(
-          Code::kCostOutOfRange, "the ledger refused it: a sum of its day would pass 9.2e18 nanos");
-    ++k;
-  }
-}
-
-}  // namespace
-
-void Api::store(std::vector<DecodedItem>& items, StoreDone done) {
+void Api::store(std::vector<DecodedItem> items, StoreDone done) {
   auto prices = prices_.load();
   std::vector<UsageEvent> events;
   events.reserve(items.size());
-  for (DecodedItem& item : items) {
-    if (!item.status.ok()) continue;
-    item.status = prices->price(item.event);
-    if (!item.status.ok()) continue;
+  std::vector<Rejection> rejections;
+  std::vector<size_t> submitted;  // the request index of each event handed to the ledger
+  submitted.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    DecodedItem& item = items[i];
+    if (item.status.ok()) item.status = prices->price(item.event);
+    if (!item.status.ok()) {
+      rejections.push_back({i, std::move(item.event_id), std::move(item.status)});
+      continue;
+    }
     events.push_back(std::move(item.event));
+    submitted.push_back(i);
   }
-  if (events.empty()) return done(Status(), {}, {});
+  items = std::vector<DecodedItem>();  // the decoded items' memory goes back before the commit
+  if (events.empty()) return done(Status(), {std::move(rejections), {}, {}});
   // The ledger calls back on its writer thread; the response (and metric work) moves back to an
-  // I/O thread so the writer goes straight on to the next commit.
-  ledger_.submit(std::move(events),
-                 [this, &items, done = std::move(done)](Status s, std::vector<Stored> outcome,
-                                                        std::vector<UsageEvent> stored) mutable {
-                   post_([&items, s = std::move(s), outcome = std::move(outcome),
-                          stored = std::move(stored), done = std::move(done)]() mutable {
-                     mark_out_of_range(items, outcome);
-                     done(s, std::move(outcome), std::move(stored));
-                   });
-                 });
+  // I/O thread so the writer goes straight on to the next commit. `prices` rides along: the
+  // events' itemizations point into it until the ledger has written their charges.
+  ledger_.submit(
+      std::move(events),
+      [this, prices, rejections = std::move(rejections), submitted = std::move(submitted),
+       done = std::move(done)](Status s, std::vector<Stored> outcome,
+                               std::vector<UsageEvent> stored) mutable {
+        post_([s = std::move(s), outcome = std::move(outcome), stored = std::move(stored),
+               rejections = std::move(rejections), submitted = std::move(submitted),
+               done = std::move(done)]() mutable {
+          // Events the ledger refused (a day's sum would pass int64) join the rejections.
+          for (size_t k = 0; k < outcome.size() && k < stored.size(); ++k)
+            if (outcome[k] == Stored::kOutOfRange)
+              rejections.push_back(
+                  {submitted[k], stored[k].event_id,
+                   Status::error(Code::kCostOutOfRange,
+                                 "the ledger refused it: a sum of its day would pass 9.2e18 "
+                                 "nanos")});
+          std::stable_sort(rejections.begin(), rejections.end(),
+                           [](const Rejection& a, const Rejection& b) { return a.index < b.index; });
+          done(s, {std::move(rejections), std::move(outcome), std::move(stored)});
+        });
+      });
 }
 
 std::vector<std::string> Api::reload() {

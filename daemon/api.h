@@ -61,12 +61,21 @@ class Api final : public RequestHandler {
   void metrics_text(const HttpRequest& req, Respond respond);
   void ingest(HttpRequest& req, Respond respond);  // takes the body
   void otlp_traces(const HttpRequest& req, Respond respond);  // otlp_route.cpp
-  // Prices the valid items and commits them, marking the items that fail pricing or that the
-  // ledger refused; `done` runs on an I/O thread once the ledger answered, or at once when
-  // nothing is valid. `items` must stay alive until then.
-  using StoreDone =
-      std::function<void(Status, std::vector<Stored> outcome, std::vector<UsageEvent> stored)>;
-  void store(std::vector<DecodedItem>& items, StoreDone done);
+  // Prices the valid items and commits them; `done` runs on an I/O thread once the ledger
+  // answered, or at once when nothing is valid. The items are consumed at once: what the request
+  // keeps while it waits is the events and a small record per rejected item.
+  struct Rejection {
+    size_t index;  // in the request
+    std::string event_id;
+    Status status;
+  };
+  struct StoreResult {
+    std::vector<Rejection> rejections;  // by index: invalid, unpriceable or refused by the ledger
+    std::vector<Stored> outcome;        // per stored event
+    std::vector<UsageEvent> stored;
+  };
+  using StoreDone = std::function<void(Status, StoreResult)>;
+  void store(std::vector<DecodedItem> items, StoreDone done);
   void reload_route(const HttpRequest& req, Respond respond);
   // Budget routes (budget_routes.cpp).
   void admit(const HttpRequest& req, Respond respond);

@@ -19,31 +19,29 @@ void Api::otlp_traces(const HttpRequest& req, Respond respond) {
                                     config_.limits.max_event_cost);
   if (!decoded.ok()) return respond(error_response(decoded.status()));
   metrics_.record_otlp_skipped(decoded->skipped);
-  auto items = std::make_shared<std::vector<DecodedItem>>(std::move(decoded->items));
-  auto finish = [this, items, encoding, respond = std::move(respond)](
-                    Status status, std::vector<Stored> outcome, std::vector<UsageEvent> stored) {
+  auto finish = [this, encoding, respond = std::move(respond)](Status status, StoreResult result) {
     if (!status.ok()) {
       auto r = error_response(status);
       r.headers.emplace_back("Retry-After", "1");
       return respond(std::move(r));
     }
-    size_t accepted = 0, duplicates = 0, rejected = 0;
-    std::string first_error;
+    size_t accepted = 0, duplicates = 0;
     std::vector<const UsageEvent*> fresh;
-    for (size_t k = 0; k < outcome.size(); ++k) {
-      if (outcome[k] == Stored::kOutOfRange) continue;  // rejected, counted below
-      if (outcome[k] == Stored::kDuplicate) {
+    for (size_t k = 0; k < result.outcome.size(); ++k) {
+      if (result.outcome[k] == Stored::kOutOfRange) continue;  // among the rejections
+      if (result.outcome[k] == Stored::kDuplicate) {
         ++duplicates;  // a re-sent span: already counted, not rejected
         continue;
       }
       ++accepted;
-      fresh.push_back(&stored[k]);
+      fresh.push_back(&result.stored[k]);
     }
-    for (const DecodedItem& item : *items) {
-      if (item.status.ok()) continue;
-      if (rejected++ == 0)
-        first_error = "span " + item.event_id + ": " + std::string(item.status.code_name()) +
-                      ": " + item.status.message();
+    const size_t rejected = result.rejections.size();
+    std::string first_error;
+    if (rejected) {
+      const Rejection& r = result.rejections.front();
+      first_error = "span " + r.event_id + ": " + std::string(r.status.code_name()) + ": " +
+                    r.status.message();
     }
     metrics_.record_accepted(fresh);
     metrics_.record_ingest(accepted, duplicates, rejected);
@@ -53,7 +51,7 @@ void Api::otlp_traces(const HttpRequest& req, Respond respond) {
                    {}};
     respond(std::move(r));
   };
-  store(*items, std::move(finish));
+  store(std::move(decoded->items), std::move(finish));
 }
 
 }  // namespace tollgate

@@ -1,6 +1,7 @@
 #include "metering/charges.h"
 
 #include "metering/money.h"
+#include "metering/price_book.h"
 
 namespace tollgate {
 
@@ -33,27 +34,29 @@ std::vector<ChargeLine> charge_lines(const UsageEvent& e, const std::string& rep
       break;
     case PricedBy::kPriceBook: {
       const Itemization& items = e.itemization;
+      if (!items.price) break;  // not priced by a book (a caller's own PricedBy): no lines
+      const PriceEntry& price = *items.price;
+      const bool batch = e.priority == Priority::kBatch;
       std::string suffix = items.bracket > 0 ? "/tier" + std::to_string(items.bracket) : "";
-      if (e.priority == Priority::kBatch) suffix += "/batch";
+      if (batch) suffix += "/batch";
       auto add = [&](Component c) {
-        const ComponentCharge& charge = items[c];
+        const ComponentPrice p = component_price(price, items.bracket, batch, c);
         ChargeLine line;
         line.component = to_string(c);
         line.sku_price_id = e.price_ref + "/" + std::string(line.component) + suffix;
-        line.pricing_currency = items.currency;
-        line.fx_nanos = items.fx_nanos;
-        line.list_rate = charge.list_rate;
-        line.contracted_rate = charge.contracted_rate;
-        line.discount_nano_percent = charge.discount_nano_percent;
+        line.pricing_currency = price.currency;
+        line.fx_nanos = price.fx_nanos;
+        line.list_rate = p.list;
+        line.contracted_rate = p.contracted;
+        line.discount_nano_percent = p.discount_nano_percent;
         line.quantity = e.quantity(c);
-        line.cost_nanos = charge.cost_nanos;
+        line.cost_nanos = items[c];
         lines.push_back(std::move(line));
       };
       for (Component c : kComponents) {
-        const ComponentCharge& charge = items[c];
-        const bool priced = charge.list_rate != 0 || charge.contracted_rate != 0;
-        if (charge.cost_nanos != 0 ||
-            (e.quantity(c) > 0 && (c != Component::kRequests || priced)))
+        const ComponentPrice p = component_price(price, items.bracket, batch, c);
+        const bool priced = p.list != 0 || p.contracted != 0;
+        if (items[c] != 0 || (e.quantity(c) > 0 && (c != Component::kRequests || priced)))
           add(c);
       }
       if (lines.empty()) add(Component::kRequests);  // an event of no usage still has a row

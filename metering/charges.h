@@ -24,7 +24,7 @@ struct ChargeLine {
 inline constexpr std::string_view kCallerPricedComponent = "caller-priced";
 
 // Price-book events: a line per component with a quantity (requests only when they have a
-// price). Caller-priced events: one "caller-priced" line of `requests` carrying the whole cost.
+// price); the event's itemization.price must still be alive. Caller-priced events: one "caller-priced" line of `requests` carrying the whole cost.
 // Unpriced events: a line per component with a quantity, at price 0.
 std::vector<ChargeLine> charge_lines(const UsageEvent& event,
                                      const std::string& reporting_currency);

@@ -426,7 +426,11 @@ Result<std::vector<DecodedItem>> decode_usage_body(std::string_view body, BodyFo
       if (line.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank line
       DecodedItem& item = items.emplace_back();
       boost::system::error_code ec;
-      json::value v = json::parse(line, ec, &mr);
+      // Each line's parse lives in its own small arena, gone before the next line: a body's
+      // parsed lines never pile up (a usual event fits the stack buffer; more goes to the heap).
+      unsigned char arena[4096];
+      json::monotonic_resource line_mr(arena, sizeof arena);
+      json::value v = json::parse(line, ec, &line_mr);
       parsed += !ec;
       if (ec) {
         item.status = Status::error(Code::kInvalidJson, "line " + std::to_string(items.size()) +

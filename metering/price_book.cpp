@@ -47,6 +47,18 @@ const PriceEntry* PriceBook::find(const std::string& provider, const std::string
   return wildcard;
 }
 
+ComponentPrice component_price(const PriceEntry& price, int bracket, bool batch, Component c) {
+  const Rates& r = bracket == 0 ? price.base : price.tiers[size_t(bracket - 1)].rates;
+  ComponentPrice p{r[c], r[c], 0};
+  if (!batch) return p;
+  const auto& explicit_batch = price.batch[static_cast<size_t>(c)];
+  if (bracket == 0 && explicit_batch)
+    p.contracted = *explicit_batch;  // explicit batch prices are for the base bracket only
+  else
+    p.discount_nano_percent = price.batch_discount_nano_percent;
+  return p;
+}
+
 const Rates& bracket_rates(const PriceEntry& price, const UsageEvent& e) {
   // Compared as exact rationals: prompt / requests > above ⟺ prompt > above × requests.
   const i128 prompt = i128(e.input_tokens) + e.cached_input_tokens + e.cache_write_tokens;
@@ -87,7 +99,9 @@ std::array<i128, kComponentCount> split_rounded(const std::array<i128, kComponen
 
 Result<Money> compute_cost(const PriceEntry& price, const UsageEvent& e, Itemization* items) {
   const Rates& r = bracket_rates(price, e);
-  const bool in_base_bracket = &r == &price.base;
+  int bracket = 0;
+  for (size_t t = 0; t < price.tiers.size(); ++t)
+    if (&price.tiers[t].rates == &r) bracket = int(t) + 1;
   const bool batch = e.priority == Priority::kBatch;
   // Each component as quantity × price in units of 1e-15 (tokens × per-1M nanos); GPU time is in
   // microseconds per hour, egress in bytes per GB: their divisors bring them to the same unit.
@@ -99,27 +113,13 @@ Result<Money> compute_cost(const PriceEntry& price, const UsageEvent& e, Itemiza
   };
   // Summed in 1e-15 × nano-percent units, so a discount of 87.5% stays exact.
   std::array<i128, kComponentCount> parts{};
-  std::array<ComponentCharge, kComponentCount> charges{};
   i128 total = 0;
   for (Component c : kComponents) {
     const size_t i = static_cast<size_t>(c);
-    i128 rate = r[c];
-    i128 factor = kHundredPercent;
-    charges[i].list_rate = r[c];
-    charges[i].contracted_rate = r[c];
-    if (batch) {
-      const auto& explicit_batch = price.batch[i];
-      if (in_base_bracket && explicit_batch) {
-        rate = *explicit_batch;
-        charges[i].contracted_rate = *explicit_batch;
-      } else {
-        factor = kHundredPercent - price.batch_discount_nano_percent;
-        charges[i].discount_nano_percent = price.batch_discount_nano_percent;
-      }
-    }
+    const ComponentPrice p = component_price(price, bracket, batch, c);
     const auto [multiplier, divisor] = scale(c);
-    auto v = mul(i128(e.quantity(c)) * multiplier, rate);
-    if (v) v = mul(*v, factor);
+    auto v = mul(i128(e.quantity(c)) * multiplier, p.contracted);
+    if (v) v = mul(*v, kHundredPercent - p.discount_nano_percent);
     parts[i] = v ? divide_rounded(*v, divisor) : -1;
     if (parts[i] < 0 || parts[i] > kI128Max - total)
       return out_of_range("the event's cost is beyond what the ledger can hold");
@@ -138,13 +138,9 @@ Result<Money> compute_cost(const PriceEntry& price, const UsageEvent& e, Itemiza
     for (i128& v : in_price) v *= price.fx_nanos;  // each at most price_nanos × fx: fits
     const std::array<i128, kComponentCount> shares =
         split_rounded(in_price, Money::kNanosPerUnit, nanos);
-    for (size_t i = 0; i < kComponentCount; ++i) charges[i].cost_nanos = int64_t(shares[i]);
-    items->components = charges;
-    items->bracket = 0;
-    for (size_t t = 0; t < price.tiers.size(); ++t)
-      if (&price.tiers[t].rates == &r) items->bracket = int(t) + 1;
-    items->fx_nanos = price.fx_nanos;
-    items->currency = price.currency;
+    for (size_t i = 0; i < kComponentCount; ++i) items->cost_nanos[i] = int64_t(shares[i]);
+    items->price = &price;
+    items->bracket = bracket;
   }
   return Money::from_nanos(static_cast<int64_t>(nanos));
 }

@@ -66,6 +66,14 @@ class PriceBook {
   Money max_event_cost_ = Money::from_nanos(1'000'000 * Money::kNanosPerUnit);
 };
 
+// A component's prices in one bracket (0 base, i + 1 tier i), in nanos of the entry's currency per
+// pricing unit: the bracket's list price, and the price billed, which is `contracted` less
+// `discount_nano_percent` (percent × 1e9): an explicit batch price, or the batch discount.
+struct ComponentPrice {
+  int64_t list = 0, contracted = 0, discount_nano_percent = 0;
+};
+ComponentPrice component_price(const PriceEntry& price, int bracket, bool batch, Component c);
+
 // The prompt size that picks a tier, per request: every input token the provider counts
 // (uncached, cache reads, cache writes). The bracket priced: the highest whose
 // above_input_tokens is strictly below it.

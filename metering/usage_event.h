@@ -39,27 +39,19 @@ constexpr Component kComponents[kComponentCount] = {
 // "input-tokens", "cached-input-tokens", ..., "gpu-hours", "egress-gb": SKU suffixes.
 std::string_view to_string(Component c);
 
-// One component as the price book priced it. Rates are nanos of the price's currency per pricing
-// unit (1M tokens, a request, a GPU hour, a GB); the billed rate is contracted_rate less
-// discount_nano_percent (percent × 1e9).
-struct ComponentCharge {
-  int64_t cost_nanos = 0;  // the component's share of the event's cost, reporting currency
-  int64_t list_rate = 0;   // the bracket's price, before any batch price
-  int64_t contracted_rate = 0;
-  int64_t discount_nano_percent = 0;
-};
+struct PriceEntry;  // metering/price_book.h
 
-// What a price-book cost is made of, for charges a finance team can reconcile: the shares add up
-// to the event's cost exactly.
+// What a price-book cost is made of, for charges a finance team can reconcile: each component's
+// share of the cost in nanos of the reporting currency (the shares add up to the cost exactly),
+// and the price entry and bracket that priced it. `price` points into the PriceBook that priced
+// the event: whoever holds the event past that book's life must keep the book alive (the ingest
+// route holds it until the ledger has committed).
 struct Itemization {
-  std::array<ComponentCharge, kComponentCount> components{};
-  int bracket = 0;          // 0: base prices; i + 1: tier i
-  int64_t fx_nanos = 0;     // reporting units per unit of `currency`, × 1e9
-  std::string currency;     // the price's currency
-  ComponentCharge& operator[](Component c) { return components[static_cast<size_t>(c)]; }
-  const ComponentCharge& operator[](Component c) const {
-    return components[static_cast<size_t>(c)];
-  }
+  std::array<int64_t, kComponentCount> cost_nanos{};
+  const PriceEntry* price = nullptr;
+  int bracket = 0;  // 0: base prices; i + 1: tier i
+  int64_t& operator[](Component c) { return cost_nanos[static_cast<size_t>(c)]; }
+  int64_t operator[](Component c) const { return cost_nanos[static_cast<size_t>(c)]; }
 };
 
 struct UsageEvent {

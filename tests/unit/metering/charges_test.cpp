@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include "metering/price_book.h"
+
 using namespace tollgate;
 
 namespace {
@@ -23,12 +25,20 @@ TEST_CASE("price-book lines: a line per component with a quantity, the price nam
   e.priced_by = PricedBy::kPriceBook;
   e.priority = Priority::kBatch;
   e.price_ref = "p/m/*@always";
+  PriceEntry price;
+  price.currency = "CNY";
+  price.fx_nanos = 138'900'000;
+  price.base[Component::kInput] = 1000;
+  price.tiers.resize(2);
+  price.tiers[1].rates[Component::kInput] = 2000;
+  price.tiers[1].rates[Component::kOutput] = 4000;
+  price.tiers[1].rates[Component::kReasoning] = 8000;
+  price.batch_discount_nano_percent = 50'000'000'000;
+  e.itemization.price = &price;
   e.itemization.bracket = 2;
-  e.itemization.currency = "CNY";
-  e.itemization.fx_nanos = 138'900'000;
-  e.itemization[Component::kInput] = {7, 1000, 300, 0};
-  e.itemization[Component::kOutput] = {5, 4000, 4000, 50'000'000'000};
-  e.itemization[Component::kReasoning] = {3, 8000, 8000, 50'000'000'000};
+  e.itemization[Component::kInput] = 7;
+  e.itemization[Component::kOutput] = 5;
+  e.itemization[Component::kReasoning] = 3;
   e.cost = Money::from_nanos(15);
   auto lines = charge_lines(e, "USD");
   REQUIRE(lines.size() == 3);  // requests have no price: no line
@@ -36,6 +46,9 @@ TEST_CASE("price-book lines: a line per component with a quantity, the price nam
   CHECK(lines[0].sku_price_id == "p/m/*@always/input-tokens/tier2/batch");
   CHECK(lines[0].quantity == 100);
   CHECK(lines[0].pricing_currency == "CNY");
+  CHECK(lines[0].list_rate == 2000);  // tier 2's price, at the batch discount
+  CHECK(lines[0].discount_nano_percent == 50'000'000'000);
+  CHECK(lines[0].fx_nanos == 138'900'000);
   CHECK(lines[1].component == "output-tokens");
   CHECK(lines[1].quantity == 20);  // output less reasoning
   CHECK(lines[2].component == "reasoning-tokens");
@@ -65,7 +78,9 @@ TEST_CASE("caller-priced events are one line carrying the whole cost; unpriced o
 }
 
 TEST_CASE("an event of no usage still leaves a line, so its row is never mistaken for old data") {
+  PriceEntry price;
   UsageEvent e;
+  e.itemization.price = &price;
   e.priced_by = PricedBy::kPriceBook;
   e.price_ref = "p/m/*@always";
   e.requests = 0;

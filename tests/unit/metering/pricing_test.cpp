@@ -306,8 +306,12 @@ UsageEvent priced(const Book& b, UsageEvent e) {
 }
 int64_t shares(const UsageEvent& e) {
   int64_t sum = 0;
-  for (const ComponentCharge& c : e.itemization.components) sum += c.cost_nanos;
+  for (int64_t c : e.itemization.cost_nanos) sum += c;
   return sum;
+}
+ComponentPrice price_of(const UsageEvent& e, Component c) {
+  return component_price(*e.itemization.price, e.itemization.bracket,
+                         e.priority == Priority::kBatch, c);
 }
 }  // namespace
 
@@ -320,12 +324,12 @@ TEST_CASE("itemised: each component's share through the exchange rate, adding up
   // 1M input = 0.80 CNY = 0.11112 USD; 500k output = 1 CNY = 0.1389 USD.
   UsageEvent e = priced(b, event("m", 1'000'000, 500'000));
   CHECK(e.cost.nanos() == 250'020'000);
-  CHECK(e.itemization[Component::kInput].cost_nanos == 111'120'000);
-  CHECK(e.itemization[Component::kOutput].cost_nanos == 138'900'000);
-  CHECK(e.itemization[Component::kInput].list_rate == 800'000'000);  // CNY nanos per 1M
-  CHECK(e.itemization[Component::kOutput].contracted_rate == 2'000'000'000);
-  CHECK(e.itemization.currency == "CNY");
-  CHECK(e.itemization.fx_nanos == 138'900'000);
+  CHECK(e.itemization[Component::kInput] == 111'120'000);
+  CHECK(e.itemization[Component::kOutput] == 138'900'000);
+  CHECK(price_of(e, Component::kInput).list == 800'000'000);  // CNY nanos per 1M
+  CHECK(price_of(e, Component::kOutput).contracted == 2'000'000'000);
+  CHECK(e.itemization.price->currency == "CNY");
+  CHECK(e.itemization.price->fx_nanos == 138'900'000);
   CHECK(e.itemization.bracket == 0);
   CHECK(shares(e) == e.cost.nanos());
 }
@@ -338,9 +342,9 @@ TEST_CASE("itemised: half-nanos go to the largest remainders, the earlier compon
   // 0.5 + 0.5 + 0.7 nanos = 1.7 → 2: output (remainder .7) first, then input (.5, first of a tie).
   UsageEvent e = priced(b, event("m", 1, 1, 1));
   CHECK(e.cost.nanos() == 2);
-  CHECK(e.itemization[Component::kOutput].cost_nanos == 1);
-  CHECK(e.itemization[Component::kInput].cost_nanos == 1);
-  CHECK(e.itemization[Component::kCachedInput].cost_nanos == 0);
+  CHECK(e.itemization[Component::kOutput] == 1);
+  CHECK(e.itemization[Component::kInput] == 1);
+  CHECK(e.itemization[Component::kCachedInput] == 0);
 }
 
 TEST_CASE("itemised: tiers, batch discounts and explicit batch prices keep their rates apart") {
@@ -360,20 +364,20 @@ TEST_CASE("itemised: tiers, batch discounts and explicit batch prices keep their
   small = priced(b, small);
   // Base bracket: input at the explicit 0.30, output at 12.5% of 4.00 = 0.50.
   CHECK(small.itemization.bracket == 0);
-  CHECK(small.itemization[Component::kInput].list_rate == 1'000'000'000);
-  CHECK(small.itemization[Component::kInput].contracted_rate == 300'000'000);
-  CHECK(small.itemization[Component::kInput].discount_nano_percent == 0);
-  CHECK(small.itemization[Component::kOutput].discount_nano_percent == 87'500'000'000);
-  CHECK(small.itemization[Component::kInput].cost_nanos == 300'000);
-  CHECK(small.itemization[Component::kOutput].cost_nanos == 500'000);
+  CHECK(price_of(small, Component::kInput).list == 1'000'000'000);
+  CHECK(price_of(small, Component::kInput).contracted == 300'000'000);
+  CHECK(price_of(small, Component::kInput).discount_nano_percent == 0);
+  CHECK(price_of(small, Component::kOutput).discount_nano_percent == 87'500'000'000);
+  CHECK(small.itemization[Component::kInput] == 300'000);
+  CHECK(small.itemization[Component::kOutput] == 500'000);
   UsageEvent big = event("m", 1001, 1000);
   big.priority = Priority::kBatch;
   big = priced(b, big);
   // Tier 1: explicit batch prices are for the base bracket; the discount applies to 2.00.
   CHECK(big.itemization.bracket == 1);
-  CHECK(big.itemization[Component::kInput].list_rate == 2'000'000'000);
-  CHECK(big.itemization[Component::kInput].discount_nano_percent == 87'500'000'000);
-  CHECK(big.itemization[Component::kInput].cost_nanos == 250'250);  // 1001 × 0.25/1M
+  CHECK(price_of(big, Component::kInput).list == 2'000'000'000);
+  CHECK(price_of(big, Component::kInput).discount_nano_percent == 87'500'000'000);
+  CHECK(big.itemization[Component::kInput] == 250'250);  // 1001 × 0.25/1M
   CHECK(shares(big) == big.cost.nanos());
 }
 
@@ -412,6 +416,6 @@ TEST_CASE("itemised: the shares add up to the cost for any quantities and rates"
     if (i % 2) e.priority = Priority::kBatch;
     e = priced(b, e);
     REQUIRE(shares(e) == e.cost.nanos());
-    for (const ComponentCharge& c : e.itemization.components) REQUIRE(c.cost_nanos >= 0);
+    for (int64_t c : e.itemization.cost_nanos) REQUIRE(c >= 0);
   }
 }

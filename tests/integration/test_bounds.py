@@ -1,0 +1,195 @@
+"""Every bound of CONTRACT §2.1 `limits` bites as documented and is counted, on the real binary:
+items per request, errors listed, queued events, the request deadline, open reservations; and four
+8 MiB hostile bodies at once keep memory and /healthz in bounds."""
+import json
+import os
+import sqlite3
+import threading
+import time
+import unittest
+
+from harness import Daemon, wait_for
+
+
+def count(db, event_id=None):
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        if event_id is None:
+            return con.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        return con.execute("SELECT COUNT(*) FROM events WHERE event_id = ?", (event_id,)).fetchone()[0]
+    finally:
+        con.close()
+
+
+def ev(i, **kw):
+    e = {"event_id": "b-%s" % i, "feature": "f", "provider": "p", "model": "m"}
+    e.update(kw)
+    return e
+
+
+def rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0
+
+
+class LockedLedger:
+    """Holds the ledger's write lock from outside, so the daemon's writer waits on it."""
+
+    def __init__(self, db):
+        self.con = sqlite3.connect(db, timeout=10, isolation_level=None)
+        self.con.execute("BEGIN IMMEDIATE")
+
+    def release(self):
+        self.con.execute("ROLLBACK")
+        self.con.close()
+
+
+class ItemBoundsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(extra_config="limits:\n  max_items_per_request: 10\n  max_errors_listed: 3\n"
+                                    "  max_open_reservations: 2\n").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
+    def test_too_many_items_is_413_and_nothing_is_stored(self):
+        before = self.d.metric_value("tollgate_limit_hits_total", limit="max_items_per_request")
+        for ndjson in (False, True):
+            s, body, _ = self.d.post_usage([ev("many-%d-%d" % (ndjson, i)) for i in range(11)], ndjson=ndjson)
+            self.assertEqual(s, 413)
+            self.assertEqual(body["error"]["code"], "too_many_items")
+            self.assertIn("max_items_per_request (10)", body["error"]["message"])
+        self.assertEqual(count(self.d.db, "b-many-0-0"), 0)
+        s, body, _ = self.d.post_usage([ev("ten-%d" % i) for i in range(10)])
+        self.assertEqual((s, body["accepted"]), (200, 10))
+        self.assertEqual(self.d.metric_value("tollgate_limit_hits_total", limit="max_items_per_request"), before + 2)
+
+    def test_errors_past_the_limit_are_counted_not_listed(self):
+        items = [ev("err-%d" % i, priority="urgent") for i in range(7)] + [ev("ok-1")]
+        s, body, _ = self.d.post_usage(items)
+        self.assertEqual(s, 200)
+        self.assertEqual((body["accepted"], body["rejected"]), (1, 7))
+        self.assertEqual([e["index"] for e in body["errors"]], [0, 1, 2])
+        self.assertEqual(body["errors_omitted"], 4)
+        s, body, _ = self.d.post_usage([ev("err-x", priority="urgent")])
+        self.assertNotIn("errors_omitted", body)
+
+    def test_open_reservations_are_bounded(self):
+        ids = []
+        for i in range(2):
+            s, data, _ = self.d.request("POST", "/v1/admit", {"feature": "f", "priority": "batch", "estimated_cost": 0.01})
+            self.assertEqual(s, 200, data)
+            ids.append(json.loads(data)["reservation_id"])
+        s, data, h = self.d.request("POST", "/v1/admit", {"feature": "f", "priority": "batch", "estimated_cost": 0.01})
+        self.assertEqual(s, 503, data)
+        self.assertEqual(json.loads(data)["error"]["code"], "overloaded")
+        self.assertIn("Retry-After", h)
+        # Without an estimate nothing is reserved: still answered.
+        self.assertEqual(self.d.request("POST", "/v1/admit", {"feature": "f", "priority": "batch"})[0], 200)
+        self.assertEqual(self.d.request("DELETE", "/v1/reservations/" + ids[0])[0], 204)
+        self.assertEqual(self.d.request("POST", "/v1/admit", {"feature": "f", "priority": "batch", "estimated_cost": 0.01})[0], 200)
+        self.assertGreaterEqual(self.d.metric_value("tollgate_limit_hits_total", limit="max_open_reservations"), 1)
+
+
+class LedgerWaitBoundsTest(unittest.TestCase):
+    def test_queued_events_past_the_limit_get_503_overloaded(self):
+        d = Daemon(extra_config="limits:\n  max_queued_events: 5\n").start()
+        try:
+            self.assertEqual(d.post_usage([ev("warm")])[0], 200)
+            lock = LockedLedger(d.db)
+            results = {}
+
+            def post(name, n):
+                results[name] = d.post_usage([ev("%s-%d" % (name, i)) for i in range(n)])
+
+            first = threading.Thread(target=post, args=("q1", 3))  # taken into the (blocked) commit
+            first.start()
+            time.sleep(0.3)
+            second = threading.Thread(target=post, args=("q2", 3))  # queued: 3 waiting
+            second.start()
+            time.sleep(0.3)
+            s, body, h = d.post_usage([ev("q3-%d" % i) for i in range(3)])  # 3 + 3 > 5
+            self.assertEqual(s, 503)
+            self.assertEqual(body["error"]["code"], "overloaded")
+            self.assertEqual(h.get("Retry-After"), "1")
+            lock.release()
+            first.join(10)
+            second.join(10)
+            self.assertEqual(results["q1"][1]["accepted"], 3)
+            self.assertEqual(results["q2"][1]["accepted"], 3)
+            self.assertEqual(count(d.db, "b-q3-0"), 0)
+            self.assertEqual(d.metric_value("tollgate_limit_hits_total", limit="max_queued_events"), 1)
+        finally:
+            d.stop()
+
+    def test_a_request_waiting_past_the_deadline_gets_503_and_a_retry_never_double_counts(self):
+        d = Daemon(extra_config="limits:\n  request_timeout_s: 1\n").start()
+        try:
+            self.assertEqual(d.post_usage([ev("warm")])[0], 200)
+            lock = LockedLedger(d.db)
+            start = time.monotonic()
+            s, body, h = d.post_usage([ev("late")])
+            waited = time.monotonic() - start
+            self.assertEqual(s, 503, body)
+            self.assertEqual(body["error"]["code"], "overloaded")
+            self.assertIn("request_timeout_s", body["error"]["message"])
+            self.assertLess(waited, 2.5)
+            time.sleep(0.5)
+            lock.release()
+            # The commit that was under way may still land: the retry is then a duplicate.
+            wait_for(lambda: d.post_usage([ev("late")])[0] == 200, timeout=15)
+            self.assertEqual(count(d.db, "b-late"), 1)
+            self.assertGreaterEqual(d.metric_value("tollgate_limit_hits_total", limit="request_timeout_s"), 1)
+        finally:
+            d.stop()
+
+
+class HostileBodiesTest(unittest.TestCase):
+    def test_four_8mib_hostile_bodies_at_once_stay_bounded(self):
+        d = Daemon().start()
+        try:
+            ndjson = ("{}\n" * (8 * 1024 * 1024 // 3)).encode()
+            array = ("[" + ",".join(["{}"] * (8 * 1024 * 1024 // 3 - 1)) + "]").encode()
+            peak = [rss_mb(d.proc.pid)]
+            slowest = [0.0]
+            answers = []
+            done = threading.Event()
+
+            def watch():
+                while not done.is_set():
+                    peak[0] = max(peak[0], rss_mb(d.proc.pid))
+                    t = time.monotonic()
+                    s, _, _ = d.get("/healthz")
+                    slowest[0] = max(slowest[0], time.monotonic() - t)
+                    time.sleep(0.01)
+
+            def send(body, ctype):
+                s, data, _ = d.request("POST", "/v1/usage", body, {"Content-Type": ctype})
+                answers.append((s, len(data)))
+
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            senders = [threading.Thread(target=send, args=(b, c)) for b, c in
+                       ((ndjson, "application/x-ndjson"), (array, "application/json")) * 2]
+            for t in senders:
+                t.start()
+            for t in senders:
+                t.join(60)
+            done.set()
+            watcher.join()
+            self.assertEqual([a[0] for a in answers], [413] * 4)
+            self.assertTrue(all(size < 1000 for _, size in answers))  # one error, not millions
+            print("four hostile 8 MiB bodies: RSS peak %.0f MB, slowest /healthz %.1f ms" % (peak[0], slowest[0] * 1000))
+            self.assertLess(peak[0], 300, "RSS peaked at %.0f MB" % peak[0])
+            self.assertLess(slowest[0], 0.1, "/healthz took %.3f s" % slowest[0])
+        finally:
+            d.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
