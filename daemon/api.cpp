@@ -245,21 +245,21 @@ void Api::store(std::vector<DecodedItem> items, StoreDone done) {
 
 std::vector<std::string> Api::reload() {
   std::lock_guard lock(reload_mu_);
+  // All or nothing: both files are read once and validated before anything changes; the policies
+  // go in first (their spend rebuild can still fail), the prices only once they are in force.
   LoadErrors errors;
   auto prices = config_.prices_file.empty() ? std::make_shared<const PriceBook>()
                                             : load_prices(config_.prices_file, config_, errors);
-  for (const auto& line : budgets_.check()) errors.lines.push_back(line);
+  auto policies = budgets_.read_policies(errors);
   const double now_s = double(clock_()) / 1000;
+  if (errors.ok()) errors.lines = budgets_.install_policies(policies);
   if (!errors.ok()) {
     for (const auto& l : errors.lines) spdlog::error("reload refused: {}", l);
     metrics_.record_reload(false, now_s);
     return errors.lines;
   }
-  // Both files are valid: swap the price book and install the policies.
   prices_.store(prices);
-  auto policy_errors = budgets_.reload();
-  metrics_.record_reload(policy_errors.empty(), now_s);
-  if (!policy_errors.empty()) return policy_errors;  // changed between check and load
+  metrics_.record_reload(true, now_s);
   spdlog::info("reloaded {} ({} prices)", config_.prices_file, prices->size());
   return {};
 }

@@ -270,12 +270,20 @@ std::vector<std::string> BudgetService::check() const {
   return errors.lines;
 }
 
+std::shared_ptr<const PolicySet> BudgetService::read_policies(LoadErrors& errors) const {
+  return config_.policies_file.empty() ? std::make_shared<const PolicySet>()
+                                       : load_policies(config_.policies_file, errors);
+}
+
 std::vector<std::string> BudgetService::reload() {
-  std::lock_guard lock(reload_mu_);
   LoadErrors errors;
-  auto set = config_.policies_file.empty() ? std::make_shared<const PolicySet>()
-                                           : load_policies(config_.policies_file, errors);
+  auto set = read_policies(errors);
   if (!errors.ok()) return errors.lines;
+  return install_policies(set);
+}
+
+std::vector<std::string> BudgetService::install_policies(std::shared_ptr<const PolicySet> set) {
+  std::lock_guard lock(reload_mu_);
   const auto start = std::chrono::steady_clock::now();
   if (Status s = install(set); !s.ok())
     return {"budget spend could not be rebuilt from the ledger; the running policies stay: " +

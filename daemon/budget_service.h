@@ -34,6 +34,11 @@ class BudgetService {
   // Re-reads the policies file and installs it; every error, or empty on success. Blocking. A
   // failed rebuild is an error too, and the running policies stay.
   std::vector<std::string> reload();
+  // The policies file, read and validated once (errors in `errors`), for a reload that checks
+  // every file before it changes anything; then install_policies() puts it in force (an error
+  // when the spend cannot be rebuilt, and the running policies stay).
+  std::shared_ptr<const PolicySet> read_policies(LoadErrors& errors) const;
+  std::vector<std::string> install_policies(std::shared_ptr<const PolicySet> set);
   // Why budget state cannot be trusted (a failed spend rebuild); empty when it can.
   std::string unready_reason() const;
   // Stops the ticker and writes the reservations still in the journal; call before the ledger

@@ -81,6 +81,29 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(self.cost_of("r3", model="new-model"), 1_500_000)  # old book still runs
         self.assertEqual(self.d.metric_value("tollgate_config_last_reload_successful"), 0)
 
+    def test_reload_is_all_or_nothing_under_a_hammer_of_good_and_bad_files(self):
+        # Each round writes a new price and a policies file; every other round the policies file
+        # is bad. A refused reload must leave the previous price in force (never the new one).
+        policies = os.path.join(self.d.dir, "policies.yaml")
+        good_policies = "budgets:\n  - {name: b%d, period: day, limit: 10, match: {feature: f}}\n"
+        bad_policies = "budgets:\n  - {name: b%d, period: fortnight, limit: 10}\n"
+        in_force = 0
+        for i in range(1, 41):
+            price = i  # per 1M input tokens
+            with open(self.prices, "w") as f:
+                f.write("prices:\n  - {provider: alibaba, model: hammer, per_1m_input_tokens: %d}\n" % price)
+            bad = i % 2 == 0
+            with open(policies, "w") as f:
+                f.write((bad_policies if bad else good_policies) % i)
+            s, body, _ = self.d.request("POST", "/-/reload")
+            self.assertEqual(s, 400 if bad else 200, body)
+            if not bad:
+                in_force = price
+            cost = self.cost_of("hammer-%d" % i, model="hammer", input_tokens=1_000_000, output_tokens=0)
+            self.assertEqual(cost, in_force * 1_000_000_000, "round %d" % i)
+            budgets = json.loads(self.d.request("GET", "/v1/budgets")[1])["budgets"]
+            self.assertEqual([b["name"] for b in budgets], ["b%d" % (i if not bad else i - 1)])
+
     def test_sighup_reloads(self):
         with open(self.prices, "a") as f:
             f.write("  - {provider: alibaba, model: hup-model, per_1m_input_tokens: 2}\n")
