@@ -91,6 +91,10 @@ std::optional<HttpResponse> Api::check_head(const HttpRequest& head) {
   return refused;
 }
 
+void Api::count_response(const std::string& method, const std::string& path, int status) {
+  metrics_.record_http(routes_.find(method, path).metric, status, 0.0);
+}
+
 void Api::handle(HttpRequest req, Respond respond) {
   const auto start = std::chrono::steady_clock::now();
   const RouteTable::Match match = routes_.find(req.method, req.path);

@@ -39,6 +39,7 @@ class Api final : public RequestHandler {
   void set_post(std::function<void(std::function<void()>)> post) override { post_ = std::move(post); }
   void handle(HttpRequest req, Respond respond) override;
   std::optional<HttpResponse> check_head(const HttpRequest& head) override;
+  void count_response(const std::string& method, const std::string& path, int status) override;
 
   // Re-reads the prices and policies files; on any error neither is replaced. Returns every
   // error line (empty on success). Blocking (file I/O): never on an I/O thread. Serialised.

@@ -127,7 +127,8 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
                                      "Budget alerts fired (once per budget, threshold and period).",
                                      {"budget", "threshold"})),
       decisions_(registry.counter("tollgate_admission_decisions_total", "Admission decisions.",
-                                  {"feature", "priority", "decision"})),
+                                  {"feature", "priority", "decision"},
+                                  metrics::Labels::kUserChosen)),
       decision_handles_(decisions_) {
   add_collector(registry);
 }

@@ -47,7 +47,8 @@ template <typename T>
 T* Family<T>::with(const std::vector<std::string>& values) {
   std::lock_guard lock(mu_);
   if (auto it = children_.find(values); it != children_.end()) return it->second.get();
-  if (!registry_->admit_series(name_)) {
+  if (capped_ && children_.size() >= registry_->max_series_) {
+    registry_->count_drop(name_);
     std::vector<std::string> other(label_names_.size(), "__other__");
     auto& slot = children_[other];
     if (!slot) slot = make_child<T>(bounds_);
@@ -85,45 +86,40 @@ template class Family<Counter>;
 template class Family<Gauge>;
 template class Family<Histogram>;
 
-bool Registry::admit_series(const std::string& metric) {
-  // The drop counter itself is never capped: it is what tells the operator about the cap.
-  if (dropped_ && metric == dropped_->name()) return true;
-  size_t n = series_.fetch_add(1);
-  if (n < max_series_) return true;
-  series_.fetch_sub(1);
-  if (dropped_) dropped_->with({metric})->inc();
-  return false;
+void Registry::count_drop(const std::string& metric) {
+  if (dropped_) dropped_->with({metric})->inc();  // bounded: one series per family
 }
 
 template <typename T>
 Family<T>& Registry::add(Type type, const std::string& name, const std::string& help,
                          std::vector<std::string> labels, std::vector<double> bounds,
-                         std::unique_ptr<Family<T>> Entry::*slot) {
+                         Labels kind, std::unique_ptr<Family<T>> Entry::*slot) {
   std::lock_guard lock(mu_);
   std::sort(bounds.begin(), bounds.end());
   auto e = std::make_unique<Entry>(Entry{type, help, {}, {}, {}});
-  ((*e).*slot).reset(new Family<T>(this, name, std::move(labels), std::move(bounds)));
+  ((*e).*slot).reset(new Family<T>(this, name, std::move(labels), std::move(bounds), kind));
   Family<T>& ref = *((*e).*slot);
   entries_.push_back(std::move(e));
   return ref;
 }
 
 Family<Counter>& Registry::counter(const std::string& name, const std::string& help,
-                                   std::vector<std::string> labels) {
-  auto& family = add<Counter>(Type::kCounter, name, help, std::move(labels), {}, &Entry::counter);
+                                   std::vector<std::string> labels, Labels kind) {
+  auto& family =
+      add<Counter>(Type::kCounter, name, help, std::move(labels), {}, kind, &Entry::counter);
   if (name == "tollgate_metric_series_dropped_total") dropped_ = &family;
   return family;
 }
 
 Family<Gauge>& Registry::gauge(const std::string& name, const std::string& help,
-                               std::vector<std::string> labels) {
-  return add<Gauge>(Type::kGauge, name, help, std::move(labels), {}, &Entry::gauge);
+                               std::vector<std::string> labels, Labels kind) {
+  return add<Gauge>(Type::kGauge, name, help, std::move(labels), {}, kind, &Entry::gauge);
 }
 
 Family<Histogram>& Registry::histogram(const std::string& name, const std::string& help,
                                        std::vector<std::string> labels,
-                                       std::vector<double> bounds) {
-  return add<Histogram>(Type::kHistogram, name, help, std::move(labels), std::move(bounds),
+                                       std::vector<double> bounds, Labels kind) {
+  return add<Histogram>(Type::kHistogram, name, help, std::move(labels), std::move(bounds), kind,
                         &Entry::histogram);
 }
 

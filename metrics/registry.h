@@ -69,45 +69,57 @@ struct FamilySnapshot {
 
 class Registry;
 
+// Whose label values a family carries. User-labelled families (feature, customer, model: values
+// clients choose) hold at most the registry's max_series label sets each, then fold new sets into
+// "__other__"; bounded ones (routes, codes, budgets from the config) are never folded, so the
+// operational series stay whole exactly when something floods the user-labelled ones.
+enum class Labels { kBounded, kUserChosen };
+
 // A metric family: one name, fixed label names, one child per label-value set.
 template <typename T>
 class Family {
  public:
   // The child for these label values (same order as the family's label names), created on first
-  // use. Past the registry's series cap, a new set folds into all-"__other__" values.
+  // use. A user-labelled family past max_series label sets folds a new set into all-"__other__"
+  // values (counted in tollgate_metric_series_dropped_total).
   T* with(const std::vector<std::string>& values);
   const std::string& name() const { return name_; }
 
  private:
   friend class Registry;
   Family(Registry* registry, std::string name, std::vector<std::string> label_names,
-         std::vector<double> bounds)
+         std::vector<double> bounds, Labels labels)
       : registry_(registry),
         name_(std::move(name)),
         label_names_(std::move(label_names)),
-        bounds_(std::move(bounds)) {}
+        bounds_(std::move(bounds)),
+        capped_(labels == Labels::kUserChosen) {}
   void collect(FamilySnapshot& out) const;
 
   Registry* registry_;
   std::string name_;
   std::vector<std::string> label_names_;
   std::vector<double> bounds_;  // histograms only
+  const bool capped_;
   mutable std::mutex mu_;
   std::map<std::vector<std::string>, std::unique_ptr<T>> children_;
 };
 
 class Registry {
  public:
+  // max_series: label sets per user-labelled family (CONTRACT §2.1 metrics.max_series).
   explicit Registry(size_t max_series = 10000) : max_series_(max_series) {}
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
   Family<Counter>& counter(const std::string& name, const std::string& help,
-                           std::vector<std::string> labels = {});
+                           std::vector<std::string> labels = {},
+                           Labels kind = Labels::kBounded);
   Family<Gauge>& gauge(const std::string& name, const std::string& help,
-                       std::vector<std::string> labels = {});
+                       std::vector<std::string> labels = {}, Labels kind = Labels::kBounded);
   Family<Histogram>& histogram(const std::string& name, const std::string& help,
-                               std::vector<std::string> labels, std::vector<double> bounds);
+                               std::vector<std::string> labels, std::vector<double> bounds,
+                               Labels kind = Labels::kBounded);
   // Families computed at scrape time (process metrics, gauges derived from other state).
   void add_collector(std::function<void(std::vector<FamilySnapshot>&)> collector);
 
@@ -123,15 +135,14 @@ class Registry {
     std::unique_ptr<Family<Gauge>> gauge;
     std::unique_ptr<Family<Histogram>> histogram;
   };
-  // Reserves room for one more series; false when the cap is reached (and counts the drop).
-  bool admit_series(const std::string& metric);
+  // Counts a label set folded into __other__ by a family at the cap.
+  void count_drop(const std::string& metric);
   template <typename T>
   Family<T>& add(Type type, const std::string& name, const std::string& help,
-                 std::vector<std::string> labels, std::vector<double> bounds,
+                 std::vector<std::string> labels, std::vector<double> bounds, Labels kind,
                  std::unique_ptr<Family<T>> Entry::*slot);
 
   const size_t max_series_;
-  std::atomic<size_t> series_{0};
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_;  // registration order
   std::vector<std::function<void(std::vector<FamilySnapshot>&)>> collectors_;

@@ -76,6 +76,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // A request is read in two steps: the header (up to server.max_header_bytes, checked for
   // strict framing and by the handler's check_head), then, only if both pass, the body.
   void do_read() {
+    method_.clear();
+    path_.clear();
     parser_.emplace();
     parser_->header_limit(limits_.max_header);
     parser_->body_limit(limits_.max_body);
@@ -116,6 +118,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_header(beast::error_code ec, std::size_t) {
+    if (ec && parser_->is_header_done()) {  // e.g. a Content-Length past the body limit
+      method_ = std::string(parser_->get().method_string());
+      path_ = std::string(parser_->get().target().substr(0, parser_->get().target().find('?')));
+    }
     if (ec) return on_read(ec, 0);
     const auto& req = parser_->get();
     // Strict framing: a body is delimited by Content-Length or by "Transfer-Encoding: chunked"
@@ -132,7 +138,10 @@ class Session : public std::enable_shared_from_this<Session> {
                                    "\": send Content-Length or \"chunked\" alone"));
     }
     HttpRequest head = plain_head(req);
-    if (auto denied = api_.check_head(head)) return reply_and_close(std::move(*denied));
+    method_ = head.method;
+    path_ = head.path;
+    if (auto denied = api_.check_head(head))  // counted by the handler
+      return reply_and_close(std::move(*denied), /*counted=*/true);
     if (parser_->is_done()) return on_read({}, 0);
     http::async_read(socket_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
@@ -232,7 +241,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // An error answered before the request was read whole (413, 431): closing at once would make
   // the kernel reset the connection under a client still sending, which then never sees the
   // status. So stop sending, and read and discard what is left for a bounded time.
-  void reply_and_close(HttpResponse r) {
+  void reply_and_close(HttpResponse r, bool counted = false) {
+    // The server's own answers (400, 413, 431) are counted like every other one.
+    if (!counted) api_.count_response(method_, path_, r.status);
     keep_alive_ = false;
     linger_ = true;
     version_ = 11;
@@ -278,6 +289,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<HttpResponse> early_;
   bool keep_alive_ = false;
   bool head_ = false;
+  std::string method_, path_;  // of the request being read, once its header is
   unsigned version_ = 11;
 };
 

@@ -27,6 +27,9 @@ class RequestHandler {
   // Called with the request line and headers only (no body yet): an answer here is sent at once
   // and the body is never read or held (authentication before the body, CONTRACT §4.1).
   virtual std::optional<HttpResponse> check_head(const HttpRequest& head) = 0;
+  // Counts an answer the server made itself (bad framing, 413, 431); method and path are empty
+  // when the header could not be read.
+  virtual void count_response(const std::string& method, const std::string& path, int status) = 0;
   virtual bool draining() const = 0;
   virtual void set_draining() = 0;
   // How the handler runs work back on an I/O thread (set once, before serving).

@@ -150,6 +150,18 @@ class MetricsTest(unittest.TestCase):
             self.assertIsNotNone(d.metric_value("tollgate_cost_total", feature="__other__"))
             total = d.metric_value("tollgate_cost_total")
             self.assertAlmostEqual(total, 60 * 0.00324, places=9)  # folded, never lost
+            # The cap is per family, and operational families never fold: a flood of features
+            # leaves every route and code of tollgate_http_requests_total whole, 400/413/404
+            # included.
+            d.post_usage([{"event_id": "bad"}])
+            d.request("POST", "/v1/usage", "x" * 9_000_000, {"Content-Type": "application/json"})
+            d.get("/nope")
+            text = d.metrics()
+            self.assertNotIn('tollgate_http_requests_total{route="__other__"', text)
+            self.assertNotIn('tollgate_http_request_duration_seconds_bucket{route="__other__"', text)
+            for code in ("200", "404", "413"):
+                self.assertIn('code="%s"' % code, text)
+            self.assertEqual(d.metric_value("tollgate_http_requests_total", route="/v1/usage", code="200"), 2)
         finally:
             d.cleanup()
 

@@ -32,14 +32,21 @@ TEST_CASE("handles are cached: the same labels give the same child") {
   CHECK(f.with({"a"}) != f.with({"b"}));
 }
 
-TEST_CASE("past max_series new label sets fold into __other__ and are counted") {
+TEST_CASE("a user-labelled family past max_series folds new sets into __other__, counted") {
   Registry r(12);
   auto& dropped = r.counter("tollgate_metric_series_dropped_total", "D.", {"metric"});
-  auto& f = r.counter("c_total", "C.", {"k"});
+  auto& f = r.counter("c_total", "C.", {"k"}, Labels::kUserChosen);
+  auto& g = r.counter("g_total", "G.", {"k"}, Labels::kUserChosen);
+  auto& ops = r.counter("ops_total", "Operational.", {"route"});
   for (int i = 0; i < 20; ++i) f.with({std::to_string(i)})->inc();
+  for (int i = 0; i < 30; ++i) ops.with({std::to_string(i)})->inc();
+  g.with({"x"})->inc();  // another family's cap is its own: f's flood costs g nothing
   std::string text = serialize_text(r.collect());
   CHECK(text.find("c_total{k=\"__other__\"} 8") != std::string::npos);
   CHECK(text.find("c_total{k=\"11\"} 1") != std::string::npos);
+  CHECK(text.find("g_total{k=\"x\"} 1") != std::string::npos);
+  CHECK(text.find("ops_total{route=\"29\"} 1") != std::string::npos);  // never folded
+  CHECK(text.find("ops_total{route=\"__other__\"}") == std::string::npos);
   CHECK(dropped.with({"c_total"})->value() == 8);
 }
 
