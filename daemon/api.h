@@ -40,6 +40,7 @@ class Api final : public RequestHandler {
   void handle(HttpRequest req, Respond respond) override;
   std::optional<HttpResponse> check_head(const HttpRequest& head) override;
   void count_response(const std::string& method, const std::string& path, int status) override;
+  void count_limit_hit(const char* limit) override { metrics_.record_limit_hit(limit); }
 
   // Re-reads the prices and policies files; on any error neither is replaced. Returns every
   // error line (empty on success). Blocking (file I/O): never on an I/O thread. Serialised.

@@ -1,6 +1,7 @@
 #include "daemon/serve.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <iostream>
 #include <memory>
@@ -100,6 +101,14 @@ int serve(const std::string& config_path) {
                prices->size(), policies->budgets.size(), policies->dry_run ? ", dry run" : "",
                config.storage.synchronous_full ? "full" : "normal");
   spdlog::info("listening on {}:{}", config.server.host, server.port());
+  // Each connection is a file descriptor, and the ledger, its WAL and the log need a few more.
+  if (rlimit nofile{}; getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
+      nofile.rlim_cur < config.server.max_connections + 64)
+    spdlog::warn(
+        "the open-files limit ({}) is below server.max_connections ({}) + 64: past it new "
+        "connections fail (accept backs off); raise it (ulimit -n, systemd LimitNOFILE=) or "
+        "lower server.max_connections",
+        static_cast<uint64_t>(nofile.rlim_cur), config.server.max_connections);
   api.set_ready(true);
   ServerHooks hooks;
   hooks.on_ready = notify_ready;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -310,20 +311,39 @@ struct HttpServer::Impl {
                                               : net::any_io_executor(ioc.get_executor());
     acceptor.async_accept(executor, [this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
-        if (ec != net::error::operation_aborted && acceptor.is_open()) {
-          spdlog::warn("accept failed: {}", ec.message());
-          do_accept();
-        }
+        if (ec != net::error::operation_aborted && acceptor.is_open()) accept_failed(ec);
         return;
       }
+      accept_backoff = std::chrono::milliseconds(0);
       if (connections.fetch_add(1) >= limits.max_connections) {
         connections.fetch_sub(1);
         beast::error_code ignored;
         socket.close(ignored);  // over server.max_connections: refuse at once
+        api.count_limit_hit("max_connections");
       } else {
         std::make_shared<Session>(std::move(socket), api, limits, connections, in_flight)->start();
       }
       do_accept();
+    });
+  }
+
+  // Out of file descriptors (or another accept error): retry after a pause that doubles up to a
+  // second, instead of spinning a core; logged at most once a second, with how many failed.
+  void accept_failed(const beast::error_code& ec) {
+    ++accept_failures;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_accept_log >= std::chrono::seconds(1)) {
+      spdlog::warn("accept failed {} times since the last report: {} (server.max_connections is "
+                   "{}; raise the open-files limit, LimitNOFILE=)",
+                   accept_failures, ec.message(), limits.max_connections);
+      accept_failures = 0;
+      last_accept_log = now;
+    }
+    accept_backoff = std::clamp(accept_backoff * 2, std::chrono::milliseconds(10),
+                                std::chrono::milliseconds(1000));
+    accept_timer.expires_after(accept_backoff);
+    accept_timer.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec && acceptor.is_open()) do_accept();
     });
   }
 
@@ -353,6 +373,7 @@ struct HttpServer::Impl {
       api.set_draining();
       beast::error_code ignored;
       acceptor.close(ignored);
+      net::post(acceptor.get_executor(), [this] { accept_timer.cancel(); });
       drain_then_stop(std::chrono::steady_clock::now() + std::chrono::seconds(30));
     });
   }
@@ -374,6 +395,10 @@ struct HttpServer::Impl {
   net::signal_set signals{ioc, SIGINT, SIGTERM, SIGHUP};
   net::steady_timer drain_timer{ioc};
   net::steady_timer watchdog_timer{ioc};
+  net::steady_timer accept_timer{acceptor.get_executor()};  // on the acceptor's strand
+  std::chrono::milliseconds accept_backoff{0};
+  uint64_t accept_failures = 0;
+  std::chrono::steady_clock::time_point last_accept_log{};
   Limits limits;
   std::atomic<uint64_t> connections{0};
   std::atomic<int> in_flight{0};  // requests read and not yet fully written

@@ -30,6 +30,8 @@ class RequestHandler {
   // Counts an answer the server made itself (bad framing, 413, 431); method and path are empty
   // when the header could not be read.
   virtual void count_response(const std::string& method, const std::string& path, int status) = 0;
+  // Counts a bound of the server that bit ("max_connections").
+  virtual void count_limit_hit(const char* limit) = 0;
   virtual bool draining() const = 0;
   virtual void set_draining() = 0;
   // How the handler runs work back on an I/O thread (set once, before serving).

@@ -193,3 +193,60 @@ class HostileBodiesTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FileDescriptorTest(unittest.TestCase):
+    def test_out_of_file_descriptors_accept_backs_off_and_recovers(self):
+        import resource
+        import socket
+
+        def low_nofile():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+
+        d = Daemon()
+        # Started by hand, under a low open-files limit.
+        import re as _re
+        import subprocess
+        from harness import BIN
+        d.proc = subprocess.Popen([BIN, "serve", "--config", d.config],
+                                  stderr=subprocess.PIPE, text=True, preexec_fn=low_nofile)
+        lines = []
+        port = []
+
+        def pump():
+            for line in d.proc.stderr:
+                lines.append(line)
+                m = _re.search(r"listening on [^ ]+:(\d+)", line)
+                if m:
+                    port.append(int(m.group(1)))
+
+        threading.Thread(target=pump, daemon=True).start()
+        wait_for(lambda: port)
+        d.port = port[0]
+        d.log = lines
+        try:
+            wait_for(lambda: d.get("/readyz")[0] == 200)
+            self.assertTrue(any("open-files limit (48)" in l for l in lines), "".join(lines))
+            socks = []
+            for _ in range(80):  # more than the daemon has descriptors for
+                try:
+                    socks.append(socket.create_connection(("127.0.0.1", d.port), timeout=1))
+                except OSError:
+                    break
+            with open("/proc/%d/stat" % d.proc.pid) as f:
+                fields = f.read().split(")")[1].split()
+                ticks_before = int(fields[11]) + int(fields[12])
+            time.sleep(2)
+            with open("/proc/%d/stat" % d.proc.pid) as f:
+                fields = f.read().split(")")[1].split()
+                ticks_after = int(fields[11]) + int(fields[12])
+            busy = (ticks_after - ticks_before) / os.sysconf("SC_CLK_TCK") / 2
+            warnings = [l for l in lines if "accept failed" in l]
+            self.assertGreaterEqual(len(warnings), 1)
+            self.assertLessEqual(len(warnings), 4, "".join(warnings))  # once a second at most
+            self.assertLess(busy, 0.2, "the daemon used %.0f%% of a core while out of descriptors" % (busy * 100))
+            for s in socks:
+                s.close()
+            wait_for(lambda: d.get("/healthz")[0] == 200, timeout=10)  # recovers by itself
+        finally:
+            d.stop()
