@@ -36,7 +36,9 @@ RouteTable Api::make_routes() {
   return RouteTable({
       {"/healthz", kGet | kHead, std::nullopt, "", h(&Api::healthz)},
       {"/readyz", kGet | kHead, std::nullopt, "", h(&Api::readyz)},
-      {"/metrics", kGet | kHead, std::nullopt, "", h(&Api::metrics_text)},
+      {"/metrics", kGet | kHead,
+       config_.metrics_need_token ? std::optional<Role>(Role::kRead) : std::nullopt, "",
+       h(&Api::metrics_text)},
       {"/v1/usage", kPost, Role::kIngest, "", [this](HttpRequest& req, Respond respond) {
          ingest(req, std::move(respond));
        }},

@@ -163,7 +163,15 @@ void read_reporting(YamlReader& r, const YAML::Node& n, Config& c) {
 }
 
 void read_auth(YamlReader& r, const YAML::Node& n, Config& c) {
-  if (!r.expect_map(n, "auth", {"tokens"})) return;
+  if (!r.expect_map(n, "auth", {"tokens", "metrics"})) return;
+  if (n["metrics"]) {
+    const std::string m = r.string(n, "metrics").value_or("");
+    if (m == "read")
+      c.metrics_need_token = true;
+    else if (m != "public")
+      r.error(n["metrics"], "auth.metrics must be public or read (read: /metrics needs a token "
+                            "with role read, which Prometheus sends as a bearer token)");
+  }
   YAML::Node tokens = n["tokens"];
   if (!tokens || tokens.IsNull()) return;
   if (!tokens.IsSequence()) {
@@ -357,6 +365,9 @@ Config load_config(const std::string& path, LoadErrors& errors) {
   c.authz.headers = default_authz_headers();
   if (root["authz"]) read_authz(r, root["authz"], c);
   if (root["otlp"]) read_otlp(r, root["otlp"], c);
+  if (c.metrics_need_token && c.tokens.empty())
+    r.error(root["auth"], "auth.metrics is read, but auth.tokens is empty: add a token with role "
+                          "read for Prometheus");
   if (c.tokens.empty() && !is_loopback_host(c.server.host))
     r.error(root["server"] ? root["server"] : root,
             "server.listen is " + c.server.host +

@@ -63,6 +63,7 @@ struct Config {
   std::string prices_file;  // absolute or relative to cwd, resolved against the main file
   std::string policies_file;
   std::vector<AuthToken> tokens;
+  bool metrics_need_token = false;  // auth.metrics: read
   std::vector<std::string> webhooks;
   struct {
     std::string ca_file;  // alerting.ca_file: PEM bundle to trust for https webhooks

@@ -163,5 +163,51 @@ class PrometheusTest(unittest.TestCase):
         self.assertEqual(wait_for(exhausted_state, timeout=20), ["pending"])
 
 
+class PrometheusTokenTest(unittest.TestCase):
+    """auth.metrics: read, scraped by a real Prometheus with and without its bearer token."""
+
+    def test_metrics_behind_a_token(self):
+        import hashlib
+        prometheus = shutil.which("prometheus")
+        self.assertIsNotNone(prometheus)
+        d = Daemon(extra_config="auth:\n  metrics: read\n  tokens:\n"
+                                "    - {name: prom, sha256: %s, roles: [read]}\n"
+                                % hashlib.sha256(b"prom-secret").hexdigest()).start()
+        pdir = tempfile.mkdtemp(prefix="tollgate-prom-")
+        pport = free_port()
+        token_file = os.path.join(pdir, "token")
+        with open(token_file, "w") as f:
+            f.write("prom-secret")
+        with open(os.path.join(pdir, "prometheus.yml"), "w") as f:
+            f.write("global: {scrape_interval: 1s}\nscrape_configs:\n"
+                    "  - job_name: with-token\n    authorization: {credentials_file: %s}\n"
+                    "    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
+                    "  - job_name: no-token\n    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
+                    % (token_file, d.port, d.port))
+        prom = subprocess.Popen(
+            [prometheus, "--config.file=" + os.path.join(pdir, "prometheus.yml"),
+             "--storage.tsdb.path=" + os.path.join(pdir, "data"),
+             "--web.listen-address=127.0.0.1:%d" % pport, "--log.level=warn"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            self.assertEqual(d.get("/metrics")[0], 401)
+
+            def up(job):
+                url = "http://127.0.0.1:%d/api/v1/query?%s" % (pport, urllib.parse.urlencode({"query": 'up{job="%s"}' % job}))
+                try:
+                    with urllib.request.urlopen(url, timeout=5) as r:
+                        result = json.load(r)["data"]["result"]
+                except (urllib.error.URLError, ValueError, KeyError):
+                    return None
+                return result[0]["value"][1] if result else None
+
+            wait_for(lambda: up("with-token") == "1" and up("no-token") == "0", timeout=60)
+        finally:
+            prom.terminate()
+            prom.wait(20)
+            d.cleanup()
+            shutil.rmtree(pdir, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()
