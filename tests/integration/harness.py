@@ -136,7 +136,25 @@ class Daemon:
                 found = True
         return total if found else None
 
+    def sanitizer_reports(self):
+        """Reports a sanitizer build of the daemon wrote to its log (none in a plain build)."""
+        markers = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer")
+        return [l for l in self.log if any(m in l for m in markers)]
+
+    def check_sanitizers(self):
+        reports = self.sanitizer_reports()
+        if reports:
+            raise AssertionError("sanitizer report from the daemon:\n" + "".join(self.log[-200:]))
+
     def stop(self, sig=signal.SIGTERM, timeout=30):
+        try:
+            return self._stop(sig, timeout)
+        finally:
+            time.sleep(0.05)  # the log pump reads the last lines
+            self.check_sanitizers()
+
+    def _stop(self, sig, timeout):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -158,10 +176,12 @@ class Daemon:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        time.sleep(0.05)  # the log pump reads the last lines
         if self.proc and self.proc.stderr:
             self.proc.stderr.close()
         if self.own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+        self.check_sanitizers()
 
 
 def event(event_id, **fields):
