@@ -23,6 +23,7 @@
 #include "daemon/worker_pool.h"
 #include "metering/event_decoder.h"
 #include "metering/price_book.h"
+#include "metering/shared_slot.h"
 #include "metering/time_util.h"
 #include "storage/ledger.h"
 
@@ -97,7 +98,7 @@ class Api final : public RequestHandler {
   std::string actor_of(const HttpRequest& req) const;
 
   const Config& config_;
-  std::atomic<std::shared_ptr<const PriceBook>> prices_;
+  SharedSlot<const PriceBook> prices_;
   Ledger& ledger_;
   DaemonMetrics& metrics_;
   BudgetService& budgets_;

@@ -1,10 +1,11 @@
 #pragma once
-// ThrottlePublisher: builds each immutable ThrottleTable and publishes it by atomic pointer swap,
+// ThrottlePublisher: builds each immutable ThrottleTable and publishes it by pointer swap,
 // so admission reads throttles without a lock. Owns the token buckets of limit_rps rules, keyed
 // by the rule's identity (Rule::identity(): action, threshold, rate, priorities): two rules of
 // one budget never share a bucket, and a reload that keeps a rule keeps its bucket.
 //
-// Thread-safety: table() from any thread, lock-free. rebind() and publish() from one thread at a
+// Thread-safety: table() from any thread (a copy of a shared_ptr under a mutex held for the
+// reference count only, see metering/shared_slot.h). rebind() and publish() from one thread at a
 // time (PolicyEngine calls them under its mutex).
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "metering/shared_slot.h"
 #include "policies/policy.h"
 #include "policies/throttle_table.h"
 
@@ -35,7 +37,7 @@ class ThrottlePublisher {
     std::shared_ptr<TokenBucket> bucket;
   };
   std::vector<std::vector<Keyed>> buckets_;  // [budget][rule]; null bucket for other actions
-  std::atomic<std::shared_ptr<const ThrottleTable>> table_;
+  SharedSlot<const ThrottleTable> table_;
   uint64_t generation_ = 0;
 };
 

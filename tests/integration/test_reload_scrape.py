@@ -33,7 +33,7 @@ def policies(generation):
     return "\n".join(lines) + "\n"
 
 
-SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer")
+SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|WARNING: ThreadSanitizer")
 
 
 class ReloadWhileScrapingTest(unittest.TestCase):
