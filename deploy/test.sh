@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command: install what is missing, build, and run every test. In order:
-#   1. the unit and integration suites on the g++ build (deploy/setup.sh --tests builds it);
+#   1. the unit and integration suites on the g++ build (deploy/setup.sh --tests builds it), and
+#      a short crash loop (tests/crash_loop.py: SIGKILLs under load, the ledger checked each time);
 #   2. a Release build with g++ as users build it (warnings are errors here);
 #   3. clang with AddressSanitizer + UBSan: the unit and integration suites again, and each
 #      libFuzzer target of tests/fuzz for TOLLGATE_FUZZ_SECONDS (any report fails);
@@ -11,6 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/setup.sh --tests
 ctest --test-dir build --output-on-failure --timeout 600 -j 2
+echo "== Crash loop: SIGKILL under ingest and admissions, the ledger checked after each restart"
+TOLLGATE_BIN="$PWD/build/tollgate" python3 tests/crash_loop.py --kills 10
 
 echo "== Release build with g++"
 cmake --preset gcc-release >/dev/null
