@@ -107,17 +107,26 @@ std::optional<int64_t> parse_duration(std::string_view text) {
   int64_t n = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, n);
   if (ec != std::errc() || end != text.data() + text.size() - 1 || n <= 0) return std::nullopt;
+  int64_t unit_ms = 0;
   switch (text.back()) {
     case 's':
-      return n * 1000;
+      unit_ms = 1000;
+      break;
     case 'm':
-      return n * 60'000;
+      unit_ms = 60'000;
+      break;
     case 'h':
-      return n * 3'600'000;
+      unit_ms = 3'600'000;
+      break;
     case 'd':
-      return n * 86'400'000;
+      unit_ms = 86'400'000;
+      break;
+    default:
+      return std::nullopt;
   }
-  return std::nullopt;
+  int64_t ms = 0;
+  if (__builtin_mul_overflow(n, unit_ms, &ms)) return std::nullopt;  // never wraps to a small one
+  return ms;
 }
 
 }  // namespace tollgate

@@ -188,10 +188,21 @@ Result<LitellmImport> import_litellm(const std::string& json_text, const std::st
         std::smatch m;
         std::string key(field.key());
         if (!std::regex_match(key, m, kAbove)) continue;
+        // N in _above_Nk_tokens: an integer of thousands, at most 10^12 tokens (any larger is
+        // no context window); anything else skips the key, never aborts the import.
+        int64_t thousands = 0;
+        const std::string digits = m[2];
+        auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), thousands);
+        if (ec != std::errc() || end != digits.data() + digits.size() || thousands <= 0 ||
+            thousands > 1'000'000'000) {
+          skip("(one price key, the entry kept) a context threshold that is not a whole number of "
+               "thousands up to 10^12");
+          continue;
+        }
         for (auto [from, to] : kKeys)
           if (m[1] == from)
             if (auto p = per_million(field.value(), shift_of(to)))
-              tiers[std::stoll(m[2]) * 1000][to] = *p;
+              tiers[thousands * 1000][to] = *p;
       }
       if (!base.count("per_1m_input_tokens") && !base.count("per_1m_output_tokens")) {
         if (o.contains("input_cost_per_second") || o.contains("output_cost_per_second"))

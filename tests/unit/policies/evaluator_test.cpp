@@ -1,5 +1,6 @@
 // The evaluator as a pure function: budget state and a time in, decisions out.
 #include "policies/evaluator.h"
+#include "policies/policy.h"
 
 #include <doctest/doctest.h>
 
@@ -119,4 +120,14 @@ TEST_CASE("forecast projects linearly and saturates") {
   const Evaluator ev("USD");
   CHECK(ev.forecast(state(kUsd), 21'600'000).nanos() == 4 * kUsd);
   CHECK(ev.forecast(state(INT64_MAX), 21'600'000).nanos() == INT64_MAX);
+}
+
+TEST_CASE("durations: whole units, and a count that would overflow is no duration") {
+  CHECK(parse_duration("90s") == 90'000);
+  CHECK(parse_duration("7d") == 7 * 86'400'000LL);
+  CHECK_FALSE(parse_duration("5124095576031h").has_value());  // × 3.6e6 passes int64
+  CHECK_FALSE(parse_duration("9223372036854775807s").has_value());
+  CHECK_FALSE(parse_duration("0m").has_value());
+  CHECK_FALSE(parse_duration("1w").has_value());
+  CHECK_FALSE(parse_duration("h").has_value());
 }

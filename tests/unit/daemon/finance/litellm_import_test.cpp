@@ -134,3 +134,18 @@ TEST_CASE("every price LiteLLM gives for what Tollgate prices is kept (CONTRACT 
   CHECK(cost("databricks", "noisy", 1'000'000, 1'000'000, 0, Priority::kStandard) ==
         18'000'010'000);  // 2.99999 + 15.00002
 }
+
+TEST_CASE("a context threshold past any context window skips that key, never aborts the import") {
+  auto r = import_litellm(
+      R"({"m": {"litellm_provider": "p", "input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
+          "input_cost_per_token_above_99999999999999999999k_tokens": 3e-6,
+          "input_cost_per_token_above_0k_tokens": 3e-6}})",
+      "x.json");
+  REQUIRE(r.ok());
+  CHECK(r->imported == 1);
+  CHECK(r->yaml.find("tiers") == std::string::npos);
+  size_t skipped_keys = 0;
+  for (const auto& [reason, n] : r->skipped)
+    if (reason.find("context threshold") != std::string::npos) skipped_keys += n;
+  CHECK(skipped_keys == 2);
+}
