@@ -119,6 +119,8 @@ void Api::healthz(const HttpRequest&, Respond respond) {
 }
 
 void Api::readyz(const HttpRequest&, Respond respond) {
+  if (std::string why = ledger_.unhealthy_reason(); !why.empty() && !draining_.load())
+    return respond({503, "text/plain; charset=utf-8", why + "\n", {}});
   if (std::string why = budgets_.unready_reason(); !why.empty() && !draining_.load())
     return respond({503, "text/plain; charset=utf-8", why + "\n", {}});
   if (ready_.load() && !draining_.load())

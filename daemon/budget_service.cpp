@@ -204,6 +204,11 @@ void BudgetService::add_collector(metrics::Registry& registry) {
             ledger_.commit_failures());
     counter("tollgate_retention_prune_failures_total",
             "Retention prunes of raw events that failed.", ledger_.prune_failures());
+    out.push_back({"tollgate_ledger_unhealthy",
+                   "1 while the ledger refuses writes: its files were removed or replaced, or "
+                   "it is corrupt (see /readyz and the log).",
+                   Type::kGauge,
+                   {{"", {}, ledger_.unhealthy_reason().empty() ? 0.0 : 1.0}}});
     for (auto* f : {&limit, &spend, &reserved, &forecast, &util, &burn, &active})
       out.push_back(std::move(*f));
   });

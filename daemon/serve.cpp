@@ -70,6 +70,7 @@ int serve(const std::string& config_path) {
   lo.path = config.storage.path;
   lo.synchronous_full = config.storage.synchronous_full;
   lo.max_queued_events = config.limits.max_queued_events;
+  lo.quick_check_seconds = 10;  // a damaged ledger is refused at start (README, "Durability")
   lo.request_timeout_ms = config.limits.request_timeout_s * 1000;
   lo.commit_interval_ms = config.storage.commit_interval_ms;
   lo.raw_retention_days = config.storage.raw_retention_days;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <limits>
 #include <map>
@@ -151,6 +153,30 @@ void bind_rollup(Statement& st, const RollupKey& k, const RollupSums& r,
   st.bind(24, r.revenue).bind(25, r.reasoning);
 }
 
+// PRAGMA quick_check, stopped after `max_seconds` on a ledger too large to check in that time
+// (then only what it saw was checked). "" when nothing is wrong, else what SQLite found.
+std::string quick_check(sqlite3* db, int max_seconds, bool& finished) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(max_seconds);
+  sqlite3_progress_handler(
+      db, 100'000,
+      [](void* d) -> int {
+        return std::chrono::steady_clock::now() >
+               *static_cast<std::chrono::steady_clock::time_point*>(d);
+      },
+      const_cast<std::chrono::steady_clock::time_point*>(&deadline));
+  Statement st(db, "PRAGMA quick_check(5)");
+  std::string found;
+  int rc = st.ok() ? SQLITE_ROW : SQLITE_ERROR;
+  while (st.ok() && (rc = st.step()) == SQLITE_ROW) {
+    std::string line = st.column_text(0);
+    if (line != "ok") found += (found.empty() ? "" : "; ") + line;
+  }
+  sqlite3_progress_handler(db, 0, nullptr, nullptr);
+  finished = rc == SQLITE_DONE;
+  if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) found = sqlite3_errmsg(db);
+  return found;
+}
+
 EpochMs bucket_of(EpochMs ts) {
   return (ts >= 0 ? ts : ts - kBucketMs + 1) / kBucketMs * kBucketMs;
 }
@@ -186,10 +212,71 @@ Status Ledger::init() {
     s = exec_sql(
         db_, std::string("PRAGMA synchronous=") + (options_.synchronous_full ? "FULL" : "NORMAL"));
   if (s.ok()) s = exec_sql(db_, "PRAGMA foreign_keys=ON");
+  if (s.ok() && options_.quick_check_seconds > 0) {
+    // A damaged file is refused before anything is acknowledged into it.
+    bool finished = false;
+    const auto start = std::chrono::steady_clock::now();
+    std::string damage = quick_check(db_, options_.quick_check_seconds, finished);
+    if (!damage.empty())
+      return Status::error(Code::kStorageError,
+                           options_.path + " is damaged (SQLite's quick_check: " + damage +
+                               "); nothing was changed. Restore the last copy made by `tollgate "
+                               "backup`, or recover what is readable with `sqlite3 " +
+                               options_.path + " .recover`");
+    if (!finished)
+      spdlog::warn("{}: quick_check stopped after {} s (a large ledger): only part was checked",
+                   options_.path, options_.quick_check_seconds);
+    else
+      spdlog::info("{}: quick_check ok in {} ms", options_.path,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - start)
+                       .count());
+  }
   if (s.ok()) s = migrate(db_);
   if (s.ok()) s = write_meta(db_, {options_.currency, options_.timezone->name()});
   if (!s.ok()) return Status::error(s.code(), options_.path + ": " + s.message());
+  files_intact();  // remembers which files are ours
   return {};
+}
+
+std::string Ledger::unhealthy_reason() const {
+  if (!unhealthy_.load()) return "";
+  std::lock_guard lock(mu_);
+  return unhealthy_reason_;
+}
+
+void Ledger::mark_unhealthy(const std::string& why) {
+  {
+    std::lock_guard lock(mu_);
+    if (unhealthy_.load()) return;
+    unhealthy_reason_ = why;
+    unhealthy_.store(true);
+  }
+  spdlog::error("ledger refuses writes from now on: {}", why);  // once
+}
+
+bool Ledger::files_intact() {
+  if (unhealthy_.load()) return false;
+  auto id_of = [](const std::string& path) -> std::optional<FileId> {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    return FileId{static_cast<unsigned long long>(st.st_dev),
+                  static_cast<unsigned long long>(st.st_ino)};
+  };
+  const std::string wal = options_.path + "-wal";
+  const auto db = id_of(options_.path), w = id_of(wal);
+  if (!db_file_) db_file_ = db;
+  if (!wal_file_) wal_file_ = w;  // SQLite creates the WAL at the first write
+  std::string why;
+  if (!db || !(*db == *db_file_))
+    why = options_.path + (db ? " was replaced" : " was removed");
+  else if (wal_file_ && !(w && *w == *wal_file_))
+    why = wal + (w ? " was replaced" : " was removed");
+  if (why.empty()) return true;
+  mark_unhealthy(why + " under the running daemon: what it would acknowledge now could not be "
+                       "read back after a restart. Restart the daemon (it reopens the files; "
+                       "restore from `tollgate backup` if the database itself is gone)");
+  return false;
 }
 
 Ledger::~Ledger() {
@@ -205,6 +292,11 @@ void Ledger::set_commit_observer(std::function<void(const CommitInfo&)> observer
 void Ledger::submit(std::vector<UsageEvent> events, Done done) {
   {
     std::unique_lock lock(mu_);
+    if (!stopping_ && unhealthy_.load()) {
+      const std::string why = unhealthy_reason_;
+      lock.unlock();
+      return done(Status::error(Code::kStorageUnavailable, why), {}, std::move(events));
+    }
     if (!stopping_) {
       // An empty queue always takes a request, however large (max_items_per_request bounds it).
       if (queued_events_ > 0 && queued_events_ + events.size() > options_.max_queued_events) {
@@ -276,6 +368,7 @@ void Ledger::run() {
       busy = false;
       if (stopping_ && ops_.empty()) return;
       lock.unlock();
+      files_intact();
       prune_if_due();
       lock.lock();
       continue;
@@ -307,7 +400,14 @@ void Ledger::commit(std::vector<Pending>& batch) {
   std::vector<std::vector<Stored>> outcomes(batch.size());
   CommitInfo info;
   auto start = std::chrono::steady_clock::now();
-  Status s = write(batch, outcomes, info);
+  Status s = files_intact() ? write(batch, outcomes, info)
+                            : Status::error(Code::kStorageUnavailable, unhealthy_reason());
+  if (!s.ok()) {
+    const int rc = sqlite3_errcode(db_) & 0xff;
+    if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+      mark_unhealthy("SQLite found " + options_.path + " corrupt (" + s.message() +
+                     "); restore from `tollgate backup`");
+  }
   info.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (s.ok()) {
     std::function<void(const CommitInfo&)> observer;

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,6 +42,8 @@ struct LedgerOptions {
   // Bounds (CONTRACT §2.1 limits): events waiting for the writer, and how long a request may wait
   // for its commit. Past either, `done` gets overloaded and nothing of the request is acknowledged.
   uint64_t max_queued_events = 200'000;
+  // PRAGMA quick_check at open, stopped after this long on a large ledger; 0: none (tools).
+  int quick_check_seconds = 0;
   int request_timeout_ms = 30'000;
 };
 
@@ -87,6 +90,10 @@ class Ledger {
   // Degraded modes, counted for metrics: group commits that failed (their requests got 503), and
   // retention prunes that failed (raw events outlive the retention until one succeeds).
   uint64_t commit_failures() const { return commit_failures_.load(); }
+  // Why the ledger refuses every write from now on ("" while it is healthy): its database or WAL
+  // file was removed or replaced under the daemon (writes would go to a file nobody can open
+  // again), or SQLite found it corrupt. Checked before every commit and every second; logged once.
+  std::string unhealthy_reason() const;
   uint64_t prune_failures() const { return prune_failures_.load(); }
 
  private:
@@ -107,12 +114,15 @@ class Ledger {
   int64_t prune_chunk(int64_t limit);
   void prune_if_due();
   void expire_loop();
+  // Writer thread: false (and the ledger marked unhealthy) when a file is gone or replaced.
+  bool files_intact();
+  void mark_unhealthy(const std::string& why);
 
   LedgerOptions options_;
   Clock clock_;
   std::unique_ptr<DbLock> lock_;
   sqlite3* db_ = nullptr;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> queue_;
   std::deque<std::function<void(sqlite3*)>> ops_;
@@ -123,6 +133,13 @@ class Ledger {
   std::atomic<uint64_t> commit_failures_{0}, prune_failures_{0};
   std::thread writer_;
   std::thread expirer_;
+  struct FileId {
+    unsigned long long dev = 0, ino = 0;
+    bool operator==(const FileId& o) const { return dev == o.dev && ino == o.ino; }
+  };
+  std::optional<FileId> db_file_, wal_file_;  // writer thread
+  std::atomic<bool> unhealthy_{false};
+  std::string unhealthy_reason_;  // under mu_
   std::condition_variable expirer_cv_;
   uint64_t queued_events_ = 0;              // under mu_: events in queue_
   std::vector<Pending>* in_commit_ = nullptr;  // under mu_: the batch being written
