@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "metering/text_rules.h"
+
 namespace tollgate {
 
 namespace {
@@ -50,8 +52,15 @@ void append_json_string(std::string& out, std::string_view s) {
                (s[i + 2] == '\xa8' || s[i + 2] == '\xa9')) {
       out += s[i + 2] == '\xa8' ? "\\u2028" : "\\u2029";  // line breaks to JavaScript
       i += 2;
-    } else {
+    } else if (c < 0x80) {
       out += static_cast<char>(c);
+    } else if (const size_t n = utf8_sequence_length(s, i); n > 0) {
+      out.append(s.substr(i, n));
+      i += n - 1;
+    } else {
+      // Not UTF-8 (refused at ingest, but a ledger written before or edited by hand may hold
+      // it): the replacement character, so the document stays valid JSON.
+      out += "\\ufffd";
     }
   }
   out += '"';

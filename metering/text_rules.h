@@ -10,6 +10,8 @@
 namespace tollgate {
 
 bool is_valid_utf8(std::string_view s);
+// The length of the valid UTF-8 sequence starting at s[i] (1 to 4), or 0 when it is not one.
+size_t utf8_sequence_length(std::string_view s, size_t i);
 bool has_control_character(std::string_view s);
 
 // ok, or invalid_string naming `field`.

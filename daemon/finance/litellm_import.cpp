@@ -173,7 +173,16 @@ Result<LitellmImport> import_litellm(const std::string& json_text, const std::st
           if (const json::value* r = to.if_contains("range");
               r && r->is_array() && !r->get_array().empty()) {
             const json::value& s = r->get_array()[0];
-            start = s.is_int64() ? s.get_int64() : s.is_double() ? int64_t(s.get_double()) : 0;
+            // A bracket start is a token count: past 10^12 (or not finite) no context has it.
+            const double v = s.is_int64()    ? double(s.get_int64())
+                             : s.is_uint64() ? double(s.get_uint64())
+                             : s.is_double() ? s.get_double()
+                                             : 0.0;
+            if (!std::isfinite(v) || v > 1e12) {
+              skip("(one tier, the entry kept) a tiered_pricing range past 10^12 tokens");
+              continue;
+            }
+            start = int64_t(v);
           }
           Rates rates;
           read_rates(to, rates);

@@ -186,7 +186,9 @@ class HostileBodiesTest(unittest.TestCase):
             self.assertTrue(all(size < 1000 for _, size in answers))  # one error, not millions
             print("four hostile 8 MiB bodies: RSS peak %.0f MB, slowest /healthz %.1f ms" % (peak[0], slowest[0] * 1000))
             self.assertLess(peak[0], 300, "RSS peaked at %.0f MB" % peak[0])
-            self.assertLess(slowest[0], 0.1, "/healthz took %.3f s" % slowest[0])
+            # 100 ms on a normal build; a sanitizer build runs everything several times slower.
+            limit = 0.5 if os.environ.get("TOLLGATE_SANITIZED") else 0.1
+            self.assertLess(slowest[0], limit, "/healthz took %.3f s" % slowest[0])
         finally:
             d.stop()
 

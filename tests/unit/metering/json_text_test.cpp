@@ -46,3 +46,12 @@ TEST_CASE("serialize_json writes every string as a string; money goes through Js
   CHECK(JsonWriter().begin_object().key("spend").money(Money::from_nanos(400'120'000'000))
             .end_object().text() == R"({"spend":400.12})");
 }
+
+TEST_CASE("bytes that are not UTF-8 are written as U+FFFD: the document stays valid JSON") {
+  const std::string bad = std::string("a\xb0") + "b\xe2\x80" + "\xf0\x9f\x98\x80" + "\xed\xa0\x80";
+  const std::string text = JsonWriter().string(bad).take();
+  CHECK(text == "\"a\\ufffdb\\ufffd\\ufffd\xf0\x9f\x98\x80\\ufffd\\ufffd\\ufffd\"");
+  boost::system::error_code ec;
+  (void)boost::json::parse(text, ec);
+  CHECK_FALSE(ec);
+}
