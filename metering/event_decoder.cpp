@@ -56,7 +56,10 @@ Status read_count(const json::object& o, std::string_view key, int64_t& out) {
     if (std::floor(d) != d)
       return field_error(Code::kInvalidCount, key,
                          "must be a whole number, got " + json::serialize(*v));
-    n = d > static_cast<double>(kMaxCount) ? kMaxCount + 1 : static_cast<int64_t>(d);
+    // Range first: a double outside int64 (-1e300, ±inf) must not be converted (UB).
+    n = d > static_cast<double>(kMaxCount) ? kMaxCount + 1
+        : d < 0                            ? -1
+                                           : static_cast<int64_t>(d);
   } else {
     return field_error(Code::kInvalidType, key, "must be a non-negative integer");
   }

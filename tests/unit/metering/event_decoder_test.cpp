@@ -194,3 +194,10 @@ TEST_CASE("more than max_items events: too_many_items before any is decoded") {
   CHECK(run("[{}]", BodyFormat::kJson, 0).status().code() == Code::kTooManyItems);
   CHECK(run(R"({"event_id":"one"})", BodyFormat::kJson, 1).ok());
 }
+
+TEST_CASE("counts far outside int64 are refused without converting them (no UB: UBSan checks it)") {
+  CHECK(code_of(R"("requests":-1e300)") == "invalid_count");
+  CHECK(code_of(R"("input_tokens":1e300)") == "invalid_count");
+  CHECK(code_of(R"("output_tokens":-1e18)") == "invalid_count");
+  CHECK(code_of(R"("gpu_seconds":1e300)") != "ok");
+}
