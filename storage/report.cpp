@@ -30,11 +30,22 @@ ReportSums read_sums(const Statement& st, int first) {
   return s;
 }
 
-// SQL expression of a dimension; tag keys are checked by validate_group_by.
-// A dimension's column (its name in kDimensions), or a tag's value out of the tags column.
-std::string dim_sql(const std::string& dim) {
-  if (auto key = tag_key(dim)) return "json_extract(tags, '$.\"" + std::string(*key) + "\"')";
-  return dim;
+// SQL expression of the i-th group_by dimension: a dimension's column (its name in kDimensions,
+// from our own table), or a tag's value out of the tags column, its JSON path a bound parameter
+// (?3 + i; see bind_dims): no text a client sent is ever part of the SQL.
+std::string dim_sql(const std::string& dim, size_t i) {
+  if (tag_key(dim)) return "json_extract(tags, ?" + std::to_string(3 + i) + ")";
+  return find_dimension(dim) ? dim : "NULL";
+}
+
+void bind_dims(Statement& st, const std::vector<std::string>& group_by,
+               std::vector<std::string>& paths) {
+  paths.reserve(group_by.size());  // bound text must stay put until the statement is done
+  for (size_t i = 0; i < group_by.size(); ++i)
+    if (auto key = tag_key(group_by[i])) {
+      paths.push_back("$.\"" + std::string(*key) + "\"");
+      st.bind(int(3 + i), paths.back());
+    }
 }
 
 }  // namespace
@@ -71,7 +82,7 @@ Result<DailyReport> daily_report(sqlite3* db, int64_t day, const std::vector<std
                                  const std::string& currency) {
   if (Status s = validate_group_by(group_by); !s.ok()) return s;
   std::string dims;
-  for (const auto& d : group_by) dims += dim_sql(d) + ", ";
+  for (size_t i = 0; i < group_by.size(); ++i) dims += dim_sql(group_by[i], i) + ", ";
   // The day and the seven before it, in one pass over the day index.
   std::string sql = "SELECT day_local, " + dims + kSums +
                     " FROM rollup_daily WHERE day_local BETWEEN ?1 AND ?2 GROUP BY day_local" +
@@ -81,6 +92,8 @@ Result<DailyReport> daily_report(sqlite3* db, int64_t day, const std::vector<std
   const std::string date = format_date(day), first = format_date(day - 7),
                     prev = format_date(day - 1);
   st.bind(1, first).bind(2, date);
+  std::vector<std::string> paths;
+  bind_dims(st, group_by, paths);
   std::map<std::vector<std::optional<std::string>>, ReportRow> groups;
   DailyReport report;
   report.date = date;
