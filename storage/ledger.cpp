@@ -308,7 +308,8 @@ void Ledger::submit(std::vector<UsageEvent> events, Done done) {
                     {}, std::move(events));
       }
       queued_events_ += events.size();
-      queue_.push_back({std::move(events), std::move(done), std::chrono::steady_clock::now(),
+      queue_.push_back({std::move(events), std::make_shared<Done>(std::move(done)),
+                        std::chrono::steady_clock::now(),
                         std::make_shared<std::atomic<bool>>(false)});
       cv_.notify_one();
       return;
@@ -403,7 +404,8 @@ void Ledger::commit(std::vector<Pending>& batch) {
   Status s = files_intact() ? write(batch, outcomes, info)
                             : Status::error(Code::kStorageUnavailable, unhealthy_reason());
   if (!s.ok()) {
-    const int rc = sqlite3_errcode(db_) & 0xff;
+    const int rc = last_write_error_ & 0xff;
+    last_write_error_ = SQLITE_OK;
     if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
       mark_unhealthy("SQLite found " + options_.path + " corrupt (" + s.message() +
                      "); restore from `tollgate backup`");
@@ -423,9 +425,9 @@ void Ledger::commit(std::vector<Pending>& batch) {
   for (size_t i = 0; i < batch.size(); ++i) {
     if (batch[i].answered->exchange(true)) continue;  // timed out meanwhile: already answered
     if (s.ok()) {
-      batch[i].done(s, std::move(outcomes[i]), std::move(batch[i].events));
+      (*batch[i].done)(s, std::move(outcomes[i]), std::move(batch[i].events));
     } else {
-      batch[i].done(Status::error(Code::kStorageUnavailable,
+      (*batch[i].done)(Status::error(Code::kStorageUnavailable,
                                   "the ledger could not commit (" + s.message() +
                                       "); nothing of this request was stored, retry later"),
                     {}, std::move(batch[i].events));
@@ -436,13 +438,17 @@ void Ledger::commit(std::vector<Pending>& batch) {
 Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored>>& outcomes,
                      CommitInfo& info) {
   Status s = exec_sql(db_, "BEGIN IMMEDIATE");
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    last_write_error_ = sqlite3_errcode(db_);
+    return s;
+  }
   Statement insert(db_, kInsertEvent);
   Statement upsert(db_, kUpsertRollup);
   Statement upsert_daily(db_, kUpsertDaily);
   Statement upsert_charge(db_, kUpsertCharge);
   Statement remove(db_, "DELETE FROM events WHERE rowid = ?1");
   if (!insert.ok() || !upsert.ok() || !upsert_daily.ok() || !upsert_charge.ok() || !remove.ok()) {
+    last_write_error_ = sqlite3_errcode(db_);
     exec_sql(db_, "ROLLBACK");
     return Status::error(Code::kStorageError, insert.error() + upsert.error() +
                                                   upsert_daily.error() + upsert_charge.error() +
@@ -549,6 +555,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
   }
   if (s.ok()) s = exec_sql(db_, "COMMIT");
   if (!s.ok()) {
+    last_write_error_ = sqlite3_errcode(db_);  // before ROLLBACK resets it
     exec_sql(db_, "ROLLBACK");
     info.accepted.clear();
   }
@@ -567,15 +574,25 @@ void Ledger::expire_loop() {
   while (!stopping_) {
     expirer_cv_.wait_for(lock, std::chrono::milliseconds(100));
     const auto now = std::chrono::steady_clock::now();
+    // Collected under the lock, answered outside it: a `done` may call back into the ledger.
+    std::vector<Pending> queued;
+    std::vector<std::shared_ptr<Done>> committing;
     while (!queue_.empty() && now - queue_.front().since > timeout) {
-      Pending p = std::move(queue_.front());
+      queued.push_back(std::move(queue_.front()));
       queue_.pop_front();
-      queued_events_ -= p.events.size();
-      if (!p.answered->exchange(true)) p.done(late, {}, std::move(p.events));
+      queued_events_ -= queued.back().events.size();
     }
     if (in_commit_ && now - commit_since_ > timeout)
       for (Pending& p : *in_commit_)
-        if (now - p.since > timeout && !p.answered->exchange(true)) p.done(late, {}, {});
+        if (now - p.since > timeout && !p.answered->exchange(true)) committing.push_back(p.done);
+    if (queued.empty() && committing.empty()) continue;
+    lock.unlock();
+    for (Pending& p : queued)
+      if (!p.answered->exchange(true)) (*p.done)(late, {}, std::move(p.events));
+    for (auto& done : committing) (*done)(late, {}, {});
+    queued.clear();
+    committing.clear();
+    lock.lock();
   }
 }
 

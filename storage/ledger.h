@@ -74,8 +74,10 @@ class Ledger {
   // stored, a duplicate or refused; or an error status when the transaction failed (nothing of it
   // was stored). After stop() it fails at once with storage_unavailable. With more than
   // max_queued_events already waiting it fails at once with overloaded; a request still unanswered
-  // after request_timeout_ms gets overloaded then (from the expiry thread): if it was still queued
-  // it is never written; if its commit was under way and lands, a retry finds duplicates.
+  // after request_timeout_ms gets overloaded then (from the expiry thread, never under the
+  // ledger's lock): if it was still queued it is never written; if its commit was under way and
+  // lands, a retry finds duplicates (and the budget counts the events: the ledger has them; only
+  // the ingest metrics of that request are not counted, as its answer said "not acknowledged").
   void submit(std::vector<UsageEvent> events, Done done);
   // Called on the writer thread after each successful commit, before the `done` callbacks.
   void set_commit_observer(std::function<void(const CommitInfo&)> observer);
@@ -99,7 +101,7 @@ class Ledger {
  private:
   struct Pending {
     std::vector<UsageEvent> events;
-    Done done;
+    std::shared_ptr<Done> done;  // shared: the expiry thread may call it outside mu_
     std::chrono::steady_clock::time_point since;
     std::shared_ptr<std::atomic<bool>> answered;  // done is called once, by whoever sets this
   };
@@ -131,6 +133,7 @@ class Ledger {
   bool stopped_ = false;
   std::function<void(const CommitInfo&)> observer_;
   std::atomic<uint64_t> commit_failures_{0}, prune_failures_{0};
+  int last_write_error_ = SQLITE_OK;  // writer thread: SQLite's code where write() failed
   std::thread writer_;
   std::thread expirer_;
   struct FileId {

@@ -178,8 +178,8 @@ Result<LitellmImport> import_litellm(const std::string& json_text, const std::st
                              : s.is_uint64() ? double(s.get_uint64())
                              : s.is_double() ? s.get_double()
                                              : 0.0;
-            if (!std::isfinite(v) || v > 1e12) {
-              skip("(one tier, the entry kept) a tiered_pricing range past 10^12 tokens");
+            if (!std::isfinite(v) || v < 0 || v > 1e12) {
+              skip("(one tier, the entry kept) a tiered_pricing range outside 0 to 10^12 tokens");
               continue;
             }
             start = int64_t(v);

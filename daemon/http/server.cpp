@@ -79,6 +79,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void do_read() {
     method_.clear();
     path_.clear();
+    head_ = false;
+    version_ = 11;
+    scanned_ = 0;
     parser_.emplace();
     parser_->header_limit(limits_.max_header);
     parser_->body_limit(limits_.max_body);
@@ -90,10 +93,17 @@ class Session : public std::enable_shared_from_this<Session> {
   // The raw header is looked at before Beast parses it (Beast unfolds obs-fold silently): read
   // until the blank line that ends it is in the buffer, at most server.max_header_bytes.
   void read_raw_header() {
-    const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
-    if (size_t end = data.find("\r\n\r\n"); end != std::string_view::npos)
-      return on_raw_header({}, end + 4);
     const size_t cap = size_t(limits_.max_header) + 4;
+    const std::string_view data(static_cast<const char*>(buffer_.data().data()),
+                                std::min(buffer_.size(), cap));
+    // Not the start of a request line (a TLS hello, binary): Beast's parser answers 400 now.
+    if (!data.empty() && !(data[0] >= 'A' && data[0] <= 'Z') && data[0] != '\r' && data[0] != '\n')
+      return on_raw_header({}, 0);
+    // Resume where the last look stopped: a slow client costs linear time, not quadratic.
+    if (size_t end = data.find("\r\n\r\n", scanned_ > 3 ? scanned_ - 3 : 0);
+        end != std::string_view::npos)
+      return on_raw_header({}, end + 4);
+    scanned_ = data.size();
     if (buffer_.size() >= cap) return on_raw_header(net::error::not_found, 0);
     socket_.async_read_some(buffer_.prepare(std::min<size_t>(cap - buffer_.size(), 65536)),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
@@ -110,6 +120,16 @@ class Session : public std::enable_shared_from_this<Session> {
                                       std::to_string(limits_.max_header) + " bytes)"));
     if (ec) return on_read(ec, 0);
     const std::string_view raw(static_cast<const char*>(buffer_.data().data()), header_end);
+    // The request line's method and path, for counting whatever answer this request gets.
+    if (size_t eol = raw.find("\r\n"); eol != std::string_view::npos) {
+      const std::string_view line = raw.substr(0, eol);
+      const size_t sp = line.find(' '), sp2 = line.find(' ', sp == line.npos ? line.size() : sp + 1);
+      if (sp != line.npos && sp2 != line.npos) {
+        method_ = std::string(line.substr(0, sp));
+        const std::string_view target = line.substr(sp + 1, sp2 - sp - 1);
+        path_ = std::string(target.substr(0, target.find('?')));
+      }
+    }
     // obs-fold: a header line continued on the next line by leading whitespace (RFC 9112 §5.2).
     if (raw.find("\r\n ") != std::string_view::npos || raw.find("\r\n\t") != std::string_view::npos)
       return reply_and_close(error_response(
@@ -119,12 +139,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_header(beast::error_code ec, std::size_t) {
-    if (ec && parser_->is_header_done()) {  // e.g. a Content-Length past the body limit
-      method_ = std::string(parser_->get().method_string());
-      path_ = std::string(parser_->get().target().substr(0, parser_->get().target().find('?')));
-    }
     if (ec) return on_read(ec, 0);
     const auto& req = parser_->get();
+    head_ = req.method() == http::verb::head;  // a refusal of a HEAD has no body either
+    version_ = req.version();
     // Strict framing: a body is delimited by Content-Length or by "Transfer-Encoding: chunked"
     // alone; any other transfer coding, or both, is ambiguous (request smuggling): 400, close.
     auto te = req.find(http::field::transfer_encoding);
@@ -139,8 +157,6 @@ class Session : public std::enable_shared_from_this<Session> {
                                    "\": send Content-Length or \"chunked\" alone"));
     }
     HttpRequest head = plain_head(req);
-    method_ = head.method;
-    path_ = head.path;
     if (auto denied = api_.check_head(head))  // counted by the handler
       return reply_and_close(std::move(*denied), /*counted=*/true);
     if (parser_->is_done()) return on_read({}, 0);
@@ -247,7 +263,6 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!counted) api_.count_response(method_, path_, r.status);
     keep_alive_ = false;
     linger_ = true;
-    version_ = 11;
     do_write(std::move(r));
   }
 
@@ -290,7 +305,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<HttpResponse> early_;
   bool keep_alive_ = false;
   bool head_ = false;
-  std::string method_, path_;  // of the request being read, once its header is
+  std::string method_, path_;  // of the request being read, once its request line is
+  size_t scanned_ = 0;         // bytes of the buffer already searched for the header's end
   unsigned version_ = 11;
 };
 
@@ -371,9 +387,12 @@ struct HttpServer::Impl {
       spdlog::info("signal {}: draining (no new connections, answering requests in flight)", sig);
       hooks.on_stopping();
       api.set_draining();
-      beast::error_code ignored;
-      acceptor.close(ignored);
-      net::post(acceptor.get_executor(), [this] { accept_timer.cancel(); });
+      // The acceptor and its backoff timer live on the acceptor's strand.
+      net::post(acceptor.get_executor(), [this] {
+        beast::error_code ignored;
+        acceptor.close(ignored);
+        accept_timer.cancel();
+      });
       drain_then_stop(std::chrono::steady_clock::now() + std::chrono::seconds(30));
     });
   }

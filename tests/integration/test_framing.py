@@ -117,6 +117,27 @@ class StrictFramingTest(unittest.TestCase):
         status, text, _ = self.post(b"X-Big: " + b"a" * 20000 + b"\r\nContent-Length: 2\r\n", b"[]")
         self.assertIn(" 431 ", status, text)
 
+    def test_a_refused_head_has_no_body_and_garbage_is_refused_at_once(self):
+        s = socket.create_connection(("127.0.0.1", self.d.port))
+        s.settimeout(3)
+        s.sendall(b"HEAD /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except socket.timeout:
+            pass
+        s.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        self.assertIn(b" 404 ", head)
+        self.assertEqual(body, b"")  # HEAD: never a body, even for a refusal
+        status, text, first = exchange(self.d.port, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a TLS hello
+        self.assertIn(" 400 ", status, text)
+        self.assertLess(first, 1.0)
+
     def test_pipelined_requests_still_work(self):
         one = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
         s = socket.create_connection(("127.0.0.1", self.d.port))
