@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "metering/money.h"
+#include "metering/text_rules.h"
 
 namespace tollgate {
 
@@ -161,6 +162,13 @@ Result<LitellmImport> import_litellm(const std::string& json_text, const std::st
     const std::string provider(prov->get_string());
     std::string model = name;
     if (model.rfind(provider + "/", 0) == 0) model = model.substr(provider.size() + 1);
+    // Names events could never carry (CONTRACT §3: non-empty, valid UTF-8, no control
+    // characters, at most 128 bytes) would make a prices file the daemon refuses.
+    if (model.empty() || model.size() > 128 || provider.size() > 128 ||
+        !check_text("model", model).ok() || !check_text("provider", provider).ok()) {
+      skip("a provider or model name no usage event can carry");
+      continue;
+    }
     try {
       Rates base;
       read_rates(o, base);
