@@ -314,11 +314,13 @@ void read_otlp(YamlReader& r, const YAML::Node& n, Config& c) {
   std::erase_if(attrs, [](const auto& a) { return a.second.empty(); });
 }
 
-void read_limits(YamlReader& r, const YAML::Node& n, Config& c) {
+// Returns whether limits.max_bytes_in_flight was given.
+bool read_limits(YamlReader& r, const YAML::Node& n, Config& c) {
   if (!r.expect_map(n, "limits",
                     {"max_event_cost", "max_items_per_request", "max_errors_listed",
-                     "max_queued_events", "max_open_reservations", "request_timeout_s"}))
-    return;
+                     "max_queued_events", "max_open_reservations", "request_timeout_s",
+                     "max_bytes_in_flight"}))
+    return false;
   if (auto m = r.decimal(n, "max_event_cost")) {
     // At most 1e9 units (1e18 nanos): an event alone never nears the int64 nanos edge (9.2e18).
     if (m->nanos() <= 0 || m->nanos() > int64_t(1'000'000'000) * 1'000'000'000)
@@ -334,6 +336,16 @@ void read_limits(YamlReader& r, const YAML::Node& n, Config& c) {
     c.limits.max_open_reservations = *v;
   if (auto v = r.integer(n, "request_timeout_s", 1, 3600))
     c.limits.request_timeout_s = static_cast<int>(*v);
+  // One body of the largest size must fit, or such a request could never be read.
+  if (auto v = r.integer(n, "max_bytes_in_flight", 1024, int64_t(1) << 40)) {
+    if (uint64_t(*v) < c.server.max_body_bytes)
+      r.error(n["max_bytes_in_flight"], "max_bytes_in_flight must be at least server.max_body_bytes (" +
+                                            std::to_string(c.server.max_body_bytes) + ")");
+    else
+      c.limits.max_bytes_in_flight = uint64_t(*v);
+    return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -361,7 +373,9 @@ Config load_config(const std::string& path, LoadErrors& errors) {
   if (root["auth"]) read_auth(r, root["auth"], c);
   if (root["alerting"]) read_alerting(r, root["alerting"], c);
   if (root["metrics"]) read_metrics(r, root["metrics"], c);
-  if (root["limits"]) read_limits(r, root["limits"], c);
+  // Unset, the bytes in flight grow with a larger server.max_body_bytes.
+  if (!root["limits"] || !read_limits(r, root["limits"], c))
+    c.limits.max_bytes_in_flight = std::max(c.limits.max_bytes_in_flight, c.server.max_body_bytes);
   c.authz.headers = default_authz_headers();
   if (root["authz"]) read_authz(r, root["authz"], c);
   if (root["otlp"]) read_otlp(r, root["otlp"], c);

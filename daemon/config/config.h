@@ -87,6 +87,9 @@ struct Config {
     uint64_t max_queued_events = 200'000;
     uint64_t max_open_reservations = 100'000;
     int request_timeout_s = 30;
+    // Bytes of request bodies being read or processed at once (a chunked body counts as
+    // server.max_body_bytes, its most). Default: the larger of 256 MiB and server.max_body_bytes.
+    uint64_t max_bytes_in_flight = 256 * 1024 * 1024;
   } limits;
 };
 

@@ -28,6 +28,7 @@ struct Limits {
   uint32_t max_header;
   std::chrono::seconds idle;
   uint64_t max_connections;
+  uint64_t max_bytes_in_flight;
 };
 
 // One connection: read a request, hand it to the Api, write its response, repeat (keep-alive).
@@ -40,14 +41,18 @@ struct Limits {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, RequestHandler& api, const Limits& limits, std::atomic<uint64_t>& connections,
-          std::atomic<int>& in_flight)
+          std::atomic<int>& in_flight, std::atomic<uint64_t>& bytes_in_flight)
       : socket_(std::move(socket)),
         watchdog_(socket_.get_executor()),
         api_(api),
         limits_(limits),
         connections_(connections),
-        in_flight_(in_flight) {}
-  ~Session() { connections_.fetch_sub(1); }
+        in_flight_(in_flight),
+        bytes_in_flight_(bytes_in_flight) {}
+  ~Session() {
+    release_body_bytes();
+    connections_.fetch_sub(1);
+  }
 
   void start() {
     net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
@@ -159,6 +164,14 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest head = plain_head(req);
     if (auto denied = api_.check_head(head))  // counted by the handler
       return reply_and_close(std::move(*denied), /*counted=*/true);
+    if (!parser_->is_done() && !reserve_body_bytes()) {
+      api_.count_limit_hit("max_bytes_in_flight");
+      auto r = error_response(Code::kOverloaded,
+                              "limits.max_bytes_in_flight (" + std::to_string(limits_.max_bytes_in_flight) +
+                                  " bytes) of request bodies are being read or processed; retry");
+      r.headers.emplace_back("Retry-After", "1");
+      return reply_and_close(std::move(r));
+    }
     if (parser_->is_done()) return on_read({}, 0);
     http::async_read(socket_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
@@ -246,10 +259,28 @@ class Session : public std::enable_shared_from_this<Session> {
                       beast::bind_front_handler(&Session::on_write, shared_from_this()));
   }
 
+  // Holds the body's size (a chunked body: the most it may reach) against the bytes all
+  // connections may have in flight, from its header until its answer is written.
+  bool reserve_body_bytes() {
+    const uint64_t need = parser_->content_length().value_or(limits_.max_body);
+    uint64_t held = bytes_in_flight_.load();
+    do {
+      if (held + need > limits_.max_bytes_in_flight) return false;
+    } while (!bytes_in_flight_.compare_exchange_weak(held, held + need));
+    reserved_ = need;
+    return true;
+  }
+
+  void release_body_bytes() {
+    if (reserved_ != 0) bytes_in_flight_.fetch_sub(reserved_);
+    reserved_ = 0;
+  }
+
   void on_write(beast::error_code ec, std::size_t) {
     // Only now is the request answered: the drain waits for this, not for the handler.
     if (counted_) in_flight_.fetch_sub(1);
     counted_ = false;
+    release_body_bytes();
     if (!ec && linger_) return linger();
     if (ec || !keep_alive_) return close();
     do_read();
@@ -296,6 +327,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const Limits& limits_;
   std::atomic<uint64_t>& connections_;
   std::atomic<int>& in_flight_;
+  std::atomic<uint64_t>& bytes_in_flight_;
+  uint64_t reserved_ = 0;  // of bytes_in_flight_, by the request being read or handled
   Clock::time_point deadline_ = Clock::time_point::max();
   bool closed_ = false;
   bool counted_ = false;
@@ -319,7 +352,8 @@ struct HttpServer::Impl {
         ioc(c.server.threads),
         acceptor(net::make_strand(ioc)),
         limits{c.server.max_body_bytes, static_cast<uint32_t>(c.server.max_header_bytes),
-               std::chrono::seconds(c.server.idle_timeout_s), c.server.max_connections} {}
+               std::chrono::seconds(c.server.idle_timeout_s), c.server.max_connections,
+               c.limits.max_bytes_in_flight} {}
 
   void do_accept() {
     // One I/O thread needs no strand: its handlers never run concurrently.
@@ -337,7 +371,9 @@ struct HttpServer::Impl {
         socket.close(ignored);  // over server.max_connections: refuse at once
         api.count_limit_hit("max_connections");
       } else {
-        std::make_shared<Session>(std::move(socket), api, limits, connections, in_flight)->start();
+        std::make_shared<Session>(std::move(socket), api, limits, connections, in_flight,
+                                  bytes_in_flight)
+            ->start();
       }
       do_accept();
     });
@@ -421,6 +457,7 @@ struct HttpServer::Impl {
   Limits limits;
   std::atomic<uint64_t> connections{0};
   std::atomic<int> in_flight{0};  // requests read and not yet fully written
+  std::atomic<uint64_t> bytes_in_flight{0};  // limits.max_bytes_in_flight
 };
 
 HttpServer::HttpServer(const Config& config, RequestHandler& api)

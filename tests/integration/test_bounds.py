@@ -3,12 +3,14 @@ items per request, errors listed, queued events, the request deadline, open rese
 8 MiB hostile bodies at once keep memory and /healthz in bounds."""
 import json
 import os
+import socket
+import subprocess
 import sqlite3
 import threading
 import time
 import unittest
 
-from harness import Daemon, wait_for
+from harness import BIN, Daemon, wait_for
 
 
 def count(db, event_id=None):
@@ -193,10 +195,6 @@ class HostileBodiesTest(unittest.TestCase):
             d.stop()
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class FileDescriptorTest(unittest.TestCase):
     def test_out_of_file_descriptors_accept_backs_off_and_recovers(self):
         import resource
@@ -252,3 +250,88 @@ class FileDescriptorTest(unittest.TestCase):
             wait_for(lambda: d.get("/healthz")[0] == 200, timeout=10)  # recovers by itself
         finally:
             d.stop()
+
+
+def open_body(port, length=None, chunked=False, first=b"{"):
+    """A POST /v1/usage whose headers are sent whole and whose body only begins."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    framing = b"Transfer-Encoding: chunked\r\n" if chunked else b"Content-Length: %d\r\n" % length
+    s.sendall(b"POST /v1/usage HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + framing +
+              b"\r\n" + ((b"%x\r\n" % len(first)) + first + b"\r\n" if chunked else first))
+    return s
+
+
+def answer_within(s, seconds):
+    """The status line and headers the daemon sent within the time, or b"" if it sent none."""
+    s.settimeout(seconds)
+    try:
+        return s.recv(65536)
+    except socket.timeout:
+        return b""
+
+
+class BytesInFlightTest(unittest.TestCase):
+    """limits.max_bytes_in_flight: bodies being read or handled hold their size (a chunked one the
+    most it may reach) from their header to their answer; past the bound a request is answered 503
+    overloaded from its headers alone, counted, and the bytes come back when a request ends."""
+
+    MIB = 1024 * 1024
+
+    def test_bodies_in_flight_are_bounded_counted_and_released(self):
+        d = Daemon(extra_config="limits:\n  max_bytes_in_flight: %d\n" % (2 * self.MIB))
+        with open(d.config) as f:
+            text = f.read()
+        with open(d.config, "w") as f:
+            f.write(text.replace("threads: 2\n", "threads: 2\n  max_body_bytes: %d\n" % self.MIB))
+        d.start()
+        try:
+            a = open_body(d.port, self.MIB)
+            b = open_body(d.port, self.MIB)
+            time.sleep(0.3)  # both headers read: 2 MiB held
+            c = open_body(d.port, 10)
+            refused = answer_within(c, 5)
+            self.assertTrue(refused.startswith(b"HTTP/1.1 503"), refused[:200])
+            self.assertIn(b"Retry-After: 1", refused)
+            self.assertIn(b"max_bytes_in_flight", refused)
+            c.close()
+            self.assertEqual(answer_within(a, 0.2), b"")  # still being read, not refused
+            self.assertEqual(d.metric_value("tollgate_limit_hits_total", limit="max_bytes_in_flight"), 1)
+            self.assertGreaterEqual(d.metric_value("tollgate_http_requests_total", route="/v1/usage",
+                                                   code="503"), 1)
+
+            # A client that goes away gives its bytes back: a whole 1 MiB body now fits.
+            a.close()
+            body = json.dumps([ev("inflight-1")]).encode()
+            body += b" " * (self.MIB - len(body))
+            wait_for(lambda: d.request("POST", "/v1/usage", body,
+                                       {"Content-Type": "application/json"})[0] == 200, timeout=5)
+            self.assertEqual(count(d.db, "b-inflight-1"), 1)
+            # An answered request gives them back too: the same size again, and again.
+            for i in range(3):
+                s, _, _ = d.request("POST", "/v1/usage", body, {"Content-Type": "application/json"})
+                self.assertEqual(s, 200)
+
+            # A chunked body holds server.max_body_bytes (its most) until it ends.
+            b.close()
+            chunked = [open_body(d.port, chunked=True) for _ in range(2)]
+            time.sleep(0.3)
+            late = open_body(d.port, 10)
+            self.assertTrue(answer_within(late, 5).startswith(b"HTTP/1.1 503"))
+            late.close()
+            for s in chunked:
+                s.close()
+            wait_for(lambda: d.post_usage([ev("inflight-2")])[0] == 200, timeout=5)
+            self.assertEqual(d.metric_value("tollgate_limit_hits_total", limit="max_bytes_in_flight"), 2)
+        finally:
+            d.stop()
+
+    def test_the_bound_below_one_body_is_a_config_error(self):
+        d = Daemon(extra_config="limits:\n  max_bytes_in_flight: 1048576\n")
+        try:
+            out = subprocess.run([BIN, "check", "--config", d.config], capture_output=True, text=True)
+        finally:
+            d.cleanup()
+        self.assertEqual(out.returncode, 1)
+        self.assertRegex(out.stdout + out.stderr,
+                         r"tollgate.yaml:\d+:\d+: .*max_bytes_in_flight must be at least "
+                         r"server.max_body_bytes \(8388608\)")

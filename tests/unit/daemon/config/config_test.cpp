@@ -134,3 +134,23 @@ TEST_CASE("config: limits have defaults, are read, and bad ones name their line"
   REQUIRE(errors.lines.size() == 2);
   CHECK(errors.lines[0].find("c.yaml:") != std::string::npos);
 }
+
+TEST_CASE("config: bytes in flight default to 256 MiB, follow a larger body and never fall below one") {
+  testing::TempDir dir;
+  LoadErrors errors;
+  Config c = load_config(dir.write("a.yaml", "storage: {path: x.db}\n"), errors);
+  CHECK(errors.ok());
+  CHECK(c.limits.max_bytes_in_flight == 256u * 1024 * 1024);
+  c = load_config(dir.write("b.yaml", "server: {max_body_bytes: 536870912}\nstorage: {path: x.db}\n"), errors);
+  CHECK(errors.ok());
+  CHECK(c.limits.max_bytes_in_flight == 536870912u);
+  c = load_config(dir.write("c.yaml", "server: {max_body_bytes: 4096}\nstorage: {path: x.db}\n"
+                                      "limits: {max_bytes_in_flight: 8192}\n"),
+                  errors);
+  CHECK(errors.ok());
+  CHECK(c.limits.max_bytes_in_flight == 8192u);
+  load_config(dir.write("d.yaml", "storage: {path: x.db}\nlimits:\n  max_bytes_in_flight: 4096\n"), errors);
+  REQUIRE(errors.lines.size() == 1);
+  CHECK(errors.lines[0].find("d.yaml:3:") != std::string::npos);
+  CHECK(errors.lines[0].find("at least server.max_body_bytes (8388608)") != std::string::npos);
+}
