@@ -1,15 +1,19 @@
 #include "daemon/http/types.h"
 
-#include <boost/json.hpp>
+#include "metering/json_text.h"
 
 namespace tollgate {
 
 HttpResponse error_response(Code code, const std::string& message) {
-  namespace json = boost::json;
-  json::object err{{"code", code_name(code)}, {"message", message}};
+  // A message may quote what the client sent (a method, a path, a header): JsonWriter writes
+  // bytes that are not UTF-8 as U+FFFD, so the body stays JSON whatever they were.
+  JsonWriter w;
+  w.begin_object().key("error").begin_object();
+  w.key("code").string(code_name(code)).key("message").string(message);
+  w.end_object().end_object();
   HttpResponse r;
   r.status = http_status(code);
-  r.body = json::serialize(json::object{{"error", std::move(err)}});
+  r.body = w.take();
   return r;
 }
 
