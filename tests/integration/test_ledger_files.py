@@ -61,6 +61,48 @@ class LedgerFilesTest(unittest.TestCase):
         finally:
             d.cleanup()
 
+    def test_corruption_found_while_serving_takes_the_daemon_out_of_readiness(self):
+        d = Daemon().start()
+        try:
+            # Enough events (ids spread over the whole index) that the ledger outgrows SQLite's
+            # page cache, so a later commit reads pages from the file.
+            for b in range(20):
+                s, _, _ = d.post_usage([event("k-%d-%06d" % (b, (i * 7919) % 100000), feature="f%d" % (i % 50),
+                                              customer="c%d" % i) for i in range(1000)])
+                self.assertEqual(s, 200)
+            import sqlite3
+            con = sqlite3.connect(d.db, timeout=10)
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything into the main file
+            page = con.execute("PRAGMA page_size").fetchone()[0]
+            con.close()
+            size = os.path.getsize(d.db)
+            with open(d.db, "r+b") as f:  # a disk that returns garbage for most pages
+                f.seek(page * 2)
+                f.write(os.urandom(size - page * 2))
+            failures_before = d.metric_value("tollgate_ledger_commit_failures_total") or 0
+            statuses = []
+            for i in range(20):
+                s, body, _ = d.post_usage([event("late-%d-%d" % (i, j), customer="n%d" % j) for j in range(50)])
+                statuses.append(s)
+                if s == 503:
+                    break
+            self.assertEqual(statuses[-1], 503, statuses)
+            print("statuses before the 503:", statuses)
+            self.assertEqual(body["error"]["code"], "storage_unavailable")
+            s, text, _ = d.get("/readyz")
+            self.assertEqual(s, 503)
+            self.assertIn("corrupt", text.decode())
+            self.assertIn("tollgate backup", text.decode())
+            self.assertEqual(d.metric_value("tollgate_ledger_unhealthy"), 1)
+            self.assertGreater(d.metric_value("tollgate_ledger_commit_failures_total"), failures_before)
+            # From now on refused at once, without touching the file; logged once.
+            for i in range(3):
+                self.assertEqual(d.post_usage([event("after-%d" % i)])[0], 503)
+            self.assertEqual(sum("ledger refuses writes" in l for l in d.log), 1)
+            self.assertEqual(d.get("/healthz")[0], 200)  # alive: on-call sees why, nothing crashed
+        finally:
+            d.cleanup()
+
 
 if __name__ == "__main__":
     unittest.main()
