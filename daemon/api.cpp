@@ -83,6 +83,11 @@ std::optional<HttpResponse> Api::refusal(const HttpRequest& req,
     return r;
   }
   if (match.route->role) return authorize(auth_, req, *match.route->role);
+  // Routes open to anyone (probes, metrics, the page) take no body: otherwise a client without a
+  // token could hold limits.max_bytes_in_flight with bodies it never sends.
+  if (req.has_body || !req.body.empty())
+    return error_response(Code::kBadRequest,
+                          req.method + " " + req.path + " takes no body; send the request without one");
   return std::nullopt;
 }
 

@@ -162,6 +162,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                    "\": send Content-Length or \"chunked\" alone"));
     }
     HttpRequest head = plain_head(req);
+    head.has_body = !parser_->is_done();
     if (auto denied = api_.check_head(head))  // counted by the handler
       return reply_and_close(std::move(*denied), /*counted=*/true);
     if (!parser_->is_done() && !reserve_body_bytes()) {
@@ -265,7 +266,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const uint64_t need = parser_->content_length().value_or(limits_.max_body);
     uint64_t held = bytes_in_flight_.load();
     do {
-      if (held + need > limits_.max_bytes_in_flight) return false;
+      if (need > limits_.max_bytes_in_flight - held) return false;
     } while (!bytes_in_flight_.compare_exchange_weak(held, held + need));
     reserved_ = need;
     return true;
@@ -445,6 +446,10 @@ struct HttpServer::Impl {
   const Config& config;
   RequestHandler& api;
   ServerHooks hooks;
+  // Before the io_context: sessions its destructor still destroys count themselves out of these.
+  std::atomic<uint64_t> connections{0};
+  std::atomic<int> in_flight{0};  // requests read and not yet fully written
+  std::atomic<uint64_t> bytes_in_flight{0};  // limits.max_bytes_in_flight
   net::io_context ioc;
   tcp::acceptor acceptor;
   net::signal_set signals{ioc, SIGINT, SIGTERM, SIGHUP};
@@ -455,9 +460,6 @@ struct HttpServer::Impl {
   uint64_t accept_failures = 0;
   std::chrono::steady_clock::time_point last_accept_log{};
   Limits limits;
-  std::atomic<uint64_t> connections{0};
-  std::atomic<int> in_flight{0};  // requests read and not yet fully written
-  std::atomic<uint64_t> bytes_in_flight{0};  // limits.max_bytes_in_flight
 };
 
 HttpServer::HttpServer(const Config& config, RequestHandler& api)

@@ -21,6 +21,8 @@ struct HttpRequest {
   // (kAllHeadersPrefix), so the hot routes copy nothing more.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // The head announces a body (Content-Length above 0 or chunked): set before the body is read.
+  bool has_body = false;
 
   // The header's value ("" when absent); `lower_name` must be lower case.
   std::string_view header(std::string_view lower_name) const;

@@ -325,6 +325,28 @@ class BytesInFlightTest(unittest.TestCase):
         finally:
             d.stop()
 
+    def test_routes_open_to_anyone_take_no_body_so_no_one_without_a_token_holds_bytes(self):
+        d = Daemon(extra_config="limits:\n  max_bytes_in_flight: %d\n" % (8 * self.MIB)).start()
+        try:
+            held = []
+            for path in ("/healthz", "/readyz", "/metrics", "/"):
+                for framing in (b"Content-Length: 8388608\r\n", b"Transfer-Encoding: chunked\r\n"):
+                    s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+                    s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\n")
+                    answer = answer_within(s, 5)
+                    self.assertTrue(answer.startswith(b"HTTP/1.1 400"), (path, answer[:200]))
+                    self.assertIn(b"takes no body", answer)
+                    held.append(s)
+            # None of them holds anything: a whole 8 MiB body is still taken.
+            body = json.dumps([ev("open-1")]).encode()
+            body += b" " * (8 * self.MIB - len(body))
+            s, _, _ = d.request("POST", "/v1/usage", body, {"Content-Type": "application/json"})
+            self.assertEqual(s, 200)
+            for s in held:
+                s.close()
+        finally:
+            d.stop()
+
     def test_the_bound_below_one_body_is_a_config_error(self):
         d = Daemon(extra_config="limits:\n  max_bytes_in_flight: 1048576\n")
         try:
