@@ -70,7 +70,10 @@ int serve(const std::string& config_path) {
   lo.path = config.storage.path;
   lo.synchronous_full = config.storage.synchronous_full;
   lo.max_queued_events = config.limits.max_queued_events;
-  lo.quick_check_seconds = 10;  // a damaged ledger is refused at start (README, "Durability")
+  // A damaged ledger is refused at start; a large one is checked for a second at start and then
+  // whole in the background, so readiness does not wait on it (README, "Durability").
+  lo.quick_check_at_open_ms = 1000;
+  lo.quick_check_in_background = true;
   lo.request_timeout_ms = config.limits.request_timeout_s * 1000;
   lo.commit_interval_ms = config.storage.commit_interval_ms;
   lo.raw_retention_days = config.storage.raw_retention_days;

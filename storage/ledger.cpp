@@ -153,17 +153,13 @@ void bind_rollup(Statement& st, const RollupKey& k, const RollupSums& r,
   st.bind(24, r.revenue).bind(25, r.reasoning);
 }
 
-// PRAGMA quick_check, stopped after `max_seconds` on a ledger too large to check in that time
-// (then only what it saw was checked). "" when nothing is wrong, else what SQLite found.
-std::string quick_check(sqlite3* db, int max_seconds, bool& finished) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(max_seconds);
+// PRAGMA quick_check, stopped when `stop` says so (a deadline, a stopping ledger): then only what
+// it saw was checked. "" when nothing is wrong, else what SQLite found.
+std::string quick_check(sqlite3* db, const std::function<bool()>& stop, bool& finished) {
   sqlite3_progress_handler(
       db, 100'000,
-      [](void* d) -> int {
-        return std::chrono::steady_clock::now() >
-               *static_cast<std::chrono::steady_clock::time_point*>(d);
-      },
-      const_cast<std::chrono::steady_clock::time_point*>(&deadline));
+      [](void* f) -> int { return (*static_cast<const std::function<bool()>*>(f))() ? 1 : 0; },
+      const_cast<std::function<bool()>*>(&stop));
   Statement st(db, "PRAGMA quick_check(5)");
   std::string found;
   int rc = st.ok() ? SQLITE_ROW : SQLITE_ERROR;
@@ -189,6 +185,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(LedgerOptions options, Clock clock)
   if (!s.ok()) return s;
   ledger->writer_ = std::thread([l = ledger.get()] { l->run(); });
   ledger->expirer_ = std::thread([l = ledger.get()] { l->expire_loop(); });
+  if (ledger->check_pending_) ledger->checker_ = std::thread([l = ledger.get()] { l->check_in_background(); });
   return ledger;
 }
 
@@ -212,20 +209,25 @@ Status Ledger::init() {
     s = exec_sql(
         db_, std::string("PRAGMA synchronous=") + (options_.synchronous_full ? "FULL" : "NORMAL"));
   if (s.ok()) s = exec_sql(db_, "PRAGMA foreign_keys=ON");
-  if (s.ok() && options_.quick_check_seconds > 0) {
+  if (s.ok() && options_.quick_check_at_open_ms == 0) check_pending_ = options_.quick_check_in_background;
+  if (s.ok() && options_.quick_check_at_open_ms > 0) {
     // A damaged file is refused before anything is acknowledged into it.
     bool finished = false;
     const auto start = std::chrono::steady_clock::now();
-    std::string damage = quick_check(db_, options_.quick_check_seconds, finished);
+    const auto deadline = start + std::chrono::milliseconds(options_.quick_check_at_open_ms);
+    std::string damage =
+        quick_check(db_, [deadline] { return std::chrono::steady_clock::now() > deadline; }, finished);
     if (!damage.empty())
       return Status::error(Code::kStorageError,
                            options_.path + " is damaged (SQLite's quick_check: " + damage +
                                "); nothing was changed. Restore the last copy made by `tollgate "
                                "backup`, or recover what is readable with `sqlite3 " +
                                options_.path + " .recover`");
+    check_pending_ = !finished && options_.quick_check_in_background;
     if (!finished)
-      spdlog::warn("{}: quick_check stopped after {} s (a large ledger): only part was checked",
-                   options_.path, options_.quick_check_seconds);
+      spdlog::info("{}: quick_check checked what it could in {} ms at start{}", options_.path,
+                   options_.quick_check_at_open_ms,
+                   check_pending_ ? "; the whole file is checked in the background" : "");
     else
       spdlog::info("{}: quick_check ok in {} ms", options_.path,
                    std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -342,7 +344,36 @@ void Ledger::run_ops(std::unique_lock<std::mutex>& lock) {
   }
 }
 
+// The whole file's quick_check on a read connection of its own (WAL: the writer goes on). Its
+// read transaction keeps checkpoints from passing its snapshot while it runs (seconds per ten
+// million events), so the WAL may grow meanwhile.
+void Ledger::check_in_background() {
+  sqlite3* db = nullptr;
+  const auto start = std::chrono::steady_clock::now();
+  if (sqlite3_open_v2(options_.path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    spdlog::warn("{}: the background quick_check could not open the file: {}", options_.path,
+                 db ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_close_v2(db);
+    return;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  bool finished = false;
+  const std::string damage = quick_check(db, [this] { return checker_stop_.load(); }, finished);
+  sqlite3_close_v2(db);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  if (!damage.empty())
+    mark_unhealthy(options_.path + " is damaged (SQLite's quick_check, in the background: " + damage +
+                   "). Restore the last copy made by `tollgate backup`, or recover what is "
+                   "readable with `sqlite3 " + options_.path + " .recover`");
+  else if (finished)
+    spdlog::info("{}: quick_check ok in {} ms (in the background)", options_.path, ms);
+}
+
 void Ledger::stop() {
+  checker_stop_.store(true);
+  if (checker_.joinable()) checker_.join();
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;

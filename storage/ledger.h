@@ -42,8 +42,12 @@ struct LedgerOptions {
   // Bounds (CONTRACT §2.1 limits): events waiting for the writer, and how long a request may wait
   // for its commit. Past either, `done` gets overloaded and nothing of the request is acknowledged.
   uint64_t max_queued_events = 200'000;
-  // PRAGMA quick_check at open, stopped after this long on a large ledger; 0: none (tools).
-  int quick_check_seconds = 0;
+  // PRAGMA quick_check at open, stopped after this long on a large ledger (a damaged file is then
+  // refused before anything is acknowledged into it); 0: none at open (tools).
+  int quick_check_at_open_ms = 0;
+  // What open did not get to check is checked again, whole, on a read connection of its own
+  // while the ledger serves; damage found then marks the ledger unhealthy.
+  bool quick_check_in_background = false;
   int request_timeout_ms = 30'000;
 };
 
@@ -116,6 +120,7 @@ class Ledger {
   int64_t prune_chunk(int64_t limit);
   void prune_if_due();
   void expire_loop();
+  void check_in_background();
   // Writer thread: false (and the ledger marked unhealthy) when a file is gone or replaced.
   bool files_intact();
   void mark_unhealthy(const std::string& why);
@@ -136,6 +141,9 @@ class Ledger {
   int last_write_error_ = SQLITE_OK;  // writer thread: SQLite's code where write() failed
   std::thread writer_;
   std::thread expirer_;
+  std::thread checker_;  // the background quick_check, when open could not finish it
+  std::atomic<bool> checker_stop_{false};
+  bool check_pending_ = false;  // set by init(): open did not check the whole file
   struct FileId {
     unsigned long long dev = 0, ino = 0;
     bool operator==(const FileId& o) const { return dev == o.dev && ino == o.ino; }

@@ -286,3 +286,73 @@ TEST_CASE("reasoning tokens are kept per event and in the rollups") {
   CHECK(query_int(db, "SELECT SUM(reasoning_tokens) FROM rollup_15m") == 35);
   CHECK(query_int(db, "SELECT SUM(reasoning_tokens) FROM rollup_daily") == 35);
 }
+
+namespace {
+
+// A ledger of `n` events, closed, with pages past the first few overwritten with garbage.
+void damaged_ledger(const testing::TempDir& dir, int n) {
+  {
+    auto l = Ledger::open(options(dir), [] { return kNow; });
+    REQUIRE(l.ok());
+    std::vector<UsageEvent> events;
+    for (int i = 0; i < n; ++i) events.push_back(make("q" + std::to_string(i * 7919 % 100003), 7));
+    REQUIRE(submit_and_wait(*l.value(), events).status.ok());
+  }
+  FILE* f = std::fopen(dir.file("ledger.db").c_str(), "r+b");
+  REQUIRE(f);
+  std::fseek(f, 0, SEEK_END);
+  const long size = std::ftell(f);
+  std::fseek(f, size / 2, SEEK_SET);
+  std::vector<char> garbage(8192);
+  for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = char(i * 131 + 7);
+  std::fwrite(garbage.data(), 1, garbage.size(), f);
+  std::fclose(f);
+}
+
+}  // namespace
+
+TEST_CASE("quick_check: damage is refused at open when open can check the whole file") {
+  testing::TempDir dir;
+  damaged_ledger(dir, 3000);
+  LedgerOptions o = options(dir);
+  o.quick_check_at_open_ms = 10'000;
+  o.quick_check_in_background = true;
+  auto l = Ledger::open(o, [] { return kNow; });
+  REQUIRE_FALSE(l.ok());
+  CHECK(l.status().message().find("is damaged") != std::string::npos);
+  CHECK(l.status().message().find("tollgate backup") != std::string::npos);
+}
+
+TEST_CASE("quick_check: what open did not check is checked in the background, and damage found "
+          "then marks the ledger unhealthy") {
+  testing::TempDir dir;
+  damaged_ledger(dir, 3000);
+  LedgerOptions o = options(dir);
+  o.quick_check_at_open_ms = 0;  // nothing at open: the background check is all there is
+  o.quick_check_in_background = true;
+  auto l = Ledger::open(o, [] { return kNow; });
+  REQUIRE(l.ok());
+  for (int i = 0; i < 500 && l.value()->unhealthy_reason().empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(l.value()->unhealthy_reason().find("damaged (SQLite's quick_check, in the background") !=
+        std::string::npos);
+  CHECK(submit_and_wait(*l.value(), {make("after", 1)}).status.code() == Code::kStorageUnavailable);
+}
+
+TEST_CASE("quick_check: a sound ledger checked in the background stays healthy; stop ends the check") {
+  testing::TempDir dir;
+  {
+    auto l = Ledger::open(options(dir), [] { return kNow; });
+    REQUIRE(l.ok());
+    std::vector<UsageEvent> events;
+    for (int i = 0; i < 2000; ++i) events.push_back(make("s" + std::to_string(i), 7));
+    REQUIRE(submit_and_wait(*l.value(), events).status.ok());
+  }
+  LedgerOptions o = options(dir);
+  o.quick_check_in_background = true;
+  auto l = Ledger::open(o, [] { return kNow; });
+  REQUIRE(l.ok());
+  CHECK(submit_and_wait(*l.value(), {make("during", 1)}).status.ok());
+  l.value()->stop();  // joins the checker, finished or not
+  CHECK(l.value()->unhealthy_reason().empty());
+}
