@@ -209,6 +209,11 @@ void BudgetService::add_collector(metrics::Registry& registry) {
                    "it is corrupt (see /readyz and the log).",
                    Type::kGauge,
                    {{"", {}, ledger_.unhealthy_reason().empty() ? 0.0 : 1.0}}});
+    out.push_back({"tollgate_ledger_quick_check_running",
+                   "1 while the whole ledger's quick_check runs in the background after start "
+                   "(writes are acknowledged meanwhile; damage found marks the ledger unhealthy).",
+                   Type::kGauge,
+                   {{"", {}, ledger_.checking() ? 1.0 : 0.0}}});
     for (auto* f : {&limit, &spend, &reserved, &forecast, &util, &burn, &active})
       out.push_back(std::move(*f));
   });

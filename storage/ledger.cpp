@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <limits>
 #include <map>
 #include <tuple>
@@ -153,24 +156,54 @@ void bind_rollup(Statement& st, const RollupKey& k, const RollupSums& r,
   st.bind(24, r.revenue).bind(25, r.reasoning);
 }
 
-// PRAGMA quick_check, stopped when `stop` says so (a deadline, a stopping ledger): then only what
-// it saw was checked. "" when nothing is wrong, else what SQLite found.
-std::string quick_check(sqlite3* db, const std::function<bool()>& stop, bool& finished) {
-  sqlite3_progress_handler(
-      db, 100'000,
-      [](void* f) -> int { return (*static_cast<const std::function<bool()>*>(f))() ? 1 : 0; },
-      const_cast<std::function<bool()>*>(&stop));
-  Statement st(db, "PRAGMA quick_check(5)");
-  std::string found;
-  int rc = st.ok() ? SQLITE_ROW : SQLITE_ERROR;
-  while (st.ok() && (rc = st.step()) == SQLITE_ROW) {
-    std::string line = st.column_text(0);
-    if (line != "ok") found += (found.empty() ? "" : "; ") + line;
+// What PRAGMA quick_check said: `damage` is what SQLite found wrong ("" if nothing); `finished`
+// whether it checked the whole file; `error` why it stopped early, if not told to.
+struct CheckResult {
+  std::string damage;
+  bool finished = false;
+  std::string error;
+};
+
+// PRAGMA quick_check on `db`, stopped when `stop` says so (a deadline, a stopping ledger). A
+// watchdog asks `stop` every 20 ms and interrupts the statement: SQLite's progress handler is not
+// called while it walks a B-tree, which is most of the check on a large file.
+CheckResult quick_check(sqlite3* db, const std::function<bool()>& stop) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool over = false;
+  std::thread watchdog([&] {
+    std::unique_lock lock(m);
+    while (!over) {
+      if (stop()) {
+        sqlite3_interrupt(db);  // a late one is harmless: SQLite clears it at the next statement
+        return;
+      }
+      cv.wait_for(lock, std::chrono::milliseconds(20));
+    }
+  });
+  CheckResult r;
+  int rc = SQLITE_ERROR;
+  {
+    Statement st(db, "PRAGMA quick_check(5)");
+    if (st.ok()) {
+      while ((rc = st.step()) == SQLITE_ROW) {
+        std::string line = st.column_text(0);
+        if (line != "ok") r.damage += (r.damage.empty() ? "" : "; ") + line;
+      }
+    } else {
+      rc = sqlite3_errcode(db);  // a schema SQLite cannot read fails here
+    }
+    if (rc != SQLITE_DONE) r.error = sqlite3_errmsg(db);
   }
-  sqlite3_progress_handler(db, 0, nullptr, nullptr);
-  finished = rc == SQLITE_DONE;
-  if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) found = sqlite3_errmsg(db);
-  return found;
+  {
+    std::lock_guard lock(m);
+    over = true;
+  }
+  cv.notify_one();
+  watchdog.join();
+  r.finished = rc == SQLITE_DONE;
+  if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) r.damage = r.error;
+  return r;
 }
 
 EpochMs bucket_of(EpochMs ts) {
@@ -185,7 +218,10 @@ Result<std::unique_ptr<Ledger>> Ledger::open(LedgerOptions options, Clock clock)
   if (!s.ok()) return s;
   ledger->writer_ = std::thread([l = ledger.get()] { l->run(); });
   ledger->expirer_ = std::thread([l = ledger.get()] { l->expire_loop(); });
-  if (ledger->check_pending_) ledger->checker_ = std::thread([l = ledger.get()] { l->check_in_background(); });
+  if (ledger->check_pending_) {
+    ledger->checking_.store(true);
+    ledger->checker_ = std::thread([l = ledger.get()] { l->check_in_background(); });
+  }
   return ledger;
 }
 
@@ -212,11 +248,12 @@ Status Ledger::init() {
   if (s.ok() && options_.quick_check_at_open_ms == 0) check_pending_ = options_.quick_check_in_background;
   if (s.ok() && options_.quick_check_at_open_ms > 0) {
     // A damaged file is refused before anything is acknowledged into it.
-    bool finished = false;
     const auto start = std::chrono::steady_clock::now();
     const auto deadline = start + std::chrono::milliseconds(options_.quick_check_at_open_ms);
-    std::string damage =
-        quick_check(db_, [deadline] { return std::chrono::steady_clock::now() > deadline; }, finished);
+    const CheckResult check =
+        quick_check(db_, [deadline] { return std::chrono::steady_clock::now() > deadline; });
+    const std::string& damage = check.damage;
+    const bool finished = check.finished;
     if (!damage.empty())
       return Status::error(Code::kStorageError,
                            options_.path + " is damaged (SQLite's quick_check: " + damage +
@@ -225,8 +262,11 @@ Status Ledger::init() {
                                options_.path + " .recover`");
     check_pending_ = !finished && options_.quick_check_in_background;
     if (!finished)
-      spdlog::info("{}: quick_check checked what it could in {} ms at start{}", options_.path,
-                   options_.quick_check_at_open_ms,
+      spdlog::info("{}: quick_check stopped after {} ms at start ({}){}", options_.path,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - start)
+                       .count(),
+                   check.error,
                    check_pending_ ? "; the whole file is checked in the background" : "");
     else
       spdlog::info("{}: quick_check ok in {} ms", options_.path,
@@ -355,25 +395,35 @@ void Ledger::check_in_background() {
     spdlog::warn("{}: the background quick_check could not open the file: {}", options_.path,
                  db ? sqlite3_errmsg(db) : "out of memory");
     sqlite3_close_v2(db);
+    checking_.store(false);
     return;
   }
   sqlite3_busy_timeout(db, 5000);
-  bool finished = false;
-  const std::string damage = quick_check(db, [this] { return checker_stop_.load(); }, finished);
+  const CheckResult check = quick_check(db, [this] { return checker_stop_.load(); });
   sqlite3_close_v2(db);
+  const std::string& damage = check.damage;
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
   if (!damage.empty())
     mark_unhealthy(options_.path + " is damaged (SQLite's quick_check, in the background: " + damage +
                    "). Restore the last copy made by `tollgate backup`, or recover what is "
                    "readable with `sqlite3 " + options_.path + " .recover`");
-  else if (finished)
+  else if (check.finished)
     spdlog::info("{}: quick_check ok in {} ms (in the background)", options_.path, ms);
+  else if (checker_stop_.load())
+    spdlog::info("{}: the background quick_check was stopped after {} ms, unfinished", options_.path, ms);
+  else
+    spdlog::warn("{}: the background quick_check could not finish: {}; the file was checked only "
+                 "in part (restart to check it again)", options_.path, check.error);
+  checking_.store(false);  // after marking: never "done" and "healthy" before the damage is known
 }
 
 void Ledger::stop() {
   checker_stop_.store(true);
-  if (checker_.joinable()) checker_.join();
+  {
+    std::lock_guard lock(checker_mu_);  // stop() may be called from two threads
+    if (checker_.joinable()) checker_.join();
+  }
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;

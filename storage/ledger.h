@@ -100,6 +100,9 @@ class Ledger {
   // file was removed or replaced under the daemon (writes would go to a file nobody can open
   // again), or SQLite found it corrupt. Checked before every commit and every second; logged once.
   std::string unhealthy_reason() const;
+  // The whole file's quick_check is still running in the background (writes are acknowledged
+  // meanwhile; damage it finds then marks the ledger unhealthy).
+  bool checking() const { return checking_.load(); }
   uint64_t prune_failures() const { return prune_failures_.load(); }
 
  private:
@@ -143,6 +146,8 @@ class Ledger {
   std::thread expirer_;
   std::thread checker_;  // the background quick_check, when open could not finish it
   std::atomic<bool> checker_stop_{false};
+  std::atomic<bool> checking_{false};  // the background quick_check is running
+  std::mutex checker_mu_;              // joins the checker once
   bool check_pending_ = false;  // set by init(): open did not check the whole file
   struct FileId {
     unsigned long long dev = 0, ino = 0;

@@ -24,6 +24,8 @@ class LedgerFilesTest(unittest.TestCase):
             self.assertEqual(d.metric_value("tollgate_ledger_unhealthy"), 1)
             for i in range(3):
                 self.assertEqual(d.post_usage([event("w3-%d" % i)])[0], 503)
+            # The log is read by another thread: wait for the line, then check it came once.
+            wait_for(lambda: any("ledger refuses writes" in l for l in d.log), timeout=5)
             self.assertEqual(sum("ledger refuses writes" in l for l in d.log), 1)  # logged once
             # A restart reopens the files: w1 was committed before, and the daemon is ready again.
             d.stop()
@@ -87,7 +89,6 @@ class LedgerFilesTest(unittest.TestCase):
                 if s == 503:
                     break
             self.assertEqual(statuses[-1], 503, statuses)
-            print("statuses before the 503:", statuses)
             self.assertEqual(body["error"]["code"], "storage_unavailable")
             s, text, _ = d.get("/readyz")
             self.assertEqual(s, 503)
@@ -98,6 +99,7 @@ class LedgerFilesTest(unittest.TestCase):
             # From now on refused at once, without touching the file; logged once.
             for i in range(3):
                 self.assertEqual(d.post_usage([event("after-%d" % i)])[0], 503)
+            wait_for(lambda: any("ledger refuses writes" in l for l in d.log), timeout=5)
             self.assertEqual(sum("ledger refuses writes" in l for l in d.log), 1)
             self.assertEqual(d.get("/healthz")[0], 200)  # alive: on-call sees why, nothing crashed
         finally:
