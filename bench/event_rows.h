@@ -42,4 +42,49 @@ inline void append_json(std::string& out, const Row& r, const char* ts) {
   out.append(buf, len);
 }
 
+// Traffic as a company sends it (the "company" shape): 50 features, 7 teams, 1,000 customers,
+// 4 models of 3 providers, 2 regions, 3 priorities, two tags per event. Values are spread with
+// different strides so the combinations do not repeat in lockstep.
+struct CompanyRow {
+  std::string event_id;
+  int feature, team, customer, model, region, priority, env, cost_center;
+  int64_t input_tokens, cached_input_tokens, output_tokens;
+};
+
+inline const char* kRegions[] = {"eu-fr", "us-east"};
+inline const char* kPriorities[] = {"critical", "standard", "batch"};
+inline const char* kEnvs[] = {"prod", "staging"};
+
+inline CompanyRow company_row(const std::string& prefix, int64_t n) {
+  const uint64_t h = static_cast<uint64_t>(n) * 0x9E3779B97F4A7C15ull;  // a cheap spread of n
+  return {prefix + std::to_string(n),
+          static_cast<int>(h % 50),
+          static_cast<int>((h >> 8) % 7),
+          static_cast<int>((h >> 16) % 1000),
+          static_cast<int>((h >> 28) % 4),
+          static_cast<int>((h >> 32) % 2),
+          static_cast<int>((h >> 36) % 3),
+          static_cast<int>((h >> 40) % 2),
+          static_cast<int>((h >> 44) % 40),
+          static_cast<int64_t>(200 + (h >> 20) % 6000),
+          static_cast<int64_t>((h >> 24) % 3 == 0 ? (h >> 30) % 1000 : 0),
+          static_cast<int64_t>(50 + (h >> 12) % 900)};
+}
+
+inline void append_json(std::string& out, const CompanyRow& r, const char* ts) {
+  char buf[640];
+  int len = std::snprintf(
+      buf, sizeof buf,
+      "{\"event_id\":\"%s\",\"ts\":\"%s\",\"feature\":\"feature-%02d\",\"team\":\"team-%d\","
+      "\"customer\":\"customer-%04d\",\"provider\":\"%s\",\"model\":\"%s\",\"region\":\"%s\","
+      "\"priority\":\"%s\",\"tags\":{\"env\":\"%s\",\"cost_center\":\"cc-%02d\"},"
+      "\"input_tokens\":%lld,\"cached_input_tokens\":%lld,\"output_tokens\":%lld,"
+      "\"latency_ms\":420}\n",
+      r.event_id.c_str(), ts, r.feature, r.team, r.customer, kProviders[r.model], kModels[r.model],
+      kRegions[r.region], kPriorities[r.priority], kEnvs[r.env], r.cost_center,
+      static_cast<long long>(r.input_tokens), static_cast<long long>(r.cached_input_tokens),
+      static_cast<long long>(r.output_tokens));
+  out.append(buf, len);
+}
+
 }  // namespace tollgate::bench

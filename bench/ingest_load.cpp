@@ -1,6 +1,7 @@
 // Ingest load generator: C connections (keep-alive) each POST NDJSON batches of B unique events
-// to /v1/usage until N events are acknowledged in total. Prints events/s.
-//   ingest_load HOST PORT N [CONNECTIONS=8] [BATCH=1000] [ID_PREFIX=ev]
+// to /v1/usage until N events are acknowledged in total. Prints events/s. SHAPE "simple": four
+// features, one team (the older benchmarks); "company": event_rows.h's CompanyRow.
+//   ingest_load HOST PORT N [CONNECTIONS=8] [BATCH=1000] [ID_PREFIX=ev] [SHAPE=simple]
 // Plain POSIX sockets and HTTP/1.1 with Content-Length: the client must cost far less than the
 // server it measures.
 
@@ -80,7 +81,8 @@ int read_response(int fd, std::string& buf, std::string& body) {
 int main(int argc, char** argv) {
   if (argc < 4) {
     std::fprintf(stderr,
-                 "usage: ingest_load HOST PORT N [CONNECTIONS=8] [BATCH=1000] [ID_PREFIX=ev]\n");
+                 "usage: ingest_load HOST PORT N [CONNECTIONS=8] [BATCH=1000] [ID_PREFIX=ev] "
+                 "[SHAPE=simple|company]\n");
     return 2;
   }
   const char* host = argv[1];
@@ -89,6 +91,7 @@ int main(int argc, char** argv) {
   const int conns = argc > 4 ? std::atoi(argv[4]) : 8;
   const int batch = argc > 5 ? std::atoi(argv[5]) : 1000;
   const std::string prefix = argc > 6 ? argv[6] : "ev";
+  const bool company = argc > 7 && std::string(argv[7]) == "company";
 
   char ts[32];
   std::time_t now = std::time(nullptr);
@@ -107,7 +110,10 @@ int main(int argc, char** argv) {
         long long last = std::min(total, first + batch);
         payload.clear();
         for (long long n = first; n < last; ++n)
-          tollgate::bench::append_json(payload, tollgate::bench::row(prefix, n), ts);
+          if (company)
+            tollgate::bench::append_json(payload, tollgate::bench::company_row(prefix, n), ts);
+          else
+            tollgate::bench::append_json(payload, tollgate::bench::row(prefix, n), ts);
         request =
             "POST /v1/usage HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-ndjson\r\n"
             "Content-Length: " +

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Ingest benchmark (by hand, not in CI): the daemon under NDJSON batches of 1,000 unique events
-# over 8 keep-alive connections, against the raw-SQLite floor measured in the same run.
-#   bench/run_ingest.sh [EVENTS=400000] [normal|full]
+# over 8 keep-alive connections, as a company sends them (event_rows.h's company shape: 50
+# features, 7 teams, 1,000 customers, 4 models, 2 regions, 3 priorities, two tags), against two
+# floors measured in the same run: the naive program (bench/naive_floor.cpp: one row per event,
+# TEXT unique key, 1,000 rows per transaction, same rows) and the ledger's own events table
+# written raw (bench/sqlite_floor.cpp, the older four-feature rows). Also bytes per event on disk
+# after a checkpoint, for the daemon's ledger and the naive table.
+#   bench/run_ingest.sh [EVENTS=400000] [normal|full] [SHAPE=company|simple]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-400000}
 SYNC=${2:-normal}
-cmake --build build -j "$(nproc)" --target tollgate ingest_load sqlite_floor >/dev/null
+SHAPE=${3:-company}
+cmake --build build -j "$(nproc)" --target tollgate ingest_load sqlite_floor naive_floor >/dev/null
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 cp deploy/examples/prices.yaml "$work/"
@@ -20,12 +26,19 @@ build/tollgate serve --config "$work/tollgate.yaml" 2>"$work/log" &
 pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/log" && break; sleep 0.05; done
 port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$work/log")
-ingest=$(build/bench/ingest_load 127.0.0.1 "$port" "$N" 8 1000)
+ingest=$(build/bench/ingest_load 127.0.0.1 "$port" "$N" 8 1000 ev "$SHAPE")
 rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
 kill -TERM $pid; wait $pid
+sqlite3 "$work/ledger.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+ledger_bytes=$(stat -c %s "$work/ledger.db")
+naive=$(build/bench/naive_floor "$work/naive.db" "$N" "$SYNC")
 floor=$(build/bench/sqlite_floor "$work/floor.db" "$N" "$SYNC")
-echo "$ingest"
-echo "$floor"
+echo "$ingest (shape: $SHAPE)"
+echo "$naive"
+echo "$floor (ledger schema, simple rows)"
 a=$(echo "$ingest" | sed -n 's/.*= \([0-9]*\) events\/s.*/\1/p')
-b=$(echo "$floor" | sed -n 's/.*= \([0-9]*\) rows\/s.*/\1/p')
-awk -v a="$a" -v b="$b" -v r="$rss_kb" 'BEGIN { printf "ratio ingest/floor: %.2f   daemon peak RSS: %.1f MiB\n", a / b, r / 1024 }'
+b=$(echo "$naive" | sed -n 's/.*= \([0-9]*\) rows\/s.*/\1/p')
+c=$(echo "$floor" | sed -n 's/.*= \([0-9]*\) rows\/s.*/\1/p')
+awk -v a="$a" -v b="$b" -v c="$c" -v r="$rss_kb" -v l="$ledger_bytes" -v n="$N" 'BEGIN {
+  printf "ratio ingest/naive floor: %.2f   ingest/ledger-schema floor: %.2f\n", a / b, a / c
+  printf "ledger on disk: %.0f bytes/event (target <= 80)   daemon peak RSS: %.1f MiB\n", l / n, r / 1024 }'
