@@ -7,6 +7,7 @@
 // millions of runs; a crash found late may need its predecessors: libFuzzer's -runs on the
 // artifact alone usually reproduces it, since most routes depend on little state.
 #include <boost/json.hpp>
+#include <spdlog/spdlog.h>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -49,6 +50,7 @@ struct Daemon {
   std::unique_ptr<Api> api;
 
   Daemon() {
+    spdlog::set_level(spdlog::level::warn);  // reloads and overrides log at info: millions of lines
     namespace fs = std::filesystem;
     dir = fs::temp_directory_path() / ("tollgate-fuzz-router-" + std::to_string(getpid()));
     fs::remove_all(dir);
