@@ -42,6 +42,7 @@ class Api final : public RequestHandler {
   std::optional<HttpResponse> check_head(const HttpRequest& head) override;
   void count_response(const std::string& method, const std::string& path, int status) override;
   void count_limit_hit(const char* limit) override { metrics_.record_limit_hit(limit); }
+  void add_bytes_in_flight(int64_t delta) override { metrics_.add_bytes_in_flight(delta); }
 
   // Re-reads the prices and policies files; on any error neither is replaced. Returns every
   // error line (empty on success). Blocking (file I/O): never on an I/O thread. Serialised.

@@ -132,6 +132,12 @@ DaemonMetrics::DaemonMetrics(std::vector<std::string> labels, size_t max_series,
                             .counter("tollgate_http_handler_exceptions_total",
                                      "Requests answered 500 because their handler threw.")
                             .with({});
+  bytes_in_flight_ = registry_
+                         .gauge("tollgate_http_body_bytes_in_flight",
+                                "Bytes of request bodies being read or handled (each held at its "
+                                "Content-Length, a chunked one at server.max_body_bytes), bounded "
+                                "by limits.max_bytes_in_flight.")
+                         .with({});
   auto& limits = registry_.counter(
       "tollgate_limit_hits_total",
       "Requests a bound of the limits block (or server) refused or trimmed, by bound.", {"limit"});

@@ -31,6 +31,8 @@ class DaemonMetrics {
   void record_handler_exception() { handler_exceptions_->inc(); }
   // A bound of CONTRACT §2.1 `limits` (or server.max_connections) bit: tollgate_limit_hits_total.
   void record_limit_hit(std::string_view limit);
+  // Request bodies held against limits.max_bytes_in_flight: tollgate_http_body_bytes_in_flight.
+  void add_bytes_in_flight(int64_t delta) { bytes_in_flight_->add(double(delta)); }
 
  private:
   std::vector<std::string> dims(const UsageEvent& e, const std::vector<std::string>& names) const;
@@ -56,6 +58,7 @@ class DaemonMetrics {
   metrics::Gauge* reload_ok_;
   metrics::Gauge* reload_ts_;
   metrics::Counter* handler_exceptions_;
+  metrics::Gauge* bytes_in_flight_;
   std::map<std::string, metrics::Counter*, std::less<>> limit_hits_;
 };
 

@@ -269,11 +269,14 @@ class Session : public std::enable_shared_from_this<Session> {
       if (need > limits_.max_bytes_in_flight - held) return false;
     } while (!bytes_in_flight_.compare_exchange_weak(held, held + need));
     reserved_ = need;
+    api_.add_bytes_in_flight(int64_t(need));
     return true;
   }
 
   void release_body_bytes() {
-    if (reserved_ != 0) bytes_in_flight_.fetch_sub(reserved_);
+    if (reserved_ == 0) return;
+    bytes_in_flight_.fetch_sub(reserved_);
+    api_.add_bytes_in_flight(-int64_t(reserved_));
     reserved_ = 0;
   }
 

@@ -32,6 +32,8 @@ class RequestHandler {
   virtual void count_response(const std::string& method, const std::string& path, int status) = 0;
   // Counts a bound of the server that bit ("max_connections").
   virtual void count_limit_hit(const char* limit) = 0;
+  // Request bodies held against limits.max_bytes_in_flight changed by `delta` bytes.
+  virtual void add_bytes_in_flight(int64_t delta) = 0;
   virtual bool draining() const = 0;
   virtual void set_draining() = 0;
   // How the handler runs work back on an I/O thread (set once, before serving).

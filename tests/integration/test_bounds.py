@@ -285,9 +285,11 @@ class BytesInFlightTest(unittest.TestCase):
             f.write(text.replace("threads: 2\n", "threads: 2\n  max_body_bytes: %d\n" % self.MIB))
         d.start()
         try:
+            held = lambda: d.metric_value("tollgate_http_body_bytes_in_flight")
+            self.assertEqual(held(), 0)
             a = open_body(d.port, self.MIB)
             b = open_body(d.port, self.MIB)
-            time.sleep(0.3)  # both headers read: 2 MiB held
+            wait_for(lambda: held() == 2 * self.MIB, timeout=5)  # both headers read
             c = open_body(d.port, 10)
             refused = answer_within(c, 5)
             self.assertTrue(refused.startswith(b"HTTP/1.1 503"), refused[:200])
@@ -301,20 +303,24 @@ class BytesInFlightTest(unittest.TestCase):
 
             # A client that goes away gives its bytes back: a whole 1 MiB body now fits.
             a.close()
+            wait_for(lambda: held() == self.MIB, timeout=5)
             body = json.dumps([ev("inflight-1")]).encode()
             body += b" " * (self.MIB - len(body))
-            wait_for(lambda: d.request("POST", "/v1/usage", body,
-                                       {"Content-Type": "application/json"})[0] == 200, timeout=5)
+            s, _, _ = d.request("POST", "/v1/usage", body, {"Content-Type": "application/json"})
+            self.assertEqual(s, 200)
             self.assertEqual(count(d.db, "b-inflight-1"), 1)
-            # An answered request gives them back too: the same size again, and again.
+            # An answered request gives them back too (once its answer is written): the same size
+            # again, and again.
             for i in range(3):
+                wait_for(lambda: held() == self.MIB, timeout=5)
                 s, _, _ = d.request("POST", "/v1/usage", body, {"Content-Type": "application/json"})
                 self.assertEqual(s, 200)
 
             # A chunked body holds server.max_body_bytes (its most) until it ends.
             b.close()
+            wait_for(lambda: held() == 0, timeout=5)  # b's connection is gone, its bytes back
             chunked = [open_body(d.port, chunked=True) for _ in range(2)]
-            time.sleep(0.3)
+            wait_for(lambda: held() == 2 * self.MIB, timeout=5)
             late = open_body(d.port, 10)
             self.assertTrue(answer_within(late, 5).startswith(b"HTTP/1.1 503"))
             late.close()
@@ -322,6 +328,7 @@ class BytesInFlightTest(unittest.TestCase):
                 s.close()
             wait_for(lambda: d.post_usage([ev("inflight-2")])[0] == 200, timeout=5)
             self.assertEqual(d.metric_value("tollgate_limit_hits_total", limit="max_bytes_in_flight"), 2)
+            wait_for(lambda: held() == 0, timeout=5)
         finally:
             d.stop()
 
