@@ -38,14 +38,22 @@ CLI::Option* add_file(CLI::App* cmd, const std::string& name, std::string& into,
   return cmd->add_option(name, into, description)->type_name("FILE")->check(kNotEmpty);
 }
 
-// --config FILE | --db FILE, exactly one: an option group requiring one option names both
-// flags in its error, whether neither or both are given.
-void add_ledger_source(CLI::App* cmd, LedgerSource& from) {
+// --config FILE | --db FILE..., exactly one of the two: an option group requiring one option
+// names both flags in its error, whether neither or both are given. `merges`: --db may be given
+// several times (one ledger per instance or region), merged exactly.
+void add_ledger_source(CLI::App* cmd, LedgerSource& from, bool merges) {
   CLI::Option_group* ledger = cmd->add_option_group("ledger", "The ledger to read");
   add_file(ledger, "--config", from.config_path,
            "The ledger this configuration names, in its currency and time zone");
-  add_file(ledger, "--db", from.db_path,
-           "This ledger file, in the currency and time zone the daemon recorded");
+  CLI::Option* db =
+      ledger->add_option("--db", from.db_paths,
+                         merges ? "This ledger file, in the currency and time zone the daemon\n"
+                                  "recorded; repeat it to merge the ledgers of several instances\n"
+                                  "or regions exactly (same currency and zone)"
+                                : "This ledger file, in the currency and time zone the daemon recorded")
+          ->type_name("FILE")
+          ->check(kNotEmpty);
+  if (!merges) db->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::Throw);
   ledger->require_option(1);
 }
 
@@ -103,7 +111,7 @@ int run_cli(int argc, char** argv) {
       "DIMS: comma-separated, among feature, team, customer, model, provider, region,\n"
       "priority and tag:KEY.");
   LedgerSource report_from;
-  add_ledger_source(daily_cmd, report_from);
+  add_ledger_source(daily_cmd, report_from, true);
   std::string date, group_by, format = "table";
   CLI::Option* date_opt =
       daily_cmd
@@ -129,7 +137,7 @@ int run_cli(int argc, char** argv) {
                   "batch, price version). BilledCost per day adds up to the ledger to the nano;\n"
                   "ListUnitPrice x PricingQuantity = ListCost exactly. At most 366 days at a time.");
   LedgerSource export_from;
-  add_ledger_source(focus_cmd, export_from);
+  add_ledger_source(focus_cmd, export_from, true);
   std::string first_day, last_day;
   focus_cmd->add_option("--from", first_day, "First day, in the reporting time zone")
       ->type_name("DATE")
@@ -146,7 +154,7 @@ int run_cli(int argc, char** argv) {
                   "committed before it started. It is checked with PRAGMA integrity_check, then\n"
                   "renamed into place.");
   LedgerSource backup_from;
-  add_ledger_source(backup_cmd, backup_from);
+  add_ledger_source(backup_cmd, backup_from, false);
   std::string backup_out;
   add_file(backup_cmd, "--out", backup_out, "Where to write the copy")->required();
 

@@ -10,6 +10,8 @@
 
 #include "daemon/config/config.h"
 #include "daemon/finance/litellm_import.h"
+#include "metering/money.h"
+#include "metering/time_util.h"
 #include "storage/policy_store.h"
 #include "storage/report.h"
 
@@ -17,8 +19,8 @@ namespace tollgate {
 
 namespace {
 
-// Where to read the ledger and how to report it: from --config, or from the ledger's own meta
-// table with --db (the settings the daemon recorded).
+// Where to read the ledger and how to report it: from --config, or from the ledgers' own meta
+// tables with --db (the settings the daemon recorded), which must agree when there are several.
 std::optional<ReportSettings> report_settings(const LedgerSource& from) {
   ReportSettings s;
   if (!from.config_path.empty()) {
@@ -26,25 +28,72 @@ std::optional<ReportSettings> report_settings(const LedgerSource& from) {
     Config c = load_config(from.config_path, errors);
     for (const auto& l : errors.lines) std::cerr << l << "\n";
     if (!errors.ok()) return std::nullopt;
-    s.db_path = c.storage.path;
+    s.db_paths = {c.storage.path};
     s.currency = c.reporting.currency;
     s.tz = c.reporting.tz;
   } else {
-    s.db_path = from.db_path;
+    s.db_paths = from.db_paths;
   }
-  auto conn = open_read_only(s.db_path);
-  if (!conn.ok()) {
-    std::fprintf(stderr, "tollgate: %s\n", conn.status().message().c_str());
-    return std::nullopt;
+  std::optional<LedgerMeta> first;
+  for (const auto& path : s.db_paths) {
+    auto conn = open_read_only(path);
+    if (!conn.ok()) {
+      std::fprintf(stderr, "tollgate: %s\n", conn.status().message().c_str());
+      return std::nullopt;
+    }
+    const LedgerMeta meta = read_meta(conn.value());
+    sqlite3_close(conn.value());
+    if (!from.config_path.empty()) break;
+    if (!first) {
+      first = meta;
+      s.currency = meta.currency;
+      auto tz = TimeZone::load(meta.timezone);
+      if (tz.ok()) s.tz = tz.value();
+    } else if (meta.currency != first->currency || meta.timezone != first->timezone) {
+      std::fprintf(stderr,
+                   "tollgate: %s reports in %s, %s but %s in %s, %s: ledgers of different "
+                   "currencies or time zones cannot be merged exactly; report each alone\n",
+                   s.db_paths.front().c_str(), first->currency.c_str(), first->timezone.c_str(),
+                   path.c_str(), meta.currency.c_str(), meta.timezone.c_str());
+      return std::nullopt;
+    }
   }
-  if (from.config_path.empty()) {
-    LedgerMeta meta = read_meta(conn.value());
-    s.currency = meta.currency;
-    auto tz = TimeZone::load(meta.timezone);
-    if (tz.ok()) s.tz = tz.value();
-  }
-  sqlite3_close(conn.value());
   return s;
+}
+
+// Several ledgers: says on stderr how many events of the days are in more than one of them (a
+// client that sent one event to two instances), since the merge counts each copy. False when
+// the ledgers cannot be read.
+bool warn_of_shared_events(const ReportSettings& s, int64_t from_day, int64_t to_day) {
+  if (s.db_paths.size() < 2) return true;
+  std::vector<sqlite3*> dbs;
+  auto close_all = [&] {
+    for (sqlite3* db : dbs) sqlite3_close(db);
+  };
+  for (const auto& path : s.db_paths) {
+    auto conn = open_read_only(path);
+    if (!conn.ok()) {
+      close_all();
+      std::fprintf(stderr, "tollgate: %s\n", conn.status().message().c_str());
+      return false;
+    }
+    dbs.push_back(conn.value());
+  }
+  auto shared = shared_events(dbs, from_day, to_day);
+  close_all();
+  if (!shared.ok()) {
+    std::fprintf(stderr, "tollgate: %s\n", shared.status().message().c_str());
+    return false;
+  }
+  if (shared->events != 0)
+    std::fprintf(stderr,
+                 "tollgate: warning: %lld events of %s..%s are in more than one of these "
+                 "ledgers (the same event_id, acknowledged by two instances); the merge counts "
+                 "each copy: %s %s more than once\n",
+                 static_cast<long long>(shared->events), format_date(from_day).c_str(),
+                 format_date(to_day).c_str(), decimal_string(shared->cost_nanos, 9).c_str(),
+                 s.currency.c_str());
+  return true;
 }
 
 int print_or_fail(const Result<Rendered>& r) {
@@ -61,25 +110,37 @@ int print_or_fail(const Result<Rendered>& r) {
 int report_daily(const LedgerSource& from, const ReportQuery& q) {
   auto s = report_settings(from);
   if (!s) return 1;
-  return print_or_fail(render_daily_report(*s, q, system_now_ms()));
+  const EpochMs now = system_now_ms();
+  const int code = print_or_fail(render_daily_report(*s, q, now));
+  if (code != 0) return code;
+  // The day reported and the seven before it (its comparison columns).
+  const int64_t day = q.date ? *parse_date(*q.date) : s->tz->local_day(now) - 1;
+  return warn_of_shared_events(*s, day - 7, day) ? 0 : 1;
 }
 
 int export_focus(const LedgerSource& from, const std::string& first_day,
                  const std::string& last_day) {
   auto s = report_settings(from);
   if (!s) return 1;
-  return print_or_fail(render_focus_export(*s, first_day, last_day));
+  const int code = print_or_fail(render_focus_export(*s, first_day, last_day));
+  if (code != 0) return code;
+  return warn_of_shared_events(*s, *parse_date(first_day), *parse_date(last_day)) ? 0 : 1;
 }
 
 int backup(const LedgerSource& from, const std::string& out) {
   auto s = report_settings(from);
   if (!s) return 1;
-  Status st = backup_database(s->db_path, out);
+  if (s->db_paths.size() != 1) {
+    std::fprintf(stderr, "tollgate backup: it copies one ledger; give one --db\n");
+    return 1;
+  }
+  const std::string& db_path = s->db_paths.front();
+  Status st = backup_database(db_path, out);
   if (!st.ok()) {
     std::fprintf(stderr, "tollgate backup: %s\n", st.message().c_str());
     return 1;
   }
-  std::fprintf(stderr, "backed up %s to %s (integrity_check ok)\n", s->db_path.c_str(),
+  std::fprintf(stderr, "backed up %s to %s (integrity_check ok)\n", db_path.c_str(),
                out.c_str());
   return 0;
 }

@@ -2,15 +2,19 @@
 // The commands that need no daemon: report daily, export focus, backup, prices import.
 
 #include <string>
+#include <vector>
 
 #include "daemon/finance/reports.h"
 
 namespace tollgate {
 
-// The ledger that report, export and backup read: exactly one of the two (the CLI checks).
+// The ledger that report, export and backup read: a configuration's, or ledger files (the CLI
+// checks that exactly one of the two is given; only report and export take several files).
 struct LedgerSource {
   std::string config_path;  // the ledger this configuration names, in its currency and zone
-  std::string db_path;      // a ledger file, in the currency and zone the daemon recorded in it
+  // Ledger files, in the currency and zone the daemon recorded in them; several (one per
+  // instance or region) are merged exactly and must share both.
+  std::vector<std::string> db_paths;
 };
 
 // Each prints its result on stdout (backup and prices import: their summary on stderr) and

@@ -30,7 +30,7 @@ void Api::daily_report(const HttpRequest& req, Respond respond) {
   }
   if (q.format != "json" && q.format != "csv")  // "table" is for the terminal only
     return respond(error_response(Code::kInvalidFormat, "format must be json or csv, got \"" + q.format + "\""));
-  const ReportSettings s{config_.storage.path, config_.reporting.currency, config_.reporting.tz};
+  const ReportSettings s{{config_.storage.path}, config_.reporting.currency, config_.reporting.tz};
   const EpochMs now = clock_();
   workers_.post([this, s, q, now, respond = std::move(respond)]() mutable {
     HttpResponse r = from_result(render_daily_report(s, q, now));
@@ -48,7 +48,7 @@ void Api::focus_export(const HttpRequest& req, Respond respond) {
   }
   if (from.empty() || to.empty())
     return respond(error_response(Code::kMissingField, "from and to are required (YYYY-MM-DD, to inclusive)"));
-  const ReportSettings s{config_.storage.path, config_.reporting.currency, config_.reporting.tz};
+  const ReportSettings s{{config_.storage.path}, config_.reporting.currency, config_.reporting.tz};
   workers_.post([this, s, from, to, respond = std::move(respond)]() mutable {
     HttpResponse r = from_result(render_focus_export(s, from, to));
     if (r.status == 200)

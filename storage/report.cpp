@@ -50,17 +50,20 @@ void bind_dims(Statement& st, const std::vector<std::string>& group_by,
 
 }  // namespace
 
-void ReportSums::add(const ReportSums& o) {
-  requests += o.requests;
-  input_tokens += o.input_tokens;
-  cached_input_tokens += o.cached_input_tokens;
-  cache_write_tokens += o.cache_write_tokens;
-  output_tokens += o.output_tokens;
-  gpu_micros += o.gpu_micros;
-  cost_nanos += o.cost_nanos;
-  unpriced_requests += o.unpriced_requests;
-  value_units_nanos += o.value_units_nanos;
-  revenue_nanos += o.revenue_nanos;
+bool ReportSums::add(const ReportSums& o) {
+  ReportSums r = *this;
+  int64_t* to[] = {&r.requests,     &r.input_tokens,      &r.cached_input_tokens,
+                   &r.cache_write_tokens, &r.output_tokens, &r.gpu_micros,
+                   &r.cost_nanos,   &r.unpriced_requests, &r.value_units_nanos,
+                   &r.revenue_nanos};
+  const int64_t* from[] = {&o.requests,     &o.input_tokens,      &o.cached_input_tokens,
+                           &o.cache_write_tokens, &o.output_tokens, &o.gpu_micros,
+                           &o.cost_nanos,   &o.unpriced_requests, &o.value_units_nanos,
+                           &o.revenue_nanos};
+  for (int i = 0; i < 10; ++i)
+    if (__builtin_add_overflow(*to[i], *from[i], to[i])) return false;
+  *this = r;
+  return true;
 }
 
 Status validate_group_by(const std::vector<std::string>& group_by) {
@@ -80,6 +83,12 @@ Status validate_group_by(const std::vector<std::string>& group_by) {
 
 Result<DailyReport> daily_report(sqlite3* db, int64_t day, const std::vector<std::string>& group_by,
                                  const std::string& currency) {
+  return daily_report(std::vector<sqlite3*>{db}, day, group_by, currency);
+}
+
+Result<DailyReport> daily_report(const std::vector<sqlite3*>& dbs, int64_t day,
+                                 const std::vector<std::string>& group_by,
+                                 const std::string& currency) {
   if (Status s = validate_group_by(group_by); !s.ok()) return s;
   std::string dims;
   for (size_t i = 0; i < group_by.size(); ++i) dims += dim_sql(group_by[i], i) + ", ";
@@ -87,44 +96,51 @@ Result<DailyReport> daily_report(sqlite3* db, int64_t day, const std::vector<std
   std::string sql = "SELECT day_local, " + dims + kSums +
                     " FROM rollup_daily WHERE day_local BETWEEN ?1 AND ?2 GROUP BY day_local" +
                     (group_by.empty() ? "" : ", " + dims.substr(0, dims.size() - 2));
-  Statement st(db, sql);
-  if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   const std::string date = format_date(day), first = format_date(day - 7),
                     prev = format_date(day - 1);
-  st.bind(1, first).bind(2, date);
-  std::vector<std::string> paths;
-  bind_dims(st, group_by, paths);
+  const Status overflow = Status::error(
+      Code::kStorageError, "the ledgers' sums for " + date + " pass 2^63 in their unit");
+  // Every ledger's groups go into one map before any row is dropped, so a group quiet today in
+  // one ledger still brings its previous days to the same group busy in another.
   std::map<std::vector<std::optional<std::string>>, ReportRow> groups;
   DailyReport report;
   report.date = date;
   report.currency = currency;
   report.group_by = group_by;
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW) {
-    const std::string row_day = st.column_text(0);
-    std::vector<std::optional<std::string>> key;
-    for (size_t i = 0; i < group_by.size(); ++i) {
-      if (sqlite3_column_type(st.get(), 1 + int(i)) == SQLITE_NULL)
-        key.emplace_back(std::nullopt);
-      else
-        key.emplace_back(st.column_text(1 + int(i)));
-    }
-    ReportSums sums = read_sums(st, 1 + int(group_by.size()));
-    ReportRow& row = groups[key];
-    row.dims = key;
-    if (row_day == date) {
-      row.sums.add(sums);
-      report.total.sums.add(sums);
-    } else {
-      row.prev_7d_cost_nanos += sums.cost_nanos;
-      report.total.prev_7d_cost_nanos += sums.cost_nanos;
-      if (row_day == prev) {
-        row.prev_day_cost_nanos += sums.cost_nanos;
-        report.total.prev_day_cost_nanos += sums.cost_nanos;
+  for (sqlite3* db : dbs) {
+    Statement st(db, sql);
+    if (!st.ok()) return Status::error(Code::kStorageError, st.error());
+    st.bind(1, first).bind(2, date);
+    std::vector<std::string> paths;
+    bind_dims(st, group_by, paths);
+    int rc;
+    while ((rc = st.step()) == SQLITE_ROW) {
+      const std::string row_day = st.column_text(0);
+      std::vector<std::optional<std::string>> key;
+      for (size_t i = 0; i < group_by.size(); ++i) {
+        if (sqlite3_column_type(st.get(), 1 + int(i)) == SQLITE_NULL)
+          key.emplace_back(std::nullopt);
+        else
+          key.emplace_back(st.column_text(1 + int(i)));
+      }
+      ReportSums sums = read_sums(st, 1 + int(group_by.size()));
+      ReportRow& row = groups[key];
+      row.dims = key;
+      if (row_day == date) {
+        if (!row.sums.add(sums) || !report.total.sums.add(sums)) return overflow;
+      } else {
+        row.prev_7d_cost_nanos += sums.cost_nanos;
+        report.total.prev_7d_cost_nanos += sums.cost_nanos;
+        if (row_day == prev &&
+            (__builtin_add_overflow(row.prev_day_cost_nanos, sums.cost_nanos,
+                                    &row.prev_day_cost_nanos) ||
+             __builtin_add_overflow(report.total.prev_day_cost_nanos, sums.cost_nanos,
+                                    &report.total.prev_day_cost_nanos)))
+          return overflow;
       }
     }
+    if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
   }
-  if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
   for (auto& [key, row] : groups)
     if (row.sums.requests != 0 || row.sums.cost_nanos != 0 || row.sums.input_tokens != 0 ||
         row.sums.output_tokens != 0)
@@ -213,6 +229,81 @@ Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t 
     return group_of(a) < group_of(b);
   });
   return rows;
+}
+
+Result<std::vector<FocusRow>> focus_rows(const std::vector<sqlite3*>& dbs, int64_t from_day,
+                                         int64_t to_day) {
+  if (dbs.size() == 1) return focus_rows(dbs.front(), from_day, to_day);
+  // Each ledger splits its own rollups into charges (and the unitemised rest); then charges that
+  // are the same charge in every respect but amount are one row.
+  auto key_of = [](const FocusRow& r) {
+    return std::tie(r.day_local, r.provider, r.model, r.region, r.feature, r.team, r.priced_by,
+                    r.component, r.sku_price_id, r.pricing_currency, r.fx_nanos, r.list_rate,
+                    r.contracted_rate, r.discount_nano_percent);
+  };
+  auto before = [&](const FocusRow& a, const FocusRow& b) { return key_of(a) < key_of(b); };
+  std::vector<FocusRow> all;
+  for (sqlite3* db : dbs) {
+    auto rows = focus_rows(db, from_day, to_day);
+    if (!rows.ok()) return rows.status();
+    all.insert(all.end(), std::make_move_iterator(rows->begin()),
+               std::make_move_iterator(rows->end()));
+  }
+  std::stable_sort(all.begin(), all.end(), before);
+  std::vector<FocusRow> merged;
+  for (FocusRow& r : all) {
+    if (merged.empty() || key_of(merged.back()) != key_of(r)) {
+      merged.push_back(std::move(r));
+      continue;
+    }
+    FocusRow& m = merged.back();
+    if (__builtin_add_overflow(m.quantity, r.quantity, &m.quantity) ||
+        __builtin_add_overflow(m.cost_nanos, r.cost_nanos, &m.cost_nanos))
+      return Status::error(Code::kStorageError,
+                           "the ledgers' charges for " + m.day_local + " pass 2^63 in their unit");
+    if (m.customer != r.customer) m.customer.reset();
+    if (m.priority != r.priority) m.priority.reset();
+    if (m.tags_json != r.tags_json) m.tags_json.reset();
+  }
+  return merged;
+}
+
+Result<SharedEvents> shared_events(const std::vector<sqlite3*>& dbs, int64_t from_day,
+                                   int64_t to_day) {
+  // Local days lie within a day of their UTC days, so the ts index narrows the scan.
+  constexpr int64_t kDayMs = 86'400'000;
+  SharedEvents shared;
+  for (size_t j = 1; j < dbs.size(); ++j) {
+    Statement scan(dbs[j],
+                   "SELECT event_id, cost_nanos FROM events WHERE ts_ms BETWEEN ?1 AND ?2 "
+                   "AND day_local BETWEEN ?3 AND ?4");
+    if (!scan.ok()) return Status::error(Code::kStorageError, scan.error());
+    const std::string from = format_date(from_day), to = format_date(to_day);
+    scan.bind(1, (from_day - 1) * kDayMs).bind(2, (to_day + 2) * kDayMs).bind(3, from).bind(4, to);
+    std::vector<Statement> probes;
+    for (size_t i = 0; i < j; ++i) {
+      probes.emplace_back(dbs[i], "SELECT 1 FROM events WHERE event_id = ?1");
+      if (!probes.back().ok()) return Status::error(Code::kStorageError, probes.back().error());
+    }
+    int rc;
+    while ((rc = scan.step()) == SQLITE_ROW) {
+      const std::string id = scan.column_text(0);
+      for (Statement& probe : probes) {
+        probe.reset();
+        probe.bind(1, id);
+        const int found = probe.step();
+        if (found == SQLITE_ROW) {
+          ++shared.events;
+          shared.cost_nanos += scan.column_int(1);
+          break;
+        }
+        if (found != SQLITE_DONE)
+          return Status::error(Code::kStorageError, sqlite3_errmsg(sqlite3_db_handle(probe.get())));
+      }
+    }
+    if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(dbs[j]));
+  }
+  return shared;
 }
 
 LedgerMeta read_meta(sqlite3* db) {

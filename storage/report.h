@@ -19,7 +19,9 @@ struct ReportSums {
   int64_t requests = 0, input_tokens = 0, cached_input_tokens = 0, cache_write_tokens = 0,
           output_tokens = 0, gpu_micros = 0, cost_nanos = 0, unpriced_requests = 0,
           value_units_nanos = 0, revenue_nanos = 0;
-  void add(const ReportSums& o);
+  // Adds `o`; false (and unchanged) when a sum would pass int64, which only ledgers merged
+  // together can reach (SQLite's SUM already refuses it within one).
+  [[nodiscard]] bool add(const ReportSums& o);
 };
 
 struct ReportRow {
@@ -41,6 +43,12 @@ struct DailyReport {
 Status validate_group_by(const std::vector<std::string>& group_by);
 Result<DailyReport> daily_report(sqlite3* db, int64_t day, const std::vector<std::string>& group_by,
                                  const std::string& currency);
+// The same over several ledgers (instances or regions, each its own events): groups with the
+// same dimensions are one row, summed exactly. The ledgers must share a currency (the caller
+// checks their meta).
+Result<DailyReport> daily_report(const std::vector<sqlite3*>& dbs, int64_t day,
+                                 const std::vector<std::string>& group_by,
+                                 const std::string& currency);
 
 // One FOCUS charge (CONTRACT §4.7): a day × provider × model × region × feature × team × SKU
 // component × price, summed from charges_daily. A row with an empty component holds the cost of
@@ -58,6 +66,21 @@ struct FocusRow {
 };
 // Days from..to inclusive, in day, dimension and price order.
 Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t to_day);
+// The same over several ledgers: charges with the same day, dimensions, component and price are
+// one row (quantities and costs summed exactly); customer, priority and tags stay set only where
+// every ledger's row had the same one.
+Result<std::vector<FocusRow>> focus_rows(const std::vector<sqlite3*>& dbs, int64_t from_day,
+                                         int64_t to_day);
+
+// Events stored in more than one of the ledgers (the same event_id: a client that sent one event
+// to two instances, each of which acknowledged it), among those of local days from..to. A merged
+// report counts each copy; this says how many and how much, so no one trusts it blindly.
+struct SharedEvents {
+  int64_t events = 0;
+  __int128 cost_nanos = 0;  // the extra copies' cost, reporting currency
+};
+Result<SharedEvents> shared_events(const std::vector<sqlite3*>& dbs, int64_t from_day,
+                                   int64_t to_day);
 
 // Ledger settings recorded by the daemon (reporting currency, time zone), for --db readers.
 struct LedgerMeta {

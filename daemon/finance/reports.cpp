@@ -37,6 +37,23 @@ Result<Db> open(const std::string& path) {
   return conn;
 }
 
+// Every ledger of the settings, open; the first that cannot be read fails them all.
+Result<std::vector<Db>> open_all(const std::vector<std::string>& paths) {
+  std::vector<Db> dbs;
+  for (const auto& path : paths) {
+    auto db = open(path);
+    if (!db.ok()) return db.status();
+    dbs.push_back(std::move(db.value()));
+  }
+  return dbs;
+}
+
+std::vector<sqlite3*> handles(const std::vector<Db>& dbs) {
+  std::vector<sqlite3*> out;
+  for (const auto& db : dbs) out.push_back(db.get());
+  return out;
+}
+
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
   size_t pos = 0;
@@ -68,9 +85,9 @@ Result<Rendered> render_daily_report(const ReportSettings& s, const ReportQuery&
   if (q.format != "json" && q.format != "csv" && q.format != "table")
     return Status::error(Code::kInvalidFormat,
                          "format must be json, csv or table, got \"" + q.format + "\"");
-  auto db = open(s.db_path);
-  if (!db.ok()) return db.status();
-  auto report = daily_report(db.value().get(), day, group_by, s.currency);
+  auto dbs = open_all(s.db_paths);
+  if (!dbs.ok()) return dbs.status();
+  auto report = daily_report(handles(dbs.value()), day, group_by, s.currency);
   if (!report.ok()) return Status::error(Code::kStorageUnavailable, report.status().message());
   if (q.format == "csv") return Rendered{report_csv(report.value()), "text/csv; charset=utf-8"};
   if (q.format == "table")
@@ -87,9 +104,9 @@ Result<Rendered> render_focus_export(const ReportSettings& s, const std::string&
     return Status::error(Code::kInvalidDate, "to (" + to + ") is before from (" + from + ")");
   if (*t - *f >= kMaxExportDays)
     return Status::error(Code::kInvalidDate, "export at most 366 days at a time");
-  auto db = open(s.db_path);
-  if (!db.ok()) return db.status();
-  auto rows = focus_rows(db.value().get(), *f, *t);
+  auto dbs = open_all(s.db_paths);
+  if (!dbs.ok()) return dbs.status();
+  auto rows = focus_rows(handles(dbs.value()), *f, *t);
   if (!rows.ok()) return Status::error(Code::kStorageUnavailable, rows.status().message());
   return Rendered{focus_csv(rows.value(), s.currency, *s.tz), "text/csv; charset=utf-8"};
 }

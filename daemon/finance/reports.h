@@ -12,7 +12,8 @@
 namespace tollgate {
 
 struct ReportSettings {
-  std::string db_path;
+  // One ledger, or several merged exactly (instances or regions sharing a currency and zone).
+  std::vector<std::string> db_paths;
   std::string currency = "USD";
   std::shared_ptr<const TimeZone> tz = TimeZone::utc();
 };

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <future>
+#include <limits>
 
 #include "daemon/finance/focus_export.h"
 #include "daemon/finance/report_format.h"
@@ -178,4 +179,69 @@ TEST_CASE(
           ",2026-11-20T18:30:00Z,2026-11-19T18:30:00Z,5.0,5.0,alibaba,5.0,5.0,Units,alibaba,"
           "alibaba,AI and Machine Learning,LLM Inference,,qwen3-max,") != std::string::npos);
   CHECK(csv.find(R"("customer"":""acme"")") != std::string::npos);
+}
+
+TEST_CASE("report over several ledgers: groups merged before quiet ones are dropped, sums checked") {
+  // "chat" is quiet today in the first ledger but was used the day before; busy today in the
+  // second. The merged row brings the first ledger's day before.
+  Ledgered a({ev("a1", "2026-11-19T10:00:00Z", "chat", 10 * kUsd),
+              ev("a2", "2026-11-20T10:00:00Z", "search", 4 * kUsd)},
+             "UTC");
+  Ledgered b({ev("b1", "2026-11-20T10:00:00Z", "chat", 20 * kUsd),
+              ev("a2", "2026-11-20T11:00:00Z", "search", 4 * kUsd)},  // acknowledged by both
+             "UTC");
+  auto r = daily_report({a.db, b.db}, *parse_date("2026-11-20"), {"feature"}, "USD");
+  REQUIRE(r.ok());
+  REQUIRE(r->rows.size() == 2);
+  CHECK(*r->rows[0].dims[0] == "chat");
+  CHECK(r->rows[0].sums.cost_nanos == 20 * kUsd);
+  CHECK(r->rows[0].prev_day_cost_nanos == 10 * kUsd);
+  CHECK(r->rows[1].sums.cost_nanos == 8 * kUsd);
+  CHECK(r->total.sums.cost_nanos == 28 * kUsd);
+  CHECK(r->total.prev_day_cost_nanos == 10 * kUsd);
+
+  auto shared = shared_events({a.db, b.db}, *parse_date("2026-11-13"), *parse_date("2026-11-20"));
+  REQUIRE(shared.ok());
+  CHECK(shared->events == 1);
+  CHECK(shared->cost_nanos == 4 * kUsd);
+  CHECK(shared_events({a.db, b.db}, *parse_date("2026-11-21"), *parse_date("2026-11-22"))->events ==
+        0);
+
+  auto charges = focus_rows({a.db, b.db}, *parse_date("2026-11-19"), *parse_date("2026-11-20"));
+  REQUIRE(charges.ok());
+  __int128 total = 0;
+  for (const auto& row : charges.value()) total += row.cost_nanos;
+  CHECK(total == 38 * kUsd);
+  CHECK(charges->size() == 3);  // chat on the 19th, chat and search on the 20th
+
+  // Two ledgers whose sums pass int64 together (each alone fits): an error, never a wrap.
+  const int64_t big = std::numeric_limits<int64_t>::max() / 2 + 1;
+  Ledgered c({ev("c1", "2026-11-20T10:00:00Z", "chat", big)}, "UTC");
+  Ledgered d({ev("d1", "2026-11-20T10:00:00Z", "chat", big)}, "UTC");
+  auto wrapped = daily_report({c.db, d.db}, *parse_date("2026-11-20"), {"feature"}, "USD");
+  REQUIRE_FALSE(wrapped.ok());
+  CHECK(wrapped.status().message().find("pass 2^63") != std::string::npos);
+}
+
+TEST_CASE("FOCUS rows over several ledgers: the same charge is one row; a customer kept only if shared") {
+  auto x = ev("x", "2026-11-20T10:00:00Z", "chat", 2 * kUsd);
+  x.priced_by = PricedBy::kCaller;
+  x.customer = "acme";
+  auto y = ev("y", "2026-11-20T11:00:00Z", "chat", 3 * kUsd);
+  y.priced_by = PricedBy::kCaller;
+  y.customer = "acme";
+  auto z = ev("z", "2026-11-20T12:00:00Z", "chat", 5 * kUsd);
+  z.priced_by = PricedBy::kCaller;
+  z.customer = "globex";
+  Ledgered a({x}, "UTC"), b({y}, "UTC"), c({z}, "UTC");
+  auto same = focus_rows({a.db, b.db}, *parse_date("2026-11-20"), *parse_date("2026-11-20"));
+  REQUIRE(same.ok());
+  REQUIRE(same->size() == 1);
+  CHECK(same->at(0).cost_nanos == 5 * kUsd);
+  CHECK(*same->at(0).customer == "acme");
+  auto mixed = focus_rows({a.db, b.db, c.db}, *parse_date("2026-11-20"), *parse_date("2026-11-20"));
+  REQUIRE(mixed.ok());
+  REQUIRE(mixed->size() == 1);
+  CHECK(mixed->at(0).cost_nanos == 10 * kUsd);
+  CHECK_FALSE(mixed->at(0).customer.has_value());
 }
