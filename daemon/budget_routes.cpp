@@ -284,6 +284,13 @@ void Api::budgets(const HttpRequest&, Respond respond) {
     for (const auto& [window, rate] : b.burn_rates) w.key(window).value(rate);
     w.end_object();
     w.key("override").value(b.override_ ? override_json(*b.override_) : json::value(nullptr));
+    w.key("scope").string(to_string(b.scope));
+    if (b.scope == Scope::kGlobal) {
+      // spend above is every instance's; these are this instance's part of it.
+      w.key("local_spend").money(b.local_spend);
+      w.key("grant").money(b.grant);
+      w.key("coordination").string(b.coordinated ? "ok" : "degraded");
+    }
     w.end_object();
   }
   w.end_array().key("currency").string(config_.reporting.currency).end_object();

@@ -277,13 +277,13 @@ void BudgetService::start(std::shared_ptr<const PolicySet> policies) {
 
 std::vector<std::string> BudgetService::check() const {
   LoadErrors errors;
-  if (!config_.policies_file.empty()) load_policies(config_.policies_file, errors);
+  if (!config_.policies_file.empty()) load_policies(config_.policies_file, errors, config_.coordinated());
   return errors.lines;
 }
 
 std::shared_ptr<const PolicySet> BudgetService::read_policies(LoadErrors& errors) const {
   return config_.policies_file.empty() ? std::make_shared<const PolicySet>()
-                                       : load_policies(config_.policies_file, errors);
+                                       : load_policies(config_.policies_file, errors, config_.coordinated());
 }
 
 std::vector<std::string> BudgetService::reload() {

@@ -14,6 +14,7 @@
 #include "daemon/config/policies_file.h"
 #include "daemon/config/prices_file.h"
 #include "daemon/daemon_metrics.h"
+#include "daemon/coordination/coordinator.h"
 #include "daemon/http/server.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/worker_pool.h"
@@ -31,7 +32,7 @@ std::optional<Config> load_all(const std::string& path, std::shared_ptr<const Pr
   policies = std::make_shared<PolicySet>();
   if (errors.ok()) {
     if (!config.prices_file.empty()) prices = load_prices(config.prices_file, config, errors);
-    if (!config.policies_file.empty()) policies = load_policies(config.policies_file, errors);
+    if (!config.policies_file.empty()) policies = load_policies(config.policies_file, errors, config.coordinated());
   }
   if (!errors.ok()) return std::nullopt;
   return config;
@@ -93,6 +94,14 @@ int serve(const std::string& config_path) {
     budgets.engine().record(info.accepted);
   });
   budgets.start(policies);
+  // scope: global budgets: spend and grants exchanged with the other instances through etcd.
+  std::optional<Coordinator> coordinator;
+  if (config.coordinated()) {
+    coordinator.emplace(config, budgets.engine(), metrics.registry());
+    coordinator->start();
+    spdlog::info("coordinating global budgets as instance {} through etcd {}",
+                 config.coordination.instance, config.coordination.endpoints.front());
+  }
   Api api(config, prices, *ledger.value(), metrics, budgets, workers);
   metrics.record_reload(true, double(system_now_ms()) / 1000);
   HttpServer server(config, api);
@@ -124,6 +133,7 @@ int serve(const std::string& config_path) {
   server.run(std::move(hooks));
   workers.shutdown();  // finishes a reload or report in progress while the Api still exists
   // Every answered request's events are committed; stop() commits anything still queued.
+  if (coordinator) coordinator->stop();
   budgets.stop();
   ledger.value()->stop();
   spdlog::info("stopped cleanly");

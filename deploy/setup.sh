@@ -2,14 +2,16 @@
 # Installs the Debian 12 packages Tollgate needs, only those missing, and builds build/tollgate.
 #   deploy/setup.sh            build dependencies, then build
 #   deploy/setup.sh --tests    also what the test suite uses (doctest, python3, promtool,
-#                              chromium, node and the e2e test's playwright-core from npm)
+#                              chromium, etcd for the global budgets' tests, node and the e2e
+#                              test's playwright-core from npm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_pkgs=(g++ cmake make ccache pkg-config tzdata ca-certificates
             libboost1.81-dev libboost-json1.81-dev libsqlite3-dev libspdlog-dev libyaml-cpp-dev
             libssl-dev libsystemd-dev libhowardhinnant-date-dev libcli11-dev)
-test_pkgs=(doctest-dev python3 python3-yaml sqlite3 prometheus curl chromium clang nginx-light)
+test_pkgs=(doctest-dev python3 python3-yaml sqlite3 prometheus curl chromium clang nginx-light
+           etcd-server)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--tests" ]]; then

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <random>
 
+#include "policies/checked.h"
+
 namespace tollgate {
 
 namespace {
@@ -198,16 +200,39 @@ bool PolicyEngine::settles(const Reservation& r, const std::vector<size_t>& even
   });
 }
 
+const GlobalShare* PolicyEngine::share_of(size_t i) const {
+  auto it = shares_.find(set_->budgets[i].name);
+  return it == shares_.end() ? nullptr : &it->second;
+}
+
+const BudgetSpend& PolicyEngine::judged(size_t i, BudgetSpend& scratch, int64_t extra) const {
+  const Budget& b = set_->budgets[i];
+  if (b.scope != Scope::kGlobal) return book_.at(i);
+  scratch = global_view(b, book_.at(i), share_of(i), extra);
+  return scratch;
+}
+
 void PolicyEngine::evaluate(const std::vector<size_t>& budgets, EpochMs now) {
   bool changed = false;
+  BudgetSpend scratch, seen;
   for (size_t i : budgets) {
     book_.roll(i, now);
     const Budget& b = set_->budgets[i];
-    const BudgetSpend& s = book_.at(i);
+    const BudgetSpend& s = judged(i, scratch);
     const bool suspended = overrides_.active(b.name, now) != nullptr;
     Evaluator::Outcome o = evaluator_.evaluate(b, s, suspended, now);
+    // Alerts tell of spend: a global budget's grant running out is not the budget being spent.
+    const BudgetSpend* alert_state = &s;
+    if (b.scope == Scope::kGlobal) {
+      seen = book_.at(i);
+      if (const GlobalShare* g = share_of(i); g && g->period_start == seen.period_start)
+        seen.spend = saturating_add(seen.spend, g->remote);
+      o.alerts = evaluator_.evaluate(b, seen, suspended, now).alerts;
+      alert_state = &seen;
+    }
     for (size_t r : o.alerts)
-      if (auto a = alerts_.fire(b, b.rules[r], s, now); a && hooks_.alert) hooks_.alert(*a);
+      if (auto a = alerts_.fire(b, b.rules[r], *alert_state, now); a && hooks_.alert)
+        hooks_.alert(*a);
     RuleState& st = rules_[i];
     if (o.enforced == st.active) continue;
     changed = true;
@@ -255,7 +280,10 @@ void PolicyEngine::publish(EpochMs now) {
       a.model = rule.model;
       a.since = rules_[i].since[r];
       a.period_end = book_.at(i).period_end;
-      a.reason = evaluator_.reason(b, rule, book_.at(i), now);
+      BudgetSpend scratch;
+      a.reason = evaluator_.reason(b, rule, judged(i, scratch), now);
+      if (b.scope == Scope::kGlobal && !within_grant(book_.at(i), share_of(i)))
+        a.reason += " (this instance's share of the global budget is used up)";
       throttles.push_back(std::move(a));
     }
   publisher_.publish(set_, std::move(throttles));
@@ -322,7 +350,9 @@ AdmitDecision PolicyEngine::admit(const Dimensions& d, std::optional<Money> esti
     book_.roll(i, now);
     const Budget& b = set_->budgets[i];
     if (overrides_.active(b.name, now)) continue;
-    if (auto refused = evaluator_.refuse_estimate(b, book_.at(i), d.priority, *estimate, now)) {
+    BudgetSpend scratch;
+    const BudgetSpend& s = judged(i, scratch, estimate->nanos());
+    if (auto refused = evaluator_.refuse_estimate(b, s, d.priority, *estimate, now)) {
       refused->dry_run = set_->dry_run;
       if (!refused->dry_run) return *refused;
       out = std::move(*refused);
@@ -391,8 +421,17 @@ std::vector<BudgetStatus> PolicyEngine::status() const {
   std::vector<BudgetStatus> out;
   for (size_t i = 0; i < set_->budgets.size(); ++i) {
     const Budget& b = set_->budgets[i];
-    const BudgetSpend s = book_.rolled(i, now);  // the current period, even before the ticker
+    BudgetSpend s = book_.rolled(i, now);  // the current period, even before the ticker
     BudgetStatus st;
+    st.scope = b.scope;
+    if (b.scope == Scope::kGlobal) {
+      const GlobalShare* g = share_of(i);
+      const bool current = g && g->period_start == s.period_start;
+      st.local_spend = Money::from_nanos(s.spend);
+      st.grant = Money::from_nanos(current ? g->allowance : 0);
+      st.coordinated = current && g->coordinated;
+      if (current) s.spend = saturating_add(s.spend, g->remote);  // every instance's spend
+    }
     st.name = b.name;
     st.period = b.period;
     st.period_start = s.period_start;
@@ -431,6 +470,28 @@ std::vector<BudgetStatus> PolicyEngine::status() const {
     out.push_back(std::move(st));
   }
   return out;
+}
+
+std::vector<GlobalBudget> PolicyEngine::global_budgets() const {
+  const EpochMs now = clock_();
+  std::lock_guard lock(mu_);
+  std::vector<GlobalBudget> out;
+  for (size_t i = 0; i < set_->budgets.size(); ++i) {
+    const Budget& b = set_->budgets[i];
+    if (b.scope != Scope::kGlobal) continue;
+    const BudgetSpend s = book_.rolled(i, now);
+    out.push_back({b.name, s.period_start, s.period_end, b.limit.nanos(), s.spend, s.reserved,
+                   s.window_sum(now, 60'000), b.on_coordination_loss});
+  }
+  return out;
+}
+
+void PolicyEngine::set_share(const std::string& budget, const GlobalShare& share) {
+  const EpochMs now = clock_();
+  std::lock_guard lock(mu_);
+  shares_[budget] = share;
+  for (size_t i = 0; i < set_->budgets.size(); ++i)
+    if (set_->budgets[i].name == budget) evaluate({i}, now);
 }
 
 void PolicyEngine::tick() {

@@ -30,6 +30,7 @@
 #include "metering/usage_event.h"
 #include "policies/alert_latch.h"
 #include "policies/evaluator.h"
+#include "policies/global_share.h"
 #include "policies/override_set.h"
 #include "policies/policy.h"
 #include "policies/recent_spend.h"
@@ -52,6 +53,19 @@ struct BudgetStatus {
   std::vector<std::pair<std::string, double>> burn_rates;  // window ("1h") → rate
   std::vector<std::pair<Priority, Action>> throttles;      // enforced now (none in dry run)
   std::vector<std::pair<Priority, Action>> enforceable;    // what the rules could enforce
+  // scope: global: spend above is every instance's; these are this instance's part.
+  Scope scope = Scope::kLocal;
+  Money local_spend, grant;  // grant: how far this instance's spend may go (cumulative)
+  bool coordinated = false;  // false: no grant in force, on_coordination_loss applies
+};
+
+// A scope: global budget as its coordinator needs it: this instance's own figures.
+struct GlobalBudget {
+  std::string name;
+  EpochMs period_start = 0, period_end = 0;
+  int64_t limit = 0, spend = 0, reserved = 0;
+  int64_t last_minute = 0;  // own spend in the last minute, to size grants to the burn rate
+  CoordinationLoss on_loss = CoordinationLoss::kBlockListed;
 };
 
 class PolicyEngine {
@@ -97,6 +111,11 @@ class PolicyEngine {
   // Reservations open now (limits.max_open_reservations bounds them).
   size_t open_reservations() const;
 
+  // scope: global budgets: this instance's spend for the coordinator, and what it learned back
+  // (the others' spend and this instance's grant), applied at once.
+  std::vector<GlobalBudget> global_budgets() const;
+  void set_share(const std::string& budget, const GlobalShare& share);
+
   void tick();
   void start_ticker();
   void stop_ticker();
@@ -115,6 +134,10 @@ class PolicyEngine {
   void evaluate_all(EpochMs now);
   void publish(EpochMs now);
   std::vector<size_t> matching(const Dimensions& d) const;
+  const GlobalShare* share_of(size_t i) const;
+  // The state budget i's rules are judged on: its own for scope: local; for scope: global the
+  // global view (spent once this instance's grant is used up), built in `scratch`.
+  const BudgetSpend& judged(size_t i, BudgetSpend& scratch, int64_t extra = 0) const;
 
   std::shared_ptr<const TimeZone> tz_;
   std::string currency_;
@@ -131,6 +154,7 @@ class PolicyEngine {
   std::vector<RuleState> rules_;
   OverrideSet overrides_;
   AlertLatch alerts_;
+  std::map<std::string, GlobalShare, std::less<>> shares_;  // by budget name (reloads keep them)
 
   std::thread ticker_;
   std::condition_variable ticker_cv_;

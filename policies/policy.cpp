@@ -43,6 +43,12 @@ int64_t Budget::max_burn_window_ms() const {
   return w;
 }
 
+std::string_view to_string(Scope s) { return s == Scope::kGlobal ? "global" : "local"; }
+
+std::string_view to_string(CoordinationLoss c) {
+  return c == CoordinationLoss::kLocalShare ? "local_share" : "block_listed";
+}
+
 std::string_view to_string(Period p) {
   switch (p) {
     case Period::kDay:

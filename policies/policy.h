@@ -52,12 +52,24 @@ struct Rule {
   std::string identity() const;
 };
 
+// Where a budget's limit holds: on this instance's spend alone, or on the spend of every
+// instance sharing it through the coordination store (etcd).
+enum class Scope { kLocal, kGlobal };
+std::string_view to_string(Scope s);
+// What a global budget does while it cannot coordinate (its grant lapsed, the store unreachable):
+// throttle its rules' priorities as if the budget were spent, or enforce limit ÷ the expected
+// instances on this instance's own spend.
+enum class CoordinationLoss { kBlockListed, kLocalShare };
+std::string_view to_string(CoordinationLoss c);
+
 struct Budget {
   std::string name;
   std::vector<Matcher> match;  // all must match; empty = everything
   Period period = Period::kDay;
   Money limit;
   std::vector<Rule> rules;
+  Scope scope = Scope::kLocal;
+  CoordinationLoss on_coordination_loss = CoordinationLoss::kBlockListed;
 
   bool matches(const Dimensions& d) const;
   // How much per-minute spend history the budget keeps: its rules' longest burn-rate window, and

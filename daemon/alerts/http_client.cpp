@@ -89,7 +89,7 @@ Result<ClientResponse> HttpClient::exchange(const std::string& raw) {
       if (buffer_.size() < 12) return Status::error(Code::kBadResponse, "short status line");
       r.status = std::atoi(buffer_.c_str() + 9);
       size_t length = 0;
-      bool close_after = false;
+      bool close_after = false, chunked = false;
       for (size_t pos = buffer_.find("\r\n") + 2; pos < end;) {
         size_t eol = buffer_.find("\r\n", pos);
         std::string line = buffer_.substr(pos, eol - pos);
@@ -98,7 +98,18 @@ Result<ClientResponse> HttpClient::exchange(const std::string& raw) {
         if (strncasecmp(line.c_str(), "connection:", 11) == 0 &&
             line.find("close") != std::string::npos)
           close_after = true;
+        if (strncasecmp(line.c_str(), "transfer-encoding:", 18) == 0 &&
+            line.find("chunked") != std::string::npos)
+          chunked = true;
         pos = eol + 2;
+      }
+      if (chunked) {
+        buffer_.erase(0, end + 4);
+        auto body = read_chunked();
+        if (!body.ok()) return body.status();
+        r.body = std::move(body.value());
+        if (close_after) close();
+        return r;
       }
       while (buffer_.size() < end + 4 + length) {
         ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
@@ -114,6 +125,36 @@ Result<ClientResponse> HttpClient::exchange(const std::string& raw) {
     if (n <= 0)
       return Status::error(Code::kRecvFailed, n == 0 ? "connection closed" : std::strerror(errno));
     buffer_.append(tmp, n);
+  }
+}
+
+Status HttpClient::fill(size_t at_least) {
+  char tmp[65536];
+  while (buffer_.size() < at_least) {
+    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return Status::error(Code::kRecvFailed, "connection closed mid-body");
+    buffer_.append(tmp, n);
+  }
+  return {};
+}
+
+Result<std::string> HttpClient::read_chunked() {
+  constexpr size_t kMaxBody = 64 * 1024 * 1024;  // what one answer may hold here
+  std::string body;
+  for (;;) {
+    size_t eol;
+    while ((eol = buffer_.find("\r\n")) == std::string::npos) {
+      if (buffer_.size() > 1024) return Status::error(Code::kBadResponse, "bad chunk size line");
+      if (Status s = fill(buffer_.size() + 1); !s.ok()) return s;
+    }
+    char* stop = nullptr;
+    const unsigned long size = std::strtoul(buffer_.c_str(), &stop, 16);
+    if (stop == buffer_.c_str() || body.size() + size > kMaxBody)
+      return Status::error(Code::kBadResponse, "bad chunk size");
+    if (Status s = fill(eol + 2 + size + 2); !s.ok()) return s;
+    body.append(buffer_, eol + 2, size);
+    buffer_.erase(0, eol + 2 + size + 2);  // the chunk and its CRLF (no trailers expected)
+    if (size == 0) return body;
   }
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// A small blocking HTTP/1.1 client over POSIX sockets, for `tollgate wait` (and the benchmark's
-// load generator): plain http://, Content-Length bodies, keep-alive. Not for I/O threads.
+// A small blocking HTTP/1.1 client over POSIX sockets, for `tollgate wait`, the etcd coordinator
+// (and the benchmark's load generator): plain http://, Content-Length or chunked answers,
+// keep-alive. Not for I/O threads.
 // Not thread-safe: one client per thread.
 
 #include <string>
@@ -38,6 +39,8 @@ class HttpClient {
  private:
   Status connect();
   Result<ClientResponse> exchange(const std::string& raw);
+  Status fill(size_t at_least);         // reads until the buffer holds this many bytes
+  Result<std::string> read_chunked();  // a chunked body from the buffer on
   void close();
 
   std::string host_, port_;

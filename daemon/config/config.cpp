@@ -1,5 +1,7 @@
 #include "daemon/config/config.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -314,6 +316,54 @@ void read_otlp(YamlReader& r, const YAML::Node& n, Config& c) {
   std::erase_if(attrs, [](const auto& a) { return a.second.empty(); });
 }
 
+void read_coordination(YamlReader& r, const YAML::Node& n, Config& c) {
+  if (!r.expect_map(n, "coordination",
+                    {"etcd", "prefix", "instance", "lease_ttl_s", "sync_interval_ms",
+                     "expected_instances", "grant_max_percent"}))
+    return;
+  auto& k = c.coordination;
+  const YAML::Node& etcd = n["etcd"];
+  if (!etcd || !r.expect_map(etcd, "coordination.etcd", {"endpoints"})) {
+    if (!etcd) r.error(n, "coordination.etcd.endpoints is required (etcd client URLs)");
+    return;
+  }
+  const YAML::Node& endpoints = etcd["endpoints"];
+  if (!endpoints || !endpoints.IsSequence() || endpoints.size() == 0) {
+    r.error(endpoints ? endpoints : etcd,
+            "coordination.etcd.endpoints must be a list of etcd client URLs (http://host:port)");
+    return;
+  }
+  for (const auto& e : endpoints) {
+    std::string url = e.IsScalar() ? e.Scalar() : "";
+    if (url.rfind("http://", 0) != 0)
+      r.error(e, "an etcd endpoint must be http://host:port (got \"" + url +
+                     "\"); TLS to etcd is not supported yet: keep it on a private network");
+    else
+      k.endpoints.push_back(url);
+  }
+  if (auto p = r.string(n, "prefix")) {
+    if (p->empty() || p->front() != '/' || p->back() != '/')
+      r.error(n["prefix"], "coordination.prefix must start and end with / (got \"" + *p + "\")");
+    else
+      k.prefix = *p;
+  }
+  if (auto v = r.string(n, "instance")) {
+    if (v->empty() || v->size() > 64 ||
+        v->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+            std::string::npos)
+      r.error(n["instance"], "coordination.instance must match [A-Za-z0-9_.-]{1,64}");
+    else
+      k.instance = *v;
+  }
+  if (auto v = r.integer(n, "lease_ttl_s", 2, 3600)) k.lease_ttl_s = int(*v);
+  if (auto v = r.integer(n, "sync_interval_ms", 10, 10'000)) k.sync_interval_ms = int(*v);
+  if (auto v = r.integer(n, "expected_instances", 1, 10'000)) k.expected_instances = int(*v);
+  if (auto v = r.integer(n, "grant_max_percent", 1, 100)) k.grant_max_percent = int(*v);
+  if (k.sync_interval_ms * 3 > k.lease_ttl_s * 1000)
+    r.error(n, "coordination.sync_interval_ms must be at most a third of lease_ttl_s, so a lease "
+               "is renewed in time");
+}
+
 // Returns whether limits.max_bytes_in_flight was given.
 bool read_limits(YamlReader& r, const YAML::Node& n, Config& c) {
   if (!r.expect_map(n, "limits",
@@ -359,7 +409,7 @@ Config load_config(const std::string& path, LoadErrors& errors) {
   const YAML::Node& root = *loaded;
   if (!r.expect_map(root, "the configuration",
                     {"server", "storage", "reporting", "prices_file", "policies_file", "auth",
-                     "alerting", "metrics", "limits", "authz", "otlp"}))
+                     "alerting", "metrics", "limits", "authz", "otlp", "coordination"}))
     return c;
   if (root["server"]) read_server(r, root["server"], c);
   if (root["storage"]) {
@@ -379,6 +429,12 @@ Config load_config(const std::string& path, LoadErrors& errors) {
   c.authz.headers = default_authz_headers();
   if (root["authz"]) read_authz(r, root["authz"], c);
   if (root["otlp"]) read_otlp(r, root["otlp"], c);
+  if (root["coordination"]) read_coordination(r, root["coordination"], c);
+  if (c.coordinated() && c.coordination.instance.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    c.coordination.instance = host;
+  }
   if (c.metrics_need_token && c.tokens.empty())
     r.error(root["auth"], "auth.metrics is read, but auth.tokens is empty: add a token with role "
                           "read for Prometheus");

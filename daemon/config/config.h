@@ -79,6 +79,17 @@ struct Config {
   } authz;
   // POST /v1/traces: the span or resource attribute each dimension is read from.
   OtlpMapping otlp = OtlpMapping::defaults();
+  // Budgets of scope: global shared by several instances through etcd (README "Global budgets").
+  struct {
+    std::vector<std::string> endpoints;  // etcd client URLs, http://host:port; empty: none
+    std::string prefix = "/tollgate/";   // every key this daemon writes starts with it
+    std::string instance;                // this instance's name among them; default: host name
+    int lease_ttl_s = 10;                // an instance silent this long loses its unspent grant
+    int sync_interval_ms = 250;          // how often spend is published and grants renewed
+    int expected_instances = 1;          // on_coordination_loss: local_share enforces limit ÷ this
+    int grant_max_percent = 10;          // the largest slice of a limit one grant takes
+  } coordination;
+  bool coordinated() const { return !coordination.endpoints.empty(); }
   // Bounds on what one client can make the daemon hold or do (CONTRACT §2.1 `limits`).
   struct {
     Money max_event_cost = Money::from_nanos(1'000'000'000'000'000);  // 1,000,000 units

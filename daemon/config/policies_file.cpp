@@ -158,7 +158,8 @@ void read_rule(YamlReader& r, const YAML::Node& n, Budget& b) {
 
 }  // namespace
 
-std::shared_ptr<const PolicySet> load_policies(const std::string& path, LoadErrors& errors) {
+std::shared_ptr<const PolicySet> load_policies(const std::string& path, LoadErrors& errors,
+                                               bool coordinated) {
   auto set = std::make_shared<PolicySet>();
   YamlReader r(path, errors);
   auto loaded = r.load();
@@ -176,7 +177,9 @@ std::shared_ptr<const PolicySet> load_policies(const std::string& path, LoadErro
   }
   std::set<std::string> names;
   for (const auto& bn : budgets) {
-    if (!r.expect_map(bn, "a budget", {"name", "match", "period", "limit", "rules"})) continue;
+    if (!r.expect_map(bn, "a budget",
+                      {"name", "match", "period", "limit", "rules", "scope", "on_coordination_loss"}))
+      continue;
     Budget b;
     b.name = r.string(bn, "name").value_or("");
     if (!valid_name(b.name)) {
@@ -200,6 +203,24 @@ std::shared_ptr<const PolicySet> load_policies(const std::string& path, LoadErro
       b.limit = *limit;
     } else if (!bn["limit"]) {
       r.error(bn, "limit is required (in the reporting currency)");
+    }
+    if (auto scope = r.string(bn, "scope")) {
+      if (*scope == "global")
+        b.scope = Scope::kGlobal;
+      else if (*scope != "local")
+        r.error(bn["scope"], "scope must be local or global, got \"" + *scope + "\"");
+      if (b.scope == Scope::kGlobal && !coordinated)
+        r.error(bn["scope"], "scope: global needs the main file's coordination block "
+                             "(coordination.etcd.endpoints)");
+    }
+    if (auto loss = r.string(bn, "on_coordination_loss")) {
+      if (*loss == "local_share")
+        b.on_coordination_loss = CoordinationLoss::kLocalShare;
+      else if (*loss != "block_listed")
+        r.error(bn["on_coordination_loss"],
+                "on_coordination_loss must be block_listed or local_share, got \"" + *loss + "\"");
+      if (b.scope != Scope::kGlobal)
+        r.error(bn["on_coordination_loss"], "on_coordination_loss applies to scope: global only");
     }
     if (const YAML::Node& rules = bn["rules"]; rules && !rules.IsNull()) {
       if (!rules.IsSequence())

@@ -9,6 +9,8 @@
 
 namespace tollgate {
 
-std::shared_ptr<const PolicySet> load_policies(const std::string& path, LoadErrors& errors);
+// `coordinated`: the main file has a coordination block, so budgets may have scope: global.
+std::shared_ptr<const PolicySet> load_policies(const std::string& path, LoadErrors& errors,
+                                               bool coordinated = false);
 
 }  // namespace tollgate

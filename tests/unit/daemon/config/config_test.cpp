@@ -66,7 +66,8 @@ extra: 1
   REQUIRE(errors.size() == 6);
   CHECK(errors[0] ==
         "t.yaml:7:1: unknown key \"extra\" in the configuration (allowed: server, storage, "
-        "reporting, prices_file, policies_file, auth, alerting, metrics, limits, authz, otlp)");
+        "reporting, prices_file, policies_file, auth, alerting, metrics, limits, authz, otlp, "
+        "coordination)");
   CHECK(errors[1].rfind("t.yaml:3:3: unknown key \"thread\" in server", 0) == 0);
   CHECK(errors[2].rfind("t.yaml:2:11: listen must be host:port", 0) == 0);
   CHECK(errors[3] == "t.yaml:5:3: storage.path is required");

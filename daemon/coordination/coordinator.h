@@ -1,0 +1,83 @@
+#pragma once
+// Coordinator: keeps this instance's scope: global budgets in step with the other instances
+// through etcd, so that together they never spend more than a budget's limit.
+//
+// For each global budget and period, under <prefix>budgets/<name>/<period start ms>/, etcd holds:
+//   spent/<instance>  this instance's committed spend (nanos), no lease: it outlives the instance;
+//   grant/<instance>  how far this instance's own spend may go (nanos), on this instance's lease:
+//                     when the instance dies its unspent grant returns after the lease TTL;
+//   seq               touched by every grant change, the guard that serialises them.
+// Every sync interval the coordinator publishes its spend, reads the others' spend and grants,
+// and when less than half a slice of its grant is left takes a new slice of the headroom (limit −
+// what every other instance holds, max(grant, spent) each) in a transaction guarded on `seq`:
+// the grants never add up to more than the limit. A slice follows the instance's burn rate (10 s
+// of its last minute's spend), at least 1% and at most grant_max_percent of the limit, and never
+// more than the headroom divided among the live instances. The engine is told at once
+// (PolicyEngine::set_share); admission never waits on etcd.
+//
+// etcd unreachable: what is left of the current grant stays this instance's to spend; once a
+// lease TTL has passed since the lease's last renewal the budget is uncoordinated (metric, log,
+// /v1/budgets) and, its grant used up, follows its on_coordination_loss, until etcd answers
+// again and a new lease and grant are taken. Worst case overshoot: the grants left unspent by
+// instances cut off from etcd (each at most grant_max_percent of the limit), plus for
+// local_share, limit ÷ expected_instances per instance cut off.
+//
+// Thread-safety: start() and stop() from one thread; the work runs on a thread of its own.
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "daemon/config/config.h"
+#include "daemon/coordination/etcd_client.h"
+#include "metrics/registry.h"
+#include "policies/engine.h"
+
+namespace tollgate {
+
+class Coordinator {
+ public:
+  // `config`, `engine` and `registry` must outlive the coordinator.
+  Coordinator(const Config& config, PolicyEngine& engine, metrics::Registry& registry);
+  ~Coordinator();
+
+  void start();
+  void stop();
+
+ private:
+  struct Known {  // per budget, what the last sync learned
+    EpochMs period_start = 0;
+    int64_t remote = 0;
+    int64_t grant = 0;
+  };
+  void run();
+  // One round over every global budget; false when etcd could not be reached or refused.
+  bool sync(EpochMs now);
+  Status ensure_lease(EpochMs now);
+  Status sync_budget(const GlobalBudget& g);
+  void degrade(EpochMs now);
+
+  const Config& config_;
+  PolicyEngine& engine_;
+  EtcdClient etcd_;
+  int64_t lease_ = 0;
+  EpochMs lease_renewed_ = 0;  // when etcd last confirmed the lease (0: none)
+  std::map<std::string, Known> known_;
+  bool failing_ = false;   // the last round failed (logged once per outage)
+  bool degraded_ = false;  // failing for a lease TTL: on_coordination_loss applies
+
+  metrics::Gauge* up_;
+  metrics::Counter* errors_;
+  metrics::Counter* grants_taken_;
+  metrics::Family<metrics::Gauge>& grant_gauge_;
+  metrics::Family<metrics::Gauge>& coordinated_gauge_;
+
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+};
+
+}  // namespace tollgate
