@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <limits>
 #include <thread>
 
 #include "daemon/config/policies_file.h"
@@ -15,10 +16,10 @@ namespace {
 
 EpochMs at(const char* ts) { return *parse_rfc3339(ts); }
 
-std::shared_ptr<const PolicySet> policies(const std::string& yaml) {
+std::shared_ptr<const PolicySet> policies(const std::string& yaml, bool coordinated = false) {
   testing::TempDir dir;
   LoadErrors errors;
-  auto set = load_policies(dir.write("policies.yaml", yaml), errors);
+  auto set = load_policies(dir.write("policies.yaml", yaml), errors, coordinated);
   INFO((errors.lines.empty() ? std::string() : errors.lines[0]));
   REQUIRE(errors.ok());
   return set;
@@ -37,7 +38,8 @@ struct Fixture {
   std::unique_ptr<PolicyEngine> engine;
   std::vector<UsageEvent> kept;
 
-  explicit Fixture(const std::string& yaml, const std::string& zone = "UTC") {
+  explicit Fixture(const std::string& yaml, const std::string& zone = "UTC",
+                   bool coordinated = false) {
     tz = TimeZone::load(zone).value();
     engine = std::make_unique<PolicyEngine>(
         tz, "USD", [this] { return now; },
@@ -45,7 +47,7 @@ struct Fixture {
                             [this](const AlertEvent& a) { alerts.push_back(a); },
                             [this](const StoredReservation& r) { reserved.push_back(r.id); },
                             [this](const std::string& id) { released.push_back(id); }});
-    REQUIRE(engine->install(policies(yaml), kNoHistory, kNoHistory).ok());
+    REQUIRE(engine->install(policies(yaml, coordinated), kNoHistory, kNoHistory).ok());
   }
   void spend(double usd, const std::string& feature = "chat", Priority p = Priority::kStandard,
              const std::string& reservation = "") {
@@ -580,4 +582,84 @@ TEST_CASE("dry run: throttles are computed but none is reported as enforced") {
   CHECK(st.throttles.empty());
   CHECK_FALSE(st.enforceable.empty());
   CHECK(st.state == "alert");
+}
+
+namespace {
+
+const char* kGlobal = R"(budgets:
+  - name: shared
+    scope: global
+    match: {feature: chat}
+    limit: 10
+    rules:
+      - {at_percent: 50, action: alert}
+      - {at_percent: 100, action: block, priorities: [batch]}
+)";
+
+constexpr int64_t kUsd = 1'000'000'000;
+
+}  // namespace
+
+TEST_CASE("global budget: no grant yet, batch waits; thresholds see every instance's spend") {
+  Fixture f(kGlobal, "UTC", /*coordinated=*/true);
+  // Before the coordinator's first grant nothing may be spent here: batch is throttled, critical
+  // (not listed) is not.
+  CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);
+  CHECK(f.decide(Priority::kCritical) == Decision::kAllow);
+  const EpochMs day = *parse_rfc3339("2026-11-21T00:00:00Z");
+  f.engine->set_share("shared", {day, 0, 2 * kUsd, true});
+  CHECK(f.decide(Priority::kBatch) == Decision::kAllow);
+  f.spend(1.5);
+  // An estimate that fits the grant is admitted; one that does not is refused.
+  CHECK(f.admit(Priority::kBatch, 0.5).decision == Decision::kAllow);
+  CHECK(f.admit(Priority::kBatch, 0.01).decision == Decision::kThrottle);
+  // The grant used up: batch is throttled as if the budget were spent, and the reason says why;
+  // but no alert fires, the budget being at 20% globally.
+  REQUIRE(f.engine->cancel_reservation(f.reserved.at(0)));
+  f.spend(0.5);
+  CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);
+  REQUIRE(f.engine->table()->throttles.size() == 1);
+  CHECK(f.engine->table()->throttles[0].reason.find("share of the global budget is used up") !=
+        std::string::npos);
+  CHECK(f.alerts.empty());
+  // The others have spent 3 and a larger grant came: 5 of 10 globally, the 50% alert fires (on the
+  // global spend) and batch flows again.
+  f.engine->set_share("shared", {day, 3 * kUsd, 4 * kUsd, true});
+  CHECK(f.decide(Priority::kBatch) == Decision::kAllow);
+  REQUIRE(f.alerts.size() == 1);
+  CHECK(f.alerts[0].threshold.find("50") != std::string::npos);
+  auto st = f.engine->status().at(0);
+  CHECK(st.scope == Scope::kGlobal);
+  CHECK(st.spend.nanos() == 5 * kUsd);
+  CHECK(st.local_spend.nanos() == 2 * kUsd);
+  CHECK(st.grant.nanos() == 4 * kUsd);
+  CHECK(st.coordinated);
+  // A share of another period counts for nothing: waiting for this period's grant.
+  f.engine->set_share("shared", {day - 86'400'000, 0, 100 * kUsd, true});
+  CHECK(f.decide(Priority::kBatch) == Decision::kThrottle);
+  CHECK_FALSE(f.engine->status().at(0).coordinated);
+}
+
+TEST_CASE("global_view: the grant bounds our spend, the others' spend only shifts thresholds") {
+  Budget b;
+  b.limit = Money::from_nanos(10 * kUsd);
+  BudgetSpend local;
+  local.period_start = 1000;
+  local.spend = 2 * kUsd;
+  local.reserved = kUsd;
+  GlobalShare g{1000, 4 * kUsd, 5 * kUsd, true};
+  CHECK(global_view(b, local, &g).spend == 6 * kUsd);
+  CHECK(within_grant(local, &g, 2 * kUsd));       // 2 + 1 + 2 = 5: fits exactly
+  CHECK_FALSE(within_grant(local, &g, 2 * kUsd + 1));
+  CHECK(global_view(b, local, &g, 2 * kUsd + 1).spend == 10 * kUsd);  // judged spent
+  local.spend = 4 * kUsd;  // 4 + 1 reserved = 5: used up
+  CHECK_FALSE(within_grant(local, &g));
+  CHECK(global_view(b, local, &g).spend == 10 * kUsd);
+  // Past the limit already (others' 9 + ours 4): stays what it is, never lowered to the limit.
+  g.remote = 9 * kUsd;
+  CHECK(global_view(b, local, &g).spend == 13 * kUsd);
+  // Saturates instead of wrapping.
+  g.remote = std::numeric_limits<int64_t>::max();
+  CHECK(global_view(b, local, &g).spend == std::numeric_limits<int64_t>::max());
+  CHECK_FALSE(within_grant(local, nullptr));
 }

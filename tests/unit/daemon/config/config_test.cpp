@@ -155,3 +155,59 @@ TEST_CASE("config: bytes in flight default to 256 MiB, follow a larger body and 
   CHECK(errors.lines[0].find("d.yaml:3:") != std::string::npos);
   CHECK(errors.lines[0].find("at least server.max_body_bytes (8388608)") != std::string::npos);
 }
+
+TEST_CASE("config: coordination for global budgets: defaults, keys and mistakes named") {
+  testing::TempDir dir;
+  LoadErrors errors;
+  Config c = load_config(dir.write("a.yaml", "storage: {path: x.db}\n"), errors);
+  CHECK(errors.ok());
+  CHECK_FALSE(c.coordinated());
+  c = load_config(dir.write("b.yaml",
+                            "storage: {path: x.db}\ncoordination:\n"
+                            "  etcd: {endpoints: [http://10.0.0.1:2379, http://10.0.0.2:2379]}\n"),
+                  errors);
+  CHECK(errors.ok());
+  CHECK(c.coordinated());
+  CHECK(c.coordination.endpoints.size() == 2);
+  CHECK(c.coordination.prefix == "/tollgate/");
+  CHECK_FALSE(c.coordination.instance.empty());  // the host name
+  CHECK(c.coordination.lease_ttl_s == 10);
+  CHECK(c.coordination.sync_interval_ms == 250);
+  load_config(dir.write("c.yaml",
+                        "storage: {path: x.db}\ncoordination:\n"
+                        "  etcd: {endpoints: [https://10.0.0.1:2379]}\n"
+                        "  prefix: tollgate\n  instance: \"a b\"\n"
+                        "  lease_ttl_s: 2\n  sync_interval_ms: 1000\n"),
+              errors);
+  REQUIRE(errors.lines.size() == 4);
+  CHECK(errors.lines[0].find("c.yaml:3:") != std::string::npos);
+  CHECK(errors.lines[0].find("TLS to etcd is not supported yet") != std::string::npos);
+  CHECK(errors.lines[1].find("must start and end with /") != std::string::npos);
+  CHECK(errors.lines[2].find("coordination.instance") != std::string::npos);
+  CHECK(errors.lines[3].find("at most a third of lease_ttl_s") != std::string::npos);
+  errors = {};
+  load_config(dir.write("d.yaml", "storage: {path: x.db}\ncoordination: {prefix: /t/}\n"), errors);
+  REQUIRE(errors.lines.size() == 1);
+  CHECK(errors.lines[0].find("coordination.etcd.endpoints is required") != std::string::npos);
+}
+
+TEST_CASE("policies: scope and on_coordination_loss") {
+  testing::TempDir dir;
+  LoadErrors errors;
+  const std::string yaml =
+      "budgets:\n"
+      "  - {name: g, limit: 5, scope: global, on_coordination_loss: local_share}\n"
+      "  - {name: l, limit: 5, on_coordination_loss: block_listed}\n"
+      "  - {name: x, limit: 5, scope: everywhere}\n";
+  auto set = load_policies(dir.write("p.yaml", yaml), errors, /*coordinated=*/true);
+  REQUIRE(errors.lines.size() == 2);
+  CHECK(errors.lines[0].find("p.yaml:3:") != std::string::npos);
+  CHECK(errors.lines[0].find("applies to scope: global only") != std::string::npos);
+  CHECK(errors.lines[1].find("scope must be local or global") != std::string::npos);
+  CHECK(set->budgets[0].scope == Scope::kGlobal);
+  CHECK(set->budgets[0].on_coordination_loss == CoordinationLoss::kLocalShare);
+  errors = {};
+  load_policies(dir.write("q.yaml", "budgets:\n  - {name: g, limit: 5, scope: global}\n"), errors);
+  REQUIRE(errors.lines.size() == 1);
+  CHECK(errors.lines[0].find("needs the main file's coordination block") != std::string::npos);
+}
