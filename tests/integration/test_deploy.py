@@ -184,6 +184,37 @@ class KubernetesTest(unittest.TestCase):
             shutil.rmtree(d)
 
 
+class KubernetesScaleOutTest(unittest.TestCase):
+    """deploy/kubernetes/global: a kustomize overlay of the single-instance deployment."""
+
+    def test_the_overlay_scales_out_and_its_configuration_passes_check(self):
+        base = yaml.safe_load(read("deploy/kubernetes/kustomization.yaml"))
+        self.assertEqual(base["resources"], ["tollgate.yaml"])
+        overlay = yaml.safe_load(read("deploy/kubernetes/global/kustomization.yaml"))
+        self.assertEqual(overlay["resources"], ["../"])
+        patches = {p["path"]: yaml.safe_load(read("deploy/kubernetes/global/" + p["path"]))
+                   for p in overlay["patches"]}
+        base_docs = {(d["kind"], d["metadata"]["name"]) for d in
+                     yaml.safe_load_all(read("deploy/kubernetes/tollgate.yaml"))}
+        for patch in patches.values():  # each patches something the base has
+            self.assertIn((patch["kind"], patch["metadata"]["name"]), base_docs)
+        self.assertEqual(patches["replicas.yaml"]["spec"]["replicas"], 3)
+        data = patches["config.yaml"]["data"]
+        self.assertIn("coordination:", data["tollgate.yaml"])
+        self.assertIn("scope: global", data["policies.yaml"])
+        d = tempfile.mkdtemp()
+        try:
+            files = dict(data, **{"prices.yaml": read("deploy/examples/prices.yaml")})
+            for name, text in files.items():
+                with open(os.path.join(d, name), "w") as f:
+                    f.write(text.replace("/var/lib/tollgate/", d + "/"))
+            p = subprocess.run([BIN, "check", "--config", os.path.join(d, "tollgate.yaml")],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        finally:
+            shutil.rmtree(d)
+
+
 class PrometheusConfigTest(unittest.TestCase):
     def test_scrape_config_passes_promtool(self):
         d = tempfile.mkdtemp()
