@@ -282,8 +282,12 @@ void PolicyEngine::publish(EpochMs now) {
       a.period_end = book_.at(i).period_end;
       BudgetSpend scratch;
       a.reason = evaluator_.reason(b, rule, judged(i, scratch), now);
-      if (b.scope == Scope::kGlobal && !within_grant(book_.at(i), share_of(i)))
-        a.reason += " (this instance's share of the global budget is used up)";
+      if (b.scope == Scope::kGlobal && !within_grant(book_.at(i), share_of(i))) {
+        // Lifted as soon as a larger grant arrives (a sync interval), not at the period's end.
+        a.reason += " (this instance's share of the global budget is used up; more is asked of "
+                    "the other instances)";
+        a.period_end = std::min(a.period_end, now + 1000);
+      }
       throttles.push_back(std::move(a));
     }
   publisher_.publish(set_, std::move(throttles));
@@ -351,8 +355,30 @@ AdmitDecision PolicyEngine::admit(const Dimensions& d, std::optional<Money> esti
     const Budget& b = set_->budgets[i];
     if (overrides_.active(b.name, now)) continue;
     BudgetSpend scratch;
-    const BudgetSpend& s = judged(i, scratch, estimate->nanos());
-    if (auto refused = evaluator_.refuse_estimate(b, s, d.priority, *estimate, now)) {
+    std::optional<AdmitDecision> refused;
+    if (b.scope == Scope::kGlobal) {
+      // Past a threshold on every instance's spend: refused as for a local budget. Only short of
+      // this instance's grant: refused for a second, and the coordinator asks for that much more.
+      const GlobalShare* g = share_of(i);
+      BudgetSpend global = book_.at(i);
+      if (g && g->period_start == global.period_start)
+        global.spend = saturating_add(global.spend, g->remote);
+      refused = evaluator_.refuse_estimate(b, global, d.priority, *estimate, now);
+      if (!refused && !within_grant(book_.at(i), g, estimate->nanos())) {
+        refused = evaluator_.refuse_estimate(b, judged(i, scratch, estimate->nanos()), d.priority,
+                                             *estimate, now);
+        if (refused) {
+          int64_t& wanted = wanted_[b.name];
+          wanted = std::max(wanted, estimate->nanos());
+          refused->retry_after_s = 1;
+          refused->reason += " (this instance's share of the global budget is used up; more is "
+                             "asked of the other instances)";
+        }
+      }
+    } else {
+      refused = evaluator_.refuse_estimate(b, book_.at(i), d.priority, *estimate, now);
+    }
+    if (refused) {
       refused->dry_run = set_->dry_run;
       if (!refused->dry_run) return *refused;
       out = std::move(*refused);
@@ -480,8 +506,10 @@ std::vector<GlobalBudget> PolicyEngine::global_budgets() const {
     const Budget& b = set_->budgets[i];
     if (b.scope != Scope::kGlobal) continue;
     const BudgetSpend s = book_.rolled(i, now);
-    out.push_back({b.name, s.period_start, s.period_end, b.limit.nanos(), s.spend, s.reserved,
-                   s.window_sum(now, 60'000), b.on_coordination_loss});
+    auto w = wanted_.find(b.name);
+    out.push_back({b.name, b.period, s.period_start, s.period_end, b.limit.nanos(), s.spend,
+                   s.reserved, s.window_sum(now, 60'000), w == wanted_.end() ? 0 : w->second,
+                   b.on_coordination_loss});
   }
   return out;
 }
@@ -490,6 +518,7 @@ void PolicyEngine::set_share(const std::string& budget, const GlobalShare& share
   const EpochMs now = clock_();
   std::lock_guard lock(mu_);
   shares_[budget] = share;
+  if (share.coordinated) wanted_.erase(budget);  // the coordinator has seen it
   for (size_t i = 0; i < set_->budgets.size(); ++i)
     if (set_->budgets[i].name == budget) evaluate({i}, now);
 }

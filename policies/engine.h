@@ -62,9 +62,11 @@ struct BudgetStatus {
 // A scope: global budget as its coordinator needs it: this instance's own figures.
 struct GlobalBudget {
   std::string name;
+  Period period = Period::kDay;
   EpochMs period_start = 0, period_end = 0;
   int64_t limit = 0, spend = 0, reserved = 0;
   int64_t last_minute = 0;  // own spend in the last minute, to size grants to the burn rate
+  int64_t wanted = 0;       // the largest estimate refused for want of grant since the last one
   CoordinationLoss on_loss = CoordinationLoss::kBlockListed;
 };
 
@@ -155,6 +157,7 @@ class PolicyEngine {
   OverrideSet overrides_;
   AlertLatch alerts_;
   std::map<std::string, GlobalShare, std::less<>> shares_;  // by budget name (reloads keep them)
+  std::map<std::string, int64_t, std::less<>> wanted_;      // GlobalBudget::wanted, by name
 
   std::thread ticker_;
   std::condition_variable ticker_cv_;

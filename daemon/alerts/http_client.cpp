@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -99,7 +100,7 @@ Result<ClientResponse> HttpClient::exchange(const std::string& raw) {
             line.find("close") != std::string::npos)
           close_after = true;
         if (strncasecmp(line.c_str(), "transfer-encoding:", 18) == 0 &&
-            line.find("chunked") != std::string::npos)
+            strcasestr(line.c_str(), "chunked") != nullptr)
           chunked = true;
         pos = eol + 2;
       }
@@ -141,20 +142,41 @@ Status HttpClient::fill(size_t at_least) {
 Result<std::string> HttpClient::read_chunked() {
   constexpr size_t kMaxBody = 64 * 1024 * 1024;  // what one answer may hold here
   std::string body;
-  for (;;) {
+  auto line_end = [this]() -> Result<size_t> {
     size_t eol;
     while ((eol = buffer_.find("\r\n")) == std::string::npos) {
-      if (buffer_.size() > 1024) return Status::error(Code::kBadResponse, "bad chunk size line");
+      if (buffer_.size() > 1024) return Status::error(Code::kBadResponse, "chunk line too long");
       if (Status s = fill(buffer_.size() + 1); !s.ok()) return s;
     }
-    char* stop = nullptr;
-    const unsigned long size = std::strtoul(buffer_.c_str(), &stop, 16);
-    if (stop == buffer_.c_str() || body.size() + size > kMaxBody)
-      return Status::error(Code::kBadResponse, "bad chunk size");
-    if (Status s = fill(eol + 2 + size + 2); !s.ok()) return s;
-    body.append(buffer_, eol + 2, size);
-    buffer_.erase(0, eol + 2 + size + 2);  // the chunk and its CRLF (no trailers expected)
-    if (size == 0) return body;
+    return eol;
+  };
+  for (;;) {
+    auto eol = line_end();
+    if (!eol.ok()) return eol.status();
+    // chunk-size = 1*HEXDIG, then optional ;extensions: nothing else (no sign, no blanks).
+    size_t size = 0, i = 0;
+    for (; i < eol.value() && std::isxdigit(static_cast<unsigned char>(buffer_[i])); ++i) {
+      if (size > (kMaxBody >> 4)) return Status::error(Code::kBadResponse, "chunk too large");
+      const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(buffer_[i])));
+      size = size * 16 + static_cast<size_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    if (i == 0 || (i < eol.value() && buffer_[i] != ';') || size > kMaxBody - body.size())
+      return Status::error(Code::kBadResponse, "bad chunk size line");
+    buffer_.erase(0, eol.value() + 2);
+    if (size == 0) {
+      // Trailer fields until the empty line, so none is read as the next answer.
+      for (;;) {
+        auto end = line_end();
+        if (!end.ok()) return end.status();
+        buffer_.erase(0, end.value() + 2);
+        if (end.value() == 0) return body;
+      }
+    }
+    if (Status s = fill(size + 2); !s.ok()) return s;
+    if (buffer_.compare(size, 2, "\r\n") != 0)
+      return Status::error(Code::kBadResponse, "chunk data not followed by CRLF");
+    body.append(buffer_, 0, size);
+    buffer_.erase(0, size + 2);
   }
 }
 

@@ -1,9 +1,13 @@
 #include "daemon/coordination/coordinator.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
-#include <chrono>
+#include <exception>
+#include <limits>
 
 #include "policies/checked.h"
 
@@ -13,11 +17,17 @@ namespace {
 
 constexpr int kEtcdTimeoutMs = 1000;
 
-int64_t parse_nanos(const std::string& s) {
+// Values only Tollgate writes; one that is not a number is taken as the most it could mean
+// (fail closed: more spent, more granted, a smaller limit is never assumed).
+int64_t parse_nanos(const std::string& s, int64_t otherwise) {
   char* end = nullptr;
+  errno = 0;
   const long long v = std::strtoll(s.c_str(), &end, 10);
-  return end == s.c_str() || v < 0 ? 0 : v;  // keys only this program writes
+  if (end == s.c_str() || *end != '\0' || errno != 0 || v < 0) return otherwise;
+  return v;
 }
+
+constexpr int64_t kMost = std::numeric_limits<int64_t>::max();
 
 }  // namespace
 
@@ -50,6 +60,7 @@ Coordinator::Coordinator(const Config& config, PolicyEngine& engine, metrics::Re
 Coordinator::~Coordinator() { stop(); }
 
 void Coordinator::start() {
+  last_ok_ = Steady::now();  // a start is not an outage: the TTL counts from here
   thread_ = std::thread([this] { run(); });
 }
 
@@ -64,108 +75,169 @@ void Coordinator::stop() {
 
 void Coordinator::run() {
   const auto every = std::chrono::milliseconds(config_.coordination.sync_interval_ms);
+  const auto ttl = std::chrono::seconds(config_.coordination.lease_ttl_s);
   std::unique_lock lock(mu_);
   while (!stop_) {
     lock.unlock();
-    const EpochMs now = system_now_ms();
-    const bool ok = sync(now);
-    up_->set(ok ? 1 : 0);
-    if (!ok) {
+    Status s;
+    try {
+      s = sync();
+    } catch (const std::exception& e) {  // never take the daemon down from here
+      s = Status::error(Code::kInternal, std::string("coordination: ") + e.what());
+    }
+    up_->set(s.ok() ? 1 : 0);
+    if (s.ok()) {
+      if (failing_) spdlog::info("coordination: etcd answers again at {}", etcd_.endpoint());
+      failing_ = degraded_ = false;
+      last_ok_ = Steady::now();
+    } else {
       errors_->inc();
-      if (lease_renewed_ == 0 || now - lease_renewed_ >= config_.coordination.lease_ttl_s * 1000)
-        degrade(now);
+      if (!failing_)  // once per outage, not once per round
+        spdlog::warn("coordination: {}; global budgets keep what is left of their grants",
+                     s.message());
+      failing_ = true;
+      if (Steady::now() - last_ok_ >= ttl) degrade();
     }
     lock.lock();
     cv_.wait_for(lock, every, [this] { return stop_; });
   }
 }
 
-Status Coordinator::ensure_lease(EpochMs now) {
-  const int ttl = config_.coordination.lease_ttl_s;
-  if (lease_ != 0 && now - lease_renewed_ < ttl * 1000 / 3) return {};
+Status Coordinator::ensure_lease() {
+  const auto& c = config_.coordination;
+  const auto now = Steady::now();
+  if (lease_ != 0 && now - lease_renewed_ < std::chrono::seconds(c.lease_ttl_s) / 3 && claimed_)
+    return {};
   if (lease_ != 0) {
     auto left = etcd_.keep_alive(lease_);
     if (!left.ok()) return left.status();
     if (left.value() > 0) {
       lease_renewed_ = now;
-      return {};
+    } else {
+      // The lease expired in etcd: its grants are gone and may be taken by others already.
+      // Nothing more is spent on them, from this moment.
+      spdlog::warn("coordination: lease {:x} expired in etcd; this instance's grants lapsed",
+                   lease_);
+      lease_ = 0;
+      claimed_ = false;
+      for (const GlobalBudget& g : engine_.global_budgets()) {
+        Known& k = known_[g.name];
+        k.grant = 0;
+        tell(g, {g.period_start, k.period_start == g.period_start ? k.remote : 0, 0, false});
+      }
     }
-    spdlog::warn("coordination: lease {:x} expired in etcd; this instance's grants lapsed", lease_);
-    lease_ = 0;
-    for (auto& [name, k] : known_) k.grant = 0;
   }
-  auto lease = etcd_.grant_lease(ttl);
-  if (!lease.ok()) return lease.status();
-  lease_ = lease.value();
-  lease_renewed_ = now;
+  if (lease_ == 0) {
+    auto lease = etcd_.grant_lease(c.lease_ttl_s);
+    if (!lease.ok()) return lease.status();
+    lease_ = lease.value();
+    lease_renewed_ = now;
+  }
+  if (!claimed_) {
+    auto mine = etcd_.create(c.prefix + "instances/" + c.instance, std::to_string(::getpid()),
+                             lease_);
+    if (!mine.ok()) return mine.status();
+    if (!mine.value())
+      return Status::error(Code::kInvalidConfig,
+                           "coordination.instance \"" + c.instance +
+                               "\" is held by another live process (or by this instance's "
+                               "previous run, until its lease expires): give each instance its "
+                               "own name");
+    claimed_ = true;
+  }
   return {};
 }
 
-bool Coordinator::sync(EpochMs now) {
+std::string Coordinator::base_of(const std::string& name, Period period, EpochMs start) const {
+  return config_.coordination.prefix + "budgets/" + name + "/" + std::string(to_string(period)) +
+         "/" + std::to_string(start) + "/";
+}
+
+Status Coordinator::sync() {
   const std::vector<GlobalBudget> budgets = engine_.global_budgets();
-  if (budgets.empty()) return true;
-  Status s = ensure_lease(now);
-  for (size_t i = 0; s.ok() && i < budgets.size(); ++i) s = sync_budget(budgets[i]);
-  if (!s.ok()) {
-    if (!failing_)  // once per outage, not once per round
-      spdlog::warn("coordination: etcd: {}; global budgets keep their grants for now",
-                   s.message());
-    failing_ = true;
-    return false;
+  if (budgets.empty()) return {};
+  for (const GlobalBudget& g : budgets) {
+    // Renewed between budgets too, so a long round never outlives the lease.
+    if (Status s = ensure_lease(); !s.ok()) return s;
+    if (Status s = sync_budget(g); !s.ok()) return s;
   }
-  if (failing_) spdlog::info("coordination: etcd answers again at {}", etcd_.endpoint());
-  failing_ = degraded_ = false;
-  return true;
+  return {};
+}
+
+void Coordinator::tell(const GlobalBudget& g, const GlobalShare& share) {
+  engine_.set_share(g.name, share);
+  grant_gauge_.with({g.name, config_.reporting.currency})->set(double(share.allowance) / 1e9);
+  coordinated_gauge_.with({g.name})->set(share.coordinated ? 1 : 0);
 }
 
 Status Coordinator::sync_budget(const GlobalBudget& g) {
   const auto& c = config_.coordination;
-  const std::string base =
-      c.prefix + "budgets/" + g.name + "/" + std::to_string(g.period_start) + "/";
-  const std::string me = c.instance, seq_key = base + "seq", spent_key = base + "spent/" + me,
-                    grant_key = base + "grant/" + me;
+  const std::string me = c.instance;
+  const std::string base = base_of(g.name, g.period, g.period_start);
+  const std::string seq_key = base + "seq", spent_key = base + "spent/" + me,
+                    grant_key = base + "grant/" + me, limit_key = base + "limit/" + me;
+  Known& known = known_[g.name];
+  if (known.period_start != 0 &&
+      (known.period_start != g.period_start || known.period != g.period)) {
+    // A new period: this instance's keys of the last one are of no use to anyone now.
+    const std::string old = base_of(g.name, known.period, known.period_start);
+    for (const char* k : {"spent/", "grant/", "limit/"})
+      if (Status s = etcd_.erase(old + k + me); !s.ok()) return s;
+    known = {};
+  }
   // Up to three rounds: a guarded grant that lost a race is retried on fresh figures.
   for (int round = 0; round < 3; ++round) {
     auto kvs = etcd_.range_prefix(base);
     if (!kvs.ok()) return kvs.status();
-    int64_t seq_mod = 0, published = -1, my_grant = 0, remote = 0;
-    std::map<std::string, std::pair<int64_t, int64_t>> others;  // instance → (spent, grant)
+    int64_t seq_mod = 0, published = -1, my_grant = 0, remote = 0, others_hold = 0;
+    int64_t limit = g.limit, my_limit = -1;
+    std::map<std::string, std::pair<int64_t, int64_t>> others;  // holder → (spent, grant)
     int live_others = 0;
     for (const EtcdKv& kv : kvs.value()) {
+      if (kv.key.size() <= base.size()) continue;
       const std::string rest = kv.key.substr(base.size());
-      if (rest == "seq") {
+      const size_t slash = rest.find('/');
+      const std::string kind = rest.substr(0, slash);
+      const std::string who = slash == std::string::npos ? "" : rest.substr(slash + 1);
+      if (kind == "seq") {
         seq_mod = kv.mod_revision;
-      } else if (rest.rfind("spent/", 0) == 0) {
-        const std::string who = rest.substr(6);
+      } else if (kind == "spent") {
         if (who == me)
-          published = parse_nanos(kv.value);
+          published = parse_nanos(kv.value, -1);
         else
-          others[who].first = parse_nanos(kv.value);
-      } else if (rest.rfind("grant/", 0) == 0) {
-        const std::string who = rest.substr(6);
-        if (who == me) {
-          if (kv.lease == lease_) my_grant = parse_nanos(kv.value);  // else: an old lease's
+          others[who].first = parse_nanos(kv.value, kMost);
+      } else if (kind == "grant") {
+        if (who == me && kv.lease == lease_) {
+          my_grant = parse_nanos(kv.value, 0);
         } else {
-          others[who].second = parse_nanos(kv.value);
+          // Another instance's, or one left under this name by a lease not ours (our previous
+          // run's, until it expires): held all the same.
+          auto& held = others[who == me ? who + "@" + std::to_string(kv.lease) : who];
+          held.second = std::max(held.second, parse_nanos(kv.value, kMost));
           ++live_others;
         }
+      } else if (kind == "limit") {
+        const int64_t theirs = parse_nanos(kv.value, 0);
+        if (who == me) my_limit = theirs;
+        limit = std::min(limit, theirs);
       }
     }
-    int64_t others_hold = 0;
     for (const auto& [who, sg] : others) {
-      remote = saturating_add(remote, sg.first);
+      if (who.find('@') == std::string::npos) remote = saturating_add(remote, sg.first);
       others_hold = saturating_add(others_hold, std::max(sg.first, sg.second));
     }
-    const int64_t need = saturating_add(g.spend, g.reserved);
-    const int64_t cap = std::max<int64_t>(1, g.limit / 100 * c.grant_max_percent);
-    const int64_t slice =
-        std::clamp<int64_t>(g.last_minute / 6, std::min(cap, std::max<int64_t>(1, g.limit / 100)), cap);
+    const int64_t need = saturating_add(saturating_add(g.spend, g.reserved), g.wanted);
+    const int64_t cap = std::max<int64_t>(1, limit / 100 * c.grant_max_percent);
+    const int64_t slice = std::clamp<int64_t>(
+        std::max(g.last_minute / 6, g.wanted), std::min(cap, std::max<int64_t>(1, limit / 100)),
+        std::max(cap, std::min(g.wanted, limit)));
     std::vector<EtcdPut> puts;
     if (published != g.spend) puts.push_back({spent_key, std::to_string(g.spend), 0});
+    if (my_limit != g.limit) puts.push_back({limit_key, std::to_string(g.limit), lease_});
     bool granted = false;
     if (my_grant - need < slice / 2) {
-      const int64_t mine = std::max(my_grant, need);
-      const int64_t headroom = saturating_sub(saturating_sub(g.limit, others_hold), mine);
+      const int64_t mine = std::max(my_grant, saturating_add(g.spend, g.reserved));
+      const int64_t headroom = saturating_sub(saturating_sub(limit, others_hold), mine);
       const int64_t add = std::min(slice, headroom / (live_others + 1));
       if (add > 0) {
         const int64_t grant = mine + add;
@@ -179,40 +251,35 @@ Status Coordinator::sync_budget(const GlobalBudget& g) {
         grants_taken_->inc();
       }
     }
-    if (!granted) {
+    if (!granted)
       if (Status s = etcd_.put_all(puts); !s.ok()) return s;
-    }
-    known_[g.name] = {g.period_start, remote, my_grant};
-    engine_.set_share(g.name, {g.period_start, remote, my_grant, true});
-    grant_gauge_.with({g.name, config_.reporting.currency})->set(double(my_grant) / 1e9);
-    coordinated_gauge_.with({g.name})->set(1);
+    known = {g.period, g.period_start, remote, my_grant};
+    tell(g, {g.period_start, remote, my_grant, true});
     return {};
   }
-  return {};  // three lost races in a row: the current grant stays, next round tries again
+  return {};  // three lost races in a row: the current grant stays, the next round tries again
 }
 
-void Coordinator::degrade(EpochMs now) {
-  (void)now;
+void Coordinator::degrade() {
   for (const GlobalBudget& g : engine_.global_budgets()) {
     const Known& k = known_[g.name];
+    const bool current = k.period_start == g.period_start;
     GlobalShare share;
     share.period_start = g.period_start;
-    share.remote = k.period_start == g.period_start ? k.remote : 0;
+    share.remote = current ? k.remote : 0;
     share.coordinated = false;
     // What is left of the grant is still this instance's to spend (the stated overshoot bound
     // counts it); then block_listed judges the budget spent, and local_share lets this
     // instance's own spend reach limit ÷ the instances expected.
-    share.allowance = k.period_start == g.period_start ? k.grant : 0;
+    share.allowance = current ? k.grant : 0;
     if (g.on_loss == CoordinationLoss::kLocalShare)
       share.allowance =
           std::max(share.allowance, g.limit / config_.coordination.expected_instances);
-    engine_.set_share(g.name, share);
-    grant_gauge_.with({g.name, config_.reporting.currency})->set(double(share.allowance) / 1e9);
-    coordinated_gauge_.with({g.name})->set(0);
+    tell(g, share);
   }
   if (!degraded_)
-    spdlog::warn("coordination: etcd unreachable for a lease TTL ({} s): global budgets follow "
-                 "their on_coordination_loss",
+    spdlog::warn("coordination: no successful exchange with etcd for a lease TTL ({} s): global "
+                 "budgets follow their on_coordination_loss once their grants are spent",
                  config_.coordination.lease_ttl_s);
   degraded_ = true;
 }

@@ -2,28 +2,35 @@
 // Coordinator: keeps this instance's scope: global budgets in step with the other instances
 // through etcd, so that together they never spend more than a budget's limit.
 //
-// For each global budget and period, under <prefix>budgets/<name>/<period start ms>/, etcd holds:
+// Under <prefix>: instances/<instance> (on this instance's lease) claims the instance name: a
+// second live process with the same name is refused instead of sharing its keys. For each global
+// budget, period kind and period, under <prefix>budgets/<name>/<period>/<start ms>/:
 //   spent/<instance>  this instance's committed spend (nanos), no lease: it outlives the instance;
-//   grant/<instance>  how far this instance's own spend may go (nanos), on this instance's lease:
-//                     when the instance dies its unspent grant returns after the lease TTL;
+//   grant/<instance>  how far this instance's own spend may go (nanos), on its lease: when the
+//                     instance dies its unspent grant returns after the lease TTL;
+//   limit/<instance>  the limit this instance has configured, on its lease: the smallest live one
+//                     is the limit every grant is taken against (a policies rollout never adds up);
 //   seq               touched by every grant change, the guard that serialises them.
-// Every sync interval the coordinator publishes its spend, reads the others' spend and grants,
-// and when less than half a slice of its grant is left takes a new slice of the headroom (limit −
-// what every other instance holds, max(grant, spent) each) in a transaction guarded on `seq`:
-// the grants never add up to more than the limit. A slice follows the instance's burn rate (10 s
-// of its last minute's spend), at least 1% and at most grant_max_percent of the limit, and never
-// more than the headroom divided among the live instances. The engine is told at once
-// (PolicyEngine::set_share); admission never waits on etcd.
+// Every sync interval the coordinator publishes its spend, reads the others' spend, grants and
+// limits, and when less than half a slice of its grant is left (counting reservations and an
+// estimate refused for want of grant) takes a new slice of the headroom (limit − what every other
+// holder holds, max(grant, spent) each) in a transaction guarded on `seq`: the grants never add up
+// to more than the limit. A slice follows the instance's burn rate (10 s of its last minute's
+// spend), at least 1% and at most grant_max_percent of the limit, and never more than the
+// headroom divided among the live instances. The engine is told at once (set_share); admission
+// never waits on etcd.
 //
-// etcd unreachable: what is left of the current grant stays this instance's to spend; once a
-// lease TTL has passed since the lease's last renewal the budget is uncoordinated (metric, log,
-// /v1/budgets) and, its grant used up, follows its on_coordination_loss, until etcd answers
-// again and a new lease and grant are taken. Worst case overshoot: the grants left unspent by
-// instances cut off from etcd (each at most grant_max_percent of the limit), plus for
-// local_share, limit ÷ expected_instances per instance cut off.
+// The lease is renewed on a steady clock; a lease found expired (a round too slow, a pause) drops
+// the grant at once. etcd unreachable or failing: what is left of the current grant stays this
+// instance's to spend; once a lease TTL has passed since the last successful round the budget is
+// uncoordinated (metric, log, /v1/budgets) and, its grant used up, follows on_coordination_loss,
+// until a round succeeds again. Worst case overshoot: the grants left unspent by instances cut
+// off from etcd (each less than 1.5 slices: at most 1.5 × grant_max_percent of the limit), plus
+// for local_share, limit ÷ expected_instances per instance cut off.
 //
 // Thread-safety: start() and stop() from one thread; the work runs on a thread of its own.
 
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -47,23 +54,29 @@ class Coordinator {
   void stop();
 
  private:
+  using Steady = std::chrono::steady_clock;
   struct Known {  // per budget, what the last sync learned
+    Period period = Period::kDay;
     EpochMs period_start = 0;
     int64_t remote = 0;
     int64_t grant = 0;
   };
   void run();
-  // One round over every global budget; false when etcd could not be reached or refused.
-  bool sync(EpochMs now);
-  Status ensure_lease(EpochMs now);
+  // One round over every global budget; an error when etcd could not be reached or refused.
+  Status sync();
+  Status ensure_lease();
   Status sync_budget(const GlobalBudget& g);
-  void degrade(EpochMs now);
+  std::string base_of(const std::string& name, Period period, EpochMs start) const;
+  void tell(const GlobalBudget& g, const GlobalShare& share);
+  void degrade();
 
   const Config& config_;
   PolicyEngine& engine_;
   EtcdClient etcd_;
   int64_t lease_ = 0;
-  EpochMs lease_renewed_ = 0;  // when etcd last confirmed the lease (0: none)
+  bool claimed_ = false;            // instances/<me> is ours, on lease_
+  Steady::time_point lease_renewed_;  // when etcd last confirmed the lease
+  Steady::time_point last_ok_;        // the last round that succeeded
   std::map<std::string, Known> known_;
   bool failing_ = false;   // the last round failed (logged once per outage)
   bool degraded_ = false;  // failing for a lease TTL: on_coordination_loss applies

@@ -163,6 +163,27 @@ Result<bool> EtcdClient::put_if(const std::string& guard_key, int64_t guard_mod,
   return ok && ok->is_bool() && ok->as_bool();
 }
 
+Result<bool> EtcdClient::create(const std::string& key, const std::string& value, int64_t lease) {
+  json::object compare{{"key", base64_encode(key)},
+                       {"target", "CREATE"},
+                       {"result", "EQUAL"},
+                       {"create_revision", "0"}};
+  auto body = call("/v3/kv/txn", json::serialize(json::object{
+                                     {"compare", json::array{compare}},
+                                     {"success", request_puts({{key, value, lease}})}}));
+  if (!body.ok()) return body.status();
+  boost::system::error_code ec;
+  json::value v = json::parse(body.value(), ec);
+  if (ec || !v.is_object()) return Status::error(Code::kBadResponse, "etcd txn: not JSON");
+  const json::value* ok = v.as_object().if_contains("succeeded");
+  return ok && ok->is_bool() && ok->as_bool();
+}
+
+Status EtcdClient::erase(const std::string& key) {
+  auto body = call("/v3/kv/deleterange", json::serialize(json::object{{"key", base64_encode(key)}}));
+  return body.ok() ? Status() : body.status();
+}
+
 Status EtcdClient::put_all(const std::vector<EtcdPut>& puts) {
   if (puts.empty()) return {};
   auto body = call("/v3/kv/txn", json::serialize(json::object{{"success", request_puts(puts)}}));

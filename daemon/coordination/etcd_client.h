@@ -39,6 +39,10 @@ class EtcdClient {
   // else nothing. True when applied.
   Result<bool> put_if(const std::string& guard_key, int64_t guard_mod,
                       const std::vector<EtcdPut>& puts);
+  // Puts `key` only if it does not exist. True when created.
+  Result<bool> create(const std::string& key, const std::string& value, int64_t lease);
+  // Deletes `key` (absent is fine).
+  Status erase(const std::string& key);
   // Applies `puts` atomically, unguarded.
   Status put_all(const std::vector<EtcdPut>& puts);
   // A new lease of `ttl_s` seconds; its id.

@@ -26,6 +26,12 @@ POLICIES = """budgets:
     limit: 10
     rules:
       - {at_percent: 50, action: block, priorities: [batch]}
+  - name: outage
+    scope: global
+    match: {feature: outage}
+    limit: 10
+    rules:
+      - {at_percent: 100, action: block, priorities: [batch]}
 """
 NANOS = 10 ** 9
 
@@ -75,21 +81,24 @@ class GlobalBudgetTest(unittest.TestCase):
     def test_1_the_shared_limit_holds_under_concurrent_reservations_on_every_instance(self):
         step = 0.01
         admitted = {n: 0 for n in self.daemons}
+        problems = []
         stop = threading.Event()
 
         def client(name, d):
-            conn = None
             n = 0
             while not stop.is_set():
                 s, body = admit(d, feature="jobs", priority="batch", estimated_cost=step)
                 if s != 200:
+                    if s != 429 or body.get("retry_after_s") != 1:
+                        problems.append((s, body))  # refused for the grant: ask again in 1 s
                     time.sleep(0.01)
                     continue
                 n += 1
                 admitted[name] += 1
                 status, r, _ = d.post_usage([event("%s-job-%d" % (name, n), feature="jobs", cost=step,
                                                    reservation_id=body["reservation_id"])])
-                assert status == 200 and r["accepted"] == 1, r
+                if status != 200 or r["accepted"] != 1:
+                    problems.append((status, r))
 
         threads = [threading.Thread(target=client, args=(n, d)) for n, d in self.daemons.items()]
         started = time.monotonic()
@@ -110,20 +119,20 @@ class GlobalBudgetTest(unittest.TestCase):
             print("\ngrants: %s" % [budget(d, "shared")["grant"] for d in self.daemons.values()])
         total = sum(ledger_spend(d, "jobs") for d in self.daemons.values())
         overshoot = (total - 10 * NANOS) / NANOS
-        print("\nglobal budget of 10 on 3 instances: admitted %s, spend %.2f (overshoot %.2f, bound 3.00) "
+        print("\nglobal budget of 10 on 3 instances: admitted %s, spend %.2f (overshoot %.2f) "
               "in %.1f s" % (admitted, total / NANOS, overshoot, reached))
-        # The stated bound: one slice (grant_max_percent, 10% of 10) per instance. Every cent here
-        # went through a reservation against a grant, so the measured overshoot is 0.
-        self.assertLessEqual(total, 13 * NANOS)
+        # Every cent here went through a reservation against a grant, and the grants never add
+        # up past the limit: no overshoot at all.
+        self.assertEqual(problems, [])
         self.assertLessEqual(total, 10 * NANOS)
         self.assertTrue(all(admitted[n] > 0 for n in admitted), admitted)
         for d in self.daemons.values():
             self.assertEqual(admit(d, feature="jobs", priority="batch", estimated_cost=step)[0], 429)
             # Critical work is not listed in the rule: still admitted.
             self.assertEqual(admit(d, feature="jobs", priority="critical")[0], 200)
-            b = budget(d, "shared")
-            self.assertEqual(b["scope"], "global")
-            self.assertAlmostEqual(b["spend"], total / NANOS, places=6)  # every instance's spend
+            self.assertEqual(budget(d, "shared")["scope"], "global")
+            # Every instance's spend, as published (within a sync interval or two).
+            wait_for(lambda: abs(budget(d, "shared")["spend"] * NANOS - total) < 1, timeout=5)
 
     def test_2_a_threshold_crossed_on_one_instance_throttles_the_others_within_a_second(self):
         a, b, c = self.daemons["a"], self.daemons["b"], self.daemons["c"]
@@ -140,9 +149,10 @@ class GlobalBudgetTest(unittest.TestCase):
         print("\nbatch throttled on the other instances after: %s" %
               {k: "%.0f ms" % (v * 1000) for k, v in latency.items()})
         self.assertTrue(all(v < 1.0 for v in latency.values()), latency)
-        self.assertEqual(budget(b, "half")["spend"], 6)
+        wait_for(lambda: budget(b, "half")["spend"] == 6, timeout=5)
 
     def test_3_one_etcd_member_lost_changes_nothing(self):
+        # m0 is every instance's first endpoint, the one they talk to: they must move on.
         self.etcd.kill("m0")
         try:
             d = self.daemons["b"]
@@ -164,6 +174,16 @@ class GlobalBudgetTest(unittest.TestCase):
         self.etcd.kill("m2")
         try:
             d = self.daemons["c"]
+            # Within its grant (1% of 10: at least 0.10) batch work goes on while etcd is down...
+            within = 0
+            while admit(d, feature="outage", priority="batch", estimated_cost=0.01)[0] == 200:
+                within += 1
+                self.assertLess(within, 200)
+            self.assertGreaterEqual(within, 10)
+            print("\nadmitted within the grant while etcd had no quorum: %d x 0.01" % within)
+            # ... then the grant is spent and cannot grow: refused, asked again every second.
+            s, body = admit(d, feature="outage", priority="batch", estimated_cost=0.01)
+            self.assertEqual((s, body["retry_after_s"]), (429, 1))
             # Critical work is never refused; the budget says it is degraded after a lease TTL.
             wait_for(lambda: budget(d, "half")["coordination"] == "degraded", timeout=10)
             self.assertEqual(d.metric_value("tollgate_budget_coordinated", budget="half"), 0)
@@ -179,6 +199,9 @@ class GlobalBudgetTest(unittest.TestCase):
         self.etcd.wait_healthy()
         for d in self.daemons.values():
             wait_for(lambda: budget(d, "half")["coordination"] == "ok", timeout=20)
+        # Back: a new grant, and batch work on "outage" is admitted again.
+        wait_for(lambda: admit(self.daemons["c"], feature="outage", priority="batch",
+                               estimated_cost=0.01)[0] == 200, timeout=10)
         # The event acknowledged during the outage is in the global spend once published.
         total = sum(ledger_spend(d, "reports") for d in self.daemons.values())
         wait_for(lambda: abs(budget(self.daemons["a"], "half")["spend"] * NANOS - total) < 1, timeout=5)
@@ -208,8 +231,23 @@ class GlobalBudgetTest(unittest.TestCase):
         a.start()
         wait_for(lambda: budget(a, "half")["coordination"] == "ok", timeout=10)
         for d in self.daemons.values():
-            self.assertAlmostEqual(budget(d, "half")["spend"], total / NANOS, places=6)
+            wait_for(lambda: abs(budget(d, "half")["spend"] * NANOS - total) < 1, timeout=5)
         self.assertEqual(int(self.etcd.keys(PREFIX)[spent_key][0]), a_spend)
+
+    def test_6_a_second_process_under_a_live_instance_name_is_refused(self):
+        twin = Daemon(extra_config=coordination(self.etcd, "b"))
+        try:
+            with open(os.path.join(twin.dir, "policies.yaml"), "w") as f:
+                f.write(POLICIES)
+            twin.start()
+            wait_for(lambda: any("is held by another live process" in l for l in twin.log), timeout=10)
+            # It never gets a grant: batch waits there, and after a lease TTL it says degraded.
+            self.assertEqual(admit(twin, feature="outage", priority="batch", estimated_cost=0.01)[0], 429)
+            wait_for(lambda: budget(twin, "outage")["coordination"] == "degraded", timeout=10)
+            # The real "b" is untouched.
+            self.assertEqual(budget(self.daemons["b"], "outage")["coordination"], "ok")
+        finally:
+            twin.cleanup()
 
 
 class LocalBudgetsNeedNoEtcdTest(unittest.TestCase):
