@@ -205,37 +205,59 @@ const GlobalShare* PolicyEngine::share_of(size_t i) const {
   return it == shares_.end() ? nullptr : &it->second;
 }
 
-const BudgetSpend& PolicyEngine::judged(size_t i, BudgetSpend& scratch, int64_t extra) const {
+int64_t PolicyEngine::judged_spend_of(size_t i, int64_t extra) const {
   const Budget& b = set_->budgets[i];
-  if (b.scope != Scope::kGlobal) return book_.at(i);
-  scratch = global_view(b, book_.at(i), share_of(i), extra);
-  return scratch;
+  if (b.scope != Scope::kGlobal) return book_.at(i).spend;
+  return judged_spend(b, book_.at(i), share_of(i), extra);
 }
+
+int64_t PolicyEngine::seen_spend_of(size_t i) const {
+  if (set_->budgets[i].scope != Scope::kGlobal) return book_.at(i).spend;
+  return global_spend(book_.at(i), share_of(i));
+}
+
+namespace {
+
+// Shows `spend` in a book entry while a judgement runs, instead of copying the entry and its
+// per-minute maps on every evaluation (the engine's mutex is held throughout).
+class ShownSpend {
+ public:
+  ShownSpend(BudgetSpend& s, int64_t spend) : s_(s), own_(s.spend) { s_.spend = spend; }
+  ~ShownSpend() { s_.spend = own_; }
+  ShownSpend(const ShownSpend&) = delete;
+  ShownSpend& operator=(const ShownSpend&) = delete;
+
+ private:
+  BudgetSpend& s_;
+  int64_t own_;
+};
+
+}  // namespace
 
 void PolicyEngine::evaluate(const std::vector<size_t>& budgets, EpochMs now) {
   bool changed = false;
-  BudgetSpend scratch, seen;
   for (size_t i : budgets) {
     book_.roll(i, now);
     const Budget& b = set_->budgets[i];
-    const BudgetSpend& s = judged(i, scratch);
+    BudgetSpend& s = book_.at(i);
+    const int64_t judged = judged_spend_of(i), seen = seen_spend_of(i);
     const bool suspended = overrides_.active(b.name, now) != nullptr;
-    Evaluator::Outcome o = evaluator_.evaluate(b, s, suspended, now);
-    // Alerts tell of spend: a global budget's grant running out is not the budget being spent.
-    const BudgetSpend* alert_state = &s;
-    if (b.scope == Scope::kGlobal) {
-      seen = book_.at(i);
-      if (const GlobalShare* g = share_of(i); g && g->period_start == seen.period_start)
-        seen.spend = saturating_add(seen.spend, g->remote);
-      o.alerts = evaluator_.evaluate(b, seen, suspended, now).alerts;
-      alert_state = &seen;
+    Evaluator::Outcome o;
+    {
+      ShownSpend shown(s, judged);
+      o = evaluator_.evaluate(b, s, suspended, now);
     }
-    for (size_t r : o.alerts)
-      if (auto a = alerts_.fire(b, b.rules[r], *alert_state, now); a && hooks_.alert)
-        hooks_.alert(*a);
+    {
+      // Alerts tell of spend: a global budget's grant running out is not the budget being spent.
+      ShownSpend shown(s, seen);
+      if (seen != judged) o.alerts = evaluator_.evaluate(b, s, suspended, now).alerts;
+      for (size_t r : o.alerts)
+        if (auto a = alerts_.fire(b, b.rules[r], s, now); a && hooks_.alert) hooks_.alert(*a);
+    }
     RuleState& st = rules_[i];
     if (o.enforced == st.active) continue;
     changed = true;
+    ShownSpend shown(s, judged);
     const std::string dry = set_->dry_run ? " (dry run: not enforced)" : "";
     for (size_t r : o.enforced)
       if (!st.since.count(r)) {
@@ -280,8 +302,10 @@ void PolicyEngine::publish(EpochMs now) {
       a.model = rule.model;
       a.since = rules_[i].since[r];
       a.period_end = book_.at(i).period_end;
-      BudgetSpend scratch;
-      a.reason = evaluator_.reason(b, rule, judged(i, scratch), now);
+      {
+        ShownSpend shown(book_.at(i), judged_spend_of(i));
+        a.reason = evaluator_.reason(b, rule, book_.at(i), now);
+      }
       if (b.scope == Scope::kGlobal && !within_grant(book_.at(i), share_of(i))) {
         // Lifted as soon as a larger grant arrives (a sync interval), not at the period's end.
         a.reason += " (this instance's share of the global budget is used up; more is asked of "
@@ -354,19 +378,18 @@ AdmitDecision PolicyEngine::admit(const Dimensions& d, std::optional<Money> esti
     book_.roll(i, now);
     const Budget& b = set_->budgets[i];
     if (overrides_.active(b.name, now)) continue;
-    BudgetSpend scratch;
     std::optional<AdmitDecision> refused;
     if (b.scope == Scope::kGlobal) {
       // Past a threshold on every instance's spend: refused as for a local budget. Only short of
       // this instance's grant: refused for a second, and the coordinator asks for that much more.
-      const GlobalShare* g = share_of(i);
-      BudgetSpend global = book_.at(i);
-      if (g && g->period_start == global.period_start)
-        global.spend = saturating_add(global.spend, g->remote);
-      refused = evaluator_.refuse_estimate(b, global, d.priority, *estimate, now);
-      if (!refused && !within_grant(book_.at(i), g, estimate->nanos())) {
-        refused = evaluator_.refuse_estimate(b, judged(i, scratch, estimate->nanos()), d.priority,
-                                             *estimate, now);
+      BudgetSpend& s = book_.at(i);
+      {
+        ShownSpend shown(s, seen_spend_of(i));
+        refused = evaluator_.refuse_estimate(b, s, d.priority, *estimate, now);
+      }
+      if (!refused && !within_grant(s, share_of(i), estimate->nanos())) {
+        ShownSpend shown(s, judged_spend_of(i, estimate->nanos()));
+        refused = evaluator_.refuse_estimate(b, s, d.priority, *estimate, now);
         if (refused) {
           int64_t& wanted = wanted_[b.name];
           wanted = std::max(wanted, estimate->nanos());

@@ -137,9 +137,11 @@ class PolicyEngine {
   void publish(EpochMs now);
   std::vector<size_t> matching(const Dimensions& d) const;
   const GlobalShare* share_of(size_t i) const;
-  // The state budget i's rules are judged on: its own for scope: local; for scope: global the
-  // global view (spent once this instance's grant is used up), built in `scratch`.
-  const BudgetSpend& judged(size_t i, BudgetSpend& scratch, int64_t extra = 0) const;
+  // The spend budget i's rules are judged on: its own for scope: local; for scope: global every
+  // instance's, raised to the limit once this instance's grant is used up (global_share.h).
+  int64_t judged_spend_of(size_t i, int64_t extra = 0) const;
+  // The spend alerts and status tell of: every instance's for scope: global.
+  int64_t seen_spend_of(size_t i) const;
 
   std::shared_ptr<const TimeZone> tz_;
   std::string currency_;

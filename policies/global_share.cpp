@@ -13,12 +13,21 @@ bool within_grant(const BudgetSpend& local, const GlobalShare* share, int64_t ex
   return extra > 0 ? used <= share->allowance : used < share->allowance;
 }
 
+int64_t global_spend(const BudgetSpend& local, const GlobalShare* share) {
+  if (!share || share->period_start != local.period_start) return local.spend;
+  return saturating_add(local.spend, share->remote);
+}
+
+int64_t judged_spend(const Budget& b, const BudgetSpend& local, const GlobalShare* share,
+                     int64_t extra) {
+  const int64_t spend = global_spend(local, share);
+  return within_grant(local, share, extra) ? spend : std::max(spend, b.limit.nanos());
+}
+
 BudgetSpend global_view(const Budget& b, const BudgetSpend& local, const GlobalShare* share,
                         int64_t extra) {
   BudgetSpend v = local;
-  const bool current = share && share->period_start == local.period_start;
-  if (current) v.spend = saturating_add(local.spend, share->remote);
-  if (!within_grant(local, share, extra)) v.spend = std::max(v.spend, b.limit.nanos());
+  v.spend = judged_spend(b, local, share, extra);
   return v;
 }
 

@@ -25,6 +25,13 @@ struct GlobalShare {
   bool coordinated = false;  // false: the grant lapsed or was never had (on_coordination_loss)
 };
 
+// Every instance's spend: ours plus the others' of the share's period (ours alone without one).
+int64_t global_spend(const BudgetSpend& local, const GlobalShare* share);
+// The spend the rules are judged on: global_spend(), raised to the limit when our own spend,
+// reservations and `extra` do not fit in the grant.
+int64_t judged_spend(const Budget& b, const BudgetSpend& local, const GlobalShare* share,
+                     int64_t extra = 0);
+
 // `share` null, or of another period: nothing may be spent (the budget is judged spent for this
 // instance until its coordinator brings a grant). `extra`: an estimate asking to fit.
 BudgetSpend global_view(const Budget& b, const BudgetSpend& local, const GlobalShare* share,
