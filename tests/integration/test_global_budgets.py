@@ -32,13 +32,20 @@ POLICIES = """budgets:
     limit: 10
     rules:
       - {at_percent: 100, action: block, priorities: [batch]}
+  - name: shared-loss
+    scope: global
+    on_coordination_loss: local_share
+    match: {feature: loss}
+    limit: 10
+    rules:
+      - {at_percent: 100, action: block, priorities: [batch]}
 """
 NANOS = 10 ** 9
 
 
 def coordination(cluster, name):
     return ("coordination:\n  etcd:\n    endpoints: [%s]\n  prefix: %s\n  instance: %s\n"
-            "  lease_ttl_s: 2\n  sync_interval_ms: 100\n"
+            "  lease_ttl_s: 2\n  sync_interval_ms: 100\n  expected_instances: 3\n"
             % (", ".join(cluster.endpoints), PREFIX, name))
 
 
@@ -190,6 +197,10 @@ class GlobalBudgetTest(unittest.TestCase):
             self.assertEqual(d.metric_value("tollgate_coordination_up"), 0)
             self.assertEqual(admit(d, feature="jobs", priority="critical")[0], 200)
             self.assertEqual(d.get("/readyz")[0], 200)
+            # local_share: this instance alone may now reach limit / expected_instances (10 / 3):
+            # six estimates of 0.5 (3.0), not a seventh (3.5).
+            loss = [admit(d, feature="loss", priority="batch", estimated_cost=0.5)[0] for _ in range(8)]
+            self.assertEqual(loss, [200] * 6 + [429] * 2)
             # Usage is still acknowledged and kept.
             s, r, _ = d.post_usage([event("c-during-outage", feature="reports", cost=0.25)])
             self.assertEqual((s, r["accepted"]), (200, 1))
