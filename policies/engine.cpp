@@ -222,8 +222,16 @@ namespace {
 // per-minute maps on every evaluation (the engine's mutex is held throughout).
 class ShownSpend {
  public:
-  ShownSpend(BudgetSpend& s, int64_t spend) : s_(s), own_(s.spend) { s_.spend = spend; }
-  ~ShownSpend() { s_.spend = own_; }
+  // `share`: a global budget's, whose other instances' burn windows are shown too.
+  ShownSpend(BudgetSpend& s, int64_t spend, const GlobalShare* share = nullptr)
+      : s_(s), own_(s.spend) {
+    s_.spend = spend;
+    if (share && share->period_start == s.period_start) s_.remote_windows = &share->remote_windows;
+  }
+  ~ShownSpend() {
+    s_.spend = own_;
+    s_.remote_windows = nullptr;
+  }
   ShownSpend(const ShownSpend&) = delete;
   ShownSpend& operator=(const ShownSpend&) = delete;
 
@@ -243,13 +251,14 @@ void PolicyEngine::evaluate(const std::vector<size_t>& budgets, EpochMs now) {
     const int64_t judged = judged_spend_of(i), seen = seen_spend_of(i);
     const bool suspended = overrides_.active(b.name, now) != nullptr;
     Evaluator::Outcome o;
+    const GlobalShare* share = b.scope == Scope::kGlobal ? share_of(i) : nullptr;
     {
-      ShownSpend shown(s, judged);
+      ShownSpend shown(s, judged, share);
       o = evaluator_.evaluate(b, s, suspended, now);
     }
     {
       // Alerts tell of spend: a global budget's grant running out is not the budget being spent.
-      ShownSpend shown(s, seen);
+      ShownSpend shown(s, seen, share);
       if (seen != judged) o.alerts = evaluator_.evaluate(b, s, suspended, now).alerts;
       for (size_t r : o.alerts)
         if (auto a = alerts_.fire(b, b.rules[r], s, now); a && hooks_.alert) hooks_.alert(*a);
@@ -257,7 +266,7 @@ void PolicyEngine::evaluate(const std::vector<size_t>& budgets, EpochMs now) {
     RuleState& st = rules_[i];
     if (o.enforced == st.active) continue;
     changed = true;
-    ShownSpend shown(s, judged);
+    ShownSpend shown(s, judged, share);
     const std::string dry = set_->dry_run ? " (dry run: not enforced)" : "";
     for (size_t r : o.enforced)
       if (!st.since.count(r)) {
@@ -303,7 +312,8 @@ void PolicyEngine::publish(EpochMs now) {
       a.since = rules_[i].since[r];
       a.period_end = book_.at(i).period_end;
       {
-        ShownSpend shown(book_.at(i), judged_spend_of(i));
+        ShownSpend shown(book_.at(i), judged_spend_of(i),
+                         b.scope == Scope::kGlobal ? share_of(i) : nullptr);
         a.reason = evaluator_.reason(b, rule, book_.at(i), now);
       }
       if (b.scope == Scope::kGlobal && !within_grant(book_.at(i), share_of(i))) {
@@ -384,11 +394,11 @@ AdmitDecision PolicyEngine::admit(const Dimensions& d, std::optional<Money> esti
       // this instance's grant: refused for a second, and the coordinator asks for that much more.
       BudgetSpend& s = book_.at(i);
       {
-        ShownSpend shown(s, seen_spend_of(i));
+        ShownSpend shown(s, seen_spend_of(i), share_of(i));
         refused = evaluator_.refuse_estimate(b, s, d.priority, *estimate, now);
       }
       if (!refused && !within_grant(s, share_of(i), estimate->nanos())) {
-        ShownSpend shown(s, judged_spend_of(i, estimate->nanos()));
+        ShownSpend shown(s, judged_spend_of(i, estimate->nanos()), share_of(i));
         refused = evaluator_.refuse_estimate(b, s, d.priority, *estimate, now);
         if (refused) {
           int64_t& wanted = wanted_[b.name];
@@ -479,7 +489,10 @@ std::vector<BudgetStatus> PolicyEngine::status() const {
       st.local_spend = Money::from_nanos(s.spend);
       st.grant = Money::from_nanos(current ? g->allowance : 0);
       st.coordinated = current && g->coordinated;
-      if (current) s.spend = saturating_add(s.spend, g->remote);  // every instance's spend
+      if (current) {
+        s.spend = saturating_add(s.spend, g->remote);  // every instance's spend
+        s.remote_windows = &g->remote_windows;         // and burn (s is a copy: safe to point)
+      }
     }
     st.name = b.name;
     st.period = b.period;
@@ -530,9 +543,15 @@ std::vector<GlobalBudget> PolicyEngine::global_budgets() const {
     if (b.scope != Scope::kGlobal) continue;
     const BudgetSpend s = book_.rolled(i, now);
     auto w = wanted_.find(b.name);
-    out.push_back({b.name, b.period, s.period_start, s.period_end, b.limit.nanos(), s.spend,
+    GlobalBudget g{b.name, b.period, s.period_start, s.period_end, b.limit.nanos(), s.spend,
                    s.reserved, s.window_sum(now, 60'000), w == wanted_.end() ? 0 : w->second,
-                   b.on_coordination_loss});
+                   {}, b.on_coordination_loss};
+    // Every window a burn rate of this budget is computed over (the standard ones, its rules').
+    for (const auto& [text, ms] : kStandardBurnWindows) g.windows[ms] = s.window_sum(now, ms);
+    for (const Rule& r : b.rules)
+      if (r.burn)
+        for (int64_t ms : {r.burn->long_ms, r.burn->short_ms}) g.windows[ms] = s.window_sum(now, ms);
+    out.push_back(std::move(g));
   }
   return out;
 }

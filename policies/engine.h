@@ -67,6 +67,7 @@ struct GlobalBudget {
   int64_t limit = 0, spend = 0, reserved = 0;
   int64_t last_minute = 0;  // own spend in the last minute, to size grants to the burn rate
   int64_t wanted = 0;       // the largest estimate refused for want of grant since the last one
+  std::map<int64_t, int64_t> windows;  // own spend per burn window of the budget: ms → nanos
   CoordinationLoss on_loss = CoordinationLoss::kBlockListed;
 };
 

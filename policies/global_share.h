@@ -11,6 +11,7 @@
 // concerns of its own.
 
 #include <cstdint>
+#include <map>
 
 #include "metering/time_util.h"
 #include "policies/policy.h"
@@ -23,6 +24,7 @@ struct GlobalShare {
   int64_t remote = 0;        // committed spend of the other instances in it, nanos
   int64_t allowance = 0;     // this instance's own spend may reach this, nanos (cumulative)
   bool coordinated = false;  // false: the grant lapsed or was never had (on_coordination_loss)
+  std::map<int64_t, int64_t> remote_windows;  // the others' spend per burn window: ms → nanos
 };
 
 // Every instance's spend: ours plus the others' of the share's period (ours alone without one).

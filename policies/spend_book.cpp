@@ -11,6 +11,9 @@ int64_t BudgetSpend::window_sum(EpochMs now, int64_t window_ms) const {
   int64_t sum = 0;
   for (auto it = per_minute.lower_bound(first_minute); it != per_minute.end(); ++it)
     sum = saturating_add(sum, it->second);
+  if (remote_windows)
+    if (auto it = remote_windows->find(window_ms); it != remote_windows->end())
+      sum = saturating_add(sum, it->second);
   return sum;
 }
 

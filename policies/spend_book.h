@@ -26,6 +26,9 @@ struct BudgetSpend {
   std::map<EpochMs, int64_t> ahead;       // nanos stamped in later periods, by period start
   int64_t reserved = 0;                   // nanos of open reservations
   std::map<int64_t, int64_t> per_minute;  // minute (epoch ms / 60000) → nanos, recent only
+  // scope: global: the other instances' spend per burn window (window ms → nanos), shown while
+  // the engine judges the budget (never owned here).
+  const std::map<int64_t, int64_t>* remote_windows = nullptr;
 
   // Spend in (now - window, now], from the minute ring.
   int64_t window_sum(EpochMs now, int64_t window_ms) const;

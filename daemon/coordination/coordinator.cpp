@@ -29,6 +29,31 @@ int64_t parse_nanos(const std::string& s, int64_t otherwise) {
 
 constexpr int64_t kMost = std::numeric_limits<int64_t>::max();
 
+// "300000:1200,3600000:5400": burn window (ms) → spend in it (nanos).
+std::string windows_text(const std::map<int64_t, int64_t>& windows) {
+  std::string out;
+  for (const auto& [ms, nanos] : windows)
+    out += (out.empty() ? "" : ",") + std::to_string(ms) + ":" + std::to_string(nanos);
+  return out;
+}
+
+std::map<int64_t, int64_t> parse_windows(const std::string& text) {
+  std::map<int64_t, int64_t> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string::npos) comma = text.size();
+    const std::string item = text.substr(pos, comma - pos);
+    const size_t colon = item.find(':');
+    if (colon != std::string::npos) {
+      const int64_t ms = parse_nanos(item.substr(0, colon), -1);
+      if (ms > 0) out[ms] = parse_nanos(item.substr(colon + 1), kMost);
+    }
+    pos = comma + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 Coordinator::Coordinator(const Config& config, PolicyEngine& engine, metrics::Registry& registry)
@@ -181,7 +206,7 @@ Status Coordinator::sync_budget(const GlobalBudget& g) {
       (known.period_start != g.period_start || known.period != g.period)) {
     // A new period: this instance's keys of the last one are of no use to anyone now.
     const std::string old = base_of(g.name, known.period, known.period_start);
-    for (const char* k : {"spent/", "grant/", "limit/"})
+    for (const char* k : {"spent/", "grant/", "limit/", "windows/"})
       if (Status s = etcd_.erase(old + k + me); !s.ok()) return s;
     known = {};
   }
@@ -191,6 +216,8 @@ Status Coordinator::sync_budget(const GlobalBudget& g) {
     if (!kvs.ok()) return kvs.status();
     int64_t seq_mod = 0, published = -1, my_grant = 0, remote = 0, others_hold = 0;
     int64_t limit = g.limit, my_limit = -1;
+    std::string my_windows_published;
+    std::map<int64_t, int64_t> remote_windows;
     std::map<std::string, std::pair<int64_t, int64_t>> others;  // holder → (spent, grant)
     int live_others = 0;
     for (const EtcdKv& kv : kvs.value()) {
@@ -216,6 +243,13 @@ Status Coordinator::sync_budget(const GlobalBudget& g) {
           held.second = std::max(held.second, parse_nanos(kv.value, kMost));
           ++live_others;
         }
+      } else if (kind == "windows") {
+        if (who == me) {
+          my_windows_published = kv.value;
+        } else {
+          for (const auto& [ms, nanos] : parse_windows(kv.value))
+            remote_windows[ms] = saturating_add(remote_windows[ms], nanos);
+        }
       } else if (kind == "limit") {
         const int64_t theirs = parse_nanos(kv.value, 0);
         if (who == me) my_limit = theirs;
@@ -234,6 +268,9 @@ Status Coordinator::sync_budget(const GlobalBudget& g) {
     std::vector<EtcdPut> puts;
     if (published != g.spend) puts.push_back({spent_key, std::to_string(g.spend), 0});
     if (my_limit != g.limit) puts.push_back({limit_key, std::to_string(g.limit), lease_});
+    // Burn windows on the lease: a dead instance's spend no longer burns.
+    if (const std::string w = windows_text(g.windows); w != my_windows_published)
+      puts.push_back({base + "windows/" + me, w, lease_});
     bool granted = false;
     if (my_grant - need < slice / 2) {
       const int64_t mine = std::max(my_grant, saturating_add(g.spend, g.reserved));
@@ -254,7 +291,7 @@ Status Coordinator::sync_budget(const GlobalBudget& g) {
     if (!granted)
       if (Status s = etcd_.put_all(puts); !s.ok()) return s;
     known = {g.period, g.period_start, remote, my_grant};
-    tell(g, {g.period_start, remote, my_grant, true});
+    tell(g, {g.period_start, remote, my_grant, true, std::move(remote_windows)});
     return {};
   }
   return {};  // three lost races in a row: the current grant stays, the next round tries again

@@ -10,6 +10,8 @@
 //                     instance dies its unspent grant returns after the lease TTL;
 //   limit/<instance>  the limit this instance has configured, on its lease: the smallest live one
 //                     is the limit every grant is taken against (a policies rollout never adds up);
+//   windows/<instance> its spend per burn window of the budget, on its lease: burn rates are
+//                     global too (the engine adds the others' to its own);
 //   seq               touched by every grant change, the guard that serialises them.
 // Every sync interval the coordinator publishes its spend, reads the others' spend, grants and
 // limits, and when less than half a slice of its grant is left (counting reservations and an

@@ -32,6 +32,14 @@ POLICIES = """budgets:
     limit: 10
     rules:
       - {at_percent: 100, action: block, priorities: [batch]}
+  - name: burn
+    scope: global
+    match: {feature: burn}
+    limit: 10
+    rules:
+      - burn_rate: {long: 1h, short: 5m, factor: 14.4}
+        action: block
+        priorities: [batch]
   - name: shared-loss
     scope: global
     on_coordination_loss: local_share
@@ -259,6 +267,17 @@ class GlobalBudgetTest(unittest.TestCase):
             self.assertEqual(budget(self.daemons["b"], "outage")["coordination"], "ok")
         finally:
             twin.cleanup()
+
+
+    def test_7_burn_rates_are_global(self):
+        a, b = self.daemons["a"], self.daemons["b"]
+        self.assertEqual(b.get("/v1/admit?feature=burn&priority=batch")[0], 200)
+        # 6.1 spent in a minute on "a" alone: over 14.4x on both windows of a daily 10 (6 an
+        # hour, 0.5 in five minutes), so batch is blocked on "b" too, which spent nothing.
+        a.post_usage([event("a-burn-1", feature="burn", cost=6.1)])
+        wait_for(lambda: b.get("/v1/admit?feature=burn&priority=batch")[0] == 429, timeout=5)
+        self.assertGreater(budget(b, "burn")["burn_rates"]["5m"], 14.4)
+        self.assertEqual(ledger_spend(b, "burn"), 0)
 
 
 class LocalBudgetsNeedNoEtcdTest(unittest.TestCase):
