@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "daemon/config/yaml_reader.h"
@@ -323,7 +324,7 @@ void read_coordination(YamlReader& r, const YAML::Node& n, Config& c) {
     return;
   auto& k = c.coordination;
   const YAML::Node& etcd = n["etcd"];
-  if (!etcd || !r.expect_map(etcd, "coordination.etcd", {"endpoints"})) {
+  if (!etcd || !r.expect_map(etcd, "coordination.etcd", {"endpoints", "username", "password_file"})) {
     if (!etcd) r.error(n, "coordination.etcd.endpoints is required (etcd client URLs)");
     return;
   }
@@ -340,6 +341,24 @@ void read_coordination(YamlReader& r, const YAML::Node& n, Config& c) {
                      "\"); TLS to etcd is not supported yet: keep it on a private network");
     else
       k.endpoints.push_back(url);
+  }
+  // etcd's own authentication: the password in a file of its own (mode 0600), never in this one.
+  const auto user = r.string(etcd, "username");
+  const auto password_file = r.string(etcd, "password_file");
+  if (user.has_value() != password_file.has_value()) {
+    r.error(etcd, "coordination.etcd.username and password_file go together");
+  } else if (user) {
+    const std::string path = resolve(r.file(), *password_file);
+    std::ifstream f(path);
+    std::string password;
+    if (!f || !std::getline(f, password) || password.empty()) {
+      r.error(etcd["password_file"], "coordination.etcd.password_file " + path +
+                                         " cannot be read or is empty (the password on its first line)");
+    } else {
+      if (!password.empty() && password.back() == '\r') password.pop_back();
+      k.username = *user;
+      k.password = password;
+    }
   }
   if (auto p = r.string(n, "prefix")) {
     if (p->empty() || p->front() != '/' || p->back() != '/')

@@ -59,7 +59,8 @@ std::map<int64_t, int64_t> parse_windows(const std::string& text) {
 Coordinator::Coordinator(const Config& config, PolicyEngine& engine, metrics::Registry& registry)
     : config_(config),
       engine_(engine),
-      etcd_(config.coordination.endpoints, kEtcdTimeoutMs),
+      etcd_(config.coordination.endpoints, kEtcdTimeoutMs, config.coordination.username,
+            config.coordination.password),
       up_(registry
               .gauge("tollgate_coordination_up",
                      "Whether the last exchange with etcd for global budgets succeeded.")

@@ -97,31 +97,68 @@ std::string base64_decode(const std::string& in) {
   return out;
 }
 
-EtcdClient::EtcdClient(std::vector<std::string> endpoints, int timeout_ms)
-    : endpoints_(std::move(endpoints)), timeout_ms_(timeout_ms) {}
+EtcdClient::EtcdClient(std::vector<std::string> endpoints, int timeout_ms, std::string username,
+                       std::string password)
+    : endpoints_(std::move(endpoints)),
+      timeout_ms_(timeout_ms),
+      username_(std::move(username)),
+      password_(std::move(password)) {}
 
 EtcdClient::~EtcdClient() = default;
+
+Result<ClientResponse> EtcdClient::send(const std::string& path, const std::string& body) {
+  if (!client_) {
+    auto url = HttpUrl::parse(endpoints_[current_]);
+    if (!url.ok()) return url.status();
+    client_ = std::make_unique<HttpClient>(url->host, url->port, timeout_ms_);
+  }
+  if (token_.empty()) return client_->request("POST", path, "application/json", body);
+  return client_->request("POST", path, "application/json", body, {{"Authorization", token_}});
+}
+
+Status EtcdClient::authenticate() {
+  token_.clear();
+  auto r = send("/v3/auth/authenticate",
+                json::serialize(json::object{{"name", username_}, {"password", password_}}));
+  if (!r.ok()) return r.status();
+  boost::system::error_code ec;
+  json::value v = json::parse(r->body, ec);
+  if (r->status == 200 && !ec && v.is_object()) token_ = text(v.as_object(), "token");
+  if (token_.empty())
+    return Status::error(Code::kBadResponse, "etcd refused the credentials of user \"" +
+                                                 username_ + "\": " + r->body.substr(0, 300));
+  return {};
+}
 
 Result<std::string> EtcdClient::call(const std::string& path, const std::string& body) {
   Status last = Status::error(Code::kConnectFailed, "no etcd endpoint");
   for (size_t tried = 0; tried < endpoints_.size(); ++tried) {
-    if (!client_) {
-      auto url = HttpUrl::parse(endpoints_[current_]);
-      if (!url.ok()) return url.status();
-      client_ = std::make_unique<HttpClient>(url->host, url->port, timeout_ms_);
+    Result<ClientResponse> r = Status::error(Code::kBadResponse, "not sent");
+    if (!username_.empty() && token_.empty()) {
+      if (Status s = authenticate(); !s.ok()) r = s;
     }
-    auto r = client_->request("POST", path, "application/json", body);
+    if (username_.empty() || !token_.empty()) {
+      r = send(path, body);
+      // A token expires (etcd's --auth-token-ttl): a new one, and the request once more.
+      if (r.ok() && r->status == 401 && !username_.empty()) {
+        if (Status s = authenticate(); s.ok())
+          r = send(path, body);
+        else
+          r = s;
+      }
+    }
     if (r.ok() && r->status == 200) return std::move(r->body);
     if (r.ok()) {
-      // etcd answered with an error (no leader, lease not found, ...): its words.
+      // etcd answered with an error (no leader, lease not found, permission denied, ...): its
+      // words. A member without quorum answers; another member may have it.
       last = Status::error(Code::kBadResponse, endpoints_[current_] + path + " answered " +
                                                    std::to_string(r->status) + ": " +
                                                    r->body.substr(0, 300));
-      // A member without quorum answers; another member may have it.
     } else {
       last = Status::error(r.status().code(), endpoints_[current_] + ": " + r.status().message());
     }
     client_.reset();
+    token_.clear();  // tokens are per member
     current_ = (current_ + 1) % endpoints_.size();
   }
   return last;

@@ -29,8 +29,10 @@ struct EtcdPut {
 
 class EtcdClient {
  public:
-  // endpoints: http://host:port, as validated by the config loader.
-  EtcdClient(std::vector<std::string> endpoints, int timeout_ms);
+  // endpoints: http://host:port, as validated by the config loader. With a `username`, every
+  // request carries a token from etcd's authentication (renewed when etcd says it expired).
+  EtcdClient(std::vector<std::string> endpoints, int timeout_ms, std::string username = "",
+             std::string password = "");
   ~EtcdClient();
 
   // Every key starting with `prefix`, in key order.
@@ -55,11 +57,15 @@ class EtcdClient {
  private:
   // POSTs `body` to `path` on the current endpoint, moving on to the next ones on failure.
   Result<std::string> call(const std::string& path, const std::string& body);
+  // One request on the current endpoint, with the token when there is one.
+  Result<ClientResponse> send(const std::string& path, const std::string& body);
+  Status authenticate();
 
   std::vector<std::string> endpoints_;
   int timeout_ms_;
   size_t current_ = 0;
   std::unique_ptr<HttpClient> client_;
+  std::string username_, password_, token_;
 };
 
 std::string base64_encode(const std::string& in);

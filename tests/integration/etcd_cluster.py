@@ -84,6 +84,20 @@ class EtcdCluster:
                 continue
         raise OSError("no etcd member answered " + path)
 
+    def enable_auth(self, user, password, prefix):
+        """etcd's authentication on: root, and `user` allowed to read and write under `prefix`."""
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        for path, body in (("/v3/auth/role/add", {"name": "root"}),
+                           ("/v3/auth/user/add", {"name": "root", "password": "root-" + password}),
+                           ("/v3/auth/user/grant", {"user": "root", "role": "root"}),
+                           ("/v3/auth/role/add", {"name": "tollgate"}),
+                           ("/v3/auth/role/grant", {"name": "tollgate", "perm": {
+                               "permType": "READWRITE", "key": b64(prefix), "range_end": b64(end)}}),
+                           ("/v3/auth/user/add", {"name": user, "password": password}),
+                           ("/v3/auth/user/grant", {"user": user, "role": "tollgate"}),
+                           ("/v3/auth/enable", {})):
+            self.call(path, body)
+
     def keys(self, prefix):
         """{key: (value, lease)} under prefix."""
         end = prefix[:-1] + chr(ord(prefix[-1]) + 1)

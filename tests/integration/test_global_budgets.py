@@ -280,6 +280,39 @@ class GlobalBudgetTest(unittest.TestCase):
         self.assertEqual(ledger_spend(b, "burn"), 0)
 
 
+class EtcdAuthenticationTest(unittest.TestCase):
+    """coordination.etcd.username and password_file against an etcd with authentication on."""
+
+    def test_a_user_with_its_password_coordinates_a_wrong_password_is_refused_and_said(self):
+        etcd = EtcdCluster(1).start()
+        daemons = []
+        try:
+            etcd.enable_auth("tollgate", "s3cret pass", PREFIX)
+            for name, password in (("good", "s3cret pass"), ("bad", "wrong")):
+                d = Daemon(extra_config=coordination(etcd, name))
+                with open(os.path.join(d.dir, "etcd-password"), "w") as f:
+                    f.write(password + "\n")
+                with open(d.config) as f:
+                    text = f.read()
+                with open(d.config, "w") as f:
+                    f.write(text.replace("  etcd:\n", "  etcd:\n    username: tollgate\n"
+                                                     "    password_file: etcd-password\n"))
+                with open(os.path.join(d.dir, "policies.yaml"), "w") as f:
+                    f.write(POLICIES)
+                daemons.append(d.start())
+            good, bad = daemons
+            wait_for(lambda: budget(good, "outage")["coordination"] == "ok", timeout=10)
+            self.assertEqual(admit(good, feature="outage", priority="batch", estimated_cost=0.01)[0], 200)
+            wait_for(lambda: any('refused the credentials of user "tollgate"' in l for l in bad.log),
+                     timeout=10)
+            self.assertFalse(any("wrong" in l for l in bad.log), "the password is never logged")
+            wait_for(lambda: budget(bad, "outage")["coordination"] == "degraded", timeout=10)
+        finally:
+            for d in daemons:
+                d.cleanup()
+            etcd.stop()
+
+
 class LocalBudgetsNeedNoEtcdTest(unittest.TestCase):
     def test_scope_global_without_a_coordination_block_is_a_config_error(self):
         d = Daemon()

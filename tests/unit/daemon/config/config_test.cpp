@@ -186,6 +186,21 @@ TEST_CASE("config: coordination for global budgets: defaults, keys and mistakes 
   CHECK(errors.lines[2].find("coordination.instance") != std::string::npos);
   CHECK(errors.lines[3].find("at most a third of lease_ttl_s") != std::string::npos);
   errors = {};
+  dir.write("pw", "s3cret\n");
+  c = load_config(dir.write("e.yaml",
+                            "storage: {path: x.db}\ncoordination:\n  etcd:\n"
+                            "    endpoints: [http://e:2379]\n    username: tg\n    password_file: pw\n"),
+                  errors);
+  CHECK(errors.ok());
+  CHECK(c.coordination.username == "tg");
+  CHECK(c.coordination.password == "s3cret");
+  load_config(dir.write("f.yaml",
+                        "storage: {path: x.db}\ncoordination:\n  etcd:\n"
+                        "    endpoints: [http://e:2379]\n    username: tg\n"),
+              errors);
+  REQUIRE(errors.lines.size() == 1);
+  CHECK(errors.lines[0].find("username and password_file go together") != std::string::npos);
+  errors = {};
   load_config(dir.write("d.yaml", "storage: {path: x.db}\ncoordination: {prefix: /t/}\n"), errors);
   REQUIRE(errors.lines.size() == 1);
   CHECK(errors.lines[0].find("coordination.etcd.endpoints is required") != std::string::npos);
