@@ -183,14 +183,9 @@ Result<std::vector<EtcdKv>> EtcdClient::range_prefix(const std::string& prefix) 
   return out;
 }
 
-Result<bool> EtcdClient::put_if(const std::string& guard_key, int64_t guard_mod,
-                                const std::vector<EtcdPut>& puts) {
-  json::object compare{{"key", base64_encode(guard_key)},
-                       {"target", "MOD"},
-                       {"result", "EQUAL"},
-                       {"mod_revision", std::to_string(guard_mod)}};
+Result<bool> EtcdClient::txn(json::object compare, const std::vector<EtcdPut>& puts) {
   auto body = call("/v3/kv/txn", json::serialize(json::object{
-                                     {"compare", json::array{compare}},
+                                     {"compare", json::array{std::move(compare)}},
                                      {"success", request_puts(puts)}}));
   if (!body.ok()) return body.status();
   boost::system::error_code ec;
@@ -200,20 +195,21 @@ Result<bool> EtcdClient::put_if(const std::string& guard_key, int64_t guard_mod,
   return ok && ok->is_bool() && ok->as_bool();
 }
 
+Result<bool> EtcdClient::put_if(const std::string& guard_key, int64_t guard_mod,
+                                const std::vector<EtcdPut>& puts) {
+  return txn({{"key", base64_encode(guard_key)},
+              {"target", "MOD"},
+              {"result", "EQUAL"},
+              {"mod_revision", std::to_string(guard_mod)}},
+             puts);
+}
+
 Result<bool> EtcdClient::create(const std::string& key, const std::string& value, int64_t lease) {
-  json::object compare{{"key", base64_encode(key)},
-                       {"target", "CREATE"},
-                       {"result", "EQUAL"},
-                       {"create_revision", "0"}};
-  auto body = call("/v3/kv/txn", json::serialize(json::object{
-                                     {"compare", json::array{compare}},
-                                     {"success", request_puts({{key, value, lease}})}}));
-  if (!body.ok()) return body.status();
-  boost::system::error_code ec;
-  json::value v = json::parse(body.value(), ec);
-  if (ec || !v.is_object()) return Status::error(Code::kBadResponse, "etcd txn: not JSON");
-  const json::value* ok = v.as_object().if_contains("succeeded");
-  return ok && ok->is_bool() && ok->as_bool();
+  return txn({{"key", base64_encode(key)},
+              {"target", "CREATE"},
+              {"result", "EQUAL"},
+              {"create_revision", "0"}},
+             {{key, value, lease}});
 }
 
 Status EtcdClient::erase(const std::string& key) {

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/json.hpp>
+
 #include "daemon/alerts/http_client.h"
 #include "metering/status.h"
 
@@ -60,6 +62,8 @@ class EtcdClient {
   // One request on the current endpoint, with the token when there is one.
   Result<ClientResponse> send(const std::string& path, const std::string& body);
   Status authenticate();
+  // A transaction: `puts` if `compare` (one etcd Compare, JSON) holds; whether it did.
+  Result<bool> txn(boost::json::object compare, const std::vector<EtcdPut>& puts);
 
   std::vector<std::string> endpoints_;
   int timeout_ms_;
