@@ -195,10 +195,17 @@ Result<ClientResponse> HttpClient::request(const std::string& method, const std:
       Status s = connect();
       if (!s.ok()) return s;
     }
+    const size_t buffered = buffer_.size();
     auto r = exchange(raw);
     if (r.ok()) return r;
+    const bool nothing_back = buffer_.size() == buffered;
     close();
-    if (fresh) return r;  // a kept-alive connection may have been closed by the peer: retry once
+    // A kept-alive connection the peer had closed: send once more on a new one. Only then: after
+    // a timeout the request may have been applied (an etcd transaction), and sending it again
+    // would apply it twice or misread its outcome.
+    const bool peer_closed = r.status().code() == Code::kSendFailed ||
+                             (r.status().message() == "connection closed" && nothing_back);
+    if (fresh || !peer_closed) return r;
   }
   return Status::error(Code::kRequestFailed, "no response");
 }

@@ -96,7 +96,10 @@ void Coordinator::stop() {
     stop_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  thread_.join();
+  // A clean stop gives the grants and the instance name back at once, not after a lease TTL.
+  if (lease_ != 0 && etcd_.revoke(lease_).ok()) lease_ = 0;
 }
 
 void Coordinator::run() {
@@ -118,9 +121,10 @@ void Coordinator::run() {
       last_ok_ = Steady::now();
     } else {
       errors_->inc();
-      if (!failing_)  // once per outage, not once per round
+      if (!failing_ || s.message() != last_error_)  // once per outage and cause, not per round
         spdlog::warn("coordination: {}; global budgets keep what is left of their grants",
                      s.message());
+      last_error_ = s.message();
       failing_ = true;
       if (Steady::now() - last_ok_ >= ttl) degrade();
     }
@@ -132,7 +136,8 @@ void Coordinator::run() {
 Status Coordinator::ensure_lease() {
   const auto& c = config_.coordination;
   const auto now = Steady::now();
-  if (lease_ != 0 && now - lease_renewed_ < std::chrono::seconds(c.lease_ttl_s) / 3 && claimed_)
+  if (lease_ != 0 && now - lease_renewed_ < std::chrono::milliseconds(c.lease_ttl_s * 1000) / 3 &&
+      claimed_)
     return {};
   if (lease_ != 0) {
     auto left = etcd_.keep_alive(lease_);
@@ -163,6 +168,13 @@ Status Coordinator::ensure_lease() {
     auto mine = etcd_.create(c.prefix + "instances/" + c.instance, std::to_string(::getpid()),
                              lease_);
     if (!mine.ok()) return mine.status();
+    if (!mine.value()) {
+      // Ours already, if an earlier claim on this lease was applied but its answer lost.
+      auto held = etcd_.range_prefix(c.prefix + "instances/" + c.instance);
+      if (!held.ok()) return held.status();
+      for (const EtcdKv& kv : held.value())
+        if (kv.key == c.prefix + "instances/" + c.instance && kv.lease == lease_) mine = true;
+    }
     if (!mine.value())
       return Status::error(Code::kInvalidConfig,
                            "coordination.instance \"" + c.instance +
@@ -261,6 +273,10 @@ Status Coordinator::sync_budget(const GlobalBudget& g) {
       if (who.find('@') == std::string::npos) remote = saturating_add(remote, sg.first);
       others_hold = saturating_add(others_hold, std::max(sg.first, sg.second));
     }
+    // A grant taken against a larger limit (before a smaller one appeared) is held no further
+    // than what the smaller one leaves, or what is already spent and reserved.
+    my_grant = std::min(my_grant, std::max(saturating_sub(limit, others_hold),
+                                           saturating_add(g.spend, g.reserved)));
     const int64_t need = saturating_add(saturating_add(g.spend, g.reserved), g.wanted);
     const int64_t cap = std::max<int64_t>(1, limit / 100 * c.grant_max_percent);
     const int64_t slice = std::clamp<int64_t>(
@@ -295,7 +311,11 @@ Status Coordinator::sync_budget(const GlobalBudget& g) {
     tell(g, {g.period_start, remote, my_grant, true, std::move(remote_windows)});
     return {};
   }
-  return {};  // three lost races in a row: the current grant stays, the next round tries again
+  // Three lost races in a row: the current grant stays, the next round tries again; the spend is
+  // published all the same.
+  if (Status s = etcd_.put_all({{spent_key, std::to_string(g.spend), 0}}); !s.ok()) return s;
+  tell(g, {g.period_start, known.remote, known.grant, true});
+  return {};
 }
 
 void Coordinator::degrade() {

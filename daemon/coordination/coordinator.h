@@ -27,8 +27,9 @@
 // instance's to spend; once a lease TTL has passed since the last successful round the budget is
 // uncoordinated (metric, log, /v1/budgets) and, its grant used up, follows on_coordination_loss,
 // until a round succeeds again. Worst case overshoot: the grants left unspent by instances cut
-// off from etcd (each less than 1.5 slices: at most 1.5 × grant_max_percent of the limit), plus
-// for local_share, limit ÷ expected_instances per instance cut off.
+// off from etcd (each less than 1.5 slices: at most 1.5 × grant_max_percent of the limit, or the
+// largest estimate refused for want of grant), plus for local_share, limit ÷ expected_instances
+// per instance cut off. A clean stop revokes the lease (grants and name return at once).
 //
 // Thread-safety: start() and stop() from one thread; the work runs on a thread of its own.
 
@@ -80,7 +81,8 @@ class Coordinator {
   Steady::time_point lease_renewed_;  // when etcd last confirmed the lease
   Steady::time_point last_ok_;        // the last round that succeeded
   std::map<std::string, Known> known_;
-  bool failing_ = false;   // the last round failed (logged once per outage)
+  bool failing_ = false;   // the last round failed (logged once per outage and cause)
+  std::string last_error_;
   bool degraded_ = false;  // failing for a lease TTL: on_coordination_loss applies
 
   metrics::Gauge* up_;

@@ -234,6 +234,11 @@ Result<int64_t> EtcdClient::grant_lease(int ttl_s) {
   return id;
 }
 
+Status EtcdClient::revoke(int64_t lease) {
+  auto body = call("/v3/lease/revoke", json::serialize(json::object{{"ID", std::to_string(lease)}}));
+  return body.ok() ? Status() : body.status();
+}
+
 Result<int64_t> EtcdClient::keep_alive(int64_t lease) {
   auto body =
       call("/v3/lease/keepalive", json::serialize(json::object{{"ID", std::to_string(lease)}}));

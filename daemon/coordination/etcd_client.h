@@ -51,6 +51,8 @@ class EtcdClient {
   Status put_all(const std::vector<EtcdPut>& puts);
   // A new lease of `ttl_s` seconds; its id.
   Result<int64_t> grant_lease(int ttl_s);
+  // Ends the lease now: its keys are deleted.
+  Status revoke(int64_t lease);
   // Renews the lease; its TTL now, 0 when it had already expired (its keys are gone).
   Result<int64_t> keep_alive(int64_t lease);
 

@@ -47,7 +47,7 @@ class EtcdCluster:
              "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % self.peer[name],
              "--initial-cluster", self.initial, "--initial-cluster-state", "new",
              "--initial-cluster-token", os.path.basename(self.dir),
-             "--heartbeat-interval", "50", "--election-timeout", "500"],
+             "--heartbeat-interval", "100", "--election-timeout", "1000"],
             stdout=log, stderr=log)
         log.close()
 

@@ -104,8 +104,10 @@ class GlobalBudgetTest(unittest.TestCase):
             while not stop.is_set():
                 s, body = admit(d, feature="jobs", priority="batch", estimated_cost=step)
                 if s != 200:
-                    if s != 429 or body.get("retry_after_s") != 1:
-                        problems.append((s, body))  # refused for the grant: ask again in 1 s
+                    # 429: the grant used up (ask again in 1 s) or, at the very end, the global
+                    # spend itself within an estimate of the limit: both are answers, not problems.
+                    if s != 429:
+                        problems.append((s, body))
                     time.sleep(0.01)
                     continue
                 n += 1
