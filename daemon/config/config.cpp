@@ -324,7 +324,9 @@ void read_coordination(YamlReader& r, const YAML::Node& n, Config& c) {
     return;
   auto& k = c.coordination;
   const YAML::Node& etcd = n["etcd"];
-  if (!etcd || !r.expect_map(etcd, "coordination.etcd", {"endpoints", "username", "password_file"})) {
+  if (!etcd || !r.expect_map(etcd, "coordination.etcd",
+                             {"endpoints", "username", "password_file", "ca_file", "cert_file",
+                              "key_file"})) {
     if (!etcd) r.error(n, "coordination.etcd.endpoints is required (etcd client URLs)");
     return;
   }
@@ -334,14 +336,32 @@ void read_coordination(YamlReader& r, const YAML::Node& n, Config& c) {
             "coordination.etcd.endpoints must be a list of etcd client URLs (http://host:port)");
     return;
   }
+  bool https = false, http = false;
   for (const auto& e : endpoints) {
     std::string url = e.IsScalar() ? e.Scalar() : "";
-    if (url.rfind("http://", 0) != 0)
-      r.error(e, "an etcd endpoint must be http://host:port (got \"" + url +
-                     "\"); TLS to etcd is not supported yet: keep it on a private network");
-    else
-      k.endpoints.push_back(url);
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      r.error(e, "an etcd endpoint must be http://host:port or https://host:port (got \"" + url +
+                     "\")");
+      continue;
+    }
+    (url[4] == 's' ? https : http) = true;
+    k.endpoints.push_back(url);
   }
+  if (https && http) r.error(endpoints, "etcd endpoints are all https:// or all http://");
+  // TLS: the CAs that sign etcd's certificate (default: the system's), and a client certificate
+  // for etcd's --client-cert-auth.
+  for (auto [key, into] : {std::pair{"ca_file", &k.ca_file}, {"cert_file", &k.cert_file},
+                           {"key_file", &k.key_file}})
+    if (auto f = r.string(etcd, key)) {
+      *into = resolve(r.file(), *f);
+      if (!fs::is_regular_file(*into))
+        r.error(etcd[key], std::string("coordination.etcd.") + key + " " + *into +
+                               " is not a readable file");
+      if (!https) r.error(etcd[key], std::string("coordination.etcd.") + key +
+                                         " needs https:// endpoints");
+    }
+  if (k.cert_file.empty() != k.key_file.empty())
+    r.error(etcd, "coordination.etcd.cert_file and key_file go together");
   // etcd's own authentication: the password in a file of its own (mode 0600), never in this one.
   const auto user = r.string(etcd, "username");
   const auto password_file = r.string(etcd, "password_file");

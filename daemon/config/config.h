@@ -83,6 +83,7 @@ struct Config {
   struct {
     std::vector<std::string> endpoints;  // etcd client URLs, http://host:port; empty: none
     std::string username, password;      // etcd authentication (password read from password_file)
+    std::string ca_file, cert_file, key_file;  // https:// endpoints: trusted CAs, client cert
     std::string prefix = "/tollgate/";   // every key this daemon writes starts with it
     std::string instance;                // this instance's name among them; default: host name
     int lease_ttl_s = 10;                // an instance silent this long loses its unspent grant

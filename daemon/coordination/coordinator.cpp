@@ -60,7 +60,9 @@ Coordinator::Coordinator(const Config& config, PolicyEngine& engine, metrics::Re
     : config_(config),
       engine_(engine),
       etcd_(config.coordination.endpoints, kEtcdTimeoutMs, config.coordination.username,
-            config.coordination.password),
+            config.coordination.password,
+            {false, config.coordination.ca_file, config.coordination.cert_file,
+             config.coordination.key_file}),
       up_(registry
               .gauge("tollgate_coordination_up",
                      "Whether the last exchange with etcd for global budgets succeeded.")

@@ -98,11 +98,12 @@ std::string base64_decode(const std::string& in) {
 }
 
 EtcdClient::EtcdClient(std::vector<std::string> endpoints, int timeout_ms, std::string username,
-                       std::string password)
+                       std::string password, TlsOptions tls)
     : endpoints_(std::move(endpoints)),
       timeout_ms_(timeout_ms),
       username_(std::move(username)),
-      password_(std::move(password)) {}
+      password_(std::move(password)),
+      tls_(std::move(tls)) {}
 
 EtcdClient::~EtcdClient() = default;
 
@@ -110,7 +111,9 @@ Result<ClientResponse> EtcdClient::send(const std::string& path, const std::stri
   if (!client_) {
     auto url = HttpUrl::parse(endpoints_[current_]);
     if (!url.ok()) return url.status();
-    client_ = std::make_unique<HttpClient>(url->host, url->port, timeout_ms_);
+    TlsOptions tls = tls_;
+    tls.enabled = url->tls;
+    client_ = std::make_unique<HttpClient>(url->host, url->port, timeout_ms_, std::move(tls));
   }
   if (token_.empty()) return client_->request("POST", path, "application/json", body);
   return client_->request("POST", path, "application/json", body, {{"Authorization", token_}});

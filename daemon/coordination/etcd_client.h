@@ -31,10 +31,10 @@ struct EtcdPut {
 
 class EtcdClient {
  public:
-  // endpoints: http://host:port, as validated by the config loader. With a `username`, every
+  // endpoints: http(s)://host:port, as validated by the config loader. With a `username`, every
   // request carries a token from etcd's authentication (renewed when etcd says it expired).
   EtcdClient(std::vector<std::string> endpoints, int timeout_ms, std::string username = "",
-             std::string password = "");
+             std::string password = "", TlsOptions tls = {});
   ~EtcdClient();
 
   // Every key starting with `prefix`, in key order.
@@ -72,6 +72,7 @@ class EtcdClient {
   size_t current_ = 0;
   std::unique_ptr<HttpClient> client_;
   std::string username_, password_, token_;
+  TlsOptions tls_;  // for https:// endpoints
 };
 
 std::string base64_encode(const std::string& in);

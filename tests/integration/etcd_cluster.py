@@ -21,7 +21,10 @@ def free_port():
 
 
 class EtcdCluster:
-    def __init__(self, members=3):
+    def __init__(self, members=3, tls_dir=None):
+        """tls_dir: a directory with ca.pem, server.pem/key and client.pem/key: client URLs are
+        https:// and every client must present a certificate the CA signed."""
+        self.tls_dir = tls_dir
         if not os.path.exists(ETCD):
             raise RuntimeError("etcd is not installed: deploy/setup.sh --tests installs etcd-server")
         # Members fsync every entry: on tmpfs that is free, so the tests measure Tollgate, not the disk.
@@ -34,15 +37,24 @@ class EtcdCluster:
         self.initial = ",".join("%s=http://127.0.0.1:%d" % (n, self.peer[n]) for n in self.names)
 
     @property
+    def scheme(self):
+        return "https" if self.tls_dir else "http"
+
+    @property
     def endpoints(self):
-        return ["http://127.0.0.1:%d" % self.client[n] for n in self.names]
+        return ["%s://127.0.0.1:%d" % (self.scheme, self.client[n]) for n in self.names]
 
     def start_member(self, name):
         log = open(os.path.join(self.dir, name + ".log"), "a")
+        tls = []
+        if self.tls_dir:
+            t = self.tls_dir
+            tls = ["--cert-file", os.path.join(t, "server.pem"), "--key-file", os.path.join(t, "server.key"),
+                   "--trusted-ca-file", os.path.join(t, "ca.pem"), "--client-cert-auth"]
+        client_url = "%s://127.0.0.1:%d" % (self.scheme, self.client[name])
         self.procs[name] = subprocess.Popen(
-            [ETCD, "--name", name, "--data-dir", os.path.join(self.dir, name),
-             "--listen-client-urls", "http://127.0.0.1:%d" % self.client[name],
-             "--advertise-client-urls", "http://127.0.0.1:%d" % self.client[name],
+            [ETCD, "--name", name, "--data-dir", os.path.join(self.dir, name)] + tls +
+            ["--listen-client-urls", client_url, "--advertise-client-urls", client_url,
              "--listen-peer-urls", "http://127.0.0.1:%d" % self.peer[name],
              "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % self.peer[name],
              "--initial-cluster", self.initial, "--initial-cluster-state", "new",
@@ -73,12 +85,18 @@ class EtcdCluster:
         raise RuntimeError("etcd did not become healthy; logs in " + self.dir)
 
     def call(self, path, body):
+        context = None
+        if self.tls_dir:
+            import ssl
+            context = ssl.create_default_context(cafile=os.path.join(self.tls_dir, "ca.pem"))
+            context.load_cert_chain(os.path.join(self.tls_dir, "client.pem"),
+                                    os.path.join(self.tls_dir, "client.key"))
         for name in list(self.procs):
-            url = "http://127.0.0.1:%d%s" % (self.client[name], path)
+            url = "%s://127.0.0.1:%d%s" % (self.scheme, self.client[name], path)
             try:
                 req = urllib.request.Request(url, json.dumps(body).encode(),
                                              {"Content-Type": "application/json"})
-                with urllib.request.urlopen(req, timeout=2) as r:
+                with urllib.request.urlopen(req, timeout=2, context=context) as r:
                     return json.loads(r.read())
             except OSError:
                 continue

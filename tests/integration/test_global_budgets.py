@@ -4,7 +4,10 @@ the others within a second, and the instances ride out an etcd member lost, quor
 instance killed."""
 import json
 import os
+import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -313,6 +316,56 @@ class EtcdAuthenticationTest(unittest.TestCase):
             for d in daemons:
                 d.cleanup()
             etcd.stop()
+
+
+def make_pki(d):
+    """A test CA, a certificate for 127.0.0.1 (etcd's) and a client certificate it signs."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "2", "-subj", "/CN=Tollgate test CA")
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
+    for who in ("server", "client"):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", who + ".key", "-out", who + ".csr",
+                "-subj", "/CN=" + who)
+        openssl("x509", "-req", "-in", who + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", who + ".pem", "-days", "2", "-extfile", "san.ext")
+
+
+class EtcdTlsTest(unittest.TestCase):
+    """https:// endpoints: etcd's certificate verified against coordination.etcd.ca_file, and a
+    client certificate presented for etcd's --client-cert-auth."""
+
+    def test_coordination_over_tls_with_a_client_certificate(self):
+        pki = tempfile.mkdtemp(prefix="tollgate-pki-")
+        make_pki(pki)
+        etcd = EtcdCluster(1, tls_dir=pki).start()
+        daemons = []
+        try:
+            for name, files in (("tls", "    ca_file: %s/ca.pem\n    cert_file: %s/client.pem\n"
+                                        "    key_file: %s/client.key\n" % (pki, pki, pki)),
+                                ("nocert", "    ca_file: %s/ca.pem\n" % pki)):
+                d = Daemon(extra_config=coordination(etcd, name))
+                with open(d.config) as f:
+                    text = f.read()
+                with open(d.config, "w") as f:
+                    f.write(text.replace("  etcd:\n", "  etcd:\n" + files))
+                with open(os.path.join(d.dir, "policies.yaml"), "w") as f:
+                    f.write(POLICIES)
+                daemons.append(d.start())
+            good, nocert = daemons
+            wait_for(lambda: budget(good, "outage")["coordination"] == "ok", timeout=10)
+            self.assertEqual(admit(good, feature="outage", priority="batch", estimated_cost=0.01)[0], 200)
+            # Without a client certificate etcd ends the handshake: said, and degraded.
+            wait_for(lambda: any("coordination:" in l and "certificate" in l for l in nocert.log),
+                     timeout=10)
+            wait_for(lambda: budget(nocert, "outage")["coordination"] == "degraded", timeout=10)
+        finally:
+            for d in daemons:
+                d.cleanup()
+            etcd.stop()
+            shutil.rmtree(pki, ignore_errors=True)
 
 
 class LocalBudgetsNeedNoEtcdTest(unittest.TestCase):

@@ -175,16 +175,31 @@ TEST_CASE("config: coordination for global budgets: defaults, keys and mistakes 
   CHECK(c.coordination.sync_interval_ms == 250);
   load_config(dir.write("c.yaml",
                         "storage: {path: x.db}\ncoordination:\n"
-                        "  etcd: {endpoints: [https://10.0.0.1:2379]}\n"
+                        "  etcd: {endpoints: [etcd://10.0.0.1:2379]}\n"
                         "  prefix: tollgate\n  instance: \"a b\"\n"
                         "  lease_ttl_s: 2\n  sync_interval_ms: 1000\n"),
               errors);
   REQUIRE(errors.lines.size() == 4);
   CHECK(errors.lines[0].find("c.yaml:3:") != std::string::npos);
-  CHECK(errors.lines[0].find("TLS to etcd is not supported yet") != std::string::npos);
+  CHECK(errors.lines[0].find("must be http://host:port or https://host:port") != std::string::npos);
   CHECK(errors.lines[1].find("must start and end with /") != std::string::npos);
   CHECK(errors.lines[2].find("coordination.instance") != std::string::npos);
   CHECK(errors.lines[3].find("at most a third of lease_ttl_s") != std::string::npos);
+  errors = {};
+  dir.write("ca.pem", "x");
+  c = load_config(dir.write("g.yaml",
+                            "storage: {path: x.db}\ncoordination:\n  etcd:\n"
+                            "    endpoints: [https://e:2379]\n    ca_file: ca.pem\n"),
+                  errors);
+  CHECK(errors.ok());
+  CHECK(c.coordination.ca_file == dir.file("ca.pem"));
+  load_config(dir.write("h.yaml",
+                        "storage: {path: x.db}\ncoordination:\n  etcd:\n"
+                        "    endpoints: [http://e:2379, https://f:2379]\n    cert_file: ca.pem\n"),
+              errors);
+  REQUIRE(errors.lines.size() == 2);
+  CHECK(errors.lines[0].find("all https:// or all http://") != std::string::npos);
+  CHECK(errors.lines[1].find("cert_file and key_file go together") != std::string::npos);
   errors = {};
   dir.write("pw", "s3cret\n");
   c = load_config(dir.write("e.yaml",
