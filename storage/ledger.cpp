@@ -66,21 +66,40 @@ const char* kUpsertDaily = "INSERT INTO rollup_daily (day_local, " TOLLGATE_ROLL
 #undef TOLLGATE_ROLLUP_ADD
 
 const char* kUpsertCharge = R"sql(
-INSERT INTO charges_daily (day_local, provider, model, region, feature, team, customer, priority,
-  tags, priced_by, component, sku_price_id, pricing_currency, fx_nanos, list_rate_nanos,
-  contracted_rate_nanos, discount_nano_percent, quantity, cost_nanos)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+INSERT INTO charges_daily (day_local, provider, model, region, feature, team, priced_by, component,
+  sku_price_id, pricing_currency, fx_nanos, list_rate_nanos, contracted_rate_nanos,
+  discount_nano_percent, customer_lo, customer_hi, priority_lo, priority_hi, tags_lo, tags_hi,
+  quantity, cost_nanos)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+  ?21, ?22)
 ON CONFLICT DO UPDATE SET quantity = quantity + excluded.quantity,
-  cost_nanos = cost_nanos + excluded.cost_nanos)sql";
+  cost_nanos = cost_nanos + excluded.cost_nanos,
+  customer_lo = MIN(customer_lo, excluded.customer_lo),
+  customer_hi = MAX(customer_hi, excluded.customer_hi),
+  priority_lo = MIN(priority_lo, excluded.priority_lo),
+  priority_hi = MAX(priority_hi, excluded.priority_hi),
+  tags_lo = MIN(tags_lo, excluded.tags_lo), tags_hi = MAX(tags_hi, excluded.tags_hi))sql";
 
 // Charge key: the local day, the FOCUS dimensions and the price (charges_daily's primary key).
-using ChargeKey =
-    std::tuple<std::string, std::string_view, std::string_view, std::string_view, std::string_view,
-               std::string_view, std::string_view, std::string_view, std::string,
-               std::string_view, std::string_view, std::string, std::string, int64_t, int64_t,
-               int64_t, int64_t>;
+using ChargeKey = std::tuple<std::string, std::string_view, std::string_view, std::string_view,
+                             std::string_view, std::string_view, std::string_view,
+                             std::string_view, std::string, std::string, int64_t, int64_t,
+                             int64_t, int64_t>;
+// A charge's sums, and the range of customers, priorities and tags it holds (one when lo == hi).
 struct ChargeSums {
   int64_t quantity = 0, cost = 0;  // parts of the day's checked totals: they fit
+  bool empty = true;
+  std::string customer_lo, customer_hi, priority_lo, priority_hi, tags_lo, tags_hi;
+  void hold(std::string_view customer, std::string_view priority, const std::string& tags) {
+    auto widen = [this](std::string& lo, std::string& hi, std::string_view v) {
+      if (empty || v < lo) lo = v;
+      if (empty || v > hi) hi = v;
+    };
+    widen(customer_lo, customer_hi, customer);
+    widen(priority_lo, priority_hi, priority);
+    widen(tags_lo, tags_hi, tags);
+    empty = false;
+  }
 };
 
 // Rollup key: the bucket and every dimension of an event (the strings live in the events).
@@ -604,24 +623,26 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       r.add(e);  // a part of the day's total, which fits
       for (ChargeLine& line : charge_lines(e, options_.currency)) {
         ChargeSums& c = charges[ChargeKey{
-            day, e.provider, e.model, e.region, e.feature, e.team, e.customer, priority, tags,
-            priced_by, line.component, std::move(line.sku_price_id),
-            std::move(line.pricing_currency), line.fx_nanos, line.list_rate, line.contracted_rate,
-            line.discount_nano_percent}];
+            day, e.provider, e.model, e.region, e.feature, e.team, priced_by, line.component,
+            std::move(line.sku_price_id), std::move(line.pricing_currency), line.fx_nanos,
+            line.list_rate, line.contracted_rate, line.discount_nano_percent}];
         c.quantity += line.quantity;
         c.cost += line.cost_nanos;
+        c.hold(e.customer, priority, tags);
       }
     }
   }
   for (auto it = charges.begin(); s.ok() && it != charges.end(); ++it) {
     const ChargeKey& k = it->first;
+    const ChargeSums& c = it->second;
     upsert_charge.bind(1, std::get<0>(k)).bind(2, std::get<1>(k)).bind(3, std::get<2>(k));
     upsert_charge.bind(4, std::get<3>(k)).bind(5, std::get<4>(k)).bind(6, std::get<5>(k));
     upsert_charge.bind(7, std::get<6>(k)).bind(8, std::get<7>(k)).bind(9, std::get<8>(k));
     upsert_charge.bind(10, std::get<9>(k)).bind(11, std::get<10>(k)).bind(12, std::get<11>(k));
-    upsert_charge.bind(13, std::get<12>(k)).bind(14, std::get<13>(k)).bind(15, std::get<14>(k));
-    upsert_charge.bind(16, std::get<15>(k)).bind(17, std::get<16>(k));
-    upsert_charge.bind(18, it->second.quantity).bind(19, it->second.cost);
+    upsert_charge.bind(13, std::get<12>(k)).bind(14, std::get<13>(k));
+    upsert_charge.bind(15, c.customer_lo).bind(16, c.customer_hi).bind(17, c.priority_lo);
+    upsert_charge.bind(18, c.priority_hi).bind(19, c.tags_lo).bind(20, c.tags_hi);
+    upsert_charge.bind(21, c.quantity).bind(22, c.cost);
     if (upsert_charge.step() != SQLITE_DONE)
       s = Status::error(Code::kStorageError, sqlite3_errmsg(db_));
     upsert_charge.reset();

@@ -154,9 +154,14 @@ Result<DailyReport> daily_report(const std::vector<sqlite3*>& dbs, int64_t day,
 Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t to_day) {
   const std::string from = format_date(from_day), to = format_date(to_day);
   const char* kGroup = "day_local, provider, model, region, feature, team";
+  // Customer, priority and tags are named where the whole row has one: (count 1, value).
   const char* kShared =
       "COUNT(DISTINCT customer), MIN(customer), COUNT(DISTINCT priority), MIN(priority), "
       "COUNT(DISTINCT tags), MIN(tags)";
+  const char* kSharedCharges =
+      "1 + (MIN(customer_lo) < MAX(customer_hi)), MIN(customer_lo), "
+      "1 + (MIN(priority_lo) < MAX(priority_hi)), MIN(priority_lo), "
+      "1 + (MIN(tags_lo) < MAX(tags_hi)), MIN(tags_lo)";
   auto read_shared = [](const Statement& st, FocusRow& r) {
     r.day_local = st.column_text(0);
     r.provider = st.column_text(1);
@@ -179,7 +184,7 @@ Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t 
     const std::string price =
         "priced_by, component, sku_price_id, pricing_currency, fx_nanos, list_rate_nanos, "
         "contracted_rate_nanos, discount_nano_percent";
-    Statement st(db, std::string("SELECT ") + kGroup + ", " + kShared + ", " + price +
+    Statement st(db, std::string("SELECT ") + kGroup + ", " + kSharedCharges + ", " + price +
                          ", SUM(quantity), SUM(cost_nanos) FROM charges_daily "
                          "WHERE day_local BETWEEN ?1 AND ?2 GROUP BY " +
                          kGroup + ", " + price + " ORDER BY " + kGroup + ", " + price);

@@ -154,6 +154,38 @@ CREATE TABLE charges_daily (
                contracted_rate_nanos, discount_nano_percent)
 ) WITHOUT ROWID;
 )sql",
+    // 8: charges keyed by what a FOCUS row is (day, provider, model, region, feature, team, SKU
+    //    component, price) instead of also by customer, priority and tags: at a company's
+    //    cardinality (1,000 customers, tags) that key made nearly every event three rows of its
+    //    own. A row keeps the smallest and largest customer, priority and tags it holds, so the
+    //    export still names the one when a row has only one.
+    R"sql(
+CREATE TABLE charges_daily_v8 (
+  day_local TEXT NOT NULL,
+  provider TEXT NOT NULL, model TEXT NOT NULL, region TEXT NOT NULL,
+  feature TEXT NOT NULL, team TEXT NOT NULL,
+  priced_by TEXT NOT NULL, component TEXT NOT NULL,
+  sku_price_id TEXT NOT NULL, pricing_currency TEXT NOT NULL, fx_nanos INTEGER NOT NULL,
+  list_rate_nanos INTEGER NOT NULL, contracted_rate_nanos INTEGER NOT NULL,
+  discount_nano_percent INTEGER NOT NULL,
+  customer_lo TEXT NOT NULL, customer_hi TEXT NOT NULL, priority_lo TEXT NOT NULL,
+  priority_hi TEXT NOT NULL, tags_lo TEXT NOT NULL, tags_hi TEXT NOT NULL,
+  quantity INTEGER NOT NULL, cost_nanos INTEGER NOT NULL,
+  PRIMARY KEY (day_local, provider, model, region, feature, team, priced_by, component,
+               sku_price_id, pricing_currency, fx_nanos, list_rate_nanos, contracted_rate_nanos,
+               discount_nano_percent)
+) WITHOUT ROWID;
+INSERT INTO charges_daily_v8
+SELECT day_local, provider, model, region, feature, team, priced_by, component, sku_price_id,
+       pricing_currency, fx_nanos, list_rate_nanos, contracted_rate_nanos, discount_nano_percent,
+       MIN(customer), MAX(customer), MIN(priority), MAX(priority), MIN(tags), MAX(tags),
+       SUM(quantity), SUM(cost_nanos)
+FROM charges_daily
+GROUP BY day_local, provider, model, region, feature, team, priced_by, component, sku_price_id,
+         pricing_currency, fx_nanos, list_rate_nanos, contracted_rate_nanos, discount_nano_percent;
+DROP TABLE charges_daily;
+ALTER TABLE charges_daily_v8 RENAME TO charges_daily;
+)sql",
 };
 
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -112,8 +112,9 @@ INSERT INTO rollup_daily (day_local, feature, team, customer, tags, provider, mo
   revenue_nanos, reasoning_tokens) VALUES
   ('2026-11-21', 'chat', 'cx', 'acme', '{}', 'p', 'm', '', 'critical', 'ok', 'caller', 'USD',
    1, 1, 0, 0, 0, 0, 0, 0, 700, 0, 0, 0);
-INSERT INTO charges_daily VALUES ('2026-11-21', 'p', 'm', '', 'chat', 'cx', 'acme', 'critical',
-  '{}', 'caller', 'caller-priced', 'caller-priced', 'USD', 1000000000, 0, 0, 0, 1, 700);
+INSERT INTO charges_daily VALUES ('2026-11-21', 'p', 'm', '', 'chat', 'cx', 'caller',
+  'caller-priced', 'caller-priced', 'USD', 1000000000, 0, 0, 0, 'acme', 'acme', 'critical',
+  'critical', '{}', '{}', 1, 700);
 )sql")
               .ok());
   rows = focus_rows(db, *parse_date("2026-11-21"), *parse_date("2026-11-21"));
@@ -122,5 +123,45 @@ INSERT INTO charges_daily VALUES ('2026-11-21', 'p', 'm', '', 'chat', 'cx', 'acm
   CHECK(rows->at(0).cost_nanos == 700);
   CHECK(rows->at(1).component.empty());
   CHECK(rows->at(1).cost_nanos == 5000);
+  sqlite3_close(db);
+}
+
+TEST_CASE("migration 8 keys charges by the FOCUS row; a row still names its one customer") {
+  testing::TempDir dir;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.file("v7.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(migrate(db, 7).ok());
+  REQUIRE(exec_sql(db, R"sql(
+INSERT INTO rollup_daily (day_local, feature, team, customer, tags, provider, model, region,
+  priority, status, priced_by, currency, events, requests, input_tokens, cached_input_tokens,
+  cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos,
+  revenue_nanos, reasoning_tokens) VALUES
+  ('2026-11-21', 'chat', 'cx', 'acme', '{}', 'p', 'm', '', 'batch', 'ok', 'caller', 'USD',
+   1, 1, 0, 0, 0, 0, 0, 0, 300, 0, 0, 0),
+  ('2026-11-21', 'chat', 'cx', 'globex', '{}', 'p', 'm', '', 'batch', 'ok', 'caller', 'USD',
+   1, 1, 0, 0, 0, 0, 0, 0, 400, 0, 0, 0),
+  ('2026-11-21', 'search', 'cx', 'acme', '{}', 'p', 'm', '', 'batch', 'ok', 'caller', 'USD',
+   2, 2, 0, 0, 0, 0, 0, 0, 500, 0, 0, 0);
+INSERT INTO charges_daily VALUES
+  ('2026-11-21', 'p', 'm', '', 'chat', 'cx', 'acme', 'batch', '{}', 'caller', 'caller-priced',
+   'caller-priced', 'USD', 1000000000, 0, 0, 0, 1, 300),
+  ('2026-11-21', 'p', 'm', '', 'chat', 'cx', 'globex', 'batch', '{}', 'caller', 'caller-priced',
+   'caller-priced', 'USD', 1000000000, 0, 0, 0, 1, 400),
+  ('2026-11-21', 'p', 'm', '', 'search', 'cx', 'acme', 'batch', '{}', 'caller', 'caller-priced',
+   'caller-priced', 'USD', 1000000000, 0, 0, 0, 2, 500);
+)sql")
+              .ok());
+  REQUIRE(migrate(db).ok());
+  CHECK(one(db, "SELECT COUNT(*) FROM charges_daily") == 2);  // chat's two customers: one row
+  CHECK(one(db, "SELECT SUM(cost_nanos) FROM charges_daily") == 1200);
+  auto rows = focus_rows(db, *parse_date("2026-11-21"), *parse_date("2026-11-21"));
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 2);
+  CHECK(rows->at(0).feature == "chat");
+  CHECK(rows->at(0).cost_nanos == 700);
+  CHECK(rows->at(0).quantity == 2);
+  CHECK_FALSE(rows->at(0).customer.has_value());  // acme and globex
+  CHECK(*rows->at(0).priority == "batch");
+  CHECK(*rows->at(1).customer == "acme");
   sqlite3_close(db);
 }
