@@ -158,8 +158,11 @@ CREATE TABLE charges_daily (
     //    component, price) instead of also by customer, priority and tags: at a company's
     //    cardinality (1,000 customers, tags) that key made nearly every event three rows of its
     //    own. A row keeps the smallest and largest customer, priority and tags it holds, so the
-    //    export still names the one when a row has only one.
+    //    export still names the one when a row has only one. And the day index of the
+    //    15-minute rollups goes: nothing reads them by day (reports read rollup_daily, budgets
+    //    read buckets by bucket_ms, the key's first column), yet every event paid a row in it.
     R"sql(
+DROP INDEX rollup_day;
 CREATE TABLE charges_daily_v8 (
   day_local TEXT NOT NULL,
   provider TEXT NOT NULL, model TEXT NOT NULL, region TEXT NOT NULL,
