@@ -293,7 +293,22 @@ Status Ledger::init() {
                        std::chrono::steady_clock::now() - start)
                        .count());
   }
-  if (s.ok()) s = migrate(db_);
+  if (s.ok()) {
+    // A migration runs once per new version, before the daemon listens: say so, it can be long.
+    Statement version(db_, "PRAGMA user_version");
+    const int64_t from = version.ok() && version.step() == SQLITE_ROW ? version.column_int(0) : 0;
+    version = Statement();
+    const auto start = std::chrono::steady_clock::now();
+    if (from > 0 && from < kSchemaVersion)
+      spdlog::info("{}: migrating the ledger from schema {} to {} (once; minutes on a large ledger)",
+                   options_.path, from, kSchemaVersion);
+    s = migrate(db_);
+    if (s.ok() && from > 0 && from < kSchemaVersion)
+      spdlog::info("{}: migrated to schema {} in {} ms", options_.path, kSchemaVersion,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - start)
+                       .count());
+  }
   if (s.ok()) s = write_meta(db_, {options_.currency, options_.timezone->name()});
   if (!s.ok()) return Status::error(s.code(), options_.path + ": " + s.message());
   files_intact();  // remembers which files are ours

@@ -108,3 +108,39 @@ class LedgerFilesTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class UpgradeTest(unittest.TestCase):
+    """A ledger of the previous schema (7, written here from the migrations' own SQL) is migrated
+    at start, said in the log, and keeps every charge."""
+
+    def test_a_schema_7_ledger_is_migrated_at_start_and_keeps_its_charges(self):
+        import re
+        import sqlite3
+        root = os.path.join(os.path.dirname(__file__), "..", "..")
+        with open(os.path.join(root, "storage", "schema.cpp")) as f:
+            migrations = re.findall(r'R"sql\((.*?)\)sql"', f.read(), re.S)
+        d = Daemon()
+        try:
+            con = sqlite3.connect(d.db)
+            for m in migrations[:7]:
+                con.executescript(m)
+            con.execute("PRAGMA user_version = 7")
+            con.executescript("""
+INSERT INTO charges_daily VALUES
+  ('2026-11-21', 'p', 'm', '', 'chat', 'cx', 'acme', 'batch', '{}', 'caller', 'caller-priced',
+   'caller-priced', 'USD', 1000000000, 0, 0, 0, 1, 300),
+  ('2026-11-21', 'p', 'm', '', 'chat', 'cx', 'globex', 'batch', '{}', 'caller', 'caller-priced',
+   'caller-priced', 'USD', 1000000000, 0, 0, 0, 1, 400);""")
+            con.commit()
+            con.close()
+            d.start()
+            self.assertTrue(any("migrating the ledger from schema 7 to" in l for l in d.log), d.log)
+            self.assertTrue(any("migrated to schema" in l for l in d.log), d.log)
+            self.assertEqual(d.query("SELECT COUNT(*), SUM(cost_nanos), MIN(customer_lo), "
+                                     "MAX(customer_hi) FROM charges_daily")[0],
+                             (1, 700, "acme", "globex"))
+            s, r, _ = d.post_usage([event("after-upgrade", cost=0.25)])
+            self.assertEqual((s, r["accepted"]), (200, 1))
+        finally:
+            d.cleanup()
