@@ -60,13 +60,22 @@ VALUES (?1, ?2, ?3, ?4, '', '{}', 'p', ?5, 'eu', 'standard', 'ok', 'price_book',
   }
   tollgate::exec_sql(db, "COMMIT");
   // The daily rollups the ledger keeps beside the buckets, as its migration builds them.
-  tollgate::exec_sql(db,
-                     R"sql(INSERT INTO rollup_daily SELECT day_local, feature, team, customer, tags,
+  // Every column named: the table has grown since (reasoning_tokens, schema 6), and a failed
+  // statement here would leave the report reading an empty table.
+  const tollgate::Status daily = tollgate::exec_sql(db,
+                     R"sql(INSERT INTO rollup_daily (day_local, feature, team, customer, tags,
+    provider, model, region, priority, status, priced_by, currency, events, requests, input_tokens,
+    cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos,
+    value_units_nanos, revenue_nanos) SELECT day_local, feature, team, customer, tags,
     provider, model, region, priority, status, priced_by, currency, SUM(events), SUM(requests),
     SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(output_tokens),
     SUM(gpu_micros), SUM(egress_bytes), SUM(cost_nanos), SUM(value_units_nanos), SUM(revenue_nanos)
     FROM rollup_15m GROUP BY day_local, feature, team, customer, tags, provider, model, region,
     priority, status, priced_by, currency)sql");
+  if (!daily.ok()) {
+    std::fprintf(stderr, "daily rollups: %s\n", daily.message().c_str());
+    return 1;
+  }
   double load = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("rollups: %lld rows for 8 days of %lld events/day (built in %.1f s)\n", rows, per_day,
               load);
@@ -85,11 +94,11 @@ VALUES (?1, ?2, ?3, ?4, '', '{}', 'p', ?5, 'eu', 'standard', 'ok', 'price_book',
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!report.ok()) return 1;
     // Reference: the same grouping over the 15-minute buckets (what the report would cost
-    // without daily rollups).
-    std::string sql = "SELECT day_local, " + d +
-                      ", SUM(cost_nanos) FROM rollup_15m WHERE day_local BETWEEN '" +
-                      tollgate::format_date(day - 7) + "' AND '" + tollgate::format_date(day) +
-                      "' GROUP BY day_local, " + d;
+    // without daily rollups), the days chosen by the buckets' key (bucket_ms, the first column;
+    // the benchmark's days are UTC days).
+    std::string sql = "SELECT day_local, " + d + ", SUM(cost_nanos) FROM rollup_15m WHERE bucket_ms >= " +
+                      std::to_string((day - 7) * 86'400'000) + " AND bucket_ms < " +
+                      std::to_string((day + 1) * 86'400'000) + " GROUP BY day_local, " + d;
     start = std::chrono::steady_clock::now();
     tollgate::Statement ref(db, sql);
     while (ref.step() == SQLITE_ROW) {

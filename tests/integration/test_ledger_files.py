@@ -106,10 +106,6 @@ class LedgerFilesTest(unittest.TestCase):
             d.cleanup()
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class UpgradeTest(unittest.TestCase):
     """A ledger of the previous schema (7, written here from the migrations' own SQL) is migrated
     at start, said in the log, and keeps every charge."""
@@ -144,3 +140,7 @@ INSERT INTO charges_daily VALUES
             self.assertEqual((s, r["accepted"]), (200, 1))
         finally:
             d.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
