@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -34,6 +35,16 @@ std::optional<ReportSettings> report_settings(const LedgerSource& from) {
   } else {
     s.db_paths = from.db_paths;
   }
+  // The same file twice would be counted twice, every event of it.
+  for (size_t i = 0; i < s.db_paths.size(); ++i)
+    for (size_t j = 0; j < i; ++j) {
+      std::error_code ec;
+      if (std::filesystem::equivalent(s.db_paths[i], s.db_paths[j], ec)) {
+        std::fprintf(stderr, "tollgate: %s and %s are the same ledger: give each once\n",
+                     s.db_paths[j].c_str(), s.db_paths[i].c_str());
+        return std::nullopt;
+      }
+    }
   std::optional<LedgerMeta> first;
   for (const auto& path : s.db_paths) {
     auto conn = open_read_only(path);
@@ -66,21 +77,7 @@ std::optional<ReportSettings> report_settings(const LedgerSource& from) {
 // the ledgers cannot be read.
 bool warn_of_shared_events(const ReportSettings& s, int64_t from_day, int64_t to_day) {
   if (s.db_paths.size() < 2) return true;
-  std::vector<sqlite3*> dbs;
-  auto close_all = [&] {
-    for (sqlite3* db : dbs) sqlite3_close(db);
-  };
-  for (const auto& path : s.db_paths) {
-    auto conn = open_read_only(path);
-    if (!conn.ok()) {
-      close_all();
-      std::fprintf(stderr, "tollgate: %s\n", conn.status().message().c_str());
-      return false;
-    }
-    dbs.push_back(conn.value());
-  }
-  auto shared = shared_events(dbs, from_day, to_day);
-  close_all();
+  auto shared = find_shared_events(s, from_day, to_day);
   if (!shared.ok()) {
     std::fprintf(stderr, "tollgate: %s\n", shared.status().message().c_str());
     return false;

@@ -111,4 +111,11 @@ Result<Rendered> render_focus_export(const ReportSettings& s, const std::string&
   return Rendered{focus_csv(rows.value(), s.currency, *s.tz), "text/csv; charset=utf-8"};
 }
 
+Result<SharedEvents> find_shared_events(const ReportSettings& s, int64_t from_day,
+                                       int64_t to_day) {
+  auto dbs = open_all(s.db_paths);
+  if (!dbs.ok()) return dbs.status();
+  return shared_events(handles(dbs.value()), from_day, to_day);
+}
+
 }  // namespace tollgate

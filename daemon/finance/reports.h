@@ -8,6 +8,7 @@
 
 #include "metering/status.h"
 #include "metering/time_zone.h"
+#include "storage/report.h"
 
 namespace tollgate {
 
@@ -32,5 +33,7 @@ struct Rendered {
 Result<Rendered> render_daily_report(const ReportSettings& s, const ReportQuery& q, EpochMs now);
 Result<Rendered> render_focus_export(const ReportSettings& s, const std::string& from,
                                      const std::string& to);
+// Several ledgers: the events of local days from..to stored in more than one of them.
+Result<SharedEvents> find_shared_events(const ReportSettings& s, int64_t from_day, int64_t to_day);
 
 }  // namespace tollgate

@@ -4,6 +4,7 @@ acknowledged by two of them."""
 import csv
 import io
 import json
+import os
 import subprocess
 import unittest
 from decimal import Decimal
@@ -119,6 +120,18 @@ class MergeLedgersTest(unittest.TestCase):
             self.assertIn("cannot be merged exactly", err)
         finally:
             other.cleanup()
+
+    def test_the_same_ledger_twice_is_refused_not_counted_twice(self):
+        link = self.eu.db + ".again"
+        os.symlink(self.eu.db, link)
+        try:
+            for second in (self.eu.db, link):
+                code, out, err = cli("report", "daily", "--db", self.eu.db, "--db", second,
+                                     "--date", DAY)
+                self.assertEqual((code, out), (1, ""))
+                self.assertIn("are the same ledger", err)
+        finally:
+            os.remove(link)
 
     def test_backup_copies_one_ledger(self):
         code, _, err = cli("backup", "--db", self.eu.db, "--db", self.us.db, "--out", "/tmp/x.db")
