@@ -204,6 +204,22 @@ void BudgetService::add_collector(metrics::Registry& registry) {
             ledger_.commit_failures());
     counter("tollgate_retention_prune_failures_total",
             "Retention prunes of raw events that failed.", ledger_.prune_failures());
+    const auto flushes = ledger_.rollup_flushes();
+    out.push_back({"tollgate_ledger_rollup_flushes_total",
+                   "Rollup flushes from memory to the ledger, by what started them: "
+                   "storage.rollup_flush_interval_ms, the bound limits.max_pending_rollup_rows, "
+                   "a stop.",
+                   Type::kCounter,
+                   {{"", {{"reason", "interval"}}, double(flushes.interval)},
+                    {"", {{"reason", "max_pending_rollup_rows"}}, double(flushes.pending_rows)},
+                    {"", {{"reason", "stop"}}, double(flushes.stop)}}});
+    counter("tollgate_ledger_rollup_flush_failures_total",
+            "Rollup flushes that failed (their rows stay in memory and are retried; the raw "
+            "events hold them, so nothing is lost).",
+            flushes.failures);
+    out.push_back({"tollgate_ledger_pending_rollup_rows",
+                   "15-minute rollup rows in memory, not yet flushed to the ledger.", Type::kGauge,
+                   {{"", {}, double(ledger_.pending_rollup_rows())}}});
     out.push_back({"tollgate_ledger_unhealthy",
                    "1 while the ledger refuses writes: its files were removed or replaced, or "
                    "it is corrupt (see /readyz and the log).",

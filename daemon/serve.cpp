@@ -78,6 +78,8 @@ int serve(const std::string& config_path) {
   lo.request_timeout_ms = config.limits.request_timeout_s * 1000;
   lo.commit_interval_ms = config.storage.commit_interval_ms;
   lo.raw_retention_days = config.storage.raw_retention_days;
+  lo.rollup_flush_interval_ms = config.storage.rollup_flush_interval_ms;
+  lo.max_pending_rollup_rows = config.limits.max_pending_rollup_rows;
   lo.currency = config.reporting.currency;
   lo.timezone = config.reporting.tz;
   auto ledger = Ledger::open(lo);

@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -14,6 +15,7 @@
 
 #include "metering/charges.h"
 #include "storage/report.h"
+#include "storage/rollup_buffer.h"
 #include "storage/schema.h"
 #include "storage/sqlite_util.h"
 
@@ -21,7 +23,6 @@ namespace tollgate {
 
 namespace {
 
-constexpr EpochMs kBucketMs = 15 * 60 * 1000;
 constexpr EpochMs kPruneEveryMs = 10 * 60 * 1000;
 constexpr int64_t kPruneChunk = 5000;
 
@@ -32,38 +33,6 @@ INSERT OR IGNORE INTO events (event_id, ts_ms, day_local, feature, team, custome
   price_ref, value_units_nanos, revenue_nanos, reservation_id, received_ms, reasoning_tokens)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
   ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29))sql";
-
-// The rollup upserts: the 15-minute buckets, and the same sums by local day (there ?1, the
-// bucket, is not used). Both add into an existing row.
-#define TOLLGATE_ROLLUP_COLUMNS                                                             \
-  "feature, team, customer, tags, provider, model, region, priority, status, priced_by, "   \
-  "currency, events, requests, input_tokens, cached_input_tokens, cache_write_tokens, "     \
-  "output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos, " \
-  "reasoning_tokens"
-#define TOLLGATE_ROLLUP_ADD                                                                        \
-  " ON CONFLICT DO UPDATE SET events = events + excluded.events, "                                 \
-  "requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens, " \
-  "cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens, "                     \
-  "cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, "                        \
-  "output_tokens = output_tokens + excluded.output_tokens, "                                       \
-  "gpu_micros = gpu_micros + excluded.gpu_micros, egress_bytes = egress_bytes + "                  \
-  "excluded.egress_bytes, "                                                                        \
-  "cost_nanos = cost_nanos + excluded.cost_nanos, "                                                \
-  "value_units_nanos = value_units_nanos + excluded.value_units_nanos, "                           \
-  "revenue_nanos = revenue_nanos + excluded.revenue_nanos, "                                       \
-  "reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens"
-
-const char* kUpsertRollup =
-    "INSERT INTO rollup_15m (bucket_ms, day_local, " TOLLGATE_ROLLUP_COLUMNS
-    ") VALUES (?1, ?2, ?3, "
-    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
-    "?24, ?25)" TOLLGATE_ROLLUP_ADD;
-const char* kUpsertDaily = "INSERT INTO rollup_daily (day_local, " TOLLGATE_ROLLUP_COLUMNS
-                           ") VALUES (?2, ?3, ?4, ?5, ?6, "
-                           "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-                           "?21, ?22, ?23, ?24, ?25)" TOLLGATE_ROLLUP_ADD;
-#undef TOLLGATE_ROLLUP_COLUMNS
-#undef TOLLGATE_ROLLUP_ADD
 
 const char* kUpsertCharge = R"sql(
 INSERT INTO charges_daily (day_local, provider, model, region, feature, team, priced_by, component,
@@ -102,41 +71,6 @@ struct ChargeSums {
   }
 };
 
-// Rollup key: the bucket and every dimension of an event (the strings live in the events).
-using RollupKey = std::tuple<EpochMs, std::string_view, std::string_view, std::string_view,
-                             std::string, std::string_view, std::string_view, std::string_view,
-                             std::string_view, std::string_view, std::string_view>;
-struct RollupSums {
-  int64_t events = 0, requests = 0, input = 0, cached = 0, cache_write = 0, output = 0, gpu = 0,
-          egress = 0, cost = 0, value_units = 0, revenue = 0;
-  int64_t reasoning = 0;  // a part of output: bounded by it, so not in the day's checked totals
-  std::string day_local;
-
-  // Adds one event; false (and unchanged) when any sum would pass int64.
-  bool add(const UsageEvent& e) {
-    RollupSums next = *this;
-    std::pair<int64_t*, int64_t> terms[] = {{&next.events, 1},
-                                            {&next.requests, e.requests},
-                                            {&next.input, e.input_tokens},
-                                            {&next.cached, e.cached_input_tokens},
-                                            {&next.cache_write, e.cache_write_tokens},
-                                            {&next.output, e.output_tokens},
-                                            {&next.gpu, e.gpu_micros},
-                                            {&next.egress, e.egress_bytes},
-                                            {&next.cost, e.cost.nanos()},
-                                            {&next.value_units, e.value_units.nanos()},
-                                            {&next.revenue, e.revenue.nanos()}};
-    for (auto [sum, term] : terms) {
-      auto r = checked_add(*sum, term);
-      if (!r) return false;
-      *sum = *r;
-    }
-    next.reasoning += e.reasoning_tokens;
-    *this = std::move(next);
-    return true;
-  }
-};
-
 // A local day's sums over every rollup row of that day, saturated at int64's edge (a ledger
 // written before sums were checked may hold more). Every rollup row, report and export sum of the
 // day is a part of it, so while it fits in int64 none of those can wrap.
@@ -158,21 +92,7 @@ Result<RollupSums> read_day_total(sqlite3* db, const std::string& day) {
   for (int i = 0; i < 11; ++i)
     *fields[i] =
         static_cast<int64_t>(std::min<__int128>(sums[i], std::numeric_limits<int64_t>::max()));
-  t.day_local = day;
   return t;
-}
-
-// Binds a rollup row in the parameter order shared by kUpsertRollup and kUpsertDaily.
-void bind_rollup(Statement& st, const RollupKey& k, const RollupSums& r,
-                 const std::string& currency) {
-  st.bind(1, std::get<0>(k)).bind(2, r.day_local).bind(3, std::get<1>(k));
-  st.bind(4, std::get<2>(k)).bind(5, std::get<3>(k)).bind(6, std::get<4>(k));
-  st.bind(7, std::get<5>(k)).bind(8, std::get<6>(k)).bind(9, std::get<7>(k));
-  st.bind(10, std::get<8>(k)).bind(11, std::get<9>(k)).bind(12, std::get<10>(k));
-  st.bind(13, currency).bind(14, r.events).bind(15, r.requests);
-  st.bind(16, r.input).bind(17, r.cached).bind(18, r.cache_write).bind(19, r.output);
-  st.bind(20, r.gpu).bind(21, r.egress).bind(22, r.cost).bind(23, r.value_units);
-  st.bind(24, r.revenue).bind(25, r.reasoning);
 }
 
 // What PRAGMA quick_check said: `damage` is what SQLite found wrong ("" if nothing); `finished`
@@ -223,10 +143,6 @@ CheckResult quick_check(sqlite3* db, const std::function<bool()>& stop) {
   r.finished = rc == SQLITE_DONE;
   if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) r.damage = r.error;
   return r;
-}
-
-EpochMs bucket_of(EpochMs ts) {
-  return (ts >= 0 ? ts : ts - kBucketMs + 1) / kBucketMs * kBucketMs;
 }
 
 }  // namespace
@@ -305,6 +221,20 @@ Status Ledger::init() {
     s = migrate(db_);
     if (s.ok() && from > 0 && from < kSchemaVersion)
       spdlog::info("{}: migrated to schema {} in {} ms", options_.path, kSchemaVersion,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - start)
+                       .count());
+  }
+  if (s.ok()) {
+    // Events committed after the last rollup flush (a crash, a kill): rolled up before anything
+    // reads the stored rollups alone or adds to them.
+    const auto start = std::chrono::steady_clock::now();
+    auto rolled = roll_up_past_watermark(db_);
+    if (!rolled.ok()) s = rolled.status();
+    else if (rolled.value() > 0)
+      spdlog::info("{}: rolled up {} events stored after the last rollup flush in {} ms (the "
+                   "daemon had stopped without flushing)",
+                   options_.path, rolled.value(),
                    std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::steady_clock::now() - start)
                        .count());
@@ -477,13 +407,15 @@ void Ledger::run() {
   std::unique_lock lock(mu_);
   bool busy = false;  // the last round committed: whatever queued meanwhile goes at once
   for (;;) {
-    cv_.wait_for(lock, std::chrono::seconds(1),
+    cv_.wait_for(lock, until_flush_due(),
                  [&] { return stopping_ || !queue_.empty() || !ops_.empty(); });
     run_ops(lock);
     if (queue_.empty()) {
       busy = false;
-      if (stopping_ && ops_.empty()) return;
+      const bool stop = stopping_ && ops_.empty();
       lock.unlock();
+      flush_rollups_if_due(stop);
+      if (stop) return;
       files_intact();
       prune_if_due();
       lock.lock();
@@ -506,7 +438,8 @@ void Ledger::run() {
     lock.lock();
     in_commit_ = nullptr;
     lock.unlock();
-    // Under sustained load the writer is never idle: prune between commits too.
+    // Under sustained load the writer is never idle: flush and prune between commits too.
+    flush_rollups_if_due(false);
     prune_if_due();
     lock.lock();
   }
@@ -558,20 +491,19 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
     return s;
   }
   Statement insert(db_, kInsertEvent);
-  Statement upsert(db_, kUpsertRollup);
-  Statement upsert_daily(db_, kUpsertDaily);
   Statement upsert_charge(db_, kUpsertCharge);
   Statement remove(db_, "DELETE FROM events WHERE rowid = ?1");
-  if (!insert.ok() || !upsert.ok() || !upsert_daily.ok() || !upsert_charge.ok() || !remove.ok()) {
+  if (!insert.ok() || !upsert_charge.ok() || !remove.ok()) {
     last_write_error_ = sqlite3_errcode(db_);
     exec_sql(db_, "ROLLBACK");
-    return Status::error(Code::kStorageError, insert.error() + upsert.error() +
-                                                  upsert_daily.error() + upsert_charge.error() +
-                                                  remove.error());
+    return Status::error(Code::kStorageError,
+                         insert.error() + upsert_charge.error() + remove.error());
   }
-  std::map<std::string, RollupSums> day_totals;  // of the days this batch touches
+  // The totals of the days this batch touches, taken from day_totals_ and put back once the
+  // commit lands.
+  std::map<std::string, RollupSums> day_totals;
   const int64_t received_ms = clock_();
-  std::map<RollupKey, RollupSums> rollups;
+  RollupBuffer::Batch rollups(*pending_rollups_);
   std::map<ChargeKey, ChargeSums> charges;
   int64_t cached_day = std::numeric_limits<int64_t>::min();
   std::string day;
@@ -590,6 +522,21 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       const std::string_view priority = to_string(e.priority);
       const std::string_view status = e.status_ok ? "ok" : "error";
       const std::string_view priced_by = to_string(e.priced_by);
+      // The day's total before this event's row exists: read later, it would count the row.
+      auto total = day_totals.find(day);
+      if (total == day_totals.end()) {
+        auto cached_total = day_totals_.find(day);
+        if (cached_total != day_totals_.end()) {
+          total = day_totals.emplace(day, cached_total->second).first;
+        } else {
+          auto loaded = read_day_total(db_, day);
+          if (!loaded.ok()) {
+            s = loaded.status();
+            break;
+          }
+          total = day_totals.emplace(day, loaded.value()).first;
+        }
+      }
       insert.bind(1, e.event_id).bind(2, e.ts_ms).bind(3, day).bind(4, e.feature).bind(5, e.team);
       insert.bind(6, e.customer).bind(7, tags).bind(8, e.provider).bind(9, e.model);
       insert.bind(10, e.region).bind(11, priority).bind(12, e.input_tokens);
@@ -609,15 +556,6 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
         outcomes[b][i] = Stored::kDuplicate;  // first write wins
         continue;
       }
-      auto total = day_totals.find(day);
-      if (total == day_totals.end()) {
-        auto loaded = read_day_total(db_, day);
-        if (!loaded.ok()) {
-          s = loaded.status();
-          break;
-        }
-        total = day_totals.emplace(day, std::move(loaded.value())).first;
-      }
       if (!total->second.add(e)) {
         // The day's sums would pass int64: refuse this event rather than wrap any total.
         remove.bind(1, sqlite3_last_insert_rowid(db_));
@@ -631,11 +569,10 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
         continue;
       }
       info.accepted.push_back(&e);
-      RollupSums& r =
-          rollups[RollupKey{bucket_of(e.ts_ms), e.feature, e.team, e.customer, tags, e.provider,
-                            e.model, e.region, priority, status, priced_by}];
-      if (r.events == 0) r.day_local = day;
-      r.add(e);  // a part of the day's total, which fits
+      rollups.add(bucket_of(e.ts_ms),
+                  {day, e.feature, e.team, e.customer, tags, e.provider, e.model, e.region,
+                   priority, status, priced_by},
+                  e);
       for (ChargeLine& line : charge_lines(e, options_.currency)) {
         ChargeSums& c = charges[ChargeKey{
             day, e.provider, e.model, e.region, e.feature, e.team, priced_by, line.component,
@@ -662,20 +599,20 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       s = Status::error(Code::kStorageError, sqlite3_errmsg(db_));
     upsert_charge.reset();
   }
-  // Every 15-minute row also adds into its local day's row: reports read days, not buckets.
-  for (auto it = rollups.begin(); s.ok() && it != rollups.end(); ++it) {
-    for (Statement* st : {&upsert, &upsert_daily}) {
-      bind_rollup(*st, it->first, it->second, options_.currency);
-      if (st->step() != SQLITE_DONE) s = Status::error(Code::kStorageError, sqlite3_errmsg(db_));
-      st->reset();
-    }
-  }
   if (s.ok()) s = exec_sql(db_, "COMMIT");
   if (!s.ok()) {
     last_write_error_ = sqlite3_errcode(db_);  // before ROLLBACK resets it
     exec_sql(db_, "ROLLBACK");
     info.accepted.clear();
+    return s;
   }
+  // Landed: the rollups wait for the next flush (the views show them meanwhile), the day totals
+  // stay known. A ledger written over years would keep every day: past a year of them, start over.
+  if (pending_rollups_->empty()) pending_since_ = std::chrono::steady_clock::now();
+  pending_rollups_->absorb(std::move(rollups));
+  pending_rows_.store(pending_rollups_->rows());
+  if (day_totals_.size() > 400) day_totals_.clear();
+  for (auto& [d, total] : day_totals) day_totals_[d] = total;
   return s;
 }
 
@@ -713,6 +650,48 @@ void Ledger::expire_loop() {
   }
 }
 
+Ledger::RollupFlushes Ledger::rollup_flushes() const {
+  return {flushes_interval_.load(), flushes_rows_.load(), flushes_stop_.load(),
+          flush_failures_.load()};
+}
+
+std::chrono::milliseconds Ledger::until_flush_due() const {
+  using namespace std::chrono;
+  if (pending_rollups_->empty()) return seconds(1);
+  const auto due = std::max(pending_since_ + milliseconds(options_.rollup_flush_interval_ms),
+                            flush_retry_at_);
+  return std::clamp(duration_cast<milliseconds>(due - steady_clock::now()), milliseconds(0),
+                    milliseconds(1000));
+}
+
+void Ledger::flush_rollups_if_due(bool stopping) {
+  if (pending_rollups_->empty()) return;
+  const auto now = std::chrono::steady_clock::now();
+  std::atomic<uint64_t>* reason = &flushes_stop_;
+  if (!stopping) {
+    if (now < flush_retry_at_) return;
+    if (pending_rollups_->rows() >= options_.max_pending_rollup_rows)
+      reason = &flushes_rows_;
+    else if (now - pending_since_ >= std::chrono::milliseconds(options_.rollup_flush_interval_ms))
+      reason = &flushes_interval_;
+    else
+      return;
+  }
+  // The raw events past the watermark are already durable: a failed flush loses nothing, its
+  // rows stay pending and the views still show them.
+  Status s = files_intact() ? pending_rollups_->flush(db_, options_.currency)
+                            : Status::error(Code::kStorageUnavailable, unhealthy_reason());
+  if (s.ok()) {
+    ++*reason;
+    pending_rows_.store(0);
+    return;
+  }
+  flush_retry_at_ = now + std::chrono::seconds(1);
+  if (flush_failures_++ % 100 == 0)  // a failing disk: a line per hundred tries, not per second
+    spdlog::error("rollup flush of {} rows failed (the raw events have them; retried): {}",
+                  pending_rollups_->rows(), s.message());
+}
+
 void Ledger::prune_if_due() {
   // A small chunk at a time, so retention holds without stalling ingest; again at once while
   // there is more, else every kPruneEveryMs.
@@ -725,7 +704,8 @@ int64_t Ledger::prune_chunk(int64_t limit) {
   const EpochMs cutoff = clock_() - static_cast<int64_t>(options_.raw_retention_days) * 86'400'000;
   Statement del(db_,
                 "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE ts_ms < ?1 "
-                "ORDER BY ts_ms LIMIT ?2)");
+                "AND rowid <= (SELECT through_rowid FROM rollup_watermark) "
+                "AND rowid < (SELECT MAX(rowid) FROM events) ORDER BY ts_ms LIMIT ?2)");
   if (!del.ok()) {
     ++prune_failures_;
     spdlog::warn("retention prune failed: {}", del.error());

@@ -2,9 +2,12 @@
 // Ledger: the SQLite unit-economics ledger and its single writer thread.
 //
 // submit() queues events; the writer commits everything that arrived within commit_interval_ms in
-// one transaction (group commit): raw events (event_id dedup, first write wins) and 15-minute
-// rollups. Only after COMMIT returns is `done` called, so a caller can acknowledge exactly what is
-// durable. Raw events older than the retention are pruned in small chunks between commits.
+// one transaction (group commit): raw events (event_id dedup, first write wins) and the day's
+// itemised charges. Only after COMMIT returns is `done` called, so a caller can acknowledge
+// exactly what is durable. The 15-minute and daily rollups of those events wait in memory and are
+// flushed every rollup_flush_interval_ms (see rollup_buffer.h: readers see them at once through
+// the views, and a crash loses none). Raw events older than the retention are pruned in small
+// chunks between commits, only once rolled up.
 //
 // Thread-safety: submit() from any thread. Callbacks run on the writer thread and must not block.
 // stop() commits everything already submitted, then closes the database.
@@ -16,6 +19,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -28,6 +32,7 @@
 #include "metering/time_zone.h"
 #include "metering/usage_event.h"
 #include "storage/db_lock.h"
+#include "storage/rollup_buffer.h"
 
 namespace tollgate {
 
@@ -49,6 +54,10 @@ struct LedgerOptions {
   // while the ledger serves; damage found then marks the ledger unhealthy.
   bool quick_check_in_background = false;
   int request_timeout_ms = 30'000;
+  // Rollups wait in memory this long after the first event a flush has not written yet (0: a
+  // flush after every commit), or until this many 15-minute rows wait (the bound, counted).
+  int rollup_flush_interval_ms = 2000;
+  uint64_t max_pending_rollup_rows = 100'000;
 };
 
 // What one commit did, for metrics and the spend book.
@@ -104,6 +113,13 @@ class Ledger {
   // meanwhile; damage it finds then marks the ledger unhealthy).
   bool checking() const { return checking_.load(); }
   uint64_t prune_failures() const { return prune_failures_.load(); }
+  // Rollup flushes, by why they ran (the interval, the pending-rows bound, a stop) and those that
+  // failed (their rows stay pending and are written by a later flush).
+  struct RollupFlushes {
+    uint64_t interval = 0, pending_rows = 0, stop = 0, failures = 0;
+  };
+  RollupFlushes rollup_flushes() const;
+  uint64_t pending_rollup_rows() const { return pending_rows_.load(); }
 
  private:
   struct Pending {
@@ -122,6 +138,10 @@ class Ledger {
                CommitInfo& info);
   int64_t prune_chunk(int64_t limit);
   void prune_if_due();
+  // Writer thread: flushes the pending rollups when due (or at once when stopping).
+  void flush_rollups_if_due(bool stopping);
+  // Writer thread: how long the writer may sleep before a flush is due.
+  std::chrono::milliseconds until_flush_due() const;
   void expire_loop();
   void check_in_background();
   // Writer thread: false (and the ledger marked unhealthy) when a file is gone or replaced.
@@ -161,6 +181,14 @@ class Ledger {
   std::vector<Pending>* in_commit_ = nullptr;  // under mu_: the batch being written
   std::chrono::steady_clock::time_point commit_since_;
   EpochMs next_prune_ms_ = 0;
+  // Writer thread: rollups committed but not flushed, since when, and the known totals of days
+  // (every sum of a day is a part of its total: it is checked against int64 per event).
+  std::unique_ptr<RollupBuffer> pending_rollups_ = std::make_unique<RollupBuffer>();
+  std::chrono::steady_clock::time_point pending_since_, flush_retry_at_;
+  std::map<std::string, RollupSums> day_totals_;
+  std::atomic<uint64_t> pending_rows_{0};
+  std::atomic<uint64_t> flushes_interval_{0}, flushes_rows_{0}, flushes_stop_{0},
+      flush_failures_{0};
 };
 
 }  // namespace tollgate

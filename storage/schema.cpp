@@ -189,6 +189,52 @@ GROUP BY day_local, provider, model, region, feature, team, priced_by, component
 DROP TABLE charges_daily;
 ALTER TABLE charges_daily_v8 RENAME TO charges_daily;
 )sql",
+    // 9: rollups written every few seconds from memory instead of at every commit (at a company's
+    //    cardinality nearly every event was a new row in each, a random page per event). The raw
+    //    events stay the truth: rollup_watermark says through which events rowid the stored
+    //    rollups hold, and `rollup_15m` / `rollup_daily` become views that add the events past
+    //    it, so every reader (reports, views, budget rebuilds, analysts) sees exactly what is
+    //    committed. After a crash the ledger rolls the events past the watermark up at start.
+    R"sql(
+ALTER TABLE rollup_15m RENAME TO rollup_15m_rows;
+ALTER TABLE rollup_daily RENAME TO rollup_daily_rows;
+CREATE TABLE rollup_watermark (through_rowid INTEGER NOT NULL);
+INSERT INTO rollup_watermark SELECT IFNULL(MAX(rowid), 0) FROM events;
+CREATE VIEW rollup_15m AS
+SELECT bucket_ms, day_local, feature, team, customer, tags, provider, model, region, priority,
+       status, priced_by, currency, events, requests, input_tokens, cached_input_tokens,
+       cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos,
+       revenue_nanos, reasoning_tokens
+FROM rollup_15m_rows
+UNION ALL
+SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, customer, tags,
+       provider, model, region, priority, status, priced_by, currency, 1, requests, input_tokens,
+       cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes,
+       cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens
+FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
+CREATE VIEW rollup_daily AS
+SELECT day_local, feature, team, customer, tags, provider, model, region, priority, status,
+       priced_by, currency, events, requests, input_tokens, cached_input_tokens,
+       cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos,
+       revenue_nanos, reasoning_tokens
+FROM rollup_daily_rows
+UNION ALL
+SELECT day_local, feature, team, customer, tags, provider, model, region, priority, status,
+       priced_by, currency, 1, requests, input_tokens, cached_input_tokens, cache_write_tokens,
+       output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos,
+       reasoning_tokens
+FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
+DROP VIEW daily_costs;
+CREATE VIEW daily_costs AS
+SELECT day_local, feature, team, customer, provider, model, region, priority,
+       SUM(requests) AS requests, SUM(input_tokens) AS input_tokens,
+       SUM(cached_input_tokens) AS cached_input_tokens,
+       SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
+       SUM(gpu_micros) / 1e6 AS gpu_seconds, SUM(cost_nanos) / 1e9 AS cost,
+       SUM(value_units_nanos) / 1e9 AS value_units, SUM(revenue_nanos) / 1e9 AS revenue
+FROM rollup_daily
+GROUP BY day_local, feature, team, customer, provider, model, region, priority;
+)sql",
 };
 
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -95,7 +95,8 @@ void read_server(YamlReader& r, const YAML::Node& n, Config& c) {
 
 void read_storage(YamlReader& r, const YAML::Node& n, Config& c) {
   if (!r.expect_map(n, "storage",
-                    {"path", "synchronous", "commit_interval_ms", "raw_retention_days"}))
+                    {"path", "synchronous", "commit_interval_ms", "raw_retention_days",
+                     "rollup_flush_interval_ms"}))
     return;
   if (auto p = r.string(n, "path"); p && !p->empty()) {
     c.storage.path = resolve(r.file(), *p);
@@ -113,6 +114,8 @@ void read_storage(YamlReader& r, const YAML::Node& n, Config& c) {
     c.storage.commit_interval_ms = static_cast<int>(*v);
   if (auto v = r.integer(n, "raw_retention_days", 1, 3650))
     c.storage.raw_retention_days = static_cast<int>(*v);
+  if (auto v = r.integer(n, "rollup_flush_interval_ms", 0, 60'000))
+    c.storage.rollup_flush_interval_ms = static_cast<int>(*v);
 }
 
 void read_reporting(YamlReader& r, const YAML::Node& n, Config& c) {
@@ -408,7 +411,7 @@ bool read_limits(YamlReader& r, const YAML::Node& n, Config& c) {
   if (!r.expect_map(n, "limits",
                     {"max_event_cost", "max_items_per_request", "max_errors_listed",
                      "max_queued_events", "max_open_reservations", "request_timeout_s",
-                     "max_bytes_in_flight"}))
+                     "max_bytes_in_flight", "max_pending_rollup_rows"}))
     return false;
   if (auto m = r.decimal(n, "max_event_cost")) {
     // At most 1e9 units (1e18 nanos): an event alone never nears the int64 nanos edge (9.2e18).
@@ -421,6 +424,8 @@ bool read_limits(YamlReader& r, const YAML::Node& n, Config& c) {
     c.limits.max_items_per_request = *v;
   if (auto v = r.integer(n, "max_errors_listed", 0, 1'000'000)) c.limits.max_errors_listed = *v;
   if (auto v = r.integer(n, "max_queued_events", 1, 100'000'000)) c.limits.max_queued_events = *v;
+  if (auto v = r.integer(n, "max_pending_rollup_rows", 1, 10'000'000))
+    c.limits.max_pending_rollup_rows = *v;
   if (auto v = r.integer(n, "max_open_reservations", 1, 100'000'000))
     c.limits.max_open_reservations = *v;
   if (auto v = r.integer(n, "request_timeout_s", 1, 3600))

@@ -53,6 +53,9 @@ struct Config {
     bool synchronous_full = false;
     int commit_interval_ms = 5;
     int raw_retention_days = 35;
+    // Rollups wait in memory this long before they are written (the raw events are written at
+    // every commit; readers see both at once through the views).
+    int rollup_flush_interval_ms = 2000;
   } storage;
   struct {
     std::string currency = "USD";
@@ -98,6 +101,7 @@ struct Config {
     uint64_t max_items_per_request = 100'000;
     uint64_t max_errors_listed = 100;
     uint64_t max_queued_events = 200'000;
+    uint64_t max_pending_rollup_rows = 100'000;  // rollup rows in memory before an early flush
     uint64_t max_open_reservations = 100'000;
     int request_timeout_s = 30;
     // Bytes of request bodies being read or processed at once (a chunked body counts as

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "storage/sqlite_util.h"
 #include "tests/unit/support/temp_dir.h"
 
 using namespace tollgate;
@@ -181,6 +182,7 @@ TEST_CASE("retention prunes raw events but keeps rollups") {
   EpochMs now = kNow;
   auto o = options(dir);
   o.raw_retention_days = 35;
+  o.rollup_flush_interval_ms = 0;  // a raw event is pruned only once rolled up
   auto l = Ledger::open(o, [&] { return now; });
   REQUIRE(l.ok());
   REQUIRE(submit_and_wait(*l.value(), {make("old", 5, kNow - 40LL * 86'400'000), make("new", 6)})
@@ -355,4 +357,86 @@ TEST_CASE("quick_check: a sound ledger checked in the background stays healthy; 
   CHECK(submit_and_wait(*l.value(), {make("during", 1)}).status.ok());
   l.value()->stop();  // joins the checker, finished or not
   CHECK(l.value()->unhealthy_reason().empty());
+}
+
+TEST_CASE("rollups wait in memory; the views show them at once; a stop flushes them") {
+  testing::TempDir dir;
+  auto o = options(dir);
+  o.rollup_flush_interval_ms = 60'000;
+  auto l = Ledger::open(o, [] { return kNow; });
+  REQUIRE(l.ok());
+  UsageEvent other = make("b", 20);
+  other.customer = "globex";
+  REQUIRE(submit_and_wait(*l.value(), {make("a", 10), other, make("a", 99)}).status.ok());
+  REQUIRE(submit_and_wait(*l.value(), {make("c", 5)}).status.ok());
+  const std::string db = dir.file("ledger.db");
+  CHECK(l.value()->pending_rollup_rows() == 2);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows") == 0);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 35);
+  CHECK(query_int(db, "SELECT SUM(events) FROM rollup_daily") == 3);
+  CHECK(query_int(db, "SELECT CAST(ROUND(SUM(cost) * 1e9) AS INTEGER) FROM daily_costs") == 35);
+  l.value()->stop();
+  CHECK(l.value()->rollup_flushes().stop == 1);
+  CHECK(l.value()->pending_rollup_rows() == 0);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows") == 2);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily_rows") == 35);
+  CHECK(query_int(db, "SELECT through_rowid FROM rollup_watermark") ==
+        query_int(db, "SELECT MAX(rowid) FROM events"));
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 35);  // nothing counted twice
+}
+
+TEST_CASE("rollups flush at the interval and at max_pending_rollup_rows, counted") {
+  testing::TempDir dir;
+  auto o = options(dir);
+  o.rollup_flush_interval_ms = 50;
+  o.max_pending_rollup_rows = 3;
+  auto l = Ledger::open(o, [] { return kNow; });
+  REQUIRE(l.ok());
+  std::vector<UsageEvent> many;
+  for (int i = 0; i < 4; ++i) {
+    many.push_back(make("m" + std::to_string(i), 1));
+    many.back().customer = "c" + std::to_string(i);
+  }
+  REQUIRE(submit_and_wait(*l.value(), many).status.ok());
+  REQUIRE(submit_and_wait(*l.value(), {make("x", 1)}).status.ok());  // after the commit: flushed
+  CHECK(l.value()->rollup_flushes().pending_rows == 1);
+  for (int i = 0; i < 100 && l.value()->rollup_flushes().interval == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(l.value()->rollup_flushes().interval == 1);
+  CHECK(l.value()->pending_rollup_rows() == 0);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(events) FROM rollup_15m_rows") == 5);
+}
+
+TEST_CASE("events past the rollup watermark (an unclean stop) are rolled up at the next open") {
+  testing::TempDir dir;
+  const std::string db = dir.file("ledger.db");
+  {
+    auto l = Ledger::open(options(dir), [] { return kNow; });
+    REQUIRE(l.ok());
+    UsageEvent late = make("b", 20, kNow + 3'600'000);
+    late.team = "infra";
+    REQUIRE(submit_and_wait(*l.value(), {make("a", 10), late}).status.ok());
+  }
+  // What a kill leaves: the first event's rollups flushed, the second event committed after.
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+  REQUIRE(exec_sql(raw,
+                   "DELETE FROM rollup_15m_rows WHERE team = 'infra'; "
+                   "DELETE FROM rollup_daily_rows WHERE team = 'infra'; "
+                   "UPDATE rollup_watermark SET through_rowid = (SELECT MIN(rowid) FROM events)")
+              .ok());
+  sqlite3_close(raw);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 30);  // the views add it
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 10);
+  {
+    auto l = Ledger::open(options(dir), [] { return kNow; });
+    REQUIRE(l.ok());
+  }
+  CHECK(query_int(db, "SELECT through_rowid FROM rollup_watermark") ==
+        query_int(db, "SELECT MAX(rowid) FROM events"));
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 30);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily_rows") == 30);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 30);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows WHERE team = 'infra' AND "
+                      "bucket_ms = " + std::to_string(kNow + 3'600'000)) == 1);
 }

@@ -106,7 +106,7 @@ INSERT INTO rollup_daily (day_local, feature, team, customer, tags, provider, mo
   CHECK_FALSE(rows->at(0).priority.has_value());  // standard and batch
   // A charge written after the migration, the same day: itemised beside the old remainder.
   REQUIRE(exec_sql(db, R"sql(
-INSERT INTO rollup_daily (day_local, feature, team, customer, tags, provider, model, region,
+INSERT INTO rollup_daily_rows (day_local, feature, team, customer, tags, provider, model, region,
   priority, status, priced_by, currency, events, requests, input_tokens, cached_input_tokens,
   cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos,
   revenue_nanos, reasoning_tokens) VALUES

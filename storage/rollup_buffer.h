@@ -1,0 +1,96 @@
+#pragma once
+// RollupBuffer: the 15-minute and daily rollups of committed events, held in memory until the
+// ledger's writer flushes them into rollup_15m_rows and rollup_daily_rows (schema 9), with the
+// rollup watermark, in one transaction. At a company's cardinality nearly every event is a new
+// rollup key, so writing rollups at every commit cost a random B-tree page per event and table;
+// a flush writes many rows per page, sorted in key order.
+//
+// Until flushed, readers see the same sums through the views rollup_15m and rollup_daily (the
+// stored rows plus the raw events past the watermark), and after a crash the ledger rolls those
+// events up again at start (roll_up_past_watermark): the raw events stay the truth.
+//
+// Dimension strings are interned, so a pending row costs about 250 bytes whatever its names.
+// Not thread-safe: the ledger's writer thread only.
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "metering/status.h"
+#include "metering/time_util.h"
+#include "metering/usage_event.h"
+
+namespace tollgate {
+
+// One rollup row's sums, also a local day's checked total.
+struct RollupSums {
+  int64_t events = 0, requests = 0, input = 0, cached = 0, cache_write = 0, output = 0, gpu = 0,
+          egress = 0, cost = 0, value_units = 0, revenue = 0;
+  int64_t reasoning = 0;  // a part of output: bounded by it, so not in the day's checked totals
+
+  // Adds one event; false (and unchanged) when any sum would pass int64.
+  bool add(const UsageEvent& e);
+  // Adds sums that are parts of a checked day total (so they fit).
+  void add(const RollupSums& o);
+};
+
+// The 15-minute bucket holding `ts`.
+EpochMs bucket_of(EpochMs ts);
+
+class RollupBuffer {
+ public:
+  // An event's rollup dimensions, as the ledger stores them.
+  struct Dims {
+    std::string_view day, feature, team, customer, tags, provider, model, region, priority,
+        status, priced_by;
+  };
+  struct Key {
+    int64_t bucket = 0;  // the 15-minute bucket; 0 in the daily rows
+    uint32_t ids[11] = {};  // interned Dims, in its order (day first)
+    bool operator==(const Key& o) const;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const;
+  };
+  using Rows = std::unordered_map<Key, RollupSums, KeyHash>;
+
+  // One commit's rollups, kept apart until the commit lands (a rolled-back commit is dropped).
+  class Batch {
+   public:
+    explicit Batch(RollupBuffer& buffer) : buffer_(buffer) {}
+    void add(EpochMs bucket, const Dims& dims, const UsageEvent& e);
+
+   private:
+    friend class RollupBuffer;
+    RollupBuffer& buffer_;
+    Rows rows_;
+  };
+
+  // A landed commit's rollups join the pending ones.
+  void absorb(Batch&& batch);
+  // 15-minute rows pending (the daily ones are at most as many).
+  size_t rows() const { return m15_.size(); }
+  bool empty() const { return m15_.empty(); }
+  // Writes every pending row (adding into stored rows) and moves the watermark to the last
+  // event stored, in one transaction; on success the buffer is empty, on failure unchanged.
+  Status flush(sqlite3* db, const std::string& currency);
+
+ private:
+  uint32_t intern(std::string_view s);
+  std::string_view name(uint32_t id) const { return names_[id]; }
+
+  std::unordered_map<std::string_view, uint32_t> ids_;  // views into names_
+  std::deque<std::string> names_;                       // stable addresses
+  Rows m15_, daily_;
+};
+
+// After an unclean stop: rolls the raw events past the watermark up into the stored rollups and
+// moves the watermark, in one transaction. Returns how many events it rolled up.
+Result<int64_t> roll_up_past_watermark(sqlite3* db);
+
+}  // namespace tollgate
