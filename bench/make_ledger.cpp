@@ -86,9 +86,9 @@ int main(int argc, char** argv) {
       " ON CONFLICT DO UPDATE SET events = events + excluded.events, requests = requests + "
       "excluded.requests, input_tokens = input_tokens + excluded.input_tokens, output_tokens = "
       "output_tokens + excluded.output_tokens, cost_nanos = cost_nanos + excluded.cost_nanos";
-  tollgate::Statement bucket(db, std::string("INSERT INTO rollup_15m (bucket_ms, day_local, ") +
+  tollgate::Statement bucket(db, std::string("INSERT INTO rollup_15m_rows (bucket_ms, day_local, ") +
                                      columns + ") VALUES (?1, ?2, " + values + ")" + add);
-  tollgate::Statement daily(db, std::string("INSERT INTO rollup_daily (day_local, ") + columns +
+  tollgate::Statement daily(db, std::string("INSERT INTO rollup_daily_rows (day_local, ") + columns +
                                     ") VALUES (?2, " + values + ")" + add);
   if (!bucket.ok() || !daily.ok()) {
     std::fprintf(stderr, "%s%s\n", bucket.error().c_str(), daily.error().c_str());
@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
       st->reset();
     }
   }
+  // Every event is in the stored rollups (schema 9's watermark).
+  tollgate::exec_sql(db, "UPDATE rollup_watermark SET through_rowid = (SELECT MAX(rowid) FROM events)");
   tollgate::exec_sql(db, "COMMIT");
   tollgate::exec_sql(db, "PRAGMA journal_mode=WAL");
   sqlite3_close(db);

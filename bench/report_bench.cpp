@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   if (sqlite3_open(argv[1], &db) != SQLITE_OK || !tollgate::migrate(db).ok()) return 1;
   tollgate::exec_sql(db, "PRAGMA journal_mode=WAL");
   tollgate::Statement insert(db, R"sql(
-INSERT INTO rollup_15m (bucket_ms, day_local, feature, team, customer, tags, provider, model,
+INSERT INTO rollup_15m_rows (bucket_ms, day_local, feature, team, customer, tags, provider, model,
   region, priority, status, priced_by, currency, events, requests, input_tokens,
   cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos,
   value_units_nanos, revenue_nanos)
@@ -63,14 +63,14 @@ VALUES (?1, ?2, ?3, ?4, '', '{}', 'p', ?5, 'eu', 'standard', 'ok', 'price_book',
   // Every column named: the table has grown since (reasoning_tokens, schema 6), and a failed
   // statement here would leave the report reading an empty table.
   const tollgate::Status daily = tollgate::exec_sql(db,
-                     R"sql(INSERT INTO rollup_daily (day_local, feature, team, customer, tags,
+                     R"sql(INSERT INTO rollup_daily_rows (day_local, feature, team, customer, tags,
     provider, model, region, priority, status, priced_by, currency, events, requests, input_tokens,
     cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos,
     value_units_nanos, revenue_nanos) SELECT day_local, feature, team, customer, tags,
     provider, model, region, priority, status, priced_by, currency, SUM(events), SUM(requests),
     SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(output_tokens),
     SUM(gpu_micros), SUM(egress_bytes), SUM(cost_nanos), SUM(value_units_nanos), SUM(revenue_nanos)
-    FROM rollup_15m GROUP BY day_local, feature, team, customer, tags, provider, model, region,
+    FROM rollup_15m_rows GROUP BY day_local, feature, team, customer, tags, provider, model, region,
     priority, status, priced_by, currency)sql");
   if (!daily.ok()) {
     std::fprintf(stderr, "daily rollups: %s\n", daily.message().c_str());
@@ -96,7 +96,7 @@ VALUES (?1, ?2, ?3, ?4, '', '{}', 'p', ?5, 'eu', 'standard', 'ok', 'price_book',
     // Reference: the same grouping over the 15-minute buckets (what the report would cost
     // without daily rollups), the days chosen by the buckets' key (bucket_ms, the first column;
     // the benchmark's days are UTC days).
-    std::string sql = "SELECT day_local, " + d + ", SUM(cost_nanos) FROM rollup_15m WHERE bucket_ms >= " +
+    std::string sql = "SELECT day_local, " + d + ", SUM(cost_nanos) FROM rollup_15m_rows WHERE bucket_ms >= " +
                       std::to_string((day - 7) * 86'400'000) + " AND bucket_ms < " +
                       std::to_string((day + 1) * 86'400'000) + " GROUP BY day_local, " + d;
     start = std::chrono::steady_clock::now();

@@ -127,7 +127,23 @@ INSERT INTO charges_daily VALUES
   ('2026-11-21', 'p', 'm', '', 'chat', 'cx', 'acme', 'batch', '{}', 'caller', 'caller-priced',
    'caller-priced', 'USD', 1000000000, 0, 0, 0, 1, 300),
   ('2026-11-21', 'p', 'm', '', 'chat', 'cx', 'globex', 'batch', '{}', 'caller', 'caller-priced',
-   'caller-priced', 'USD', 1000000000, 0, 0, 0, 1, 400);""")
+   'caller-priced', 'USD', 1000000000, 0, 0, 0, 1, 400);
+INSERT INTO events (event_id, ts_ms, day_local, feature, team, customer, tags, provider, model,
+  region, priority, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, requests,
+  gpu_micros, egress_bytes, latency_ms, status, cost_nanos, currency, priced_by, price_ref,
+  value_units_nanos, revenue_nanos, reservation_id, received_ms)
+VALUES ('before-upgrade', 1763683200000, '2025-11-21', 'chat', 'cx', 'acme', '{}', 'p', 'm', '',
+  'batch', 0, 0, 0, 0, 1, 0, 0, 0, 'ok', 700, 'USD', 'caller', '', 0, 0, '', 1763683200000);
+INSERT INTO rollup_15m (bucket_ms, day_local, feature, team, customer, tags, provider, model,
+  region, priority, status, priced_by, currency, events, requests, input_tokens,
+  cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos,
+  value_units_nanos, revenue_nanos)
+VALUES (1763683200000, '2025-11-21', 'chat', 'cx', 'acme', '{}', 'p', 'm', '', 'batch', 'ok',
+  'caller', 'USD', 1, 1, 0, 0, 0, 0, 0, 0, 700, 0, 0);
+INSERT INTO rollup_daily SELECT day_local, feature, team, customer, tags, provider, model, region,
+  priority, status, priced_by, currency, events, requests, input_tokens, cached_input_tokens,
+  cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos,
+  revenue_nanos, reasoning_tokens FROM rollup_15m;""")
             con.commit()
             con.close()
             d.start()
@@ -138,6 +154,14 @@ INSERT INTO charges_daily VALUES
                              (1, 700, "acme", "globex"))
             s, r, _ = d.post_usage([event("after-upgrade", cost=0.25)])
             self.assertEqual((s, r["accepted"]), (200, 1))
+            # Schema 9: the event stored before counts once, in the stored rollups (the
+            # watermark starts past it), the new one through the views until flushed.
+            for view in ("rollup_15m", "rollup_daily"):
+                self.assertEqual(d.query("SELECT COUNT(*), SUM(cost_nanos) FROM %s" % view)[0],
+                                 (2, 700 + 250_000_000), view)
+            self.assertEqual(d.stop(), 0)
+            self.assertEqual(d.query("SELECT SUM(events), SUM(cost_nanos) FROM rollup_daily_rows")[0],
+                             (2, 700 + 250_000_000))
         finally:
             d.cleanup()
 
