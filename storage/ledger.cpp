@@ -34,42 +34,11 @@ INSERT OR IGNORE INTO events (event_id, ts_ms, day_local, feature, team, custome
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
   ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29))sql";
 
-const char* kUpsertCharge = R"sql(
-INSERT INTO charges_daily (day_local, provider, model, region, feature, team, priced_by, component,
-  sku_price_id, pricing_currency, fx_nanos, list_rate_nanos, contracted_rate_nanos,
-  discount_nano_percent, customer_lo, customer_hi, priority_lo, priority_hi, tags_lo, tags_hi,
-  quantity, cost_nanos)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-  ?21, ?22)
-ON CONFLICT DO UPDATE SET quantity = quantity + excluded.quantity,
-  cost_nanos = cost_nanos + excluded.cost_nanos,
-  customer_lo = MIN(customer_lo, excluded.customer_lo),
-  customer_hi = MAX(customer_hi, excluded.customer_hi),
-  priority_lo = MIN(priority_lo, excluded.priority_lo),
-  priority_hi = MAX(priority_hi, excluded.priority_hi),
-  tags_lo = MIN(tags_lo, excluded.tags_lo), tags_hi = MAX(tags_hi, excluded.tags_hi))sql";
-
-// Charge key: the local day, the FOCUS dimensions and the price (charges_daily's primary key).
-using ChargeKey = std::tuple<std::string, std::string_view, std::string_view, std::string_view,
-                             std::string_view, std::string_view, std::string_view,
-                             std::string_view, std::string, std::string, int64_t, int64_t,
-                             int64_t, int64_t>;
-// A charge's sums, and the range of customers, priorities and tags it holds (one when lo == hi).
-struct ChargeSums {
-  int64_t quantity = 0, cost = 0;  // parts of the day's checked totals: they fit
-  bool empty = true;
-  std::string customer_lo, customer_hi, priority_lo, priority_hi, tags_lo, tags_hi;
-  void hold(std::string_view customer, std::string_view priority, const std::string& tags) {
-    auto widen = [this](std::string& lo, std::string& hi, std::string_view v) {
-      if (empty || v < lo) lo = v;
-      if (empty || v > hi) hi = v;
-    };
-    widen(customer_lo, customer_hi, customer);
-    widen(priority_lo, priority_hi, priority);
-    widen(tags_lo, tags_hi, tags);
-    empty = false;
-  }
-};
+// An event's charge lines, appended beside it until the next flush sums them (rollup_buffer.h).
+const char* kInsertEventCharge =
+    "INSERT INTO event_charges (event_rowid, price_id, quantity, cost_nanos) VALUES (?1, ?2, ?3, "
+    "?4) ON CONFLICT DO UPDATE SET quantity = quantity + excluded.quantity, "
+    "cost_nanos = cost_nanos + excluded.cost_nanos";
 
 // A local day's sums over every rollup row of that day, saturated at int64's edge (a ledger
 // written before sums were checked may hold more). Every rollup row, report and export sum of the
@@ -491,20 +460,19 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
     return s;
   }
   Statement insert(db_, kInsertEvent);
-  Statement upsert_charge(db_, kUpsertCharge);
+  Statement insert_charge(db_, kInsertEventCharge);
   Statement remove(db_, "DELETE FROM events WHERE rowid = ?1");
-  if (!insert.ok() || !upsert_charge.ok() || !remove.ok()) {
+  if (!insert.ok() || !insert_charge.ok() || !remove.ok()) {
     last_write_error_ = sqlite3_errcode(db_);
     exec_sql(db_, "ROLLBACK");
     return Status::error(Code::kStorageError,
-                         insert.error() + upsert_charge.error() + remove.error());
+                         insert.error() + insert_charge.error() + remove.error());
   }
   // The totals of the days this batch touches, taken from day_totals_ and put back once the
   // commit lands.
   std::map<std::string, RollupSums> day_totals;
   const int64_t received_ms = clock_();
   RollupBuffer::Batch rollups(*pending_rollups_);
-  std::map<ChargeKey, ChargeSums> charges;
   int64_t cached_day = std::numeric_limits<int64_t>::min();
   std::string day;
   for (size_t b = 0; b < batch.size() && s.ok(); ++b) {
@@ -556,9 +524,10 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
         outcomes[b][i] = Stored::kDuplicate;  // first write wins
         continue;
       }
+      const int64_t rowid = sqlite3_last_insert_rowid(db_);
       if (!total->second.add(e)) {
         // The day's sums would pass int64: refuse this event rather than wrap any total.
-        remove.bind(1, sqlite3_last_insert_rowid(db_));
+        remove.bind(1, rowid);
         rc = remove.step();
         remove.reset();
         if (rc != SQLITE_DONE) {
@@ -569,43 +538,38 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
         continue;
       }
       info.accepted.push_back(&e);
-      rollups.add(bucket_of(e.ts_ms),
-                  {day, e.feature, e.team, e.customer, tags, e.provider, e.model, e.region,
-                   priority, status, priced_by},
-                  e);
-      for (ChargeLine& line : charge_lines(e, options_.currency)) {
-        ChargeSums& c = charges[ChargeKey{
-            day, e.provider, e.model, e.region, e.feature, e.team, priced_by, line.component,
-            std::move(line.sku_price_id), std::move(line.pricing_currency), line.fx_nanos,
-            line.list_rate, line.contracted_rate, line.discount_nano_percent}];
-        c.quantity += line.quantity;
-        c.cost += line.cost_nanos;
-        c.hold(e.customer, priority, tags);
+      const RollupBuffer::Dims dims{day,      e.feature, e.team,   e.customer, tags,     e.provider,
+                                    e.model,  e.region,  priority, status,     priced_by};
+      rollups.add(bucket_of(e.ts_ms), dims, e);
+      for (const ChargeLine& line : charge_lines(e, options_.currency)) {
+        auto price = price_id(line);
+        if (!price.ok()) {
+          s = price.status();
+          break;
+        }
+        insert_charge.bind(1, rowid).bind(2, price.value()).bind(3, line.quantity);
+        insert_charge.bind(4, line.cost_nanos);
+        rc = insert_charge.step();
+        insert_charge.reset();
+        if (rc != SQLITE_DONE) {
+          s = Status::error(Code::kStorageError, sqlite3_errmsg(db_));
+          break;
+        }
+        rollups.add_charge(dims, price.value(), line.quantity, line.cost_nanos);
       }
+      if (!s.ok()) break;
     }
-  }
-  for (auto it = charges.begin(); s.ok() && it != charges.end(); ++it) {
-    const ChargeKey& k = it->first;
-    const ChargeSums& c = it->second;
-    upsert_charge.bind(1, std::get<0>(k)).bind(2, std::get<1>(k)).bind(3, std::get<2>(k));
-    upsert_charge.bind(4, std::get<3>(k)).bind(5, std::get<4>(k)).bind(6, std::get<5>(k));
-    upsert_charge.bind(7, std::get<6>(k)).bind(8, std::get<7>(k)).bind(9, std::get<8>(k));
-    upsert_charge.bind(10, std::get<9>(k)).bind(11, std::get<10>(k)).bind(12, std::get<11>(k));
-    upsert_charge.bind(13, std::get<12>(k)).bind(14, std::get<13>(k));
-    upsert_charge.bind(15, c.customer_lo).bind(16, c.customer_hi).bind(17, c.priority_lo);
-    upsert_charge.bind(18, c.priority_hi).bind(19, c.tags_lo).bind(20, c.tags_hi);
-    upsert_charge.bind(21, c.quantity).bind(22, c.cost);
-    if (upsert_charge.step() != SQLITE_DONE)
-      s = Status::error(Code::kStorageError, sqlite3_errmsg(db_));
-    upsert_charge.reset();
   }
   if (s.ok()) s = exec_sql(db_, "COMMIT");
   if (!s.ok()) {
     last_write_error_ = sqlite3_errcode(db_);  // before ROLLBACK resets it
     exec_sql(db_, "ROLLBACK");
     info.accepted.clear();
+    for (const PriceKey& k : new_prices_) price_ids_.erase(k);  // rolled back with the commit
+    new_prices_.clear();
     return s;
   }
+  new_prices_.clear();
   // Landed: the rollups wait for the next flush (the views show them meanwhile), the day totals
   // stay known. A ledger written over years would keep every day: past a year of them, start over.
   if (pending_rollups_->empty()) pending_since_ = std::chrono::steady_clock::now();
@@ -648,6 +612,33 @@ void Ledger::expire_loop() {
     committing.clear();
     lock.lock();
   }
+}
+
+Result<int64_t> Ledger::price_id(const ChargeLine& line) {
+  PriceKey key{std::string(line.component), line.sku_price_id,  line.pricing_currency,
+               line.fx_nanos,               line.list_rate,     line.contracted_rate,
+               line.discount_nano_percent};
+  if (auto it = price_ids_.find(key); it != price_ids_.end()) return it->second;
+  const char* where =
+      "component = ?1 AND sku_price_id = ?2 AND pricing_currency = ?3 AND fx_nanos = ?4 AND "
+      "list_rate_nanos = ?5 AND contracted_rate_nanos = ?6 AND discount_nano_percent = ?7";
+  Statement insert(db_,
+                   "INSERT INTO charge_prices (component, sku_price_id, pricing_currency, "
+                   "fx_nanos, list_rate_nanos, contracted_rate_nanos, discount_nano_percent) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING");
+  Statement select(db_, std::string("SELECT id FROM charge_prices WHERE ") + where);
+  for (Statement* st : {&insert, &select}) {
+    if (!st->ok()) return Status::error(Code::kStorageError, st->error());
+    st->bind(1, std::get<0>(key)).bind(2, std::get<1>(key)).bind(3, std::get<2>(key));
+    st->bind(4, std::get<3>(key)).bind(5, std::get<4>(key)).bind(6, std::get<5>(key));
+    st->bind(7, std::get<6>(key));
+  }
+  if (insert.step() != SQLITE_DONE || select.step() != SQLITE_ROW)
+    return Status::error(Code::kStorageError, sqlite3_errmsg(db_));
+  const int64_t id = select.column_int(0);
+  new_prices_.push_back(key);
+  price_ids_.emplace(std::move(key), id);
+  return id;
 }
 
 Ledger::RollupFlushes Ledger::rollup_flushes() const {

@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "metering/status.h"
@@ -35,6 +36,8 @@
 #include "storage/rollup_buffer.h"
 
 namespace tollgate {
+
+struct ChargeLine;  // metering/charges.h
 
 struct LedgerOptions {
   std::string path;
@@ -138,6 +141,8 @@ class Ledger {
                CommitInfo& info);
   int64_t prune_chunk(int64_t limit);
   void prune_if_due();
+  // Writer thread: the charge_prices id of a charge line's price, added if new.
+  Result<int64_t> price_id(const ChargeLine& line);
   // Writer thread: flushes the pending rollups when due (or at once when stopping).
   void flush_rollups_if_due(bool stopping);
   // Writer thread: how long the writer may sleep before a flush is due.
@@ -186,6 +191,12 @@ class Ledger {
   std::unique_ptr<RollupBuffer> pending_rollups_ = std::make_unique<RollupBuffer>();
   std::chrono::steady_clock::time_point pending_since_, flush_retry_at_;
   std::map<std::string, RollupSums> day_totals_;
+  // Writer thread: charge_prices ids known (component, SKU price id, currency, fx, list rate,
+  // contracted rate, discount), and those added by the commit under way.
+  using PriceKey =
+      std::tuple<std::string, std::string, std::string, int64_t, int64_t, int64_t, int64_t>;
+  std::map<PriceKey, int64_t> price_ids_;
+  std::vector<PriceKey> new_prices_;
   std::atomic<uint64_t> pending_rows_{0};
   std::atomic<uint64_t> flushes_interval_{0}, flushes_rows_{0}, flushes_stop_{0},
       flush_failures_{0};

@@ -57,9 +57,43 @@ const char* kRollUp15m = "INSERT INTO rollup_15m_rows (bucket_ms, " TOLLGATE_ROL
                          ", " TOLLGATE_BUCKET TOLLGATE_ROLLUP_ADD;
 const char* kRollUpDaily = "INSERT INTO rollup_daily_rows (" TOLLGATE_ROLLUP_COLUMNS
                            ") SELECT " TOLLGATE_PAST_WATERMARK TOLLGATE_ROLLUP_ADD;
+// A charges row, its price taken from charge_prices (?8); the lo/hi ranges widen on conflict.
+#define TOLLGATE_CHARGE_COLUMNS                                                                 \
+  "INSERT INTO charges_daily_rows (day_local, provider, model, region, feature, team, "          \
+  "priced_by, component, sku_price_id, pricing_currency, fx_nanos, list_rate_nanos, "             \
+  "contracted_rate_nanos, discount_nano_percent, customer_lo, customer_hi, priority_lo, "         \
+  "priority_hi, tags_lo, tags_hi, quantity, cost_nanos) "
+#define TOLLGATE_CHARGE_ADD                                                                     \
+  " ON CONFLICT DO UPDATE SET quantity = quantity + excluded.quantity, "                        \
+  "cost_nanos = cost_nanos + excluded.cost_nanos, "                                              \
+  "customer_lo = MIN(customer_lo, excluded.customer_lo), "                                       \
+  "customer_hi = MAX(customer_hi, excluded.customer_hi), "                                       \
+  "priority_lo = MIN(priority_lo, excluded.priority_lo), "                                       \
+  "priority_hi = MAX(priority_hi, excluded.priority_hi), "                                       \
+  "tags_lo = MIN(tags_lo, excluded.tags_lo), tags_hi = MAX(tags_hi, excluded.tags_hi)"
+const char* kUpsertCharge = TOLLGATE_CHARGE_COLUMNS
+    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, component, sku_price_id, pricing_currency, fx_nanos, "
+    "list_rate_nanos, contracted_rate_nanos, discount_nano_percent, ?9, ?10, ?11, ?12, ?13, ?14, "
+    "?15, ?16 FROM charge_prices WHERE id = ?8" TOLLGATE_CHARGE_ADD;
+const char* kRollUpCharges = TOLLGATE_CHARGE_COLUMNS
+    "SELECT e.day_local, e.provider, e.model, e.region, e.feature, e.team, e.priced_by, "
+    "p.component, p.sku_price_id, p.pricing_currency, p.fx_nanos, p.list_rate_nanos, "
+    "p.contracted_rate_nanos, p.discount_nano_percent, MIN(e.customer), MAX(e.customer), "
+    "MIN(e.priority), MAX(e.priority), MIN(e.tags), MAX(e.tags), SUM(c.quantity), "
+    "SUM(c.cost_nanos) FROM event_charges c JOIN events e ON e.rowid = c.event_rowid "
+    "JOIN charge_prices p ON p.id = c.price_id "
+    "WHERE c.event_rowid > (SELECT through_rowid FROM rollup_watermark) "
+    "GROUP BY e.day_local, e.provider, e.model, e.region, e.feature, e.team, e.priced_by, "
+    "c.price_id" TOLLGATE_CHARGE_ADD;
+#undef TOLLGATE_CHARGE_COLUMNS
+#undef TOLLGATE_CHARGE_ADD
+// The watermark moves to the last event stored; the charge lines it passes are in
+// charges_daily_rows now.
 const char* kMoveWatermark =
     "UPDATE rollup_watermark SET through_rowid = MAX(through_rowid, "
     "(SELECT IFNULL(MAX(rowid), 0) FROM events))";
+const char* kDropRolledCharges =
+    "DELETE FROM event_charges WHERE event_rowid <= (SELECT through_rowid FROM rollup_watermark)";
 #undef TOLLGATE_ROLLUP_COLUMNS
 #undef TOLLGATE_ROLLUP_VALUES
 #undef TOLLGATE_ROLLUP_ADD
@@ -122,8 +156,18 @@ bool RollupBuffer::Key::operator==(const Key& o) const {
 }
 
 size_t RollupBuffer::KeyHash::operator()(const Key& k) const {
-  uint64_t h = static_cast<uint64_t>(k.bucket) * 0x9E3779B97F4A7C15ull;
-  for (uint32_t id : k.ids) h = (h ^ id) * 0x100000001B3ull + (h >> 29);
+  // Two ids at a time through a 64-bit finaliser (MurmurHash3's fmix64): small, dense ids must
+  // not cluster in the table's buckets.
+  auto mix = [](uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+  };
+  uint64_t h = mix(static_cast<uint64_t>(k.bucket));
+  for (size_t i = 0; i < 11; i += 2)
+    h = mix(h ^ (uint64_t(k.ids[i]) | (i + 1 < 11 ? uint64_t(k.ids[i + 1]) << 32 : 0)));
   return static_cast<size_t>(h);
 }
 
@@ -145,7 +189,40 @@ void RollupBuffer::Batch::add(EpochMs bucket, const Dims& d, const UsageEvent& e
   rows_[k].add(e);  // a part of its day's checked total, which fits
 }
 
+void RollupBuffer::widen(ChargeSums& c, uint32_t customer, uint32_t priority,
+                         uint32_t tags) const {
+  auto range = [&](uint32_t& lo, uint32_t& hi, uint32_t v) {
+    if (c.empty || name(v) < name(lo)) lo = v;
+    if (c.empty || name(v) > name(hi)) hi = v;
+  };
+  range(c.customer_lo, c.customer_hi, customer);
+  range(c.priority_lo, c.priority_hi, priority);
+  range(c.tags_lo, c.tags_hi, tags);
+  c.empty = false;
+}
+
+void RollupBuffer::Batch::add_charge(const Dims& d, int64_t price_id, int64_t quantity,
+                                     int64_t cost) {
+  Key k;
+  k.bucket = price_id;
+  const std::string_view parts[7] = {d.day,     d.provider, d.model,    d.region,
+                                     d.feature, d.team,     d.priced_by};
+  for (int i = 0; i < 7; ++i) k.ids[i] = buffer_.intern(parts[i]);
+  ChargeSums& c = charges_[k];
+  c.quantity += quantity;
+  c.cost += cost;
+  buffer_.widen(c, buffer_.intern(d.customer), buffer_.intern(d.priority), buffer_.intern(d.tags));
+}
+
 void RollupBuffer::absorb(Batch&& batch) {
+  for (auto& [key, add] : batch.charges_) {
+    ChargeSums& c = charges_[key];
+    c.quantity += add.quantity;
+    c.cost += add.cost;
+    widen(c, add.customer_lo, add.priority_lo, add.tags_lo);
+    widen(c, add.customer_hi, add.priority_hi, add.tags_hi);
+  }
+  batch.charges_.clear();
   for (auto& [key, sums] : batch.rows_) {
     m15_[key].add(sums);
     Key day = key;
@@ -156,21 +233,27 @@ void RollupBuffer::absorb(Batch&& batch) {
 }
 
 Status RollupBuffer::flush(sqlite3* db, const std::string& currency) {
-  if (m15_.empty()) return {};
-  Statement m15(db, kUpsert15m), daily(db, kUpsertDaily);
-  if (!m15.ok() || !daily.ok()) return Status::error(Code::kStorageError, m15.error() + daily.error());
+  if (m15_.empty() && charges_.empty()) return {};
+  Statement m15(db, kUpsert15m), daily(db, kUpsertDaily), charge(db, kUpsertCharge);
+  if (!m15.ok() || !daily.ok() || !charge.ok())
+    return Status::error(Code::kStorageError, m15.error() + daily.error() + charge.error());
   Status s = exec_sql(db, "BEGIN IMMEDIATE");
   // In the tables' key order, so consecutive upserts land on the same pages.
-  auto write = [&](Statement& st, const Rows& rows) {
-    std::vector<const Rows::value_type*> sorted;
+  auto in_key_order = [this](const auto& rows, bool bucket_first) {
+    std::vector<const typename std::decay_t<decltype(rows)>::value_type*> sorted;
     sorted.reserve(rows.size());
     for (const auto& row : rows) sorted.push_back(&row);
-    std::sort(sorted.begin(), sorted.end(), [this](const auto* a, const auto* b) {
-      if (a->first.bucket != b->first.bucket) return a->first.bucket < b->first.bucket;
+    std::sort(sorted.begin(), sorted.end(), [this, bucket_first](const auto* a, const auto* b) {
+      if (bucket_first && a->first.bucket != b->first.bucket)
+        return a->first.bucket < b->first.bucket;
       for (int i = 0; i < 11; ++i)
         if (a->first.ids[i] != b->first.ids[i]) return name(a->first.ids[i]) < name(b->first.ids[i]);
-      return false;
+      return a->first.bucket < b->first.bucket;
     });
+    return sorted;
+  };
+  auto write = [&](Statement& st, const Rows& rows) {
+    const auto sorted = in_key_order(rows, true);
     for (const auto* row : sorted) {
       const Key& k = row->first;
       const RollupSums& r = row->second;
@@ -186,9 +269,29 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency) {
     }
     return Status();
   };
+  auto write_charges = [&]() {
+    for (const auto* row : in_key_order(charges_, false)) {
+      const Key& k = row->first;
+      const ChargeSums& c = row->second;
+      for (int i = 0; i < 7; ++i) charge.bind(1 + i, name(k.ids[i]));
+      charge.bind(8, k.bucket).bind(9, name(c.customer_lo)).bind(10, name(c.customer_hi));
+      charge.bind(11, name(c.priority_lo)).bind(12, name(c.priority_hi));
+      charge.bind(13, name(c.tags_lo)).bind(14, name(c.tags_hi));
+      charge.bind(15, c.quantity).bind(16, c.cost);
+      const int rc = charge.step();
+      charge.reset();
+      if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+      if (sqlite3_changes(db) != 1)  // its charge_prices row is missing: never drop a cost
+        return Status::error(Code::kStorageError,
+                             "charge price " + std::to_string(k.bucket) + " is not in charge_prices");
+    }
+    return Status();
+  };
   if (s.ok()) s = write(m15, m15_);
   if (s.ok()) s = write(daily, daily_);
+  if (s.ok()) s = write_charges();
   if (s.ok()) s = run(db, kMoveWatermark);
+  if (s.ok()) s = run(db, kDropRolledCharges);
   if (s.ok()) s = exec_sql(db, "COMMIT");
   if (!s.ok()) {
     exec_sql(db, "ROLLBACK");
@@ -196,6 +299,7 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency) {
   }
   m15_.clear();
   daily_.clear();
+  charges_.clear();
   ids_.clear();  // the names of rows gone: the pool would otherwise grow with every customer seen
   names_.clear();
   return {};
@@ -213,7 +317,9 @@ Result<int64_t> roll_up_past_watermark(sqlite3* db) {
   Status s = exec_sql(db, "BEGIN IMMEDIATE");
   if (s.ok()) s = run(db, kRollUp15m);
   if (s.ok()) s = run(db, kRollUpDaily);
+  if (s.ok()) s = run(db, kRollUpCharges);
   if (s.ok()) s = run(db, kMoveWatermark);
+  if (s.ok()) s = run(db, kDropRolledCharges);
   if (s.ok()) s = exec_sql(db, "COMMIT");
   if (!s.ok()) {
     exec_sql(db, "ROLLBACK");

@@ -1,13 +1,14 @@
 #pragma once
-// RollupBuffer: the 15-minute and daily rollups of committed events, held in memory until the
-// ledger's writer flushes them into rollup_15m_rows and rollup_daily_rows (schema 9), with the
-// rollup watermark, in one transaction. At a company's cardinality nearly every event is a new
+// RollupBuffer: the 15-minute and daily rollups and the itemised charges of committed events,
+// held in memory until the ledger's writer flushes them into rollup_15m_rows, rollup_daily_rows
+// and charges_daily_rows (schema 9), with the rollup watermark, in one transaction. At a company's cardinality nearly every event is a new
 // rollup key, so writing rollups at every commit cost a random B-tree page per event and table;
 // a flush writes many rows per page, sorted in key order.
 //
-// Until flushed, readers see the same sums through the views rollup_15m and rollup_daily (the
-// stored rows plus the raw events past the watermark), and after a crash the ledger rolls those
-// events up again at start (roll_up_past_watermark): the raw events stay the truth.
+// Until flushed, readers see the same sums through the views rollup_15m, rollup_daily and
+// charges_daily (the stored rows plus the raw events past the watermark and their lines in
+// event_charges), and after a crash the ledger rolls those events up again at start
+// (roll_up_past_watermark): the raw events stay the truth.
 //
 // Dimension strings are interned, so a pending row costs about 250 bytes whatever its names.
 // Not thread-safe: the ledger's writer thread only.
@@ -16,6 +17,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -58,17 +60,29 @@ class RollupBuffer {
     size_t operator()(const Key& k) const;
   };
   using Rows = std::unordered_map<Key, RollupSums, KeyHash>;
+  // A charges_daily row: ids[] holds day, provider, model, region, feature, team, priced_by
+  // (Dims' order without customer, tags, priority, status); `bucket` is the charge_prices id.
+  struct ChargeSums {
+    int64_t quantity = 0, cost = 0;  // parts of the day's checked totals: they fit
+    bool empty = true;
+    uint32_t customer_lo = 0, customer_hi = 0, priority_lo = 0, priority_hi = 0, tags_lo = 0,
+             tags_hi = 0;  // the range of those the row holds (one when lo == hi)
+  };
+  using Charges = std::unordered_map<Key, ChargeSums, KeyHash>;
 
   // One commit's rollups, kept apart until the commit lands (a rolled-back commit is dropped).
   class Batch {
    public:
     explicit Batch(RollupBuffer& buffer) : buffer_(buffer) {}
     void add(EpochMs bucket, const Dims& dims, const UsageEvent& e);
+    // One charge line of an event added above, priced by charge_prices row `price_id`.
+    void add_charge(const Dims& dims, int64_t price_id, int64_t quantity, int64_t cost);
 
    private:
     friend class RollupBuffer;
     RollupBuffer& buffer_;
     Rows rows_;
+    Charges charges_;
   };
 
   // A landed commit's rollups join the pending ones.
@@ -83,14 +97,17 @@ class RollupBuffer {
  private:
   uint32_t intern(std::string_view s);
   std::string_view name(uint32_t id) const { return names_[id]; }
+  void widen(ChargeSums& c, uint32_t customer, uint32_t priority, uint32_t tags) const;
 
   std::unordered_map<std::string_view, uint32_t> ids_;  // views into names_
   std::deque<std::string> names_;                       // stable addresses
   Rows m15_, daily_;
+  Charges charges_;
 };
 
-// After an unclean stop: rolls the raw events past the watermark up into the stored rollups and
-// moves the watermark, in one transaction. Returns how many events it rolled up.
+// After an unclean stop: rolls the raw events past the watermark (and their charge lines) up into
+// the stored rollups and charges and moves the watermark, in one transaction. Returns how many
+// events it rolled up.
 Result<int64_t> roll_up_past_watermark(sqlite3* db);
 
 }  // namespace tollgate

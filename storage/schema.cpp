@@ -234,6 +234,36 @@ SELECT day_local, feature, team, customer, provider, model, region, priority,
        SUM(value_units_nanos) / 1e9 AS value_units, SUM(revenue_nanos) / 1e9 AS revenue
 FROM rollup_daily
 GROUP BY day_local, feature, team, customer, provider, model, region, priority;
+-- The itemised charges likewise: each event's charge lines are appended to event_charges (small
+-- integer rows at the table's right edge, against charge_prices, the prices seen) and summed into
+-- charges_daily_rows at the flush, which then deletes them: the table holds only the events past
+-- the watermark. The view charges_daily adds them.
+CREATE TABLE charge_prices (
+  id INTEGER PRIMARY KEY,
+  component TEXT NOT NULL, sku_price_id TEXT NOT NULL, pricing_currency TEXT NOT NULL,
+  fx_nanos INTEGER NOT NULL, list_rate_nanos INTEGER NOT NULL,
+  contracted_rate_nanos INTEGER NOT NULL, discount_nano_percent INTEGER NOT NULL,
+  UNIQUE (component, sku_price_id, pricing_currency, fx_nanos, list_rate_nanos,
+          contracted_rate_nanos, discount_nano_percent)
+);
+CREATE TABLE event_charges (
+  event_rowid INTEGER NOT NULL, price_id INTEGER NOT NULL,
+  quantity INTEGER NOT NULL, cost_nanos INTEGER NOT NULL,
+  PRIMARY KEY (event_rowid, price_id)
+) WITHOUT ROWID;
+ALTER TABLE charges_daily RENAME TO charges_daily_rows;
+CREATE VIEW charges_daily AS
+SELECT day_local, provider, model, region, feature, team, priced_by, component, sku_price_id,
+       pricing_currency, fx_nanos, list_rate_nanos, contracted_rate_nanos, discount_nano_percent,
+       customer_lo, customer_hi, priority_lo, priority_hi, tags_lo, tags_hi, quantity, cost_nanos
+FROM charges_daily_rows
+UNION ALL
+SELECT e.day_local, e.provider, e.model, e.region, e.feature, e.team, e.priced_by, p.component,
+       p.sku_price_id, p.pricing_currency, p.fx_nanos, p.list_rate_nanos, p.contracted_rate_nanos,
+       p.discount_nano_percent, e.customer, e.customer, e.priority, e.priority, e.tags, e.tags,
+       c.quantity, c.cost_nanos
+FROM event_charges c JOIN events e ON e.rowid = c.event_rowid JOIN charge_prices p ON p.id = c.price_id
+WHERE c.event_rowid > (SELECT through_rowid FROM rollup_watermark);
 )sql",
 };
 

@@ -365,17 +365,31 @@ TEST_CASE("rollups wait in memory; the views show them at once; a stop flushes t
   o.rollup_flush_interval_ms = 60'000;
   auto l = Ledger::open(o, [] { return kNow; });
   REQUIRE(l.ok());
-  UsageEvent other = make("b", 20);
+  auto caller_priced = [](UsageEvent e) {  // one charge line each (no price book here)
+    e.priced_by = PricedBy::kCaller;
+    return e;
+  };
+  UsageEvent other = caller_priced(make("b", 20));
   other.customer = "globex";
-  REQUIRE(submit_and_wait(*l.value(), {make("a", 10), other, make("a", 99)}).status.ok());
-  REQUIRE(submit_and_wait(*l.value(), {make("c", 5)}).status.ok());
+  REQUIRE(submit_and_wait(*l.value(), {caller_priced(make("a", 10)), other, make("a", 99)})
+              .status.ok());
+  REQUIRE(submit_and_wait(*l.value(), {caller_priced(make("c", 5))}).status.ok());
   const std::string db = dir.file("ledger.db");
   CHECK(l.value()->pending_rollup_rows() == 2);
   CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows") == 0);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 35);
   CHECK(query_int(db, "SELECT SUM(events) FROM rollup_daily") == 3);
   CHECK(query_int(db, "SELECT CAST(ROUND(SUM(cost) * 1e9) AS INTEGER) FROM daily_costs") == 35);
+  // The charge lines wait beside their events too; the view adds them.
+  CHECK(query_int(db, "SELECT COUNT(*) FROM charges_daily_rows") == 0);
+  CHECK(query_int(db, "SELECT COUNT(DISTINCT event_rowid) FROM event_charges") == 3);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM charges_daily") == 35);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM charges_daily WHERE customer_lo = 'globex'") > 0);
   l.value()->stop();
+  CHECK(query_int(db, "SELECT COUNT(*) FROM event_charges") == 0);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM charges_daily_rows") == 35);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM charges_daily_rows WHERE customer_lo = '' AND "
+                      "customer_hi = 'globex'") > 0);
   CHECK(l.value()->rollup_flushes().stop == 1);
   CHECK(l.value()->pending_rollup_rows() == 0);
   CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows") == 2);

@@ -112,7 +112,7 @@ INSERT INTO rollup_daily_rows (day_local, feature, team, customer, tags, provide
   revenue_nanos, reasoning_tokens) VALUES
   ('2026-11-21', 'chat', 'cx', 'acme', '{}', 'p', 'm', '', 'critical', 'ok', 'caller', 'USD',
    1, 1, 0, 0, 0, 0, 0, 0, 700, 0, 0, 0);
-INSERT INTO charges_daily VALUES ('2026-11-21', 'p', 'm', '', 'chat', 'cx', 'caller',
+INSERT INTO charges_daily_rows VALUES ('2026-11-21', 'p', 'm', '', 'chat', 'cx', 'caller',
   'caller-priced', 'caller-priced', 'USD', 1000000000, 0, 0, 0, 'acme', 'acme', 'critical',
   'critical', '{}', '{}', 1, 700);
 )sql")
