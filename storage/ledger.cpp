@@ -472,7 +472,8 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
   // commit lands.
   std::map<std::string, RollupSums> day_totals;
   const int64_t received_ms = clock_();
-  RollupBuffer::Batch rollups(*pending_rollups_);
+  RollupBuffer& rollups = *pending_rollups_;
+  if (rollups.empty() && !rollups_lost_) pending_since_ = std::chrono::steady_clock::now();
   int64_t cached_day = std::numeric_limits<int64_t>::min();
   std::string day;
   for (size_t b = 0; b < batch.size() && s.ok(); ++b) {
@@ -567,14 +568,17 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
     info.accepted.clear();
     for (const PriceKey& k : new_prices_) price_ids_.erase(k);  // rolled back with the commit
     new_prices_.clear();
+    // The buffer holds rows of events that were not stored: the next flush rolls the raw events
+    // past the watermark up from the ledger instead.
+    rollups.clear();
+    rollups_lost_ = true;
+    pending_rows_.store(0);
     return s;
   }
   new_prices_.clear();
   // Landed: the rollups wait for the next flush (the views show them meanwhile), the day totals
   // stay known. A ledger written over years would keep every day: past a year of them, start over.
-  if (pending_rollups_->empty()) pending_since_ = std::chrono::steady_clock::now();
-  pending_rollups_->absorb(std::move(rollups));
-  pending_rows_.store(pending_rollups_->rows());
+  pending_rows_.store(rollups.rows());
   if (day_totals_.size() > 400) day_totals_.clear();
   for (auto& [d, total] : day_totals) day_totals_[d] = total;
   return s;
@@ -648,7 +652,7 @@ Ledger::RollupFlushes Ledger::rollup_flushes() const {
 
 std::chrono::milliseconds Ledger::until_flush_due() const {
   using namespace std::chrono;
-  if (pending_rollups_->empty()) return seconds(1);
+  if (pending_rollups_->empty() && !rollups_lost_) return seconds(1);
   const auto due = std::max(pending_since_ + milliseconds(options_.rollup_flush_interval_ms),
                             flush_retry_at_);
   return std::clamp(duration_cast<milliseconds>(due - steady_clock::now()), milliseconds(0),
@@ -656,7 +660,7 @@ std::chrono::milliseconds Ledger::until_flush_due() const {
 }
 
 void Ledger::flush_rollups_if_due(bool stopping) {
-  if (pending_rollups_->empty()) return;
+  if (pending_rollups_->empty() && !rollups_lost_) return;
   const auto now = std::chrono::steady_clock::now();
   std::atomic<uint64_t>* reason = &flushes_stop_;
   if (!stopping) {
@@ -670,8 +674,19 @@ void Ledger::flush_rollups_if_due(bool stopping) {
   }
   // The raw events past the watermark are already durable: a failed flush loses nothing, its
   // rows stay pending and the views still show them.
-  Status s = files_intact() ? pending_rollups_->flush(db_, options_.currency)
-                            : Status::error(Code::kStorageUnavailable, unhealthy_reason());
+  Status s;
+  if (!files_intact()) {
+    s = Status::error(Code::kStorageUnavailable, unhealthy_reason());
+  } else if (rollups_lost_) {  // a failed commit's rows were dropped: roll up from the ledger
+    auto rolled = roll_up_past_watermark(db_);
+    s = rolled.status();
+    if (s.ok()) {
+      pending_rollups_->clear();  // whatever committed since is in what was rolled up
+      rollups_lost_ = false;
+    }
+  } else {
+    s = pending_rollups_->flush(db_, options_.currency);
+  }
   if (s.ok()) {
     ++*reason;
     pending_rows_.store(0);

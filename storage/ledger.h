@@ -197,6 +197,7 @@ class Ledger {
       std::tuple<std::string, std::string, std::string, int64_t, int64_t, int64_t, int64_t>;
   std::map<PriceKey, int64_t> price_ids_;
   std::vector<PriceKey> new_prices_;
+  bool rollups_lost_ = false;  // a commit failed: the next flush rolls up from the raw events
   std::atomic<uint64_t> pending_rows_{0};
   std::atomic<uint64_t> flushes_interval_{0}, flushes_rows_{0}, flushes_stop_{0},
       flush_failures_{0};

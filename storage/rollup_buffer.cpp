@@ -136,21 +136,6 @@ bool RollupSums::add(const UsageEvent& e) {
   return true;
 }
 
-void RollupSums::add(const RollupSums& o) {
-  events += o.events;
-  requests += o.requests;
-  input += o.input;
-  cached += o.cached;
-  cache_write += o.cache_write;
-  output += o.output;
-  gpu += o.gpu;
-  egress += o.egress;
-  cost += o.cost;
-  value_units += o.value_units;
-  revenue += o.revenue;
-  reasoning += o.reasoning;
-}
-
 bool RollupBuffer::Key::operator==(const Key& o) const {
   return bucket == o.bucket && std::memcmp(ids, o.ids, sizeof ids) == 0;
 }
@@ -179,14 +164,16 @@ uint32_t RollupBuffer::intern(std::string_view s) {
   return id;
 }
 
-void RollupBuffer::Batch::add(EpochMs bucket, const Dims& d, const UsageEvent& e) {
+void RollupBuffer::add(EpochMs bucket, const Dims& d, const UsageEvent& e) {
   Key k;
   k.bucket = bucket;
   const std::string_view parts[11] = {d.day,    d.feature, d.team,     d.customer,
                                       d.tags,   d.provider, d.model,   d.region,
                                       d.priority, d.status, d.priced_by};
-  for (int i = 0; i < 11; ++i) k.ids[i] = buffer_.intern(parts[i]);
-  rows_[k].add(e);  // a part of its day's checked total, which fits
+  for (int i = 0; i < 11; ++i) k.ids[i] = intern(parts[i]);
+  m15_[k].add(e);  // parts of the day's checked total, which fits
+  k.bucket = 0;
+  daily_[k].add(e);
 }
 
 void RollupBuffer::widen(ChargeSums& c, uint32_t customer, uint32_t priority,
@@ -201,35 +188,24 @@ void RollupBuffer::widen(ChargeSums& c, uint32_t customer, uint32_t priority,
   c.empty = false;
 }
 
-void RollupBuffer::Batch::add_charge(const Dims& d, int64_t price_id, int64_t quantity,
-                                     int64_t cost) {
+void RollupBuffer::add_charge(const Dims& d, int64_t price_id, int64_t quantity, int64_t cost) {
   Key k;
   k.bucket = price_id;
   const std::string_view parts[7] = {d.day,     d.provider, d.model,    d.region,
                                      d.feature, d.team,     d.priced_by};
-  for (int i = 0; i < 7; ++i) k.ids[i] = buffer_.intern(parts[i]);
+  for (int i = 0; i < 7; ++i) k.ids[i] = intern(parts[i]);
   ChargeSums& c = charges_[k];
   c.quantity += quantity;
   c.cost += cost;
-  buffer_.widen(c, buffer_.intern(d.customer), buffer_.intern(d.priority), buffer_.intern(d.tags));
+  widen(c, intern(d.customer), intern(d.priority), intern(d.tags));
 }
 
-void RollupBuffer::absorb(Batch&& batch) {
-  for (auto& [key, add] : batch.charges_) {
-    ChargeSums& c = charges_[key];
-    c.quantity += add.quantity;
-    c.cost += add.cost;
-    widen(c, add.customer_lo, add.priority_lo, add.tags_lo);
-    widen(c, add.customer_hi, add.priority_hi, add.tags_hi);
-  }
-  batch.charges_.clear();
-  for (auto& [key, sums] : batch.rows_) {
-    m15_[key].add(sums);
-    Key day = key;
-    day.bucket = 0;
-    daily_[day].add(sums);
-  }
-  batch.rows_.clear();
+void RollupBuffer::clear() {
+  m15_.clear();
+  daily_.clear();
+  charges_.clear();
+  ids_.clear();  // the names of rows gone: the pool would otherwise grow with every customer seen
+  names_.clear();
 }
 
 Status RollupBuffer::flush(sqlite3* db, const std::string& currency) {
@@ -297,11 +273,7 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency) {
     exec_sql(db, "ROLLBACK");
     return s;
   }
-  m15_.clear();
-  daily_.clear();
-  charges_.clear();
-  ids_.clear();  // the names of rows gone: the pool would otherwise grow with every customer seen
-  names_.clear();
+  clear();
   return {};
 }
 

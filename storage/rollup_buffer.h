@@ -37,8 +37,6 @@ struct RollupSums {
 
   // Adds one event; false (and unchanged) when any sum would pass int64.
   bool add(const UsageEvent& e);
-  // Adds sums that are parts of a checked day total (so they fit).
-  void add(const RollupSums& o);
 };
 
 // The 15-minute bucket holding `ts`.
@@ -70,23 +68,13 @@ class RollupBuffer {
   };
   using Charges = std::unordered_map<Key, ChargeSums, KeyHash>;
 
-  // One commit's rollups, kept apart until the commit lands (a rolled-back commit is dropped).
-  class Batch {
-   public:
-    explicit Batch(RollupBuffer& buffer) : buffer_(buffer) {}
-    void add(EpochMs bucket, const Dims& dims, const UsageEvent& e);
-    // One charge line of an event added above, priced by charge_prices row `price_id`.
-    void add_charge(const Dims& dims, int64_t price_id, int64_t quantity, int64_t cost);
-
-   private:
-    friend class RollupBuffer;
-    RollupBuffer& buffer_;
-    Rows rows_;
-    Charges charges_;
-  };
-
-  // A landed commit's rollups join the pending ones.
-  void absorb(Batch&& batch);
+  // Adds an event as its commit writes it. A commit that fails leaves rows here for events that
+  // were never stored: the ledger then clear()s the buffer and rolls the raw events past the
+  // watermark up from the ledger instead (roll_up_past_watermark), which is exact.
+  void add(EpochMs bucket, const Dims& dims, const UsageEvent& e);
+  // One charge line of an event added above, priced by charge_prices row `price_id`.
+  void add_charge(const Dims& dims, int64_t price_id, int64_t quantity, int64_t cost);
+  void clear();
   // 15-minute rows pending (the daily ones are at most as many).
   size_t rows() const { return m15_.size(); }
   bool empty() const { return m15_.empty(); }

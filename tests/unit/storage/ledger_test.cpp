@@ -234,6 +234,9 @@ TEST_CASE("a failed commit stores nothing of the batch and reports storage_unava
   CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM events WHERE event_id = 'good'") ==
         0);
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m") == 101);
+  // The failed commit's rows were in the rollup buffer: the flush rolled up from the raw events.
+  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 101);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(events) FROM rollup_daily_rows") == 2);
 }
 
 TEST_CASE("no day sum can wrap: an event that would pass int64 is refused, alone") {
