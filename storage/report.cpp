@@ -20,6 +20,12 @@ const char* kSums =
     "SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END), SUM(value_units_nanos), "
     "SUM(revenue_nanos)";
 
+// The same sums from rollup_daily_dim, which keeps the unpriced requests as a column.
+const char* kDimSums =
+    "SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens), "
+    "SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos), SUM(unpriced_requests), "
+    "SUM(value_units_nanos), SUM(revenue_nanos)";
+
 ReportSums read_sums(const Statement& st, int first) {
   ReportSums s;
   int64_t* fields[] = {&s.requests,           &s.input_tokens,      &s.cached_input_tokens,
@@ -92,10 +98,20 @@ Result<DailyReport> daily_report(const std::vector<sqlite3*>& dbs, int64_t day,
   if (Status s = validate_group_by(group_by); !s.ok()) return s;
   std::string dims;
   for (size_t i = 0; i < group_by.size(); ++i) dims += dim_sql(group_by[i], i) + ", ";
-  // The day and the seven before it, in one pass over the day index.
-  std::string sql = "SELECT day_local, " + dims + kSums +
-                    " FROM rollup_daily WHERE day_local BETWEEN ?1 AND ?2 GROUP BY day_local" +
-                    (group_by.empty() ? "" : ", " + dims.substr(0, dims.size() - 2));
+  // The day and the seven before it, in one pass over the day index. By one dimension (or none)
+  // from the per-dimension rollups: a few rows per day, where rollup_daily has a row per
+  // dimension set (at a company's cardinality, about one per event). The totals read priority's
+  // rows (every event has one).
+  const bool by_one = group_by.size() <= 1 && (group_by.empty() || !tag_key(group_by[0]));
+  std::string sql =
+      by_one ? "SELECT day_local, value, " + std::string(kDimSums) +
+                   " FROM rollup_daily_dim WHERE dimension = '" +
+                   (group_by.empty() ? std::string("priority") : std::string(find_dimension(group_by[0])->name)) +
+                   "' AND day_local BETWEEN ?1 AND ?2 GROUP BY day_local, value"
+             : "SELECT day_local, " + dims + kSums +
+                   " FROM rollup_daily WHERE day_local BETWEEN ?1 AND ?2 GROUP BY day_local" +
+                   (group_by.empty() ? "" : ", " + dims.substr(0, dims.size() - 2));
+  const int first_sum = by_one ? 2 : 1 + int(group_by.size());
   const std::string date = format_date(day), first = format_date(day - 7),
                     prev = format_date(day - 1);
   const Status overflow = Status::error(
@@ -123,7 +139,7 @@ Result<DailyReport> daily_report(const std::vector<sqlite3*>& dbs, int64_t day,
         else
           key.emplace_back(st.column_text(1 + int(i)));
       }
-      ReportSums sums = read_sums(st, 1 + int(group_by.size()));
+      ReportSums sums = read_sums(st, first_sum);
       ReportRow& row = groups[key];
       row.dims = key;
       if (row_day == date) {

@@ -87,6 +87,36 @@ const char* kRollUpCharges = TOLLGATE_CHARGE_COLUMNS
     "c.price_id" TOLLGATE_CHARGE_ADD;
 #undef TOLLGATE_CHARGE_COLUMNS
 #undef TOLLGATE_CHARGE_ADD
+
+const char* kDimSums[] = {"requests",       "input_tokens",   "cached_input_tokens",
+                          "cache_write_tokens", "output_tokens", "gpu_micros",
+                          "cost_nanos",     "unpriced_requests", "value_units_nanos",
+                          "revenue_nanos"};
+
+std::string dim_add() {
+  std::string add = " ON CONFLICT DO UPDATE SET ";
+  for (size_t i = 0; i < 10; ++i)
+    add += std::string(i ? ", " : "") + kDimSums[i] + " = " + kDimSums[i] + " + excluded." + kDimSums[i];
+  return add;
+}
+
+// The upsert of one rollup_daily_dim_rows row (?1 day, ?2 dimension, ?3 value, ?4.. the sums).
+std::string upsert_dim_sql() {
+  std::string sql = "INSERT INTO rollup_daily_dim_rows (day_local, dimension, value";
+  for (const char* s : kDimSums) sql += std::string(", ") + s;
+  sql += ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+  return sql + dim_add();
+}
+
+// The raw events past the watermark, by day and value of one dimension (a column of ours).
+std::string roll_up_dim_sql(const std::string& column) {
+  return "INSERT INTO rollup_daily_dim_rows SELECT day_local, '" + column + "', " + column +
+         ", SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens), "
+         "SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos), SUM(CASE WHEN priced_by = "
+         "'unpriced' THEN requests ELSE 0 END), SUM(value_units_nanos), SUM(revenue_nanos) FROM "
+         "events WHERE rowid > (SELECT through_rowid FROM rollup_watermark) GROUP BY day_local, " +
+         column + dim_add();
+}
 // The watermark moves to the last event stored; the charge lines it passes are in
 // charges_daily_rows now.
 const char* kMoveWatermark =
@@ -174,6 +204,21 @@ void RollupBuffer::add(EpochMs bucket, const Dims& d, const UsageEvent& e) {
   m15_[k].add(e);  // parts of the day's checked total, which fits
   k.bucket = 0;
   daily_[k].add(e);
+  const int64_t add[10] = {e.requests,      e.input_tokens,
+                           e.cached_input_tokens, e.cache_write_tokens,
+                           e.output_tokens, e.gpu_micros,
+                           e.cost.nanos(),  d.priced_by == "unpriced" ? e.requests : 0,
+                           e.value_units.nanos(), e.revenue.nanos()};
+  const uint32_t values[7] = {k.ids[1], k.ids[2], k.ids[3], k.ids[6], k.ids[5], k.ids[7], k.ids[8]};
+  static_assert(std::size(kDimensionColumns) == 7);
+  Key dim;
+  dim.ids[0] = k.ids[0];
+  for (int i = 0; i < 7; ++i) {
+    dim.bucket = i;
+    dim.ids[1] = values[i];
+    DimSums& row = dims_[dim];
+    for (int j = 0; j < 10; ++j) row.sums[j] += add[j];
+  }
 }
 
 void RollupBuffer::widen(ChargeSums& c, uint32_t customer, uint32_t priority,
@@ -204,15 +249,18 @@ void RollupBuffer::clear() {
   m15_.clear();
   daily_.clear();
   charges_.clear();
+  dims_.clear();
   ids_.clear();  // the names of rows gone: the pool would otherwise grow with every customer seen
   names_.clear();
 }
 
 Status RollupBuffer::flush(sqlite3* db, const std::string& currency) {
   if (m15_.empty() && charges_.empty()) return {};
-  Statement m15(db, kUpsert15m), daily(db, kUpsertDaily), charge(db, kUpsertCharge);
-  if (!m15.ok() || !daily.ok() || !charge.ok())
-    return Status::error(Code::kStorageError, m15.error() + daily.error() + charge.error());
+  Statement m15(db, kUpsert15m), daily(db, kUpsertDaily), charge(db, kUpsertCharge),
+      dim(db, upsert_dim_sql());
+  if (!m15.ok() || !daily.ok() || !charge.ok() || !dim.ok())
+    return Status::error(Code::kStorageError,
+                         m15.error() + daily.error() + charge.error() + dim.error());
   Status s = exec_sql(db, "BEGIN IMMEDIATE");
   // In the tables' key order, so consecutive upserts land on the same pages.
   auto in_key_order = [this](const auto& rows, bool bucket_first) {
@@ -263,9 +311,22 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency) {
     }
     return Status();
   };
+  auto write_dims = [&]() {
+    for (const auto* row : in_key_order(dims_, false)) {
+      const Key& k = row->first;
+      dim.bind(1, name(k.ids[0])).bind(2, std::string_view(kDimensionColumns[k.bucket]));
+      dim.bind(3, name(k.ids[1]));
+      for (int j = 0; j < 10; ++j) dim.bind(4 + j, row->second.sums[j]);
+      const int rc = dim.step();
+      dim.reset();
+      if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+    }
+    return Status();
+  };
   if (s.ok()) s = write(m15, m15_);
   if (s.ok()) s = write(daily, daily_);
   if (s.ok()) s = write_charges();
+  if (s.ok()) s = write_dims();
   if (s.ok()) s = run(db, kMoveWatermark);
   if (s.ok()) s = run(db, kDropRolledCharges);
   if (s.ok()) s = exec_sql(db, "COMMIT");
@@ -290,6 +351,8 @@ Result<int64_t> roll_up_past_watermark(sqlite3* db) {
   if (s.ok()) s = run(db, kRollUp15m);
   if (s.ok()) s = run(db, kRollUpDaily);
   if (s.ok()) s = run(db, kRollUpCharges);
+  for (const char* column : RollupBuffer::kDimensionColumns)
+    if (s.ok()) s = run(db, roll_up_dim_sql(column).c_str());
   if (s.ok()) s = run(db, kMoveWatermark);
   if (s.ok()) s = run(db, kDropRolledCharges);
   if (s.ok()) s = exec_sql(db, "COMMIT");

@@ -67,6 +67,16 @@ class RollupBuffer {
              tags_hi = 0;  // the range of those the row holds (one when lo == hi)
   };
   using Charges = std::unordered_map<Key, ChargeSums, KeyHash>;
+  // A rollup_daily_dim row: `bucket` is the dimension's index in kDimensionColumns, ids[0] the
+  // day, ids[1] the value. The sums a report reads.
+  struct DimSums {
+    int64_t sums[10] = {};  // requests, input, cached, cache_write, output, gpu, cost,
+                            // unpriced requests, value units, revenue
+  };
+  using DimRows = std::unordered_map<Key, DimSums, KeyHash>;
+  // The dimensions rollup_daily_dim has a row per day and value of (the events' columns).
+  static constexpr const char* kDimensionColumns[] = {"feature",  "team",   "customer", "model",
+                                                      "provider", "region", "priority"};
 
   // Adds an event as its commit writes it. A commit that fails leaves rows here for events that
   // were never stored: the ledger then clear()s the buffer and rolls the raw events past the
@@ -91,6 +101,7 @@ class RollupBuffer {
   std::deque<std::string> names_;                       // stable addresses
   Rows m15_, daily_;
   Charges charges_;
+  DimRows dims_;
 };
 
 // After an unclean stop: rolls the raw events past the watermark (and their charge lines) up into

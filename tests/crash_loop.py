@@ -134,6 +134,12 @@ def check(d, acked_round, full):
             rolled = con.execute("SELECT IFNULL(SUM(events),0), IFNULL(SUM(cost_nanos),0), IFNULL(SUM(input_tokens),0) FROM %s" % table).fetchone()
             if rolled != raw:
                 problems.append("%s %s != raw events %s" % (table, rolled, raw))
+        for dim in ("feature", "team", "customer", "model", "provider", "region", "priority"):
+            by_dim = con.execute("SELECT IFNULL(SUM(cost_nanos),0), IFNULL(SUM(requests),0) FROM "
+                                 "rollup_daily_dim WHERE dimension = ?", (dim,)).fetchone()
+            whole = con.execute("SELECT IFNULL(SUM(cost_nanos),0), IFNULL(SUM(requests),0) FROM events").fetchone()
+            if by_dim != whole:
+                problems.append("rollup_daily_dim by %s %s != raw events %s" % (dim, by_dim, whole))
         charges = con.execute("SELECT IFNULL(SUM(cost_nanos),0) FROM charges_daily").fetchone()[0]
         if charges != raw[1]:
             problems.append("charges_daily cost %d != raw events %d" % (charges, raw[1]))
