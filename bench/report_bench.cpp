@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "bench/event_sql.h"
 #include "storage/report.h"
 #include "storage/schema.h"
 #include "storage/sqlite_util.h"
@@ -78,19 +79,9 @@ VALUES (?1, ?2, ?3, ?4, '', '{}', 'p', ?5, 'eu', 'standard', 'ok', 'price_book',
   }
   // And the per-dimension daily rollups (schema 9), as the migration builds them: a report by
   // one dimension reads those.
-  for (const char* dim : {"feature", "team", "customer", "model", "provider", "region", "priority"}) {
-    const tollgate::Status s = tollgate::exec_sql(
-        db, std::string("INSERT INTO rollup_daily_dim_rows SELECT day_local, '") + dim + "', " +
-                dim +
-                ", SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), "
-                "SUM(cache_write_tokens), SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos), "
-                "SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END), "
-                "SUM(value_units_nanos), SUM(revenue_nanos) FROM rollup_daily_rows GROUP BY "
-                "day_local, " + dim);
-    if (!s.ok()) {
-      std::fprintf(stderr, "per-dimension rollups: %s\n", s.message().c_str());
-      return 1;
-    }
+  if (const tollgate::Status s = tollgate::bench::build_dimension_rollups(db); !s.ok()) {
+    std::fprintf(stderr, "per-dimension rollups: %s\n", s.message().c_str());
+    return 1;
   }
   double load = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("rollups: %lld rows for 8 days of %lld events/day (built in %.1f s)\n", rows, per_day,

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "bench/event_rows.h"
+#include "bench/event_sql.h"
 #include "storage/policy_store.h"
 #include "storage/report.h"
 #include "storage/schema.h"
@@ -77,19 +78,9 @@ ON CONFLICT DO UPDATE SET events = events + 1, requests = requests + 1,
     }
     insert.reset();
   }
-  for (const char* dim : {"feature", "team", "customer", "model", "provider", "region", "priority"}) {
-    const tollgate::Status s = tollgate::exec_sql(
-        db, std::string("INSERT INTO rollup_daily_dim_rows SELECT day_local, '") + dim + "', " +
-                dim +
-                ", SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), "
-                "SUM(cache_write_tokens), SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos), "
-                "SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END), "
-                "SUM(value_units_nanos), SUM(revenue_nanos) FROM rollup_daily_rows GROUP BY "
-                "day_local, " + dim);
-    if (!s.ok()) {
-      std::fprintf(stderr, "%s\n", s.message().c_str());
-      return 1;
-    }
+  if (const tollgate::Status s = tollgate::bench::build_dimension_rollups(db); !s.ok()) {
+    std::fprintf(stderr, "per-dimension rollups: %s\n", s.message().c_str());
+    return 1;
   }
   tollgate::exec_sql(db, "COMMIT");
   tollgate::Statement rows(db, "SELECT COUNT(*) FROM rollup_daily_rows");

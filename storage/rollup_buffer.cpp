@@ -108,15 +108,17 @@ std::string upsert_dim_sql() {
   return sql + dim_add();
 }
 
-// The raw events past the watermark, by day and value of one dimension (a column of ours).
-std::string roll_up_dim_sql(const std::string& column) {
-  return "INSERT INTO rollup_daily_dim_rows SELECT day_local, '" + column + "', " + column +
-         ", SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens), "
-         "SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos), SUM(CASE WHEN priced_by = "
-         "'unpriced' THEN requests ELSE 0 END), SUM(value_units_nanos), SUM(revenue_nanos) FROM "
-         "events WHERE rowid > (SELECT through_rowid FROM rollup_watermark) GROUP BY day_local, " +
-         column + dim_add();
-}
+// The raw events past the watermark, by day and value of every dimension (rollup_dimensions, as
+// the view rollup_daily_dim reads them).
+const char* kRollUpDims =
+    "INSERT INTO rollup_daily_dim_rows SELECT day_local, d.name, CASE d.name "
+    "WHEN 'feature' THEN feature WHEN 'team' THEN team WHEN 'customer' THEN customer "
+    "WHEN 'model' THEN model WHEN 'provider' THEN provider WHEN 'region' THEN region "
+    "ELSE priority END, SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), "
+    "SUM(cache_write_tokens), SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos), "
+    "SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END), SUM(value_units_nanos), "
+    "SUM(revenue_nanos) FROM events, rollup_dimensions d "
+    "WHERE events.rowid > (SELECT through_rowid FROM rollup_watermark) GROUP BY 1, 2, 3";
 // The watermark moves to the last event stored; the charge lines it passes are in
 // charges_daily_rows now.
 const char* kMoveWatermark =
@@ -351,8 +353,7 @@ Result<int64_t> roll_up_past_watermark(sqlite3* db) {
   if (s.ok()) s = run(db, kRollUp15m);
   if (s.ok()) s = run(db, kRollUpDaily);
   if (s.ok()) s = run(db, kRollUpCharges);
-  for (const char* column : RollupBuffer::kDimensionColumns)
-    if (s.ok()) s = run(db, roll_up_dim_sql(column).c_str());
+  if (s.ok()) s = run(db, (kRollUpDims + dim_add()).c_str());
   if (s.ok()) s = run(db, kMoveWatermark);
   if (s.ok()) s = run(db, kDropRolledCharges);
   if (s.ok()) s = exec_sql(db, "COMMIT");

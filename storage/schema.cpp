@@ -266,7 +266,11 @@ FROM event_charges c JOIN events e ON e.rowid = c.event_rowid JOIN charge_prices
 WHERE c.event_rowid > (SELECT through_rowid FROM rollup_watermark);
 -- A report grouped by one dimension (feature, customer, ...) reads a day's values of it here, a
 -- few rows, instead of every dimension set of the day in rollup_daily (at a company's cardinality
--- about one per event). Same watermark, same view over the raw events past it.
+-- about one per event). Same watermark, same view over the raw events past it. The dimensions
+-- are rows of rollup_dimensions, so one statement serves them all.
+CREATE TABLE rollup_dimensions (name TEXT PRIMARY KEY) WITHOUT ROWID;
+INSERT INTO rollup_dimensions VALUES
+  ('feature'), ('team'), ('customer'), ('model'), ('provider'), ('region'), ('priority');
 CREATE TABLE rollup_daily_dim_rows (
   day_local TEXT NOT NULL, dimension TEXT NOT NULL, value TEXT NOT NULL,
   requests INTEGER NOT NULL, input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,
@@ -276,85 +280,30 @@ CREATE TABLE rollup_daily_dim_rows (
   PRIMARY KEY (day_local, dimension, value)
 ) WITHOUT ROWID;
 INSERT INTO rollup_daily_dim_rows
-SELECT day_local, 'feature', feature, SUM(requests), SUM(input_tokens), SUM(cached_input_tokens),
-       SUM(cache_write_tokens), SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos),
+SELECT day_local, d.name,
+       CASE d.name WHEN 'feature' THEN feature WHEN 'team' THEN team WHEN 'customer' THEN customer
+         WHEN 'model' THEN model WHEN 'provider' THEN provider WHEN 'region' THEN region
+         ELSE priority END,
+       SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens),
+       SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos),
        SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END), SUM(value_units_nanos),
        SUM(revenue_nanos)
-FROM rollup_daily_rows GROUP BY day_local, feature;
-INSERT INTO rollup_daily_dim_rows
-SELECT day_local, 'team', team, SUM(requests), SUM(input_tokens), SUM(cached_input_tokens),
-       SUM(cache_write_tokens), SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos),
-       SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END), SUM(value_units_nanos),
-       SUM(revenue_nanos)
-FROM rollup_daily_rows GROUP BY day_local, team;
-INSERT INTO rollup_daily_dim_rows
-SELECT day_local, 'customer', customer, SUM(requests), SUM(input_tokens), SUM(cached_input_tokens),
-       SUM(cache_write_tokens), SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos),
-       SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END), SUM(value_units_nanos),
-       SUM(revenue_nanos)
-FROM rollup_daily_rows GROUP BY day_local, customer;
-INSERT INTO rollup_daily_dim_rows
-SELECT day_local, 'model', model, SUM(requests), SUM(input_tokens), SUM(cached_input_tokens),
-       SUM(cache_write_tokens), SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos),
-       SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END), SUM(value_units_nanos),
-       SUM(revenue_nanos)
-FROM rollup_daily_rows GROUP BY day_local, model;
-INSERT INTO rollup_daily_dim_rows
-SELECT day_local, 'provider', provider, SUM(requests), SUM(input_tokens), SUM(cached_input_tokens),
-       SUM(cache_write_tokens), SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos),
-       SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END), SUM(value_units_nanos),
-       SUM(revenue_nanos)
-FROM rollup_daily_rows GROUP BY day_local, provider;
-INSERT INTO rollup_daily_dim_rows
-SELECT day_local, 'region', region, SUM(requests), SUM(input_tokens), SUM(cached_input_tokens),
-       SUM(cache_write_tokens), SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos),
-       SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END), SUM(value_units_nanos),
-       SUM(revenue_nanos)
-FROM rollup_daily_rows GROUP BY day_local, region;
-INSERT INTO rollup_daily_dim_rows
-SELECT day_local, 'priority', priority, SUM(requests), SUM(input_tokens), SUM(cached_input_tokens),
-       SUM(cache_write_tokens), SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos),
-       SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END), SUM(value_units_nanos),
-       SUM(revenue_nanos)
-FROM rollup_daily_rows GROUP BY day_local, priority;
+FROM rollup_daily_rows, rollup_dimensions d GROUP BY 1, 2, 3;
 CREATE VIEW rollup_daily_dim AS
-SELECT day_local, dimension, value, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, cost_nanos, unpriced_requests, value_units_nanos, revenue_nanos
+SELECT day_local, dimension, value, requests, input_tokens, cached_input_tokens,
+       cache_write_tokens, output_tokens, gpu_micros, cost_nanos, unpriced_requests,
+       value_units_nanos, revenue_nanos
 FROM rollup_daily_dim_rows
 UNION ALL
-SELECT day_local, 'feature', feature, requests, input_tokens, cached_input_tokens, cache_write_tokens,
-       output_tokens, gpu_micros, cost_nanos, CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END,
-       value_units_nanos, revenue_nanos
-FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark)
-UNION ALL
-SELECT day_local, 'team', team, requests, input_tokens, cached_input_tokens, cache_write_tokens,
-       output_tokens, gpu_micros, cost_nanos, CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END,
-       value_units_nanos, revenue_nanos
-FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark)
-UNION ALL
-SELECT day_local, 'customer', customer, requests, input_tokens, cached_input_tokens, cache_write_tokens,
-       output_tokens, gpu_micros, cost_nanos, CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END,
-       value_units_nanos, revenue_nanos
-FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark)
-UNION ALL
-SELECT day_local, 'model', model, requests, input_tokens, cached_input_tokens, cache_write_tokens,
-       output_tokens, gpu_micros, cost_nanos, CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END,
-       value_units_nanos, revenue_nanos
-FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark)
-UNION ALL
-SELECT day_local, 'provider', provider, requests, input_tokens, cached_input_tokens, cache_write_tokens,
-       output_tokens, gpu_micros, cost_nanos, CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END,
-       value_units_nanos, revenue_nanos
-FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark)
-UNION ALL
-SELECT day_local, 'region', region, requests, input_tokens, cached_input_tokens, cache_write_tokens,
-       output_tokens, gpu_micros, cost_nanos, CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END,
-       value_units_nanos, revenue_nanos
-FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark)
-UNION ALL
-SELECT day_local, 'priority', priority, requests, input_tokens, cached_input_tokens, cache_write_tokens,
-       output_tokens, gpu_micros, cost_nanos, CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END,
-       value_units_nanos, revenue_nanos
-FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
+SELECT day_local, d.name,
+       CASE d.name WHEN 'feature' THEN feature WHEN 'team' THEN team WHEN 'customer' THEN customer
+         WHEN 'model' THEN model WHEN 'provider' THEN provider WHEN 'region' THEN region
+         ELSE priority END,
+       requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros,
+       cost_nanos, CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END, value_units_nanos,
+       revenue_nanos
+FROM events, rollup_dimensions d
+WHERE events.rowid > (SELECT through_rowid FROM rollup_watermark);
 )sql",
 };
 
