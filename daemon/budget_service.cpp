@@ -130,6 +130,7 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
                                   {"feature", "priority", "decision"},
                                   metrics::Labels::kUserChosen)),
       decision_handles_(decisions_) {
+  engine_.set_burn_history_limit(config.limits.max_burn_history_entries);
   add_collector(registry);
 }
 
@@ -213,6 +214,11 @@ void BudgetService::add_collector(metrics::Registry& registry) {
                    {{"", {{"reason", "interval"}}, double(flushes.interval)},
                     {"", {{"reason", "max_pending_rollup_rows"}}, double(flushes.pending_rows)},
                     {"", {{"reason", "stop"}}, double(flushes.stop)}}});
+    counter("tollgate_burn_history_sheds_total",
+            "Times the minute-precise burn history passed limits.max_burn_history_entries and "
+            "its oldest 15-minute blocks were dropped early (a budget added or changed by a "
+            "reload then takes those minutes from the 15-minute rollups).",
+            engine_.burn_history_sheds());
     counter("tollgate_ledger_rollup_flush_failures_total",
             "Rollup flushes that failed (their rows stay in memory and are retried; the raw "
             "events hold them, so nothing is lost).",

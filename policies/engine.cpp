@@ -61,6 +61,16 @@ PolicyEngine::PolicyEngine(std::shared_ptr<const TimeZone> tz, std::string curre
 
 PolicyEngine::~PolicyEngine() { stop_ticker(); }
 
+void PolicyEngine::set_burn_history_limit(size_t entries) {
+  std::lock_guard lock(mu_);
+  recent_.set_max_entries(entries);
+}
+
+uint64_t PolicyEngine::burn_history_sheds() const {
+  std::lock_guard lock(mu_);
+  return recent_.sheds();
+}
+
 std::shared_ptr<const PolicySet> PolicyEngine::policies() const {
   std::lock_guard lock(mu_);
   return set_;
@@ -79,7 +89,15 @@ Status PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendSc
       for (size_t j = 0; j < set_->budgets.size(); ++j)
         if (same_scope(set_->budgets[j], set->budgets[i])) st.kept_from[i] = j;
     st.recent_from = recent_.covered_from();
+    recent_.pin(st.recent_from);  // swap_in reads from there on: not dropped for the bound meanwhile
   }
+  struct Unpin {  // on every way out, the error returns included
+    PolicyEngine* engine;
+    ~Unpin() {
+      std::lock_guard lock(engine->mu_);
+      engine->recent_.unpin();
+    }
+  } unpin{this};
   for (size_t i = 0; i < set->budgets.size(); ++i)
     if (st.kept_from[i] == kRebuilt) st.rebuilt.push_back(i);
   if (!st.rebuilt.empty()) {
@@ -106,8 +124,10 @@ Status PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendSc
     });
     if (!s.ok()) return s;
   }
-  std::lock_guard lock(mu_);
-  swap_in(st, now);
+  {
+    std::lock_guard lock(mu_);
+    swap_in(st, now);
+  }
   return {};
 }
 

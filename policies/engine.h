@@ -113,6 +113,10 @@ class PolicyEngine {
   uint64_t reservation_mismatches() const { return mismatches_.load(); }
   // Reservations open now (limits.max_open_reservations bounds them).
   size_t open_reservations() const;
+  // The minute-precise burn history a reload rebuilds from (RecentSpend): its bound
+  // (limits.max_burn_history_entries), and how often the bound dropped minutes early.
+  void set_burn_history_limit(size_t entries);
+  uint64_t burn_history_sheds() const;
 
   // scope: global budgets: this instance's spend for the coordinator, and what it learned back
   // (the others' spend and this instance's grant), applied at once.

@@ -14,13 +14,33 @@ void RecentSpend::add(const std::string& key, const std::function<Dimensions()>&
                       int64_t nanos) {
   auto& minute = minutes_[ts / 60'000];
   auto it = minute.find(key);
-  if (it == minute.end()) it = minute.emplace(key, std::pair{dims(), int64_t{0}}).first;
+  if (it == minute.end()) {
+    it = minute.emplace(key, std::pair{dims(), int64_t{0}}).first;
+    if (++entries_ > max_entries_) shed();
+  }
   it->second.second = saturating_add(it->second.second, nanos);
+}
+
+void RecentSpend::shed() {
+  // Whole 15-minute blocks, oldest first, so covered_from() stays a block boundary before which
+  // the rollups hold everything and after which this holds everything.
+  while (entries_ > max_entries_ && !minutes_.empty()) {
+    const EpochMs oldest = minutes_.begin()->first * 60'000;
+    const EpochMs next = (oldest >= 0 ? oldest / kBucketMs + 1 : oldest / kBucketMs) * kBucketMs;
+    if (next > pinned_) return;  // a rebuild reads these: kept until it is done
+    const auto end = minutes_.lower_bound(next / 60'000);
+    for (auto m = minutes_.begin(); m != end; ++m) entries_ -= m->second.size();
+    minutes_.erase(minutes_.begin(), end);
+    start_ = std::max(start_, next);
+    ++sheds_;
+  }
 }
 
 void RecentSpend::trim(EpochMs now, int64_t keep_ms) {
   const EpochMs cut = now - keep_ms;
-  minutes_.erase(minutes_.begin(), minutes_.lower_bound(cut / 60'000));
+  const auto end = minutes_.lower_bound(cut / 60'000);
+  for (auto m = minutes_.begin(); m != end; ++m) entries_ -= m->second.size();
+  minutes_.erase(minutes_.begin(), end);
   start_ = std::max(start_, cut);
 }
 

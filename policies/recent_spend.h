@@ -4,9 +4,15 @@
 // instead of from hours of raw events; what happened before this process started comes from the
 // 15-minute rollups (see covered_from()).
 //
+// Bounded: past max_entries (dimension set × minute entries; at a company's cardinality nearly
+// every event is one) the oldest 15-minute blocks are dropped and covered_from() moves on, so a
+// rebuild takes those minutes from the 15-minute rollups instead (exact sums, coarser timing).
+// A rebuild pins the minutes it will read (pin/unpin): those are never dropped meanwhile.
+//
 // Not thread-safe: PolicyEngine guards it with its mutex.
 
 #include <cstdint>
+#include <climits>
 #include <functional>
 #include <map>
 #include <string>
@@ -21,7 +27,9 @@ namespace tollgate {
 class RecentSpend {
  public:
   // Holds every event recorded from `start` on.
-  explicit RecentSpend(EpochMs start) : start_(start) {}
+  explicit RecentSpend(EpochMs start, size_t max_entries = 100'000)
+      : start_(start), max_entries_(max_entries) {}
+  void set_max_entries(size_t n) { max_entries_ = n; }
 
   // `key` identifies the dimension set (append_key); `dims` is read only on its first use.
   void add(const std::string& key, const std::function<Dimensions()>& dims, EpochMs ts,
@@ -34,9 +42,21 @@ class RecentSpend {
   // Every (dimensions, minute start, nanos) at or after `from` (a covered_from() read earlier).
   void for_each(EpochMs from,
                 const std::function<void(const Dimensions&, EpochMs, int64_t)>& fn) const;
+  // While pinned, nothing at or after `from` is dropped for the bound.
+  void pin(EpochMs from) { pinned_ = from; }
+  void unpin() { pinned_ = kNotPinned; }
+  size_t entries() const { return entries_; }
+  uint64_t sheds() const { return sheds_; }  // times the bound dropped minutes early
 
  private:
+  static constexpr EpochMs kNotPinned = INT64_MAX;
+  void shed();
+
   EpochMs start_;
+  size_t max_entries_;
+  size_t entries_ = 0;
+  uint64_t sheds_ = 0;
+  EpochMs pinned_ = kNotPinned;
   std::map<int64_t, std::unordered_map<std::string, std::pair<Dimensions, int64_t>>> minutes_;
 };
 

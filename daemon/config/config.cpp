@@ -411,7 +411,8 @@ bool read_limits(YamlReader& r, const YAML::Node& n, Config& c) {
   if (!r.expect_map(n, "limits",
                     {"max_event_cost", "max_items_per_request", "max_errors_listed",
                      "max_queued_events", "max_open_reservations", "request_timeout_s",
-                     "max_bytes_in_flight", "max_pending_rollup_rows"}))
+                     "max_bytes_in_flight", "max_pending_rollup_rows",
+                     "max_burn_history_entries"}))
     return false;
   if (auto m = r.decimal(n, "max_event_cost")) {
     // At most 1e9 units (1e18 nanos): an event alone never nears the int64 nanos edge (9.2e18).
@@ -426,6 +427,8 @@ bool read_limits(YamlReader& r, const YAML::Node& n, Config& c) {
   if (auto v = r.integer(n, "max_queued_events", 1, 100'000'000)) c.limits.max_queued_events = *v;
   if (auto v = r.integer(n, "max_pending_rollup_rows", 1, 10'000'000))
     c.limits.max_pending_rollup_rows = *v;
+  if (auto v = r.integer(n, "max_burn_history_entries", 1, 100'000'000))
+    c.limits.max_burn_history_entries = *v;
   if (auto v = r.integer(n, "max_open_reservations", 1, 100'000'000))
     c.limits.max_open_reservations = *v;
   if (auto v = r.integer(n, "request_timeout_s", 1, 3600))

@@ -102,6 +102,8 @@ struct Config {
     uint64_t max_errors_listed = 100;
     uint64_t max_queued_events = 200'000;
     uint64_t max_pending_rollup_rows = 100'000;  // rollup rows in memory before an early flush
+    // Dimension set × minute entries of the burn history a reload rebuilds from (~300 bytes each).
+    uint64_t max_burn_history_entries = 100'000;
     uint64_t max_open_reservations = 100'000;
     int request_timeout_s = 30;
     // Bytes of request bodies being read or processed at once (a chunked body counts as
