@@ -33,7 +33,7 @@ inline Status build_dimension_rollups(sqlite3* db) {
 INSERT INTO rollup_daily_dim_rows
 SELECT day_local, d.name, CASE d.name WHEN 'feature' THEN feature WHEN 'team' THEN team
          WHEN 'customer' THEN customer WHEN 'model' THEN model WHEN 'provider' THEN provider
-         WHEN 'region' THEN region ELSE priority END,
+         WHEN 'region' THEN region WHEN 'priority' THEN priority END,
        SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens),
        SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos),
        SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END), SUM(value_units_nanos),

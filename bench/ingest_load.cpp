@@ -1,6 +1,7 @@
 // Ingest load generator: C connections (keep-alive) each POST NDJSON batches of B unique events
 // to /v1/usage until N events are acknowledged in total. Prints events/s. SHAPE "simple": four
-// features, one team (the older benchmarks); "company": event_rows.h's CompanyRow.
+// features, one team (the older benchmarks); "company": event_rows.h's CompanyRow; "wide": the
+// same over 10,000 features (the memory benchmark).
 //   ingest_load HOST PORT N [CONNECTIONS=8] [BATCH=1000] [ID_PREFIX=ev] [SHAPE=simple]
 // Plain POSIX sockets and HTTP/1.1 with Content-Length: the client must cost far less than the
 // server it measures.
@@ -82,7 +83,7 @@ int main(int argc, char** argv) {
   if (argc < 4) {
     std::fprintf(stderr,
                  "usage: ingest_load HOST PORT N [CONNECTIONS=8] [BATCH=1000] [ID_PREFIX=ev] "
-                 "[SHAPE=simple|company]\n");
+                 "[SHAPE=simple|company|wide]\n");
     return 2;
   }
   const char* host = argv[1];
@@ -91,7 +92,9 @@ int main(int argc, char** argv) {
   const int conns = argc > 4 ? std::atoi(argv[4]) : 8;
   const int batch = argc > 5 ? std::atoi(argv[5]) : 1000;
   const std::string prefix = argc > 6 ? argv[6] : "ev";
-  const bool company = argc > 7 && std::string(argv[7]) == "company";
+  const std::string shape = argc > 7 ? argv[7] : "simple";
+  const bool company = shape == "company" || shape == "wide";
+  const int features = shape == "wide" ? 10'000 : 50;
 
   char ts[32];
   std::time_t now = std::time(nullptr);
@@ -111,7 +114,8 @@ int main(int argc, char** argv) {
         payload.clear();
         for (long long n = first; n < last; ++n)
           if (company)
-            tollgate::bench::append_json(payload, tollgate::bench::company_row(prefix, n), ts);
+            tollgate::bench::append_json(payload,
+                                         tollgate::bench::company_row(prefix, n, features), ts);
           else
             tollgate::bench::append_json(payload, tollgate::bench::row(prefix, n), ts);
         request =

@@ -696,6 +696,13 @@ void Ledger::flush_rollups_if_due(bool stopping) {
   if (flush_failures_++ % 100 == 0)  // a failing disk: a line per hundred tries, not per second
     spdlog::error("rollup flush of {} rows failed (the raw events have them; retried): {}",
                   pending_rollups_->rows(), s.message());
+  // Still failing at twice the bound: the buffer goes (the raw events hold every row of it) and
+  // the next flush that works rolls them up from the ledger instead; memory stays bounded.
+  if (pending_rollups_->rows() >= 2 * options_.max_pending_rollup_rows) {
+    pending_rollups_->clear();
+    rollups_lost_ = true;
+    pending_rows_.store(0);
+  }
 }
 
 void Ledger::prune_if_due() {

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 #include "metering/money.h"
 #include "storage/sqlite_util.h"
 
@@ -114,7 +116,7 @@ const char* kRollUpDims =
     "INSERT INTO rollup_daily_dim_rows SELECT day_local, d.name, CASE d.name "
     "WHEN 'feature' THEN feature WHEN 'team' THEN team WHEN 'customer' THEN customer "
     "WHEN 'model' THEN model WHEN 'provider' THEN provider WHEN 'region' THEN region "
-    "ELSE priority END, SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), "
+    "WHEN 'priority' THEN priority END, SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), "
     "SUM(cache_write_tokens), SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos), "
     "SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END), SUM(value_units_nanos), "
     "SUM(revenue_nanos) FROM events, rollup_dimensions d "
@@ -314,7 +316,7 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency) {
     return Status();
   };
   auto write_dims = [&]() {
-    for (const auto* row : in_key_order(dims_, false)) {
+    for (const auto* row : in_key_order(dims_, true)) {  // by dimension, then day and value
       const Key& k = row->first;
       dim.bind(1, name(k.ids[0])).bind(2, std::string_view(kDimensionColumns[k.bucket]));
       dim.bind(3, name(k.ids[1]));
@@ -341,6 +343,33 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency) {
 }
 
 Result<int64_t> roll_up_past_watermark(sqlite3* db) {
+  {
+    // The watermark names a rowid; rowids only grow while the daemon writes (a prune keeps the
+    // last event). A ledger whose events were renumbered or removed by hand (a .dump reloaded, a
+    // DELETE) would leave it above the events: every event written next would hide below it.
+    Statement mark(db,
+                   "SELECT (SELECT COUNT(*) FROM rollup_watermark), (SELECT through_rowid FROM "
+                   "rollup_watermark), (SELECT IFNULL(MAX(rowid), 0) FROM events)");
+    if (!mark.ok() || mark.step() != SQLITE_ROW)
+      return Status::error(Code::kStorageError, "cannot read the rollup watermark: " + mark.error());
+    if (mark.column_int(0) != 1)
+      return Status::error(Code::kStorageError,
+                           "rollup_watermark must hold exactly one row (it holds " +
+                               std::to_string(mark.column_int(0)) +
+                               "); the ledger was edited by hand: restore it from `tollgate backup`");
+    if (mark.column_int(1) > mark.column_int(2)) {
+      const int64_t was = mark.column_int(1), last = mark.column_int(2);
+      mark = Statement();
+      Statement clamp(db, "UPDATE rollup_watermark SET through_rowid = ?1");
+      clamp.bind(1, last);
+      if (!clamp.ok() || clamp.step() != SQLITE_DONE)
+        return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+      spdlog::warn("the rollup watermark ({}) was past the last raw event ({}): the events were "
+                   "renumbered or removed outside the daemon; it now follows the last event (the "
+                   "stored rollups are taken to hold every event there is)",
+                   was, last);
+    }
+  }
   Statement count(db,
                   "SELECT COUNT(*) FROM events WHERE rowid > (SELECT through_rowid FROM "
                   "rollup_watermark)");

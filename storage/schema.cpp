@@ -277,13 +277,13 @@ CREATE TABLE rollup_daily_dim_rows (
   cache_write_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, gpu_micros INTEGER NOT NULL,
   cost_nanos INTEGER NOT NULL, unpriced_requests INTEGER NOT NULL,
   value_units_nanos INTEGER NOT NULL, revenue_nanos INTEGER NOT NULL,
-  PRIMARY KEY (day_local, dimension, value)
+  PRIMARY KEY (dimension, day_local, value)
 ) WITHOUT ROWID;
 INSERT INTO rollup_daily_dim_rows
 SELECT day_local, d.name,
        CASE d.name WHEN 'feature' THEN feature WHEN 'team' THEN team WHEN 'customer' THEN customer
          WHEN 'model' THEN model WHEN 'provider' THEN provider WHEN 'region' THEN region
-         ELSE priority END,
+         WHEN 'priority' THEN priority END,
        SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_tokens),
        SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos),
        SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END), SUM(value_units_nanos),
@@ -298,7 +298,7 @@ UNION ALL
 SELECT day_local, d.name,
        CASE d.name WHEN 'feature' THEN feature WHEN 'team' THEN team WHEN 'customer' THEN customer
          WHEN 'model' THEN model WHEN 'provider' THEN provider WHEN 'region' THEN region
-         ELSE priority END,
+         WHEN 'priority' THEN priority END,
        requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros,
        cost_nanos, CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END, value_units_nanos,
        revenue_nanos

@@ -198,6 +198,9 @@ def main():
                 print("FAILED at kill %d (seed %d); the ledger is kept in %s" % (n, args.seed, d.dir))
                 d.own_dir = False
                 return 1
+        if args.kills >= 5 and unflushed_kills == 0:
+            print("FAILED: no kill left events past the rollup watermark: recovery was never exercised")
+            return 1
         print("crash loop: %d kills in %.0f s, %d acknowledged events, none lost or doubled; rollups, "
               "charges and budget spend equal the raw events after every restart; %d kills "
               "left events past the rollup watermark, rolled up at the next start" % (

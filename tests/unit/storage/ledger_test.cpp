@@ -225,10 +225,15 @@ TEST_CASE("a failed commit stores nothing of the batch and reports storage_unava
                          nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
   }
-  auto failed = submit_and_wait(*l.value(), {make("good", 10), make("bad", 20)});
+  auto caller_priced = [](UsageEvent e) {  // a charge line each, so charges are rolled back too
+    e.priced_by = PricedBy::kCaller;
+    return e;
+  };
+  auto failed =
+      submit_and_wait(*l.value(), {caller_priced(make("good", 10)), caller_priced(make("bad", 20))});
   CHECK(failed.status.code_name() == "storage_unavailable");
   CHECK(failed.status.message().find("disk on fire") != std::string::npos);
-  auto after = submit_and_wait(*l.value(), {make("later", 100)});
+  auto after = submit_and_wait(*l.value(), {caller_priced(make("later", 100))});
   CHECK(after.status.ok());
   l.value()->stop();
   CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM events WHERE event_id = 'good'") ==
@@ -237,6 +242,68 @@ TEST_CASE("a failed commit stores nothing of the batch and reports storage_unava
   // The failed commit's rows were in the rollup buffer: the flush rolled up from the raw events.
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 101);
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(events) FROM rollup_daily_rows") == 2);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM charges_daily_rows") == 100);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM event_charges") == 0);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_daily_dim_rows "
+                                         "WHERE dimension = 'customer'") == 101);
+}
+
+TEST_CASE("a rollup flush that fails keeps its rows and a later one writes them once") {
+  testing::TempDir dir;
+  auto o = options(dir);
+  o.rollup_flush_interval_ms = 20;
+  auto l = Ledger::open(o, [] { return kNow; });
+  REQUIRE(l.ok());
+  const std::string db = dir.file("ledger.db");
+  auto with_sql = [&](const char* sql) {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+    sqlite3_busy_timeout(raw, 5000);
+    REQUIRE(exec_sql(raw, sql).ok());
+    sqlite3_close(raw);
+  };
+  with_sql("CREATE TRIGGER no_room BEFORE INSERT ON rollup_daily_rows "
+           "BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+  UsageEvent e = make("f1", 7);
+  e.priced_by = PricedBy::kCaller;
+  REQUIRE(submit_and_wait(*l.value(), {e}).status.ok());
+  for (int i = 0; i < 100 && l.value()->rollup_flushes().failures == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(l.value()->rollup_flushes().failures >= 1);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows") == 0);  // rolled back whole
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 7);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM charges_daily") == 7);
+  with_sql("DROP TRIGGER no_room");
+  for (int i = 0; i < 200 && l.value()->rollup_flushes().interval == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(l.value()->rollup_flushes().interval == 1);
+  l.value()->stop();
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 7);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 7);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM charges_daily") == 7);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily_dim WHERE dimension = 'feature'") ==
+        7);
+}
+
+TEST_CASE("a watermark left past the last event (events removed by hand) follows it at open") {
+  testing::TempDir dir;
+  const std::string db = dir.file("ledger.db");
+  {
+    auto l = Ledger::open(options(dir), [] { return kNow; });
+    REQUIRE(l.ok());
+    REQUIRE(submit_and_wait(*l.value(), {make("a", 1), make("b", 2), make("c", 4)}).status.ok());
+  }
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+  REQUIRE(exec_sql(raw, "DELETE FROM events WHERE event_id IN ('b', 'c')").ok());
+  sqlite3_close(raw);
+  auto l = Ledger::open(options(dir), [] { return kNow; });
+  REQUIRE(l.ok());
+  CHECK(query_int(db, "SELECT through_rowid FROM rollup_watermark") == 1);
+  REQUIRE(submit_and_wait(*l.value(), {make("d", 8)}).status.ok());
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 15);  // seen, not hidden
+  l.value()->stop();
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 15);
 }
 
 TEST_CASE("no day sum can wrap: an event that would pass int64 is refused, alone") {
