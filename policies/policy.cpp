@@ -17,15 +17,34 @@ bool glob_match(const std::string& pattern, std::string_view value) {
 
 }  // namespace
 
+void Matcher::index() {
+  dim_ = find_dimension(field);
+  exact_.clear();
+  prefixes_.clear();
+  for (const auto& p : patterns)
+    if (!p.empty() && p.back() == '*')
+      prefixes_.push_back(p.substr(0, p.size() - 1));
+    else
+      exact_.insert(p);
+  indexed_ = true;
+}
+
 bool Matcher::matches(const Dimensions& d) const {
   std::optional<std::string_view> value;
-  if (const Dimension* dim = find_dimension(field))
+  const Dimension* dim = indexed_ ? dim_ : find_dimension(field);
+  if (dim)
     value = value_of(*dim, d);
   else if (auto key = tag_key(field))
     value = tag_value(d, *key);
   if (!value) return false;  // an absent tag matches nothing
-  for (const auto& p : patterns)
-    if (glob_match(p, *value)) return true;
+  if (!indexed_) {
+    for (const auto& p : patterns)
+      if (glob_match(p, *value)) return true;
+    return false;
+  }
+  if (exact_.find(*value) != exact_.end()) return true;
+  for (const auto& prefix : prefixes_)
+    if (value->substr(0, prefix.size()) == prefix) return true;
   return false;
 }
 

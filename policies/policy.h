@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -18,9 +20,27 @@ namespace tollgate {
 
 // One `match` key: a field and the values it accepts ("*" at the end is a prefix glob).
 struct Matcher {
+  Matcher() = default;
+  Matcher(std::string f, std::vector<std::string> p) : field(std::move(f)), patterns(std::move(p)) {
+    index();
+  }
   std::string field;  // a name of kDimensions, or tag:<key>
   std::vector<std::string> patterns;
   bool matches(const Dimensions& d) const;
+  // Once the patterns are set (the policies loader calls it): exact values in a hash set,
+  // prefixes apart, the dimension resolved, so a budget matching 100 features costs one lookup,
+  // not 100 comparisons, per new dimension set. Without it matches() scans the patterns.
+  void index();
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  bool indexed_ = false;
+  const Dimension* dim_ = nullptr;
+  std::unordered_set<std::string, Hash, std::equal_to<>> exact_;
+  std::vector<std::string> prefixes_;  // without their "*"
 };
 
 enum class Period { kDay, kWeek, kMonth };

@@ -53,7 +53,10 @@ void read_match(YamlReader& r, const YAML::Node& n, Budget& b) {
       }
       m.patterns.push_back(p);
     }
-    if (!m.patterns.empty()) b.match.push_back(std::move(m));
+    if (!m.patterns.empty()) {
+      m.index();
+      b.match.push_back(std::move(m));
+    }
   }
 }
 
