@@ -14,11 +14,10 @@ void RecentSpend::add(const std::string& key, const std::function<Dimensions()>&
                       int64_t nanos) {
   auto& minute = minutes_[ts / 60'000];
   auto it = minute.find(key);
-  if (it == minute.end()) {
-    it = minute.emplace(key, std::pair{dims(), int64_t{0}}).first;
-    if (++entries_ > max_entries_) shed();
-  }
+  const bool added = it == minute.end();
+  if (added) it = minute.emplace(key, std::pair{dims(), int64_t{0}}).first;
   it->second.second = saturating_add(it->second.second, nanos);
+  if (added && ++entries_ > max_entries_) shed();  // last: it may drop this very entry
 }
 
 void RecentSpend::shed() {
