@@ -30,10 +30,8 @@ reporting: {currency: USD, fx: {CNY: {rate: 0.1389}}}
 prices_file: prices.yaml
 policies_file: policies.yaml
 YAML
-build/tollgate serve --config "$work/tollgate.yaml" 2>"$work/log" &
-pid=$!
-for _ in $(seq 100); do grep -q "listening on" "$work/log" && break; sleep 0.05; done
-port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$work/log")
+. bench/load_lib.sh
+start_daemon
 step=1000000
 done_n=0
 while [ "$done_n" -lt $((2 * N)) ]; do
