@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
   const long long per_day = argc > 2 ? std::atoll(argv[2]) : 10'000'000;
   std::remove(argv[1]);
   sqlite3* db = nullptr;
-  if (sqlite3_open(argv[1], &db) != SQLITE_OK || !tollgate::migrate(db).ok()) return 1;
+  // Written as schema 9 (text dimensions), then migrated as an upgrade stores them (ids).
+  if (sqlite3_open(argv[1], &db) != SQLITE_OK || !tollgate::migrate(db, 9).ok()) return 1;
   tollgate::exec_sql(db, "PRAGMA journal_mode=WAL");
   tollgate::Statement insert(db, R"sql(
 INSERT INTO rollup_15m_rows (bucket_ms, day_local, feature, team, customer, tags, provider, model,
@@ -83,6 +84,10 @@ VALUES (?1, ?2, ?3, ?4, '', '{}', 'p', ?5, 'eu', 'standard', 'ok', 'price_book',
     std::fprintf(stderr, "per-dimension rollups: %s\n", s.message().c_str());
     return 1;
   }
+  if (const tollgate::Status s = tollgate::migrate(db); !s.ok()) {
+    std::fprintf(stderr, "migration: %s\n", s.message().c_str());
+    return 1;
+  }
   double load = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("rollups: %lld rows for 8 days of %lld events/day (built in %.1f s)\n", rows, per_day,
               load);
@@ -103,7 +108,7 @@ VALUES (?1, ?2, ?3, ?4, '', '{}', 'p', ?5, 'eu', 'standard', 'ok', 'price_book',
     // Reference: the same grouping over the 15-minute buckets (what the report would cost
     // without daily rollups), the days chosen by the buckets' key (bucket_ms, the first column;
     // the benchmark's days are UTC days).
-    std::string sql = "SELECT day_local, " + d + ", SUM(cost_nanos) FROM rollup_15m_rows WHERE bucket_ms >= " +
+    std::string sql = "SELECT day_local, " + d + ", SUM(cost_nanos) FROM rollup_15m WHERE bucket_ms >= " +
                       std::to_string((day - 7) * 86'400'000) + " AND bucket_ms < " +
                       std::to_string((day + 1) * 86'400'000) + " GROUP BY day_local, " + d;
     start = std::chrono::steady_clock::now();

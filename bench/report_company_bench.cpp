@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
   std::remove(argv[1]);
   tollgate::configure_sqlite();
   sqlite3* db = nullptr;
-  if (sqlite3_open(argv[1], &db) != SQLITE_OK || !tollgate::migrate(db).ok()) return 1;
+  // Written as schema 9 (text dimensions), then migrated as an upgrade stores them (ids).
+  if (sqlite3_open(argv[1], &db) != SQLITE_OK || !tollgate::migrate(db, 9).ok()) return 1;
   tollgate::exec_sql(db, "PRAGMA journal_mode=OFF");
   tollgate::exec_sql(db, "PRAGMA synchronous=OFF");
   tollgate::exec_sql(db, "PRAGMA cache_size=-262144");
@@ -83,6 +84,10 @@ ON CONFLICT DO UPDATE SET events = events + 1, requests = requests + 1,
     return 1;
   }
   tollgate::exec_sql(db, "COMMIT");
+  if (const tollgate::Status s = tollgate::migrate(db); !s.ok()) {
+    std::fprintf(stderr, "migration: %s\n", s.message().c_str());
+    return 1;
+  }
   tollgate::Statement rows(db, "SELECT COUNT(*) FROM rollup_daily_rows");
   rows.step();
   std::printf("ledger: %lld events in one day, %lld full daily rollup rows (built in %.1f s)\n", n,
@@ -101,7 +106,7 @@ ON CONFLICT DO UPDATE SET events = events + 1, requests = requests + 1,
     }
     start = std::chrono::steady_clock::now();
     tollgate::Statement ref(db, std::string("SELECT day_local, ") + dim +
-                                    ", SUM(cost_nanos) FROM rollup_daily_rows WHERE day_local "
+                                    ", SUM(cost_nanos) FROM rollup_daily WHERE day_local "
                                     "BETWEEN '2026-11-13' AND '2026-11-20' GROUP BY day_local, " +
                                     dim);
     long long ref_rows = 0;

@@ -17,8 +17,9 @@ constexpr EpochMs kBucketMs = 15 * 60 * 1000;
 
 // The upserts of a flush: the stored rows are added into. ?1 is the bucket (unused for days).
 #define TOLLGATE_ROLLUP_COLUMNS                                                             \
-  "day_local, feature, team, customer, tags, provider, model, region, priority, status, "   \
-  "priced_by, currency, events, requests, input_tokens, cached_input_tokens, "              \
+  "day_local, feature_id, team_id, customer_id, tags_id, provider_id, model_id, region_id, " \
+  "priority_id, status_id, priced_by_id, currency_id, events, requests, input_tokens, "     \
+  "cached_input_tokens, "                                                                   \
   "cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos, "               \
   "value_units_nanos, revenue_nanos, reasoning_tokens"
 #define TOLLGATE_ROLLUP_VALUES \
@@ -42,11 +43,16 @@ const char* kUpsert15m = "INSERT INTO rollup_15m_rows (bucket_ms, " TOLLGATE_ROL
 const char* kUpsertDaily = "INSERT INTO rollup_daily_rows (" TOLLGATE_ROLLUP_COLUMNS
                            ") VALUES (" TOLLGATE_ROLLUP_VALUES TOLLGATE_ROLLUP_ADD;
 
-// The raw events past the watermark, rolled up with the same keys and sums as the buffer. The
-// WHERE clause also keeps SQLite from reading ON CONFLICT as a join constraint.
+// The raw events past the watermark, rolled up with the same keys and sums as the buffer, their
+// strings as dim_values ids (kAddDimValues adds the new ones first). The WHERE clause also keeps
+// SQLite from reading ON CONFLICT as a join constraint.
+#define TOLLGATE_ID(column) "(SELECT id FROM dim_values WHERE value = " column ")"
 #define TOLLGATE_PAST_WATERMARK                                                                 \
-  "day_local, feature, team, customer, tags, provider, model, region, priority, status, "      \
-  "priced_by, currency, COUNT(*), SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), " \
+  "day_local, " TOLLGATE_ID("feature") ", " TOLLGATE_ID("team") ", " TOLLGATE_ID("customer")    \
+  ", " TOLLGATE_ID("tags") ", " TOLLGATE_ID("provider") ", " TOLLGATE_ID("model") ", "          \
+  TOLLGATE_ID("region") ", " TOLLGATE_ID("priority") ", " TOLLGATE_ID("status") ", "            \
+  TOLLGATE_ID("priced_by") ", " TOLLGATE_ID("currency") ", "                                    \
+  "COUNT(*), SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), "                      \
   "SUM(cache_write_tokens), SUM(output_tokens), SUM(gpu_micros), SUM(egress_bytes), "           \
   "SUM(cost_nanos), SUM(value_units_nanos), SUM(revenue_nanos), SUM(reasoning_tokens) "         \
   "FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark) GROUP BY "           \
@@ -59,6 +65,16 @@ const char* kRollUp15m = "INSERT INTO rollup_15m_rows (bucket_ms, " TOLLGATE_ROL
                          ", " TOLLGATE_BUCKET TOLLGATE_ROLLUP_ADD;
 const char* kRollUpDaily = "INSERT INTO rollup_daily_rows (" TOLLGATE_ROLLUP_COLUMNS
                            ") SELECT " TOLLGATE_PAST_WATERMARK TOLLGATE_ROLLUP_ADD;
+#define TOLLGATE_TAIL(column) \
+  "SELECT " column " FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark)"
+const char* kAddDimValues =
+    "INSERT OR IGNORE INTO dim_values (value) " TOLLGATE_TAIL("feature") " UNION "
+    TOLLGATE_TAIL("team") " UNION " TOLLGATE_TAIL("customer") " UNION " TOLLGATE_TAIL("tags")
+    " UNION " TOLLGATE_TAIL("provider") " UNION " TOLLGATE_TAIL("model") " UNION "
+    TOLLGATE_TAIL("region") " UNION " TOLLGATE_TAIL("priority") " UNION " TOLLGATE_TAIL("status")
+    " UNION " TOLLGATE_TAIL("priced_by") " UNION " TOLLGATE_TAIL("currency");
+#undef TOLLGATE_TAIL
+#undef TOLLGATE_ID
 // A charges row, its price taken from charge_prices (?8); the lo/hi ranges widen on conflict.
 #define TOLLGATE_CHARGE_COLUMNS                                                                 \
   "INSERT INTO charges_daily_rows (day_local, provider, model, region, feature, team, "          \
@@ -95,19 +111,26 @@ const char* kDimSums[] = {"requests",       "input_tokens",   "cached_input_toke
                           "cost_nanos",     "unpriced_requests", "value_units_nanos",
                           "revenue_nanos"};
 
-std::string dim_add() {
-  std::string add = " ON CONFLICT DO UPDATE SET ";
-  for (size_t i = 0; i < 10; ++i)
-    add += std::string(i ? ", " : "") + kDimSums[i] + " = " + kDimSums[i] + " + excluded." + kDimSums[i];
+const std::string& dim_add() {
+  static const std::string add = [] {
+    std::string sql = " ON CONFLICT DO UPDATE SET ";
+    for (size_t i = 0; i < 10; ++i)
+      sql += std::string(i ? ", " : "") + kDimSums[i] + " = " + kDimSums[i] + " + excluded." +
+             kDimSums[i];
+    return sql;
+  }();
   return add;
 }
 
 // The upsert of one rollup_daily_dim_rows row (?1 day, ?2 dimension, ?3 value, ?4.. the sums).
-std::string upsert_dim_sql() {
-  std::string sql = "INSERT INTO rollup_daily_dim_rows (day_local, dimension, value";
-  for (const char* s : kDimSums) sql += std::string(", ") + s;
-  sql += ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
-  return sql + dim_add();
+const std::string& upsert_dim_sql() {
+  static const std::string upsert = [] {
+    std::string sql = "INSERT INTO rollup_daily_dim_rows (day_local, dimension, value";
+    for (const char* s : kDimSums) sql += std::string(", ") + s;
+    sql += ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+    return sql + dim_add();
+  }();
+  return upsert;
 }
 
 // The raw events past the watermark, by day and value of every dimension (rollup_dimensions, as
@@ -133,13 +156,6 @@ const char* kDropRolledCharges =
 #undef TOLLGATE_ROLLUP_ADD
 #undef TOLLGATE_PAST_WATERMARK
 #undef TOLLGATE_BUCKET
-
-Status run(sqlite3* db, const char* sql) {
-  Statement st(db, sql);
-  if (!st.ok()) return Status::error(Code::kStorageError, st.error());
-  if (st.step() != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
-  return {};
-}
 
 }  // namespace
 
@@ -266,28 +282,58 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency) {
     return Status::error(Code::kStorageError,
                          m15.error() + daily.error() + charge.error() + dim.error());
   Status s = exec_sql(db, "BEGIN IMMEDIATE");
-  // In the tables' key order, so consecutive upserts land on the same pages.
-  auto in_key_order = [this](const auto& rows, bool bucket_first) {
+  // The rollup tables hold dim_values ids (schema 10): those of this buffer's names, added when
+  // new, inside this transaction (so a failed flush leaves no id behind).
+  std::vector<int64_t> stored_ids(names_.size(), 0);
+  int64_t currency_id = 0;
+  if (s.ok()) {
+    Statement find(db, "SELECT id FROM dim_values WHERE value = ?1"),
+        add(db, "INSERT INTO dim_values (value) VALUES (?1)");
+    if (!find.ok() || !add.ok()) s = Status::error(Code::kStorageError, find.error() + add.error());
+    auto resolve = [&](std::string_view value, int64_t& id) {
+      if (id != 0 || !s.ok()) return;
+      find.bind(1, value);
+      int rc = find.step();
+      if (rc == SQLITE_ROW) id = find.column_int(0);
+      find.reset();
+      if (rc == SQLITE_ROW) return;
+      add.bind(1, value);
+      rc = add.step();
+      add.reset();
+      if (rc == SQLITE_DONE) id = sqlite3_last_insert_rowid(db);
+      else s = Status::error(Code::kStorageError, sqlite3_errmsg(db));
+    };
+    for (const auto& [key, sums] : m15_)  // the day (ids[0]) stays text
+      for (int i = 1; i < 11; ++i) resolve(name(key.ids[i]), stored_ids[key.ids[i]]);
+    resolve(currency, currency_id);
+  }
+  // In the tables' key order, so consecutive upserts land on the same pages: the rollups by
+  // day text then ids, the other tables by text.
+  auto in_key_order = [&](const auto& rows, bool bucket_first, bool by_stored_id) {
     std::vector<const typename std::decay_t<decltype(rows)>::value_type*> sorted;
     sorted.reserve(rows.size());
     for (const auto& row : rows) sorted.push_back(&row);
-    std::sort(sorted.begin(), sorted.end(), [this, bucket_first](const auto* a, const auto* b) {
+    std::sort(sorted.begin(), sorted.end(), [&](const auto* a, const auto* b) {
       if (bucket_first && a->first.bucket != b->first.bucket)
         return a->first.bucket < b->first.bucket;
-      for (int i = 0; i < 11; ++i)
-        if (a->first.ids[i] != b->first.ids[i]) return name(a->first.ids[i]) < name(b->first.ids[i]);
+      for (int i = 0; i < 11; ++i) {
+        const uint32_t x = a->first.ids[i], y = b->first.ids[i];
+        if (x == y) continue;
+        if (by_stored_id && i > 0) return stored_ids[x] < stored_ids[y];
+        return name(x) < name(y);
+      }
       return a->first.bucket < b->first.bucket;
     });
     return sorted;
   };
   auto write = [&](Statement& st, const Rows& rows) {
-    const auto sorted = in_key_order(rows, true);
+    const auto sorted = in_key_order(rows, true, true);
     for (const auto* row : sorted) {
       const Key& k = row->first;
       const RollupSums& r = row->second;
-      st.bind(1, k.bucket);
-      for (int i = 0; i < 11; ++i) st.bind(2 + i, name(k.ids[i]));
-      st.bind(13, currency).bind(14, r.events).bind(15, r.requests);
+      st.bind(1, k.bucket).bind(2, name(k.ids[0]));
+      for (int i = 1; i < 11; ++i) st.bind(2 + i, stored_ids[k.ids[i]]);
+      st.bind(13, currency_id).bind(14, r.events).bind(15, r.requests);
       st.bind(16, r.input).bind(17, r.cached).bind(18, r.cache_write).bind(19, r.output);
       st.bind(20, r.gpu).bind(21, r.egress).bind(22, r.cost).bind(23, r.value_units);
       st.bind(24, r.revenue).bind(25, r.reasoning);
@@ -298,7 +344,7 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency) {
     return Status();
   };
   auto write_charges = [&]() {
-    for (const auto* row : in_key_order(charges_, false)) {
+    for (const auto* row : in_key_order(charges_, false, false)) {
       const Key& k = row->first;
       const ChargeSums& c = row->second;
       for (int i = 0; i < 7; ++i) charge.bind(1 + i, name(k.ids[i]));
@@ -316,7 +362,7 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency) {
     return Status();
   };
   auto write_dims = [&]() {
-    for (const auto* row : in_key_order(dims_, true)) {  // by dimension, then day and value
+    for (const auto* row : in_key_order(dims_, true, false)) {  // by dimension, then day and value
       const Key& k = row->first;
       dim.bind(1, name(k.ids[0])).bind(2, std::string_view(kDimensionColumns[k.bucket]));
       dim.bind(3, name(k.ids[1]));
@@ -331,8 +377,8 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency) {
   if (s.ok()) s = write(daily, daily_);
   if (s.ok()) s = write_charges();
   if (s.ok()) s = write_dims();
-  if (s.ok()) s = run(db, kMoveWatermark);
-  if (s.ok()) s = run(db, kDropRolledCharges);
+  if (s.ok()) s = exec_sql(db, kMoveWatermark);
+  if (s.ok()) s = exec_sql(db, kDropRolledCharges);
   if (s.ok()) s = exec_sql(db, "COMMIT");
   if (!s.ok()) {
     exec_sql(db, "ROLLBACK");
@@ -379,12 +425,13 @@ Result<int64_t> roll_up_past_watermark(sqlite3* db) {
   count = Statement();
   if (n == 0) return n;
   Status s = exec_sql(db, "BEGIN IMMEDIATE");
-  if (s.ok()) s = run(db, kRollUp15m);
-  if (s.ok()) s = run(db, kRollUpDaily);
-  if (s.ok()) s = run(db, kRollUpCharges);
-  if (s.ok()) s = run(db, (kRollUpDims + dim_add()).c_str());
-  if (s.ok()) s = run(db, kMoveWatermark);
-  if (s.ok()) s = run(db, kDropRolledCharges);
+  if (s.ok()) s = exec_sql(db, kAddDimValues);
+  if (s.ok()) s = exec_sql(db, kRollUp15m);
+  if (s.ok()) s = exec_sql(db, kRollUpDaily);
+  if (s.ok()) s = exec_sql(db, kRollUpCharges);
+  if (s.ok()) s = exec_sql(db, kRollUpDims + dim_add());
+  if (s.ok()) s = exec_sql(db, kMoveWatermark);
+  if (s.ok()) s = exec_sql(db, kDropRolledCharges);
   if (s.ok()) s = exec_sql(db, "COMMIT");
   if (!s.ok()) {
     exec_sql(db, "ROLLBACK");

@@ -305,6 +305,167 @@ SELECT day_local, d.name,
 FROM events, rollup_dimensions d
 WHERE events.rowid > (SELECT through_rowid FROM rollup_watermark);
 )sql",
+    // 10: the rollups' dimensions dictionary-encoded. At a company's cardinality a 15-minute or
+    //    daily rollup row is nearly one per event, and its eleven dimension strings were ~120 of
+    //    its ~180 bytes; every distinct string is now one row of dim_values and the rollups hold
+    //    its id (1-2 bytes). The views rollup_15m and rollup_daily still show the strings, so
+    //    every reader sees the same columns. The day stays text: readers range over it.
+    R"sql(
+CREATE TABLE dim_values (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
+INSERT INTO dim_values (value)
+SELECT feature FROM rollup_daily_rows
+UNION SELECT team FROM rollup_daily_rows
+UNION SELECT customer FROM rollup_daily_rows
+UNION SELECT tags FROM rollup_daily_rows
+UNION SELECT provider FROM rollup_daily_rows
+UNION SELECT model FROM rollup_daily_rows
+UNION SELECT region FROM rollup_daily_rows
+UNION SELECT priority FROM rollup_daily_rows
+UNION SELECT status FROM rollup_daily_rows
+UNION SELECT priced_by FROM rollup_daily_rows
+UNION SELECT currency FROM rollup_daily_rows
+UNION SELECT feature FROM rollup_15m_rows
+UNION SELECT team FROM rollup_15m_rows
+UNION SELECT customer FROM rollup_15m_rows
+UNION SELECT tags FROM rollup_15m_rows
+UNION SELECT provider FROM rollup_15m_rows
+UNION SELECT model FROM rollup_15m_rows
+UNION SELECT region FROM rollup_15m_rows
+UNION SELECT priority FROM rollup_15m_rows
+UNION SELECT status FROM rollup_15m_rows
+UNION SELECT priced_by FROM rollup_15m_rows
+UNION SELECT currency FROM rollup_15m_rows;
+DROP VIEW daily_costs;
+DROP VIEW rollup_15m;
+DROP VIEW rollup_daily;
+CREATE TABLE rollup_15m_v10 (
+  bucket_ms INTEGER NOT NULL, day_local TEXT NOT NULL,
+  feature_id INTEGER NOT NULL, team_id INTEGER NOT NULL, customer_id INTEGER NOT NULL,
+  tags_id INTEGER NOT NULL, provider_id INTEGER NOT NULL, model_id INTEGER NOT NULL,
+  region_id INTEGER NOT NULL, priority_id INTEGER NOT NULL, status_id INTEGER NOT NULL,
+  priced_by_id INTEGER NOT NULL, currency_id INTEGER NOT NULL,
+  events INTEGER NOT NULL, requests INTEGER NOT NULL,
+  input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,
+  cache_write_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+  gpu_micros INTEGER NOT NULL, egress_bytes INTEGER NOT NULL, cost_nanos INTEGER NOT NULL,
+  value_units_nanos INTEGER NOT NULL, revenue_nanos INTEGER NOT NULL,
+  reasoning_tokens INTEGER NOT NULL,
+  PRIMARY KEY (bucket_ms, feature_id, team_id, customer_id, tags_id, provider_id, model_id,
+               region_id, priority_id, status_id, priced_by_id, currency_id)
+) WITHOUT ROWID;
+INSERT INTO rollup_15m_v10
+SELECT bucket_ms, day_local,
+       (SELECT id FROM dim_values WHERE value = feature),
+       (SELECT id FROM dim_values WHERE value = team),
+       (SELECT id FROM dim_values WHERE value = customer),
+       (SELECT id FROM dim_values WHERE value = tags),
+       (SELECT id FROM dim_values WHERE value = provider),
+       (SELECT id FROM dim_values WHERE value = model),
+       (SELECT id FROM dim_values WHERE value = region),
+       (SELECT id FROM dim_values WHERE value = priority),
+       (SELECT id FROM dim_values WHERE value = status),
+       (SELECT id FROM dim_values WHERE value = priced_by),
+       (SELECT id FROM dim_values WHERE value = currency),
+       events, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
+       gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens
+FROM rollup_15m_rows ORDER BY 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13;
+DROP TABLE rollup_15m_rows;
+ALTER TABLE rollup_15m_v10 RENAME TO rollup_15m_rows;
+CREATE TABLE rollup_daily_v10 (
+  day_local TEXT NOT NULL,
+  feature_id INTEGER NOT NULL, team_id INTEGER NOT NULL, customer_id INTEGER NOT NULL,
+  tags_id INTEGER NOT NULL, provider_id INTEGER NOT NULL, model_id INTEGER NOT NULL,
+  region_id INTEGER NOT NULL, priority_id INTEGER NOT NULL, status_id INTEGER NOT NULL,
+  priced_by_id INTEGER NOT NULL, currency_id INTEGER NOT NULL,
+  events INTEGER NOT NULL, requests INTEGER NOT NULL,
+  input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,
+  cache_write_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+  gpu_micros INTEGER NOT NULL, egress_bytes INTEGER NOT NULL, cost_nanos INTEGER NOT NULL,
+  value_units_nanos INTEGER NOT NULL, revenue_nanos INTEGER NOT NULL,
+  reasoning_tokens INTEGER NOT NULL,
+  PRIMARY KEY (day_local, feature_id, team_id, customer_id, tags_id, provider_id, model_id,
+               region_id, priority_id, status_id, priced_by_id, currency_id)
+) WITHOUT ROWID;
+INSERT INTO rollup_daily_v10
+SELECT day_local,
+       (SELECT id FROM dim_values WHERE value = feature),
+       (SELECT id FROM dim_values WHERE value = team),
+       (SELECT id FROM dim_values WHERE value = customer),
+       (SELECT id FROM dim_values WHERE value = tags),
+       (SELECT id FROM dim_values WHERE value = provider),
+       (SELECT id FROM dim_values WHERE value = model),
+       (SELECT id FROM dim_values WHERE value = region),
+       (SELECT id FROM dim_values WHERE value = priority),
+       (SELECT id FROM dim_values WHERE value = status),
+       (SELECT id FROM dim_values WHERE value = priced_by),
+       (SELECT id FROM dim_values WHERE value = currency),
+       events, requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
+       gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens
+FROM rollup_daily_rows ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12;
+DROP TABLE rollup_daily_rows;
+ALTER TABLE rollup_daily_v10 RENAME TO rollup_daily_rows;
+CREATE VIEW rollup_15m AS
+SELECT r.bucket_ms, r.day_local,
+       fe0.value AS feature, te1.value AS team, cu2.value AS customer, ta3.value AS tags,
+       pr4.value AS provider, mo5.value AS model, re6.value AS region, pr7.value AS priority,
+       st8.value AS status, pr9.value AS priced_by, cu10.value AS currency,
+       r.events, r.requests, r.input_tokens, r.cached_input_tokens, r.cache_write_tokens,
+       r.output_tokens, r.gpu_micros, r.egress_bytes, r.cost_nanos, r.value_units_nanos,
+       r.revenue_nanos, r.reasoning_tokens
+FROM rollup_15m_rows r
+JOIN dim_values fe0 ON fe0.id = r.feature_id
+JOIN dim_values te1 ON te1.id = r.team_id
+JOIN dim_values cu2 ON cu2.id = r.customer_id
+JOIN dim_values ta3 ON ta3.id = r.tags_id
+JOIN dim_values pr4 ON pr4.id = r.provider_id
+JOIN dim_values mo5 ON mo5.id = r.model_id
+JOIN dim_values re6 ON re6.id = r.region_id
+JOIN dim_values pr7 ON pr7.id = r.priority_id
+JOIN dim_values st8 ON st8.id = r.status_id
+JOIN dim_values pr9 ON pr9.id = r.priced_by_id
+JOIN dim_values cu10 ON cu10.id = r.currency_id
+UNION ALL
+SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, customer, tags,
+       provider, model, region, priority, status, priced_by, currency, 1, requests, input_tokens,
+       cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes,
+       cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens
+FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
+CREATE VIEW rollup_daily AS
+SELECT r.day_local,
+       fe0.value AS feature, te1.value AS team, cu2.value AS customer, ta3.value AS tags,
+       pr4.value AS provider, mo5.value AS model, re6.value AS region, pr7.value AS priority,
+       st8.value AS status, pr9.value AS priced_by, cu10.value AS currency,
+       r.events, r.requests, r.input_tokens, r.cached_input_tokens, r.cache_write_tokens,
+       r.output_tokens, r.gpu_micros, r.egress_bytes, r.cost_nanos, r.value_units_nanos,
+       r.revenue_nanos, r.reasoning_tokens
+FROM rollup_daily_rows r
+JOIN dim_values fe0 ON fe0.id = r.feature_id
+JOIN dim_values te1 ON te1.id = r.team_id
+JOIN dim_values cu2 ON cu2.id = r.customer_id
+JOIN dim_values ta3 ON ta3.id = r.tags_id
+JOIN dim_values pr4 ON pr4.id = r.provider_id
+JOIN dim_values mo5 ON mo5.id = r.model_id
+JOIN dim_values re6 ON re6.id = r.region_id
+JOIN dim_values pr7 ON pr7.id = r.priority_id
+JOIN dim_values st8 ON st8.id = r.status_id
+JOIN dim_values pr9 ON pr9.id = r.priced_by_id
+JOIN dim_values cu10 ON cu10.id = r.currency_id
+UNION ALL
+SELECT day_local, feature, team, customer, tags, provider, model, region, priority, status,
+       priced_by, currency, 1, requests, input_tokens, cached_input_tokens, cache_write_tokens,
+       output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos,
+       reasoning_tokens
+FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
+CREATE VIEW daily_costs AS
+SELECT day_local, feature, team, customer, provider, model, region, priority,
+       SUM(requests) AS requests, SUM(input_tokens) AS input_tokens,
+       SUM(cached_input_tokens) AS cached_input_tokens,
+       SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
+       SUM(gpu_micros) / 1e6 AS gpu_seconds, SUM(cost_nanos) / 1e9 AS cost,
+       SUM(value_units_nanos) / 1e9 AS value_units, SUM(revenue_nanos) / 1e9 AS revenue
+FROM rollup_daily
+GROUP BY day_local, feature, team, customer, provider, model, region, priority;
+)sql",
 };
 
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);

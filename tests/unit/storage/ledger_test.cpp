@@ -505,8 +505,10 @@ TEST_CASE("events past the rollup watermark (an unclean stop) are rolled up at t
   sqlite3* raw = nullptr;
   REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
   REQUIRE(exec_sql(raw,
-                   "DELETE FROM rollup_15m_rows WHERE team = 'infra'; "
-                   "DELETE FROM rollup_daily_rows WHERE team = 'infra'; "
+                   "DELETE FROM rollup_15m_rows WHERE team_id = "
+                   "(SELECT id FROM dim_values WHERE value = 'infra'); "
+                   "DELETE FROM rollup_daily_rows WHERE team_id = "
+                   "(SELECT id FROM dim_values WHERE value = 'infra'); "
                    "UPDATE rollup_watermark SET through_rowid = (SELECT MIN(rowid) FROM events)")
               .ok());
   sqlite3_close(raw);
@@ -521,6 +523,6 @@ TEST_CASE("events past the rollup watermark (an unclean stop) are rolled up at t
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 30);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily_rows") == 30);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 30);
-  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows WHERE team = 'infra' AND "
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m WHERE team = 'infra' AND "
                       "bucket_ms = " + std::to_string(kNow + 3'600'000)) == 1);
 }

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <cstdio>
+
 #include "storage/report.h"
 #include "storage/sqlite_util.h"
 #include "tests/unit/support/temp_dir.h"
@@ -106,12 +108,15 @@ INSERT INTO rollup_daily (day_local, feature, team, customer, tags, provider, mo
   CHECK_FALSE(rows->at(0).priority.has_value());  // standard and batch
   // A charge written after the migration, the same day: itemised beside the old remainder.
   REQUIRE(exec_sql(db, R"sql(
-INSERT INTO rollup_daily_rows (day_local, feature, team, customer, tags, provider, model, region,
-  priority, status, priced_by, currency, events, requests, input_tokens, cached_input_tokens,
-  cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos,
-  revenue_nanos, reasoning_tokens) VALUES
-  ('2026-11-21', 'chat', 'cx', 'acme', '{}', 'p', 'm', '', 'critical', 'ok', 'caller', 'USD',
-   1, 1, 0, 0, 0, 0, 0, 0, 700, 0, 0, 0);
+INSERT OR IGNORE INTO dim_values (value) VALUES ('critical'), ('caller');
+INSERT INTO rollup_daily_rows
+SELECT '2026-11-21', f.id, t.id, c.id, g.id, p.id, m.id, r.id, pr.id, s.id, pb.id, cu.id,
+       1, 1, 0, 0, 0, 0, 0, 0, 700, 0, 0, 0
+FROM dim_values f, dim_values t, dim_values c, dim_values g, dim_values p, dim_values m,
+     dim_values r, dim_values pr, dim_values s, dim_values pb, dim_values cu
+WHERE f.value = 'chat' AND t.value = 'cx' AND c.value = 'acme' AND g.value = '{}'
+  AND p.value = 'p' AND m.value = 'm' AND r.value = '' AND pr.value = 'critical'
+  AND s.value = 'ok' AND pb.value = 'caller' AND cu.value = 'USD';
 INSERT INTO charges_daily_rows VALUES ('2026-11-21', 'p', 'm', '', 'chat', 'cx', 'caller',
   'caller-priced', 'caller-priced', 'USD', 1000000000, 0, 0, 0, 'acme', 'acme', 'critical',
   'critical', '{}', '{}', 1, 700);
@@ -163,5 +168,45 @@ INSERT INTO charges_daily VALUES
   CHECK_FALSE(rows->at(0).customer.has_value());  // acme and globex
   CHECK(*rows->at(0).priority == "batch");
   CHECK(*rows->at(1).customer == "acme");
+  sqlite3_close(db);
+}
+
+TEST_CASE("migration 10 stores the rollups' strings once: the views show the same rows") {
+  testing::TempDir dir;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.file("v9.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(migrate(db, 9).ok());
+  REQUIRE(exec_sql(db, R"sql(
+INSERT INTO rollup_15m_rows VALUES
+  (1795255200000, '2026-11-21', 'chat', 'cx', 'acme', '{"env":"prod"}', 'p', 'm', 'eu', 'batch',
+   'ok', 'price_book', 'USD', 2, 2, 100, 1, 0, 10, 0, 0, 5000, 0, 0, 0),
+  (1795256100000, '2026-11-21', 'search', 'cx', 'acme', '{}', 'p', 'm', '', 'standard', 'ok',
+   'unpriced', 'USD', 3, 3, 300, 0, 0, 30, 0, 0, 0, 0, 0, 4);
+INSERT INTO rollup_daily_rows SELECT day_local, feature, team, customer, tags, provider, model,
+  region, priority, status, priced_by, currency, events, requests, input_tokens,
+  cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos,
+  value_units_nanos, revenue_nanos, reasoning_tokens FROM rollup_15m_rows;
+)sql")
+              .ok());
+  const char* as_text =
+      "SELECT group_concat(feature || team || customer || tags || provider || model || region || "
+      "priority || status || priced_by || currency || events || cost_nanos || reasoning_tokens, "
+      "'|') FROM (SELECT * FROM %s ORDER BY feature)";
+  auto text = [&](const char* view) {
+    char sql[512];
+    std::snprintf(sql, sizeof sql, as_text, view);
+    Statement st(db, sql);
+    REQUIRE(st.ok());
+    REQUIRE(st.step() == SQLITE_ROW);
+    return st.column_text(0);
+  };
+  const std::string m15 = text("rollup_15m"), daily = text("rollup_daily");
+  CHECK(m15 == daily);
+  REQUIRE(migrate(db).ok());
+  CHECK(text("rollup_15m") == m15);
+  CHECK(text("rollup_daily") == daily);
+  CHECK(one(db, "SELECT COUNT(*) FROM dim_values") == 16);  // each distinct string once
+  CHECK(one(db, "SELECT typeof(customer_id) = 'integer' FROM rollup_daily_rows LIMIT 1") == 1);
+  CHECK(one(db, "SELECT SUM(requests) FROM daily_costs") == 5);
   sqlite3_close(db);
 }
