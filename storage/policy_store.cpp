@@ -185,8 +185,7 @@ Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string&
   Statement st(
       db,
       "SELECT day_local, feature, team, customer, tags, provider, model, region, priority, "
-      "SUM(cost_nanos) FROM rollup_daily WHERE day_local BETWEEN ?1 AND ?2 "
-      "GROUP BY day_local, feature, team, customer, tags, provider, model, region, priority");
+      "cost_nanos FROM rollup_daily WHERE day_local BETWEEN ?1 AND ?2");
   if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   st.bind(1, from).bind(2, to);
   return scan_costs(st, db, true, row);

@@ -35,7 +35,9 @@ Result<std::vector<AuditEntry>> read_audit(sqlite3* db, EpochMs since, int limit
 // 15-minute rollups with bucket start at or after `since` (ts = bucket start).
 Status scan_rollup_costs(sqlite3* db, EpochMs since,
                          const std::function<void(const SpendRow&)>& row);
-// Daily rollups of the local days from..to (YYYY-MM-DD, inclusive); ts is 0, day_local set.
+// Daily rollups of the local days from..to (YYYY-MM-DD, inclusive); ts is 0, day_local set. A
+// dimension set may come in several rows (by status and pricing, and its events not yet
+// flushed): callers add them up.
 Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string& to,
                         const std::function<void(const SpendRow&)>& row);
 

@@ -309,7 +309,9 @@ WHERE events.rowid > (SELECT through_rowid FROM rollup_watermark);
     //    daily rollup row is nearly one per event, and its eleven dimension strings were ~120 of
     //    its ~180 bytes; every distinct string is now one row of dim_values and the rollups hold
     //    its id (1-2 bytes). The views rollup_15m and rollup_daily still show the strings, so
-    //    every reader sees the same columns. The day stays text: readers range over it.
+    //    every reader sees the same columns. The day stays text: readers range over it. The
+    //    joins are LEFT JOINs on dim_values' key so SQLite leaves out those a query does not
+    //    read (a report by customer looks up one string per row, not eleven).
     R"sql(
 CREATE TABLE dim_values (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
 INSERT INTO dim_values (value)
@@ -406,24 +408,25 @@ DROP TABLE rollup_daily_rows;
 ALTER TABLE rollup_daily_v10 RENAME TO rollup_daily_rows;
 CREATE VIEW rollup_15m AS
 SELECT r.bucket_ms, r.day_local,
-       fe0.value AS feature, te1.value AS team, cu2.value AS customer, ta3.value AS tags,
-       pr4.value AS provider, mo5.value AS model, re6.value AS region, pr7.value AS priority,
-       st8.value AS status, pr9.value AS priced_by, cu10.value AS currency,
+       feature.value AS feature, team.value AS team, customer.value AS customer,
+       tags.value AS tags, provider.value AS provider, model.value AS model,
+       region.value AS region, priority.value AS priority, status.value AS status,
+       priced_by.value AS priced_by, currency.value AS currency,
        r.events, r.requests, r.input_tokens, r.cached_input_tokens, r.cache_write_tokens,
        r.output_tokens, r.gpu_micros, r.egress_bytes, r.cost_nanos, r.value_units_nanos,
        r.revenue_nanos, r.reasoning_tokens
 FROM rollup_15m_rows r
-JOIN dim_values fe0 ON fe0.id = r.feature_id
-JOIN dim_values te1 ON te1.id = r.team_id
-JOIN dim_values cu2 ON cu2.id = r.customer_id
-JOIN dim_values ta3 ON ta3.id = r.tags_id
-JOIN dim_values pr4 ON pr4.id = r.provider_id
-JOIN dim_values mo5 ON mo5.id = r.model_id
-JOIN dim_values re6 ON re6.id = r.region_id
-JOIN dim_values pr7 ON pr7.id = r.priority_id
-JOIN dim_values st8 ON st8.id = r.status_id
-JOIN dim_values pr9 ON pr9.id = r.priced_by_id
-JOIN dim_values cu10 ON cu10.id = r.currency_id
+LEFT JOIN dim_values feature ON feature.id = r.feature_id
+LEFT JOIN dim_values team ON team.id = r.team_id
+LEFT JOIN dim_values customer ON customer.id = r.customer_id
+LEFT JOIN dim_values tags ON tags.id = r.tags_id
+LEFT JOIN dim_values provider ON provider.id = r.provider_id
+LEFT JOIN dim_values model ON model.id = r.model_id
+LEFT JOIN dim_values region ON region.id = r.region_id
+LEFT JOIN dim_values priority ON priority.id = r.priority_id
+LEFT JOIN dim_values status ON status.id = r.status_id
+LEFT JOIN dim_values priced_by ON priced_by.id = r.priced_by_id
+LEFT JOIN dim_values currency ON currency.id = r.currency_id
 UNION ALL
 SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, customer, tags,
        provider, model, region, priority, status, priced_by, currency, 1, requests, input_tokens,
@@ -432,24 +435,25 @@ SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, c
 FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
 CREATE VIEW rollup_daily AS
 SELECT r.day_local,
-       fe0.value AS feature, te1.value AS team, cu2.value AS customer, ta3.value AS tags,
-       pr4.value AS provider, mo5.value AS model, re6.value AS region, pr7.value AS priority,
-       st8.value AS status, pr9.value AS priced_by, cu10.value AS currency,
+       feature.value AS feature, team.value AS team, customer.value AS customer,
+       tags.value AS tags, provider.value AS provider, model.value AS model,
+       region.value AS region, priority.value AS priority, status.value AS status,
+       priced_by.value AS priced_by, currency.value AS currency,
        r.events, r.requests, r.input_tokens, r.cached_input_tokens, r.cache_write_tokens,
        r.output_tokens, r.gpu_micros, r.egress_bytes, r.cost_nanos, r.value_units_nanos,
        r.revenue_nanos, r.reasoning_tokens
 FROM rollup_daily_rows r
-JOIN dim_values fe0 ON fe0.id = r.feature_id
-JOIN dim_values te1 ON te1.id = r.team_id
-JOIN dim_values cu2 ON cu2.id = r.customer_id
-JOIN dim_values ta3 ON ta3.id = r.tags_id
-JOIN dim_values pr4 ON pr4.id = r.provider_id
-JOIN dim_values mo5 ON mo5.id = r.model_id
-JOIN dim_values re6 ON re6.id = r.region_id
-JOIN dim_values pr7 ON pr7.id = r.priority_id
-JOIN dim_values st8 ON st8.id = r.status_id
-JOIN dim_values pr9 ON pr9.id = r.priced_by_id
-JOIN dim_values cu10 ON cu10.id = r.currency_id
+LEFT JOIN dim_values feature ON feature.id = r.feature_id
+LEFT JOIN dim_values team ON team.id = r.team_id
+LEFT JOIN dim_values customer ON customer.id = r.customer_id
+LEFT JOIN dim_values tags ON tags.id = r.tags_id
+LEFT JOIN dim_values provider ON provider.id = r.provider_id
+LEFT JOIN dim_values model ON model.id = r.model_id
+LEFT JOIN dim_values region ON region.id = r.region_id
+LEFT JOIN dim_values priority ON priority.id = r.priority_id
+LEFT JOIN dim_values status ON status.id = r.status_id
+LEFT JOIN dim_values priced_by ON priced_by.id = r.priced_by_id
+LEFT JOIN dim_values currency ON currency.id = r.currency_id
 UNION ALL
 SELECT day_local, feature, team, customer, tags, provider, model, region, priority, status,
        priced_by, currency, 1, requests, input_tokens, cached_input_tokens, cache_write_tokens,
