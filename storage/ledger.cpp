@@ -26,11 +26,13 @@ namespace {
 constexpr EpochMs kPruneEveryMs = 10 * 60 * 1000;
 constexpr int64_t kPruneChunk = 5000;
 
+// The strings are dim_values ids (schema 11; the view `events` shows them as text).
 const char* kInsertEvent = R"sql(
-INSERT OR IGNORE INTO events (event_id, ts_ms, day_local, feature, team, customer, tags, provider,
-  model, region, priority, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
-  requests, gpu_micros, egress_bytes, latency_ms, status, cost_nanos, currency, priced_by,
-  price_ref, value_units_nanos, revenue_nanos, reservation_id, received_ms, reasoning_tokens)
+INSERT OR IGNORE INTO event_rows (event_id, ts_ms, day_local, feature_id, team_id, customer_id,
+  tags_id, provider_id, model_id, region_id, priority_id, input_tokens, cached_input_tokens,
+  cache_write_tokens, output_tokens, requests, gpu_micros, egress_bytes, latency_ms, status_id,
+  cost_nanos, currency_id, priced_by_id, price_ref_id, value_units_nanos, revenue_nanos,
+  reservation_id, received_ms, reasoning_tokens)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
   ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29))sql";
 
@@ -461,7 +463,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
   }
   Statement insert(db_, kInsertEvent);
   Statement insert_charge(db_, kInsertEventCharge);
-  Statement remove(db_, "DELETE FROM events WHERE rowid = ?1");
+  Statement remove(db_, "DELETE FROM event_rows WHERE rowid = ?1");
   if (!insert.ok() || !insert_charge.ok() || !remove.ok()) {
     last_write_error_ = sqlite3_errcode(db_);
     exec_sql(db_, "ROLLBACK");
@@ -506,14 +508,22 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
           total = day_totals.emplace(day, loaded.value()).first;
         }
       }
-      insert.bind(1, e.event_id).bind(2, e.ts_ms).bind(3, day).bind(4, e.feature).bind(5, e.team);
-      insert.bind(6, e.customer).bind(7, tags).bind(8, e.provider).bind(9, e.model);
-      insert.bind(10, e.region).bind(11, priority).bind(12, e.input_tokens);
+      // The strings as dim_values ids, in the parameters' order (?4-?11, ?20, ?22-?24).
+      const std::string_view strings[] = {e.feature,  e.team,   e.customer, tags,
+                                          e.provider, e.model,  e.region,   priority,
+                                          status,     options_.currency, priced_by, e.price_ref};
+      constexpr int kParams[] = {4, 5, 6, 7, 8, 9, 10, 11, 20, 22, 23, 24};
+      for (size_t k = 0; k < std::size(strings) && s.ok(); ++k) {
+        auto id = dictionary_.id(db_, strings[k]);
+        if (id.ok()) insert.bind(kParams[k], id.value());
+        else s = id.status();
+      }
+      if (!s.ok()) break;
+      insert.bind(1, e.event_id).bind(2, e.ts_ms).bind(3, day).bind(12, e.input_tokens);
       insert.bind(13, e.cached_input_tokens).bind(14, e.cache_write_tokens);
       insert.bind(15, e.output_tokens).bind(16, e.requests).bind(17, e.gpu_micros);
-      insert.bind(18, e.egress_bytes).bind(19, e.latency_ms).bind(20, status);
-      insert.bind(21, e.cost.nanos()).bind(22, options_.currency).bind(23, priced_by);
-      insert.bind(24, e.price_ref).bind(25, e.value_units.nanos()).bind(26, e.revenue.nanos());
+      insert.bind(18, e.egress_bytes).bind(19, e.latency_ms).bind(21, e.cost.nanos());
+      insert.bind(25, e.value_units.nanos()).bind(26, e.revenue.nanos());
       insert.bind(27, e.reservation_id).bind(28, received_ms).bind(29, e.reasoning_tokens);
       int rc = insert.step();
       insert.reset();
@@ -568,6 +578,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
     info.accepted.clear();
     for (const PriceKey& k : new_prices_) price_ids_.erase(k);  // rolled back with the commit
     new_prices_.clear();
+    dictionary_.forget();  // so were the strings it added
     // The buffer holds rows of events that were not stored: the next flush rolls the raw events
     // past the watermark up from the ledger instead.
     rollups.clear();
@@ -685,13 +696,17 @@ void Ledger::flush_rollups_if_due(bool stopping) {
       rollups_lost_ = false;
     }
   } else {
-    s = pending_rollups_->flush(db_, options_.currency);
+    s = pending_rollups_->flush(db_, options_.currency, dictionary_);
   }
   if (s.ok()) {
     ++*reason;
     pending_rows_.store(0);
+    // The dictionary's cache is bounded like the buffer: a stream of new customers or tags
+    // costs memory only until here.
+    if (dictionary_.size() > options_.max_pending_rollup_rows) dictionary_.forget();
     return;
   }
+  dictionary_.forget();  // the strings the flush added were rolled back with it
   flush_retry_at_ = now + std::chrono::seconds(1);
   if (flush_failures_++ % 100 == 0)  // a failing disk: a line per hundred tries, not per second
     spdlog::error("rollup flush of {} rows failed (the raw events have them; retried): {}",
@@ -716,9 +731,9 @@ void Ledger::prune_if_due() {
 int64_t Ledger::prune_chunk(int64_t limit) {
   const EpochMs cutoff = clock_() - static_cast<int64_t>(options_.raw_retention_days) * 86'400'000;
   Statement del(db_,
-                "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE ts_ms < ?1 "
-                "AND rowid <= (SELECT through_rowid FROM rollup_watermark) "
-                "AND rowid < (SELECT MAX(rowid) FROM events) ORDER BY ts_ms LIMIT ?2)");
+                "DELETE FROM event_rows WHERE rowid IN (SELECT rowid FROM event_rows WHERE "
+                "ts_ms < ?1 AND rowid <= (SELECT through_rowid FROM rollup_watermark) "
+                "AND rowid < (SELECT MAX(rowid) FROM event_rows) ORDER BY ts_ms LIMIT ?2)");
   if (!del.ok()) {
     ++prune_failures_;
     spdlog::warn("retention prune failed: {}", del.error());

@@ -33,6 +33,7 @@
 #include "metering/time_zone.h"
 #include "metering/usage_event.h"
 #include "storage/db_lock.h"
+#include "storage/dim_dictionary.h"
 #include "storage/rollup_buffer.h"
 
 namespace tollgate {
@@ -197,6 +198,7 @@ class Ledger {
       std::tuple<std::string, std::string, std::string, int64_t, int64_t, int64_t, int64_t>;
   std::map<PriceKey, int64_t> price_ids_;
   std::vector<PriceKey> new_prices_;
+  DimDictionary dictionary_;   // writer thread: dim_values ids of the strings seen lately
   bool rollups_lost_ = false;  // a commit failed: the next flush rolls up from the raw events
   std::atomic<uint64_t> pending_rows_{0};
   std::atomic<uint64_t> flushes_interval_{0}, flushes_rows_{0}, flushes_stop_{0},

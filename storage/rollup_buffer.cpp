@@ -16,11 +16,13 @@ namespace {
 constexpr EpochMs kBucketMs = 15 * 60 * 1000;
 
 // The upserts of a flush: the stored rows are added into. ?1 is the bucket (unused for days).
-#define TOLLGATE_ROLLUP_COLUMNS                                                             \
+// A rollup's key past its bucket: the day, then dim_values ids (schema 10).
+#define TOLLGATE_ID_COLUMNS                                                                  \
   "day_local, feature_id, team_id, customer_id, tags_id, provider_id, model_id, region_id, " \
-  "priority_id, status_id, priced_by_id, currency_id, events, requests, input_tokens, "     \
-  "cached_input_tokens, "                                                                   \
-  "cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos, "               \
+  "priority_id, status_id, priced_by_id, currency_id"
+#define TOLLGATE_ROLLUP_COLUMNS                                                         \
+  TOLLGATE_ID_COLUMNS ", events, requests, input_tokens, cached_input_tokens, "         \
+  "cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos, "           \
   "value_units_nanos, revenue_nanos, reasoning_tokens"
 #define TOLLGATE_ROLLUP_VALUES \
   "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, " \
@@ -43,21 +45,15 @@ const char* kUpsert15m = "INSERT INTO rollup_15m_rows (bucket_ms, " TOLLGATE_ROL
 const char* kUpsertDaily = "INSERT INTO rollup_daily_rows (" TOLLGATE_ROLLUP_COLUMNS
                            ") VALUES (" TOLLGATE_ROLLUP_VALUES TOLLGATE_ROLLUP_ADD;
 
-// The raw events past the watermark, rolled up with the same keys and sums as the buffer, their
-// strings as dim_values ids (kAddDimValues adds the new ones first). The WHERE clause also keeps
-// SQLite from reading ON CONFLICT as a join constraint.
-#define TOLLGATE_ID(column) "(SELECT id FROM dim_values WHERE value = " column ")"
+// The raw events past the watermark, rolled up with the same keys and sums as the buffer (the
+// events hold the same dim_values ids, schema 11). The WHERE clause also keeps SQLite from
+// reading ON CONFLICT as a join constraint.
 #define TOLLGATE_PAST_WATERMARK                                                                 \
-  "day_local, " TOLLGATE_ID("feature") ", " TOLLGATE_ID("team") ", " TOLLGATE_ID("customer")    \
-  ", " TOLLGATE_ID("tags") ", " TOLLGATE_ID("provider") ", " TOLLGATE_ID("model") ", "          \
-  TOLLGATE_ID("region") ", " TOLLGATE_ID("priority") ", " TOLLGATE_ID("status") ", "            \
-  TOLLGATE_ID("priced_by") ", " TOLLGATE_ID("currency") ", "                                    \
-  "COUNT(*), SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), "                      \
+  TOLLGATE_ID_COLUMNS ", COUNT(*), SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), " \
   "SUM(cache_write_tokens), SUM(output_tokens), SUM(gpu_micros), SUM(egress_bytes), "           \
   "SUM(cost_nanos), SUM(value_units_nanos), SUM(revenue_nanos), SUM(reasoning_tokens) "         \
-  "FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark) GROUP BY "           \
-  "day_local, feature, team, customer, tags, provider, model, region, priority, status, "      \
-  "priced_by, currency"
+  "FROM event_rows WHERE rowid > (SELECT through_rowid FROM rollup_watermark) GROUP BY "       \
+  TOLLGATE_ID_COLUMNS
 #define TOLLGATE_BUCKET "ts_ms - ((ts_ms % 900000) + 900000) % 900000"
 static_assert(kBucketMs == 900000);
 const char* kRollUp15m = "INSERT INTO rollup_15m_rows (bucket_ms, " TOLLGATE_ROLLUP_COLUMNS
@@ -65,16 +61,6 @@ const char* kRollUp15m = "INSERT INTO rollup_15m_rows (bucket_ms, " TOLLGATE_ROL
                          ", " TOLLGATE_BUCKET TOLLGATE_ROLLUP_ADD;
 const char* kRollUpDaily = "INSERT INTO rollup_daily_rows (" TOLLGATE_ROLLUP_COLUMNS
                            ") SELECT " TOLLGATE_PAST_WATERMARK TOLLGATE_ROLLUP_ADD;
-#define TOLLGATE_TAIL(column) \
-  "SELECT " column " FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark)"
-const char* kAddDimValues =
-    "INSERT OR IGNORE INTO dim_values (value) " TOLLGATE_TAIL("feature") " UNION "
-    TOLLGATE_TAIL("team") " UNION " TOLLGATE_TAIL("customer") " UNION " TOLLGATE_TAIL("tags")
-    " UNION " TOLLGATE_TAIL("provider") " UNION " TOLLGATE_TAIL("model") " UNION "
-    TOLLGATE_TAIL("region") " UNION " TOLLGATE_TAIL("priority") " UNION " TOLLGATE_TAIL("status")
-    " UNION " TOLLGATE_TAIL("priced_by") " UNION " TOLLGATE_TAIL("currency");
-#undef TOLLGATE_TAIL
-#undef TOLLGATE_ID
 // A charges row, its price taken from charge_prices (?8); the lo/hi ranges widen on conflict.
 #define TOLLGATE_CHARGE_COLUMNS                                                                 \
   "INSERT INTO charges_daily_rows (day_local, provider, model, region, feature, team, "          \
@@ -93,16 +79,25 @@ const char* kUpsertCharge = TOLLGATE_CHARGE_COLUMNS
     "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, component, sku_price_id, pricing_currency, fx_nanos, "
     "list_rate_nanos, contracted_rate_nanos, discount_nano_percent, ?9, ?10, ?11, ?12, ?13, ?14, "
     "?15, ?16 FROM charge_prices WHERE id = ?8" TOLLGATE_CHARGE_ADD;
+// Grouped by the events' ids first (schema 11), then their strings looked up once a row: only
+// the lo/hi ranges need the text of every event.
+#define TOLLGATE_TEXT(id) "(SELECT value FROM dim_values WHERE id = " id ")"
 const char* kRollUpCharges = TOLLGATE_CHARGE_COLUMNS
-    "SELECT e.day_local, e.provider, e.model, e.region, e.feature, e.team, e.priced_by, "
-    "p.component, p.sku_price_id, p.pricing_currency, p.fx_nanos, p.list_rate_nanos, "
-    "p.contracted_rate_nanos, p.discount_nano_percent, MIN(e.customer), MAX(e.customer), "
-    "MIN(e.priority), MAX(e.priority), MIN(e.tags), MAX(e.tags), SUM(c.quantity), "
-    "SUM(c.cost_nanos) FROM event_charges c JOIN events e ON e.rowid = c.event_rowid "
-    "JOIN charge_prices p ON p.id = c.price_id "
+    "SELECT g.day_local, " TOLLGATE_TEXT("g.provider_id") ", " TOLLGATE_TEXT("g.model_id") ", "
+    TOLLGATE_TEXT("g.region_id") ", " TOLLGATE_TEXT("g.feature_id") ", " TOLLGATE_TEXT("g.team_id")
+    ", " TOLLGATE_TEXT("g.priced_by_id") ", p.component, p.sku_price_id, p.pricing_currency, "
+    "p.fx_nanos, p.list_rate_nanos, p.contracted_rate_nanos, p.discount_nano_percent, "
+    "g.customer_lo, g.customer_hi, g.priority_lo, g.priority_hi, g.tags_lo, g.tags_hi, "
+    "g.quantity, g.cost_nanos FROM (SELECT e.day_local, e.provider_id, e.model_id, e.region_id, "
+    "e.feature_id, e.team_id, e.priced_by_id, c.price_id, MIN(cu.value) AS customer_lo, "
+    "MAX(cu.value) AS customer_hi, MIN(pr.value) AS priority_lo, MAX(pr.value) AS priority_hi, "
+    "MIN(tg.value) AS tags_lo, MAX(tg.value) AS tags_hi, SUM(c.quantity) AS quantity, "
+    "SUM(c.cost_nanos) AS cost_nanos FROM event_charges c JOIN event_rows e ON e.rowid = "
+    "c.event_rowid JOIN dim_values cu ON cu.id = e.customer_id JOIN dim_values pr ON pr.id = "
+    "e.priority_id JOIN dim_values tg ON tg.id = e.tags_id "
     "WHERE c.event_rowid > (SELECT through_rowid FROM rollup_watermark) "
-    "GROUP BY e.day_local, e.provider, e.model, e.region, e.feature, e.team, e.priced_by, "
-    "c.price_id" TOLLGATE_CHARGE_ADD;
+    "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) g JOIN charge_prices p ON p.id = g.price_id "
+    "WHERE true" TOLLGATE_CHARGE_ADD;
 #undef TOLLGATE_CHARGE_COLUMNS
 #undef TOLLGATE_CHARGE_ADD
 
@@ -134,27 +129,35 @@ const std::string& upsert_dim_sql() {
 }
 
 // The raw events past the watermark, by day and value of every dimension (rollup_dimensions, as
-// the view rollup_daily_dim reads them).
+// the view rollup_daily_dim reads them): grouped by the values' ids, then their strings.
 const char* kRollUpDims =
-    "INSERT INTO rollup_daily_dim_rows SELECT day_local, d.name, CASE d.name "
-    "WHEN 'feature' THEN feature WHEN 'team' THEN team WHEN 'customer' THEN customer "
-    "WHEN 'model' THEN model WHEN 'provider' THEN provider WHEN 'region' THEN region "
-    "WHEN 'priority' THEN priority END, SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), "
-    "SUM(cache_write_tokens), SUM(output_tokens), SUM(gpu_micros), SUM(cost_nanos), "
-    "SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END), SUM(value_units_nanos), "
-    "SUM(revenue_nanos) FROM events, rollup_dimensions d "
-    "WHERE events.rowid > (SELECT through_rowid FROM rollup_watermark) GROUP BY 1, 2, 3";
+    "INSERT INTO rollup_daily_dim_rows SELECT day_local, name, " TOLLGATE_TEXT("value_id")
+    ", requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, "
+    "gpu_micros, cost_nanos, unpriced_requests, value_units_nanos, revenue_nanos FROM ("
+    "SELECT e.day_local, d.name, CASE d.name WHEN 'feature' THEN e.feature_id "
+    "WHEN 'team' THEN e.team_id WHEN 'customer' THEN e.customer_id WHEN 'model' THEN e.model_id "
+    "WHEN 'provider' THEN e.provider_id WHEN 'region' THEN e.region_id "
+    "WHEN 'priority' THEN e.priority_id END AS value_id, SUM(requests) AS requests, "
+    "SUM(input_tokens) AS input_tokens, SUM(cached_input_tokens) AS cached_input_tokens, "
+    "SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens, "
+    "SUM(gpu_micros) AS gpu_micros, SUM(cost_nanos) AS cost_nanos, SUM(CASE WHEN "
+    "e.priced_by_id = (SELECT id FROM dim_values WHERE value = 'unpriced') THEN requests ELSE 0 "
+    "END) AS unpriced_requests, SUM(value_units_nanos) AS value_units_nanos, "
+    "SUM(revenue_nanos) AS revenue_nanos FROM event_rows e, rollup_dimensions d "
+    "WHERE e.rowid > (SELECT through_rowid FROM rollup_watermark) GROUP BY 1, 2, 3) WHERE true";
+#undef TOLLGATE_TEXT
 // The watermark moves to the last event stored; the charge lines it passes are in
 // charges_daily_rows now.
 const char* kMoveWatermark =
     "UPDATE rollup_watermark SET through_rowid = MAX(through_rowid, "
-    "(SELECT IFNULL(MAX(rowid), 0) FROM events))";
+    "(SELECT IFNULL(MAX(rowid), 0) FROM event_rows))";
 const char* kDropRolledCharges =
     "DELETE FROM event_charges WHERE event_rowid <= (SELECT through_rowid FROM rollup_watermark)";
 #undef TOLLGATE_ROLLUP_COLUMNS
 #undef TOLLGATE_ROLLUP_VALUES
 #undef TOLLGATE_ROLLUP_ADD
 #undef TOLLGATE_PAST_WATERMARK
+#undef TOLLGATE_ID_COLUMNS
 #undef TOLLGATE_BUCKET
 
 }  // namespace
@@ -274,7 +277,8 @@ void RollupBuffer::clear() {
   names_.clear();
 }
 
-Status RollupBuffer::flush(sqlite3* db, const std::string& currency) {
+Status RollupBuffer::flush(sqlite3* db, const std::string& currency,
+                           DimDictionary& dictionary) {
   if (m15_.empty() && charges_.empty()) return {};
   Statement m15(db, kUpsert15m), daily(db, kUpsertDaily), charge(db, kUpsertCharge),
       dim(db, upsert_dim_sql());
@@ -282,31 +286,18 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency) {
     return Status::error(Code::kStorageError,
                          m15.error() + daily.error() + charge.error() + dim.error());
   Status s = exec_sql(db, "BEGIN IMMEDIATE");
-  // The rollup tables hold dim_values ids (schema 10): those of this buffer's names, added when
-  // new, inside this transaction (so a failed flush leaves no id behind).
+  // The rollup tables hold dim_values ids (schema 10), added when new inside this transaction.
   std::vector<int64_t> stored_ids(names_.size(), 0);
   int64_t currency_id = 0;
-  if (s.ok()) {
-    Statement find(db, "SELECT id FROM dim_values WHERE value = ?1"),
-        add(db, "INSERT INTO dim_values (value) VALUES (?1)");
-    if (!find.ok() || !add.ok()) s = Status::error(Code::kStorageError, find.error() + add.error());
-    auto resolve = [&](std::string_view value, int64_t& id) {
-      if (id != 0 || !s.ok()) return;
-      find.bind(1, value);
-      int rc = find.step();
-      if (rc == SQLITE_ROW) id = find.column_int(0);
-      find.reset();
-      if (rc == SQLITE_ROW) return;
-      add.bind(1, value);
-      rc = add.step();
-      add.reset();
-      if (rc == SQLITE_DONE) id = sqlite3_last_insert_rowid(db);
-      else s = Status::error(Code::kStorageError, sqlite3_errmsg(db));
-    };
-    for (const auto& [key, sums] : m15_)  // the day (ids[0]) stays text
-      for (int i = 1; i < 11; ++i) resolve(name(key.ids[i]), stored_ids[key.ids[i]]);
-    resolve(currency, currency_id);
-  }
+  auto resolve = [&](std::string_view value, int64_t& id) {
+    if (id != 0 || !s.ok()) return;
+    auto found = dictionary.id(db, value);
+    if (found.ok()) id = found.value();
+    else s = found.status();
+  };
+  for (const auto& [key, sums] : m15_)  // the day (ids[0]) stays text
+    for (int i = 1; i < 11; ++i) resolve(name(key.ids[i]), stored_ids[key.ids[i]]);
+  resolve(currency, currency_id);
   // In the tables' key order, so consecutive upserts land on the same pages: the rollups by
   // day text then ids, the other tables by text.
   auto in_key_order = [&](const auto& rows, bool bucket_first, bool by_stored_id) {
@@ -395,7 +386,7 @@ Result<int64_t> roll_up_past_watermark(sqlite3* db) {
     // DELETE) would leave it above the events: every event written next would hide below it.
     Statement mark(db,
                    "SELECT (SELECT COUNT(*) FROM rollup_watermark), (SELECT through_rowid FROM "
-                   "rollup_watermark), (SELECT IFNULL(MAX(rowid), 0) FROM events)");
+                   "rollup_watermark), (SELECT IFNULL(MAX(rowid), 0) FROM event_rows)");
     if (!mark.ok() || mark.step() != SQLITE_ROW)
       return Status::error(Code::kStorageError, "cannot read the rollup watermark: " + mark.error());
     if (mark.column_int(0) != 1)
@@ -417,7 +408,7 @@ Result<int64_t> roll_up_past_watermark(sqlite3* db) {
     }
   }
   Statement count(db,
-                  "SELECT COUNT(*) FROM events WHERE rowid > (SELECT through_rowid FROM "
+                  "SELECT COUNT(*) FROM event_rows WHERE rowid > (SELECT through_rowid FROM "
                   "rollup_watermark)");
   if (!count.ok() || count.step() != SQLITE_ROW)
     return Status::error(Code::kStorageError, "cannot read the rollup watermark: " + count.error());
@@ -425,7 +416,6 @@ Result<int64_t> roll_up_past_watermark(sqlite3* db) {
   count = Statement();
   if (n == 0) return n;
   Status s = exec_sql(db, "BEGIN IMMEDIATE");
-  if (s.ok()) s = exec_sql(db, kAddDimValues);
   if (s.ok()) s = exec_sql(db, kRollUp15m);
   if (s.ok()) s = exec_sql(db, kRollUpDaily);
   if (s.ok()) s = exec_sql(db, kRollUpCharges);

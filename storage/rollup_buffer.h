@@ -26,6 +26,7 @@
 #include "metering/status.h"
 #include "metering/time_util.h"
 #include "metering/usage_event.h"
+#include "storage/dim_dictionary.h"
 
 namespace tollgate {
 
@@ -88,9 +89,10 @@ class RollupBuffer {
   // 15-minute rows pending (the daily ones are at most as many).
   size_t rows() const { return m15_.size(); }
   bool empty() const { return m15_.empty(); }
-  // Writes every pending row (adding into stored rows) and moves the watermark to the last
-  // event stored, in one transaction; on success the buffer is empty, on failure unchanged.
-  Status flush(sqlite3* db, const std::string& currency);
+  // Writes every pending row (adding into stored rows, their strings as `dictionary` ids) and
+  // moves the watermark to the last event stored, in one transaction; on success the buffer is
+  // empty, on failure unchanged (and `dictionary` must forget: ids it added are rolled back).
+  Status flush(sqlite3* db, const std::string& currency, DimDictionary& dictionary);
 
  private:
   uint32_t intern(std::string_view s);

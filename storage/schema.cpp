@@ -470,6 +470,86 @@ SELECT day_local, feature, team, customer, provider, model, region, priority,
 FROM rollup_daily
 GROUP BY day_local, feature, team, customer, provider, model, region, priority;
 )sql",
+    // 11: the raw events' strings dictionary-encoded like the rollups' (schema 10): the table is
+    //    event_rows, with dim_values ids, and `events` a view with the old columns and rowid,
+    //    so every reader (the views of CONTRACT §6, the rollup views, analysts) is unchanged.
+    //    Rowids are kept: the watermark and event_charges name them. The views that read
+    //    `events` are left as they are and read the new view (DROP TABLE leaves them be).
+    R"sql(
+CREATE TABLE event_rows (
+  event_id TEXT NOT NULL UNIQUE,
+  ts_ms INTEGER NOT NULL,
+  day_local TEXT NOT NULL,
+  feature_id INTEGER NOT NULL, team_id INTEGER NOT NULL, customer_id INTEGER NOT NULL,
+  tags_id INTEGER NOT NULL, provider_id INTEGER NOT NULL, model_id INTEGER NOT NULL,
+  region_id INTEGER NOT NULL, priority_id INTEGER NOT NULL,
+  input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,
+  cache_write_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, requests INTEGER NOT NULL,
+  gpu_micros INTEGER NOT NULL, egress_bytes INTEGER NOT NULL, latency_ms INTEGER NOT NULL,
+  status_id INTEGER NOT NULL, cost_nanos INTEGER NOT NULL, currency_id INTEGER NOT NULL,
+  priced_by_id INTEGER NOT NULL, price_ref_id INTEGER NOT NULL, value_units_nanos INTEGER NOT NULL,
+  revenue_nanos INTEGER NOT NULL, reservation_id TEXT NOT NULL, received_ms INTEGER NOT NULL,
+  reasoning_tokens INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO dim_values (value)
+SELECT feature FROM events
+UNION SELECT team FROM events
+UNION SELECT customer FROM events
+UNION SELECT tags FROM events
+UNION SELECT provider FROM events
+UNION SELECT model FROM events
+UNION SELECT region FROM events
+UNION SELECT priority FROM events
+UNION SELECT status FROM events
+UNION SELECT currency FROM events
+UNION SELECT priced_by FROM events
+UNION SELECT price_ref FROM events;
+INSERT INTO event_rows (rowid, event_id, ts_ms, day_local, feature_id, team_id, customer_id,
+  tags_id, provider_id, model_id, region_id, priority_id, input_tokens, cached_input_tokens,
+  cache_write_tokens, output_tokens, requests, gpu_micros, egress_bytes, latency_ms, status_id,
+  cost_nanos, currency_id, priced_by_id, price_ref_id, value_units_nanos, revenue_nanos,
+  reservation_id, received_ms, reasoning_tokens)
+SELECT rowid, event_id, ts_ms, day_local,
+       (SELECT id FROM dim_values WHERE value = feature),
+       (SELECT id FROM dim_values WHERE value = team),
+       (SELECT id FROM dim_values WHERE value = customer),
+       (SELECT id FROM dim_values WHERE value = tags),
+       (SELECT id FROM dim_values WHERE value = provider),
+       (SELECT id FROM dim_values WHERE value = model),
+       (SELECT id FROM dim_values WHERE value = region),
+       (SELECT id FROM dim_values WHERE value = priority),
+       input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, requests, gpu_micros,
+       egress_bytes, latency_ms, (SELECT id FROM dim_values WHERE value = status), cost_nanos,
+       (SELECT id FROM dim_values WHERE value = currency),
+       (SELECT id FROM dim_values WHERE value = priced_by),
+       (SELECT id FROM dim_values WHERE value = price_ref),
+       value_units_nanos, revenue_nanos, reservation_id, received_ms, reasoning_tokens
+FROM events ORDER BY rowid;
+DROP TABLE events;
+CREATE INDEX events_ts ON event_rows(ts_ms);
+CREATE VIEW events AS
+SELECT r.event_id, r.ts_ms, r.day_local, feature.value AS feature, team.value AS team,
+       customer.value AS customer, tags.value AS tags, provider.value AS provider,
+       model.value AS model, region.value AS region, priority.value AS priority, r.input_tokens,
+       r.cached_input_tokens, r.cache_write_tokens, r.output_tokens, r.requests, r.gpu_micros,
+       r.egress_bytes, r.latency_ms, status.value AS status, r.cost_nanos,
+       currency.value AS currency, priced_by.value AS priced_by, price_ref.value AS price_ref,
+       r.value_units_nanos, r.revenue_nanos, r.reservation_id, r.received_ms, r.reasoning_tokens,
+       r.rowid AS rowid
+FROM event_rows r
+LEFT JOIN dim_values feature ON feature.id = r.feature_id
+LEFT JOIN dim_values team ON team.id = r.team_id
+LEFT JOIN dim_values customer ON customer.id = r.customer_id
+LEFT JOIN dim_values tags ON tags.id = r.tags_id
+LEFT JOIN dim_values provider ON provider.id = r.provider_id
+LEFT JOIN dim_values model ON model.id = r.model_id
+LEFT JOIN dim_values region ON region.id = r.region_id
+LEFT JOIN dim_values priority ON priority.id = r.priority_id
+LEFT JOIN dim_values status ON status.id = r.status_id
+LEFT JOIN dim_values currency ON currency.id = r.currency_id
+LEFT JOIN dim_values priced_by ON priced_by.id = r.priced_by_id
+LEFT JOIN dim_values price_ref ON price_ref.id = r.price_ref_id;
+)sql",
 };
 
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);

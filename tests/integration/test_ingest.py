@@ -140,8 +140,8 @@ class IngestTest(unittest.TestCase):
     def test_storage_failure_is_503_with_retry_after_and_nothing_acknowledged(self):
         self.d.post_usage([event("s1")])
         con = __import__("sqlite3").connect(self.d.db)
-        con.execute("CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.event_id = 'bad' "
-                    "BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END")
+        con.execute("CREATE TRIGGER poison BEFORE INSERT ON event_rows "
+                    "WHEN NEW.event_id = 'bad' BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END")
         con.commit()
         con.close()
         s, body, h = self.d.post_usage([event("s2"), event("bad")])

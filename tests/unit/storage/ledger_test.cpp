@@ -220,8 +220,8 @@ TEST_CASE("a failed commit stores nothing of the batch and reports storage_unava
     REQUIRE(sqlite3_open(dir.file("ledger.db").c_str(), &db) == SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);  // the writer may be mid-transaction (commit or prune)
     REQUIRE(sqlite3_exec(db,
-                         "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.event_id = 'bad' "
-                         "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+                         "CREATE TRIGGER poison BEFORE INSERT ON event_rows "
+                         "WHEN NEW.event_id = 'bad' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
                          nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
   }
@@ -229,11 +229,17 @@ TEST_CASE("a failed commit stores nothing of the batch and reports storage_unava
     e.priced_by = PricedBy::kCaller;
     return e;
   };
-  auto failed =
-      submit_and_wait(*l.value(), {caller_priced(make("good", 10)), caller_priced(make("bad", 20))});
+  // A customer first seen in the failed batch: its dim_values row goes with the rollback, and
+  // the next commit must not reuse the id the ledger was given for it.
+  auto new_customer = [](UsageEvent e) {
+    e.customer = "first-seen";
+    return e;
+  };
+  auto failed = submit_and_wait(*l.value(), {new_customer(caller_priced(make("good", 10))),
+                                             caller_priced(make("bad", 20))});
   CHECK(failed.status.code_name() == "storage_unavailable");
   CHECK(failed.status.message().find("disk on fire") != std::string::npos);
-  auto after = submit_and_wait(*l.value(), {caller_priced(make("later", 100))});
+  auto after = submit_and_wait(*l.value(), {new_customer(caller_priced(make("later", 100)))});
   CHECK(after.status.ok());
   l.value()->stop();
   CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM events WHERE event_id = 'good'") ==
@@ -246,6 +252,10 @@ TEST_CASE("a failed commit stores nothing of the batch and reports storage_unava
   CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM event_charges") == 0);
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_daily_dim_rows "
                                          "WHERE dimension = 'customer'") == 101);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM events WHERE event_id = 'later' "
+                                         "AND customer = 'first-seen'") == 1);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_daily "
+                                         "WHERE customer = 'first-seen'") == 100);
 }
 
 TEST_CASE("a rollup flush that fails keeps its rows and a later one writes them once") {
@@ -295,7 +305,7 @@ TEST_CASE("a watermark left past the last event (events removed by hand) follows
   }
   sqlite3* raw = nullptr;
   REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
-  REQUIRE(exec_sql(raw, "DELETE FROM events WHERE event_id IN ('b', 'c')").ok());
+  REQUIRE(exec_sql(raw, "DELETE FROM event_rows WHERE event_id IN ('b', 'c')").ok());
   sqlite3_close(raw);
   auto l = Ledger::open(options(dir), [] { return kNow; });
   REQUIRE(l.ok());

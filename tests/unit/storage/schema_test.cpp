@@ -210,3 +210,49 @@ INSERT INTO rollup_daily_rows SELECT day_local, feature, team, customer, tags, p
   CHECK(one(db, "SELECT SUM(requests) FROM daily_costs") == 5);
   sqlite3_close(db);
 }
+
+TEST_CASE("migration 11 stores the raw events' strings once: same rows, same rowids") {
+  testing::TempDir dir;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.file("v10.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(migrate(db, 10).ok());
+  REQUIRE(exec_sql(db, R"sql(
+INSERT INTO events (rowid, event_id, ts_ms, day_local, feature, team, customer, tags, provider,
+  model, region, priority, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
+  requests, gpu_micros, egress_bytes, latency_ms, status, cost_nanos, currency, priced_by,
+  price_ref, value_units_nanos, revenue_nanos, reservation_id, received_ms, reasoning_tokens)
+VALUES
+  (7, 'e7', 1795255200000, '2026-11-21', 'chat', 'cx', 'acme', '{"env":"prod"}', 'openai',
+   'gpt-4o', 'eu', 'batch', 100, 20, 0, 10, 1, 0, 0, 420, 'ok', 5000, 'USD', 'price_book',
+   'openai/gpt-4o/*@always', 0, 0, 'r1', 1795255200100, 3),
+  (9, 'e9', 1795255300000, '2026-11-21', 'search', 'cx', '', '{}', 'openai', 'gpt-4o', '',
+   'standard', 5, 0, 0, 1, 1, 0, 0, 1, 'error', 0, 'USD', 'unpriced', '', 0, 0, '',
+   1795255300100, 0);
+INSERT INTO event_charges VALUES (9, 1, 5, 0);
+UPDATE rollup_watermark SET through_rowid = 7;
+)sql")
+              .ok());
+  auto rows = [&] {
+    Statement st(db, "SELECT group_concat(r || event_id || ts_ms || day_local || feature || "
+                     "team || customer || tags || provider || model || region || priority || "
+                     "input_tokens || cached_input_tokens || output_tokens || latency_ms || "
+                     "status || cost_nanos || currency || priced_by || price_ref || "
+                     "reservation_id || received_ms || reasoning_tokens, '|') "
+                     "FROM (SELECT rowid AS r, * FROM events ORDER BY rowid)");
+    REQUIRE(st.ok());
+    REQUIRE(st.step() == SQLITE_ROW);
+    return st.column_text(0);
+  };
+  const std::string before = rows(), ledger_events = "SELECT COUNT(*) FROM ledger_events";
+  CHECK(one(db, ledger_events.c_str()) == 2);
+  REQUIRE(migrate(db).ok());
+  CHECK(rows() == before);
+  CHECK(one(db, "SELECT COUNT(*) FROM event_rows") == 2);
+  CHECK(one(db, "SELECT MAX(rowid) FROM events") == 9);
+  CHECK(one(db, "SELECT typeof(customer_id) = 'integer' FROM event_rows LIMIT 1") == 1);
+  CHECK(one(db, ledger_events.c_str()) == 2);
+  // The views over the events past the watermark read the new table through the view.
+  CHECK(one(db, "SELECT SUM(requests) FROM rollup_daily") == 1);
+  CHECK(one(db, "SELECT COUNT(*) FROM rollup_15m WHERE status = 'error'") == 1);
+  sqlite3_close(db);
+}
