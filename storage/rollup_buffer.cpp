@@ -45,22 +45,6 @@ const char* kUpsert15m = "INSERT INTO rollup_15m_rows (bucket_ms, " TOLLGATE_ROL
 const char* kUpsertDaily = "INSERT INTO rollup_daily_rows (" TOLLGATE_ROLLUP_COLUMNS
                            ") VALUES (" TOLLGATE_ROLLUP_VALUES TOLLGATE_ROLLUP_ADD;
 
-// The raw events past the watermark, rolled up with the same keys and sums as the buffer (the
-// events hold the same dim_values ids, schema 11). The WHERE clause also keeps SQLite from
-// reading ON CONFLICT as a join constraint.
-#define TOLLGATE_PAST_WATERMARK                                                                 \
-  TOLLGATE_ID_COLUMNS ", COUNT(*), SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), " \
-  "SUM(cache_write_tokens), SUM(output_tokens), SUM(gpu_micros), SUM(egress_bytes), "           \
-  "SUM(cost_nanos), SUM(value_units_nanos), SUM(revenue_nanos), SUM(reasoning_tokens) "         \
-  "FROM event_rows WHERE rowid > (SELECT through_rowid FROM rollup_watermark) GROUP BY "       \
-  TOLLGATE_ID_COLUMNS
-#define TOLLGATE_BUCKET "ts_ms - ((ts_ms % 900000) + 900000) % 900000"
-static_assert(kBucketMs == 900000);
-const char* kRollUp15m = "INSERT INTO rollup_15m_rows (bucket_ms, " TOLLGATE_ROLLUP_COLUMNS
-                         ") SELECT " TOLLGATE_BUCKET ", " TOLLGATE_PAST_WATERMARK
-                         ", " TOLLGATE_BUCKET TOLLGATE_ROLLUP_ADD;
-const char* kRollUpDaily = "INSERT INTO rollup_daily_rows (" TOLLGATE_ROLLUP_COLUMNS
-                           ") SELECT " TOLLGATE_PAST_WATERMARK TOLLGATE_ROLLUP_ADD;
 // A charges row, its price taken from charge_prices (?8); the lo/hi ranges widen on conflict.
 #define TOLLGATE_CHARGE_COLUMNS                                                                 \
   "INSERT INTO charges_daily_rows (day_local, provider, model, region, feature, team, "          \
@@ -79,25 +63,6 @@ const char* kUpsertCharge = TOLLGATE_CHARGE_COLUMNS
     "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, component, sku_price_id, pricing_currency, fx_nanos, "
     "list_rate_nanos, contracted_rate_nanos, discount_nano_percent, ?9, ?10, ?11, ?12, ?13, ?14, "
     "?15, ?16 FROM charge_prices WHERE id = ?8" TOLLGATE_CHARGE_ADD;
-// Grouped by the events' ids first (schema 11), then their strings looked up once a row: only
-// the lo/hi ranges need the text of every event.
-#define TOLLGATE_TEXT(id) "(SELECT value FROM dim_values WHERE id = " id ")"
-const char* kRollUpCharges = TOLLGATE_CHARGE_COLUMNS
-    "SELECT g.day_local, " TOLLGATE_TEXT("g.provider_id") ", " TOLLGATE_TEXT("g.model_id") ", "
-    TOLLGATE_TEXT("g.region_id") ", " TOLLGATE_TEXT("g.feature_id") ", " TOLLGATE_TEXT("g.team_id")
-    ", " TOLLGATE_TEXT("g.priced_by_id") ", p.component, p.sku_price_id, p.pricing_currency, "
-    "p.fx_nanos, p.list_rate_nanos, p.contracted_rate_nanos, p.discount_nano_percent, "
-    "g.customer_lo, g.customer_hi, g.priority_lo, g.priority_hi, g.tags_lo, g.tags_hi, "
-    "g.quantity, g.cost_nanos FROM (SELECT e.day_local, e.provider_id, e.model_id, e.region_id, "
-    "e.feature_id, e.team_id, e.priced_by_id, c.price_id, MIN(cu.value) AS customer_lo, "
-    "MAX(cu.value) AS customer_hi, MIN(pr.value) AS priority_lo, MAX(pr.value) AS priority_hi, "
-    "MIN(tg.value) AS tags_lo, MAX(tg.value) AS tags_hi, SUM(c.quantity) AS quantity, "
-    "SUM(c.cost_nanos) AS cost_nanos FROM event_charges c JOIN event_rows e ON e.rowid = "
-    "c.event_rowid JOIN dim_values cu ON cu.id = e.customer_id JOIN dim_values pr ON pr.id = "
-    "e.priority_id JOIN dim_values tg ON tg.id = e.tags_id "
-    "WHERE c.event_rowid > (SELECT through_rowid FROM rollup_watermark) "
-    "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) g JOIN charge_prices p ON p.id = g.price_id "
-    "WHERE true" TOLLGATE_CHARGE_ADD;
 #undef TOLLGATE_CHARGE_COLUMNS
 #undef TOLLGATE_CHARGE_ADD
 
@@ -106,59 +71,32 @@ const char* kDimSums[] = {"requests",       "input_tokens",   "cached_input_toke
                           "cost_nanos",     "unpriced_requests", "value_units_nanos",
                           "revenue_nanos"};
 
-const std::string& dim_add() {
-  static const std::string add = [] {
-    std::string sql = " ON CONFLICT DO UPDATE SET ";
-    for (size_t i = 0; i < 10; ++i)
-      sql += std::string(i ? ", " : "") + kDimSums[i] + " = " + kDimSums[i] + " + excluded." +
-             kDimSums[i];
-    return sql;
-  }();
-  return add;
-}
-
 // The upsert of one rollup_daily_dim_rows row (?1 day, ?2 dimension, ?3 value, ?4.. the sums).
 const std::string& upsert_dim_sql() {
   static const std::string upsert = [] {
     std::string sql = "INSERT INTO rollup_daily_dim_rows (day_local, dimension, value";
     for (const char* s : kDimSums) sql += std::string(", ") + s;
-    sql += ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
-    return sql + dim_add();
+    sql += ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+           "ON CONFLICT DO UPDATE SET ";
+    for (size_t i = 0; i < std::size(kDimSums); ++i)
+      sql += std::string(i ? ", " : "") + kDimSums[i] + " = " + kDimSums[i] + " + excluded." +
+             kDimSums[i];
+    return sql;
   }();
   return upsert;
 }
 
-// The raw events past the watermark, by day and value of every dimension (rollup_dimensions, as
-// the view rollup_daily_dim reads them): grouped by the values' ids, then their strings.
-const char* kRollUpDims =
-    "INSERT INTO rollup_daily_dim_rows SELECT day_local, name, " TOLLGATE_TEXT("value_id")
-    ", requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, "
-    "gpu_micros, cost_nanos, unpriced_requests, value_units_nanos, revenue_nanos FROM ("
-    "SELECT e.day_local, d.name, CASE d.name WHEN 'feature' THEN e.feature_id "
-    "WHEN 'team' THEN e.team_id WHEN 'customer' THEN e.customer_id WHEN 'model' THEN e.model_id "
-    "WHEN 'provider' THEN e.provider_id WHEN 'region' THEN e.region_id "
-    "WHEN 'priority' THEN e.priority_id END AS value_id, SUM(requests) AS requests, "
-    "SUM(input_tokens) AS input_tokens, SUM(cached_input_tokens) AS cached_input_tokens, "
-    "SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens, "
-    "SUM(gpu_micros) AS gpu_micros, SUM(cost_nanos) AS cost_nanos, SUM(CASE WHEN "
-    "e.priced_by_id = (SELECT id FROM dim_values WHERE value = 'unpriced') THEN requests ELSE 0 "
-    "END) AS unpriced_requests, SUM(value_units_nanos) AS value_units_nanos, "
-    "SUM(revenue_nanos) AS revenue_nanos FROM event_rows e, rollup_dimensions d "
-    "WHERE e.rowid > (SELECT through_rowid FROM rollup_watermark) GROUP BY 1, 2, 3) WHERE true";
-#undef TOLLGATE_TEXT
-// The watermark moves to the last event stored; the charge lines it passes are in
-// charges_daily_rows now.
+// The watermark moves to the last event flushed (?1; -1: the last event stored); the charge
+// lines it passes are in charges_daily_rows now.
 const char* kMoveWatermark =
-    "UPDATE rollup_watermark SET through_rowid = MAX(through_rowid, "
-    "(SELECT IFNULL(MAX(rowid), 0) FROM event_rows))";
+    "UPDATE rollup_watermark SET through_rowid = MAX(through_rowid, CASE WHEN ?1 < 0 THEN "
+    "(SELECT IFNULL(MAX(rowid), 0) FROM event_rows) ELSE ?1 END)";
 const char* kDropRolledCharges =
     "DELETE FROM event_charges WHERE event_rowid <= (SELECT through_rowid FROM rollup_watermark)";
 #undef TOLLGATE_ROLLUP_COLUMNS
 #undef TOLLGATE_ROLLUP_VALUES
 #undef TOLLGATE_ROLLUP_ADD
-#undef TOLLGATE_PAST_WATERMARK
 #undef TOLLGATE_ID_COLUMNS
-#undef TOLLGATE_BUCKET
 
 }  // namespace
 
@@ -277,8 +215,8 @@ void RollupBuffer::clear() {
   names_.clear();
 }
 
-Status RollupBuffer::flush(sqlite3* db, const std::string& currency,
-                           DimDictionary& dictionary) {
+Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictionary& dictionary,
+                           int64_t through_rowid) {
   if (m15_.empty() && charges_.empty()) return {};
   Statement m15(db, kUpsert15m), daily(db, kUpsertDaily), charge(db, kUpsertCharge),
       dim(db, upsert_dim_sql());
@@ -368,7 +306,12 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency,
   if (s.ok()) s = write(daily, daily_);
   if (s.ok()) s = write_charges();
   if (s.ok()) s = write_dims();
-  if (s.ok()) s = exec_sql(db, kMoveWatermark);
+  if (s.ok()) {
+    Statement mark(db, kMoveWatermark);
+    if (mark.ok()) mark.bind(1, through_rowid);
+    if (!mark.ok() || mark.step() != SQLITE_DONE)
+      s = Status::error(Code::kStorageError, mark.ok() ? sqlite3_errmsg(db) : mark.error());
+  }
   if (s.ok()) s = exec_sql(db, kDropRolledCharges);
   if (s.ok()) s = exec_sql(db, "COMMIT");
   if (!s.ok()) {
@@ -379,7 +322,8 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency,
   return {};
 }
 
-Result<int64_t> roll_up_past_watermark(sqlite3* db) {
+Result<int64_t> roll_up_past_watermark(sqlite3* db, const std::string& currency,
+                                       DimDictionary& dictionary, int64_t chunk_events) {
   {
     // The watermark names a rowid; rowids only grow while the daemon writes (a prune keeps the
     // last event). A ledger whose events were renumbered or removed by hand (a .dump reloaded, a
@@ -407,27 +351,66 @@ Result<int64_t> roll_up_past_watermark(sqlite3* db) {
                    was, last);
     }
   }
-  Statement count(db,
-                  "SELECT COUNT(*) FROM event_rows WHERE rowid > (SELECT through_rowid FROM "
-                  "rollup_watermark)");
-  if (!count.ok() || count.step() != SQLITE_ROW)
-    return Status::error(Code::kStorageError, "cannot read the rollup watermark: " + count.error());
-  const int64_t n = count.column_int(0);
-  count = Statement();
-  if (n == 0) return n;
-  Status s = exec_sql(db, "BEGIN IMMEDIATE");
-  if (s.ok()) s = exec_sql(db, kRollUp15m);
-  if (s.ok()) s = exec_sql(db, kRollUpDaily);
-  if (s.ok()) s = exec_sql(db, kRollUpCharges);
-  if (s.ok()) s = exec_sql(db, kRollUpDims + dim_add());
-  if (s.ok()) s = exec_sql(db, kMoveWatermark);
-  if (s.ok()) s = exec_sql(db, kDropRolledCharges);
-  if (s.ok()) s = exec_sql(db, "COMMIT");
-  if (!s.ok()) {
-    exec_sql(db, "ROLLBACK");
-    return Status::error(s.code(), "rolling up the events past the rollup watermark: " + s.message());
+  // The events past the watermark, through the same buffer and flush as live commits, a chunk
+  // at a time (memory stays bounded; each chunk moves the watermark, so a stop midway resumes).
+  Statement events(db,
+                   "SELECT rowid, ts_ms, day_local, feature, team, customer, tags, provider, "
+                   "model, region, priority, status, priced_by, requests, input_tokens, "
+                   "cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, "
+                   "egress_bytes, cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens "
+                   "FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark) "
+                   "ORDER BY rowid LIMIT ?1");
+  Statement lines(db,
+                  "SELECT price_id, quantity, cost_nanos FROM event_charges WHERE event_rowid = ?1");
+  if (!events.ok() || !lines.ok())
+    return Status::error(Code::kStorageError, events.error() + lines.error());
+  auto text = [](Statement& st, int i) {
+    const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st.get(), i));
+    return t ? std::string_view(t, sqlite3_column_bytes(st.get(), i)) : std::string_view();
+  };
+  RollupBuffer buffer;
+  int64_t total = 0;
+  for (;;) {
+    events.bind(1, std::max<int64_t>(chunk_events, 1));
+    int64_t last = -1, rc;
+    while ((rc = events.step()) == SQLITE_ROW) {
+      last = events.column_int(0);
+      const RollupBuffer::Dims dims{text(events, 2),  text(events, 3),  text(events, 4),
+                                    text(events, 5),  text(events, 6),  text(events, 7),
+                                    text(events, 8),  text(events, 9),  text(events, 10),
+                                    text(events, 11), text(events, 12)};
+      UsageEvent e;
+      e.requests = events.column_int(13);
+      e.input_tokens = events.column_int(14);
+      e.cached_input_tokens = events.column_int(15);
+      e.cache_write_tokens = events.column_int(16);
+      e.output_tokens = events.column_int(17);
+      e.gpu_micros = events.column_int(18);
+      e.egress_bytes = events.column_int(19);
+      e.cost = Money::from_nanos(events.column_int(20));
+      e.value_units = Money::from_nanos(events.column_int(21));
+      e.revenue = Money::from_nanos(events.column_int(22));
+      e.reasoning_tokens = events.column_int(23);
+      buffer.add(bucket_of(events.column_int(1)), dims, e);
+      lines.bind(1, last);
+      while ((rc = lines.step()) == SQLITE_ROW)
+        buffer.add_charge(dims, lines.column_int(0), lines.column_int(1), lines.column_int(2));
+      lines.reset();
+      if (rc != SQLITE_DONE) break;
+      ++total;
+    }
+    events.reset();
+    if (rc != SQLITE_DONE)
+      return Status::error(Code::kStorageError,
+                           std::string("rolling up the events past the rollup watermark: ") +
+                               sqlite3_errmsg(db));
+    if (last < 0) return total;
+    if (Status s = buffer.flush(db, currency, dictionary, last); !s.ok()) {
+      dictionary.forget();
+      return Status::error(s.code(),
+                           "rolling up the events past the rollup watermark: " + s.message());
+    }
   }
-  return n;
 }
 
 }  // namespace tollgate

@@ -92,7 +92,9 @@ class RollupBuffer {
   // Writes every pending row (adding into stored rows, their strings as `dictionary` ids) and
   // moves the watermark to the last event stored, in one transaction; on success the buffer is
   // empty, on failure unchanged (and `dictionary` must forget: ids it added are rolled back).
-  Status flush(sqlite3* db, const std::string& currency, DimDictionary& dictionary);
+  // `through_rowid`: the last event the buffer holds (-1: every event stored).
+  Status flush(sqlite3* db, const std::string& currency, DimDictionary& dictionary,
+               int64_t through_rowid = -1);
 
  private:
   uint32_t intern(std::string_view s);
@@ -107,8 +109,9 @@ class RollupBuffer {
 };
 
 // After an unclean stop: rolls the raw events past the watermark (and their charge lines) up into
-// the stored rollups and charges and moves the watermark, in one transaction. Returns how many
-// events it rolled up.
-Result<int64_t> roll_up_past_watermark(sqlite3* db);
+// the stored rollups and charges through a RollupBuffer, `chunk_events` events a flush, each
+// moving the watermark. Returns how many events it rolled up.
+Result<int64_t> roll_up_past_watermark(sqlite3* db, const std::string& currency,
+                                       DimDictionary& dictionary, int64_t chunk_events);
 
 }  // namespace tollgate

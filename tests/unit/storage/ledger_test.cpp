@@ -536,3 +536,39 @@ TEST_CASE("events past the rollup watermark (an unclean stop) are rolled up at t
   CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m WHERE team = 'infra' AND "
                       "bucket_ms = " + std::to_string(kNow + 3'600'000)) == 1);
 }
+
+TEST_CASE("a long tail past the watermark is rolled up in chunks of max_pending_rollup_rows") {
+  testing::TempDir dir;
+  const std::string db = dir.file("ledger.db");
+  {
+    auto l = Ledger::open(options(dir), [] { return kNow; });
+    REQUIRE(l.ok());
+    for (int i = 0; i < 5; ++i) {
+      UsageEvent e = make("t" + std::to_string(i), 10 + i, kNow + i * 1'000'000);
+      e.customer = "c" + std::to_string(i % 2);
+      REQUIRE(submit_and_wait(*l.value(), {e}).status.ok());
+    }
+  }
+  // Every rollup gone, the watermark at 0: five events to roll up again (the charges they had
+  // are already in charges_daily_rows, and their lines gone with the flush).
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+  REQUIRE(exec_sql(raw, "DELETE FROM rollup_15m_rows; DELETE FROM rollup_daily_rows; "
+                        "DELETE FROM rollup_daily_dim_rows; UPDATE rollup_watermark SET "
+                        "through_rowid = 0")
+              .ok());
+  sqlite3_close(raw);
+  auto o = options(dir);
+  o.max_pending_rollup_rows = 2;  // three chunks: 2, 2, 1
+  {
+    auto l = Ledger::open(o, [] { return kNow; });
+    REQUIRE(l.ok());
+  }
+  CHECK(query_int(db, "SELECT through_rowid FROM rollup_watermark") ==
+        query_int(db, "SELECT MAX(rowid) FROM events"));
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 60);
+  CHECK(query_int(db, "SELECT SUM(events) FROM rollup_daily_rows") == 5);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily_dim_rows WHERE "
+                      "dimension = 'customer' AND value = 'c1'") == 11 + 13);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_daily WHERE customer IS NULL") == 0);
+}
