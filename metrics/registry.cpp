@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "metrics/text_format.h"
+
 namespace tollgate::metrics {
 
 Histogram::Histogram(const std::vector<double>& bounds)
@@ -46,23 +48,35 @@ std::string format_bound(double b) {
 template <typename T>
 T* Family<T>::with(const std::vector<std::string>& values) {
   std::lock_guard lock(mu_);
-  if (auto it = children_.find(values); it != children_.end()) return it->second.get();
-  if (capped_ && children_.size() >= registry_->max_series_) {
-    registry_->count_drop(name_);
-    std::vector<std::string> other(label_names_.size(), "__other__");
-    auto& slot = children_[other];
-    if (!slot) slot = make_child<T>(bounds_);
-    return slot.get();
+  if (auto it = children_.find(values); it != children_.end()) return it->second.metric.get();
+  const bool fold = capped_ && children_.size() >= registry_->max_series_;
+  if (fold) registry_->count_drop(name_);
+  const std::vector<std::string>& key =
+      fold ? std::vector<std::string>(label_names_.size(), "__other__") : values;
+  Child& slot = children_[key];
+  if (!slot.metric) {
+    slot.metric = make_child<T>(bounds_);
+    if constexpr (!std::is_same_v<T, Histogram>) {
+      std::vector<std::pair<std::string, std::string>> labels;
+      for (size_t i = 0; i < label_names_.size(); ++i) labels.emplace_back(label_names_[i], key[i]);
+      slot.rendered_labels = render_labels(labels);
+    }
   }
-  auto& slot = children_[values];
-  slot = make_child<T>(bounds_);
-  return slot.get();
+  return slot.metric.get();
 }
 
 template <typename T>
 void Family<T>::collect(FamilySnapshot& out) const {
   std::lock_guard lock(mu_);
-  for (const auto& [values, child] : children_) {
+  out.samples.reserve(out.samples.size() + children_.size());
+  for (const auto& [values, slot] : children_) {
+    const T* child = slot.metric.get();
+    if constexpr (!std::is_same_v<T, Histogram>) {
+      Sample sample{"", {}, child->value()};
+      sample.rendered_labels = &slot.rendered_labels;
+      out.samples.push_back(std::move(sample));
+      continue;
+    }
     std::vector<std::pair<std::string, std::string>> labels;
     for (size_t i = 0; i < label_names_.size(); ++i)
       labels.emplace_back(label_names_[i], values[i]);
@@ -76,8 +90,6 @@ void Family<T>::collect(FamilySnapshot& out) const {
       }
       out.samples.push_back({"_sum", labels, child->sum()});
       out.samples.push_back({"_count", labels, static_cast<double>(counts.back())});
-    } else {
-      out.samples.push_back({"", std::move(labels), child->value()});
     }
   }
 }

@@ -59,6 +59,9 @@ struct Sample {
   std::string suffix;
   std::vector<std::pair<std::string, std::string>> labels;
   double value = 0;
+  // Or the labels already rendered ("{a=\"x\"}"), owned by the registry for its lifetime: a
+  // counter's or gauge's series renders its labels once, not at every scrape.
+  const std::string* rendered_labels = nullptr;
 };
 
 struct FamilySnapshot {
@@ -102,7 +105,11 @@ class Family {
   std::vector<double> bounds_;  // histograms only
   const bool capped_;
   mutable std::mutex mu_;
-  std::map<std::vector<std::string>, std::unique_ptr<T>> children_;
+  struct Child {
+    std::unique_ptr<T> metric;
+    std::string rendered_labels;  // counters and gauges: the labels as the text format writes them
+  };
+  std::map<std::vector<std::string>, Child> children_;  // nodes never move nor go
 };
 
 class Registry {

@@ -47,9 +47,26 @@ const char* type_name(Type t) {
 
 }  // namespace
 
-std::string serialize_text(const std::vector<FamilySnapshot>& families) {
+std::string render_labels(const std::vector<std::pair<std::string, std::string>>& labels) {
   std::string out;
-  out.reserve(4096);
+  if (labels.empty()) return out;
+  out += '{';
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (i) out += ',';
+    out += labels[i].first;
+    out += "=\"";
+    append_escaped(out, labels[i].second, true);
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string serialize_text(const std::vector<FamilySnapshot>& families) {
+  size_t samples = 0;
+  for (const FamilySnapshot& f : families) samples += f.samples.size();
+  std::string out;
+  out.reserve(4096 + samples * 128);  // about a line's length: one allocation for the scrape
   for (const FamilySnapshot& f : families) {
     out += "# HELP ";
     out += f.name;
@@ -63,17 +80,10 @@ std::string serialize_text(const std::vector<FamilySnapshot>& families) {
     for (const Sample& s : f.samples) {
       out += f.name;
       out += s.suffix;
-      if (!s.labels.empty()) {
-        out += '{';
-        for (size_t i = 0; i < s.labels.size(); ++i) {
-          if (i) out += ',';
-          out += s.labels[i].first;
-          out += "=\"";
-          append_escaped(out, s.labels[i].second, true);
-          out += '"';
-        }
-        out += '}';
-      }
+      if (s.rendered_labels)
+        out += *s.rendered_labels;
+      else
+        out += render_labels(s.labels);
       out += ' ';
       append_value(out, s.value);
       out += '\n';
