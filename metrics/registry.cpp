@@ -46,6 +46,14 @@ std::string format_bound(double b) {
 }  // namespace
 
 template <typename T>
+size_t Family<T>::ValuesHash::operator()(const std::vector<std::string>& values) const {
+  size_t h = values.size();
+  for (const std::string& v : values)
+    h = (h ^ std::hash<std::string>{}(v)) * 0x9E3779B97F4A7C15ull;  // order matters
+  return h;
+}
+
+template <typename T>
 T* Family<T>::with(const std::vector<std::string>& values) {
   std::lock_guard lock(mu_);
   if (auto it = children_.find(values); it != children_.end()) return it->second.metric.get();

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace tollgate::metrics {
@@ -109,7 +110,12 @@ class Family {
     std::unique_ptr<T> metric;
     std::string rendered_labels;  // counters and gauges: the labels as the text format writes them
   };
-  std::map<std::vector<std::string>, Child> children_;  // nodes never move nor go
+  struct ValuesHash {
+    size_t operator()(const std::vector<std::string>& values) const;
+  };
+  // Hashed: ingest looks a series up per dimension set of every batch. Nodes never move nor go,
+  // so the rendered labels' addresses hold.
+  std::unordered_map<std::vector<std::string>, Child, ValuesHash> children_;
 };
 
 class Registry {

@@ -552,7 +552,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       info.accepted.push_back(&e);
       const RollupBuffer::Dims dims{day,      e.feature, e.team,   e.customer, tags,     e.provider,
                                     e.model,  e.region,  priority, status,     priced_by};
-      rollups.add(bucket_of(e.ts_ms), dims, e);
+      const auto interned = rollups.add(bucket_of(e.ts_ms), dims, e);
       for (const ChargeLine& line : charge_lines(e, options_.currency)) {
         auto price = price_id(line);
         if (!price.ok()) {
@@ -567,7 +567,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
           s = Status::error(Code::kStorageError, sqlite3_errmsg(db_));
           break;
         }
-        rollups.add_charge(dims, price.value(), line.quantity, line.cost_nanos);
+        rollups.add_charge(interned, price.value(), line.quantity, line.cost_nanos);
       }
       if (!s.ok()) break;
     }

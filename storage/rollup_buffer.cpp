@@ -155,7 +155,7 @@ uint32_t RollupBuffer::intern(std::string_view s) {
   return id;
 }
 
-void RollupBuffer::add(EpochMs bucket, const Dims& d, const UsageEvent& e) {
+RollupBuffer::Interned RollupBuffer::add(EpochMs bucket, const Dims& d, const UsageEvent& e) {
   Key k;
   k.bucket = bucket;
   const std::string_view parts[11] = {d.day,    d.feature, d.team,     d.customer,
@@ -180,6 +180,9 @@ void RollupBuffer::add(EpochMs bucket, const Dims& d, const UsageEvent& e) {
     DimSums& row = dims_[dim];
     for (int j = 0; j < 10; ++j) row.sums[j] += add[j];
   }
+  Interned interned;
+  std::copy(std::begin(k.ids), std::end(k.ids), interned.ids);
+  return interned;
 }
 
 void RollupBuffer::widen(ChargeSums& c, uint32_t customer, uint32_t priority,
@@ -194,16 +197,17 @@ void RollupBuffer::widen(ChargeSums& c, uint32_t customer, uint32_t priority,
   c.empty = false;
 }
 
-void RollupBuffer::add_charge(const Dims& d, int64_t price_id, int64_t quantity, int64_t cost) {
+void RollupBuffer::add_charge(const Interned& d, int64_t price_id, int64_t quantity,
+                              int64_t cost) {
   Key k;
   k.bucket = price_id;
-  const std::string_view parts[7] = {d.day,     d.provider, d.model,    d.region,
-                                     d.feature, d.team,     d.priced_by};
-  for (int i = 0; i < 7; ++i) k.ids[i] = intern(parts[i]);
+  // day, provider, model, region, feature, team, priced_by
+  const uint32_t parts[7] = {d.ids[0], d.ids[5], d.ids[6], d.ids[7], d.ids[1], d.ids[2], d.ids[10]};
+  std::copy(std::begin(parts), std::end(parts), k.ids);
   ChargeSums& c = charges_[k];
   c.quantity += quantity;
   c.cost += cost;
-  widen(c, intern(d.customer), intern(d.priority), intern(d.tags));
+  widen(c, d.ids[3], d.ids[8], d.ids[4]);  // customer, priority, tags
 }
 
 void RollupBuffer::clear() {
@@ -391,10 +395,10 @@ Result<int64_t> roll_up_past_watermark(sqlite3* db, const std::string& currency,
       e.value_units = Money::from_nanos(events.column_int(21));
       e.revenue = Money::from_nanos(events.column_int(22));
       e.reasoning_tokens = events.column_int(23);
-      buffer.add(bucket_of(events.column_int(1)), dims, e);
+      const auto interned = buffer.add(bucket_of(events.column_int(1)), dims, e);
       lines.bind(1, last);
       while ((rc = lines.step()) == SQLITE_ROW)
-        buffer.add_charge(dims, lines.column_int(0), lines.column_int(1), lines.column_int(2));
+        buffer.add_charge(interned, lines.column_int(0), lines.column_int(1), lines.column_int(2));
       lines.reset();
       if (rc != SQLITE_DONE) break;
       ++total;

@@ -82,9 +82,13 @@ class RollupBuffer {
   // Adds an event as its commit writes it. A commit that fails leaves rows here for events that
   // were never stored: the ledger then clear()s the buffer and rolls the raw events past the
   // watermark up from the ledger instead (roll_up_past_watermark), which is exact.
-  void add(EpochMs bucket, const Dims& dims, const UsageEvent& e);
+  // Returns the event's interned Dims (in Dims' order), for its charge lines.
+  struct Interned {
+    uint32_t ids[11] = {};
+  };
+  Interned add(EpochMs bucket, const Dims& dims, const UsageEvent& e);
   // One charge line of an event added above, priced by charge_prices row `price_id`.
-  void add_charge(const Dims& dims, int64_t price_id, int64_t quantity, int64_t cost);
+  void add_charge(const Interned& dims, int64_t price_id, int64_t quantity, int64_t cost);
   void clear();
   // 15-minute rows pending (the daily ones are at most as many).
   size_t rows() const { return m15_.size(); }
