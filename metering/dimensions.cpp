@@ -65,7 +65,40 @@ void append_key_of(std::string& out, const T& x, bool with_tags) {
   }
 }
 
+// The next part of a key, consumed from `key`.
+std::optional<std::string_view> take_part(std::string_view& key) {
+  uint32_t n = 0;
+  if (key.size() < sizeof n) return std::nullopt;
+  std::copy_n(key.data(), sizeof n, reinterpret_cast<char*>(&n));
+  key.remove_prefix(sizeof n);
+  if (key.size() < n) return std::nullopt;
+  const std::string_view part = key.substr(0, n);
+  key.remove_prefix(n);
+  return part;
+}
+
 }  // namespace
+
+std::optional<Dimensions> dimensions_of_key(std::string_view key) {
+  Dimensions d;
+  for (const Dimension& dim : kDimensions) {
+    const auto part = take_part(key);
+    if (!part) return std::nullopt;
+    if (dim.field) {
+      d.*dim.field = std::string(*part);
+    } else if (auto p = parse_priority(*part)) {
+      d.priority = *p;
+    } else {
+      return std::nullopt;
+    }
+  }
+  while (!key.empty()) {
+    const auto k = take_part(key), v = take_part(key);
+    if (!k || !v) return std::nullopt;
+    d.tags.emplace_back(std::string(*k), std::string(*v));
+  }
+  return d;
+}
 
 void append_key(std::string& out, const Dimensions& d, bool with_tags) {
   append_key_of(out, d, with_tags);

@@ -55,6 +55,8 @@ std::optional<std::string_view> tag_value(const Dimensions& d, std::string_view 
 // exactly when the dimensions and tags are).
 // Without tags when `with_tags` is false (for grouping by the table's dimensions only).
 void append_key(std::string& out, const Dimensions& d, bool with_tags = true);
+// The dimensions whose append_key (with tags) is `key`; nullopt when `key` is not such a key.
+std::optional<Dimensions> dimensions_of_key(std::string_view key);
 void append_key(std::string& out, const UsageEvent& e, bool with_tags = true);
 
 }  // namespace tollgate

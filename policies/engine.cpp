@@ -366,8 +366,7 @@ void PolicyEngine::record(const std::vector<const UsageEvent*>& accepted) {
     auto it = cache.find(key);
     if (it == cache.end()) it = cache.emplace(key, matching(Dimensions::of(*e))).first;
     const std::vector<size_t>& hits = it->second;
-    recent_.add(
-        key, [e] { return Dimensions::of(*e); }, e->ts_ms, e->cost.nanos());
+    recent_.add(key, e->ts_ms, e->cost.nanos());
     if (!e->reservation_id.empty())
       if (const Reservation* r = book_.find(e->reservation_id)) {
         if (settles(*r, hits)) {

@@ -10,13 +10,9 @@ namespace {
 constexpr EpochMs kBucketMs = 15 * 60'000;
 }
 
-void RecentSpend::add(const std::string& key, const std::function<Dimensions()>& dims, EpochMs ts,
-                      int64_t nanos) {
-  auto& minute = minutes_[ts / 60'000];
-  auto it = minute.find(key);
-  const bool added = it == minute.end();
-  if (added) it = minute.emplace(key, std::pair{dims(), int64_t{0}}).first;
-  it->second.second = saturating_add(it->second.second, nanos);
+void RecentSpend::add(const std::string& key, EpochMs ts, int64_t nanos) {
+  auto [it, added] = minutes_[ts / 60'000].try_emplace(key, 0);
+  it->second = saturating_add(it->second, nanos);
   if (added && ++entries_ > max_entries_) shed();  // last: it may drop this very entry
 }
 
@@ -50,7 +46,8 @@ EpochMs RecentSpend::covered_from() const {
 void RecentSpend::for_each(
     EpochMs from, const std::function<void(const Dimensions&, EpochMs, int64_t)>& fn) const {
   for (auto it = minutes_.lower_bound(from / 60'000); it != minutes_.end(); ++it)
-    for (const auto& [key, entry] : it->second) fn(entry.first, it->first * 60'000, entry.second);
+    for (const auto& [key, nanos] : it->second)
+      if (const auto dims = dimensions_of_key(key)) fn(*dims, it->first * 60'000, nanos);
 }
 
 }  // namespace tollgate

@@ -31,9 +31,9 @@ class RecentSpend {
       : start_(start), max_entries_(max_entries) {}
   void set_max_entries(size_t n) { max_entries_ = n; }
 
-  // `key` identifies the dimension set (append_key); `dims` is read only on its first use.
-  void add(const std::string& key, const std::function<Dimensions()>& dims, EpochMs ts,
-           int64_t nanos);
+  // `key` is the dimension set's append_key (with tags): the entry keeps only it, and for_each
+  // decodes the dimensions from it (a rebuild is rare; ingest adds an entry per event).
+  void add(const std::string& key, EpochMs ts, int64_t nanos);
   // Forgets minutes older than keep_ms before now.
   void trim(EpochMs now, int64_t keep_ms);
   // Complete from this 15-minute boundary on: rollup buckets starting before it hold what is
@@ -57,7 +57,7 @@ class RecentSpend {
   size_t entries_ = 0;
   uint64_t sheds_ = 0;
   EpochMs pinned_ = kNotPinned;
-  std::map<int64_t, std::unordered_map<std::string, std::pair<Dimensions, int64_t>>> minutes_;
+  std::map<int64_t, std::unordered_map<std::string, int64_t>> minutes_;  // minute → key → nanos
 };
 
 }  // namespace tollgate

@@ -78,4 +78,28 @@ TEST_CASE("dimensions: keys are equal exactly when the dimensions are") {
   CHECK(no_tags_a == no_tags_c);
 }
 
+TEST_CASE("a dimension set's key decodes back to the set; a damaged key decodes to nothing") {
+  Dimensions d;
+  d.feature = "chat";
+  d.team = std::string("t\0\x01", 3);  // any bytes: the parts are length-prefixed
+  d.customer = "";
+  d.model = "gpt-4o";
+  d.provider = "openai";
+  d.region = "eu|fr";
+  d.priority = Priority::kBatch;
+  d.tags = {{"env", "prod"}, {"k", ""}};
+  std::string key;
+  append_key(key, d);
+  auto back = dimensions_of_key(key);
+  REQUIRE(back.has_value());
+  std::string again;
+  append_key(again, *back);
+  CHECK(again == key);
+  CHECK(back->team == d.team);
+  CHECK(back->priority == Priority::kBatch);
+  CHECK(back->tags == d.tags);
+  CHECK_FALSE(dimensions_of_key(key.substr(0, key.size() - 1)).has_value());
+  CHECK_FALSE(dimensions_of_key("").has_value());
+}
+
 }  // namespace tollgate

@@ -13,11 +13,11 @@ constexpr EpochMs kBlock = 15 * 60'000;
 const EpochMs kT0 = 1'795'000'000'000 / kBlock * kBlock;  // a 15-minute boundary
 
 void add(RecentSpend& r, const std::string& customer, EpochMs ts, int64_t nanos) {
-  r.add(customer, [&] {
-    Dimensions d;
-    d.customer = customer;
-    return d;
-  }, ts, nanos);
+  Dimensions d;
+  d.customer = customer;
+  std::string key;
+  append_key(key, d);
+  r.add(key, ts, nanos);
 }
 
 // Sum per minute of what for_each gives from `from`.
