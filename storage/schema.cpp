@@ -8,6 +8,29 @@ namespace tollgate {
 
 namespace {
 
+// Schemas 10 and 11 keep dimension strings as dim_values ids; their views (over a table aliased
+// `r` with the *_id columns) look the strings up with these joins, and the rollup views show
+// these columns.
+#define TOLLGATE_DIM_JOINS                                          \
+  "LEFT JOIN dim_values feature ON feature.id = r.feature_id\n"     \
+  "LEFT JOIN dim_values team ON team.id = r.team_id\n"              \
+  "LEFT JOIN dim_values customer ON customer.id = r.customer_id\n"  \
+  "LEFT JOIN dim_values tags ON tags.id = r.tags_id\n"              \
+  "LEFT JOIN dim_values provider ON provider.id = r.provider_id\n"  \
+  "LEFT JOIN dim_values model ON model.id = r.model_id\n"           \
+  "LEFT JOIN dim_values region ON region.id = r.region_id\n"        \
+  "LEFT JOIN dim_values priority ON priority.id = r.priority_id\n"  \
+  "LEFT JOIN dim_values status ON status.id = r.status_id\n"        \
+  "LEFT JOIN dim_values priced_by ON priced_by.id = r.priced_by_id\n" \
+  "LEFT JOIN dim_values currency ON currency.id = r.currency_id\n"
+#define TOLLGATE_ROLLUP_COLUMNS                                                                  \
+  "feature.value AS feature, team.value AS team, customer.value AS customer, "                   \
+  "tags.value AS tags, provider.value AS provider, model.value AS model, "                        \
+  "region.value AS region, priority.value AS priority, status.value AS status, "                  \
+  "priced_by.value AS priced_by, currency.value AS currency, r.events, r.requests, "              \
+  "r.input_tokens, r.cached_input_tokens, r.cache_write_tokens, r.output_tokens, r.gpu_micros, " \
+  "r.egress_bytes, r.cost_nanos, r.value_units_nanos, r.revenue_nanos, r.reasoning_tokens\n"
+
 // Money, value units and revenue are integer nanos; gpu time is integer microseconds. The views
 // of CONTRACT §6 expose REAL conversions for analysts.
 const char* const kMigrations[] = {
@@ -408,26 +431,7 @@ DROP TABLE rollup_daily_rows;
 ALTER TABLE rollup_daily_v10 RENAME TO rollup_daily_rows;
 CREATE VIEW rollup_15m AS
 SELECT r.bucket_ms, r.day_local,
-       feature.value AS feature, team.value AS team, customer.value AS customer,
-       tags.value AS tags, provider.value AS provider, model.value AS model,
-       region.value AS region, priority.value AS priority, status.value AS status,
-       priced_by.value AS priced_by, currency.value AS currency,
-       r.events, r.requests, r.input_tokens, r.cached_input_tokens, r.cache_write_tokens,
-       r.output_tokens, r.gpu_micros, r.egress_bytes, r.cost_nanos, r.value_units_nanos,
-       r.revenue_nanos, r.reasoning_tokens
-FROM rollup_15m_rows r
-LEFT JOIN dim_values feature ON feature.id = r.feature_id
-LEFT JOIN dim_values team ON team.id = r.team_id
-LEFT JOIN dim_values customer ON customer.id = r.customer_id
-LEFT JOIN dim_values tags ON tags.id = r.tags_id
-LEFT JOIN dim_values provider ON provider.id = r.provider_id
-LEFT JOIN dim_values model ON model.id = r.model_id
-LEFT JOIN dim_values region ON region.id = r.region_id
-LEFT JOIN dim_values priority ON priority.id = r.priority_id
-LEFT JOIN dim_values status ON status.id = r.status_id
-LEFT JOIN dim_values priced_by ON priced_by.id = r.priced_by_id
-LEFT JOIN dim_values currency ON currency.id = r.currency_id
-UNION ALL
+)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_15m_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
 SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, customer, tags,
        provider, model, region, priority, status, priced_by, currency, 1, requests, input_tokens,
        cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes,
@@ -435,26 +439,7 @@ SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, c
 FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
 CREATE VIEW rollup_daily AS
 SELECT r.day_local,
-       feature.value AS feature, team.value AS team, customer.value AS customer,
-       tags.value AS tags, provider.value AS provider, model.value AS model,
-       region.value AS region, priority.value AS priority, status.value AS status,
-       priced_by.value AS priced_by, currency.value AS currency,
-       r.events, r.requests, r.input_tokens, r.cached_input_tokens, r.cache_write_tokens,
-       r.output_tokens, r.gpu_micros, r.egress_bytes, r.cost_nanos, r.value_units_nanos,
-       r.revenue_nanos, r.reasoning_tokens
-FROM rollup_daily_rows r
-LEFT JOIN dim_values feature ON feature.id = r.feature_id
-LEFT JOIN dim_values team ON team.id = r.team_id
-LEFT JOIN dim_values customer ON customer.id = r.customer_id
-LEFT JOIN dim_values tags ON tags.id = r.tags_id
-LEFT JOIN dim_values provider ON provider.id = r.provider_id
-LEFT JOIN dim_values model ON model.id = r.model_id
-LEFT JOIN dim_values region ON region.id = r.region_id
-LEFT JOIN dim_values priority ON priority.id = r.priority_id
-LEFT JOIN dim_values status ON status.id = r.status_id
-LEFT JOIN dim_values priced_by ON priced_by.id = r.priced_by_id
-LEFT JOIN dim_values currency ON currency.id = r.currency_id
-UNION ALL
+)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_daily_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
 SELECT day_local, feature, team, customer, tags, provider, model, region, priority, status,
        priced_by, currency, 1, requests, input_tokens, cached_input_tokens, cache_write_tokens,
        output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos,
@@ -537,20 +522,11 @@ SELECT r.event_id, r.ts_ms, r.day_local, feature.value AS feature, team.value AS
        r.value_units_nanos, r.revenue_nanos, r.reservation_id, r.received_ms, r.reasoning_tokens,
        r.rowid AS rowid
 FROM event_rows r
-LEFT JOIN dim_values feature ON feature.id = r.feature_id
-LEFT JOIN dim_values team ON team.id = r.team_id
-LEFT JOIN dim_values customer ON customer.id = r.customer_id
-LEFT JOIN dim_values tags ON tags.id = r.tags_id
-LEFT JOIN dim_values provider ON provider.id = r.provider_id
-LEFT JOIN dim_values model ON model.id = r.model_id
-LEFT JOIN dim_values region ON region.id = r.region_id
-LEFT JOIN dim_values priority ON priority.id = r.priority_id
-LEFT JOIN dim_values status ON status.id = r.status_id
-LEFT JOIN dim_values currency ON currency.id = r.currency_id
-LEFT JOIN dim_values priced_by ON priced_by.id = r.priced_by_id
-LEFT JOIN dim_values price_ref ON price_ref.id = r.price_ref_id;
+)sql" TOLLGATE_DIM_JOINS R"sql(LEFT JOIN dim_values price_ref ON price_ref.id = r.price_ref_id;
 )sql",
 };
+#undef TOLLGATE_DIM_JOINS
+#undef TOLLGATE_ROLLUP_COLUMNS
 
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kSchemaVersion);
