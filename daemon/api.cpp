@@ -17,13 +17,15 @@ namespace tollgate {
 namespace json = boost::json;
 
 Api::Api(const Config& config, std::shared_ptr<const PriceBook> prices, Ledger& ledger,
-         DaemonMetrics& metrics, BudgetService& budgets, WorkerPool& workers, Clock clock)
+         DaemonMetrics& metrics, BudgetService& budgets, WorkerPool& workers,
+         WorkerPool& scrapes, Clock clock)
     : config_(config),
       prices_(std::move(prices)),
       ledger_(ledger),
       metrics_(metrics),
       budgets_(budgets),
       workers_(workers),
+      scrapes_(scrapes),
       clock_(std::move(clock)),
       auth_(config.tokens),
       routes_(make_routes()) {}
@@ -134,10 +136,14 @@ void Api::readyz(const HttpRequest&, Respond respond) {
 }
 
 void Api::metrics_text(const HttpRequest&, Respond respond) {
-  respond({200,
-           metrics::kTextContentType,
-           metrics::serialize_text(metrics_.registry().collect()),
-           {}});
+  // Tens of thousands of series take milliseconds to render: on an I/O thread that would stall
+  // every ingest and admission request behind it, and on the worker pool it could wait behind a
+  // long report. A thread of its own renders, and the answer goes back to an I/O thread.
+  scrapes_.post([this, respond = std::move(respond)]() mutable {
+    HttpResponse r{200, metrics::kTextContentType,
+                   metrics::serialize_text(metrics_.registry().collect()), {}};
+    post_([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
+  });
 }
 
 void Api::ingest(HttpRequest& req, Respond respond) {

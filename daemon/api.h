@@ -33,7 +33,7 @@ class Api final : public RequestHandler {
  public:
   // Everything passed by reference must outlive the Api.
   Api(const Config& config, std::shared_ptr<const PriceBook> prices, Ledger& ledger,
-      DaemonMetrics& metrics, BudgetService& budgets, WorkerPool& workers,
+      DaemonMetrics& metrics, BudgetService& budgets, WorkerPool& workers, WorkerPool& scrapes,
       Clock clock = system_now_ms);
 
   // Runs work on an I/O thread (set by the server before it starts accepting).
@@ -104,6 +104,7 @@ class Api final : public RequestHandler {
   DaemonMetrics& metrics_;
   BudgetService& budgets_;
   WorkerPool& workers_;
+  WorkerPool& scrapes_;  // renders /metrics: not behind a report, not on an I/O thread
   Clock clock_;
   Authenticator auth_;
   RouteTable routes_;  // after everything its handlers use
