@@ -79,24 +79,34 @@ std::optional<std::string_view> take_part(std::string_view& key) {
 
 }  // namespace
 
-std::optional<Dimensions> dimensions_of_key(std::string_view key) {
-  Dimensions d;
+bool decode_key(std::string_view key, Dimensions& out) {
   for (const Dimension& dim : kDimensions) {
     const auto part = take_part(key);
-    if (!part) return std::nullopt;
+    if (!part) return false;
     if (dim.field) {
-      d.*dim.field = std::string(*part);
+      (out.*dim.field).assign(*part);
     } else if (auto p = parse_priority(*part)) {
-      d.priority = *p;
+      out.priority = *p;
     } else {
-      return std::nullopt;
+      return false;
     }
   }
+  size_t tags = 0;
   while (!key.empty()) {
     const auto k = take_part(key), v = take_part(key);
-    if (!k || !v) return std::nullopt;
-    d.tags.emplace_back(std::string(*k), std::string(*v));
+    if (!k || !v) return false;
+    if (tags == out.tags.size()) out.tags.emplace_back();
+    out.tags[tags].first.assign(*k);
+    out.tags[tags].second.assign(*v);
+    ++tags;
   }
+  out.tags.resize(tags);
+  return true;
+}
+
+std::optional<Dimensions> dimensions_of_key(std::string_view key) {
+  Dimensions d;
+  if (!decode_key(key, d)) return std::nullopt;
   return d;
 }
 

@@ -57,6 +57,9 @@ std::optional<std::string_view> tag_value(const Dimensions& d, std::string_view 
 void append_key(std::string& out, const Dimensions& d, bool with_tags = true);
 // The dimensions whose append_key (with tags) is `key`; nullopt when `key` is not such a key.
 std::optional<Dimensions> dimensions_of_key(std::string_view key);
+// The same into `out`, reusing its strings' storage (a loop over many keys allocates little);
+// false, and `out` unspecified, when `key` is not such a key.
+bool decode_key(std::string_view key, Dimensions& out);
 void append_key(std::string& out, const UsageEvent& e, bool with_tags = true);
 
 }  // namespace tollgate

@@ -45,9 +45,10 @@ EpochMs RecentSpend::covered_from() const {
 
 void RecentSpend::for_each(
     EpochMs from, const std::function<void(const Dimensions&, EpochMs, int64_t)>& fn) const {
+  Dimensions dims;  // decoded into again and again: the rebuild runs under the engine's mutex
   for (auto it = minutes_.lower_bound(from / 60'000); it != minutes_.end(); ++it)
     for (const auto& [key, nanos] : it->second)
-      if (const auto dims = dimensions_of_key(key)) fn(*dims, it->first * 60'000, nanos);
+      if (decode_key(key, dims)) fn(dims, it->first * 60'000, nanos);
 }
 
 }  // namespace tollgate

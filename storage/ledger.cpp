@@ -200,8 +200,7 @@ Status Ledger::init() {
     // Events committed after the last rollup flush (a crash, a kill): rolled up before anything
     // reads the stored rollups alone or adds to them.
     const auto start = std::chrono::steady_clock::now();
-    auto rolled = roll_up_past_watermark(db_, options_.currency, dictionary_,
-                                         options_.max_pending_rollup_rows);
+    auto rolled = roll_up_past_watermark(db_, dictionary_, options_.max_pending_rollup_rows);
     if (!rolled.ok()) s = rolled.status();
     else if (rolled.value() > 0)
       spdlog::info("{}: rolled up {} events stored after the last rollup flush in {} ms (the "
@@ -690,8 +689,7 @@ void Ledger::flush_rollups_if_due(bool stopping) {
   if (!files_intact()) {
     s = Status::error(Code::kStorageUnavailable, unhealthy_reason());
   } else if (rollups_lost_) {  // a failed commit's rows were dropped: roll up from the ledger
-    auto rolled = roll_up_past_watermark(db_, options_.currency, dictionary_,
-                                         options_.max_pending_rollup_rows);
+    auto rolled = roll_up_past_watermark(db_, dictionary_, options_.max_pending_rollup_rows);
     s = rolled.status();
     if (s.ok()) {
       pending_rollups_->clear();  // whatever committed since is in what was rolled up

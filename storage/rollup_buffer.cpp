@@ -326,8 +326,8 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
   return {};
 }
 
-Result<int64_t> roll_up_past_watermark(sqlite3* db, const std::string& currency,
-                                       DimDictionary& dictionary, int64_t chunk_events) {
+Result<int64_t> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
+                                       int64_t chunk_events) {
   {
     // The watermark names a rowid; rowids only grow while the daemon writes (a prune keeps the
     // last event). A ledger whose events were renumbered or removed by hand (a .dump reloaded, a
@@ -361,7 +361,8 @@ Result<int64_t> roll_up_past_watermark(sqlite3* db, const std::string& currency,
                    "SELECT rowid, ts_ms, day_local, feature, team, customer, tags, provider, "
                    "model, region, priority, status, priced_by, requests, input_tokens, "
                    "cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, "
-                   "egress_bytes, cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens "
+                   "egress_bytes, cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens, "
+                   "currency "
                    "FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark) "
                    "ORDER BY rowid LIMIT ?1");
   Statement lines(db,
@@ -377,7 +378,13 @@ Result<int64_t> roll_up_past_watermark(sqlite3* db, const std::string& currency,
   for (;;) {
     events.bind(1, std::max<int64_t>(chunk_events, 1));
     int64_t last = -1, rc;
+    // A chunk holds one currency (the flush writes one): the events name theirs, and a ledger's
+    // reporting currency may have changed since they were stored.
+    std::string chunk_currency;
     while ((rc = events.step()) == SQLITE_ROW) {
+      const std::string_view event_currency = text(events, 24);
+      if (last < 0) chunk_currency = event_currency;
+      else if (event_currency != chunk_currency) break;  // the next chunk starts with this one
       last = events.column_int(0);
       const RollupBuffer::Dims dims{text(events, 2),  text(events, 3),  text(events, 4),
                                     text(events, 5),  text(events, 6),  text(events, 7),
@@ -404,16 +411,19 @@ Result<int64_t> roll_up_past_watermark(sqlite3* db, const std::string& currency,
       ++total;
     }
     events.reset();
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
       return Status::error(Code::kStorageError,
                            std::string("rolling up the events past the rollup watermark: ") +
                                sqlite3_errmsg(db));
     if (last < 0) return total;
-    if (Status s = buffer.flush(db, currency, dictionary, last); !s.ok()) {
+    if (Status s = buffer.flush(db, chunk_currency, dictionary, last); !s.ok()) {
       dictionary.forget();
       return Status::error(s.code(),
                            "rolling up the events past the rollup watermark: " + s.message());
     }
+    // Bounded like the buffer: a long tail of new customers must not fill the cache.
+    if (dictionary.size() > static_cast<size_t>(std::max<int64_t>(chunk_events, 1)))
+      dictionary.forget();
   }
 }
 

@@ -113,9 +113,10 @@ class RollupBuffer {
 };
 
 // After an unclean stop: rolls the raw events past the watermark (and their charge lines) up into
-// the stored rollups and charges through a RollupBuffer, `chunk_events` events a flush, each
-// moving the watermark. Returns how many events it rolled up.
-Result<int64_t> roll_up_past_watermark(sqlite3* db, const std::string& currency,
-                                       DimDictionary& dictionary, int64_t chunk_events);
+// the stored rollups and charges through a RollupBuffer, `chunk_events` events a flush (fewer
+// where the events' currency changes: a flush writes one), each moving the watermark. Returns
+// how many events it rolled up.
+Result<int64_t> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
+                                       int64_t chunk_events);
 
 }  // namespace tollgate

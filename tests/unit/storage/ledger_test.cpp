@@ -557,6 +557,11 @@ TEST_CASE("a long tail past the watermark is rolled up in chunks of max_pending_
                         "DELETE FROM rollup_daily_dim_rows; UPDATE rollup_watermark SET "
                         "through_rowid = 0")
               .ok());
+  // One event stored under another reporting currency (changed since): its rollup keeps it.
+  REQUIRE(exec_sql(raw, "INSERT OR IGNORE INTO dim_values (value) VALUES ('EUR'); "
+                        "UPDATE event_rows SET currency_id = (SELECT id FROM dim_values WHERE "
+                        "value = 'EUR') WHERE event_id = 't2'")
+              .ok());
   sqlite3_close(raw);
   auto o = options(dir);
   o.max_pending_rollup_rows = 2;  // three chunks: 2, 2, 1
@@ -571,4 +576,6 @@ TEST_CASE("a long tail past the watermark is rolled up in chunks of max_pending_
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily_dim_rows WHERE "
                       "dimension = 'customer' AND value = 'c1'") == 11 + 13);
   CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_daily WHERE customer IS NULL") == 0);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily WHERE currency = 'EUR'") == 12);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 60);
 }

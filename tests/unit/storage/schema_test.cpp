@@ -200,6 +200,11 @@ INSERT INTO rollup_daily_rows SELECT day_local, feature, team, customer, tags, p
     REQUIRE(st.step() == SQLITE_ROW);
     return st.column_text(0);
   };
+  // An analyst's views over what the migration replaces: they must neither stop it nor go stale.
+  REQUIRE(exec_sql(db, "CREATE VIEW team_costs AS SELECT team, SUM(cost_nanos) AS c FROM "
+                       "rollup_daily GROUP BY team; CREATE VIEW raw_rows AS SELECT COUNT(*) AS n "
+                       "FROM rollup_15m_rows")
+              .ok());
   const std::string m15 = text("rollup_15m"), daily = text("rollup_daily");
   CHECK(m15 == daily);
   REQUIRE(migrate(db).ok());
@@ -208,6 +213,8 @@ INSERT INTO rollup_daily_rows SELECT day_local, feature, team, customer, tags, p
   CHECK(one(db, "SELECT COUNT(*) FROM dim_values") == 16);  // each distinct string once
   CHECK(one(db, "SELECT typeof(customer_id) = 'integer' FROM rollup_daily_rows LIMIT 1") == 1);
   CHECK(one(db, "SELECT SUM(requests) FROM daily_costs") == 5);
+  CHECK(one(db, "SELECT c FROM team_costs WHERE team = 'cx'") == 5000);
+  CHECK(one(db, "SELECT n FROM raw_rows") == 2);
   sqlite3_close(db);
 }
 
