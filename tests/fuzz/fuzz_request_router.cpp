@@ -46,6 +46,7 @@ struct Daemon {
   std::unique_ptr<Ledger> ledger;
   std::unique_ptr<DaemonMetrics> metrics;
   std::unique_ptr<WorkerPool> workers;
+  std::unique_ptr<WorkerPool> scrapes;  // /metrics renders on a pool of its own, as in serve
   std::unique_ptr<BudgetService> budgets;
   std::unique_ptr<Api> api;
 
@@ -74,25 +75,29 @@ struct Daemon {
     metrics = std::make_unique<DaemonMetrics>(config.metric_labels, config.max_series,
                                               config.reporting.currency);
     workers = std::make_unique<WorkerPool>(1);
+    scrapes = std::make_unique<WorkerPool>(1);
     budgets = std::make_unique<BudgetService>(config, *ledger, metrics->registry());
     ledger->set_commit_observer([this](const CommitInfo& info) {
       metrics->record_commit(info.duration_s, info.events);
       budgets->engine().record(info.accepted);
     });
     budgets->start(policies);
-    api = std::make_unique<Api>(config, prices, *ledger, *metrics, *budgets, *workers);
+    api = std::make_unique<Api>(config, prices, *ledger, *metrics, *budgets, *workers,
+                                *scrapes);
     api->set_post([](std::function<void()> f) { f(); });  // no I/O threads: run where posted
     api->set_ready(true);
   }
 
-  // As serve stops: the worker pool, then the budgets, then the ledger; then the files go.
+  // As serve stops: the worker pools, then the budgets, then the ledger; then the files go.
   ~Daemon() {
     workers->shutdown();
+    scrapes->shutdown();
     budgets->stop();
     ledger->stop();
     api.reset();
     budgets.reset();
     workers.reset();
+    scrapes.reset();
     metrics.reset();
     ledger.reset();
     std::error_code ignored;
