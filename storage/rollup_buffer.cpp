@@ -72,8 +72,10 @@ const char* kDimSums[] = {"requests",       "input_tokens",   "cached_input_toke
                           "revenue_nanos"};
 
 // The upsert of one rollup_daily_dim_rows row (?1 day, ?2 dimension, ?3 value, ?4.. the sums).
+// Built once and never destroyed: the writer thread may still flush while exit() runs the static
+// destructors (a string destroyed there was read after free by a last flush).
 const std::string& upsert_dim_sql() {
-  static const std::string upsert = [] {
+  static const std::string* upsert = new std::string([] {
     std::string sql = "INSERT INTO rollup_daily_dim_rows (day_local, dimension, value";
     for (const char* s : kDimSums) sql += std::string(", ") + s;
     sql += ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
@@ -82,8 +84,8 @@ const std::string& upsert_dim_sql() {
       sql += std::string(i ? ", " : "") + kDimSums[i] + " = " + kDimSums[i] + " + excluded." +
              kDimSums[i];
     return sql;
-  }();
-  return upsert;
+  }());
+  return *upsert;
 }
 
 // The watermark moves to the last event flushed (?1; -1: the last event stored); the charge
