@@ -209,11 +209,12 @@ void BudgetService::add_collector(metrics::Registry& registry) {
     out.push_back({"tollgate_ledger_rollup_flushes_total",
                    "Rollup flushes from memory to the ledger, by what started them: "
                    "storage.rollup_flush_interval_ms, the bound limits.max_pending_rollup_rows, "
-                   "a stop.",
+                   "a stop, a budget rebuild about to read them.",
                    Type::kCounter,
                    {{"", {{"reason", "interval"}}, double(flushes.interval)},
                     {"", {{"reason", "max_pending_rollup_rows"}}, double(flushes.pending_rows)},
-                    {"", {{"reason", "stop"}}, double(flushes.stop)}}});
+                    {"", {{"reason", "stop"}}, double(flushes.stop)},
+                    {"", {{"reason", "rebuild"}}, double(flushes.read)}}});
     counter("tollgate_burn_history_sheds_total",
             "Times the minute-precise burn history passed limits.max_burn_history_entries and "
             "its oldest 15-minute blocks were dropped early (a budget added or changed by a "
@@ -253,6 +254,9 @@ Status BudgetService::install(std::shared_ptr<const PolicySet> policies) {
   // engine reads the rollups without its lock, so admission and scrapes go on meanwhile.
   std::promise<Status> done;
   ledger_.run_on_writer([&](sqlite3* db) {
+    // The rollups first: the scans then read compact rows, not the last seconds of raw events
+    // joined to their strings (at full ingest, that read stalled the writer for every reload).
+    ledger_.flush_rollups_before_read();
     done.set_value(engine_.install(policies, period_scan(db, config_.reporting.tz, system_now_ms()),
                                    window_scan(db)));
   });

@@ -658,7 +658,7 @@ Result<int64_t> Ledger::price_id(const ChargeLine& line) {
 
 Ledger::RollupFlushes Ledger::rollup_flushes() const {
   return {flushes_interval_.load(), flushes_rows_.load(), flushes_stop_.load(),
-          flush_failures_.load()};
+          flushes_read_.load(), flush_failures_.load()};
 }
 
 std::chrono::milliseconds Ledger::until_flush_due() const {
@@ -683,6 +683,18 @@ void Ledger::flush_rollups_if_due(bool stopping) {
     else
       return;
   }
+  flush_rollups(*reason);
+}
+
+void Ledger::flush_rollups_before_read() {
+  if (pending_rollups_->empty() && !rollups_lost_) return;
+  // A failing disk: the retry pause holds here too (the read then sees the raw events).
+  if (std::chrono::steady_clock::now() < flush_retry_at_) return;
+  flush_rollups(flushes_read_);
+}
+
+void Ledger::flush_rollups(std::atomic<uint64_t>& reason) {
+  const auto now = std::chrono::steady_clock::now();
   // The raw events past the watermark are already durable: a failed flush loses nothing, its
   // rows stay pending and the views still show them.
   Status s;
@@ -699,7 +711,7 @@ void Ledger::flush_rollups_if_due(bool stopping) {
     s = pending_rollups_->flush(db_, options_.currency, dictionary_);
   }
   if (s.ok()) {
-    ++*reason;
+    ++reason;
     pending_rows_.store(0);
     // The dictionary's cache is bounded like the buffer: a stream of new customers or tags
     // costs memory only until here.

@@ -103,6 +103,11 @@ class Ledger {
   // and its observer. `op` runs its own transaction if it needs one. After stop() it runs at once
   // on the caller's thread.
   void run_on_writer(std::function<void(sqlite3*)> op);
+  // Only inside a run_on_writer op: writes the pending rollups now, so that a read of the rollup
+  // views that follows (a budget rebuild) reads compact rollup rows, not every raw event past the
+  // watermark (up to rollup_flush_interval_ms of ingest, each joined to its strings). A failure
+  // is a failed flush: the rows stay pending and the views still show them.
+  void flush_rollups_before_read();
   void stop();
 
   const LedgerOptions& options() const { return options_; }
@@ -120,7 +125,7 @@ class Ledger {
   // Rollup flushes, by why they ran (the interval, the pending-rows bound, a stop) and those that
   // failed (their rows stay pending and are written by a later flush).
   struct RollupFlushes {
-    uint64_t interval = 0, pending_rows = 0, stop = 0, failures = 0;
+    uint64_t interval = 0, pending_rows = 0, stop = 0, read = 0, failures = 0;
   };
   RollupFlushes rollup_flushes() const;
   uint64_t pending_rollup_rows() const { return pending_rows_.load(); }
@@ -146,6 +151,8 @@ class Ledger {
   Result<int64_t> price_id(const ChargeLine& line);
   // Writer thread: flushes the pending rollups when due (or at once when stopping).
   void flush_rollups_if_due(bool stopping);
+  // Writer thread: flushes them now, counted under `reason`.
+  void flush_rollups(std::atomic<uint64_t>& reason);
   // Writer thread: how long the writer may sleep before a flush is due.
   std::chrono::milliseconds until_flush_due() const;
   void expire_loop();
@@ -202,7 +209,7 @@ class Ledger {
   bool rollups_lost_ = false;  // a commit failed: the next flush rolls up from the raw events
   std::atomic<uint64_t> pending_rows_{0};
   std::atomic<uint64_t> flushes_interval_{0}, flushes_rows_{0}, flushes_stop_{0},
-      flush_failures_{0};
+      flushes_read_{0}, flush_failures_{0};
 };
 
 }  // namespace tollgate

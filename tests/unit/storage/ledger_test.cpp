@@ -501,6 +501,34 @@ TEST_CASE("rollups flush at the interval and at max_pending_rollup_rows, counted
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(events) FROM rollup_15m_rows") == 5);
 }
 
+TEST_CASE("a flush before a read (a budget rebuild) writes the pending rollups at once, once") {
+  testing::TempDir dir;
+  auto o = options(dir);
+  o.rollup_flush_interval_ms = 60'000;
+  auto l = Ledger::open(o, [] { return kNow; });
+  REQUIRE(l.ok());
+  REQUIRE(submit_and_wait(*l.value(), {make("a", 10), make("b", 20)}).status.ok());
+  const std::string db = dir.file("ledger.db");
+  REQUIRE(l.value()->pending_rollup_rows() == 1);
+  std::promise<int64_t> stored;
+  l.value()->run_on_writer([&](sqlite3*) {
+    l.value()->flush_rollups_before_read();
+    l.value()->flush_rollups_before_read();  // nothing pending: no second flush
+    stored.set_value(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows"));
+  });
+  CHECK(stored.get_future().get() == 1);
+  CHECK(l.value()->rollup_flushes().read == 1);
+  CHECK(l.value()->pending_rollup_rows() == 0);
+  CHECK(query_int(db, "SELECT through_rowid FROM rollup_watermark") ==
+        query_int(db, "SELECT MAX(rowid) FROM events"));
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 30);  // nothing counted twice
+  REQUIRE(submit_and_wait(*l.value(), {make("c", 5)}).status.ok());
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 35);
+  l.value()->stop();
+  CHECK(l.value()->rollup_flushes().stop == 1);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily_rows") == 35);
+}
+
 TEST_CASE("events past the rollup watermark (an unclean stop) are rolled up at the next open") {
   testing::TempDir dir;
   const std::string db = dir.file("ledger.db");
