@@ -8,6 +8,7 @@
 #include <future>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "daemon/config/policies_file.h"
 #include "metering/json_text.h"
@@ -254,11 +255,19 @@ Status BudgetService::install(std::shared_ptr<const PolicySet> policies) {
   // engine reads the rollups without its lock, so admission and scrapes go on meanwhile.
   std::promise<Status> done;
   ledger_.run_on_writer([&](sqlite3* db) {
-    // The rollups first: the scans then read compact rows, not the last seconds of raw events
-    // joined to their strings (at full ingest, that read stalled the writer for every reload).
-    ledger_.flush_rollups_before_read();
-    done.set_value(engine_.install(policies, period_scan(db, config_.reporting.tz, system_now_ms()),
-                                   window_scan(db)));
+    // Before the first scan (none when no budget is rebuilt), the pending rollups are flushed:
+    // the scans then read compact rows, not the last seconds of raw events joined to their
+    // strings (at full ingest, that read stalled the writer at every reload).
+    bool flushed = false;
+    auto flushed_first = [&](SpendScan scan) {
+      return SpendScan([&, scan = std::move(scan)](EpochMs since, const auto& row) {
+        if (!std::exchange(flushed, true)) ledger_.flush_rollups_before_read();
+        return scan(since, row);
+      });
+    };
+    done.set_value(engine_.install(
+        policies, flushed_first(period_scan(db, config_.reporting.tz, system_now_ms())),
+        flushed_first(window_scan(db))));
   });
   Status s = done.get_future().get();
   std::lock_guard lock(unready_mu_);

@@ -122,8 +122,9 @@ class Ledger {
   // meanwhile; damage it finds then marks the ledger unhealthy).
   bool checking() const { return checking_.load(); }
   uint64_t prune_failures() const { return prune_failures_.load(); }
-  // Rollup flushes, by why they ran (the interval, the pending-rows bound, a stop) and those that
-  // failed (their rows stay pending and are written by a later flush).
+  // Rollup flushes, by why they ran (the interval, the pending-rows bound, a stop, a read that
+  // follows: a budget rebuild) and those that failed (their rows stay pending and are written by
+  // a later flush).
   struct RollupFlushes {
     uint64_t interval = 0, pending_rows = 0, stop = 0, read = 0, failures = 0;
   };

@@ -193,6 +193,39 @@ class ThrottleTest(unittest.TestCase):
         self.assertEqual(json.loads(self.d.request("GET", "/v1/budgets")[1])["budgets"][0]["limit"], 5)
 
 
+class RebuildFlushTest(unittest.TestCase):
+    """A reload that rebuilds a budget first writes the rollups waiting in memory, so its scan
+    reads stored rollup rows rather than the raw events past the watermark; one that rebuilds
+    nothing flushes nothing. The spend is the same either way."""
+
+    def test_a_rebuild_flushes_the_pending_rollups_first_and_keeps_the_spend(self):
+        d = Daemon(storage_extra="  rollup_flush_interval_ms: 60000\n")
+        self.addCleanup(d.cleanup)
+        with open(os.path.join(d.dir, "policies.yaml"), "w") as f:
+            f.write(POLICIES)
+        d.start()
+        d.post_usage([event("rf1", cost=0.25), event("rf2", cost=0.5)])
+
+        def flushes():
+            return d.metric_value("tollgate_ledger_rollup_flushes_total", reason="rebuild")
+
+        def stored_rollup_rows():
+            return d.query("SELECT COUNT(*) FROM rollup_15m_rows")[0][0]
+
+        self.assertEqual((flushes(), stored_rollup_rows()), (0, 0))
+        self.assertEqual(d.request("POST", "/-/reload")[0], 200)  # the same budgets: no rebuild
+        self.assertEqual((flushes(), stored_rollup_rows()), (0, 0))
+        with open(os.path.join(d.dir, "policies.yaml"), "w") as f:
+            f.write(POLICIES.replace("match: {feature: support-chat}",
+                                     "match: {feature: [support-chat, other]}"))
+        self.assertEqual(d.request("POST", "/-/reload")[0], 200)
+        self.assertEqual(flushes(), 1)
+        self.assertEqual(stored_rollup_rows(), 1)
+        b = json.loads(d.request("GET", "/v1/budgets")[1])["budgets"][0]
+        self.assertEqual(b["spend"], 0.75)
+        self.assertEqual(d.query("SELECT SUM(cost_nanos) FROM rollup_15m")[0][0], 750000000)
+
+
 class RestartAndRaceTest(unittest.TestCase):
     def test_restart_keeps_spend_throttles_overrides_and_fired_alerts(self):
         hook = WebhookReceiver()
