@@ -6,11 +6,13 @@
 
 #include <future>
 #include <limits>
+#include <map>
 
 #include "daemon/finance/focus_export.h"
 #include "daemon/finance/report_format.h"
 #include "storage/ledger.h"
 #include "storage/policy_store.h"
+#include "storage/sqlite_util.h"
 #include "tests/unit/support/temp_dir.h"
 
 using namespace tollgate;
@@ -259,6 +261,7 @@ TEST_CASE("a report by one dimension (per-dimension rollups) equals the full rol
                       (i + 1) * 1000, 1 + i % 2);
     e.customer = "c" + std::to_string(i % 7);
     e.team = i % 2 ? "cx" : "infra";
+    e.tags = {{"cc", "cc-" + std::to_string(i % 2)}, {"env", i % 3 ? "prod" : "dev"}};
     if (i % 5 == 0) {
       e.priced_by = PricedBy::kUnpriced;
       e.cost = Money();
@@ -298,5 +301,43 @@ TEST_CASE("a report by one dimension (per-dimension rollups) equals the full rol
   REQUIRE(total.ok());
   CHECK(total->total.sums.requests == 60);
   CHECK(total->total.sums.unpriced_requests == 12);  // events 0, 5, ..., 35: 1 or 2 requests each
+  // Several dimensions and tags are grouped by ids and named after: the same groups and sums as
+  // grouping the rollup_daily view's strings, stored rows and raw events alike. Four tag sets
+  // share two values of "cc": their groups are added up.
+  auto by_sql = [&](const std::string& sql) {
+    std::map<std::vector<std::string>, std::pair<int64_t, int64_t>> out;
+    Statement st(db, sql);
+    REQUIRE(st.ok());
+    while (st.step() == SQLITE_ROW) {
+      std::vector<std::string> key;
+      for (int c = 0; c < sqlite3_column_count(st.get()) - 2; ++c) key.push_back(st.column_text(c));
+      out[key] = {st.column_int(sqlite3_column_count(st.get()) - 2),
+                  st.column_int(sqlite3_column_count(st.get()) - 1)};
+    }
+    return out;
+  };
+  auto by_report = [&](const std::vector<std::string>& group_by) {
+    std::map<std::vector<std::string>, std::pair<int64_t, int64_t>> out;
+    auto r = daily_report(db, *parse_date("2026-11-20"), group_by, "USD");
+    REQUIRE(r.ok());
+    for (const auto& row : r->rows) {
+      std::vector<std::string> key;
+      for (const auto& d : row.dims) key.push_back(d.value_or(""));
+      CHECK(out.count(key) == 0);  // one row per group
+      out[key] = {row.sums.cost_nanos, row.sums.unpriced_requests};
+    }
+    return out;
+  };
+  const char* kDay = " FROM rollup_daily WHERE day_local = '2026-11-20' GROUP BY ";
+  const char* kSums =
+      ", SUM(cost_nanos), SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END)";
+  CHECK(by_report({"customer", "team"}) ==
+        by_sql(std::string("SELECT customer, team") + kSums + kDay + "1, 2"));
+  auto cc = by_report({"tag:cc"});
+  CHECK(cc.size() == 2);
+  CHECK(cc == by_sql(std::string("SELECT json_extract(tags, '$.cc')") + kSums + kDay + "1"));
+  CHECK(by_report({"team", "tag:env", "tag:cc"}) ==
+        by_sql(std::string("SELECT team, json_extract(tags, '$.env'), json_extract(tags, '$.cc')") +
+               kSums + kDay + "1, 2, 3"));
   sqlite3_close(db);
 }
