@@ -81,18 +81,9 @@ Status full_rollup_groups(sqlite3* db, const std::string& from, const std::strin
     if (d == days.end()) d = days.insert(days.end(), std::string(day_text));
     ids[0] = d - days.begin();
     for (int i = 0; i < n; ++i) ids[size_t(i) + 1] = st.column_int(1 + i);
-    const int c = 1 + n;  // requests, and the sums after it
-    ReportSums row;
-    row.requests = st.column_int(c);
-    row.input_tokens = st.column_int(c + 1);
-    row.cached_input_tokens = st.column_int(c + 2);
-    row.cache_write_tokens = st.column_int(c + 3);
-    row.output_tokens = st.column_int(c + 4);
-    row.gpu_micros = st.column_int(c + 5);
-    row.cost_nanos = st.column_int(c + 6);
-    row.unpriced_requests = st.column_int(c + 7) == unpriced_id ? row.requests : 0;
-    row.value_units_nanos = st.column_int(c + 8);
-    row.revenue_nanos = st.column_int(c + 9);
+    // The sums in ReportSums' order, but for the unpriced requests: priced_by_id stands there.
+    ReportSums row = read_sums(st, 1 + n);
+    row.unpriced_requests = row.unpriced_requests == unpriced_id ? row.requests : 0;
     if (!sums_by_ids[ids].add(row)) return overflow;
   }
   if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
