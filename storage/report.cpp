@@ -45,46 +45,61 @@ struct IdsHash {
   }
 };
 
-// The full daily rollups by the day and `group_by` (two or more dimensions, or a tag): the stored
-// daily rows and the raw events past the watermark (what the rollup_daily view adds up) are read
-// as dim_values ids and added up here, and only each group's ids are then looked up as strings.
-// At a company's cardinality (about a row per event) SQLite's GROUP BY sorts every row: over the
-// view's strings 8.0 s for a day of 2 million events, over the ids 4.4 s; the rows alone read in
-// 0.1 s. Two tag sets may share a tag's value: the caller adds equal keys up.
-Status full_rollup_groups(sqlite3* db, const std::string& from, const std::string& to,
-                          const std::vector<std::string>& group_by, const TakeGroup& take,
-                          const Status& overflow) {
+// The full daily rollups by `group_by` (two or more dimensions, or a tag), over the days from
+// `first` to `date`: the stored daily rows and the raw events past the watermark (what the
+// rollup_daily view adds up) are read as dim_values ids and added up here, and only each group's
+// ids are then looked up as strings. At a company's cardinality (about a row per event) SQLite's
+// GROUP BY sorts every row: over the view's strings 8.0 s for a day of 2 million events, over the
+// ids 4.4 s; the rows alone read in 0.1 s. A group keeps the report day's sums and only the cost
+// of the days before (all the report shows of them), so memory grows with the groups, not with
+// groups times days. Two tag sets may share a tag's value: the caller adds equal keys up.
+Status full_rollup_groups(sqlite3* db, const std::string& first, const std::string& prev,
+                          const std::string& date, const std::vector<std::string>& group_by,
+                          const TakeGroup& take, const Status& overflow) {
   std::string columns = "day_local";
   for (const auto& d : group_by) columns += ", " + (tag_key(d) ? std::string("tags") : d) + "_id";
-  columns +=  // a dimension's name is its column's (group_by is validated before this)
+  // A dimension's name is its column's (group_by is validated before this). The unpriced flag
+  // stands where ReportSums has its unpriced requests; read in the scan's own snapshot.
+  columns +=
       ", requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, "
-      "gpu_micros, cost_nanos, priced_by_id, value_units_nanos, revenue_nanos";
-  Statement unpriced(db, "SELECT id FROM dim_values WHERE value = 'unpriced'");
-  if (!unpriced.ok()) return Status::error(Code::kStorageError, unpriced.error());
-  const int64_t unpriced_id = unpriced.step() == SQLITE_ROW ? unpriced.column_int(0) : -1;
+      "gpu_micros, cost_nanos, "
+      "IFNULL(priced_by_id = (SELECT id FROM dim_values WHERE value = 'unpriced'), 0), "
+      "value_units_nanos, revenue_nanos";
   Statement st(db, "SELECT " + columns +
                        " FROM rollup_daily_rows WHERE day_local BETWEEN ?1 AND ?2 UNION ALL "
                        "SELECT " + columns +
                        " FROM event_rows WHERE rowid > (SELECT through_rowid FROM "
                        "rollup_watermark) AND day_local BETWEEN ?1 AND ?2");
   if (!st.ok()) return Status::error(Code::kStorageError, st.error());
-  st.bind(1, from).bind(2, to);
+  st.bind(1, first).bind(2, date);
+  struct Sums {
+    ReportSums today;
+    int64_t prev_day = 0, earlier = 0;  // the cost of the day before; of the six before that
+    bool has_today = false, has_prev = false, has_earlier = false;
+  };
   const int n = int(group_by.size());
-  std::vector<std::string> days;  // the few days of the range, by index
-  std::unordered_map<std::vector<int64_t>, ReportSums, IdsHash> sums_by_ids;
-  std::vector<int64_t> ids(size_t(n) + 1);
+  std::unordered_map<std::vector<int64_t>, Sums, IdsHash> by_ids;
+  std::vector<int64_t> ids(static_cast<size_t>(n));
   int rc;
   while ((rc = st.step()) == SQLITE_ROW) {
-    const auto* day = reinterpret_cast<const char*>(sqlite3_column_text(st.get(), 0));
-    const std::string_view day_text = day ? day : "";
-    auto d = std::find(days.begin(), days.end(), day_text);
-    if (d == days.end()) d = days.insert(days.end(), std::string(day_text));
-    ids[0] = d - days.begin();
-    for (int i = 0; i < n; ++i) ids[size_t(i) + 1] = st.column_int(1 + i);
-    // The sums in ReportSums' order, but for the unpriced requests: priced_by_id stands there.
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st.get(), 0));
+    const std::string_view day = text ? text : "";
+    for (int i = 0; i < n; ++i) ids[size_t(i)] = st.column_int(1 + i);
     ReportSums row = read_sums(st, 1 + n);
-    row.unpriced_requests = row.unpriced_requests == unpriced_id ? row.requests : 0;
-    if (!sums_by_ids[ids].add(row)) return overflow;
+    row.unpriced_requests = row.unpriced_requests ? row.requests : 0;
+    Sums& g = by_ids[ids];
+    bool ok = true;
+    if (day == date) {
+      ok = g.today.add(row);
+      g.has_today = true;
+    } else if (day == prev) {
+      ok = !__builtin_add_overflow(g.prev_day, row.cost_nanos, &g.prev_day);
+      g.has_prev = true;
+    } else {
+      ok = !__builtin_add_overflow(g.earlier, row.cost_nanos, &g.earlier);
+      g.has_earlier = true;
+    }
+    if (!ok) return overflow;
   }
   if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
   // Each group's ids as strings (a tag: its value out of the tags' JSON, its path bound, so no
@@ -94,6 +109,7 @@ Status full_rollup_groups(sqlite3* db, const std::string& from, const std::strin
   if (!value.ok() || !tag.ok()) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
   std::vector<std::string> paths(group_by.size());
   std::vector<std::unordered_map<int64_t, std::optional<std::string>>> names(group_by.size());
+  Status failed;
   auto name = [&](int i, int64_t id) -> const std::optional<std::string>& {
     auto [it, fresh] = names[size_t(i)].try_emplace(id);
     if (!fresh) return it->second;
@@ -103,14 +119,24 @@ Status full_rollup_groups(sqlite3* db, const std::string& from, const std::strin
     q.reset();
     q.bind(1, id);
     if (key) q.bind(2, paths[size_t(i)]);
-    if (q.step() == SQLITE_ROW && sqlite3_column_type(q.get(), 0) != SQLITE_NULL)
+    const int step = q.step();
+    if (step == SQLITE_ROW && sqlite3_column_type(q.get(), 0) != SQLITE_NULL)
       it->second = q.column_text(0);
+    else if (step != SQLITE_ROW && step != SQLITE_DONE)  // e.g. tags that are not JSON
+      failed = Status::error(Code::kStorageError, sqlite3_errmsg(db));
     return it->second;
   };
-  for (const auto& [group, sums] : sums_by_ids) {
+  for (const auto& [group, sums] : by_ids) {
     GroupKey key;
-    for (int i = 0; i < n; ++i) key.push_back(name(i, group[size_t(i) + 1]));
-    if (!take(days[size_t(group[0])], std::move(key), sums)) return overflow;
+    for (int i = 0; i < n; ++i) key.push_back(name(i, group[size_t(i)]));
+    if (!failed.ok()) return failed;
+    ReportSums prev_day, earlier;
+    prev_day.cost_nanos = sums.prev_day;
+    earlier.cost_nanos = sums.earlier;
+    if ((sums.has_today && !take(date, key, sums.today)) ||
+        (sums.has_prev && !take(prev, key, prev_day)) ||
+        (sums.has_earlier && !take(first, key, earlier)))
+      return overflow;
   }
   return {};
 }
@@ -187,7 +213,7 @@ Result<DailyReport> daily_report(const std::vector<sqlite3*>& dbs, int64_t day,
   };
   for (sqlite3* db : dbs) {
     if (!by_one) {
-      if (Status s = full_rollup_groups(db, first, date, group_by, take, overflow); !s.ok())
+      if (Status s = full_rollup_groups(db, first, prev, date, group_by, take, overflow); !s.ok())
         return s;
       continue;
     }

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <array>
 #include <future>
 #include <limits>
 #include <map>
@@ -268,6 +269,21 @@ TEST_CASE("a report by one dimension (per-dimension rollups) equals the full rol
     }
     events.push_back(e);
   }
+  // Days before the report day, in the stored rows and past the watermark: the report's
+  // previous-day and 7-day columns. One without a "cc" tag: a null group beside the others.
+  for (const char* ts : {"2026-11-19T10:00:00Z", "2026-11-15T10:00:00Z", "2026-11-19T11:00:00Z"}) {
+    UsageEvent e = ev(std::string("p") + ts, ts, "chat", 7000, 1);
+    e.customer = "c1";
+    e.team = "cx";
+    e.tags = {{"cc", "cc-1"}, {"env", "prod"}};
+    if (ts[9] == '9' && ts[12] == '0')
+      events.insert(events.begin(), e);  // stored by the first batch's flush
+    else
+      events.push_back(e);  // past the watermark
+  }
+  UsageEvent untagged = ev("untagged", "2026-11-20T10:30:00Z", "chat", 11000, 1);
+  untagged.customer = "c1";
+  events.push_back(untagged);
   auto submit = [&](std::vector<UsageEvent> batch) {
     std::promise<Status> done;
     l.value()->submit(std::move(batch), [&](Status s, std::vector<Stored>, std::vector<UsageEvent>) {
@@ -299,45 +315,62 @@ TEST_CASE("a report by one dimension (per-dimension rollups) equals the full rol
   }
   auto total = daily_report(db, *parse_date("2026-11-20"), {}, "USD");
   REQUIRE(total.ok());
-  CHECK(total->total.sums.requests == 60);
+  CHECK(total->total.sums.requests == 61);
   CHECK(total->total.sums.unpriced_requests == 12);  // events 0, 5, ..., 35: 1 or 2 requests each
   // Several dimensions and tags are grouped by ids and named after: the same groups and sums as
   // grouping the rollup_daily view's strings, stored rows and raw events alike. Four tag sets
   // share two values of "cc": their groups are added up.
+  // A group: its dimensions (null apart from "") → cost, unpriced requests, the previous day's
+  // cost, the cost of the 7 days before.
+  using Groups = std::map<std::vector<std::string>, std::array<int64_t, 4>>;
+  const std::string kNull = "(null)";
   auto by_sql = [&](const std::string& sql) {
-    std::map<std::vector<std::string>, std::pair<int64_t, int64_t>> out;
+    Groups out;
     Statement st(db, sql);
     REQUIRE(st.ok());
+    const int n = sqlite3_column_count(st.get()) - 4;
     while (st.step() == SQLITE_ROW) {
       std::vector<std::string> key;
-      for (int c = 0; c < sqlite3_column_count(st.get()) - 2; ++c) key.push_back(st.column_text(c));
-      out[key] = {st.column_int(sqlite3_column_count(st.get()) - 2),
-                  st.column_int(sqlite3_column_count(st.get()) - 1)};
+      for (int c = 0; c < n; ++c)
+        key.push_back(sqlite3_column_type(st.get(), c) == SQLITE_NULL ? kNull : st.column_text(c));
+      out[key] = {st.column_int(n), st.column_int(n + 1), st.column_int(n + 2),
+                  st.column_int(n + 3)};
     }
     return out;
   };
   auto by_report = [&](const std::vector<std::string>& group_by) {
-    std::map<std::vector<std::string>, std::pair<int64_t, int64_t>> out;
+    Groups out;
     auto r = daily_report(db, *parse_date("2026-11-20"), group_by, "USD");
     REQUIRE(r.ok());
     for (const auto& row : r->rows) {
       std::vector<std::string> key;
-      for (const auto& d : row.dims) key.push_back(d.value_or(""));
+      for (const auto& d : row.dims) key.push_back(d.value_or(kNull));
       CHECK(out.count(key) == 0);  // one row per group
-      out[key] = {row.sums.cost_nanos, row.sums.unpriced_requests};
+      out[key] = {row.sums.cost_nanos, row.sums.unpriced_requests, row.prev_day_cost_nanos,
+                  static_cast<int64_t>(row.prev_7d_cost_nanos)};
     }
     return out;
   };
-  const char* kDay = " FROM rollup_daily WHERE day_local = '2026-11-20' GROUP BY ";
+  const char* kDay =
+      " FROM rollup_daily WHERE day_local BETWEEN '2026-11-13' AND '2026-11-20' GROUP BY ";
   const char* kSums =
-      ", SUM(cost_nanos), SUM(CASE WHEN priced_by = 'unpriced' THEN requests ELSE 0 END)";
-  CHECK(by_report({"customer", "team"}) ==
-        by_sql(std::string("SELECT customer, team") + kSums + kDay + "1, 2"));
+      ", SUM(IIF(day_local = '2026-11-20', cost_nanos, 0)), "
+      "SUM(IIF(day_local = '2026-11-20' AND priced_by = 'unpriced', requests, 0)), "
+      "SUM(IIF(day_local = '2026-11-19', cost_nanos, 0)), "
+      "SUM(IIF(day_local < '2026-11-20', cost_nanos, 0))";
+  const char* kToday = " HAVING SUM(IIF(day_local = '2026-11-20', requests, 0)) > 0";
+  const auto by_customer_team = by_report({"customer", "team"});
+  CHECK(by_customer_team ==
+        by_sql(std::string("SELECT customer, team") + kSums + kDay + "1, 2" + kToday));
+  CHECK(by_customer_team.at({"c1", "cx"})[2] == 14000);  // the day before
+  CHECK(by_customer_team.at({"c1", "cx"})[3] == 21000);  // the 7 days before
   auto cc = by_report({"tag:cc"});
-  CHECK(cc.size() == 2);
-  CHECK(cc == by_sql(std::string("SELECT json_extract(tags, '$.cc')") + kSums + kDay + "1"));
+  CHECK(cc.size() == 3);  // cc-0, cc-1, and the event without the tag
+  CHECK(cc.count({kNull}) == 1);
+  CHECK(cc == by_sql(std::string("SELECT json_extract(tags, '$.cc')") + kSums + kDay + "1" +
+                     kToday));
   CHECK(by_report({"team", "tag:env", "tag:cc"}) ==
         by_sql(std::string("SELECT team, json_extract(tags, '$.env'), json_extract(tags, '$.cc')") +
-               kSums + kDay + "1, 2, 3"));
+               kSums + kDay + "1, 2, 3" + kToday));
   sqlite3_close(db);
 }
