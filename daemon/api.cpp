@@ -18,7 +18,7 @@ namespace json = boost::json;
 
 Api::Api(const Config& config, std::shared_ptr<const PriceBook> prices, Ledger& ledger,
          DaemonMetrics& metrics, BudgetService& budgets, WorkerPool& workers,
-         WorkerPool& scrapes, Clock clock)
+         WorkerPool& scrapes, WorkerPool& ingests, Clock clock)
     : config_(config),
       prices_(std::move(prices)),
       ledger_(ledger),
@@ -26,6 +26,7 @@ Api::Api(const Config& config, std::shared_ptr<const PriceBook> prices, Ledger& 
       budgets_(budgets),
       workers_(workers),
       scrapes_(scrapes),
+      ingests_(ingests),
       clock_(std::move(clock)),
       auth_(config.tokens),
       routes_(make_routes()) {}
@@ -41,10 +42,10 @@ RouteTable Api::make_routes() {
       {"/metrics", kGet | kHead,
        config_.metrics_need_token ? std::optional<Role>(Role::kRead) : std::nullopt, "",
        h(&Api::metrics_text)},
-      {"/v1/usage", kPost, Role::kIngest, "", [this](HttpRequest& req, Respond respond) {
+      {"/v1/usage", kPost, Role::kIngest, "", off_io([this](HttpRequest& req, Respond respond) {
          ingest(req, std::move(respond));
-       }},
-      {"/v1/traces", kPost, Role::kIngest, "", h(&Api::otlp_traces)},
+       })},
+      {"/v1/traces", kPost, Role::kIngest, "", off_io(h(&Api::otlp_traces))},
       {"/v1/admit", kGet | kPost, Role::kAdmit, "", h(&Api::admit)},
       // Envoy appends the original request's path to the prefix it is given, and a proxy's
       // check may come with the original method.
@@ -146,6 +147,21 @@ void Api::metrics_text(const HttpRequest&, Respond respond) {
   });
 }
 
+Api::Handler Api::off_io(Handler handler) {
+  return [this, handler = std::move(handler)](HttpRequest& req, Respond respond) {
+    // Answered from an I/O thread, as every answer is.
+    Respond to_io = [this, respond = std::move(respond)](HttpResponse r) {
+      post_([respond, r = std::move(r)]() mutable { respond(std::move(r)); });
+    };
+    ingests_.post([this, handler, req = std::move(req), to_io = std::move(to_io)]() mutable {
+      call_guarded(handler, req, std::move(to_io), [&](const std::string& what) {
+        metrics_.record_handler_exception();
+        spdlog::error("{} {}: handler failed: {}", req.method, req.path, what);
+      });
+    });
+  };
+}
+
 void Api::ingest(HttpRequest& req, Respond respond) {
   if (draining_.load())
     return respond(error_response(Code::kShuttingDown, "the server is shutting down; retry"));
@@ -236,15 +252,15 @@ void Api::store(std::vector<DecodedItem> items, StoreDone done) {
   }
   items = std::vector<DecodedItem>();  // the decoded items' memory goes back before the commit
   if (events.empty()) return done(Status(), {std::move(rejections), {}, {}});
-  // The ledger calls back on its writer thread; the response (and metric work) moves back to an
-  // I/O thread so the writer goes straight on to the next commit. `prices` rides along: the
+  // The ledger calls back on its writer thread; the response (and metric work) moves back to the
+  // ingest pool so the writer goes straight on to the next commit. `prices` rides along: the
   // events' itemizations point into it until the ledger has written their charges.
   ledger_.submit(
       std::move(events),
       [this, prices, rejections = std::move(rejections), submitted = std::move(submitted),
        done = std::move(done)](Status s, std::vector<Stored> outcome,
                                std::vector<UsageEvent> stored) mutable {
-        post_([s = std::move(s), outcome = std::move(outcome), stored = std::move(stored),
+        ingests_.post([s = std::move(s), outcome = std::move(outcome), stored = std::move(stored),
                rejections = std::move(rejections), submitted = std::move(submitted),
                done = std::move(done)]() mutable {
           // Events the ledger refused (a day's sum would pass int64) join the rejections.

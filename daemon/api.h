@@ -34,7 +34,7 @@ class Api final : public RequestHandler {
   // Everything passed by reference must outlive the Api.
   Api(const Config& config, std::shared_ptr<const PriceBook> prices, Ledger& ledger,
       DaemonMetrics& metrics, BudgetService& budgets, WorkerPool& workers, WorkerPool& scrapes,
-      Clock clock = system_now_ms);
+      WorkerPool& ingests, Clock clock = system_now_ms);
 
   // Runs work on an I/O thread (set by the server before it starts accepting).
   void set_post(std::function<void(std::function<void()>)> post) override { post_ = std::move(post); }
@@ -63,6 +63,11 @@ class Api final : public RequestHandler {
   void healthz(const HttpRequest& req, Respond respond);
   void readyz(const HttpRequest& req, Respond respond);
   void metrics_text(const HttpRequest& req, Respond respond);
+  using Handler = std::function<void(HttpRequest&, Respond)>;
+  // `handler` on the ingest pool (guarded like every handler), its answer back on an I/O thread:
+  // decoding, pricing and answering a batch of 1,000 events takes milliseconds, which on an I/O
+  // thread every admission check behind it on that thread would wait out.
+  Handler off_io(Handler handler);
   void ingest(HttpRequest& req, Respond respond);  // takes the body
   void otlp_traces(const HttpRequest& req, Respond respond);  // otlp_route.cpp
   // Prices the valid items and commits them; `done` runs on an I/O thread once the ledger
@@ -105,6 +110,7 @@ class Api final : public RequestHandler {
   BudgetService& budgets_;
   WorkerPool& workers_;
   WorkerPool& scrapes_;  // renders /metrics: not behind a report, not on an I/O thread
+  WorkerPool& ingests_;  // decodes, prices and answers ingest requests (off_io)
   Clock clock_;
   Authenticator auth_;
   RouteTable routes_;  // after everything its handlers use

@@ -90,6 +90,7 @@ int serve(const std::string& config_path) {
   DaemonMetrics metrics(config.metric_labels, config.max_series, config.reporting.currency);
   WorkerPool workers(2);
   WorkerPool scrapes(1);
+  WorkerPool ingests(config.server.threads);  // usage and trace batches, off the I/O threads
   BudgetService budgets(config, *ledger.value(), metrics.registry());
   // Right after each commit, before any client hears of it: metrics and budget spend.
   ledger.value()->set_commit_observer([&metrics, &budgets](const CommitInfo& info) {
@@ -105,7 +106,7 @@ int serve(const std::string& config_path) {
     spdlog::info("coordinating global budgets as instance {} through etcd {}",
                  config.coordination.instance, config.coordination.endpoints.front());
   }
-  Api api(config, prices, *ledger.value(), metrics, budgets, workers, scrapes);
+  Api api(config, prices, *ledger.value(), metrics, budgets, workers, scrapes, ingests);
   metrics.record_reload(true, double(system_now_ms()) / 1000);
   HttpServer server(config, api);
   Status s = server.bind();
@@ -136,6 +137,7 @@ int serve(const std::string& config_path) {
   server.run(std::move(hooks));
   workers.shutdown();  // finishes a reload or report in progress while the Api still exists
   scrapes.shutdown();
+  ingests.shutdown();
   // Every answered request's events are committed; stop() commits anything still queued.
   if (coordinator) coordinator->stop();
   budgets.stop();

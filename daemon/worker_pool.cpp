@@ -1,5 +1,9 @@
 #include "daemon/worker_pool.h"
 
+#include <spdlog/spdlog.h>
+
+#include <exception>
+
 namespace tollgate {
 
 WorkerPool::WorkerPool(int threads) {
@@ -12,7 +16,15 @@ WorkerPool::WorkerPool(int threads) {
         auto w = std::move(work_.front());
         work_.pop_front();
         lock.unlock();
-        w();
+        // A bug in one piece of work costs that work, not the process (handlers posted here are
+        // also guarded, and answer 500 themselves).
+        try {
+          w();
+        } catch (const std::exception& e) {
+          spdlog::error("worker: work failed: {}", e.what());
+        } catch (...) {
+          spdlog::error("worker: work failed: unknown exception");
+        }
         lock.lock();
       }
     });

@@ -47,6 +47,7 @@ struct Daemon {
   std::unique_ptr<DaemonMetrics> metrics;
   std::unique_ptr<WorkerPool> workers;
   std::unique_ptr<WorkerPool> scrapes;  // /metrics renders on a pool of its own, as in serve
+  std::unique_ptr<WorkerPool> ingests;  // so do usage and trace batches
   std::unique_ptr<BudgetService> budgets;
   std::unique_ptr<Api> api;
 
@@ -76,6 +77,7 @@ struct Daemon {
                                               config.reporting.currency);
     workers = std::make_unique<WorkerPool>(1);
     scrapes = std::make_unique<WorkerPool>(1);
+    ingests = std::make_unique<WorkerPool>(1);
     budgets = std::make_unique<BudgetService>(config, *ledger, metrics->registry());
     ledger->set_commit_observer([this](const CommitInfo& info) {
       metrics->record_commit(info.duration_s, info.events);
@@ -83,7 +85,7 @@ struct Daemon {
     });
     budgets->start(policies);
     api = std::make_unique<Api>(config, prices, *ledger, *metrics, *budgets, *workers,
-                                *scrapes);
+                                *scrapes, *ingests);
     api->set_post([](std::function<void()> f) { f(); });  // no I/O threads: run where posted
     api->set_ready(true);
   }
@@ -92,12 +94,14 @@ struct Daemon {
   ~Daemon() {
     workers->shutdown();
     scrapes->shutdown();
+    ingests->shutdown();
     budgets->stop();
     ledger->stop();
     api.reset();
     budgets.reset();
     workers.reset();
     scrapes.reset();
+    ingests.reset();
     metrics.reset();
     ledger.reset();
     std::error_code ignored;
