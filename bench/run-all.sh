@@ -2,7 +2,8 @@
 # Every benchmark of the issue "Ingest at the raw-SQLite floor at real cardinality", by hand (never
 # in CI), one after the other on an otherwise idle machine, then one table: what we measured, the
 # reference measured in the same run, the ratio, and the target. Each line's own output is kept in
-# the work directory printed at the end. Admission needs wrk and nginx-light (skipped without).
+# the work directory printed at the end. Admission needs wrk and nginx-light (skipped without);
+# so does admission during ingest (bench/run_admit_ingest.sh).
 #   bench/run-all.sh [EVENTS=400000] [REPORT_EVENTS=10000000]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,11 @@ if command -v wrk >/dev/null && command -v nginx >/dev/null; then
   d=$(field admit.txt 's/^tollgate: \([0-9.]*\) req\/s.*/\1/p')
   ng=$(field admit.txt 's/^nginx: *\([0-9.]*\) req\/s.*/\1/p')
   rows+=("admission GET /v1/admit, req/s (10,000 budgets)|$d|nginx $ng req/s|$(awk -v a="$d" -v b="$ng" 'BEGIN{printf "%.2f", a/b}')|>= 0.9")
+  echo "admission during ingest ..." >&2
+  bench/run_admit_ingest.sh 10 >"$out/admit_ingest.txt" 2>&1
+  busy=$(field admit_ingest.txt 's/^p99 during ingest: \([0-9.]*\) ms.*/\1/p')
+  alone=$(field admit_ingest.txt 's/^admission alone: .*p99 \(.*\)$/\1/p')
+  rows+=("admission p99 during company ingest, ms|$busy|p99 alone $alone|$(field admit_ingest.txt 's/.*, \([0-9.]*x\) the p99 alone.*/\1/p')|<= 2 ms")
 else
   rows+=("admission|skipped: needs wrk and nginx-light|-|-|>= 0.9")
 fi

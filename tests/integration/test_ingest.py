@@ -2,8 +2,10 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
+import time
 import unittest
 from decimal import Decimal
 
@@ -151,6 +153,53 @@ class IngestTest(unittest.TestCase):
         self.assertEqual(self.d.query("SELECT COUNT(*) FROM events WHERE event_id = 's2'"), [(0,)])
         s, body, _ = self.d.post_usage([event("s2")])  # the retry of the good one lands
         self.assertEqual((s, body["accepted"]), (200, 1))
+
+
+class IngestOffIoThreadTest(unittest.TestCase):
+    """A batch is decoded on the ingest pool, not on the I/O thread that read it: with one I/O
+    thread, an admission check sent while a large batch is being decoded is answered first."""
+
+    def test_admission_is_answered_while_a_large_batch_decodes(self):
+        d = Daemon()
+        with open(d.config) as f:
+            text = f.read()
+        with open(d.config, "w") as f:
+            f.write(text.replace("threads: 2\n", "threads: 1\n"))
+        d.start()
+        try:
+            # ~8 MiB of events that validation refuses (negative tokens): the answer comes as soon
+            # as they are decoded, with nothing to commit, so it marks the decode's end.
+            line = json.dumps(event("big-000000", input_tokens=-1)) + "\n"
+            n = (8 * 1024 * 1024 - 64) // len(line)
+            body = "".join(json.dumps(event("big-%06d" % i, input_tokens=-1)) + "\n"
+                           for i in range(n)).encode()
+            order = []
+            lock = threading.Lock()
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=60)
+            s.sendall(b"POST /v1/usage HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson"
+                      b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+            def read_ingest_answer():
+                data = s.recv(4096)
+                with lock:
+                    order.append(("ingest", data.split(b"\r\n", 1)[0]))
+
+            reader = threading.Thread(target=read_ingest_answer)
+            reader.start()
+            # sendall returns with megabytes still in the socket buffers; once the server has
+            # read them it decodes for hundreds of milliseconds (~60,000 events).
+            time.sleep(0.1)
+            status, _, _ = d.request("GET", "/v1/admit?feature=support-chat&priority=batch")
+            with lock:
+                order.append(("admit", status))
+            reader.join(60)
+            s.close()
+            self.assertEqual([o[0] for o in order], ["admit", "ingest"], order)
+            self.assertEqual(order[0][1], 200)
+            self.assertEqual(order[1][1], b"HTTP/1.1 200 OK")
+            self.assertEqual(d.query("SELECT COUNT(*) FROM events")[0][0], 0)
+        finally:
+            d.cleanup()
 
 
 class LifecycleTest(unittest.TestCase):
