@@ -210,12 +210,15 @@ void BudgetService::add_collector(metrics::Registry& registry) {
     out.push_back({"tollgate_ledger_rollup_flushes_total",
                    "Rollup flushes from memory to the ledger, by what started them: "
                    "storage.rollup_flush_interval_ms, the bound limits.max_pending_rollup_rows, "
-                   "a stop, a budget rebuild about to read them.",
+                   "a stop, a budget rebuild about to read them, a recovery (the raw events "
+                   "past the rollup watermark after an unclean stop or a failed commit, a chunk "
+                   "at a time).",
                    Type::kCounter,
                    {{"", {{"reason", "interval"}}, double(flushes.interval)},
                     {"", {{"reason", "max_pending_rollup_rows"}}, double(flushes.pending_rows)},
                     {"", {{"reason", "stop"}}, double(flushes.stop)},
-                    {"", {{"reason", "rebuild"}}, double(flushes.read)}}});
+                    {"", {{"reason", "rebuild"}}, double(flushes.read)},
+                    {"", {{"reason", "recovery"}}, double(flushes.recovery)}}});
     counter("tollgate_burn_history_sheds_total",
             "Times the minute-precise burn history passed limits.max_burn_history_entries and "
             "its oldest 15-minute blocks were dropped early (a budget added or changed by a "

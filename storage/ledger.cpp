@@ -197,18 +197,26 @@ Status Ledger::init() {
                        .count());
   }
   if (s.ok()) {
-    // Events committed after the last rollup flush (a crash, a kill): rolled up before anything
-    // reads the stored rollups alone or adds to them.
-    const auto start = std::chrono::steady_clock::now();
-    auto rolled = roll_up_past_watermark(db_, dictionary_, options_.max_pending_rollup_rows);
-    if (!rolled.ok()) s = rolled.status();
-    else if (rolled.value() > 0)
-      spdlog::info("{}: rolled up {} events stored after the last rollup flush in {} ms (the "
-                   "daemon had stopped without flushing)",
-                   options_.path, rolled.value(),
-                   std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now() - start)
-                       .count());
+    // Events committed after the last rollup flush (a crash, a kill) are rolled up by the writer
+    // once the daemon is up, a chunk between commits, so a long tail does not hold the start; the
+    // views add them meanwhile, so every reader sees them at once. Here the watermark is checked
+    // (no chunk is rolled up) and what waits is counted.
+    auto checked = roll_up_past_watermark(db_, dictionary_, options_.max_pending_rollup_rows, 0);
+    if (!checked.ok()) s = checked.status();
+  }
+  if (s.ok()) {
+    Statement past(db_,
+                   "SELECT COUNT(*) FROM event_rows WHERE rowid > (SELECT through_rowid FROM "
+                   "rollup_watermark)");
+    if (!past.ok() || past.step() != SQLITE_ROW) {
+      s = Status::error(Code::kStorageError, "cannot read the rollup watermark: " + past.error());
+    } else if (past.column_int(0) > 0) {
+      rollups_lost_ = true;
+      spdlog::info("{}: {} events were stored after the last rollup flush (the daemon had stopped "
+                   "without flushing); they are rolled up in the background, and the views "
+                   "include them meanwhile",
+                   options_.path, past.column_int(0));
+    }
   }
   if (s.ok()) s = write_meta(db_, {options_.currency, options_.timezone->name()});
   if (!s.ok()) return Status::error(s.code(), options_.path + ": " + s.message());
@@ -551,7 +559,11 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       info.accepted.push_back(&e);
       const RollupBuffer::Dims dims{day,      e.feature, e.team,   e.customer, tags,     e.provider,
                                     e.model,  e.region,  priority, status,     priced_by};
-      const auto interned = rollups.add(bucket_of(e.ts_ms), dims, e);
+      // While the buffer misses events (a failed commit, a recovery under way) the raw events
+      // past the watermark are rolled up from the ledger instead, this one with them.
+      const bool buffered = !rollups_lost_;
+      RollupBuffer::Interned interned;
+      if (buffered) interned = rollups.add(bucket_of(e.ts_ms), dims, e);
       for (const ChargeLine& line : charge_lines(e, options_.currency)) {
         auto price = price_id(line);
         if (!price.ok()) {
@@ -566,7 +578,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
           s = Status::error(Code::kStorageError, sqlite3_errmsg(db_));
           break;
         }
-        rollups.add_charge(interned, price.value(), line.quantity, line.cost_nanos);
+        if (buffered) rollups.add_charge(interned, price.value(), line.quantity, line.cost_nanos);
       }
       if (!s.ok()) break;
     }
@@ -658,14 +670,17 @@ Result<int64_t> Ledger::price_id(const ChargeLine& line) {
 
 Ledger::RollupFlushes Ledger::rollup_flushes() const {
   return {flushes_interval_.load(), flushes_rows_.load(), flushes_stop_.load(),
-          flushes_read_.load(), flush_failures_.load()};
+          flushes_read_.load(), flush_failures_.load(), flushes_recovery_.load()};
 }
 
 std::chrono::milliseconds Ledger::until_flush_due() const {
   using namespace std::chrono;
   if (pending_rollups_->empty() && !rollups_lost_) return seconds(1);
-  const auto due = std::max(pending_since_ + milliseconds(options_.rollup_flush_interval_ms),
-                            flush_retry_at_);
+  // A recovery goes on at once, a chunk between commits, until it reaches the last event.
+  const auto due =
+      rollups_lost_ ? flush_retry_at_
+                    : std::max(pending_since_ + milliseconds(options_.rollup_flush_interval_ms),
+                               flush_retry_at_);
   return std::clamp(duration_cast<milliseconds>(due - steady_clock::now()), milliseconds(0),
                     milliseconds(1000));
 }
@@ -676,7 +691,9 @@ void Ledger::flush_rollups_if_due(bool stopping) {
   std::atomic<uint64_t>* reason = &flushes_stop_;
   if (!stopping) {
     if (now < flush_retry_at_) return;
-    if (pending_rollups_->rows() >= options_.max_pending_rollup_rows)
+    if (rollups_lost_)
+      reason = &flushes_recovery_;
+    else if (pending_rollups_->rows() >= options_.max_pending_rollup_rows)
       reason = &flushes_rows_;
     else if (now - pending_since_ >= std::chrono::milliseconds(options_.rollup_flush_interval_ms))
       reason = &flushes_interval_;
@@ -687,7 +704,8 @@ void Ledger::flush_rollups_if_due(bool stopping) {
 }
 
 void Ledger::flush_rollups_before_read() {
-  if (pending_rollups_->empty() && !rollups_lost_) return;
+  // A recovery under way goes on a chunk at a time: the read sees its events through the views.
+  if (pending_rollups_->empty() || rollups_lost_) return;
   // A failing disk: the retry pause holds here too (the read then sees the raw events).
   if (std::chrono::steady_clock::now() < flush_retry_at_) return;
   flush_rollups(flushes_read_);
@@ -700,10 +718,13 @@ void Ledger::flush_rollups(std::atomic<uint64_t>& reason) {
   Status s;
   if (!files_intact()) {
     s = Status::error(Code::kStorageUnavailable, unhealthy_reason());
-  } else if (rollups_lost_) {  // a failed commit's rows were dropped: roll up from the ledger
-    auto rolled = roll_up_past_watermark(db_, dictionary_, options_.max_pending_rollup_rows);
+  } else if (rollups_lost_) {
+    // The buffer misses events (an unclean stop, a failed commit): the raw events past the
+    // watermark are rolled up from the ledger, one chunk (all of them at a stop).
+    auto rolled = roll_up_past_watermark(db_, dictionary_, options_.max_pending_rollup_rows,
+                                         &reason == &flushes_stop_ ? INT64_MAX : 1);
     s = rolled.status();
-    if (s.ok()) {
+    if (s.ok() && rolled.value().caught_up) {
       pending_rollups_->clear();  // whatever committed since is in what was rolled up
       rollups_lost_ = false;
     }

@@ -126,7 +126,7 @@ class Ledger {
   // follows: a budget rebuild) and those that failed (their rows stay pending and are written by
   // a later flush).
   struct RollupFlushes {
-    uint64_t interval = 0, pending_rows = 0, stop = 0, read = 0, failures = 0;
+    uint64_t interval = 0, pending_rows = 0, stop = 0, read = 0, failures = 0, recovery = 0;
   };
   RollupFlushes rollup_flushes() const;
   uint64_t pending_rollup_rows() const { return pending_rows_.load(); }
@@ -207,10 +207,12 @@ class Ledger {
   std::map<PriceKey, int64_t> price_ids_;
   std::vector<PriceKey> new_prices_;
   DimDictionary dictionary_;   // writer thread: dim_values ids of the strings seen lately
-  bool rollups_lost_ = false;  // a commit failed: the next flush rolls up from the raw events
+  // The buffer misses events (an unclean stop before this start, a failed commit): flushes roll up
+  // the raw events past the watermark from the ledger instead, a chunk at a time, until caught up.
+  bool rollups_lost_ = false;
   std::atomic<uint64_t> pending_rows_{0};
   std::atomic<uint64_t> flushes_interval_{0}, flushes_rows_{0}, flushes_stop_{0},
-      flushes_read_{0}, flush_failures_{0};
+      flushes_read_{0}, flush_failures_{0}, flushes_recovery_{0};
 };
 
 }  // namespace tollgate

@@ -328,8 +328,8 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
   return {};
 }
 
-Result<int64_t> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
-                                       int64_t chunk_events) {
+Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
+                                        int64_t chunk_events, int64_t max_chunks) {
   {
     // The watermark names a rowid; rowids only grow while the daemon writes (a prune keeps the
     // last event). A ledger whose events were renumbered or removed by hand (a .dump reloaded, a
@@ -377,7 +377,8 @@ Result<int64_t> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
   };
   RollupBuffer buffer;
   int64_t total = 0;
-  for (;;) {
+  for (int64_t chunk = 0;; ++chunk) {
+    if (chunk >= max_chunks) return RolledUp{total, false};
     events.bind(1, std::max<int64_t>(chunk_events, 1));
     int64_t last = -1, rc;
     // A chunk holds one currency (the flush writes one): the events name theirs, and a ledger's
@@ -417,7 +418,7 @@ Result<int64_t> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
       return Status::error(Code::kStorageError,
                            std::string("rolling up the events past the rollup watermark: ") +
                                sqlite3_errmsg(db));
-    if (last < 0) return total;
+    if (last < 0) return RolledUp{total, true};
     if (Status s = buffer.flush(db, chunk_currency, dictionary, last); !s.ok()) {
       dictionary.forget();
       return Status::error(s.code(),

@@ -114,9 +114,13 @@ class RollupBuffer {
 
 // After an unclean stop: rolls the raw events past the watermark (and their charge lines) up into
 // the stored rollups and charges through a RollupBuffer, `chunk_events` events a flush (fewer
-// where the events' currency changes: a flush writes one), each moving the watermark. Returns
-// how many events it rolled up.
-Result<int64_t> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
-                                       int64_t chunk_events);
+// where the events' currency changes: a flush writes one), each moving the watermark, at most
+// `max_chunks` flushes. Says how many events it rolled up and whether it reached the last event.
+struct RolledUp {
+  int64_t events = 0;
+  bool caught_up = false;
+};
+Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
+                                        int64_t chunk_events, int64_t max_chunks = INT64_MAX);
 
 }  // namespace tollgate

@@ -565,6 +565,47 @@ TEST_CASE("events past the rollup watermark (an unclean stop) are rolled up at t
                       "bucket_ms = " + std::to_string(kNow + 3'600'000)) == 1);
 }
 
+TEST_CASE("events past the watermark at open are rolled up after it, a chunk at a time") {
+  testing::TempDir dir;
+  const std::string db = dir.file("ledger.db");
+  {
+    auto l = Ledger::open(options(dir), [] { return kNow; });
+    REQUIRE(l.ok());
+    for (int i = 0; i < 5; ++i)
+      REQUIRE(submit_and_wait(*l.value(), {make("r" + std::to_string(i), 10 + i)}).status.ok());
+  }
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+  REQUIRE(exec_sql(raw, "DELETE FROM rollup_15m_rows; DELETE FROM rollup_daily_rows; "
+                        "DELETE FROM rollup_daily_dim_rows; UPDATE rollup_watermark SET "
+                        "through_rowid = 0")
+              .ok());
+  sqlite3_close(raw);
+  auto o = options(dir);
+  o.max_pending_rollup_rows = 2;        // three chunks: 2, 2, 1
+  o.rollup_flush_interval_ms = 600'000;  // a recovery does not wait for the interval
+  auto l = Ledger::open(o, [] { return kNow; });
+  REQUIRE(l.ok());
+  // A commit while the recovery may still be under way: rolled up by it (then after the
+  // watermark at once) or buffered (after it), never twice.
+  REQUIRE(submit_and_wait(*l.value(), {make("r5", 15)}).status.ok());
+  const auto past_the_old_events = [&] {
+    return query_int(db, "SELECT through_rowid FROM rollup_watermark") >= 5;
+  };
+  for (int i = 0; i < 500 && !past_the_old_events(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(past_the_old_events());
+  CHECK(l.value()->rollup_flushes().recovery >= 3);  // chunks of 2, not one roll-up at open
+  CHECK(l.value()->rollup_flushes().stop == 0);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") >= 10 + 11 + 12 + 13 + 14);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 75);  // exact meanwhile
+  CHECK(query_int(db, "SELECT SUM(events) FROM rollup_daily") == 6);
+  l.value()->stop();
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 75);
+  CHECK(query_int(db, "SELECT SUM(events) FROM rollup_daily_rows") == 6);
+  CHECK(query_int(db, "SELECT through_rowid FROM rollup_watermark") == 6);
+}
+
 TEST_CASE("a long tail past the watermark is rolled up in chunks of max_pending_rollup_rows") {
   testing::TempDir dir;
   const std::string db = dir.file("ledger.db");
