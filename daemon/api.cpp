@@ -149,6 +149,10 @@ void Api::metrics_text(const HttpRequest&, Respond respond) {
 
 Api::Handler Api::off_io(Handler handler) {
   return [this, handler = std::move(handler)](HttpRequest& req, Respond respond) {
+    // Read before a stop began: handled (and committed) like any request in flight, however long
+    // it then waits in the pool's queue.
+    if (draining_.load())
+      return respond(error_response(Code::kShuttingDown, "the server is shutting down; retry"));
     // Answered from an I/O thread, as every answer is.
     Respond to_io = [this, respond = std::move(respond)](HttpResponse r) {
       post_([respond, r = std::move(r)]() mutable { respond(std::move(r)); });
@@ -163,8 +167,6 @@ Api::Handler Api::off_io(Handler handler) {
 }
 
 void Api::ingest(HttpRequest& req, Respond respond) {
-  if (draining_.load())
-    return respond(error_response(Code::kShuttingDown, "the server is shutting down; retry"));
   const EpochMs now = clock_();
   const EpochMs oldest = now - int64_t(config_.storage.raw_retention_days) * 86'400'000;
   const bool ndjson = req.content_type.find("ndjson") != std::string::npos ||
@@ -260,7 +262,7 @@ void Api::store(std::vector<DecodedItem> items, StoreDone done) {
       [this, prices, rejections = std::move(rejections), submitted = std::move(submitted),
        done = std::move(done)](Status s, std::vector<Stored> outcome,
                                std::vector<UsageEvent> stored) mutable {
-        ingests_.post([s = std::move(s), outcome = std::move(outcome), stored = std::move(stored),
+        ingests_.post_first([s = std::move(s), outcome = std::move(outcome), stored = std::move(stored),
                rejections = std::move(rejections), submitted = std::move(submitted),
                done = std::move(done)]() mutable {
           // Events the ledger refused (a day's sum would pass int64) join the rejections.

@@ -1,7 +1,8 @@
 #pragma once
 // Api: the HTTP routes of CONTRACT §4 as functions of a plain HttpRequest; it never sees a socket.
-// Handlers run on I/O threads and never block: ingest hands events to the Ledger and completes
-// the request from the ledger's commit callback, through `post` back onto an I/O thread.
+// Handlers run on I/O threads and never block; ingest's (usage and traces) run on the ingest pool
+// (off_io), hand events to the Ledger and complete the request from the ledger's commit callback
+// back on that pool, the answer written by an I/O thread (`post`).
 //
 // Thread-safety: handle() may be called concurrently. The price book is an immutable snapshot
 // swapped atomically on reload.
@@ -70,7 +71,7 @@ class Api final : public RequestHandler {
   Handler off_io(Handler handler);
   void ingest(HttpRequest& req, Respond respond);  // takes the body
   void otlp_traces(const HttpRequest& req, Respond respond);  // otlp_route.cpp
-  // Prices the valid items and commits them; `done` runs on an I/O thread once the ledger
+  // Prices the valid items and commits them; `done` runs on the ingest pool once the ledger
   // answered, or at once when nothing is valid. The items are consumed at once: what the request
   // keeps while it waits is the events and a small record per rejected item.
   struct Rejection {

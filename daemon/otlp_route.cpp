@@ -7,8 +7,6 @@
 namespace tollgate {
 
 void Api::otlp_traces(const HttpRequest& req, Respond respond) {
-  if (draining_.load())
-    return respond(error_response(Code::kShuttingDown, "the server is shutting down; retry"));
   // Protobuf is the exporters' default; JSON when the exporter says so.
   const OtlpEncoding encoding = req.content_type.find("json") != std::string::npos
                                     ? OtlpEncoding::kJson

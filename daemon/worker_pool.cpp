@@ -1,9 +1,5 @@
 #include "daemon/worker_pool.h"
 
-#include <spdlog/spdlog.h>
-
-#include <exception>
-
 namespace tollgate {
 
 WorkerPool::WorkerPool(int threads) {
@@ -16,15 +12,7 @@ WorkerPool::WorkerPool(int threads) {
         auto w = std::move(work_.front());
         work_.pop_front();
         lock.unlock();
-        // A bug in one piece of work costs that work, not the process (handlers posted here are
-        // also guarded, and answer 500 themselves).
-        try {
-          w();
-        } catch (const std::exception& e) {
-          spdlog::error("worker: work failed: {}", e.what());
-        } catch (...) {
-          spdlog::error("worker: work failed: unknown exception");
-        }
+        w();
         lock.lock();
       }
     });
@@ -47,6 +35,15 @@ void WorkerPool::post(std::function<void()> work) {
     std::lock_guard lock(mu_);
     if (stop_) return;
     work_.push_back(std::move(work));
+  }
+  cv_.notify_one();
+}
+
+void WorkerPool::post_first(std::function<void()> work) {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+    work_.push_front(std::move(work));
   }
   cv_.notify_one();
 }

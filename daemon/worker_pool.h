@@ -17,6 +17,9 @@ class WorkerPool {
   explicit WorkerPool(int threads);
   ~WorkerPool();
   void post(std::function<void()> work);
+  // Ahead of the work already queued: short work that finishes a request (its answer), which
+  // must not wait behind long work (decoding other batches).
+  void post_first(std::function<void()> work);
   void shutdown();
 
  private:
