@@ -1,6 +1,20 @@
 # Shared by the mixed-load benchmarks (sourced): a daemon in $work, timed ingest and admission.
 # Needs `work` set to a temporary directory holding tollgate.yaml (and what it names).
 
+# write_config [EXTRA_YAML]: $work/tollgate.yaml as the mixed-load benchmarks run the daemon (2 I/O
+# threads, the example prices, $work/policies.yaml), EXTRA_YAML appended; copies the prices.
+write_config() {
+  cp deploy/examples/prices.yaml "$work/"
+  cat > "$work/tollgate.yaml" <<YAML
+server: {listen: 127.0.0.1:0, threads: 2}
+storage: {path: ledger.db, commit_interval_ms: 5}
+reporting: {currency: USD, fx: {CNY: {rate: 0.1389}}}
+prices_file: prices.yaml
+policies_file: policies.yaml
+${1:-}
+YAML
+}
+
 # Starts build/tollgate serve on $work/tollgate.yaml; sets pid and port.
 start_daemon() {
   build/tollgate serve --config "$work/tollgate.yaml" 2>"$work/log" &

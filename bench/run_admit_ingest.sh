@@ -25,14 +25,7 @@ source bench/load_lib.sh
     echo "      - {burn_rate: {long: 1h, short: 5m, factor: 14.4}, action: block, priorities: [batch]}"
   done
 } > "$work/policies.yaml"
-cp deploy/examples/prices.yaml "$work/"
-cat > "$work/tollgate.yaml" <<YAML
-server: {listen: 127.0.0.1:0, threads: 2}
-storage: {path: ledger.db, commit_interval_ms: 5}
-reporting: {currency: USD, fx: {CNY: {rate: 0.1389}}}
-prices_file: prices.yaml
-policies_file: policies.yaml
-YAML
+write_config
 start_daemon
 build/bench/ingest_load 127.0.0.1 "$port" 100000 4 1000 "warm-$run_id-" company >/dev/null
 read -r alone_rps alone_p99 < <(wrk_for "$DUR" bench/admit.lua)

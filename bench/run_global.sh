@@ -38,22 +38,14 @@ policies() {  # policies SCOPE
   done
   echo "reservation_ttl_s: 30"
 }
-cp deploy/examples/prices.yaml "$work/"
 
 measure() {  # measure SCOPE: prints "INGEST GET_REQ POST_REQ INGEST_MIXED POST_MIXED"
   rm -f "$work"/ledger.db*
   policies "$1" > "$work/policies.yaml"
-  cat > "$work/tollgate.yaml" <<YAML
-server: {listen: 127.0.0.1:0, threads: 2}
-storage: {path: ledger.db, commit_interval_ms: 5}
-reporting: {currency: USD, fx: {CNY: {rate: 0.1389}}}
-prices_file: prices.yaml
-policies_file: policies.yaml
-coordination:
+  write_config "coordination:
   etcd: {endpoints: [http://127.0.0.1:$cport]}
   prefix: /bench-$1-$run_id/
-  instance: bench
-YAML
+  instance: bench"
   start_daemon
   sleep 1  # the first grants
   local ingest get post

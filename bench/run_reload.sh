@@ -38,14 +38,7 @@ policies() {
 policies "" > "$work/a.yaml"
 policies ", extra-$RANDOM" > "$work/b.yaml"
 cp "$work/a.yaml" "$work/policies.yaml"
-cp deploy/examples/prices.yaml "$work/"
-cat > "$work/tollgate.yaml" <<YAML
-server: {listen: 127.0.0.1:0, threads: 2}
-storage: {path: ledger.db, commit_interval_ms: 5}
-reporting: {currency: USD, fx: {CNY: {rate: 0.1389}}}
-prices_file: prices.yaml
-policies_file: policies.yaml
-YAML
+write_config
 t0=$(date +%s.%N)
 start_daemon
 echo "startup on the ledger: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f s", b - a }')"

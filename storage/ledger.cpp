@@ -721,8 +721,12 @@ void Ledger::flush_rollups(std::atomic<uint64_t>& reason) {
   } else if (rollups_lost_) {
     // The buffer misses events (an unclean stop, a failed commit): the raw events past the
     // watermark are rolled up from the ledger, one chunk (all of them at a stop).
-    auto rolled = roll_up_past_watermark(db_, dictionary_, options_.max_pending_rollup_rows,
-                                         &reason == &flushes_stop_ ? INT64_MAX : 1);
+    // Small chunks: a commit or a writer op (a budget rebuild at start) waits for one at most.
+    constexpr int64_t kRecoveryChunkEvents = 10'000;
+    auto rolled = roll_up_past_watermark(
+        db_, dictionary_,
+        std::min<int64_t>(kRecoveryChunkEvents, int64_t(options_.max_pending_rollup_rows)),
+        &reason == &flushes_stop_ ? INT64_MAX : 1);
     s = rolled.status();
     if (s.ok() && rolled.value().caught_up) {
       pending_rollups_->clear();  // whatever committed since is in what was rolled up

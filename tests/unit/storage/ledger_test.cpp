@@ -565,6 +565,17 @@ TEST_CASE("events past the rollup watermark (an unclean stop) are rolled up at t
                       "bucket_ms = " + std::to_string(kNow + 3'600'000)) == 1);
 }
 
+// What a crash before any flush leaves: no stored rollup rows, the watermark at 0.
+static void forget_stored_rollups(const std::string& db) {
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+  REQUIRE(exec_sql(raw, "DELETE FROM rollup_15m_rows; DELETE FROM rollup_daily_rows; "
+                        "DELETE FROM rollup_daily_dim_rows; UPDATE rollup_watermark SET "
+                        "through_rowid = 0")
+              .ok());
+  sqlite3_close(raw);
+}
+
 TEST_CASE("events past the watermark at open are rolled up after it, a chunk at a time") {
   testing::TempDir dir;
   const std::string db = dir.file("ledger.db");
@@ -574,13 +585,7 @@ TEST_CASE("events past the watermark at open are rolled up after it, a chunk at 
     for (int i = 0; i < 5; ++i)
       REQUIRE(submit_and_wait(*l.value(), {make("r" + std::to_string(i), 10 + i)}).status.ok());
   }
-  sqlite3* raw = nullptr;
-  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
-  REQUIRE(exec_sql(raw, "DELETE FROM rollup_15m_rows; DELETE FROM rollup_daily_rows; "
-                        "DELETE FROM rollup_daily_dim_rows; UPDATE rollup_watermark SET "
-                        "through_rowid = 0")
-              .ok());
-  sqlite3_close(raw);
+  forget_stored_rollups(db);
   auto o = options(dir);
   o.max_pending_rollup_rows = 2;        // three chunks: 2, 2, 1
   o.rollup_flush_interval_ms = 600'000;  // a recovery does not wait for the interval
@@ -620,12 +625,9 @@ TEST_CASE("a long tail past the watermark is rolled up in chunks of max_pending_
   }
   // Every rollup gone, the watermark at 0: five events to roll up again (the charges they had
   // are already in charges_daily_rows, and their lines gone with the flush).
+  forget_stored_rollups(db);
   sqlite3* raw = nullptr;
   REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
-  REQUIRE(exec_sql(raw, "DELETE FROM rollup_15m_rows; DELETE FROM rollup_daily_rows; "
-                        "DELETE FROM rollup_daily_dim_rows; UPDATE rollup_watermark SET "
-                        "through_rowid = 0")
-              .ok());
   // One event stored under another reporting currency (changed since): its rollup keeps it.
   REQUIRE(exec_sql(raw, "INSERT OR IGNORE INTO dim_values (value) VALUES ('EUR'); "
                         "UPDATE event_rows SET currency_id = (SELECT id FROM dim_values WHERE "
