@@ -108,9 +108,11 @@ Status PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendSc
       since = std::min(since, st.book.at(i).period_start);
       window_since = std::min(window_since, now - set->budgets[i].max_burn_window_ms());
     }
+    // A row a budget at a time would cost rows x budgets (thousands of budgets, a row per
+    // event at a company's cardinality): the budgets that match a row are looked up instead.
+    const BudgetIndex rebuilt(set->budgets, &st.rebuilt);
     Status s = period_history(since, [&](const SpendRow& row) {
-      for (size_t i : st.rebuilt)
-        if (set->budgets[i].matches(row.dims)) st.book.add(i, row.ts, row.cost);
+      for (size_t i : rebuilt.matching(row.dims)) st.book.add(i, row.ts, row.cost);
     });
     if (!s.ok()) return s;
     s = window_history(window_since / kBucketMs * kBucketMs, [&](const SpendRow& row) {
@@ -118,9 +120,8 @@ Status PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendSc
       // A bucket's cost is dated at its last minute (not after now): within a window as long as
       // any of it is, which errs towards throttling.
       const EpochMs at = std::min(row.ts + kBucketMs - 60'000, now);
-      for (size_t i : st.rebuilt)
-        if (at > now - set->budgets[i].max_burn_window_ms() && set->budgets[i].matches(row.dims))
-          st.book.at(i).add_minute(at, row.cost);
+      for (size_t i : rebuilt.matching(row.dims))
+        if (at > now - set->budgets[i].max_burn_window_ms()) st.book.at(i).add_minute(at, row.cost);
     });
     if (!s.ok()) return s;
   }
@@ -133,9 +134,10 @@ Status PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendSc
 
 void PolicyEngine::swap_in(Staged& st, EpochMs now) {
   const PolicySet& set = *st.set;
+  const BudgetIndex rebuilt(set.budgets, &st.rebuilt);
   recent_.for_each(st.recent_from, [&](const Dimensions& d, EpochMs minute, int64_t nanos) {
-    for (size_t i : st.rebuilt)
-      if (minute > now - set.budgets[i].max_burn_window_ms() && set.budgets[i].matches(d))
+    for (size_t i : rebuilt.matching(d))
+      if (minute > now - set.budgets[i].max_burn_window_ms())
         st.book.at(i).add_minute(minute, nanos);
   });
   std::vector<RuleState> rules(set.budgets.size());
@@ -164,6 +166,7 @@ void PolicyEngine::swap_in(Staged& st, EpochMs now) {
     st.book.adopt(id, std::move(moved));
   }
   set_ = std::move(st.set);
+  index_ = BudgetIndex(set_->budgets);
   book_ = std::move(st.book);
   rules_ = std::move(rules);
   publisher_.rebind(*set_);
@@ -348,10 +351,7 @@ void PolicyEngine::publish(EpochMs now) {
 }
 
 std::vector<size_t> PolicyEngine::matching(const Dimensions& d) const {
-  std::vector<size_t> hits;
-  for (size_t i = 0; i < set_->budgets.size(); ++i)
-    if (set_->budgets[i].matches(d)) hits.push_back(i);
-  return hits;
+  return index_.matching(d);
 }
 
 void PolicyEngine::record(const std::vector<const UsageEvent*>& accepted) {

@@ -29,6 +29,7 @@
 #include "metering/time_zone.h"
 #include "metering/usage_event.h"
 #include "policies/alert_latch.h"
+#include "policies/budget_index.h"
 #include "policies/evaluator.h"
 #include "policies/global_share.h"
 #include "policies/override_set.h"
@@ -158,6 +159,7 @@ class PolicyEngine {
 
   mutable std::mutex mu_;
   std::shared_ptr<const PolicySet> set_ = std::make_shared<PolicySet>();
+  BudgetIndex index_;  // over set_'s budgets: which match an event or a request
   SpendBook book_;
   RecentSpend recent_;
   std::vector<RuleState> rules_;

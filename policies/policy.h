@@ -31,6 +31,10 @@ struct Matcher {
   // prefixes apart, the dimension resolved, so a budget matching 100 features costs one lookup,
   // not 100 comparisons, per new dimension set. Without it matches() scans the patterns.
   void index();
+  // After index(): the dimension the field names (null for a tag key), and whether every pattern
+  // is an exact value (no prefix glob), so that a budget can be filed under them (BudgetIndex).
+  const Dimension* dimension() const { return indexed_ ? dim_ : nullptr; }
+  bool exact_only() const { return indexed_ && dim_ && prefixes_.empty(); }
 
  private:
   struct Hash {

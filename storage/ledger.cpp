@@ -23,6 +23,10 @@ namespace tollgate {
 
 namespace {
 
+// The most events a recovery flush rolls up in one transaction (fewer with a smaller
+// limits.max_pending_rollup_rows).
+constexpr int64_t kRecoveryChunkEvents = 10'000;
+
 constexpr EpochMs kPruneEveryMs = 10 * 60 * 1000;
 constexpr int64_t kPruneChunk = 5000;
 
@@ -564,6 +568,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       const bool buffered = !rollups_lost_;
       RollupBuffer::Interned interned;
       if (buffered) interned = rollups.add(bucket_of(e.ts_ms), dims, e);
+      else ++recovery_backlog_added_;
       for (const ChargeLine& line : charge_lines(e, options_.currency)) {
         auto price = price_id(line);
         if (!price.ok()) {
@@ -722,11 +727,14 @@ void Ledger::flush_rollups(std::atomic<uint64_t>& reason) {
     // The buffer misses events (an unclean stop, a failed commit): the raw events past the
     // watermark are rolled up from the ledger, one chunk (all of them at a stop).
     // Small chunks: a commit or a writer op (a budget rebuild at start) waits for one at most.
-    constexpr int64_t kRecoveryChunkEvents = 10'000;
-    auto rolled = roll_up_past_watermark(
-        db_, dictionary_,
-        std::min<int64_t>(kRecoveryChunkEvents, int64_t(options_.max_pending_rollup_rows)),
-        &reason == &flushes_stop_ ? INT64_MAX : 1);
+    // As many more as the commits since the last call added, so that the tail shrinks by a
+    // chunk each time however fast events arrive.
+    const int64_t chunk =
+        std::min<int64_t>(kRecoveryChunkEvents, int64_t(options_.max_pending_rollup_rows));
+    const int64_t chunks = 1 + (recovery_backlog_added_ + chunk - 1) / chunk;
+    auto rolled = roll_up_past_watermark(db_, dictionary_, chunk,
+                                         &reason == &flushes_stop_ ? INT64_MAX : chunks);
+    if (rolled.ok()) recovery_backlog_added_ = 0;
     s = rolled.status();
     if (s.ok() && rolled.value().caught_up) {
       pending_rollups_->clear();  // whatever committed since is in what was rolled up

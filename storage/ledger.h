@@ -210,6 +210,7 @@ class Ledger {
   // The buffer misses events (an unclean stop before this start, a failed commit): flushes roll up
   // the raw events past the watermark from the ledger instead, a chunk at a time, until caught up.
   bool rollups_lost_ = false;
+  int64_t recovery_backlog_added_ = 0;  // events committed since the last recovery flush
   std::atomic<uint64_t> pending_rows_{0};
   std::atomic<uint64_t> flushes_interval_{0}, flushes_rows_{0}, flushes_stop_{0},
       flushes_read_{0}, flush_failures_{0}, flushes_recovery_{0};

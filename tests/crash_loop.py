@@ -192,6 +192,8 @@ def main():
             # the daemon is up (the views include them meanwhile, and check() read those).
             try:
                 wait_for(lambda: rollup_state(d)[1] >= last_rowid, timeout=30)
+                # Once rolled up, the stored rows must hold them exactly as the views did.
+                problems += check(d, acked, full=False)
             except AssertionError:
                 problems.append("the rollups were not brought up to the raw events after start "
                                 "(watermark %d, last event %d)" % (rollup_state(d)[1], last_rowid))
