@@ -26,6 +26,11 @@ rows+=("ingest, events/s|$ingest|naive floor $naive rows/s|$(awk -v a="$ingest" 
 rows+=("ledger bytes/event|$bytes|naive table $naive_bytes bytes/row|$(awk -v a="$bytes" -v b="$naive_bytes" 'BEGIN{printf "%.2f", a/b}')|<= 80 bytes")
 rows+=("daemon peak RSS after $N events|$rss MiB|-|-|<= 150 MiB at 10M events")
 
+echo "ingest with 10,000 budgets ..." >&2
+bench/run_ingest.sh "$N" normal company 10000 >"$out/ingest_budgets.txt" 2>&1
+budgeted=$(field ingest_budgets.txt 's/^ingest:.*= \([0-9]*\) events\/s.*/\1/p')
+rows+=("ingest with 10,000 budgets, events/s|$budgeted|ingest without budgets $ingest events/s|$(awk -v a="$budgeted" -v b="$ingest" 'BEGIN{printf "%.2f", a/b}')|-")
+
 echo "report at company cardinality ($REPORT_N events) ..." >&2
 build/bench/report_company_bench "$out/report.db" "$REPORT_N" >"$out/report.txt" 2>&1
 rm -f "$out/report.db"

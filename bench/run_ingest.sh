@@ -6,12 +6,16 @@
 # TEXT unique key, 1,000 rows per transaction, same rows) and the ledger's own events table
 # written raw (bench/sqlite_floor.cpp, the older four-feature rows). Also bytes per event on disk
 # after a checkpoint, for the daemon's ledger and the naive table.
-#   bench/run_ingest.sh [EVENTS=400000] [normal|full] [SHAPE=company|simple]
+# BUDGETS > 0 adds that many budgets (100 over the company shape's features, the rest over
+# features the traffic never names, as other teams' budgets would be): every event's spend is
+# recorded against the budgets that match it.
+#   bench/run_ingest.sh [EVENTS=400000] [normal|full] [SHAPE=company|simple] [BUDGETS=0]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-400000}
 SYNC=${2:-normal}
 SHAPE=${3:-company}
+BUDGETS=${4:-0}
 cmake --build build -j "$(nproc)" --target tollgate ingest_load sqlite_floor naive_floor >/dev/null
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -22,6 +26,16 @@ storage: {path: ledger.db, synchronous: $SYNC, commit_interval_ms: 5}
 reporting: {currency: USD, fx: {CNY: {rate: 0.1389}}}
 prices_file: prices.yaml
 YAML
+if [ "$BUDGETS" -gt 0 ]; then
+  {
+    echo "budgets:"
+    for i in $(seq 0 $((BUDGETS - 1))); do
+      if [ "$i" -lt 100 ]; then f=$(printf "feature-%02d" $((i % 50))); else f="other-$i"; fi
+      echo "  - {name: b$i, match: {feature: [$f]}, limit: 1000000, rules: [{at_percent: 100, action: block, priorities: [batch]}]}"
+    done
+  } > "$work/policies.yaml"
+  echo "policies_file: policies.yaml" >> "$work/tollgate.yaml"
+fi
 build/tollgate serve --config "$work/tollgate.yaml" 2>"$work/log" &
 pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/log" && break; sleep 0.05; done
@@ -33,7 +47,7 @@ sqlite3 "$work/ledger.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 ledger_bytes=$(stat -c %s "$work/ledger.db")
 naive=$(build/bench/naive_floor "$work/naive.db" "$N" "$SYNC")
 floor=$(build/bench/sqlite_floor "$work/floor.db" "$N" "$SYNC")
-echo "$ingest (shape: $SHAPE)"
+echo "$ingest (shape: $SHAPE, $BUDGETS budgets)"
 echo "$naive"
 echo "$floor (ledger schema, simple rows)"
 a=$(echo "$ingest" | sed -n 's/.*= \([0-9]*\) events\/s.*/\1/p')
