@@ -1,7 +1,7 @@
 #pragma once
 // BudgetIndex: the budgets that match a dimension set, found without testing every budget. A
 // budget with a match key of exact values on a dimension (`feature: [search, chat]`) is filed
-// under each of those values; the others (prefix globs only, tag keys, no match key) are tested
+// under each of those values (of its most selective such key); the others (prefix globs only, tag keys, no match key) are tested
 // for every dimension set. With 10,000 budgets over as many features, an event is tested against
 // the few filed under its values, not all 10,000 (at a company's cardinality nearly every event
 // is a new dimension set, and testing them all cost 35x the ingest rate).

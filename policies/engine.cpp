@@ -165,8 +165,9 @@ void PolicyEngine::swap_in(Staged& st, EpochMs now) {
       if (auto it = old_to_new.find(b); it != old_to_new.end()) moved.budgets.push_back(it->second);
     st.book.adopt(id, std::move(moved));
   }
+  BudgetIndex index(st.set->budgets);  // built first: the old one stays whole if this throws
   set_ = std::move(st.set);
-  index_ = BudgetIndex(set_->budgets);
+  index_ = std::move(index);
   book_ = std::move(st.book);
   rules_ = std::move(rules);
   publisher_.rebind(*set_);

@@ -26,14 +26,15 @@ std::vector<size_t> scan(const std::vector<Budget>& budgets, const Dimensions& d
 TEST_CASE("the index finds exactly the budgets a scan finds") {
   std::mt19937 rng(12);
   auto pick = [&](int n) { return static_cast<int>(rng() % n); };
-  const char* fields[] = {"feature", "team", "customer", "model", "priority", "tag:env"};
+  const char* fields[] = {"feature", "team",   "customer", "model",
+                          "priority", "provider", "region", "tag:env"};
   std::vector<Budget> budgets;
   for (int i = 0; i < 400; ++i) {
     Budget b;
     b.name = "b" + std::to_string(i);
-    const int keys = pick(3);  // none (everything), one or two match keys
+    const int keys = pick(4);  // none (everything), one, two or three match keys
     for (int k = 0; k < keys; ++k) {
-      const std::string field = fields[pick(6)];
+      const std::string field = fields[pick(8)];
       std::vector<std::string> patterns;
       for (int p = 0, n = 1 + pick(3); p < n; ++p) {
         std::string v = field == "priority" ? (pick(2) ? "batch" : "standard")
@@ -55,6 +56,8 @@ TEST_CASE("the index finds exactly the budgets a scan finds") {
     d.team = "t" + std::to_string(pick(8));
     d.customer = "c" + std::to_string(pick(8));
     d.model = "m" + std::to_string(pick(8));
+    d.provider = "p" + std::to_string(pick(8));
+    d.region = "r" + std::to_string(pick(8));
     d.priority = pick(2) ? Priority::kBatch : Priority::kStandard;
     if (pick(2)) d.tags = {{"env", "t" + std::to_string(pick(8))}};
     CAPTURE(n);
