@@ -231,6 +231,10 @@ void BudgetService::add_collector(metrics::Registry& registry) {
     out.push_back({"tollgate_ledger_pending_rollup_rows",
                    "15-minute rollup rows in memory, not yet flushed to the ledger.", Type::kGauge,
                    {{"", {}, double(ledger_.pending_rollup_rows())}}});
+    out.push_back({"tollgate_ledger_recovery_backlog_events",
+                   "Raw events past the rollup watermark that a recovery (after an unclean stop "
+                   "or a failed commit) has yet to roll up, about; 0 when none runs.",
+                   Type::kGauge, {{"", {}, double(ledger_.recovery_backlog_events())}}});
     out.push_back({"tollgate_ledger_unhealthy",
                    "1 while the ledger refuses writes: its files were removed or replaced, or "
                    "it is corrupt (see /readyz and the log).",

@@ -216,6 +216,7 @@ Status Ledger::init() {
       s = Status::error(Code::kStorageError, "cannot read the rollup watermark: " + past.error());
     } else if (past.column_int(0) > 0) {
       rollups_lost_ = true;
+      recovery_backlog_.store(static_cast<uint64_t>(past.column_int(0)));
       spdlog::info("{}: {} events were stored after the last rollup flush (the daemon had stopped "
                    "without flushing); they are rolled up in the background, and the views "
                    "include them meanwhile",
@@ -739,6 +740,13 @@ void Ledger::flush_rollups(std::atomic<uint64_t>& reason) {
     if (s.ok() && rolled.value().caught_up) {
       pending_rollups_->clear();  // whatever committed since is in what was rolled up
       rollups_lost_ = false;
+      recovery_backlog_.store(0);
+    } else if (s.ok()) {
+      Statement left(db_,
+                     "SELECT IFNULL(MAX(rowid), 0) - (SELECT through_rowid FROM rollup_watermark) "
+                     "FROM event_rows");
+      if (left.ok() && left.step() == SQLITE_ROW)
+        recovery_backlog_.store(static_cast<uint64_t>(std::max<int64_t>(left.column_int(0), 0)));
     }
   } else {
     s = pending_rollups_->flush(db_, options_.currency, dictionary_);

@@ -130,6 +130,10 @@ class Ledger {
   };
   RollupFlushes rollup_flushes() const;
   uint64_t pending_rollup_rows() const { return pending_rows_.load(); }
+  // Raw events past the rollup watermark that a recovery (after an unclean stop or a failed
+  // commit) has yet to roll up, about (the rowid distance, read after each of its flushes); 0 when
+  // none runs.
+  uint64_t recovery_backlog_events() const { return recovery_backlog_.load(); }
 
  private:
   struct Pending {
@@ -212,6 +216,7 @@ class Ledger {
   bool rollups_lost_ = false;
   int64_t recovery_backlog_added_ = 0;  // events committed since the last recovery flush
   std::atomic<uint64_t> pending_rows_{0};
+  std::atomic<uint64_t> recovery_backlog_{0};
   std::atomic<uint64_t> flushes_interval_{0}, flushes_rows_{0}, flushes_stop_{0},
       flushes_read_{0}, flush_failures_{0}, flushes_recovery_{0};
 };

@@ -605,6 +605,7 @@ TEST_CASE("events past the watermark at open are rolled up after it, a chunk at 
   const int64_t watermark_then = held.get_future().get();
   CHECK(watermark_then >= 0);
   CHECK(watermark_then < kTail);  // still under way
+  CHECK(l.value()->recovery_backlog_events() > 0);  // and shown
   std::promise<Status> committed;
   l.value()->submit({make("late", 7)}, [&](Status st, std::vector<Stored>, std::vector<UsageEvent>) {
     committed.set_value(st);
@@ -617,6 +618,7 @@ TEST_CASE("events past the watermark at open are rolled up after it, a chunk at 
   for (int i = 0; i < 1000 && !caught_up(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(caught_up());  // with no stop and no interval: the recovery took the late event too
+  CHECK(l.value()->recovery_backlog_events() == 0);
   CHECK(l.value()->rollup_flushes().recovery >= 2);
   CHECK(l.value()->rollup_flushes().stop == 0);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == kTail * 10 + 7);
