@@ -18,7 +18,7 @@ SHAPE=${3:-company}
 BUDGETS=${4:-0}
 cmake --build build -j "$(nproc)" --target tollgate ingest_load sqlite_floor naive_floor >/dev/null
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $pid 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 cp deploy/examples/prices.yaml "$work/"
 cat > "$work/tollgate.yaml" <<YAML
 server: {listen: 127.0.0.1:0, threads: 2}
@@ -42,6 +42,13 @@ for _ in $(seq 100); do grep -q "listening on" "$work/log" && break; sleep 0.05;
 port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$work/log")
 ingest=$(build/bench/ingest_load 127.0.0.1 "$port" "$N" 8 1000 ev "$SHAPE")
 rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+# The daemon's CPU time (user + system, all threads) per event: steadier than the rate on a
+# shared machine, and what a change of the writer's work moves.
+cpu_ticks=$(awk '{print $14 + $15}' /proc/$pid/stat)
+writer_ticks=0
+for t in /proc/$pid/task/*; do
+  [ "$(cat "$t/comm")" = tg-writer ] && writer_ticks=$(awk '{print $14 + $15}' "$t/stat")
+done
 kill -TERM $pid; wait $pid
 sqlite3 "$work/ledger.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 ledger_bytes=$(stat -c %s "$work/ledger.db")
@@ -53,6 +60,7 @@ echo "$floor (ledger schema, simple rows)"
 a=$(echo "$ingest" | sed -n 's/.*= \([0-9]*\) events\/s.*/\1/p')
 b=$(echo "$naive" | sed -n 's/.*= \([0-9]*\) rows\/s.*/\1/p')
 c=$(echo "$floor" | sed -n 's/.*= \([0-9]*\) rows\/s.*/\1/p')
-awk -v a="$a" -v b="$b" -v c="$c" -v r="$rss_kb" -v l="$ledger_bytes" -v n="$N" 'BEGIN {
+awk -v a="$a" -v b="$b" -v c="$c" -v r="$rss_kb" -v t="$cpu_ticks" -v w="$writer_ticks" -v hz="$(getconf CLK_TCK)" -v l="$ledger_bytes" -v n="$N" 'BEGIN {
   printf "ratio ingest/naive floor: %.2f   ingest/ledger-schema floor: %.2f\n", a / b, a / c
-  printf "ledger on disk: %.0f bytes/event (target <= 80)   daemon peak RSS: %.1f MiB\n", l / n, r / 1024 }'
+  printf "ledger on disk: %.0f bytes/event (target <= 80)   daemon peak RSS: %.1f MiB\n", l / n, r / 1024
+  printf "daemon CPU: %.1f us/event, of which the ledger writer %.1f (until the last acknowledgement)\n", t / hz * 1e6 / n, w / hz * 1e6 / n }'

@@ -157,6 +157,7 @@ Api::Handler Api::off_io(Handler handler) {
     Respond to_io = [this, respond = std::move(respond)](HttpResponse r) {
       post_([respond, r = std::move(r)]() mutable { respond(std::move(r)); });
     };
+    req.received = std::chrono::steady_clock::now();
     ingests_.post([this, handler, req = std::move(req), to_io = std::move(to_io)]() mutable {
       call_guarded(handler, req, std::move(to_io), [&](const std::string& what) {
         metrics_.record_handler_exception();
@@ -232,10 +233,12 @@ void Api::ingest(HttpRequest& req, Respond respond) {
     }
     respond({200, "application/json", body.end_object().take(), {}});
   };
-  store(std::move(decoded.value()), std::move(finish));
+  store(std::move(decoded.value()), std::move(finish), req.received);
 }
 
-void Api::store(std::vector<DecodedItem> items, StoreDone done) {
+void Api::store(std::vector<DecodedItem> items, StoreDone done,
+                std::chrono::steady_clock::time_point received) {
+  if (received == std::chrono::steady_clock::time_point{}) received = std::chrono::steady_clock::now();
   auto prices = prices_.load();
   std::vector<UsageEvent> events;
   events.reserve(items.size());
@@ -277,7 +280,8 @@ void Api::store(std::vector<DecodedItem> items, StoreDone done) {
                            [](const Rejection& a, const Rejection& b) { return a.index < b.index; });
           done(s, {std::move(rejections), std::move(outcome), std::move(stored)});
         });
-      });
+      },
+      received);
 }
 
 std::vector<std::string> Api::reload() {

@@ -85,7 +85,10 @@ class Api final : public RequestHandler {
     std::vector<UsageEvent> stored;
   };
   using StoreDone = std::function<void(Status, StoreResult)>;
-  void store(std::vector<DecodedItem> items, StoreDone done);
+  // `received`: when the request was read (HttpRequest::received); request_timeout_s counts from
+  // there, the ingest pool's queue included.
+  void store(std::vector<DecodedItem> items, StoreDone done,
+             std::chrono::steady_clock::time_point received);
   void reload_route(const HttpRequest& req, Respond respond);
   // Budget routes (budget_routes.cpp).
   void admit(const HttpRequest& req, Respond respond);

@@ -49,7 +49,7 @@ void Api::otlp_traces(const HttpRequest& req, Respond respond) {
                    {}};
     respond(std::move(r));
   };
-  store(std::move(decoded->items), std::move(finish));
+  store(std::move(decoded->items), std::move(finish), req.received);
 }
 
 }  // namespace tollgate

@@ -88,9 +88,9 @@ int serve(const std::string& config_path) {
     return 1;
   }
   DaemonMetrics metrics(config.metric_labels, config.max_series, config.reporting.currency);
-  WorkerPool workers(2);
-  WorkerPool scrapes(1);
-  WorkerPool ingests(config.server.threads);  // usage and trace batches, off the I/O threads
+  WorkerPool workers(2, "tg-worker");
+  WorkerPool scrapes(1, "tg-scrape");
+  WorkerPool ingests(config.server.threads, "tg-ingest");  // usage and trace batches, off the I/O threads
   BudgetService budgets(config, *ledger.value(), metrics.registry());
   // Right after each commit, before any client hears of it: metrics and budget spend.
   ledger.value()->set_commit_observer([&metrics, &budgets](const CommitInfo& info) {

@@ -1,10 +1,13 @@
 #include "daemon/worker_pool.h"
 
+#include <pthread.h>
+
 namespace tollgate {
 
-WorkerPool::WorkerPool(int threads) {
+WorkerPool::WorkerPool(int threads, std::string name) {
   for (int i = 0; i < threads; ++i)
-    threads_.emplace_back([this] {
+    threads_.emplace_back([this, name] {
+      pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
       std::unique_lock lock(mu_);
       for (;;) {
         cv_.wait(lock, [this] { return stop_ || !work_.empty(); });

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -14,7 +15,8 @@ namespace tollgate {
 
 class WorkerPool {
  public:
-  explicit WorkerPool(int threads);
+  // `name`: the threads' name as top -H and /proc show it (at most 15 bytes).
+  WorkerPool(int threads, std::string name);
   ~WorkerPool();
   void post(std::function<void()> work);
   // Ahead of the work already queued: short work that finishes a request (its answer), which

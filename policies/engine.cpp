@@ -1,6 +1,7 @@
 #include "policies/engine.h"
 
 #include <algorithm>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdio>
 #include <random>
 
@@ -358,15 +359,21 @@ std::vector<size_t> PolicyEngine::matching(const Dimensions& d) const {
 void PolicyEngine::record(const std::vector<const UsageEvent*>& accepted) {
   const EpochMs now = clock_();
   std::lock_guard lock(mu_);
-  std::map<std::string, std::vector<size_t>, std::less<>> cache;  // dimension set → budgets
+  boost::unordered_flat_map<std::string, std::vector<size_t>> cache;  // dimension set → budgets
+  const std::vector<size_t> none;
+  const bool any_budget = !set_->budgets.empty();
   std::string key;
   std::vector<bool> touched(set_->budgets.size(), false);
   for (const UsageEvent* e : accepted) {
     key.clear();
     append_key(key, *e);
-    auto it = cache.find(key);
-    if (it == cache.end()) it = cache.emplace(key, matching(Dimensions::of(*e))).first;
-    const std::vector<size_t>& hits = it->second;
+    const std::vector<size_t>* hits_of = &none;
+    if (any_budget) {
+      auto it = cache.find(key);
+      if (it == cache.end()) it = cache.emplace(key, matching(Dimensions::of(*e))).first;
+      hits_of = &it->second;
+    }
+    const std::vector<size_t>& hits = *hits_of;
     recent_.add(key, e->ts_ms, e->cost.nanos());
     if (!e->reservation_id.empty())
       if (const Reservation* r = book_.find(e->reservation_id)) {

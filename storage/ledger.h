@@ -95,7 +95,10 @@ class Ledger {
   // ledger's lock): if it was still queued it is never written; if its commit was under way and
   // lands, a retry finds duplicates (and the budget counts the events: the ledger has them; only
   // the ingest metrics of that request are not counted, as its answer said "not acknowledged").
-  void submit(std::vector<UsageEvent> events, Done done);
+  // `since`: when the request arrived, where the timeout starts (a caller that queued it before,
+  // e.g. for a decoding pool, passes that time; the default is now).
+  void submit(std::vector<UsageEvent> events, Done done,
+              std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now());
   // Called on the writer thread after each successful commit, before the `done` callbacks.
   void set_commit_observer(std::function<void(const CommitInfo&)> observer);
   // Runs `op` on the writer thread with the read-write connection, between group commits: for
@@ -146,6 +149,10 @@ class Ledger {
       : options_(std::move(options)), clock_(std::move(clock)) {}
   Status init();
   void run();
+  // The buffered rollups go (a failed commit, a flush failing past twice the bound): the raw
+  // events past the watermark are rolled up from the ledger instead.
+  void drop_pending_rollups();
+  Status too_late() const;  // the answer past request_timeout_ms
   void run_ops(std::unique_lock<std::mutex>& lock);
   void commit(std::vector<Pending>& batch);
   Status write(std::vector<Pending>& batch, std::vector<std::vector<Stored>>& outcomes,

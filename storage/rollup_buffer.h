@@ -11,6 +11,10 @@
 // (roll_up_past_watermark): the raw events stay the truth.
 //
 // Dimension strings are interned, so a pending row costs about 250 bytes whatever its names.
+// The rows stay in node-based maps: open-addressing tables (Boost's unordered_flat_map) cut the
+// writer's allocations, but at a company's cardinality they doubled to 2^17-2^18 slots of ~150
+// bytes per full-key table and the daemon's RSS in run_memory.sh peaked at 193-277 MiB against
+// 147-149 (bench/README.md, "Ingest vs the raw-SQLite floor").
 // Not thread-safe: the ledger's writer thread only.
 
 #include <sqlite3.h>
@@ -18,9 +22,9 @@
 #include <cstdint>
 #include <deque>
 #include <type_traits>
+#include <unordered_map>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "metering/status.h"
@@ -58,7 +62,9 @@ class RollupBuffer {
   struct KeyHash {
     size_t operator()(const Key& k) const;
   };
-  using Rows = std::unordered_map<Key, RollupSums, KeyHash>;
+  template <typename Sums>
+  using Table = std::unordered_map<Key, Sums, KeyHash>;
+  using Rows = Table<RollupSums>;
   // A charges_daily row: ids[] holds day, provider, model, region, feature, team, priced_by
   // (Dims' order without customer, tags, priority, status); `bucket` is the charge_prices id.
   struct ChargeSums {
@@ -67,14 +73,14 @@ class RollupBuffer {
     uint32_t customer_lo = 0, customer_hi = 0, priority_lo = 0, priority_hi = 0, tags_lo = 0,
              tags_hi = 0;  // the range of those the row holds (one when lo == hi)
   };
-  using Charges = std::unordered_map<Key, ChargeSums, KeyHash>;
+  using Charges = Table<ChargeSums>;
   // A rollup_daily_dim row: `bucket` is the dimension's index in kDimensionColumns, ids[0] the
   // day, ids[1] the value. The sums a report reads.
   struct DimSums {
     int64_t sums[10] = {};  // requests, input, cached, cache_write, output, gpu, cost,
                             // unpriced requests, value units, revenue
   };
-  using DimRows = std::unordered_map<Key, DimSums, KeyHash>;
+  using DimRows = Table<DimSums>;
   // The dimensions rollup_daily_dim has a row per day and value of (the events' columns).
   static constexpr const char* kDimensionColumns[] = {"feature",  "team",   "customer", "model",
                                                       "provider", "region", "priority"};
@@ -115,10 +121,11 @@ class RollupBuffer {
 // After an unclean stop: rolls the raw events past the watermark (and their charge lines) up into
 // the stored rollups and charges through a RollupBuffer, `chunk_events` events a flush (fewer
 // where the events' currency changes: a flush writes one), each moving the watermark, at most
-// `max_chunks` flushes. Says how many events it rolled up and whether it reached the last event.
+// `max_chunks` flushes (0: only the watermark is checked). Says whether it reached the last event
+// and about how many events are still past the watermark (the rowid distance: at least as many).
 struct RolledUp {
-  int64_t events = 0;
   bool caught_up = false;
+  int64_t left = 0;
 };
 Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
                                         int64_t chunk_events, int64_t max_chunks = INT64_MAX);

@@ -1,5 +1,6 @@
 #include "daemon/http/server.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -502,8 +503,11 @@ void HttpServer::run(ServerHooks hooks) {
   impl_->hooks.on_ready();
   std::vector<std::thread> threads;
   for (int i = 1; i < impl_->config.server.threads; ++i)
-    threads.emplace_back([this] { impl_->ioc.run(); });
-  impl_->ioc.run();
+    threads.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "tg-io");
+      impl_->ioc.run();
+    });
+  impl_->ioc.run();  // on the main thread, named after the process
   for (auto& t : threads) t.join();
 }
 

@@ -2,6 +2,7 @@
 // Plain HTTP request/response types, so routing and handlers never include Beast (only
 // http_server.cpp does).
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,9 @@ struct HttpRequest {
   std::string body;
   // The head announces a body (Content-Length above 0 or chunked): set before the body is read.
   bool has_body = false;
+  // When a handler was handed the request (steady clock), set by routes that queue it for a
+  // worker pool: request_timeout_s counts from here. Unset: the handler runs at once.
+  std::chrono::steady_clock::time_point received{};
 
   // The header's value ("" when absent); `lower_name` must be lower case.
   std::string_view header(std::string_view lower_name) const;

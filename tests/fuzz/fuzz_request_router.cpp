@@ -75,9 +75,9 @@ struct Daemon {
     ledger = std::move(opened.value());
     metrics = std::make_unique<DaemonMetrics>(config.metric_labels, config.max_series,
                                               config.reporting.currency);
-    workers = std::make_unique<WorkerPool>(1);
-    scrapes = std::make_unique<WorkerPool>(1);
-    ingests = std::make_unique<WorkerPool>(1);
+    workers = std::make_unique<WorkerPool>(1, "tg-fuzz");
+    scrapes = std::make_unique<WorkerPool>(1, "tg-fuzz");
+    ingests = std::make_unique<WorkerPool>(1, "tg-fuzz");
     budgets = std::make_unique<BudgetService>(config, *ledger, metrics->registry());
     ledger->set_commit_observer([this](const CommitInfo& info) {
       metrics->record_commit(info.duration_s, info.events);

@@ -612,8 +612,10 @@ TEST_CASE("events past the watermark at open are rolled up after it, a chunk at 
   });
   go.set_value();
   REQUIRE(committed.get_future().get().ok());
+  // The gauge is set on the writer just after the flush that moved the watermark commits.
   const auto caught_up = [&] {
-    return query_int(db, "SELECT through_rowid FROM rollup_watermark") == kTail + 1;
+    return query_int(db, "SELECT through_rowid FROM rollup_watermark") == kTail + 1 &&
+           l.value()->recovery_backlog_events() == 0;
   };
   for (int i = 0; i < 1000 && !caught_up(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -667,4 +669,50 @@ TEST_CASE("a long tail past the watermark is rolled up in chunks of max_pending_
   CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_daily WHERE customer IS NULL") == 0);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily WHERE currency = 'EUR'") == 12);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 60);
+}
+
+TEST_CASE("request_timeout counts from the request's arrival, time queued before the ledger included") {
+  testing::TempDir dir;
+  // Declared before the ledger: a failed REQUIRE must not leave it calling into dead promises.
+  std::promise<Status> late_answer, later_answer, fresh_answer;
+  std::promise<void> go;
+  auto o = options(dir);
+  o.request_timeout_ms = 5000;
+  auto l = Ledger::open(o, [] { return kNow; });
+  REQUIRE(l.ok());
+  struct Release {  // the writer goes on however the test ends
+    std::promise<void>& go;
+    bool done = false;
+    ~Release() {
+      if (!done) go.set_value();
+    }
+  } release{go};
+  std::shared_future<void> going = go.get_future().share();
+  l.value()->run_on_writer([going](sqlite3*) { going.wait(); });  // the writer holds
+  const auto now = std::chrono::steady_clock::now();
+  auto answer_to = [](std::promise<Status>& p) {
+    return [&p](Status s, std::vector<Stored>, std::vector<UsageEvent>) { p.set_value(s); };
+  };
+  // Arrived 6 s ago (it waited to be decoded): out of time before the ledger saw it.
+  l.value()->submit({make("late", 5)}, answer_to(late_answer), now - std::chrono::seconds(6));
+  auto late = late_answer.get_future();
+  REQUIRE(late.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+  CHECK(late.get().code() == Code::kOverloaded);
+  // Arrived 4 s ago: 1 s left, then the expiry thread answers it while the writer still holds
+  // (counted from its queueing it would wait 5 s).
+  l.value()->submit({make("later", 6)}, answer_to(later_answer), now - std::chrono::seconds(4));
+  // Arrives now: committed once the writer goes on.
+  l.value()->submit({make("fresh", 7)}, answer_to(fresh_answer));
+  auto later = later_answer.get_future();
+  REQUIRE(later.wait_for(std::chrono::milliseconds(3500)) == std::future_status::ready);
+  const Status expired = later.get();
+  CHECK(expired.code() == Code::kOverloaded);
+  CHECK(expired.message().find("request_timeout_s") != std::string::npos);
+  release.done = true;
+  go.set_value();
+  CHECK(fresh_answer.get_future().get().ok());
+  l.value()->stop();
+  const std::string db = dir.file("ledger.db");
+  CHECK(query_int(db, "SELECT COUNT(*) FROM events WHERE event_id IN ('late', 'later')") == 0);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM events WHERE event_id = 'fresh'") == 1);
 }
