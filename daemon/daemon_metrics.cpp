@@ -143,7 +143,7 @@ DaemonMetrics::DaemonMetrics(std::vector<std::string> labels, size_t max_series,
       "Requests a bound of the limits block (or server) refused or trimmed, by bound.", {"limit"});
   for (const char* name : {"max_items_per_request", "max_errors_listed", "max_queued_events",
                            "request_timeout_s", "max_open_reservations", "max_connections",
-                           "max_bytes_in_flight"})
+                           "max_bytes_in_flight", "max_report_rows"})
     limit_hits_.emplace(name, limits.with({name}));
   registry_.counter("tollgate_metric_series_dropped_total",
                     "New label sets folded into __other__ past metrics.max_series.", {"metric"});

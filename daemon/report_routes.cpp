@@ -16,6 +16,10 @@ HttpResponse from_result(const Result<Rendered>& r) {
   return error_response(r.status());
 }
 
+ReportSettings settings(const Config& c) {
+  return {{c.storage.path}, c.reporting.currency, c.reporting.tz, c.limits.max_report_rows};
+}
+
 }  // namespace
 
 void Api::daily_report(const HttpRequest& req, Respond respond) {
@@ -30,10 +34,13 @@ void Api::daily_report(const HttpRequest& req, Respond respond) {
   }
   if (q.format != "json" && q.format != "csv")  // "table" is for the terminal only
     return respond(error_response(Code::kInvalidFormat, "format must be json or csv, got \"" + q.format + "\""));
-  const ReportSettings s{{config_.storage.path}, config_.reporting.currency, config_.reporting.tz};
+  const ReportSettings s = settings(config_);
   const EpochMs now = clock_();
   workers_.post([this, s, q, now, respond = std::move(respond)]() mutable {
-    HttpResponse r = from_result(render_daily_report(s, q, now));
+    auto rendered = render_daily_report(s, q, now);
+    if (!rendered.ok() && rendered.status().code() == Code::kTooManyRows)
+      metrics_.record_limit_hit("max_report_rows");
+    HttpResponse r = from_result(rendered);
     post_([respond = std::move(respond), r = std::move(r)]() mutable { respond(std::move(r)); });
   });
 }
@@ -48,9 +55,12 @@ void Api::focus_export(const HttpRequest& req, Respond respond) {
   }
   if (from.empty() || to.empty())
     return respond(error_response(Code::kMissingField, "from and to are required (YYYY-MM-DD, to inclusive)"));
-  const ReportSettings s{{config_.storage.path}, config_.reporting.currency, config_.reporting.tz};
+  const ReportSettings s = settings(config_);
   workers_.post([this, s, from, to, respond = std::move(respond)]() mutable {
-    HttpResponse r = from_result(render_focus_export(s, from, to));
+    auto rendered = render_focus_export(s, from, to);
+    if (!rendered.ok() && rendered.status().code() == Code::kTooManyRows)
+      metrics_.record_limit_hit("max_report_rows");
+    HttpResponse r = from_result(rendered);
     if (r.status == 200)
       r.headers.emplace_back("Content-Disposition",
                              "attachment; filename=\"focus-" + from + "-" + to + ".csv\"");

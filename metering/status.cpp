@@ -70,6 +70,7 @@ constexpr CodeRow kCodes[] = {
     {Code::kTlsFailed, "tls_failed", 502},
     {Code::kTooManyItems, "too_many_items", 413},
     {Code::kOverloaded, "overloaded", 503},
+    {Code::kTooManyRows, "too_many_rows", 422},
 };
 
 constexpr bool in_enum_order() {
@@ -78,7 +79,7 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "kCodes must list every Code in the enum's order");
-static_assert(std::size(kCodes) == static_cast<size_t>(Code::kOverloaded) + 1,
+static_assert(std::size(kCodes) == static_cast<size_t>(Code::kTooManyRows) + 1,
               "every Code needs its row");
 
 }  // namespace

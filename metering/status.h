@@ -72,6 +72,7 @@ enum class Code {
   // Bounds (CONTRACT §2.1 `limits`).
   kTooManyItems,
   kOverloaded,
+  kTooManyRows,
 };
 
 // The code's stable name ("missing_field") and its HTTP status (400, 503, ...).

@@ -55,7 +55,8 @@ struct IdsHash {
 // groups times days. Two tag sets may share a tag's value: the caller adds equal keys up.
 Status full_rollup_groups(sqlite3* db, const std::string& first, const std::string& prev,
                           const std::string& date, const std::vector<std::string>& group_by,
-                          const TakeGroup& take, const Status& overflow) {
+                          const TakeGroup& take, const Status& overflow, uint64_t max_groups,
+                          const Status& too_many) {
   std::string columns = "day_local";
   for (const auto& d : group_by) columns += ", " + (tag_key(d) ? std::string("tags") : d) + "_id";
   // A dimension's name is its column's (group_by is validated before this). The unpriced flag
@@ -88,6 +89,7 @@ Status full_rollup_groups(sqlite3* db, const std::string& first, const std::stri
     ReportSums row = read_sums(st, 1 + n);
     row.unpriced_requests = row.unpriced_requests ? row.requests : 0;
     Sums& g = by_ids[ids];
+    if (max_groups && by_ids.size() > max_groups) return too_many;
     bool ok = true;
     if (day == date) {
       ok = g.today.add(row);
@@ -175,13 +177,13 @@ Status validate_group_by(const std::vector<std::string>& group_by) {
 }
 
 Result<DailyReport> daily_report(sqlite3* db, int64_t day, const std::vector<std::string>& group_by,
-                                 const std::string& currency) {
-  return daily_report(std::vector<sqlite3*>{db}, day, group_by, currency);
+                                 const std::string& currency, uint64_t max_rows) {
+  return daily_report(std::vector<sqlite3*>{db}, day, group_by, currency, max_rows);
 }
 
 Result<DailyReport> daily_report(const std::vector<sqlite3*>& dbs, int64_t day,
                                  const std::vector<std::string>& group_by,
-                                 const std::string& currency) {
+                                 const std::string& currency, uint64_t max_rows) {
   if (Status s = validate_group_by(group_by); !s.ok()) return s;
   // The day and the seven before it, in one pass over the day index. By one dimension (or none)
   // from the per-dimension rollups: a few rows per day, where rollup_daily has a row per
@@ -192,15 +194,32 @@ Result<DailyReport> daily_report(const std::vector<sqlite3*>& dbs, int64_t day,
                     prev = format_date(day - 1);
   const Status overflow = Status::error(
       Code::kStorageError, "the ledgers' sums for " + date + " pass 2^63 in their unit");
+  // The groups are held in memory, so their number is bounded (max_rows, 0: none) as they are
+  // read, not after: a report by customer, feature and a tag over a day of millions of events
+  // would otherwise cost gigabytes before one row was sent.
+  std::string dims;
+  for (const auto& d : group_by) dims += (dims.empty() ? "" : ",") + d;
+  const Status too_many = Status::error(
+      Code::kTooManyRows,
+      "the report for " + date + " by " + (dims.empty() ? std::string("nothing") : dims) +
+          " has more than " + std::to_string(max_rows) +
+          " rows (counting the groups of the 7 days before, which it compares with); group by "
+          "fewer dimensions, or raise limits.max_report_rows (`tollgate report` has no such "
+          "bound)");
   // Every ledger's groups go into one map before any row is dropped, so a group quiet today in
   // one ledger still brings its previous days to the same group busy in another.
   std::map<GroupKey, ReportRow> groups;
+  bool too_large = false;
   DailyReport report;
   report.date = date;
   report.currency = currency;
   report.group_by = group_by;
   const TakeGroup take = [&](const std::string& row_day, GroupKey key, const ReportSums& sums) {
     ReportRow& row = groups[key];
+    if (max_rows && groups.size() > max_rows) {
+      too_large = true;
+      return false;
+    }
     row.dims = std::move(key);
     if (row_day == date) return row.sums.add(sums) && report.total.sums.add(sums);
     row.prev_7d_cost_nanos += sums.cost_nanos;
@@ -213,8 +232,10 @@ Result<DailyReport> daily_report(const std::vector<sqlite3*>& dbs, int64_t day,
   };
   for (sqlite3* db : dbs) {
     if (!by_one) {
-      if (Status s = full_rollup_groups(db, first, prev, date, group_by, take, overflow); !s.ok())
-        return s;
+      if (Status s = full_rollup_groups(db, first, prev, date, group_by, take, overflow,
+                                        max_rows, too_many);
+          !s.ok())
+        return too_large ? too_many : s;
       continue;
     }
     Statement st(db, "SELECT day_local, value, " + std::string(kDimSums) +
@@ -233,7 +254,8 @@ Result<DailyReport> daily_report(const std::vector<sqlite3*>& dbs, int64_t day,
         else
           key.emplace_back(st.column_text(1));
       }
-      if (!take(st.column_text(0), std::move(key), read_sums(st, 2))) return overflow;
+      if (!take(st.column_text(0), std::move(key), read_sums(st, 2)))
+        return too_large ? too_many : overflow;
     }
     if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
   }
@@ -247,7 +269,20 @@ Result<DailyReport> daily_report(const std::vector<sqlite3*>& dbs, int64_t day,
   return report;
 }
 
-Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t to_day) {
+namespace {
+
+Status too_many_charges(int64_t from_day, int64_t to_day, uint64_t max_rows) {
+  return Status::error(Code::kTooManyRows,
+                       "the export from " + format_date(from_day) + " to " + format_date(to_day) +
+                           " has more than " + std::to_string(max_rows) +
+                           " rows; export fewer days at a time, or raise limits.max_report_rows "
+                           "(`tollgate export` has no such bound)");
+}
+
+}  // namespace
+
+Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t to_day,
+                                         uint64_t max_rows) {
   const std::string from = format_date(from_day), to = format_date(to_day);
   const char* kGroup = "day_local, provider, model, region, feature, team";
   // Customer, priority and tags are named where the whole row has one: (count 1, value).
@@ -302,6 +337,7 @@ Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t 
       r.cost_nanos = st.column_int(21);
       itemised[group_of(r)] += r.cost_nanos;
       rows.push_back(std::move(r));
+      if (max_rows && rows.size() > max_rows) return too_many_charges(from_day, to_day, max_rows);
     }
     if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
   }
@@ -322,6 +358,8 @@ Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t 
     if (it != itemised.end() && rest == 0) continue;
     r.cost_nanos = static_cast<int64_t>(rest);  // a part of the day's total, which fits
     unitemised.push_back(std::move(r));
+    if (max_rows && rows.size() + unitemised.size() > max_rows)
+      return too_many_charges(from_day, to_day, max_rows);
   }
   if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
   rows.insert(rows.end(), std::make_move_iterator(unitemised.begin()),
@@ -333,8 +371,8 @@ Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t 
 }
 
 Result<std::vector<FocusRow>> focus_rows(const std::vector<sqlite3*>& dbs, int64_t from_day,
-                                         int64_t to_day) {
-  if (dbs.size() == 1) return focus_rows(dbs.front(), from_day, to_day);
+                                         int64_t to_day, uint64_t max_rows) {
+  if (dbs.size() == 1) return focus_rows(dbs.front(), from_day, to_day, max_rows);
   // Each ledger splits its own rollups into charges (and the unitemised rest); then charges that
   // are the same charge in every respect but amount are one row.
   auto key_of = [](const FocusRow& r) {
@@ -345,7 +383,7 @@ Result<std::vector<FocusRow>> focus_rows(const std::vector<sqlite3*>& dbs, int64
   auto before = [&](const FocusRow& a, const FocusRow& b) { return key_of(a) < key_of(b); };
   std::vector<FocusRow> all;
   for (sqlite3* db : dbs) {
-    auto rows = focus_rows(db, from_day, to_day);
+    auto rows = focus_rows(db, from_day, to_day, max_rows);
     if (!rows.ok()) return rows.status();
     all.insert(all.end(), std::make_move_iterator(rows->begin()),
                std::make_move_iterator(rows->end()));
@@ -355,6 +393,7 @@ Result<std::vector<FocusRow>> focus_rows(const std::vector<sqlite3*>& dbs, int64
   for (FocusRow& r : all) {
     if (merged.empty() || key_of(merged.back()) != key_of(r)) {
       merged.push_back(std::move(r));
+      if (max_rows && merged.size() > max_rows) return too_many_charges(from_day, to_day, max_rows);
       continue;
     }
     FocusRow& m = merged.back();

@@ -41,14 +41,16 @@ struct DailyReport {
 
 // group_by: feature, team, customer, model, provider, region, priority, tag:<key>.
 Status validate_group_by(const std::vector<std::string>& group_by);
+// max_rows bounds the groups held (those of the day and of the 7 days before it), checked as
+// they are read: past it, too_many_rows. 0: no bound (the command line's offline reports).
 Result<DailyReport> daily_report(sqlite3* db, int64_t day, const std::vector<std::string>& group_by,
-                                 const std::string& currency);
+                                 const std::string& currency, uint64_t max_rows = 0);
 // The same over several ledgers (instances or regions, each its own events): groups with the
 // same dimensions are one row, summed exactly. The ledgers must share a currency (the caller
 // checks their meta).
 Result<DailyReport> daily_report(const std::vector<sqlite3*>& dbs, int64_t day,
                                  const std::vector<std::string>& group_by,
-                                 const std::string& currency);
+                                 const std::string& currency, uint64_t max_rows = 0);
 
 // One FOCUS charge (CONTRACT §4.7): a day × provider × model × region × feature × team × SKU
 // component × price, summed from charges_daily. A row with an empty component holds the cost of
@@ -64,13 +66,15 @@ struct FocusRow {
   int64_t quantity = 0;    // in the component's ledger unit
   int64_t cost_nanos = 0;  // reporting currency
 };
-// Days from..to inclusive, in day, dimension and price order.
-Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t to_day);
+// Days from..to inclusive, in day, dimension and price order. More than max_rows rows (0: no
+// bound): too_many_rows, found as they are read.
+Result<std::vector<FocusRow>> focus_rows(sqlite3* db, int64_t from_day, int64_t to_day,
+                                         uint64_t max_rows = 0);
 // The same over several ledgers: charges with the same day, dimensions, component and price are
 // one row (quantities and costs summed exactly); customer, priority and tags stay set only where
 // every ledger's row had the same one.
 Result<std::vector<FocusRow>> focus_rows(const std::vector<sqlite3*>& dbs, int64_t from_day,
-                                         int64_t to_day);
+                                         int64_t to_day, uint64_t max_rows = 0);
 
 // Events stored in more than one of the ledgers (the same event_id: a client that sent one event
 // to two instances, each of which acknowledged it), among those of local days from..to. A merged

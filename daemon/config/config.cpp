@@ -412,7 +412,7 @@ bool read_limits(YamlReader& r, const YAML::Node& n, Config& c) {
                     {"max_event_cost", "max_items_per_request", "max_errors_listed",
                      "max_queued_events", "max_open_reservations", "request_timeout_s",
                      "max_bytes_in_flight", "max_pending_rollup_rows",
-                     "max_burn_history_entries"}))
+                     "max_burn_history_entries", "max_report_rows"}))
     return false;
   if (auto m = r.decimal(n, "max_event_cost")) {
     // At most 1e9 units (1e18 nanos): an event alone never nears the int64 nanos edge (9.2e18).
@@ -431,6 +431,7 @@ bool read_limits(YamlReader& r, const YAML::Node& n, Config& c) {
     c.limits.max_burn_history_entries = *v;
   if (auto v = r.integer(n, "max_open_reservations", 1, 100'000'000))
     c.limits.max_open_reservations = *v;
+  if (auto v = r.integer(n, "max_report_rows", 1, 100'000'000)) c.limits.max_report_rows = *v;
   if (auto v = r.integer(n, "request_timeout_s", 1, 3600))
     c.limits.request_timeout_s = static_cast<int>(*v);
   // One body of the largest size must fit, or such a request could never be read.

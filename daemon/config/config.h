@@ -105,6 +105,7 @@ struct Config {
     // Dimension set × minute entries of the burn history a reload rebuilds from (~300 bytes each).
     uint64_t max_burn_history_entries = 100'000;
     uint64_t max_open_reservations = 100'000;
+    uint64_t max_report_rows = 100'000;  // rows of one report or FOCUS export over HTTP
     int request_timeout_s = 30;
     // Bytes of request bodies being read or processed at once (a chunked body counts as
     // server.max_body_bytes, its most). Default: the larger of 256 MiB and server.max_body_bytes.

@@ -69,6 +69,12 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 
+// A read that failed: the ledger could not be read (503), unless the answer was too big.
+Status unavailable_unless_too_many(const Status& s) {
+  if (s.code() == Code::kTooManyRows) return s;
+  return Status::error(Code::kStorageUnavailable, s.message());
+}
+
 }  // namespace
 
 Result<Rendered> render_daily_report(const ReportSettings& s, const ReportQuery& q, EpochMs now) {
@@ -87,8 +93,8 @@ Result<Rendered> render_daily_report(const ReportSettings& s, const ReportQuery&
                          "format must be json, csv or table, got \"" + q.format + "\"");
   auto dbs = open_all(s.db_paths);
   if (!dbs.ok()) return dbs.status();
-  auto report = daily_report(handles(dbs.value()), day, group_by, s.currency);
-  if (!report.ok()) return Status::error(Code::kStorageUnavailable, report.status().message());
+  auto report = daily_report(handles(dbs.value()), day, group_by, s.currency, s.max_rows);
+  if (!report.ok()) return unavailable_unless_too_many(report.status());
   if (q.format == "csv") return Rendered{report_csv(report.value()), "text/csv; charset=utf-8"};
   if (q.format == "table")
     return Rendered{report_table(report.value()), "text/plain; charset=utf-8"};
@@ -106,8 +112,8 @@ Result<Rendered> render_focus_export(const ReportSettings& s, const std::string&
     return Status::error(Code::kInvalidDate, "export at most 366 days at a time");
   auto dbs = open_all(s.db_paths);
   if (!dbs.ok()) return dbs.status();
-  auto rows = focus_rows(handles(dbs.value()), *f, *t);
-  if (!rows.ok()) return Status::error(Code::kStorageUnavailable, rows.status().message());
+  auto rows = focus_rows(handles(dbs.value()), *f, *t, s.max_rows);
+  if (!rows.ok()) return unavailable_unless_too_many(rows.status());
   return Rendered{focus_csv(rows.value(), s.currency, *s.tz), "text/csv; charset=utf-8"};
 }
 

@@ -17,6 +17,7 @@ struct ReportSettings {
   std::vector<std::string> db_paths;
   std::string currency = "USD";
   std::shared_ptr<const TimeZone> tz = TimeZone::utc();
+  uint64_t max_rows = 0;  // limits.max_report_rows for the API; 0 (no bound) for the CLI
 };
 
 struct ReportQuery {
@@ -29,7 +30,8 @@ struct Rendered {
   std::string body, content_type;
 };
 
-// Errors: invalid_date, invalid_group_by, invalid_format (400) or storage_unavailable (503).
+// Errors: invalid_date, invalid_group_by, invalid_format (400), too_many_rows (422, more rows
+// than s.max_rows) or storage_unavailable (503).
 Result<Rendered> render_daily_report(const ReportSettings& s, const ReportQuery& q, EpochMs now);
 Result<Rendered> render_focus_export(const ReportSettings& s, const std::string& from,
                                      const std::string& to);

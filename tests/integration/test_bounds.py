@@ -1,6 +1,6 @@
 """Every bound of CONTRACT §2.1 `limits` bites as documented and is counted, on the real binary:
-items per request, errors listed, queued events, the request deadline, open reservations; and four
-8 MiB hostile bodies at once keep memory and /healthz in bounds."""
+items per request, errors listed, queued events, the request deadline, open reservations, report
+rows; and four 8 MiB hostile bodies at once keep memory and /healthz in bounds."""
 import json
 import os
 import socket
@@ -96,6 +96,40 @@ class ItemBoundsTest(unittest.TestCase):
         self.assertEqual(self.d.request("DELETE", "/v1/reservations/" + ids[0])[0], 204)
         self.assertEqual(self.d.request("POST", "/v1/admit", {"feature": "f", "priority": "batch", "estimated_cost": 0.01})[0], 200)
         self.assertGreaterEqual(self.d.metric_value("tollgate_limit_hits_total", limit="max_open_reservations"), 1)
+
+
+class ReportRowsBoundTest(unittest.TestCase):
+    """limits.max_report_rows: a report or FOCUS export with more rows is refused with a code that
+    says what to narrow, counted; the command line's offline report has no such bound."""
+
+    def test_reports_and_exports_past_the_bound_get_422_too_many_rows(self):
+        d = Daemon(extra_config="limits:\n  max_report_rows: 3\n").start()
+        try:
+            today = time.strftime("%Y-%m-%d", time.gmtime())
+            ts = today + "T00:00:01Z"
+            events = [ev("rows-%d" % i, feature="f%d" % i, ts=ts, cost=0.5) for i in range(4)]
+            s, body, _ = d.post_usage(events)
+            self.assertEqual((s, body["accepted"]), (200, 4), body)
+            for query in ("/v1/reports/daily?date=%s&group_by=feature" % today,
+                          "/v1/reports/daily?date=%s&group_by=feature,team&format=csv" % today,
+                          "/v1/export/focus?from=%s&to=%s" % (today, today)):
+                s, data, _ = d.get(query)
+                self.assertEqual(s, 422, (query, data))
+                err = json.loads(data)["error"]
+                self.assertEqual(err["code"], "too_many_rows")
+                self.assertIn("more than 3 rows", err["message"])
+                self.assertIn("limits.max_report_rows", err["message"])
+            self.assertEqual(d.metric_value("tollgate_limit_hits_total", limit="max_report_rows"), 3)
+            s, data, _ = d.get("/v1/reports/daily?date=%s&group_by=team" % today)
+            self.assertEqual(s, 200, data)
+            self.assertEqual(len(json.loads(data)["rows"]), 1)
+            out = subprocess.run([BIN, "report", "daily", "--config", d.config, "--date", today,
+                                  "--group-by", "feature", "--format", "csv"],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual(len(out.stdout.strip().splitlines()), 1 + 4)  # the header, 4 features
+        finally:
+            d.stop()
 
 
 class LedgerWaitBoundsTest(unittest.TestCase):

@@ -374,3 +374,46 @@ TEST_CASE("a report by one dimension (per-dimension rollups) equals the full rol
                kSums + kDay + "1, 2, 3" + kToday));
   sqlite3_close(db);
 }
+
+TEST_CASE("limits.max_report_rows: a report or an export with more rows is refused as it is read") {
+  // Three features today and a fourth only the day before: a report by feature holds four
+  // groups (the day before is compared with), shows three.
+  std::vector<UsageEvent> events = {ev("a", "2026-11-20T10:00:00Z", "chat", 1 * kUsd),
+                                    ev("b", "2026-11-20T10:00:00Z", "search", 2 * kUsd),
+                                    ev("c", "2026-11-20T10:00:00Z", "summarise", 3 * kUsd),
+                                    ev("d", "2026-11-19T10:00:00Z", "translate", 4 * kUsd)};
+  for (auto& e : events) e.priced_by = PricedBy::kCaller;  // one FOCUS charge per event
+  Ledgered l(events, "UTC");
+  const int64_t day = *parse_date("2026-11-20");
+  for (const std::vector<std::string>& by :
+       {std::vector<std::string>{"feature"}, std::vector<std::string>{"feature", "team"}}) {
+    CAPTURE(by.size());
+    auto fits = daily_report(l.db, day, by, "USD", 4);
+    REQUIRE(fits.ok());
+    CHECK(fits->rows.size() == 3);
+    auto over = daily_report(l.db, day, by, "USD", 3);
+    REQUIRE_FALSE(over.ok());
+    CHECK(over.status().code_name() == "too_many_rows");
+    CHECK(over.status().message().find("more than 3 rows") != std::string::npos);
+    CHECK(over.status().message().find("limits.max_report_rows") != std::string::npos);
+    CHECK(daily_report(l.db, day, by, "USD", 0).ok());  // 0: no bound
+  }
+  CHECK(http_status(Code::kTooManyRows) == 422);
+  // Two ledgers: each alone fits, their groups together do not.
+  Ledgered other({ev("e", "2026-11-20T10:00:00Z", "rerank", 1 * kUsd)}, "UTC");
+  CHECK(daily_report(std::vector<sqlite3*>{l.db, other.db}, day, {"feature"}, "USD", 5).ok());
+  CHECK(daily_report(std::vector<sqlite3*>{l.db, other.db}, day, {"feature"}, "USD", 4)
+            .status()
+            .code_name() == "too_many_rows");
+
+  auto charges = focus_rows(l.db, day - 1, day, 4);
+  REQUIRE(charges.ok());
+  CHECK(charges->size() == 4);
+  auto too_many = focus_rows(l.db, day - 1, day, 3);
+  REQUIRE_FALSE(too_many.ok());
+  CHECK(too_many.status().code_name() == "too_many_rows");
+  CHECK(too_many.status().message().find("export fewer days") != std::string::npos);
+  CHECK(focus_rows(l.db, day, day, 3).ok());  // one day: three charges
+  CHECK(focus_rows(std::vector<sqlite3*>{l.db, other.db}, day, day, 3).status().code_name() ==
+        "too_many_rows");
+}
