@@ -3,6 +3,9 @@
 // features, one team (the older benchmarks); "company": event_rows.h's CompanyRow; "wide": the
 // same over 10,000 features (the memory benchmark).
 //   ingest_load HOST PORT N [CONNECTIONS=8] [BATCH=1000] [ID_PREFIX=ev] [SHAPE=simple]
+//               [SPREAD_S=0]
+// SPREAD_S: a batch's events are stamped at one time, the batches spread evenly over the SPREAD_S
+// seconds before now (a history to restart on), not all now.
 // Plain POSIX sockets and HTTP/1.1 with Content-Length: the client must cost far less than the
 // server it measures.
 
@@ -12,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -83,7 +87,7 @@ int main(int argc, char** argv) {
   if (argc < 4) {
     std::fprintf(stderr,
                  "usage: ingest_load HOST PORT N [CONNECTIONS=8] [BATCH=1000] [ID_PREFIX=ev] "
-                 "[SHAPE=simple|company|wide]\n");
+                 "[SHAPE=simple|company|wide] [SPREAD_S=0]\n");
     return 2;
   }
   const char* host = argv[1];
@@ -96,9 +100,8 @@ int main(int argc, char** argv) {
   const bool company = shape == "company" || shape == "wide";
   const int features = shape == "wide" ? 10'000 : 50;
 
-  char ts[32];
-  std::time_t now = std::time(nullptr);
-  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  const long long spread_s = argc > 8 ? std::atoll(argv[8]) : 0;
+  const std::time_t now = std::time(nullptr);
 
   std::atomic<long long> next{0}, acked{0}, failures{0};
   auto start = std::chrono::steady_clock::now();
@@ -111,6 +114,10 @@ int main(int argc, char** argv) {
         long long first = next.fetch_add(batch);
         if (first >= total) break;
         long long last = std::min(total, first + batch);
+        char ts[32];
+        const std::time_t at =
+            now - static_cast<std::time_t>(spread_s - spread_s * first / std::max(1LL, total));
+        std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&at));
         payload.clear();
         for (long long n = first; n < last; ++n)
           if (company)

@@ -50,6 +50,15 @@ SpendScan window_scan(sqlite3* db) {
   };
 }
 
+// How often the budgets' spend is checkpointed: after a crash a start reads the events of at
+// most about this long (at full ingest a few hundred thousand) on top of the checkpoints.
+constexpr auto kCheckpointEvery = std::chrono::seconds(5);
+
+bool same_state(const SpendCheckpoint& a, const SpendCheckpoint& b) {
+  return a.scope == b.scope && a.period_start == b.period_start && a.spend == b.spend &&
+         a.ahead == b.ahead;
+}
+
 std::string alert_body(const AlertEvent& a) {
   JsonWriter w;
   w.begin_object();
@@ -110,6 +119,11 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
                   [this] {
                     if (!journal_.empty())
                       ledger_.run_on_writer([this](sqlite3* db) { flush_journal(db); });
+                    const auto now = std::chrono::steady_clock::now();
+                    if (now - last_checkpoint_ >= kCheckpointEvery) {
+                      last_checkpoint_ = now;
+                      ledger_.run_on_writer([this](sqlite3* db) { checkpoint_spend(db); });
+                    }
                   }}),
       rebuild_failures_(registry
                             .counter("tollgate_spend_rebuild_failures_total",
@@ -124,6 +138,12 @@ BudgetService::BudgetService(const Config& config, Ledger& ledger, metrics::Regi
                                      "Writes of open reservations to the ledger that failed "
                                      "(retried at the next flush).")
                             .with({})),
+      checkpoint_failures_(registry
+                               .counter("tollgate_spend_checkpoint_failures_total",
+                                        "Writes of the budgets' spend checkpoints that failed "
+                                        "(retried at the next; a start then reads more events "
+                                        "or the rollups).")
+                               .with({})),
       alerts_total_(registry.counter("tollgate_budget_alerts_total",
                                      "Budget alerts fired (once per budget, threshold and period).",
                                      {"budget", "threshold"})),
@@ -254,10 +274,55 @@ BudgetService::~BudgetService() { engine_.stop_ticker(); }
 
 void BudgetService::stop() {
   engine_.stop_ticker();
-  ledger_.run_on_writer([this](sqlite3* db) { flush_journal(db); });
+  ledger_.run_on_writer([this](sqlite3* db) {
+    flush_journal(db);
+    checkpoint_spend(db);  // the next start reads no event twice
+  });
 }
 
-Status BudgetService::install(std::shared_ptr<const PolicySet> policies) {
+void BudgetService::checkpoint_spend(sqlite3* db) {
+  // On the writer, between commits: the engine has recorded every committed event, so its
+  // spend is the spend through the last rowid.
+  auto through = last_event_rowid(db);
+  if (!through.ok()) {
+    checkpoint_failures_->inc();
+    return;
+  }
+  std::vector<SpendCheckpoint> changed;
+  std::set<std::string> present;
+  for (SpendCheckpoint& cp : engine_.spend_checkpoints(resend_all_minutes_)) {
+    present.insert(cp.budget);
+    auto it = checkpoints_.find(cp.budget);
+    // A budget new to the table, or rebuilt for another scope: its stored minutes go (all of
+    // its minutes are new since the last checkpoint, so all are written).
+    if (it == checkpoints_.end() || it->second.scope != cp.scope) cp.all_minutes = true;
+    // An unchanged budget keeps its older rowid: the events since then left its spend as it
+    // was, so a start that reads them again adds nothing.
+    if (it != checkpoints_.end() && same_state(it->second, cp) && cp.per_minute.empty() &&
+        !cp.all_minutes)
+      continue;
+    cp.through_rowid = through.value();
+    changed.push_back(std::move(cp));
+  }
+  std::vector<std::string> gone;
+  for (const auto& [name, cp] : checkpoints_)
+    if (!present.count(name)) gone.push_back(name);
+  if (changed.empty() && gone.empty()) return;
+  if (Status s = save_spend_checkpoints(db, changed, gone); !s.ok()) {
+    checkpoint_failures_->inc();
+    resend_all_minutes_ = true;  // the minutes taken from the engine were not written
+    spdlog::warn("budget spend checkpoints not written: {}", s.message());
+    return;
+  }
+  resend_all_minutes_ = false;
+  for (SpendCheckpoint& cp : changed) {
+    cp.per_minute.clear();  // the table has them; only the state is compared
+    checkpoints_[cp.budget] = std::move(cp);
+  }
+  for (const auto& name : gone) checkpoints_.erase(name);
+}
+
+Status BudgetService::install(std::shared_ptr<const PolicySet> policies, bool at_start) {
   // On the writer thread: no commit (and so no record()) can interleave with the rebuild. The
   // engine reads the rollups without its lock, so admission and scrapes go on meanwhile.
   std::promise<Status> done;
@@ -272,9 +337,52 @@ Status BudgetService::install(std::shared_ptr<const PolicySet> policies) {
         return scan(since, row);
       });
     };
-    done.set_value(engine_.install(
+    // At a start, budgets whose scope is unchanged take their spend from their checkpoints:
+    // a row each and the events since, where a monthly budget at a company's cardinality
+    // would read a month of daily rollups (about a row per event).
+    SpendSeeds seeds;
+    bool seeded = false;
+    if (at_start) {
+      auto loaded = load_spend_checkpoints(db);
+      auto last = last_event_rowid(db);
+      if (!loaded.ok() || !last.ok()) {
+        spdlog::warn("budget spend checkpoints not read ({}); rebuilding from the rollups",
+                     (loaded.ok() ? last.status() : loaded.status()).message());
+      } else {
+        // A checkpoint past the last event belongs to events this file no longer has.
+        seeded = std::all_of(loaded->begin(), loaded->end(), [&](const SpendCheckpoint& cp) {
+          return cp.through_rowid <= last.value();
+        });
+        // What the table holds, so the next checkpoint writes only changes and deletes the
+        // budgets gone; unusable ones without their scope, so each is written anew.
+        for (const SpendCheckpoint& cp : loaded.value()) {
+          SpendCheckpoint& kept = checkpoints_[cp.budget] = cp;
+          kept.per_minute.clear();
+          if (!seeded) kept.scope.clear();
+        }
+        if (!seeded && !loaded->empty())
+          spdlog::warn("budget spend checkpoints name events past the ledger's last ({}); "
+                       "rebuilding from the rollups", last.value());
+        if (seeded) {
+          seeds.checkpoints = std::move(loaded.value());
+          seeds.tail = [db](int64_t after, const auto& row) {
+            return scan_events_after(db, after, row);
+          };
+        }
+      }
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    Status s = engine_.install(
         policies, flushed_first(period_scan(db, config_.reporting.tz, system_now_ms())),
-        flushed_first(window_scan(db))));
+        flushed_first(window_scan(db)), seeded ? &seeds : nullptr);
+    if (s.ok() && at_start && !policies->budgets.empty())
+      spdlog::info("budget spend: {} of {} budgets from their checkpoints ({} events after "
+                   "them), the others from the rollups, in {} ms",
+                   seeds.used, policies->budgets.size(), seeds.tail_events,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - t0)
+                       .count());
+    done.set_value(s);
   });
   Status s = done.get_future().get();
   std::lock_guard lock(unready_mu_);
@@ -301,7 +409,7 @@ void BudgetService::start(std::shared_ptr<const PolicySet> policies) {
     restored.set_value();
   });
   restored.get_future().wait();
-  if (Status s = install(policies); !s.ok()) {
+  if (Status s = install(policies, true); !s.ok()) {
     // Fail safe: without its spend no budget can be enforced exactly; stay unready (load
     // balancers and orchestrators keep traffic away) until a reload rebuilds it.
     std::lock_guard lock(unready_mu_);

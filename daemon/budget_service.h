@@ -4,7 +4,9 @@
 // reservations persisted there), the alert webhooks and the policy metrics, including the
 // counters of its degraded modes. Thread-safe.
 
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -59,9 +61,12 @@ class BudgetService {
   void count_decision(const std::string& feature, Priority p, Decision d);
 
  private:
-  Status install(std::shared_ptr<const PolicySet> policies);
+  // `at_start`: budgets may start from their spend checkpoints.
+  Status install(std::shared_ptr<const PolicySet> policies, bool at_start = false);
   void add_collector(metrics::Registry& registry);
   void flush_journal(sqlite3* db);
+  // Writes the checkpoints of the budgets whose spend changed since the last (on the writer).
+  void checkpoint_spend(sqlite3* db);
 
   const Config& config_;
   Ledger& ledger_;
@@ -74,6 +79,11 @@ class BudgetService {
   metrics::Counter* rebuild_failures_;
   metrics::Counter* audit_failures_;
   metrics::Counter* journal_failures_;
+  metrics::Counter* checkpoint_failures_;
+  // The checkpoints as last written, by budget: only the writer thread touches them.
+  std::map<std::string, SpendCheckpoint> checkpoints_;  // their minutes left out
+  bool resend_all_minutes_ = false;  // a write failed: the next writes every minute
+  std::chrono::steady_clock::time_point last_checkpoint_{};  // the ticker's thread only
   metrics::Family<metrics::Counter>& alerts_total_;
   metrics::Family<metrics::Counter>& decisions_;
   metrics::HandleCache<metrics::Counter> decision_handles_;  // admission is the hottest path

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdio>
+#include <limits>
 #include <random>
+#include <string_view>
+#include <unordered_map>
 
 #include "policies/checked.h"
 
@@ -28,6 +31,25 @@ bool same_scope(const Budget& a, const Budget& b) {
     if (a.match[m].field != b.match[m].field || a.match[m].patterns != b.match[m].patterns)
       return false;
   return true;
+}
+
+// What a budget's spend is counted under, as text for a checkpoint (records.h): its period and
+// match (each field and pattern length-prefixed, so no two scopes read alike), the zone periods
+// are cut in, the currency the nanos are in.
+std::string scope_key(const Budget& b, const TimeZone& tz, const std::string& currency) {
+  std::string k(to_string(b.period));
+  auto put = [&k](std::string_view text) {
+    k += '|' + std::to_string(text.size()) + ':';
+    k += text;
+  };
+  put(tz.name());
+  put(currency);
+  for (const Matcher& m : b.match) {
+    put(m.field);
+    k += '#' + std::to_string(m.patterns.size());
+    for (const auto& p : m.patterns) put(p);
+  }
+  return k;
 }
 
 // How much recent history the ring keeps: the longest window of any budget, plus the minute
@@ -78,7 +100,7 @@ std::shared_ptr<const PolicySet> PolicyEngine::policies() const {
 }
 
 Status PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendScan& period_history,
-                             const SpendScan& window_history) {
+                             const SpendScan& window_history, SpendSeeds* seeds) {
   const EpochMs now = clock_();
   Staged st;
   st.set = set;
@@ -103,27 +125,81 @@ Status PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendSc
     if (st.kept_from[i] == kRebuilt) st.rebuilt.push_back(i);
   if (!st.rebuilt.empty()) {
     // The slow part, without the mutex: admission, status and overrides go on meanwhile.
-    EpochMs since = now, window_since = now;
+    // Budgets with a checkpoint of their scope start from it; the rest from the rollups.
+    std::vector<size_t> from_rollups, from_checkpoints;
+    std::vector<int64_t> through(set->budgets.size(), 0);
+    int64_t tail_after = std::numeric_limits<int64_t>::max();
+    std::unordered_map<std::string_view, const SpendCheckpoint*> checkpoints;
+    if (seeds)
+      for (const SpendCheckpoint& cp : seeds->checkpoints) checkpoints[cp.budget] = &cp;
     for (size_t i : st.rebuilt) {
-      st.book.roll(i, now);
+      auto it = checkpoints.find(set->budgets[i].name);
+      if (it != checkpoints.end() && it->second->period_start > 0 &&
+          it->second->period_start <= now &&
+          it->second->scope == scope_key(set->budgets[i], *tz_, currency_)) {
+        const SpendCheckpoint& cp = *it->second;
+        BudgetSpend& b = st.book.at(i);
+        st.book.roll(i, cp.period_start);
+        if (b.period_start == cp.period_start) {
+          b.spend = cp.spend;
+          b.ahead = cp.ahead;
+          b.per_minute = cp.per_minute;  // as stored: none unsaved
+          through[i] = cp.through_rowid;
+          tail_after = std::min(tail_after, cp.through_rowid);
+          from_checkpoints.push_back(i);
+          continue;
+        }
+        b = BudgetSpend{};
+      }
+      from_rollups.push_back(i);
+    }
+    EpochMs since = now, window_since = now;
+    for (size_t i : st.rebuilt) st.book.roll(i, now);  // an earlier period's: what it had ahead
+    for (size_t i : from_rollups) {
       since = std::min(since, st.book.at(i).period_start);
       window_since = std::min(window_since, now - set->budgets[i].max_burn_window_ms());
     }
     // A row a budget at a time would cost rows x budgets (thousands of budgets, a row per
     // event at a company's cardinality): the budgets that match a row are looked up instead.
-    const BudgetIndex rebuilt(set->budgets, &st.rebuilt);
-    Status s = period_history(since, [&](const SpendRow& row) {
-      for (size_t i : rebuilt.matching(row.dims)) st.book.add(i, row.ts, row.cost);
-    });
-    if (!s.ok()) return s;
-    s = window_history(window_since / kBucketMs * kBucketMs, [&](const SpendRow& row) {
-      if (row.ts >= st.recent_from) return;  // RecentSpend has it to the minute
-      // A bucket's cost is dated at its last minute (not after now): within a window as long as
-      // any of it is, which errs towards throttling.
-      const EpochMs at = std::min(row.ts + kBucketMs - 60'000, now);
-      for (size_t i : rebuilt.matching(row.dims))
-        if (at > now - set->budgets[i].max_burn_window_ms()) st.book.at(i).add_minute(at, row.cost);
-    });
+    const BudgetIndex scanned(set->budgets, &from_rollups);
+    Status s;
+    if (!from_rollups.empty()) {
+      s = period_history(since, [&](const SpendRow& row) {
+        for (size_t i : scanned.matching(row.dims)) st.book.add(i, row.ts, row.cost);
+      });
+      if (!s.ok()) return s;
+    }
+    if (!from_checkpoints.empty()) {
+      // Seeds come only at a start, before any commit is recorded: RecentSpend (which swap_in
+      // adds for every rebuilt budget) is still empty, so no minute is counted twice.
+      // The events committed after a budget's checkpoint (a few seconds' worth after a crash,
+      // none after a clean stop), each counted as record() would have.
+      const BudgetIndex seeded(set->budgets, &from_checkpoints);
+      size_t tail_events = 0;
+      s = seeds->tail(tail_after, [&](int64_t rowid, const SpendRow& row) {
+        ++tail_events;
+        for (size_t i : seeded.matching(row.dims)) {
+          if (rowid <= through[i]) continue;
+          st.book.add(i, row.ts, row.cost);
+          if (row.ts > now - set->budgets[i].max_burn_window_ms())
+            st.book.at(i).add_minute(row.ts, row.cost);
+        }
+      });
+      if (!s.ok()) return s;
+      seeds->used = from_checkpoints.size();
+      seeds->tail_events = tail_events;
+    }
+    // Checkpointed budgets have their minutes; the others read them from the 15-minute rollups.
+    if (!from_rollups.empty())
+      s = window_history(window_since / kBucketMs * kBucketMs, [&](const SpendRow& row) {
+        if (row.ts >= st.recent_from) return;  // RecentSpend has it to the minute
+        // A bucket's cost is dated at its last minute (not after now): within a window as long
+        // as any of it is, which errs towards throttling.
+        const EpochMs at = std::min(row.ts + kBucketMs - 60'000, now);
+        for (size_t i : scanned.matching(row.dims))
+          if (at > now - set->budgets[i].max_burn_window_ms())
+            st.book.at(i).add_minute(at, row.cost);
+      });
     if (!s.ok()) return s;
   }
   {
@@ -131,6 +207,30 @@ Status PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendSc
     swap_in(st, now);
   }
   return {};
+}
+
+std::vector<SpendCheckpoint> PolicyEngine::spend_checkpoints(bool all_minutes) {
+  const EpochMs now = clock_();
+  std::lock_guard lock(mu_);
+  std::vector<SpendCheckpoint> out;
+  out.reserve(set_->budgets.size());
+  for (size_t i = 0; i < set_->budgets.size() && i < book_.size(); ++i) {
+    BudgetSpend& b = book_.at(i);
+    if (b.period_start == 0) continue;  // never rolled: nothing counted yet
+    SpendCheckpoint cp{set_->budgets[i].name, scope_key(set_->budgets[i], *tz_, currency_),
+                       b.period_start, b.spend, b.ahead, 0, {}, all_minutes,
+                       (now - set_->budgets[i].max_burn_window_ms()) / 60'000 - 1};
+    if (all_minutes) {
+      cp.per_minute = b.per_minute;
+    } else {
+      for (int64_t minute : b.unsaved_minutes)
+        if (auto it = b.per_minute.find(minute); it != b.per_minute.end())
+          cp.per_minute.emplace(minute, it->second);
+    }
+    b.unsaved_minutes.clear();
+    out.push_back(std::move(cp));
+  }
+  return out;
 }
 
 void PolicyEngine::swap_in(Staged& st, EpochMs now) {

@@ -89,9 +89,15 @@ class PolicyEngine {
   // Installs `set`. Budgets that keep name, period and match keep their state; the others are
   // rebuilt: period spend from `period_history` (rollups), burn-rate windows from RecentSpend and,
   // before it, from `window_history` (15-minute rollups, ts = bucket start). On an error of the
-  // history nothing is installed and the running state stays.
+  // history nothing is installed and the running state stays. With `seeds` (a start), a rebuilt
+  // budget with a checkpoint of its scope takes its period spend from it and from the events
+  // after it (seeds->tail), not from `period_history`; seeds->used and tail_events tell how many.
   Status install(std::shared_ptr<const PolicySet> set, const SpendScan& period_history,
-                 const SpendScan& window_history);
+                 const SpendScan& window_history, SpendSeeds* seeds = nullptr);
+  // Every budget's period spend now, with the scope it is counted under (through_rowid 0: the
+  // caller, on the ledger's writer thread where commits are recorded, knows it), and the minutes
+  // of its burn history changed since the last call (every minute with `all_minutes`).
+  std::vector<SpendCheckpoint> spend_checkpoints(bool all_minutes);
   // State kept in the ledger across restarts. Reservations name budgets of the installed set:
   // restore them after install(); those whose budgets are all gone are dropped.
   void restore(std::vector<Override> overrides, std::set<std::string> fired_alerts);

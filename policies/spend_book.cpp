@@ -20,6 +20,7 @@ int64_t BudgetSpend::window_sum(EpochMs now, int64_t window_ms) const {
 void BudgetSpend::add_minute(EpochMs ts, int64_t nanos) {
   int64_t& m = per_minute[ts / 60'000];
   m = saturating_add(m, nanos);
+  unsaved_minutes.insert(ts / 60'000);
 }
 
 void BudgetSpend::trim(EpochMs now, int64_t keep_ms) {

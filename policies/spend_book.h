@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -26,6 +27,7 @@ struct BudgetSpend {
   std::map<EpochMs, int64_t> ahead;       // nanos stamped in later periods, by period start
   int64_t reserved = 0;                   // nanos of open reservations
   std::map<int64_t, int64_t> per_minute;  // minute (epoch ms / 60000) → nanos, recent only
+  std::set<int64_t> unsaved_minutes;      // minutes changed since the last spend checkpoint
   // scope: global: the other instances' spend per burn window (window ms → nanos), shown while
   // the engine judges the budget (never owned here).
   const std::map<int64_t, int64_t>* remote_windows = nullptr;

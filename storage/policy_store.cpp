@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cstdio>
+#include <limits>
 
 #include "storage/sqlite_util.h"
 
@@ -30,26 +32,30 @@ std::vector<std::pair<std::string, std::string>> parse_tags(const std::string& t
 }
 
 // Column 0 is the time (ts_ms) or, for daily rollups, the day; then the dimensions and the cost.
+// Columns 0..9: a time (or a day), feature, team, customer, tags, provider, model, region,
+// priority, cost_nanos.
+SpendRow read_cost_row(const Statement& st, bool daily) {
+  SpendRow r;
+  if (daily)
+    r.day_local = st.column_text(0);
+  else
+    r.ts = st.column_int(0);
+  r.dims.feature = st.column_text(1);
+  r.dims.team = st.column_text(2);
+  r.dims.customer = st.column_text(3);
+  r.dims.tags = parse_tags(st.column_text(4));
+  r.dims.provider = st.column_text(5);
+  r.dims.model = st.column_text(6);
+  r.dims.region = st.column_text(7);
+  r.dims.priority = parse_priority(st.column_text(8)).value_or(Priority::kStandard);
+  r.cost = st.column_int(9);
+  return r;
+}
+
 Status scan_costs(Statement& st, sqlite3* db, bool daily,
                   const std::function<void(const SpendRow&)>& row) {
   int rc;
-  while ((rc = st.step()) == SQLITE_ROW) {
-    SpendRow r;
-    if (daily)
-      r.day_local = st.column_text(0);
-    else
-      r.ts = st.column_int(0);
-    r.dims.feature = st.column_text(1);
-    r.dims.team = st.column_text(2);
-    r.dims.customer = st.column_text(3);
-    r.dims.tags = parse_tags(st.column_text(4));
-    r.dims.provider = st.column_text(5);
-    r.dims.model = st.column_text(6);
-    r.dims.region = st.column_text(7);
-    r.dims.priority = parse_priority(st.column_text(8)).value_or(Priority::kStandard);
-    r.cost = st.column_int(9);
-    row(r);
-  }
+  while ((rc = st.step()) == SQLITE_ROW) row(read_cost_row(st, daily));
   if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
   return {};
 }
@@ -189,6 +195,121 @@ Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string&
   if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   st.bind(1, from).bind(2, to);
   return scan_costs(st, db, true, row);
+}
+
+Status scan_events_after(sqlite3* db, int64_t after_rowid,
+                         const std::function<void(int64_t rowid, const SpendRow&)>& row) {
+  Statement st(db,
+               "SELECT ts_ms, feature, team, customer, tags, provider, model, region, priority, "
+               "cost_nanos, rowid FROM events WHERE rowid > ?1 ORDER BY rowid");
+  if (!st.ok()) return Status::error(Code::kStorageError, st.error());
+  st.bind(1, after_rowid);
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) row(st.column_int(10), read_cost_row(st, false));
+  if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+  return {};
+}
+
+Result<int64_t> last_event_rowid(sqlite3* db) {
+  Statement st(db, "SELECT IFNULL(MAX(rowid), 0) FROM event_rows");
+  if (!st.ok() || st.step() != SQLITE_ROW) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+  return st.column_int(0);
+}
+
+Result<std::vector<SpendCheckpoint>> load_spend_checkpoints(sqlite3* db) {
+  Statement st(db,
+               "SELECT budget, scope, period_start_ms, spend_nanos, ahead, through_rowid "
+               "FROM budget_spend");
+  if (!st.ok()) return Status::error(Code::kStorageError, st.error());
+  std::vector<SpendCheckpoint> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    SpendCheckpoint cp;
+    cp.budget = st.column_text(0);
+    cp.scope = st.column_text(1);
+    cp.period_start = st.column_int(2);
+    cp.spend = st.column_int(3);
+    const std::string ahead = st.column_text(4);
+    cp.through_rowid = st.column_int(5);
+    // "start:nanos;start:nanos"
+    for (size_t pos = 0; pos < ahead.size();) {
+      size_t end = ahead.find(';', pos);
+      if (end == std::string::npos) end = ahead.size();
+      long long start = 0, nanos = 0;
+      int used = 0;
+      const std::string item = ahead.substr(pos, end - pos);
+      if (std::sscanf(item.c_str(), "%lld:%lld%n", &start, &nanos, &used) != 2 ||
+          size_t(used) != item.size())
+        return Status::error(Code::kStorageError, "budget_spend.ahead of " + cp.budget +
+                                                      " is not start:nanos;...: " + ahead);
+      cp.ahead[start] = nanos;
+      pos = end + 1;
+    }
+    out.push_back(std::move(cp));
+  }
+  if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+  std::map<std::string_view, SpendCheckpoint*> by_budget;
+  for (SpendCheckpoint& cp : out) by_budget[cp.budget] = &cp;
+  Statement minutes(db, "SELECT budget, minute, nanos FROM budget_spend_minutes");
+  if (!minutes.ok()) return Status::error(Code::kStorageError, minutes.error());
+  while ((rc = minutes.step()) == SQLITE_ROW) {
+    auto it = by_budget.find(minutes.column_text(0));
+    if (it != by_budget.end()) it->second->per_minute[minutes.column_int(1)] = minutes.column_int(2);
+  }
+  if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+  return out;
+}
+
+Status save_spend_checkpoints(sqlite3* db, const std::vector<SpendCheckpoint>& changed,
+                              const std::vector<std::string>& gone) {
+  Status s = exec_sql(db, "BEGIN IMMEDIATE");
+  if (!s.ok()) return s;
+  Statement put(db,
+                "INSERT INTO budget_spend (budget, scope, period_start_ms, spend_nanos, ahead, "
+                "through_rowid) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (budget) DO UPDATE "
+                "SET scope = excluded.scope, period_start_ms = excluded.period_start_ms, "
+                "spend_nanos = excluded.spend_nanos, ahead = excluded.ahead, "
+                "through_rowid = excluded.through_rowid");
+  Statement drop(db, "DELETE FROM budget_spend WHERE budget = ?1");
+  Statement put_minute(db,
+                       "INSERT INTO budget_spend_minutes (budget, minute, nanos) VALUES (?1, ?2, "
+                       "?3) ON CONFLICT DO UPDATE SET nanos = excluded.nanos");
+  // Minutes before ?2 (INT64_MIN: all of them) have left the budget's windows.
+  Statement drop_minutes(db, "DELETE FROM budget_spend_minutes WHERE budget = ?1 AND minute < ?2");
+  if (!put.ok() || !drop.ok() || !put_minute.ok() || !drop_minutes.ok())
+    s = Status::error(Code::kStorageError,
+                      put.error() + drop.error() + put_minute.error() + drop_minutes.error());
+  constexpr int64_t kAll = std::numeric_limits<int64_t>::max();
+  auto drop_minutes_before = [&](const std::string& budget, int64_t minute) {
+    drop_minutes.reset();
+    drop_minutes.bind(1, budget).bind(2, minute);
+    s = step_done(db, drop_minutes);
+  };
+  for (size_t i = 0; s.ok() && i < changed.size(); ++i) {
+    const SpendCheckpoint& cp = changed[i];
+    std::string ahead;
+    for (auto [start, nanos] : cp.ahead)
+      ahead += (ahead.empty() ? "" : ";") + std::to_string(start) + ":" + std::to_string(nanos);
+    put.reset();
+    put.bind(1, cp.budget).bind(2, cp.scope).bind(3, cp.period_start).bind(4, cp.spend);
+    put.bind(5, ahead).bind(6, cp.through_rowid);
+    s = step_done(db, put);
+    if (s.ok()) drop_minutes_before(cp.budget, cp.all_minutes ? kAll : cp.minutes_from);
+    for (auto it = cp.per_minute.begin(); s.ok() && it != cp.per_minute.end(); ++it) {
+      put_minute.reset();
+      put_minute.bind(1, cp.budget).bind(2, it->first).bind(3, it->second);
+      s = step_done(db, put_minute);
+    }
+  }
+  for (size_t i = 0; s.ok() && i < gone.size(); ++i) {
+    drop.reset();
+    drop.bind(1, gone[i]);
+    s = step_done(db, drop);
+    if (s.ok()) drop_minutes_before(gone[i], kAll);
+  }
+  if (s.ok()) return exec_sql(db, "COMMIT");
+  exec_sql(db, "ROLLBACK");
+  return s;
 }
 
 Result<sqlite3*> open_read_only(const std::string& path) {

@@ -41,6 +41,18 @@ Status scan_rollup_costs(sqlite3* db, EpochMs since,
 Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string& to,
                         const std::function<void(const SpendRow&)>& row);
 
+// The budgets' spend checkpoints (policies/records.h); `ahead` that cannot be read is an error.
+Result<std::vector<SpendCheckpoint>> load_spend_checkpoints(sqlite3* db);
+// Writes `changed` (their minutes as SpendCheckpoint says: the changed ones, or all) and
+// deletes the checkpoints of `gone` budgets, in one transaction.
+Status save_spend_checkpoints(sqlite3* db, const std::vector<SpendCheckpoint>& changed,
+                              const std::vector<std::string>& gone);
+// The largest rowid of the raw events (0 when there is none).
+Result<int64_t> last_event_rowid(sqlite3* db);
+// The raw events after `after_rowid` as cost rows (ts = the event's), in rowid order.
+Status scan_events_after(sqlite3* db, int64_t after_rowid,
+                         const std::function<void(int64_t rowid, const SpendRow&)>& row);
+
 // Opens a read-only connection (WAL readers never block the writer).
 Result<sqlite3*> open_read_only(const std::string& path);
 

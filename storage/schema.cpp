@@ -524,6 +524,30 @@ SELECT r.event_id, r.ts_ms, r.day_local, feature.value AS feature, team.value AS
 FROM event_rows r
 )sql" TOLLGATE_DIM_JOINS R"sql(LEFT JOIN dim_values price_ref ON price_ref.id = r.price_ref_id;
 )sql",
+    // 12: each budget's period spend as the engine counted it through the events up to
+    //    through_rowid, written every few seconds and at a stop, so a start reads one row per
+    //    budget and the events since, not a month of daily rollups (at a company's cardinality
+    //    about a row per event: minutes for a monthly budget). `scope` is what the spend was
+    //    counted under (period, match, zone, currency); a budget whose scope changed is rebuilt
+    //    from the rollups. `ahead`: spend stamped in later periods, "start:nanos" separated by
+    //    ';'. budget_spend_minutes: the spend per minute of the budgets' burn-rate windows (the
+    //    last hours), so a start need not read hours of 15-minute rollups either.
+    R"sql(
+CREATE TABLE budget_spend (
+  budget TEXT PRIMARY KEY,
+  scope TEXT NOT NULL,
+  period_start_ms INTEGER NOT NULL,
+  spend_nanos INTEGER NOT NULL,
+  ahead TEXT NOT NULL,
+  through_rowid INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE budget_spend_minutes (
+  budget TEXT NOT NULL,
+  minute INTEGER NOT NULL,
+  nanos INTEGER NOT NULL,
+  PRIMARY KEY (budget, minute)
+) WITHOUT ROWID;
+)sql",
 };
 #undef TOLLGATE_DIM_JOINS
 #undef TOLLGATE_ROLLUP_COLUMNS

@@ -2,7 +2,8 @@
 """SIGKILLs the daemon at random moments under concurrent ingest and admissions with reservations,
 N times, and after every restart checks the ledger: every acknowledged event is there exactly once,
 the 15-minute and daily rollups and the FOCUS charges equal the raw events, each budget's spend
-(GET /v1/budgets) equals the ledger's sum for its period, and PRAGMA integrity_check is ok.
+(GET /v1/budgets; most starts take it from the budget's checkpoint and the events after it, and
+at least one must) equals the ledger's sum for its period, and PRAGMA integrity_check is ok.
 
     tests/crash_loop.py --kills 1000            # by hand, before saying durability holds
     tests/crash_loop.py --kills 5               # what CI runs (deploy/test.sh)
@@ -14,6 +15,7 @@ import http.client
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import sys
@@ -173,7 +175,7 @@ def main():
     d = Daemon(storage_extra="  synchronous: normal\n")
     with open(os.path.join(d.dir, "policies.yaml"), "w") as f:
         f.write(POLICIES)
-    acked_total, started, unflushed_kills = 0, time.monotonic(), 0
+    acked_total, started, unflushed_kills, tail_starts = 0, time.monotonic(), 0, 0
     try:
         d.start()
         for n in range(1, args.kills + 1):
@@ -187,6 +189,10 @@ def main():
             unflushed_kills += last_rowid > watermark
             d.start()
             wait_for(lambda: d.get("/readyz")[0] == 200, timeout=30)
+            # Budgets whose spend came from their checkpoints plus the events after them.
+            seeded = [m for m in (re.search(r"(\d+) of (\d+) budgets from their checkpoints "
+                                            r"\((\d+) events after", l) for l in d.log) if m]
+            tail_starts += bool(seeded and seeded[0].group(1) != "0" and seeded[0].group(3) != "0")
             problems = check(d, acked, full=n % args.full_every == 0 or n == args.kills)
             # The events committed after the last rollup flush are rolled up by the writer once
             # the daemon is up (the views include them meanwhile, and check() read those).
@@ -206,10 +212,15 @@ def main():
         if args.kills >= 5 and unflushed_kills == 0:
             print("FAILED: no kill left events past the rollup watermark: recovery was never exercised")
             return 1
+        if args.kills >= 5 and tail_starts == 0:
+            print("FAILED: no start took budget spend from a checkpoint and the events after it")
+            return 1
         print("crash loop: %d kills in %.0f s, %d acknowledged events, none lost or doubled; rollups, "
               "charges and budget spend equal the raw events after every restart; %d kills "
-              "left events past the rollup watermark, rolled up after the next start" % (
-                  args.kills, time.monotonic() - started, acked_total, unflushed_kills))
+              "left events past the rollup watermark, rolled up after the next start; %d starts "
+              "took budget spend from checkpoints and the events after them" % (
+                  args.kills, time.monotonic() - started, acked_total, unflushed_kills,
+                  tail_starts))
         return 0
     finally:
         d.cleanup()

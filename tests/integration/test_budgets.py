@@ -2,6 +2,8 @@
 reservations, webhooks."""
 import json
 import os
+import signal
+import sqlite3
 import threading
 import time
 import unittest
@@ -31,6 +33,14 @@ TEN_DOLLAR_JOBS = """budgets:
     rules:
       - {at_percent: 100, action: block, priorities: [batch]}
 """
+
+
+def write_sql(db, sql):
+    con = sqlite3.connect(db, timeout=10, isolation_level=None)
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
 
 
 def first_budget(d):
@@ -272,8 +282,69 @@ class RestartAndRaceTest(unittest.TestCase):
             spend = lambda: first_budget(d)["spend"]
             self.assertEqual(spend(), expected)
             self.assertEqual(d.stop(), 0)
+            write_sql(d.db, "DELETE FROM budget_spend")  # no checkpoint: the rollups are read
             d.start()
             self.assertEqual(spend(), expected, "rebuilt from the rollups at start")
+            self.assertTrue(any("0 of 1 budgets from their checkpoints" in l for l in d.log), d.log)
+        finally:
+            d.cleanup()
+
+    def test_a_start_takes_spend_from_the_checkpoints_and_the_events_after_them(self):
+        import datetime
+        iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
+        ts = iso(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5))
+        monthly = """budgets:
+  - name: monthly
+    match: {feature: [support-chat]}
+    period: month
+    limit: 1000
+"""
+        d = budget_daemon(policies=monthly).start()
+        spend = lambda: first_budget(d)["spend"]
+        checkpoint = lambda: d.query("SELECT spend_nanos, through_rowid FROM budget_spend "
+                                     "WHERE budget = 'monthly'")
+        last_rowid = lambda: d.query("SELECT MAX(rowid) FROM event_rows")[0][0]
+        try:
+            events = [event("c-1", ts=ts, cost=1.5), event("c-2", ts=ts, cost=1.5),
+                      event("c-other", ts=ts, feature="search", cost=9)]
+            self.assertEqual(d.post_usage(events)[1]["accepted"], 3)
+            self.assertEqual(d.stop(), 0)
+            self.assertEqual(checkpoint(), [(3_000_000_000, last_rowid())], "written at the stop")
+            self.assertEqual(d.query("SELECT SUM(nanos) FROM budget_spend_minutes "
+                                     "WHERE budget = 'monthly'"), [(3_000_000_000,)],
+                             "the burn-rate minutes too")
+            # Read at the start, not rebuilt: a checkpoint changed behind the daemon's back shows.
+            write_sql(d.db, "UPDATE budget_spend SET spend_nanos = spend_nanos + 100000000000")
+            d.start()
+            self.assertEqual(spend(), 103)
+            self.assertTrue(any("1 of 1 budgets from their checkpoints (0 events after" in l
+                                for l in d.log), d.log)
+            # kill -9: an event the checkpoint has, then one it may not have; each counted once.
+            self.assertEqual(d.post_usage([event("c-3", ts=ts, cost=0.25)])[1]["accepted"], 1)
+            wait_for(lambda: checkpoint() == [(103_250_000_000, last_rowid())], timeout=15)
+            self.assertEqual(d.post_usage([event("c-4", ts=ts, cost=0.5)])[1]["accepted"], 1)
+            d.stop(signal.SIGKILL)
+            d.start()
+            self.assertEqual(spend(), 103.75)
+            # A checkpoint older than the last event: the event is read after it, once.
+            self.assertEqual(d.stop(), 0)
+            write_sql(d.db, "UPDATE budget_spend SET spend_nanos = spend_nanos - 500000000, "
+                            "through_rowid = through_rowid - 1")
+            d.start()
+            self.assertEqual(spend(), 103.75)
+            self.assertTrue(any("(1 events after" in l for l in d.log), d.log)
+            # Another match: the checkpoint is not this budget's spend; the rollups are read.
+            self.assertEqual(d.stop(), 0)
+            with open(os.path.join(d.dir, "policies.yaml"), "w") as f:
+                f.write(monthly.replace("[support-chat]", "[support-chat, search]"))
+            d.start()
+            self.assertEqual(spend(), 3.75 + 9)
+            # A checkpoint table that cannot be read: the rollups, and the log says why.
+            self.assertEqual(d.stop(), 0)
+            write_sql(d.db, "UPDATE budget_spend SET ahead = 'not:a;list'")
+            d.start()
+            self.assertEqual(spend(), 3.75 + 9)
+            self.assertTrue(any("checkpoints not read" in l for l in d.log), d.log)
         finally:
             d.cleanup()
 

@@ -663,3 +663,112 @@ TEST_CASE("global_view: the grant bounds our spend, the others' spend only shift
   CHECK(global_view(b, local, &g).spend == std::numeric_limits<int64_t>::max());
   CHECK_FALSE(within_grant(local, nullptr));
 }
+
+TEST_CASE("spend checkpoints: a start takes a budget's spend from its checkpoint and the events after it") {
+  Fixture f(kLadder);
+  f.spend(3);
+  f.spend(1, "search");  // not the budget's
+  auto cps = f.engine->spend_checkpoints(false);
+  REQUIRE(cps.size() == 1);
+  CHECK(cps[0].budget == "chat-daily");
+  CHECK(cps[0].spend == 3'000'000'000);
+  CHECK(cps[0].period_start == at("2026-11-21T00:00:00Z"));
+  CHECK(cps[0].ahead.empty());
+  const int64_t minute = f.now / 60'000;
+  CHECK(cps[0].per_minute == std::map<int64_t, int64_t>{{minute, 3'000'000'000}});
+  CHECK(cps[0].minutes_from < minute - 6 * 60);  // the 6 h standard window stays
+  // Minutes are given once, until they change again (or all of them are asked for).
+  CHECK(f.engine->spend_checkpoints(false)[0].per_minute.empty());
+  CHECK(f.engine->spend_checkpoints(true)[0].per_minute.size() == 1);
+  f.spend(0.5);
+  CHECK(f.engine->spend_checkpoints(false)[0].per_minute ==
+        std::map<int64_t, int64_t>{{minute, 3'500'000'000}});
+  cps[0].through_rowid = 10;
+  cps[0].per_minute[minute - 30] = 4'000'000'000;  // as stored: minutes before the last
+
+  bool rollups_read = false;
+  const SpendScan rollups = [&](EpochMs since, const std::function<void(const SpendRow&)>& row) {
+    rollups_read = true;
+    SpendRow r;
+    r.dims.feature = "chat";
+    r.ts = at("2026-11-21T09:00:00Z");
+    r.cost = 7'000'000'000;
+    if (r.ts >= since) row(r);
+    return Status();
+  };
+  // Events 10..12 as the ledger has them: 10 is in the checkpoint already, 12 is another feature.
+  auto tail = [&](int64_t, const std::function<void(int64_t, const SpendRow&)>& row) {
+    SpendRow r;
+    r.ts = at("2026-11-21T09:59:00Z");
+    r.dims.feature = "chat";
+    r.cost = 5'000'000'000;
+    row(10, r);
+    r.cost = 2'000'000'000;
+    row(11, r);
+    r.dims.feature = "search";
+    row(12, r);
+    return Status();
+  };
+  bool windows_read = false;
+  const SpendScan windows = [&](EpochMs, const std::function<void(const SpendRow&)>&) {
+    windows_read = true;
+    return Status();
+  };
+  auto start = [&](const std::string& yaml, std::vector<SpendCheckpoint> checkpoints) {
+    auto g = std::make_unique<Fixture>("budgets: []\n");
+    SpendSeeds seeds{std::move(checkpoints), tail};
+    rollups_read = windows_read = false;
+    REQUIRE(g->engine->install(policies(yaml), rollups, windows, &seeds).ok());
+    return std::make_pair(std::move(g), seeds);
+  };
+  {
+    auto [g, seeds] = start(kLadder, cps);
+    CHECK_FALSE(rollups_read);
+    CHECK_FALSE(windows_read);
+    CHECK(seeds.used == 1);
+    CHECK(seeds.tail_events == 3);
+    CHECK(g->engine->status()[0].spend.nanos() == 5'000'000'000);  // 3 + the event after
+    // The burn history: the stored minutes and the event after the checkpoint (only that one
+    // is unsaved).
+    CHECK(g->engine->spend_checkpoints(false)[0].per_minute ==
+          std::map<int64_t, int64_t>{{minute - 1, 2'000'000'000}});
+    CHECK(g->engine->spend_checkpoints(true)[0].per_minute ==
+          std::map<int64_t, int64_t>{{minute - 30, 4'000'000'000},
+                                     {minute, 3'000'000'000},
+                                     {minute - 1, 2'000'000'000}});
+  }
+  {
+    // Another match: the checkpoint is not this budget's spend; the rollups are read.
+    std::string wider = kLadder;
+    wider.replace(wider.find("{feature: chat}"), 15, "{feature: [chat, search]}");
+    auto [g, seeds] = start(wider, cps);
+    CHECK(rollups_read);
+    CHECK(windows_read);
+    CHECK(seeds.used == 0);
+    CHECK(g->engine->status()[0].spend.nanos() == 7'000'000'000);
+  }
+  {
+    // Another period: the same.
+    std::string weekly = kLadder;
+    weekly.replace(weekly.find("period: day"), 11, "period: week");
+    auto [g, seeds] = start(weekly, cps);
+    CHECK(rollups_read);
+    CHECK(g->engine->status()[0].spend.nanos() == 7'000'000'000);
+  }
+  {
+    // A checkpoint of yesterday: today starts from what it had stamped ahead into today.
+    auto old = cps;
+    old[0].period_start = at("2026-11-20T00:00:00Z");
+    old[0].spend = 9'000'000'000;
+    old[0].ahead[at("2026-11-21T00:00:00Z")] = 1'500'000'000;
+    auto [g, seeds] = start(kLadder, old);
+    CHECK_FALSE(rollups_read);
+    CHECK(g->engine->status()[0].spend.nanos() == 3'500'000'000);  // 1.5 + 2
+  }
+  {
+    // No checkpoint for the budget: the rollups.
+    auto [g, seeds] = start(kLadder, {});
+    CHECK(rollups_read);
+    CHECK(g->engine->status()[0].spend.nanos() == 7'000'000'000);
+  }
+}
