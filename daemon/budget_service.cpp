@@ -283,6 +283,9 @@ void BudgetService::stop() {
 void BudgetService::checkpoint_spend(sqlite3* db) {
   // On the writer, between commits: the engine has recorded every committed event, so its
   // spend is the spend through the last rowid.
+  // A start that could not rebuild the spend left an empty policy set: its checkpoints would
+  // all look gone.
+  if (!unready_reason().empty()) return;
   auto through = last_event_rowid(db);
   if (!through.ok()) {
     checkpoint_failures_->inc();
@@ -293,28 +296,27 @@ void BudgetService::checkpoint_spend(sqlite3* db) {
   for (SpendCheckpoint& cp : engine_.spend_checkpoints(resend_all_minutes_)) {
     present.insert(cp.budget);
     auto it = checkpoints_.find(cp.budget);
-    // A budget new to the table, or rebuilt for another scope: its stored minutes go (all of
-    // its minutes are new since the last checkpoint, so all are written).
+    // A budget new to the table, or of another scope: its stored minutes go (the engine gives
+    // all minutes of a budget built anew, but a row of the same name may be another's).
     if (it == checkpoints_.end() || it->second.scope != cp.scope) cp.all_minutes = true;
-    // An unchanged budget keeps its older rowid: the events since then left its spend as it
-    // was, so a start that reads them again adds nothing.
+    // Unchanged: the stored state is also the state through the newer rowid.
     if (it != checkpoints_.end() && same_state(it->second, cp) && cp.per_minute.empty() &&
         !cp.all_minutes)
       continue;
-    cp.through_rowid = through.value();
     changed.push_back(std::move(cp));
   }
   std::vector<std::string> gone;
   for (const auto& [name, cp] : checkpoints_)
     if (!present.count(name)) gone.push_back(name);
-  if (changed.empty() && gone.empty()) return;
-  if (Status s = save_spend_checkpoints(db, changed, gone); !s.ok()) {
+  if (changed.empty() && gone.empty() && through.value() == through_written_) return;
+  if (Status s = save_spend_checkpoints(db, through.value(), changed, gone); !s.ok()) {
     checkpoint_failures_->inc();
     resend_all_minutes_ = true;  // the minutes taken from the engine were not written
     spdlog::warn("budget spend checkpoints not written: {}", s.message());
     return;
   }
   resend_all_minutes_ = false;
+  through_written_ = through.value();
   for (SpendCheckpoint& cp : changed) {
     cp.per_minute.clear();  // the table has them; only the state is compared
     checkpoints_[cp.budget] = std::move(cp);
@@ -356,9 +358,9 @@ Status BudgetService::install(std::shared_ptr<const PolicySet> policies, bool at
         // What the table holds, so the next checkpoint writes only changes and deletes the
         // budgets gone; unusable ones without their scope, so each is written anew.
         for (const SpendCheckpoint& cp : loaded.value()) {
-          SpendCheckpoint& kept = checkpoints_[cp.budget] = cp;
-          kept.per_minute.clear();
-          if (!seeded) kept.scope.clear();
+          SpendCheckpoint& kept = checkpoints_[cp.budget];
+          kept = {cp.budget, seeded ? cp.scope : "", cp.period_start, cp.spend, cp.ahead};
+          through_written_ = cp.through_rowid;
         }
         if (!seeded && !loaded->empty())
           spdlog::warn("budget spend checkpoints name events past the ledger's last ({}); "

@@ -83,6 +83,7 @@ class BudgetService {
   // The checkpoints as last written, by budget: only the writer thread touches them.
   std::map<std::string, SpendCheckpoint> checkpoints_;  // their minutes left out
   bool resend_all_minutes_ = false;  // a write failed: the next writes every minute
+  int64_t through_written_ = -1;      // the rowid the stored checkpoints count through
   std::chrono::steady_clock::time_point last_checkpoint_{};  // the ticker's thread only
   metrics::Family<metrics::Counter>& alerts_total_;
   metrics::Family<metrics::Counter>& decisions_;

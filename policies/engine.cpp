@@ -35,7 +35,7 @@ bool same_scope(const Budget& a, const Budget& b) {
 
 // What a budget's spend is counted under, as text for a checkpoint (records.h): its period and
 // match (each field and pattern length-prefixed, so no two scopes read alike), the zone periods
-// are cut in, the currency the nanos are in.
+// are cut in, the currency the nanos are in, and how many minutes of burn history it keeps.
 std::string scope_key(const Budget& b, const TimeZone& tz, const std::string& currency) {
   std::string k(to_string(b.period));
   auto put = [&k](std::string_view text) {
@@ -44,6 +44,8 @@ std::string scope_key(const Budget& b, const TimeZone& tz, const std::string& cu
   };
   put(tz.name());
   put(currency);
+  // The minutes kept: a checkpoint made with shorter windows lacks the older ones.
+  k += '|' + std::to_string(b.max_burn_window_ms());
   for (const Matcher& m : b.match) {
     put(m.field);
     k += '#' + std::to_string(m.patterns.size());
@@ -69,6 +71,7 @@ struct PolicyEngine::Staged {
   std::vector<size_t> kept_from;  // per budget: its index in the running set, or kRebuilt
   std::vector<size_t> rebuilt;
   EpochMs recent_from = 0;  // rollups before, RecentSpend from here
+  std::vector<std::string> scopes;  // per budget: scope_key()
 };
 
 PolicyEngine::PolicyEngine(std::shared_ptr<const TimeZone> tz, std::string currency, Clock clock,
@@ -106,6 +109,7 @@ Status PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendSc
   st.set = set;
   st.book = SpendBook(*set, tz_.get());
   st.kept_from.assign(set->budgets.size(), kRebuilt);
+  for (const Budget& b : set->budgets) st.scopes.push_back(scope_key(b, *tz_, currency_));
   {
     std::lock_guard lock(mu_);
     for (size_t i = 0; i < set->budgets.size(); ++i)
@@ -129,21 +133,21 @@ Status PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendSc
     std::vector<size_t> from_rollups, from_checkpoints;
     std::vector<int64_t> through(set->budgets.size(), 0);
     int64_t tail_after = std::numeric_limits<int64_t>::max();
-    std::unordered_map<std::string_view, const SpendCheckpoint*> checkpoints;
+    std::unordered_map<std::string_view, SpendCheckpoint*> checkpoints;
     if (seeds)
-      for (const SpendCheckpoint& cp : seeds->checkpoints) checkpoints[cp.budget] = &cp;
+      for (SpendCheckpoint& cp : seeds->checkpoints) checkpoints[cp.budget] = &cp;
     for (size_t i : st.rebuilt) {
       auto it = checkpoints.find(set->budgets[i].name);
       if (it != checkpoints.end() && it->second->period_start > 0 &&
-          it->second->period_start <= now &&
-          it->second->scope == scope_key(set->budgets[i], *tz_, currency_)) {
-        const SpendCheckpoint& cp = *it->second;
+          it->second->period_start <= now && it->second->scope == st.scopes[i]) {
+        SpendCheckpoint& cp = *it->second;
         BudgetSpend& b = st.book.at(i);
         st.book.roll(i, cp.period_start);
         if (b.period_start == cp.period_start) {
           b.spend = cp.spend;
-          b.ahead = cp.ahead;
-          b.per_minute = cp.per_minute;  // as stored: none unsaved
+          b.ahead = std::move(cp.ahead);
+          b.per_minute = std::move(cp.per_minute);
+          b.minutes_stored = true;  // as the table has them: none unsaved
           through[i] = cp.through_rowid;
           tail_after = std::min(tail_after, cp.through_rowid);
           from_checkpoints.push_back(i);
@@ -216,11 +220,14 @@ std::vector<SpendCheckpoint> PolicyEngine::spend_checkpoints(bool all_minutes) {
   out.reserve(set_->budgets.size());
   for (size_t i = 0; i < set_->budgets.size() && i < book_.size(); ++i) {
     BudgetSpend& b = book_.at(i);
-    if (b.period_start == 0) continue;  // never rolled: nothing counted yet
-    SpendCheckpoint cp{set_->budgets[i].name, scope_key(set_->budgets[i], *tz_, currency_),
-                       b.period_start, b.spend, b.ahead, 0, {}, all_minutes,
+    // Never rolled: nothing counted yet. Rolled back (the clock stepped back): the period's
+    // spend was lost, so no checkpoint (the caller deletes the stored one; a start rebuilds).
+    if (b.period_start == 0 || b.rolled_back) continue;
+    SpendCheckpoint cp{set_->budgets[i].name, scopes_[i], b.period_start, b.spend, b.ahead, 0,
+                       {}, all_minutes || !b.minutes_stored,
                        (now - set_->budgets[i].max_burn_window_ms()) / 60'000 - 1};
-    if (all_minutes) {
+    b.minutes_stored = true;
+    if (cp.all_minutes) {
       cp.per_minute = b.per_minute;
     } else {
       for (int64_t minute : b.unsaved_minutes)
@@ -270,6 +277,7 @@ void PolicyEngine::swap_in(Staged& st, EpochMs now) {
   set_ = std::move(st.set);
   index_ = std::move(index);
   book_ = std::move(st.book);
+  scopes_ = std::move(st.scopes);
   rules_ = std::move(rules);
   publisher_.rebind(*set_);
   evaluate_all(now);

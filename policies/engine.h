@@ -167,6 +167,7 @@ class PolicyEngine {
   std::shared_ptr<const PolicySet> set_ = std::make_shared<PolicySet>();
   BudgetIndex index_;  // over set_'s budgets: which match an event or a request
   SpendBook book_;
+  std::vector<std::string> scopes_;  // per budget of set_: what its spend is counted under
   RecentSpend recent_;
   std::vector<RuleState> rules_;
   OverrideSet overrides_;

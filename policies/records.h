@@ -48,7 +48,8 @@ using SpendScan =
     std::function<Status(EpochMs since, const std::function<void(const SpendRow&)>& row)>;
 
 // A budget's period spend as the engine counted it through every event up to `through_rowid` (the
-// ledger's event rowid), kept in the ledger so a start reads it instead of a month of rollups.
+// ledger's event rowid, the same for every checkpoint stored together), kept in the ledger so a
+// start reads it instead of a month of rollups.
 // `scope` says what it was counted under (period, match, zone, currency): a checkpoint whose
 // scope is not the budget's is not used.
 struct SpendCheckpoint {

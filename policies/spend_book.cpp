@@ -25,6 +25,8 @@ void BudgetSpend::add_minute(EpochMs ts, int64_t nanos) {
 
 void BudgetSpend::trim(EpochMs now, int64_t keep_ms) {
   per_minute.erase(per_minute.begin(), per_minute.lower_bound((now - keep_ms) / 60'000));
+  unsaved_minutes.erase(unsaved_minutes.begin(),
+                        unsaved_minutes.lower_bound((now - keep_ms) / 60'000));
 }
 
 SpendBook::SpendBook(const PolicySet& set, const TimeZone* tz)
@@ -35,6 +37,7 @@ SpendBook::SpendBook(const PolicySet& set, const TimeZone* tz)
 void SpendBook::roll(BudgetSpend& s, Period p, const TimeZone& tz, EpochMs now) {
   if (s.period_start != 0 && now >= s.period_start && now < s.period_end) return;
   auto [start, end] = period_bounds(p, tz, now);
+  if (s.period_start != 0 && start < s.period_start) s.rolled_back = true;
   if (start != s.period_start) {
     // A new period starts with what was already stamped in it, and nothing older.
     auto it = s.ahead.find(start);

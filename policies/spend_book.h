@@ -27,7 +27,12 @@ struct BudgetSpend {
   std::map<EpochMs, int64_t> ahead;       // nanos stamped in later periods, by period start
   int64_t reserved = 0;                   // nanos of open reservations
   std::map<int64_t, int64_t> per_minute;  // minute (epoch ms / 60000) → nanos, recent only
-  std::set<int64_t> unsaved_minutes;      // minutes changed since the last spend checkpoint
+  // Spend checkpoints (records.h): the minutes changed since the last one; whether the stored
+  // minutes are this book's (false for a budget built anew: all its minutes replace them); and
+  // whether the period moved back (a clock stepped back), losing its spend until a rebuild.
+  std::set<int64_t> unsaved_minutes;
+  bool minutes_stored = false;
+  bool rolled_back = false;
   // scope: global: the other instances' spend per burn window (window ms → nanos), shown while
   // the engine judges the budget (never owned here).
   const std::map<int64_t, int64_t>* remote_windows = nullptr;

@@ -217,9 +217,11 @@ Result<int64_t> last_event_rowid(sqlite3* db) {
 }
 
 Result<std::vector<SpendCheckpoint>> load_spend_checkpoints(sqlite3* db) {
-  Statement st(db,
-               "SELECT budget, scope, period_start_ms, spend_nanos, ahead, through_rowid "
-               "FROM budget_spend");
+  Statement through(db, "SELECT through_rowid FROM budget_spend_through");
+  if (!through.ok() || through.step() != SQLITE_ROW)
+    return Status::error(Code::kStorageError, "budget_spend_through has no row");
+  const int64_t through_rowid = through.column_int(0);
+  Statement st(db, "SELECT budget, scope, period_start_ms, spend_nanos, ahead FROM budget_spend");
   if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   std::vector<SpendCheckpoint> out;
   int rc;
@@ -230,7 +232,7 @@ Result<std::vector<SpendCheckpoint>> load_spend_checkpoints(sqlite3* db) {
     cp.period_start = st.column_int(2);
     cp.spend = st.column_int(3);
     const std::string ahead = st.column_text(4);
-    cp.through_rowid = st.column_int(5);
+    cp.through_rowid = through_rowid;
     // "start:nanos;start:nanos"
     for (size_t pos = 0; pos < ahead.size();) {
       size_t end = ahead.find(';', pos);
@@ -260,25 +262,26 @@ Result<std::vector<SpendCheckpoint>> load_spend_checkpoints(sqlite3* db) {
   return out;
 }
 
-Status save_spend_checkpoints(sqlite3* db, const std::vector<SpendCheckpoint>& changed,
+Status save_spend_checkpoints(sqlite3* db, int64_t through_rowid,
+                              const std::vector<SpendCheckpoint>& changed,
                               const std::vector<std::string>& gone) {
   Status s = exec_sql(db, "BEGIN IMMEDIATE");
   if (!s.ok()) return s;
   Statement put(db,
-                "INSERT INTO budget_spend (budget, scope, period_start_ms, spend_nanos, ahead, "
-                "through_rowid) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (budget) DO UPDATE "
+                "INSERT INTO budget_spend (budget, scope, period_start_ms, spend_nanos, ahead) "
+                "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (budget) DO UPDATE "
                 "SET scope = excluded.scope, period_start_ms = excluded.period_start_ms, "
-                "spend_nanos = excluded.spend_nanos, ahead = excluded.ahead, "
-                "through_rowid = excluded.through_rowid");
+                "spend_nanos = excluded.spend_nanos, ahead = excluded.ahead");
+  Statement through(db, "UPDATE budget_spend_through SET through_rowid = ?1");
   Statement drop(db, "DELETE FROM budget_spend WHERE budget = ?1");
   Statement put_minute(db,
                        "INSERT INTO budget_spend_minutes (budget, minute, nanos) VALUES (?1, ?2, "
                        "?3) ON CONFLICT DO UPDATE SET nanos = excluded.nanos");
-  // Minutes before ?2 (INT64_MIN: all of them) have left the budget's windows.
+  // Minutes before ?2 (INT64_MAX: all of them) have left the budget's windows.
   Statement drop_minutes(db, "DELETE FROM budget_spend_minutes WHERE budget = ?1 AND minute < ?2");
-  if (!put.ok() || !drop.ok() || !put_minute.ok() || !drop_minutes.ok())
-    s = Status::error(Code::kStorageError,
-                      put.error() + drop.error() + put_minute.error() + drop_minutes.error());
+  if (!put.ok() || !drop.ok() || !put_minute.ok() || !drop_minutes.ok() || !through.ok())
+    s = Status::error(Code::kStorageError, put.error() + drop.error() + put_minute.error() +
+                                               drop_minutes.error() + through.error());
   constexpr int64_t kAll = std::numeric_limits<int64_t>::max();
   auto drop_minutes_before = [&](const std::string& budget, int64_t minute) {
     drop_minutes.reset();
@@ -292,7 +295,7 @@ Status save_spend_checkpoints(sqlite3* db, const std::vector<SpendCheckpoint>& c
       ahead += (ahead.empty() ? "" : ";") + std::to_string(start) + ":" + std::to_string(nanos);
     put.reset();
     put.bind(1, cp.budget).bind(2, cp.scope).bind(3, cp.period_start).bind(4, cp.spend);
-    put.bind(5, ahead).bind(6, cp.through_rowid);
+    put.bind(5, ahead);
     s = step_done(db, put);
     if (s.ok()) drop_minutes_before(cp.budget, cp.all_minutes ? kAll : cp.minutes_from);
     for (auto it = cp.per_minute.begin(); s.ok() && it != cp.per_minute.end(); ++it) {
@@ -307,8 +310,12 @@ Status save_spend_checkpoints(sqlite3* db, const std::vector<SpendCheckpoint>& c
     s = step_done(db, drop);
     if (s.ok()) drop_minutes_before(gone[i], kAll);
   }
-  if (s.ok()) return exec_sql(db, "COMMIT");
-  exec_sql(db, "ROLLBACK");
+  if (s.ok()) {
+    through.bind(1, through_rowid);
+    s = step_done(db, through);
+  }
+  if (s.ok()) s = exec_sql(db, "COMMIT");
+  if (!s.ok()) exec_sql(db, "ROLLBACK");  // also after a failed COMMIT: the writer goes on
   return s;
 }
 

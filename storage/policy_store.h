@@ -43,9 +43,11 @@ Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string&
 
 // The budgets' spend checkpoints (policies/records.h); `ahead` that cannot be read is an error.
 Result<std::vector<SpendCheckpoint>> load_spend_checkpoints(sqlite3* db);
-// Writes `changed` (their minutes as SpendCheckpoint says: the changed ones, or all) and
-// deletes the checkpoints of `gone` budgets, in one transaction.
-Status save_spend_checkpoints(sqlite3* db, const std::vector<SpendCheckpoint>& changed,
+// Writes `changed` (their minutes as SpendCheckpoint says: the changed ones, or all), deletes
+// the checkpoints of `gone` budgets and moves every checkpoint to `through_rowid`, in one
+// transaction (the others' states did not change, so they are the states through it too).
+Status save_spend_checkpoints(sqlite3* db, int64_t through_rowid,
+                              const std::vector<SpendCheckpoint>& changed,
                               const std::vector<std::string>& gone);
 // The largest rowid of the raw events (0 when there is none).
 Result<int64_t> last_event_rowid(sqlite3* db);

@@ -525,22 +525,25 @@ FROM event_rows r
 )sql" TOLLGATE_DIM_JOINS R"sql(LEFT JOIN dim_values price_ref ON price_ref.id = r.price_ref_id;
 )sql",
     // 12: each budget's period spend as the engine counted it through the events up to
-    //    through_rowid, written every few seconds and at a stop, so a start reads one row per
-    //    budget and the events since, not a month of daily rollups (at a company's cardinality
-    //    about a row per event: minutes for a monthly budget). `scope` is what the spend was
-    //    counted under (period, match, zone, currency); a budget whose scope changed is rebuilt
-    //    from the rollups. `ahead`: spend stamped in later periods, "start:nanos" separated by
-    //    ';'. budget_spend_minutes: the spend per minute of the budgets' burn-rate windows (the
-    //    last hours), so a start need not read hours of 15-minute rollups either.
+    //    budget_spend_through's rowid, written every few seconds and at a stop, so a start
+    //    reads one row per budget and the events since, not a month of daily rollups (at a
+    //    company's cardinality about a row per event: minutes for a monthly budget). `scope` is
+    //    what the spend was counted under (period, match, zone, currency, burn windows); a
+    //    budget whose scope changed is rebuilt from the rollups. `ahead`: spend stamped in later
+    //    periods, "start:nanos" separated by ';'. budget_spend_minutes: the spend per minute of
+    //    the budgets' burn-rate windows (the last hours), so a start need not read hours of
+    //    15-minute rollups either. A row is rewritten only when its budget's state changed:
+    //    unchanged, it is still the state through the newer rowid.
     R"sql(
 CREATE TABLE budget_spend (
   budget TEXT PRIMARY KEY,
   scope TEXT NOT NULL,
   period_start_ms INTEGER NOT NULL,
   spend_nanos INTEGER NOT NULL,
-  ahead TEXT NOT NULL,
-  through_rowid INTEGER NOT NULL
+  ahead TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE budget_spend_through (through_rowid INTEGER NOT NULL);
+INSERT INTO budget_spend_through VALUES (0);
 CREATE TABLE budget_spend_minutes (
   budget TEXT NOT NULL,
   minute INTEGER NOT NULL,

@@ -298,11 +298,15 @@ class RestartAndRaceTest(unittest.TestCase):
     match: {feature: [support-chat]}
     period: month
     limit: 1000
+  - name: idle
+    match: {feature: [nothing-sent]}
+    period: month
+    limit: 1000
 """
         d = budget_daemon(policies=monthly).start()
         spend = lambda: first_budget(d)["spend"]
-        checkpoint = lambda: d.query("SELECT spend_nanos, through_rowid FROM budget_spend "
-                                     "WHERE budget = 'monthly'")
+        checkpoint = lambda: d.query("SELECT spend_nanos, through_rowid FROM budget_spend, "
+                                     "budget_spend_through WHERE budget = 'monthly'")
         last_rowid = lambda: d.query("SELECT MAX(rowid) FROM event_rows")[0][0]
         try:
             events = [event("c-1", ts=ts, cost=1.5), event("c-2", ts=ts, cost=1.5),
@@ -314,10 +318,12 @@ class RestartAndRaceTest(unittest.TestCase):
                                      "WHERE budget = 'monthly'"), [(3_000_000_000,)],
                              "the burn-rate minutes too")
             # Read at the start, not rebuilt: a checkpoint changed behind the daemon's back shows.
-            write_sql(d.db, "UPDATE budget_spend SET spend_nanos = spend_nanos + 100000000000")
+            write_sql(d.db, "UPDATE budget_spend SET spend_nanos = spend_nanos + 100000000000 "
+                            "WHERE budget = 'monthly'")
             d.start()
             self.assertEqual(spend(), 103)
-            self.assertTrue(any("1 of 1 budgets from their checkpoints (0 events after" in l
+            # An idle budget's unchanged checkpoint counts through the last event too.
+            self.assertTrue(any("2 of 2 budgets from their checkpoints (0 events after" in l
                                 for l in d.log), d.log)
             # kill -9: an event the checkpoint has, then one it may not have; each counted once.
             self.assertEqual(d.post_usage([event("c-3", ts=ts, cost=0.25)])[1]["accepted"], 1)
@@ -328,8 +334,9 @@ class RestartAndRaceTest(unittest.TestCase):
             self.assertEqual(spend(), 103.75)
             # A checkpoint older than the last event: the event is read after it, once.
             self.assertEqual(d.stop(), 0)
-            write_sql(d.db, "UPDATE budget_spend SET spend_nanos = spend_nanos - 500000000, "
-                            "through_rowid = through_rowid - 1")
+            write_sql(d.db, "UPDATE budget_spend SET spend_nanos = spend_nanos - 500000000 "
+                            "WHERE budget = 'monthly'")
+            write_sql(d.db, "UPDATE budget_spend_through SET through_rowid = through_rowid - 1")
             d.start()
             self.assertEqual(spend(), 103.75)
             self.assertTrue(any("(1 events after" in l for l in d.log), d.log)

@@ -685,6 +685,18 @@ TEST_CASE("spend checkpoints: a start takes a budget's spend from its checkpoint
         std::map<int64_t, int64_t>{{minute, 3'500'000'000}});
   cps[0].through_rowid = 10;
   cps[0].per_minute[minute - 30] = 4'000'000'000;  // as stored: minutes before the last
+  {
+    // The clock stepped back into the day before: the period's spend is lost, so the budget
+    // gives no checkpoint (a start rebuilds it) until it is built anew.
+    Fixture back(kLadder);
+    back.spend(1);
+    back.now = at("2026-11-20T23:00:00Z");
+    back.spend(1);
+    CHECK(back.engine->spend_checkpoints(false).empty());
+    back.now = at("2026-11-21T10:00:00Z");
+    back.spend(1);
+    CHECK(back.engine->spend_checkpoints(false).empty());
+  }
 
   bool rollups_read = false;
   const SpendScan rollups = [&](EpochMs since, const std::function<void(const SpendRow&)>& row) {
