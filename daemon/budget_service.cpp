@@ -293,12 +293,18 @@ void BudgetService::checkpoint_spend(sqlite3* db) {
   }
   std::vector<SpendCheckpoint> changed;
   std::set<std::string> present;
+  bool need_all = false;
   for (SpendCheckpoint& cp : engine_.spend_checkpoints(resend_all_minutes_)) {
     present.insert(cp.budget);
     auto it = checkpoints_.find(cp.budget);
-    // A budget new to the table, or of another scope: its stored minutes go (the engine gives
-    // all minutes of a budget built anew, but a row of the same name may be another's).
-    if (it == checkpoints_.end() || it->second.scope != cp.scope) cp.all_minutes = true;
+    // A budget new to the table or of another scope replaces all its stored minutes, and the
+    // engine gives all of them for a budget built anew or whose scope changed. Should it give
+    // only the changed ones here, this budget waits for the next write, which asks for all.
+    if ((it == checkpoints_.end() || it->second.scope != cp.scope) && !cp.all_minutes) {
+      need_all = true;
+      present.erase(cp.budget);  // its stored rows, if any, go with the budgets gone
+      continue;
+    }
     // Unchanged: the stored state is also the state through the newer rowid.
     if (it != checkpoints_.end() && same_state(it->second, cp) && cp.per_minute.empty() &&
         !cp.all_minutes)
@@ -315,8 +321,9 @@ void BudgetService::checkpoint_spend(sqlite3* db) {
     spdlog::warn("budget spend checkpoints not written: {}", s.message());
     return;
   }
-  resend_all_minutes_ = false;
+  resend_all_minutes_ = need_all;
   through_written_ = through.value();
+  ledger_.hold_prune_after(through_written_);
   for (SpendCheckpoint& cp : changed) {
     cp.per_minute.clear();  // the table has them; only the state is compared
     checkpoints_[cp.budget] = std::move(cp);
@@ -345,6 +352,9 @@ Status BudgetService::install(std::shared_ptr<const PolicySet> policies, bool at
     SpendSeeds seeds;
     bool seeded = false;
     if (at_start) {
+      // Until the first checkpoint of this run, retention keeps what the stored ones do not
+      // count (all of it when there are none).
+      ledger_.hold_prune_after(0);
       auto loaded = load_spend_checkpoints(db);
       auto last = last_event_rowid(db);
       if (!loaded.ok() || !last.ok()) {
@@ -362,6 +372,7 @@ Status BudgetService::install(std::shared_ptr<const PolicySet> policies, bool at
           kept = {cp.budget, seeded ? cp.scope : "", cp.period_start, cp.spend, cp.ahead};
           through_written_ = cp.through_rowid;
         }
+        if (seeded && !loaded->empty()) ledger_.hold_prune_after(through_written_);
         if (!seeded && !loaded->empty())
           spdlog::warn("budget spend checkpoints name events past the ledger's last ({}); "
                        "rebuilding from the rollups", last.value());

@@ -80,6 +80,7 @@ int serve(const std::string& config_path) {
   lo.raw_retention_days = config.storage.raw_retention_days;
   lo.rollup_flush_interval_ms = config.storage.rollup_flush_interval_ms;
   lo.max_pending_rollup_rows = config.limits.max_pending_rollup_rows;
+  lo.prune_held_at_open = true;  // until the budget service has read its checkpoints
   lo.currency = config.reporting.currency;
   lo.timezone = config.reporting.tz;
   auto ledger = Ledger::open(lo);

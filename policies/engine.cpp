@@ -255,6 +255,9 @@ void PolicyEngine::swap_in(Staged& st, EpochMs now) {
     if (old == kRebuilt) continue;
     old_to_new[old] = i;
     st.book.at(i) = book_.at(old);
+    // Kept with another scope key (its burn windows changed): the stored minutes are of the
+    // old scope, so its next checkpoint gives all of its minutes.
+    if (scopes_[old] != st.scopes[i]) st.book.at(i).minutes_stored = false;
     // Keep the start times of rules that are still the same rule.
     const Budget& before = set_->budgets[old];
     for (auto [r, since] : rules_[old].since)

@@ -795,13 +795,14 @@ int64_t Ledger::prune_chunk(int64_t limit) {
   Statement del(db_,
                 "DELETE FROM event_rows WHERE rowid IN (SELECT rowid FROM event_rows WHERE "
                 "ts_ms < ?1 AND rowid <= (SELECT through_rowid FROM rollup_watermark) "
-                "AND rowid < (SELECT MAX(rowid) FROM event_rows) ORDER BY ts_ms LIMIT ?2)");
+                "AND rowid <= ?3 AND rowid < (SELECT MAX(rowid) FROM event_rows) "
+                "ORDER BY ts_ms LIMIT ?2)");
   if (!del.ok()) {
     ++prune_failures_;
     spdlog::warn("retention prune failed: {}", del.error());
     return 0;
   }
-  del.bind(1, cutoff).bind(2, limit);
+  del.bind(1, cutoff).bind(2, limit).bind(3, prune_through_.load());
   if (del.step() != SQLITE_DONE) {
     ++prune_failures_;
     spdlog::warn("retention prune failed: {}", sqlite3_errmsg(db_));

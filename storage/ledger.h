@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -62,6 +63,9 @@ struct LedgerOptions {
   // flush after every commit), or until this many 15-minute rows wait (the bound, counted).
   int rollup_flush_interval_ms = 2000;
   uint64_t max_pending_rollup_rows = 100'000;
+  // Retention prunes nothing until hold_prune_after() says how far it may (the daemon: once the
+  // budget spend checkpoints are read); false: no hold until one is set (tools, tests).
+  bool prune_held_at_open = false;
 };
 
 // What one commit did, for metrics and the spend book.
@@ -111,6 +115,10 @@ class Ledger {
   // watermark (up to rollup_flush_interval_ms of ingest, each joined to its strings). A failure
   // is a failed flush: the rows stay pending and the views still show them.
   void flush_rollups_before_read();
+  // Retention prunes no event after `rowid`: the budget spend checkpoints count through it, and
+  // a start reads the events after it (events it pruned would be lost to that read). No hold
+  // until called.
+  void hold_prune_after(int64_t rowid) { prune_through_.store(rowid); }
   void stop();
 
   const LedgerOptions& options() const { return options_; }
@@ -146,7 +154,9 @@ class Ledger {
     std::shared_ptr<std::atomic<bool>> answered;  // done is called once, by whoever sets this
   };
   Ledger(LedgerOptions options, Clock clock)
-      : options_(std::move(options)), clock_(std::move(clock)) {}
+      : options_(std::move(options)), clock_(std::move(clock)) {
+    if (options_.prune_held_at_open) prune_through_.store(0);
+  }
   Status init();
   void run();
   // The buffered rollups go (a failed commit, a flush failing past twice the bound): the raw
@@ -224,6 +234,7 @@ class Ledger {
   int64_t recovery_backlog_added_ = 0;  // events committed since the last recovery flush
   std::atomic<uint64_t> pending_rows_{0};
   std::atomic<uint64_t> recovery_backlog_{0};
+  std::atomic<int64_t> prune_through_{std::numeric_limits<int64_t>::max()};
   std::atomic<uint64_t> flushes_interval_{0}, flushes_rows_{0}, flushes_stop_{0},
       flushes_read_{0}, flush_failures_{0}, flushes_recovery_{0};
 };

@@ -272,14 +272,17 @@ Status save_spend_checkpoints(sqlite3* db, int64_t through_rowid,
                 "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (budget) DO UPDATE "
                 "SET scope = excluded.scope, period_start_ms = excluded.period_start_ms, "
                 "spend_nanos = excluded.spend_nanos, ahead = excluded.ahead");
-  Statement through(db, "UPDATE budget_spend_through SET through_rowid = ?1");
+  // One row: written whole, so a row gone missing comes back.
+  Statement clear_through(db, "DELETE FROM budget_spend_through");
+  Statement through(db, "INSERT INTO budget_spend_through (through_rowid) VALUES (?1)");
   Statement drop(db, "DELETE FROM budget_spend WHERE budget = ?1");
   Statement put_minute(db,
                        "INSERT INTO budget_spend_minutes (budget, minute, nanos) VALUES (?1, ?2, "
                        "?3) ON CONFLICT DO UPDATE SET nanos = excluded.nanos");
   // Minutes before ?2 (INT64_MAX: all of them) have left the budget's windows.
   Statement drop_minutes(db, "DELETE FROM budget_spend_minutes WHERE budget = ?1 AND minute < ?2");
-  if (!put.ok() || !drop.ok() || !put_minute.ok() || !drop_minutes.ok() || !through.ok())
+  if (!put.ok() || !drop.ok() || !put_minute.ok() || !drop_minutes.ok() || !through.ok() ||
+      !clear_through.ok())
     s = Status::error(Code::kStorageError, put.error() + drop.error() + put_minute.error() +
                                                drop_minutes.error() + through.error());
   constexpr int64_t kAll = std::numeric_limits<int64_t>::max();
@@ -310,6 +313,7 @@ Status save_spend_checkpoints(sqlite3* db, int64_t through_rowid,
     s = step_done(db, drop);
     if (s.ok()) drop_minutes_before(gone[i], kAll);
   }
+  if (s.ok()) s = step_done(db, clear_through);
   if (s.ok()) {
     through.bind(1, through_rowid);
     s = step_done(db, through);

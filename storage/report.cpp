@@ -79,13 +79,49 @@ Status full_rollup_groups(sqlite3* db, const std::string& first, const std::stri
     bool has_today = false, has_prev = false, has_earlier = false;
   };
   const int n = int(group_by.size());
+  Statement value(db, "SELECT value FROM dim_values WHERE id = ?1");
+  Statement tag(db, "SELECT json_extract(value, ?2) FROM dim_values WHERE id = ?1");
+  if (!value.ok() || !tag.ok()) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+  // A tag's groups are its values, not the tag sets holding them (at a company's cardinality
+  // nearly a set per event): each tag set's value is looked up once, and the value's index
+  // stands in the group's ids, so the groups held (and their bound) are the report's.
+  struct TagValues {
+    std::string path;                             // $."key", bound: never part of the SQL
+    std::unordered_map<int64_t, int64_t> of_set;  // tags id → value index
+    std::map<std::optional<std::string>, int64_t> index;
+    std::vector<std::optional<std::string>> values;  // value index → value (null: no such tag)
+  };
+  std::vector<TagValues> tags(group_by.size());
+  for (int i = 0; i < n; ++i)
+    if (const auto key = tag_key(group_by[size_t(i)]))
+      tags[size_t(i)].path = "$.\"" + std::string(*key) + "\"";
+  Status failed;
+  auto tag_value = [&](TagValues& t, int64_t set_id) -> int64_t {
+    auto [it, fresh] = t.of_set.try_emplace(set_id, 0);
+    if (!fresh) return it->second;
+    tag.reset();
+    tag.bind(1, set_id).bind(2, t.path);
+    std::optional<std::string> v;
+    const int step = tag.step();
+    if (step == SQLITE_ROW && sqlite3_column_type(tag.get(), 0) != SQLITE_NULL)
+      v = tag.column_text(0);
+    else if (step != SQLITE_ROW && step != SQLITE_DONE)  // e.g. tags that are not JSON
+      failed = Status::error(Code::kStorageError, sqlite3_errmsg(db));
+    auto [at, added] = t.index.try_emplace(v, int64_t(t.values.size()));
+    if (added) t.values.push_back(std::move(v));
+    return it->second = at->second;
+  };
   std::unordered_map<std::vector<int64_t>, Sums, IdsHash> by_ids;
   std::vector<int64_t> ids(static_cast<size_t>(n));
   int rc;
   while ((rc = st.step()) == SQLITE_ROW) {
     const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st.get(), 0));
     const std::string_view day = text ? text : "";
-    for (int i = 0; i < n; ++i) ids[size_t(i)] = st.column_int(1 + i);
+    for (int i = 0; i < n; ++i) {
+      TagValues& t = tags[size_t(i)];
+      ids[size_t(i)] = t.path.empty() ? st.column_int(1 + i) : tag_value(t, st.column_int(1 + i));
+    }
+    if (!failed.ok()) return failed;
     ReportSums row = read_sums(st, 1 + n);
     row.unpriced_requests = row.unpriced_requests ? row.requests : 0;
     Sums& g = by_ids[ids];
@@ -104,27 +140,18 @@ Status full_rollup_groups(sqlite3* db, const std::string& first, const std::stri
     if (!ok) return overflow;
   }
   if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
-  // Each group's ids as strings (a tag: its value out of the tags' JSON, its path bound, so no
-  // text a client sent is ever part of the SQL), each id looked up once.
-  Statement value(db, "SELECT value FROM dim_values WHERE id = ?1");
-  Statement tag(db, "SELECT json_extract(value, ?2) FROM dim_values WHERE id = ?1");
-  if (!value.ok() || !tag.ok()) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
-  std::vector<std::string> paths(group_by.size());
+  // Each group's ids as strings, each id looked up once (a tag's values are known already).
   std::vector<std::unordered_map<int64_t, std::optional<std::string>>> names(group_by.size());
-  Status failed;
   auto name = [&](int i, int64_t id) -> const std::optional<std::string>& {
+    if (!tags[size_t(i)].path.empty()) return tags[size_t(i)].values[size_t(id)];
     auto [it, fresh] = names[size_t(i)].try_emplace(id);
     if (!fresh) return it->second;
-    const auto key = tag_key(group_by[size_t(i)]);
-    if (key) paths[size_t(i)] = "$.\"" + std::string(*key) + "\"";
-    Statement& q = key ? tag : value;
-    q.reset();
-    q.bind(1, id);
-    if (key) q.bind(2, paths[size_t(i)]);
-    const int step = q.step();
-    if (step == SQLITE_ROW && sqlite3_column_type(q.get(), 0) != SQLITE_NULL)
-      it->second = q.column_text(0);
-    else if (step != SQLITE_ROW && step != SQLITE_DONE)  // e.g. tags that are not JSON
+    value.reset();
+    value.bind(1, id);
+    const int step = value.step();
+    if (step == SQLITE_ROW && sqlite3_column_type(value.get(), 0) != SQLITE_NULL)
+      it->second = value.column_text(0);
+    else if (step != SQLITE_ROW && step != SQLITE_DONE)
       failed = Status::error(Code::kStorageError, sqlite3_errmsg(db));
     return it->second;
   };

@@ -697,6 +697,25 @@ TEST_CASE("spend checkpoints: a start takes a budget's spend from its checkpoint
     back.spend(1);
     CHECK(back.engine->spend_checkpoints(false).empty());
   }
+  {
+    // A reload that keeps the budget but lengthens its burn windows: another scope, so the
+    // next checkpoint gives all its minutes (they replace the stored ones).
+    Fixture kept(kLadder);
+    kept.spend(1);
+    kept.now += 120'000;
+    kept.spend(2);
+    REQUIRE(kept.engine->spend_checkpoints(false)[0].all_minutes);
+    CHECK(kept.engine->spend_checkpoints(false)[0].per_minute.empty());
+    std::string day_window = kLadder;
+    day_window += "      - {burn_rate: {long: 24h, short: 1h, factor: 2}, action: alert}\n";
+    REQUIRE(kept.engine->install(policies(day_window), kNoHistory, kNoHistory).ok());
+    auto after = kept.engine->spend_checkpoints(false);
+    REQUIRE(after.size() == 1);
+    CHECK(after[0].all_minutes);
+    CHECK(after[0].per_minute.size() == 2);
+    CHECK(after[0].scope != cps[0].scope);
+    CHECK(after[0].spend == 3'000'000'000);  // kept, not rebuilt
+  }
 
   bool rollups_read = false;
   const SpendScan rollups = [&](EpochMs since, const std::function<void(const SpendRow&)>& row) {

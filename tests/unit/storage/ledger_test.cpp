@@ -194,6 +194,34 @@ TEST_CASE("retention prunes raw events but keeps rollups") {
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m") == 11);
 }
 
+TEST_CASE("retention prunes no event after the rowid the budget checkpoints hold it to") {
+  testing::TempDir dir;
+  auto o = options(dir);
+  o.raw_retention_days = 35;
+  o.rollup_flush_interval_ms = 0;
+  o.prune_held_at_open = true;  // as the daemon opens it: nothing goes until a hold is set
+  const EpochMs old = kNow - 40LL * 86'400'000;
+  const std::string db = dir.file("ledger.db");
+  {
+    auto l = Ledger::open(o, [] { return kNow; });
+    REQUIRE(l.ok());
+    REQUIRE(submit_and_wait(*l.value(), {make("old-1", 5, old), make("old-2", 5, old)}).status.ok());
+    REQUIRE(submit_and_wait(*l.value(), {make("new", 6)}).status.ok());
+    l.value()->stop();
+  }
+  CHECK(query_int(db, "SELECT COUNT(*) FROM events") == 3);
+  {
+    auto l = Ledger::open(o, [] { return kNow; });
+    REQUIRE(l.ok());
+    l.value()->hold_prune_after(1);  // the checkpoints count through old-1
+    REQUIRE(submit_and_wait(*l.value(), {make("newer", 6)}).status.ok());
+    l.value()->stop();
+  }
+  CHECK(query_int(db, "SELECT COUNT(*) FROM events WHERE event_id = 'old-1'") == 0);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM events WHERE event_id = 'old-2'") == 1);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM events") == 3);
+}
+
 TEST_CASE("submit after stop fails with storage_unavailable and returns the events") {
   testing::TempDir dir;
   auto l = Ledger::open(options(dir));

@@ -416,4 +416,24 @@ TEST_CASE("limits.max_report_rows: a report or an export with more rows is refus
   CHECK(focus_rows(l.db, day, day, 3).ok());  // one day: three charges
   CHECK(focus_rows(std::vector<sqlite3*>{l.db, other.db}, day, day, 3).status().code_name() ==
         "too_many_rows");
+
+  // By a tag, the groups are its values, not the tag sets that hold them: five sets, two values.
+  std::vector<UsageEvent> tagged;
+  for (int i = 0; i < 5; ++i) {
+    tagged.push_back(ev("t" + std::to_string(i), "2026-11-20T10:00:00Z", "chat", kUsd));
+    tagged.back().tags = {{"env", i % 2 ? "prod" : "dev"}, {"request", "r" + std::to_string(i)}};
+  }
+  Ledgered t(tagged, "UTC");
+  for (const std::vector<std::string>& by :
+       {std::vector<std::string>{"tag:env"}, std::vector<std::string>{"feature", "tag:env"}}) {
+    CAPTURE(by.size());
+    auto two = daily_report(t.db, day, by, "USD", 2);
+    REQUIRE(two.ok());
+    REQUIRE(two->rows.size() == 2);
+    CHECK(*two->rows[0].dims.back() == "dev");  // 3 USD against 2
+    CHECK(two->rows[0].sums.cost_nanos == 3 * kUsd);
+    CHECK(daily_report(t.db, day, by, "USD", 1).status().code_name() == "too_many_rows");
+  }
+  auto by_request = daily_report(t.db, day, {"tag:request"}, "USD", 4);
+  CHECK(by_request.status().code_name() == "too_many_rows");
 }
