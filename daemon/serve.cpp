@@ -80,7 +80,8 @@ int serve(const std::string& config_path) {
   lo.raw_retention_days = config.storage.raw_retention_days;
   lo.rollup_flush_interval_ms = config.storage.rollup_flush_interval_ms;
   lo.max_pending_rollup_rows = config.limits.max_pending_rollup_rows;
-  lo.prune_held_at_open = true;  // until the budget service has read its checkpoints
+  lo.prune_held_at_open = true;     // until the budget service has read its checkpoints
+  lo.recovery_held_at_open = true;  // until the budget service's start-up reads are done
   lo.currency = config.reporting.currency;
   lo.timezone = config.reporting.tz;
   auto ledger = Ledger::open(lo);
@@ -99,6 +100,7 @@ int serve(const std::string& config_path) {
     budgets.engine().record(info.accepted);
   });
   budgets.start(policies);
+  ledger.value()->release_recovery();
   // scope: global budgets: spend and grants exchanged with the other instances through etcd.
   std::optional<Coordinator> coordinator;
   if (config.coordinated()) {

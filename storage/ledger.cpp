@@ -693,6 +693,7 @@ Ledger::RollupFlushes Ledger::rollup_flushes() const {
 std::chrono::milliseconds Ledger::until_flush_due() const {
   using namespace std::chrono;
   if (pending_rollups_->empty() && !rollups_lost_) return seconds(1);
+  if (rollups_lost_ && recovery_held_.load()) return seconds(1);  // release_recovery() wakes it
   // A recovery goes on at once, a chunk between commits, until it reaches the last event.
   const auto due =
       rollups_lost_ ? flush_retry_at_
@@ -702,8 +703,14 @@ std::chrono::milliseconds Ledger::until_flush_due() const {
                     milliseconds(1000));
 }
 
+void Ledger::release_recovery() {
+  recovery_held_.store(false);
+  run_on_writer([](sqlite3*) {});  // wakes the writer, which then goes on with the recovery
+}
+
 void Ledger::flush_rollups_if_due(bool stopping) {
   if (pending_rollups_->empty() && !rollups_lost_) return;
+  if (!stopping && rollups_lost_ && recovery_held_.load()) return;
   const auto now = std::chrono::steady_clock::now();
   std::atomic<uint64_t>* reason = &flushes_stop_;
   if (!stopping) {

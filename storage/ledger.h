@@ -66,6 +66,10 @@ struct LedgerOptions {
   // Retention prunes nothing until hold_prune_after() says how far it may (the daemon: once the
   // budget spend checkpoints are read); false: no hold until one is set (tools, tests).
   bool prune_held_at_open = false;
+  // The events an unclean stop left past the rollup watermark are rolled up only once
+  // release_recovery() is called (the daemon: once its start-up reads on the writer are done,
+  // which would each wait behind a chunk); false: at once. A stop rolls them up either way.
+  bool recovery_held_at_open = false;
 };
 
 // What one commit did, for metrics and the spend book.
@@ -119,6 +123,8 @@ class Ledger {
   // a start reads the events after it (events it pruned would be lost to that read). No hold
   // until called.
   void hold_prune_after(int64_t rowid) { prune_through_.store(rowid); }
+  // Lets a recovery held at open (LedgerOptions::recovery_held_at_open) begin.
+  void release_recovery();
   void stop();
 
   const LedgerOptions& options() const { return options_; }
@@ -156,6 +162,7 @@ class Ledger {
   Ledger(LedgerOptions options, Clock clock)
       : options_(std::move(options)), clock_(std::move(clock)) {
     if (options_.prune_held_at_open) prune_through_.store(0);
+    recovery_held_.store(options_.recovery_held_at_open);
   }
   Status init();
   void run();
@@ -235,6 +242,7 @@ class Ledger {
   std::atomic<uint64_t> pending_rows_{0};
   std::atomic<uint64_t> recovery_backlog_{0};
   std::atomic<int64_t> prune_through_{std::numeric_limits<int64_t>::max()};
+  std::atomic<bool> recovery_held_{false};
   std::atomic<uint64_t> flushes_interval_{0}, flushes_rows_{0}, flushes_stop_{0},
       flushes_read_{0}, flush_failures_{0}, flushes_recovery_{0};
 };
