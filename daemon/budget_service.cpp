@@ -361,23 +361,24 @@ Status BudgetService::install(std::shared_ptr<const PolicySet> policies, bool at
         spdlog::warn("budget spend checkpoints not read ({}); rebuilding from the rollups",
                      (loaded.ok() ? last.status() : loaded.status()).message());
       } else {
-        // A checkpoint past the last event belongs to events this file no longer has.
-        seeded = std::all_of(loaded->begin(), loaded->end(), [&](const SpendCheckpoint& cp) {
-          return cp.through_rowid <= last.value();
-        });
+        // Checkpoints past the last event belong to events this file no longer has.
+        const std::vector<SpendCheckpoint>& stored = loaded->checkpoints;
+        seeded = loaded->through_rowid <= last.value();
         // What the table holds, so the next checkpoint writes only changes and deletes the
         // budgets gone; unusable ones without their scope, so each is written anew.
-        for (const SpendCheckpoint& cp : loaded.value()) {
-          SpendCheckpoint& kept = checkpoints_[cp.budget];
-          kept = {cp.budget, seeded ? cp.scope : "", cp.period_start, cp.spend, cp.ahead};
-          through_written_ = cp.through_rowid;
+        for (const SpendCheckpoint& cp : stored)
+          checkpoints_[cp.budget] = {cp.budget, seeded ? cp.scope : "", cp.period_start,
+                                     cp.spend, cp.ahead};
+        if (!stored.empty()) {
+          through_written_ = loaded->through_rowid;
+          if (seeded)
+            ledger_.hold_prune_after(through_written_);
+          else
+            spdlog::warn("budget spend checkpoints name events past the ledger's last ({}); "
+                         "rebuilding from the rollups", last.value());
         }
-        if (seeded && !loaded->empty()) ledger_.hold_prune_after(through_written_);
-        if (!seeded && !loaded->empty())
-          spdlog::warn("budget spend checkpoints name events past the ledger's last ({}); "
-                       "rebuilding from the rollups", last.value());
         if (seeded) {
-          seeds.checkpoints = std::move(loaded.value());
+          seeds = std::move(loaded.value());
           seeds.tail = [db](int64_t after, const auto& row) {
             return scan_events_after(db, after, row);
           };

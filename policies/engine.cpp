@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdio>
-#include <limits>
 #include <random>
 #include <string_view>
 #include <unordered_map>
@@ -131,8 +130,6 @@ Status PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendSc
     // The slow part, without the mutex: admission, status and overrides go on meanwhile.
     // Budgets with a checkpoint of their scope start from it; the rest from the rollups.
     std::vector<size_t> from_rollups, from_checkpoints;
-    std::vector<int64_t> through(set->budgets.size(), 0);
-    int64_t tail_after = std::numeric_limits<int64_t>::max();
     std::unordered_map<std::string_view, SpendCheckpoint*> checkpoints;
     if (seeds)
       for (SpendCheckpoint& cp : seeds->checkpoints) checkpoints[cp.budget] = &cp;
@@ -148,8 +145,6 @@ Status PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendSc
           b.ahead = std::move(cp.ahead);
           b.per_minute = std::move(cp.per_minute);
           b.minutes_stored = true;  // as the table has them: none unsaved
-          through[i] = cp.through_rowid;
-          tail_after = std::min(tail_after, cp.through_rowid);
           from_checkpoints.push_back(i);
           continue;
         }
@@ -180,10 +175,9 @@ Status PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendSc
       // none after a clean stop), each counted as record() would have.
       const BudgetIndex seeded(set->budgets, &from_checkpoints);
       size_t tail_events = 0;
-      s = seeds->tail(tail_after, [&](int64_t rowid, const SpendRow& row) {
+      s = seeds->tail(seeds->through_rowid, [&](const SpendRow& row) {
         ++tail_events;
         for (size_t i : seeded.matching(row.dims)) {
-          if (rowid <= through[i]) continue;
           st.book.add(i, row.ts, row.cost);
           if (row.ts > now - set->budgets[i].max_burn_window_ms())
             st.book.at(i).add_minute(row.ts, row.cost);
@@ -223,7 +217,7 @@ std::vector<SpendCheckpoint> PolicyEngine::spend_checkpoints(bool all_minutes) {
     // Never rolled: nothing counted yet. Rolled back (the clock stepped back): the period's
     // spend was lost, so no checkpoint (the caller deletes the stored one; a start rebuilds).
     if (b.period_start == 0 || b.rolled_back) continue;
-    SpendCheckpoint cp{set_->budgets[i].name, scopes_[i], b.period_start, b.spend, b.ahead, 0,
+    SpendCheckpoint cp{set_->budgets[i].name, scopes_[i], b.period_start, b.spend, b.ahead,
                        {}, all_minutes || !b.minutes_stored,
                        (now - set_->budgets[i].max_burn_window_ms()) / 60'000 - 1};
     b.minutes_stored = true;

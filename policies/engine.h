@@ -94,8 +94,9 @@ class PolicyEngine {
   // after it (seeds->tail), not from `period_history`; seeds->used and tail_events tell how many.
   Status install(std::shared_ptr<const PolicySet> set, const SpendScan& period_history,
                  const SpendScan& window_history, SpendSeeds* seeds = nullptr);
-  // Every budget's period spend now, with the scope it is counted under (through_rowid 0: the
-  // caller, on the ledger's writer thread where commits are recorded, knows it), and the minutes
+  // Every budget's period spend now, with the scope it is counted under (through the last rowid
+  // committed: the caller, on the ledger's writer thread where commits are recorded, knows it),
+  // and the minutes
   // of its burn history changed since the last call (every minute with `all_minutes`).
   std::vector<SpendCheckpoint> spend_checkpoints(bool all_minutes);
   // State kept in the ledger across restarts. Reservations name budgets of the installed set:

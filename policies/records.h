@@ -47,17 +47,16 @@ struct SpendRow {
 using SpendScan =
     std::function<Status(EpochMs since, const std::function<void(const SpendRow&)>& row)>;
 
-// A budget's period spend as the engine counted it through every event up to `through_rowid` (the
-// ledger's event rowid, the same for every checkpoint stored together), kept in the ledger so a
-// start reads it instead of a month of rollups.
-// `scope` says what it was counted under (period, match, zone, currency): a checkpoint whose
-// scope is not the budget's is not used.
+// A budget's period spend as the engine counted it through every event up to a rowid of the
+// ledger (SpendSeeds::through_rowid, one for all checkpoints stored together), kept in the ledger
+// so a start reads it instead of a month of rollups. `scope` says what it was counted under
+// (period, match, zone, currency, burn windows): a checkpoint whose scope is not the budget's is
+// not used.
 struct SpendCheckpoint {
   std::string budget, scope;
   EpochMs period_start = 0;
   int64_t spend = 0;                  // nanos stamped in the period
   std::map<EpochMs, int64_t> ahead;  // nanos stamped in later periods, by period start
-  int64_t through_rowid = 0;
   std::map<int64_t, int64_t> per_minute;  // burn-rate history: minute (epoch ms / 60000) → nanos
   // Writing: per_minute holds only the minutes changed since the last checkpoint, unless
   // `all_minutes`; the budget's stored minutes before `minutes_from` have left its windows.
@@ -65,13 +64,14 @@ struct SpendCheckpoint {
   int64_t minutes_from = 0;
 };
 
-// The raw events after `after_rowid`, in rowid order: `row` gets each one's rowid and cost row.
-using TailScan = std::function<Status(
-    int64_t after_rowid, const std::function<void(int64_t rowid, const SpendRow&)>& row)>;
+// The raw events after `after_rowid`, in rowid order, as cost rows (ts = the event's).
+using TailScan =
+    std::function<Status(int64_t after_rowid, const std::function<void(const SpendRow&)>& row)>;
 
 // What a start may rebuild spend from besides the rollups; install() says what it took.
 struct SpendSeeds {
   std::vector<SpendCheckpoint> checkpoints;
+  int64_t through_rowid = 0;  // every checkpoint counts the events up to this rowid
   TailScan tail;
   size_t used = 0;         // budgets whose period spend came from a checkpoint
   size_t tail_events = 0;  // events after the checkpoints read for them

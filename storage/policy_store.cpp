@@ -198,16 +198,11 @@ Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string&
 }
 
 Status scan_events_after(sqlite3* db, int64_t after_rowid,
-                         const std::function<void(int64_t rowid, const SpendRow&)>& row) {
-  Statement st(db,
-               "SELECT ts_ms, feature, team, customer, tags, provider, model, region, priority, "
-               "cost_nanos, rowid FROM events WHERE rowid > ?1 ORDER BY rowid");
-  if (!st.ok()) return Status::error(Code::kStorageError, st.error());
-  st.bind(1, after_rowid);
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW) row(st.column_int(10), read_cost_row(st, false));
-  if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
-  return {};
+                         const std::function<void(const SpendRow&)>& row) {
+  return scan_since(db,
+                    "SELECT ts_ms, feature, team, customer, tags, provider, model, region, "
+                    "priority, cost_nanos FROM events WHERE rowid > ?1 ORDER BY rowid",
+                    after_rowid, row);
 }
 
 Result<int64_t> last_event_rowid(sqlite3* db) {
@@ -216,14 +211,15 @@ Result<int64_t> last_event_rowid(sqlite3* db) {
   return st.column_int(0);
 }
 
-Result<std::vector<SpendCheckpoint>> load_spend_checkpoints(sqlite3* db) {
+Result<SpendSeeds> load_spend_checkpoints(sqlite3* db) {
+  SpendSeeds seeds;
   Statement through(db, "SELECT through_rowid FROM budget_spend_through");
   if (!through.ok() || through.step() != SQLITE_ROW)
     return Status::error(Code::kStorageError, "budget_spend_through has no row");
-  const int64_t through_rowid = through.column_int(0);
+  seeds.through_rowid = through.column_int(0);
   Statement st(db, "SELECT budget, scope, period_start_ms, spend_nanos, ahead FROM budget_spend");
   if (!st.ok()) return Status::error(Code::kStorageError, st.error());
-  std::vector<SpendCheckpoint> out;
+  std::vector<SpendCheckpoint>& out = seeds.checkpoints;
   int rc;
   while ((rc = st.step()) == SQLITE_ROW) {
     SpendCheckpoint cp;
@@ -232,7 +228,6 @@ Result<std::vector<SpendCheckpoint>> load_spend_checkpoints(sqlite3* db) {
     cp.period_start = st.column_int(2);
     cp.spend = st.column_int(3);
     const std::string ahead = st.column_text(4);
-    cp.through_rowid = through_rowid;
     // "start:nanos;start:nanos"
     for (size_t pos = 0; pos < ahead.size();) {
       size_t end = ahead.find(';', pos);
@@ -259,7 +254,7 @@ Result<std::vector<SpendCheckpoint>> load_spend_checkpoints(sqlite3* db) {
     if (it != by_budget.end()) it->second->per_minute[minutes.column_int(1)] = minutes.column_int(2);
   }
   if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
-  return out;
+  return seeds;
 }
 
 Status save_spend_checkpoints(sqlite3* db, int64_t through_rowid,

@@ -41,8 +41,9 @@ Status scan_rollup_costs(sqlite3* db, EpochMs since,
 Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string& to,
                         const std::function<void(const SpendRow&)>& row);
 
-// The budgets' spend checkpoints (policies/records.h); `ahead` that cannot be read is an error.
-Result<std::vector<SpendCheckpoint>> load_spend_checkpoints(sqlite3* db);
+// The budgets' spend checkpoints and the rowid they count through (policies/records.h; no tail
+// set); `ahead` that cannot be read is an error.
+Result<SpendSeeds> load_spend_checkpoints(sqlite3* db);
 // Writes `changed` (their minutes as SpendCheckpoint says: the changed ones, or all), deletes
 // the checkpoints of `gone` budgets and moves every checkpoint to `through_rowid`, in one
 // transaction (the others' states did not change, so they are the states through it too).
@@ -53,7 +54,7 @@ Status save_spend_checkpoints(sqlite3* db, int64_t through_rowid,
 Result<int64_t> last_event_rowid(sqlite3* db);
 // The raw events after `after_rowid` as cost rows (ts = the event's), in rowid order.
 Status scan_events_after(sqlite3* db, int64_t after_rowid,
-                         const std::function<void(int64_t rowid, const SpendRow&)>& row);
+                         const std::function<void(const SpendRow&)>& row);
 
 // Opens a read-only connection (WAL readers never block the writer).
 Result<sqlite3*> open_read_only(const std::string& path);
