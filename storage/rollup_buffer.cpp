@@ -94,6 +94,9 @@ const char* kMoveWatermark =
     "(SELECT IFNULL(MAX(rowid), 0) FROM event_rows) ELSE ?1 END)";
 const char* kDropRolledCharges =
     "DELETE FROM event_charges WHERE event_rowid <= (SELECT through_rowid FROM rollup_watermark)";
+// A flush of every event stored passes every line: a DELETE without WHERE lets SQLite free the
+// table's pages whole instead of visiting each row (its truncate optimisation).
+const char* kDropAllCharges = "DELETE FROM event_charges";
 #undef TOLLGATE_ROLLUP_COLUMNS
 #undef TOLLGATE_ROLLUP_VALUES
 #undef TOLLGATE_ROLLUP_ADD
@@ -193,8 +196,12 @@ RollupBuffer::Interned RollupBuffer::add(EpochMs bucket, const Dims& d, const Us
 void RollupBuffer::widen(ChargeSums& c, uint32_t customer, uint32_t priority,
                          uint32_t tags) const {
   auto range = [&](uint32_t& lo, uint32_t& hi, uint32_t v) {
-    if (c.empty || name(v) < name(lo)) lo = v;
-    if (c.empty || name(v) > name(hi)) hi = v;
+    if (c.empty) {
+      lo = hi = v;
+    } else if (v != lo && v != hi) {  // ids are interned: equal ids, equal names
+      if (name(v) < name(lo)) lo = v;
+      else if (name(v) > name(hi)) hi = v;
+    }
   };
   range(c.customer_lo, c.customer_hi, customer);
   range(c.priority_lo, c.priority_hi, priority);
@@ -205,11 +212,18 @@ void RollupBuffer::widen(ChargeSums& c, uint32_t customer, uint32_t priority,
 void RollupBuffer::add_charge(const Interned& d, int64_t price_id, int64_t quantity,
                               int64_t cost) {
   Key k;
-  k.bucket = price_id;
   // day, provider, model, region, feature, team, priced_by
   const uint32_t parts[7] = {d.ids[0], d.ids[5], d.ids[6], d.ids[7], d.ids[1], d.ids[2], d.ids[10]};
   std::copy(std::begin(parts), std::end(parts), k.ids);
-  ChargeSums& c = charges_[k];
+  if (!last_charge_group_ || !(k == last_charge_key_)) {
+    last_charge_group_ = &charges_[k];
+    last_charge_key_ = k;
+  }
+  auto& prices = last_charge_group_->prices;
+  auto it = std::find_if(prices.begin(), prices.end(),
+                         [&](const auto& p) { return p.first == price_id; });
+  if (it == prices.end()) it = prices.insert(prices.end(), {price_id, ChargeSums{}});
+  ChargeSums& c = it->second;
   c.quantity += quantity;
   c.cost += cost;
   widen(c, d.ids[3], d.ids[8], d.ids[4]);  // customer, priority, tags
@@ -219,6 +233,7 @@ void RollupBuffer::clear() {
   m15_.clear();
   daily_.clear();
   charges_.clear();
+  last_charge_group_ = nullptr;
   dims_.clear();
   ids_.clear();  // the names of rows gone: the pool would otherwise grow with every customer seen
   names_.clear();
@@ -282,9 +297,15 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
     return Status();
   };
   auto write_charges = [&]() {
-    for (const auto* row : in_key_order(charges_, false, false)) {
+    std::vector<std::pair<Key, const ChargeSums*>> lines;  // `bucket`: the charge_prices id
+    for (const auto& [key, group] : charges_)
+      for (const auto& [price, sums] : group.prices) {
+        lines.emplace_back(key, &sums);
+        lines.back().first.bucket = price;
+      }
+    for (const auto* row : in_key_order(lines, false, false)) {
       const Key& k = row->first;
-      const ChargeSums& c = row->second;
+      const ChargeSums& c = *row->second;
       for (int i = 0; i < 7; ++i) charge.bind(1 + i, name(k.ids[i]));
       charge.bind(8, k.bucket).bind(9, name(c.customer_lo)).bind(10, name(c.customer_hi));
       charge.bind(11, name(c.priority_lo)).bind(12, name(c.priority_hi));
@@ -321,7 +342,7 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
     if (!mark.ok() || mark.step() != SQLITE_DONE)
       s = Status::error(Code::kStorageError, mark.ok() ? sqlite3_errmsg(db) : mark.error());
   }
-  if (s.ok()) s = exec_sql(db, kDropRolledCharges);
+  if (s.ok()) s = exec_sql(db, through_rowid < 0 ? kDropAllCharges : kDropRolledCharges);
   if (s.ok()) s = exec_sql(db, "COMMIT");
   if (!s.ok()) {
     exec_sql(db, "ROLLBACK");

@@ -73,7 +73,12 @@ class RollupBuffer {
     uint32_t customer_lo = 0, customer_hi = 0, priority_lo = 0, priority_hi = 0, tags_lo = 0,
              tags_hi = 0;  // the range of those the row holds (one when lo == hi)
   };
-  using Charges = Table<ChargeSums>;
+  // The lines of one charges_daily key (ids[] as above, `bucket` 0), one per price: an event's
+  // lines share their key, so it costs one lookup, not one per line.
+  struct ChargeGroup {
+    std::vector<std::pair<int64_t, ChargeSums>> prices;  // charge_prices id, sums; a few
+  };
+  using Charges = Table<ChargeGroup>;
   // A rollup_daily_dim row: `bucket` is the dimension's index in kDimensionColumns, ids[0] the
   // day, ids[1] the value. The sums a report reads.
   struct DimSums {
@@ -115,6 +120,8 @@ class RollupBuffer {
   std::deque<std::string> names_;                       // stable addresses
   Rows m15_, daily_;
   Charges charges_;
+  Key last_charge_key_;                  // the key of the last line added, and its group
+  ChargeGroup* last_charge_group_ = nullptr;  // (node-based: stays valid until clear())
   DimRows dims_;
 };
 

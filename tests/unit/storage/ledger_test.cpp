@@ -507,6 +507,48 @@ TEST_CASE("rollups wait in memory; the views show them at once; a stop flushes t
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 35);  // nothing counted twice
 }
 
+TEST_CASE("an event's charge lines share one pending row per price; the customer range widens") {
+  testing::TempDir dir;
+  auto o = options(dir);
+  o.rollup_flush_interval_ms = 60'000;
+  auto l = Ledger::open(o, [] { return kNow; });
+  REQUIRE(l.ok());
+  // Unpriced: a line per component with a quantity, so one event has several prices. Two
+  // features interleaved, so the buffer's last-key shortcut is left and taken again.
+  auto unpriced = [](const std::string& id, const std::string& feature,
+                     const std::string& customer, int64_t cached) {
+    UsageEvent e = make(id, 0);
+    e.priced_by = PricedBy::kUnpriced;
+    e.feature = feature;
+    e.customer = customer;
+    e.cached_input_tokens = cached;
+    return e;
+  };
+  REQUIRE(submit_and_wait(*l.value(), {unpriced("1", "chat", "m", 0),
+                                       unpriced("2", "search", "q", 0),
+                                       unpriced("3", "chat", "a", 7),
+                                       unpriced("4", "chat", "z", 0),
+                                       unpriced("5", "search", "q", 0),
+                                       unpriced("6", "chat", "k", 3)})
+              .status.ok());
+  l.value()->stop();
+  const std::string db = dir.file("ledger.db");
+  auto rows = [&](const std::string& where) {
+    return query_int(db, "SELECT COUNT(*) FROM charges_daily_rows WHERE " + where);
+  };
+  // chat: input and output lines of all four events, cached of two; search: two events.
+  CHECK(rows("feature = 'chat' AND sku_price_id = 'unpriced/input-tokens' AND quantity = 40 AND "
+             "customer_lo = 'a' AND customer_hi = 'z'") == 1);
+  CHECK(rows("feature = 'chat' AND sku_price_id = 'unpriced/output-tokens' AND quantity = 20") == 1);
+  CHECK(rows("feature = 'chat' AND component = 'cached-input-tokens' AND quantity = 10 AND "
+             "customer_lo = 'a' AND customer_hi = 'k'") == 1);
+  CHECK(rows("feature = 'search' AND sku_price_id = 'unpriced/input-tokens' AND quantity = 20 AND "
+             "customer_lo = 'q' AND customer_hi = 'q'") == 1);
+  CHECK(rows("feature = 'search' AND component = 'cached-input-tokens'") == 0);
+  CHECK(query_int(db, "SELECT SUM(quantity) FROM charges_daily_rows WHERE component != "
+                      "'requests'") == 4 * 15 + 10 + 2 * 15);
+}
+
 TEST_CASE("rollups flush at the interval and at max_pending_rollup_rows, counted") {
   testing::TempDir dir;
   auto o = options(dir);
