@@ -96,7 +96,12 @@ Status full_rollup_groups(sqlite3* db, const std::string& first, const std::stri
     if (const auto key = tag_key(group_by[size_t(i)]))
       tags[size_t(i)].path = "$.\"" + std::string(*key) + "\"";
   Status failed;
+  // Tag sets can be nearly one per event (a request id as a tag): the cache of their values is
+  // emptied when it reaches the report's bound (or, unbounded from the CLI, a million sets), so
+  // its memory is bounded like the groups'; past that a set may be looked up again.
+  const size_t max_cached_sets = max_groups ? max_groups : 1'000'000;
   auto tag_value = [&](TagValues& t, int64_t set_id) -> int64_t {
+    if (t.of_set.size() >= max_cached_sets) t.of_set.clear();
     auto [it, fresh] = t.of_set.try_emplace(set_id, 0);
     if (!fresh) return it->second;
     tag.reset();

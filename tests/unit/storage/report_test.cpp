@@ -418,6 +418,7 @@ TEST_CASE("limits.max_report_rows: a report or an export with more rows is refus
         "too_many_rows");
 
   // By a tag, the groups are its values, not the tag sets that hold them: five sets, two values.
+  // With a bound of 2 the cache of set values is emptied as it is read, and the sums still hold.
   std::vector<UsageEvent> tagged;
   for (int i = 0; i < 5; ++i) {
     tagged.push_back(ev("t" + std::to_string(i), "2026-11-20T10:00:00Z", "chat", kUsd));
