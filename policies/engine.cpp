@@ -71,6 +71,14 @@ struct PolicyEngine::Staged {
   std::vector<size_t> rebuilt;
   EpochMs recent_from = 0;  // rollups before, RecentSpend from here
   std::vector<std::string> scopes;  // per budget: scope_key()
+  // Kept budgets whose longest burn window grew (a slower burn rule added): the minutes they
+  // kept cover only the old window, so the older part is read as a new budget's would be.
+  struct Widened {
+    size_t budget = 0;
+    int64_t kept_ms = 0;                // how far back its kept minutes reach (the old window)
+    std::map<EpochMs, int64_t> buckets;  // 15-minute rollups before recent_from: start → nanos
+  };
+  std::vector<Widened> widened;
 };
 
 PolicyEngine::PolicyEngine(std::shared_ptr<const TimeZone> tz, std::string currency, Clock clock,
@@ -114,6 +122,12 @@ Status PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendSc
     for (size_t i = 0; i < set->budgets.size(); ++i)
       for (size_t j = 0; j < set_->budgets.size(); ++j)
         if (same_scope(set_->budgets[j], set->budgets[i])) st.kept_from[i] = j;
+    for (size_t i = 0; i < set->budgets.size(); ++i) {
+      const size_t j = st.kept_from[i];
+      if (j != kRebuilt &&
+          set->budgets[i].max_burn_window_ms() > set_->budgets[j].max_burn_window_ms())
+        st.widened.push_back({i, set_->budgets[j].max_burn_window_ms() + 60'000, {}});
+    }
     st.recent_from = recent_.covered_from();
     recent_.pin(st.recent_from);  // swap_in reads from there on: not dropped for the bound meanwhile
   }
@@ -200,6 +214,27 @@ Status PolicyEngine::install(std::shared_ptr<const PolicySet> set, const SpendSc
       });
     if (!s.ok()) return s;
   }
+  if (!st.widened.empty()) {
+    // Their windows' older buckets, summed per budget; swap_in keeps those before the minutes
+    // the budget already has.
+    std::vector<size_t> budgets;
+    std::unordered_map<size_t, Staged::Widened*> of;
+    EpochMs from = now;
+    for (Staged::Widened& w : st.widened) {
+      budgets.push_back(w.budget);
+      of[w.budget] = &w;
+      from = std::min(from, now - set->budgets[w.budget].max_burn_window_ms());
+    }
+    const BudgetIndex widened(set->budgets, &budgets);
+    Status s = window_history(from / kBucketMs * kBucketMs, [&](const SpendRow& row) {
+      if (row.ts >= st.recent_from) return;  // RecentSpend has it to the minute
+      for (size_t i : widened.matching(row.dims)) {
+        int64_t& nanos = of[i]->buckets[row.ts];
+        nanos = saturating_add(nanos, row.cost);
+      }
+    });
+    if (!s.ok()) return s;
+  }
   {
     std::lock_guard lock(mu_);
     swap_in(st, now);
@@ -260,6 +295,35 @@ void PolicyEngine::swap_in(Staged& st, EpochMs now) {
         rules[i].active.push_back(r);
         rules[i].since[r] = since;
       }
+  }
+  // A widened budget's older minutes: every minute before `cut` is missing from its book (the
+  // book holds none before its first minute, nor before the old window), every one from `cut`
+  // on is there. Before `cut`: whole rollup buckets that end by it, dated at their last minute
+  // as a rebuild dates them, and RecentSpend's minutes from recent_from on (complete there, and
+  // in no bucket taken). A bucket across `cut` before recent_from is left out: the window then
+  // misses less than 15 minutes, and never counts a minute twice.
+  if (!st.widened.empty()) {
+    std::vector<size_t> budgets;
+    std::unordered_map<size_t, int64_t> cut;  // budget → first minute (epoch ms / 60000) it has
+    for (const Staged::Widened& w : st.widened) {
+      BudgetSpend& b = st.book.at(w.budget);
+      int64_t first = (now - w.kept_ms) / 60'000;
+      if (!b.per_minute.empty()) first = std::min(first, b.per_minute.begin()->first);
+      cut[w.budget] = first;
+      budgets.push_back(w.budget);
+      const int64_t window = set.budgets[w.budget].max_burn_window_ms();
+      for (const auto& [bucket, nanos] : w.buckets) {
+        const EpochMs last_minute = std::min(bucket + kBucketMs - 60'000, now);
+        if (bucket + kBucketMs <= first * 60'000 && last_minute > now - window)
+          b.add_minute(last_minute, nanos);
+      }
+    }
+    const BudgetIndex widened(set.budgets, &budgets);
+    recent_.for_each(st.recent_from, [&](const Dimensions& d, EpochMs minute, int64_t nanos) {
+      for (size_t i : widened.matching(d))
+        if (minute / 60'000 < cut[i] && minute > now - set.budgets[i].max_burn_window_ms())
+          st.book.at(i).add_minute(minute, nanos);
+    });
   }
   // Reservations follow their budgets by name; those of changed or vanished budgets stop
   // counting there (a rebuilt budget starts without reservations).

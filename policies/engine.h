@@ -92,6 +92,8 @@ class PolicyEngine {
   // history nothing is installed and the running state stays. With `seeds` (a start), a rebuilt
   // budget with a checkpoint of its scope takes its period spend from it and from the events
   // after it (seeds->tail), not from `period_history`; seeds->used and tail_events tell how many.
+  // A kept budget whose longest burn window grew keeps its minutes and reads the older ones
+  // from `window_history` (before RecentSpend's).
   Status install(std::shared_ptr<const PolicySet> set, const SpendScan& period_history,
                  const SpendScan& window_history, SpendSeeds* seeds = nullptr);
   // Every budget's period spend now, with the scope it is counted under (through the last rowid

@@ -803,3 +803,56 @@ TEST_CASE("spend checkpoints: a start takes a budget's spend from its checkpoint
     CHECK(g->engine->status()[0].spend.nanos() == 7'000'000'000);
   }
 }
+
+TEST_CASE("a reload that lengthens a kept budget's burn window reads the older minutes once") {
+  // The standard windows reach 6 hours; a 24-hour burn rule added by a reload widens it.
+  const char* before = R"(budgets:
+  - {name: w, match: {feature: chat}, limit: 1000, rules: [{at_percent: 100, action: block, priorities: [batch]}]}
+)";
+  const char* after = R"(budgets:
+  - name: w
+    match: {feature: chat}
+    limit: 1000
+    rules:
+      - {at_percent: 100, action: block, priorities: [batch]}
+      - {burn_rate: {long: 24h, short: 1h, factor: 2}, action: alert}
+)";
+  Fixture f(before);
+  f.spend(2);  // in the kept minutes
+  const EpochMs spent_at = f.now;
+  f.now += 60'000;
+  int scans = 0;
+  auto window = [&](EpochMs since, const std::function<void(const SpendRow&)>& row) {
+    ++scans;
+    auto bucket = [&](EpochMs ts, int64_t nanos, const std::string& feature = "chat") {
+      SpendRow r;
+      r.dims.feature = feature;
+      r.ts = ts / (15 * 60'000) * (15 * 60'000);
+      r.cost = nanos;
+      if (r.ts >= since) row(r);
+    };
+    bucket(spent_at - 20 * 3'600'000, 5'000'000'000);  // 20 h ago: only in the longer window
+    bucket(spent_at - 20 * 3'600'000, 9'000'000'000, "search");  // another feature's
+    bucket(spent_at - 3 * 3'600'000, 7'000'000'000);    // inside the kept window: never again
+    bucket(spent_at - 25 * 3'600'000, 11'000'000'000);  // older than 24 h
+    bucket(spent_at, 2'000'000'000);                    // the kept minute's own bucket
+    return Status();
+  };
+  REQUIRE(f.engine->install(policies(after), kNoHistory, window).ok());
+  CHECK(scans == 1);
+  CHECK(f.engine->status()[0].spend.nanos() == 2'000'000'000);  // kept, not re-read
+  auto minutes = [&] {
+    const auto checkpoints = f.engine->spend_checkpoints(true);
+    REQUIRE(checkpoints.size() == 1);
+    return checkpoints[0].per_minute;
+  };
+  const EpochMs old_bucket = (spent_at - 20 * 3'600'000) / (15 * 60'000) * (15 * 60'000);
+  const std::map<int64_t, int64_t> want = {
+      {(old_bucket + 14 * 60'000) / 60'000, 5'000'000'000},  // dated at its last minute
+      {spent_at / 60'000, 2'000'000'000}};
+  CHECK(minutes() == want);
+  // The same set again: nothing widened, nothing read, nothing added twice.
+  REQUIRE(f.engine->install(policies(after), kNoHistory, window).ok());
+  CHECK(scans == 1);
+  CHECK(minutes() == want);
+}
