@@ -239,35 +239,15 @@ void RollupBuffer::add_charge(const Interned& d, int64_t price_id, int64_t quant
   widen(c, d.ids[3], d.ids[8], d.ids[4]);  // customer, priority, tags
 }
 
-// AddressSanitizer does not watch mapped pages: under it the chunks come from the heap, so a
-// row used after the clear() that released it is reported.
-#if defined(__SANITIZE_ADDRESS__)
-#define TOLLGATE_POOL_ON_HEAP 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TOLLGATE_POOL_ON_HEAP 1
-#endif
-#endif
-
 void* RollupBuffer::MappedPages::do_allocate(size_t bytes, size_t alignment) {
-#ifdef TOLLGATE_POOL_ON_HEAP
-  return ::operator new(bytes, std::align_val_t(alignment));
-#else
   if (alignment > size_t(sysconf(_SC_PAGESIZE))) throw std::bad_alloc();
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   return p;
-#endif
 }
 
-void RollupBuffer::MappedPages::do_deallocate(void* p, size_t bytes, size_t alignment) {
-#ifdef TOLLGATE_POOL_ON_HEAP
-  (void)bytes;
-  ::operator delete(p, std::align_val_t(alignment));
-#else
-  (void)alignment;
+void RollupBuffer::MappedPages::do_deallocate(void* p, size_t bytes, size_t) {
   munmap(p, bytes);
-#endif
 }
 
 void RollupBuffer::clear() {
