@@ -1,10 +1,6 @@
 #include "storage/rollup_buffer.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <new>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -162,14 +158,8 @@ size_t RollupBuffer::KeyHash::operator()(const Key& k) const {
 uint32_t RollupBuffer::intern(std::string_view s) {
   if (auto it = ids_.find(s); it != ids_.end()) return it->second;
   const auto id = static_cast<uint32_t>(names_.size());
-  std::string_view copy("", 0);  // never a null pointer: SQLite would bind NULL, not ''
-  if (!s.empty()) {
-    char* chars = static_cast<char*>(pool_.allocate(s.size(), 1));
-    std::copy(s.begin(), s.end(), chars);
-    copy = std::string_view(chars, s.size());
-  }
-  names_.push_back(copy);
-  ids_.emplace(copy, id);
+  names_.emplace_back(s);
+  ids_.emplace(names_.back(), id);
   return id;
 }
 
@@ -239,29 +229,14 @@ void RollupBuffer::add_charge(const Interned& d, int64_t price_id, int64_t quant
   widen(c, d.ids[3], d.ids[8], d.ids[4]);  // customer, priority, tags
 }
 
-void* RollupBuffer::MappedPages::do_allocate(size_t bytes, size_t alignment) {
-  if (alignment > size_t(sysconf(_SC_PAGESIZE))) throw std::bad_alloc();
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
-  return p;
-}
-
-void RollupBuffer::MappedPages::do_deallocate(void* p, size_t bytes, size_t) {
-  munmap(p, bytes);
-}
-
 void RollupBuffer::clear() {
-  // Every container let go of its memory (swapped with an empty one: clear() would keep the
-  // bucket arrays) before the pool unmaps it. The names of rows gone go too: the pool would
-  // otherwise grow with every customer seen.
-  Rows(&pool_).swap(m15_);
-  Rows(&pool_).swap(daily_);
-  Charges(&pool_).swap(charges_);
+  m15_.clear();
+  daily_.clear();
+  charges_.clear();
   last_charge_group_ = nullptr;
-  DimRows(&pool_).swap(dims_);
-  decltype(ids_)(&pool_).swap(ids_);
-  decltype(names_)(&pool_).swap(names_);
-  pool_.release();
+  dims_.clear();
+  ids_.clear();  // the names of rows gone: the pool would otherwise grow with every customer seen
+  names_.clear();
 }
 
 Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictionary& dictionary,

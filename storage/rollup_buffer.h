@@ -15,16 +15,12 @@
 // writer's allocations, but at a company's cardinality they doubled to 2^17-2^18 slots of ~150
 // bytes per full-key table and the daemon's RSS in run_memory.sh peaked at 193-277 MiB against
 // 147-149 (bench/README.md, "Ingest vs the raw-SQLite floor").
-// The maps' nodes, buckets and names come from one arena of mapped pages (`pool_`), handed
-// back to the kernel whole by every clear(): freed one by one into malloc's heaps they left
-// pages there half used, and the daemon's RSS crept up with the events it had taken
-// (bench/README.md, "Memory at a company's cardinality"). Allocation is a pointer bump.
 // Not thread-safe: the ledger's writer thread only.
 
 #include <sqlite3.h>
 
 #include <cstdint>
-#include <memory_resource>
+#include <deque>
 #include <type_traits>
 #include <unordered_map>
 #include <string>
@@ -67,7 +63,7 @@ class RollupBuffer {
     size_t operator()(const Key& k) const;
   };
   template <typename Sums>
-  using Table = std::pmr::unordered_map<Key, Sums, KeyHash>;
+  using Table = std::unordered_map<Key, Sums, KeyHash>;
   using Rows = Table<RollupSums>;
   // A charges_daily row: ids[] holds day, provider, model, region, feature, team, priced_by
   // (Dims' order without customer, tags, priority, status); `bucket` is the charge_prices id.
@@ -120,23 +116,13 @@ class RollupBuffer {
   std::string_view name(uint32_t id) const { return names_[id]; }
   void widen(ChargeSums& c, uint32_t customer, uint32_t priority, uint32_t tags) const;
 
-  // Chunks of at least 1 MiB, each its own mapping: released, they leave the process.
-  class MappedPages final : public std::pmr::memory_resource {
-    void* do_allocate(size_t bytes, size_t alignment) override;
-    void do_deallocate(void* p, size_t bytes, size_t alignment) override;
-    bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override {
-      return this == &o;
-    }
-  };
-  MappedPages pages_;
-  std::pmr::monotonic_buffer_resource pool_{size_t(1) << 20, &pages_};  // before what uses it
-  std::pmr::unordered_map<std::string_view, uint32_t> ids_{&pool_};  // id of each name
-  std::pmr::vector<std::string_view> names_{&pool_};  // by id; the characters in pool_ too
-  Rows m15_{&pool_}, daily_{&pool_};
-  Charges charges_{&pool_};
+  std::unordered_map<std::string_view, uint32_t> ids_;  // views into names_
+  std::deque<std::string> names_;                       // stable addresses
+  Rows m15_, daily_;
+  Charges charges_;
   Key last_charge_key_;                  // the key of the last line added, and its group
   ChargeGroup* last_charge_group_ = nullptr;  // (node-based: stays valid until clear())
-  DimRows dims_{&pool_};
+  DimRows dims_;
 };
 
 // After an unclean stop: rolls the raw events past the watermark (and their charge lines) up into
