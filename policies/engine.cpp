@@ -307,7 +307,8 @@ void PolicyEngine::swap_in(Staged& st, EpochMs now) {
     std::unordered_map<size_t, int64_t> cut;  // budget → first minute (epoch ms / 60000) it has
     for (const Staged::Widened& w : st.widened) {
       BudgetSpend& b = st.book.at(w.budget);
-      int64_t first = (now - w.kept_ms) / 60'000;
+      // The ticker trims kept books while install() scans: its boundary is now's, not the scan's.
+      int64_t first = (std::max(now, clock_()) - w.kept_ms) / 60'000;
       if (!b.per_minute.empty()) first = std::min(first, b.per_minute.begin()->first);
       cut[w.budget] = first;
       budgets.push_back(w.budget);

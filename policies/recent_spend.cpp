@@ -32,7 +32,8 @@ void RecentSpend::shed() {
 }
 
 void RecentSpend::trim(EpochMs now, int64_t keep_ms) {
-  const EpochMs cut = now - keep_ms;
+  // Not past a pin either: a rebuild that is scanning reads these minutes when it swaps in.
+  const EpochMs cut = std::min(now - keep_ms, pinned_);
   const auto end = minutes_.lower_bound(cut / 60'000);
   for (auto m = minutes_.begin(); m != end; ++m) entries_ -= m->second.size();
   minutes_.erase(minutes_.begin(), end);

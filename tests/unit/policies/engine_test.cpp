@@ -856,3 +856,49 @@ TEST_CASE("a reload that lengthens a kept budget's burn window reads the older m
   CHECK(scans == 1);
   CHECK(minutes() == want);
 }
+
+TEST_CASE("a tick during a reload's history scan trims nothing the reload still reads") {
+  // x keeps 24 hours in the burn history; w's longest window grows from 6 hours (kept minutes)
+  // to 24 or 48 hours. The scan crosses a minute and the ticker runs meanwhile.
+  auto sets = [](const char* w_window) {
+    std::string x = R"(  - name: x
+    match: {feature: other}
+    limit: 1000
+    rules:
+      - {burn_rate: {long: 24h, short: 1h, factor: 2}, action: alert}
+)";
+    std::string before = "budgets:\n  - {name: w, match: {feature: chat}, limit: 1000, rules: "
+                         "[{at_percent: 100, action: block, priorities: [batch]}]}\n" + x;
+    std::string after = std::string("budgets:\n  - name: w\n    match: {feature: chat}\n") +
+                        "    limit: 1000\n    rules:\n      - {burn_rate: {long: " + w_window +
+                        ", short: 1h, factor: 2}, action: alert}\n" + x;
+    return std::pair{before, after};
+  };
+  // 24h: the ticker would trim w's kept minute 10:00 (6 hours and a minute old by then).
+  // 48h: it would trim the burn history's minute 10:00, which the reload pinned (it is where
+  // the history is complete from), once the scan has run a minute.
+  struct Case {
+    const char* window;
+    EpochMs age, scan_takes;
+  };
+  for (const Case c : {Case{"24h", 6 * 3'600'000 + 119'000, 2'000},
+                       Case{"48h", 24 * 3'600'000 + 59'000, 62'000}}) {
+    const std::string window = c.window;
+    CAPTURE(window);
+    const auto [before, after] = sets(c.window);
+    Fixture f(before);
+    const EpochMs t0 = f.now;
+    f.spend(3);
+    f.now = t0 + c.age;
+    f.engine->tick();
+    auto scan = [&](EpochMs, const std::function<void(const SpendRow&)>&) {
+      f.now += c.scan_takes;
+      f.engine->tick();
+      return Status();
+    };
+    REQUIRE(f.engine->install(policies(after), kNoHistory, scan).ok());
+    const auto checkpoints = f.engine->spend_checkpoints(true);
+    REQUIRE(checkpoints.size() == 2);
+    CHECK(checkpoints[0].per_minute == std::map<int64_t, int64_t>{{t0 / 60'000, 3'000'000'000}});
+  }
+}
