@@ -271,12 +271,6 @@ std::vector<SpendCheckpoint> PolicyEngine::spend_checkpoints(bool all_minutes) {
 
 void PolicyEngine::swap_in(Staged& st, EpochMs now) {
   const PolicySet& set = *st.set;
-  const BudgetIndex rebuilt(set.budgets, &st.rebuilt);
-  recent_.for_each(st.recent_from, [&](const Dimensions& d, EpochMs minute, int64_t nanos) {
-    for (size_t i : rebuilt.matching(d))
-      if (minute > now - set.budgets[i].max_burn_window_ms())
-        st.book.at(i).add_minute(minute, nanos);
-  });
   std::vector<RuleState> rules(set.budgets.size());
   std::map<size_t, size_t> old_to_new;
   for (size_t i = 0; i < set.budgets.size(); ++i) {
@@ -302,25 +296,31 @@ void PolicyEngine::swap_in(Staged& st, EpochMs now) {
   // as a rebuild dates them, and RecentSpend's minutes from recent_from on (complete there, and
   // in no bucket taken). A bucket across `cut` before recent_from is left out: the window then
   // misses less than 15 minutes, and never counts a minute twice.
-  if (!st.widened.empty()) {
-    std::vector<size_t> budgets;
-    std::unordered_map<size_t, int64_t> cut;  // budget → first minute (epoch ms / 60000) it has
-    for (const Staged::Widened& w : st.widened) {
-      BudgetSpend& b = st.book.at(w.budget);
-      // The ticker trims kept books while install() scans: its boundary is now's, not the scan's.
-      int64_t first = (std::max(now, clock_()) - w.kept_ms) / 60'000;
-      if (!b.per_minute.empty()) first = std::min(first, b.per_minute.begin()->first);
-      cut[w.budget] = first;
-      budgets.push_back(w.budget);
-      const int64_t window = set.budgets[w.budget].max_burn_window_ms();
-      for (const auto& [bucket, nanos] : w.buckets) {
-        const EpochMs last_minute = std::min(bucket + kBucketMs - 60'000, now);
-        if (bucket + kBucketMs <= first * 60'000 && last_minute > now - window)
-          b.add_minute(last_minute, nanos);
-      }
+  std::vector<size_t> widened_budgets;
+  std::unordered_map<size_t, int64_t> cut;  // budget → first minute (epoch ms / 60000) it has
+  for (const Staged::Widened& w : st.widened) {
+    BudgetSpend& b = st.book.at(w.budget);
+    // The ticker trims kept books while install() scans: its boundary is now's, not the scan's.
+    int64_t first = (std::max(now, clock_()) - w.kept_ms) / 60'000;
+    if (!b.per_minute.empty()) first = std::min(first, b.per_minute.begin()->first);
+    cut[w.budget] = first;
+    widened_budgets.push_back(w.budget);
+    const int64_t window = set.budgets[w.budget].max_burn_window_ms();
+    for (const auto& [bucket, nanos] : w.buckets) {
+      const EpochMs last_minute = std::min(bucket + kBucketMs - 60'000, now);
+      if (bucket + kBucketMs <= first * 60'000 && last_minute > now - window)
+        b.add_minute(last_minute, nanos);
     }
-    const BudgetIndex widened(set.budgets, &budgets);
+  }
+  // The burn history's minutes from recent_from on: every one for a rebuilt budget, those before
+  // its cut for a widened one. One pass, and none when no budget needs it: this runs under the
+  // mutex, over up to limits.max_burn_history_entries entries.
+  if (!st.rebuilt.empty() || !widened_budgets.empty()) {
+    const BudgetIndex rebuilt(set.budgets, &st.rebuilt), widened(set.budgets, &widened_budgets);
     recent_.for_each(st.recent_from, [&](const Dimensions& d, EpochMs minute, int64_t nanos) {
+      for (size_t i : rebuilt.matching(d))
+        if (minute > now - set.budgets[i].max_burn_window_ms())
+          st.book.at(i).add_minute(minute, nanos);
       for (size_t i : widened.matching(d))
         if (minute / 60'000 < cut[i] && minute > now - set.budgets[i].max_burn_window_ms())
           st.book.at(i).add_minute(minute, nanos);
