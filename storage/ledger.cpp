@@ -570,7 +570,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       // past the watermark are rolled up from the ledger instead, this one with them.
       const bool buffered = !rollups_lost_;
       RollupBuffer::Interned interned;
-      if (buffered) interned = rollups.add(bucket_of(e.ts_ms), dims, e);
+      if (buffered) interned = rollups.add(bucket_of(e.ts_ms), dims, e, rowid);
       else ++recovery_backlog_added_;
       for (const ChargeLine& line : charge_lines(e, options_.currency)) {
         auto price = price_id(line);
@@ -799,23 +799,35 @@ void Ledger::prune_if_due() {
 
 int64_t Ledger::prune_chunk(int64_t limit) {
   const EpochMs cutoff = clock_() - static_cast<int64_t>(options_.raw_retention_days) * 86'400'000;
-  Statement del(db_,
-                "DELETE FROM event_rows WHERE rowid IN (SELECT rowid FROM event_rows WHERE "
-                "ts_ms < ?1 AND rowid <= (SELECT through_rowid FROM rollup_watermark) "
-                "AND rowid <= ?3 AND rowid < (SELECT MAX(rowid) FROM event_rows) "
-                "ORDER BY ts_ms LIMIT ?2)");
-  if (!del.ok()) {
+  // One transaction: the batch's events that are their own rollup rows (rollup_raw_events) are
+  // rolled up into the stored rollups, then the batch goes.
+  Status s = exec_sql(db_, "CREATE TEMP TABLE IF NOT EXISTS prune_batch (rowid INTEGER PRIMARY KEY)");
+  if (s.ok()) s = exec_sql(db_, "BEGIN IMMEDIATE");
+  const bool began = s.ok();
+  if (s.ok()) s = exec_sql(db_, "DELETE FROM temp.prune_batch");
+  if (s.ok()) {
+    Statement batch(db_,
+                    "INSERT INTO temp.prune_batch SELECT rowid FROM event_rows WHERE "
+                    "ts_ms < ?1 AND rowid <= (SELECT through_rowid FROM rollup_watermark) "
+                    "AND rowid <= ?3 AND rowid < (SELECT MAX(rowid) FROM event_rows) "
+                    "ORDER BY ts_ms LIMIT ?2");
+    if (batch.ok()) batch.bind(1, cutoff).bind(2, limit).bind(3, prune_through_.load());
+    if (!batch.ok() || batch.step() != SQLITE_DONE)
+      s = Status::error(Code::kStorageError, batch.ok() ? sqlite3_errmsg(db_) : batch.error());
+  }
+  if (s.ok()) s = roll_up_listed_in_prune_batch(db_);
+  int64_t n = 0;
+  if (s.ok()) {
+    s = exec_sql(db_, "DELETE FROM event_rows WHERE rowid IN (SELECT rowid FROM temp.prune_batch)");
+    n = sqlite3_changes(db_);
+  }
+  if (s.ok()) s = exec_sql(db_, "COMMIT");
+  if (!s.ok()) {
+    if (began) exec_sql(db_, "ROLLBACK");
     ++prune_failures_;
-    spdlog::warn("retention prune failed: {}", del.error());
+    spdlog::warn("retention prune failed: {}", s.message());
     return 0;
   }
-  del.bind(1, cutoff).bind(2, limit).bind(3, prune_through_.load());
-  if (del.step() != SQLITE_DONE) {
-    ++prune_failures_;
-    spdlog::warn("retention prune failed: {}", sqlite3_errmsg(db_));
-    return 0;
-  }
-  int64_t n = sqlite3_changes(db_);
   if (n > 0)
     spdlog::info("pruned {} raw events older than {} days", n, options_.raw_retention_days);
   return n;

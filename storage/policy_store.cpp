@@ -182,7 +182,10 @@ Status scan_rollup_costs(sqlite3* db, EpochMs since,
                          const std::function<void(const SpendRow&)>& row) {
   return scan_since(db,
                     "SELECT bucket_ms, feature, team, customer, tags, provider, model, region, "
-                    "priority, cost_nanos FROM rollup_15m WHERE bucket_ms >= ?1",
+                    "priority, cost_nanos FROM rollup_15m WHERE bucket_ms >= ?1 "
+                    // True of every such row (a local day is within 14 hours of UTC's): it
+                    // lets the view find its events left raw by their day, not read them all.
+                    "AND day_local >= date(?1 / 1000 - 54000, 'unixepoch')",
                     since, row);
 }
 

@@ -87,6 +87,12 @@ const std::string& upsert_dim_sql() {
   return *upsert;
 }
 
+// An event left as its raw row (schema 13), and one rolled up at last (before it is pruned).
+// Listed once even if rolled up twice (a watermark moved back by hand): the views count it once.
+const char* kListRaw =
+    "INSERT OR IGNORE INTO rollup_raw_events (day_local, event_rowid) VALUES (?1, ?2)";
+const char* kUnlistRaw = "DELETE FROM rollup_raw_events WHERE day_local = ?1 AND event_rowid = ?2";
+
 // The watermark moves to the last event flushed (?1; -1: the last event stored); the charge
 // lines it passes are in charges_daily_rows now.
 const char* kMoveWatermark =
@@ -97,6 +103,26 @@ const char* kDropRolledCharges =
 // A flush of every event stored passes every line: a DELETE without WHERE lets SQLite free the
 // table's pages whole instead of visiting each row (its truncate optimisation).
 const char* kDropAllCharges = "DELETE FROM event_charges";
+// The listed events among those temp.prune_batch names, added into the stored rollups (the
+// events' own dim_values ids are the rollups' key), then taken off the list.
+#define TOLLGATE_LISTED_SUMS                                                                  \
+  "e.day_local, e.feature_id, e.team_id, e.customer_id, e.tags_id, e.provider_id, "            \
+  "e.model_id, e.region_id, e.priority_id, e.status_id, e.priced_by_id, e.currency_id, 1, "    \
+  "e.requests, e.input_tokens, e.cached_input_tokens, e.cache_write_tokens, e.output_tokens, " \
+  "e.gpu_micros, e.egress_bytes, e.cost_nanos, e.value_units_nanos, e.revenue_nanos, "         \
+  "e.reasoning_tokens FROM temp.prune_batch b CROSS JOIN event_rows e ON e.rowid = b.rowid "   \
+  "CROSS JOIN rollup_raw_events u ON u.day_local = e.day_local AND u.event_rowid = e.rowid "   \
+  "WHERE true"  /* SQLite: an upsert's SELECT needs a WHERE */
+const char* kRollUpListed15m =
+    "INSERT INTO rollup_15m_rows (bucket_ms, " TOLLGATE_ROLLUP_COLUMNS
+    ") SELECT e.ts_ms - ((e.ts_ms % 900000) + 900000) % 900000, " TOLLGATE_LISTED_SUMS
+        TOLLGATE_ROLLUP_ADD;
+const char* kRollUpListedDaily = "INSERT INTO rollup_daily_rows (" TOLLGATE_ROLLUP_COLUMNS
+                                 ") SELECT " TOLLGATE_LISTED_SUMS TOLLGATE_ROLLUP_ADD;
+const char* kUnlistBatch =
+    "DELETE FROM rollup_raw_events WHERE (day_local, event_rowid) IN (SELECT e.day_local, e.rowid "
+    "FROM temp.prune_batch b CROSS JOIN event_rows e ON e.rowid = b.rowid)";
+#undef TOLLGATE_LISTED_SUMS
 #undef TOLLGATE_ROLLUP_COLUMNS
 #undef TOLLGATE_ROLLUP_VALUES
 #undef TOLLGATE_ROLLUP_ADD
@@ -163,16 +189,21 @@ uint32_t RollupBuffer::intern(std::string_view s) {
   return id;
 }
 
-RollupBuffer::Interned RollupBuffer::add(EpochMs bucket, const Dims& d, const UsageEvent& e) {
+RollupBuffer::Interned RollupBuffer::add(EpochMs bucket, const Dims& d, const UsageEvent& e,
+                                         int64_t rowid) {
   Key k;
   k.bucket = bucket;
   const std::string_view parts[11] = {d.day,    d.feature, d.team,     d.customer,
                                       d.tags,   d.provider, d.model,   d.region,
                                       d.priority, d.status, d.priced_by};
   for (int i = 0; i < 11; ++i) k.ids[i] = intern(parts[i]);
-  m15_[k].add(e);  // parts of the day's checked total, which fits
+  auto add_to = [&](PendingSums& row) {
+    row.sums.add(e);  // parts of the day's checked total, which fits
+    row.rowid = row.sums.events == 1 ? rowid : -1;
+  };
+  add_to(m15_[k]);
   k.bucket = 0;
-  daily_[k].add(e);
+  add_to(daily_[k]);
   const int64_t add[10] = {e.requests,      e.input_tokens,
                            e.cached_input_tokens, e.cache_write_tokens,
                            e.output_tokens, e.gpu_micros,
@@ -229,7 +260,12 @@ void RollupBuffer::add_charge(const Interned& d, int64_t price_id, int64_t quant
   widen(c, d.ids[3], d.ids[8], d.ids[4]);  // customer, priority, tags
 }
 
+void RollupBuffer::unlist(std::string_view day, int64_t rowid) {
+  unlisted_.emplace_back(intern(day), rowid);
+}
+
 void RollupBuffer::clear() {
+  unlisted_.clear();
   m15_.clear();
   daily_.clear();
   charges_.clear();
@@ -241,12 +277,29 @@ void RollupBuffer::clear() {
 
 Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictionary& dictionary,
                            int64_t through_rowid) {
-  if (m15_.empty() && charges_.empty()) return {};
+  if (empty() && charges_.empty()) return {};
   Statement m15(db, kUpsert15m), daily(db, kUpsertDaily), charge(db, kUpsertCharge),
-      dim(db, upsert_dim_sql());
-  if (!m15.ok() || !daily.ok() || !charge.ok() || !dim.ok())
-    return Status::error(Code::kStorageError,
-                         m15.error() + daily.error() + charge.error() + dim.error());
+      dim(db, upsert_dim_sql()), list(db, kListRaw), unlist(db, kUnlistRaw);
+  if (!m15.ok() || !daily.ok() || !charge.ok() || !dim.ok() || !list.ok() || !unlist.ok())
+    return Status::error(Code::kStorageError, m15.error() + daily.error() + charge.error() +
+                                                  dim.error() + list.error() + unlist.error());
+  // An event alone under its daily key (so alone under its 15-minute key too: the bucket names
+  // the day) stays its raw row: listed, and neither of its rows written.
+  std::vector<std::pair<uint32_t, int64_t>> listed;
+  for (auto& [key, row] : daily_) row.left_raw = false;  // a failed flush may have set some
+  for (auto& [key, row] : m15_) {
+    row.left_raw = false;
+    if (row.rowid < 0) continue;
+    Key day_key = key;
+    day_key.bucket = 0;
+    auto day_row = daily_.find(day_key);
+    if (day_row == daily_.end() || day_row->second.rowid != row.rowid) continue;
+    row.left_raw = day_row->second.left_raw = true;
+    listed.emplace_back(key.ids[0], row.rowid);
+  }
+  std::sort(listed.begin(), listed.end(), [&](const auto& a, const auto& b) {
+    return a.first != b.first ? name(a.first) < name(b.first) : a.second < b.second;
+  });
   Status s = exec_sql(db, "BEGIN IMMEDIATE");
   // The rollup tables hold dim_values ids (schema 10), added when new inside this transaction.
   std::vector<int64_t> stored_ids(names_.size(), 0);
@@ -282,8 +335,9 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
   auto write = [&](Statement& st, const Rows& rows) {
     const auto sorted = in_key_order(rows, true, true);
     for (const auto* row : sorted) {
+      if (row->second.left_raw) continue;
       const Key& k = row->first;
-      const RollupSums& r = row->second;
+      const RollupSums& r = row->second.sums;
       st.bind(1, k.bucket).bind(2, name(k.ids[0]));
       for (int i = 1; i < 11; ++i) st.bind(2 + i, stored_ids[k.ids[i]]);
       st.bind(13, currency_id).bind(14, r.events).bind(15, r.requests);
@@ -336,6 +390,17 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
   if (s.ok()) s = write(daily, daily_);
   if (s.ok()) s = write_charges();
   if (s.ok()) s = write_dims();
+  auto write_list = [&](Statement& st, const std::vector<std::pair<uint32_t, int64_t>>& events) {
+    for (const auto& [day, rowid] : events) {
+      st.bind(1, name(day)).bind(2, rowid);
+      const int rc = st.step();
+      st.reset();
+      if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+    }
+    return Status();
+  };
+  if (s.ok()) s = write_list(list, listed);
+  if (s.ok()) s = write_list(unlist, unlisted_);
   if (s.ok()) {
     Statement mark(db, kMoveWatermark);
     if (mark.ok()) mark.bind(1, through_rowid);
@@ -349,6 +414,7 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
     return s;
   }
   clear();
+  left_raw_ = listed.size();
   return {};
 }
 
@@ -441,7 +507,7 @@ Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
       e.value_units = Money::from_nanos(events.column_int(21));
       e.revenue = Money::from_nanos(events.column_int(22));
       e.reasoning_tokens = events.column_int(23);
-      const auto interned = buffer.add(bucket_of(events.column_int(1)), dims, e);
+      const auto interned = buffer.add(bucket_of(events.column_int(1)), dims, e, last);
       lines.bind(1, last);
       while ((rc = lines.step()) == SQLITE_ROW)
         buffer.add_charge(interned, lines.column_int(0), lines.column_int(1), lines.column_int(2));
@@ -463,6 +529,12 @@ Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
     if (dictionary.size() > static_cast<size_t>(std::max<int64_t>(chunk_events, 1)))
       dictionary.forget();
   }
+}
+
+Status roll_up_listed_in_prune_batch(sqlite3* db) {
+  for (const char* sql : {kRollUpListed15m, kRollUpListedDaily, kUnlistBatch})
+    if (Status s = exec_sql(db, sql); !s.ok()) return s;
+  return {};
 }
 
 }  // namespace tollgate

@@ -1,7 +1,8 @@
 #pragma once
 // RollupBuffer: the 15-minute and daily rollups and the itemised charges of committed events,
 // held in memory until the ledger's writer flushes them into rollup_15m_rows, rollup_daily_rows
-// and charges_daily_rows (schema 9), with the rollup watermark, in one transaction. At a company's cardinality nearly every event is a new
+// and charges_daily_rows (schema 9), with the rollup watermark, in one transaction. An event
+// alone under its key is left as its raw row and listed in rollup_raw_events (schema 13). At a company's cardinality nearly every event is a new
 // rollup key, so writing rollups at every commit cost a random B-tree page per event and table;
 // a flush writes many rows per page, sorted in key order.
 //
@@ -64,7 +65,14 @@ class RollupBuffer {
   };
   template <typename Sums>
   using Table = std::unordered_map<Key, Sums, KeyHash>;
-  using Rows = Table<RollupSums>;
+  // A pending rollup row. `rowid`: its one event's while it holds one (-1 otherwise, or when
+  // the event may not be left raw). `left_raw`: the flush lists that event instead of the row.
+  struct PendingSums {
+    RollupSums sums;
+    int64_t rowid = -1;
+    bool left_raw = false;
+  };
+  using Rows = Table<PendingSums>;
   // A charges_daily row: ids[] holds day, provider, model, region, feature, team, priced_by
   // (Dims' order without customer, tags, priority, status); `bucket` is the charge_prices id.
   struct ChargeSums {
@@ -97,13 +105,21 @@ class RollupBuffer {
   struct Interned {
     uint32_t ids[11] = {};
   };
-  Interned add(EpochMs bucket, const Dims& dims, const UsageEvent& e);
+  // `rowid`: the event's row; an event alone under its daily key at the flush is left as that
+  // row, listed in rollup_raw_events (schema 13), instead of two rollup rows of its own. -1:
+  // written as rollup rows whatever (an event about to be pruned).
+  Interned add(EpochMs bucket, const Dims& dims, const UsageEvent& e, int64_t rowid);
   // One charge line of an event added above, priced by charge_prices row `price_id`.
   void add_charge(const Interned& dims, int64_t price_id, int64_t quantity, int64_t cost);
+  // The flush also takes event `rowid` of `day` off rollup_raw_events (it was added above with
+  // rowid -1, so its rows are written).
+  void unlist(std::string_view day, int64_t rowid);
   void clear();
+  // Events the last flush left raw (listed), for the ledger's count.
+  uint64_t left_raw() const { return left_raw_; }
   // 15-minute rows pending (the daily ones are at most as many).
   size_t rows() const { return m15_.size(); }
-  bool empty() const { return m15_.empty(); }
+  bool empty() const { return m15_.empty() && unlisted_.empty(); }
   // Writes every pending row (adding into stored rows, their strings as `dictionary` ids) and
   // moves the watermark to the last event stored, in one transaction; on success the buffer is
   // empty, on failure unchanged (and `dictionary` must forget: ids it added are rolled back).
@@ -123,6 +139,8 @@ class RollupBuffer {
   Key last_charge_key_;                  // the key of the last line added, and its group
   ChargeGroup* last_charge_group_ = nullptr;  // (node-based: stays valid until clear())
   DimRows dims_;
+  std::vector<std::pair<uint32_t, int64_t>> unlisted_;  // interned day, event rowid
+  uint64_t left_raw_ = 0;
 };
 
 // After an unclean stop: rolls the raw events past the watermark (and their charge lines) up into
@@ -136,5 +154,11 @@ struct RolledUp {
 };
 Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
                                         int64_t chunk_events, int64_t max_chunks = INT64_MAX);
+
+// Retention: the events listed in rollup_raw_events (left as raw rows by a flush) among those
+// the connection's temp.prune_batch (rowid INTEGER PRIMARY KEY) names are added into the stored
+// rollups and taken off the list, so the rollups keep them once their raw rows are pruned. Runs
+// inside the caller's transaction, which then deletes the batch.
+Status roll_up_listed_in_prune_batch(sqlite3* db);
 
 }  // namespace tollgate

@@ -551,6 +551,62 @@ CREATE TABLE budget_spend_minutes (
   PRIMARY KEY (budget, minute)
 ) WITHOUT ROWID;
 )sql",
+    // 13: an event alone in its full-key rollup rows is left as its raw row. At a company's
+    //    cardinality (1,000 customers, tags) nearly every event was a 15-minute and a daily row
+    //    of its own, as wide as the event row (136 bytes of ~317 an event). A flush that holds
+    //    one event under a daily key (its 15-minute key then holds it alone too) writes no
+    //    rollup row for it and lists it here instead (~20 bytes), by day: the views add the
+    //    listed events, and a reader of days (reports, daily_costs) finds them by the day.
+    //    Retention rolls a listed event up into the stored rows before it prunes it: the
+    //    rollups are still kept forever. One key may now have several rows in the views (stored
+    //    and listed): every reader adds them up.
+    R"sql(
+CREATE TABLE rollup_raw_events (
+  day_local TEXT NOT NULL,
+  event_rowid INTEGER NOT NULL,
+  PRIMARY KEY (day_local, event_rowid)
+) WITHOUT ROWID;
+DROP VIEW daily_costs;
+DROP VIEW rollup_15m;
+DROP VIEW rollup_daily;
+CREATE VIEW rollup_15m AS
+SELECT r.bucket_ms, r.day_local,
+)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_15m_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
+SELECT e.ts_ms - ((e.ts_ms % 900000) + 900000) % 900000, u.day_local, e.feature, e.team, e.customer, e.tags, e.provider, e.model,
+       e.region, e.priority, e.status, e.priced_by, e.currency, 1, e.requests, e.input_tokens,
+       e.cached_input_tokens, e.cache_write_tokens, e.output_tokens, e.gpu_micros, e.egress_bytes,
+       e.cost_nanos, e.value_units_nanos, e.revenue_nanos, e.reasoning_tokens
+FROM rollup_raw_events u CROSS JOIN events e ON e.rowid = u.event_rowid
+UNION ALL
+SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, customer, tags,
+       provider, model, region, priority, status, priced_by, currency, 1, requests, input_tokens,
+       cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes,
+       cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens
+FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
+CREATE VIEW rollup_daily AS
+SELECT r.day_local,
+)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_daily_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
+SELECT u.day_local, e.feature, e.team, e.customer, e.tags, e.provider, e.model, e.region,
+       e.priority, e.status, e.priced_by, e.currency, 1, e.requests, e.input_tokens,
+       e.cached_input_tokens, e.cache_write_tokens, e.output_tokens, e.gpu_micros, e.egress_bytes,
+       e.cost_nanos, e.value_units_nanos, e.revenue_nanos, e.reasoning_tokens
+FROM rollup_raw_events u CROSS JOIN events e ON e.rowid = u.event_rowid
+UNION ALL
+SELECT day_local, feature, team, customer, tags, provider, model, region, priority, status,
+       priced_by, currency, 1, requests, input_tokens, cached_input_tokens, cache_write_tokens,
+       output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos,
+       reasoning_tokens
+FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
+CREATE VIEW daily_costs AS
+SELECT day_local, feature, team, customer, provider, model, region, priority,
+       SUM(requests) AS requests, SUM(input_tokens) AS input_tokens,
+       SUM(cached_input_tokens) AS cached_input_tokens,
+       SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
+       SUM(gpu_micros) / 1e6 AS gpu_seconds, SUM(cost_nanos) / 1e9 AS cost,
+       SUM(value_units_nanos) / 1e9 AS value_units, SUM(revenue_nanos) / 1e9 AS revenue
+FROM rollup_daily
+GROUP BY day_local, feature, team, customer, provider, model, region, priority;
+)sql",
 };
 #undef TOLLGATE_DIM_JOINS
 #undef TOLLGATE_ROLLUP_COLUMNS

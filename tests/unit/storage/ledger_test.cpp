@@ -13,6 +13,13 @@
 #include "storage/sqlite_util.h"
 #include "tests/unit/support/temp_dir.h"
 
+// What the flushes stored of the full-key rollups: their rows, and the events each left as its
+// raw row (alone under its key: rollup_raw_events, schema 13). Columns events, cost_nanos.
+#define TOLLGATE_LISTED_EVENTS \
+  " UNION ALL SELECT 1, e.cost_nanos FROM rollup_raw_events u JOIN event_rows e ON e.rowid = u.event_rowid)"
+#define STORED_15M "(SELECT events, cost_nanos FROM rollup_15m_rows" TOLLGATE_LISTED_EVENTS
+#define STORED_DAILY "(SELECT events, cost_nanos FROM rollup_daily_rows" TOLLGATE_LISTED_EVENTS
+
 using namespace tollgate;
 
 namespace {
@@ -274,8 +281,8 @@ TEST_CASE("a failed commit stores nothing of the batch and reports storage_unava
         0);
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m") == 101);
   // The failed commit's rows were in the rollup buffer: the flush rolled up from the raw events.
-  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 101);
-  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(events) FROM rollup_daily_rows") == 2);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM " STORED_15M) == 101);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(events) FROM " STORED_DAILY) == 2);
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM charges_daily_rows") == 100);
   CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM event_charges") == 0);
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_daily_dim_rows "
@@ -301,6 +308,8 @@ TEST_CASE("a rollup flush that fails keeps its rows and a later one writes them 
     sqlite3_close(raw);
   };
   with_sql("CREATE TRIGGER no_room BEFORE INSERT ON rollup_daily_rows "
+           "BEGIN SELECT RAISE(ABORT, 'disk full'); END; "
+           "CREATE TRIGGER no_room_raw BEFORE INSERT ON rollup_raw_events "  // an event alone
            "BEGIN SELECT RAISE(ABORT, 'disk full'); END");
   UsageEvent e = make("f1", 7);
   e.priced_by = PricedBy::kCaller;
@@ -308,15 +317,15 @@ TEST_CASE("a rollup flush that fails keeps its rows and a later one writes them 
   for (int i = 0; i < 100 && l.value()->rollup_flushes().failures == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   CHECK(l.value()->rollup_flushes().failures >= 1);
-  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows") == 0);  // rolled back whole
+  CHECK(query_int(db, "SELECT COUNT(*) FROM " STORED_15M) == 0);  // rolled back whole
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 7);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM charges_daily") == 7);
-  with_sql("DROP TRIGGER no_room");
+  with_sql("DROP TRIGGER no_room; DROP TRIGGER no_room_raw");
   for (int i = 0; i < 200 && l.value()->rollup_flushes().interval == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   CHECK(l.value()->rollup_flushes().interval == 1);
   l.value()->stop();
-  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 7);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM " STORED_15M) == 7);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 7);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM charges_daily") == 7);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily_dim WHERE dimension = 'feature'") ==
@@ -341,7 +350,7 @@ TEST_CASE("a watermark left past the last event (events removed by hand) follows
   REQUIRE(submit_and_wait(*l.value(), {make("d", 8)}).status.ok());
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 15);  // seen, not hidden
   l.value()->stop();
-  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 15);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM " STORED_15M) == 15);
 }
 
 TEST_CASE("no day sum can wrap: an event that would pass int64 is refused, alone") {
@@ -484,7 +493,7 @@ TEST_CASE("rollups wait in memory; the views show them at once; a stop flushes t
   REQUIRE(submit_and_wait(*l.value(), {caller_priced(make("c", 5))}).status.ok());
   const std::string db = dir.file("ledger.db");
   CHECK(l.value()->pending_rollup_rows() == 2);
-  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows") == 0);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM " STORED_15M) == 0);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 35);
   CHECK(query_int(db, "SELECT SUM(events) FROM rollup_daily") == 3);
   CHECK(query_int(db, "SELECT CAST(ROUND(SUM(cost) * 1e9) AS INTEGER) FROM daily_costs") == 35);
@@ -500,8 +509,8 @@ TEST_CASE("rollups wait in memory; the views show them at once; a stop flushes t
                       "customer_hi = 'globex'") > 0);
   CHECK(l.value()->rollup_flushes().stop == 1);
   CHECK(l.value()->pending_rollup_rows() == 0);
-  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows") == 2);
-  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily_rows") == 35);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM " STORED_15M) == 2);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM " STORED_DAILY) == 35);
   CHECK(query_int(db, "SELECT through_rowid FROM rollup_watermark") ==
         query_int(db, "SELECT MAX(rowid) FROM events"));
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 35);  // nothing counted twice
@@ -568,7 +577,7 @@ TEST_CASE("rollups flush at the interval and at max_pending_rollup_rows, counted
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   CHECK(l.value()->rollup_flushes().interval == 1);
   CHECK(l.value()->pending_rollup_rows() == 0);
-  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(events) FROM rollup_15m_rows") == 5);
+  CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(events) FROM " STORED_15M) == 5);
 }
 
 TEST_CASE("a flush before a read (a budget rebuild) writes the pending rollups at once, once") {
@@ -584,7 +593,7 @@ TEST_CASE("a flush before a read (a budget rebuild) writes the pending rollups a
   l.value()->run_on_writer([&](sqlite3*) {
     l.value()->flush_rollups_before_read();
     l.value()->flush_rollups_before_read();  // nothing pending: no second flush
-    stored.set_value(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows"));
+    stored.set_value(query_int(db, "SELECT COUNT(*) FROM " STORED_15M));
   });
   CHECK(stored.get_future().get() == 1);
   CHECK(l.value()->rollup_flushes().read == 1);
@@ -596,7 +605,7 @@ TEST_CASE("a flush before a read (a budget rebuild) writes the pending rollups a
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 35);
   l.value()->stop();
   CHECK(l.value()->rollup_flushes().stop == 1);
-  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily_rows") == 35);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM " STORED_DAILY) == 35);
 }
 
 TEST_CASE("events past the rollup watermark (an unclean stop) are rolled up at the next open") {
@@ -617,19 +626,21 @@ TEST_CASE("events past the rollup watermark (an unclean stop) are rolled up at t
                    "(SELECT id FROM dim_values WHERE value = 'infra'); "
                    "DELETE FROM rollup_daily_rows WHERE team_id = "
                    "(SELECT id FROM dim_values WHERE value = 'infra'); "
+                   "DELETE FROM rollup_raw_events WHERE event_rowid > (SELECT MIN(rowid) FROM "
+                   "events); "
                    "UPDATE rollup_watermark SET through_rowid = (SELECT MIN(rowid) FROM events)")
               .ok());
   sqlite3_close(raw);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 30);  // the views add it
-  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 10);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM " STORED_15M) == 10);
   {
     auto l = Ledger::open(options(dir), [] { return kNow; });
     REQUIRE(l.ok());
   }
   CHECK(query_int(db, "SELECT through_rowid FROM rollup_watermark") ==
         query_int(db, "SELECT MAX(rowid) FROM events"));
-  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 30);
-  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily_rows") == 30);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM " STORED_15M) == 30);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM " STORED_DAILY) == 30);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 30);
   CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m WHERE team = 'infra' AND "
                       "bucket_ms = " + std::to_string(kNow + 3'600'000)) == 1);
@@ -640,6 +651,7 @@ static void forget_stored_rollups(const std::string& db) {
   sqlite3* raw = nullptr;
   REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
   REQUIRE(exec_sql(raw, "DELETE FROM rollup_15m_rows; DELETE FROM rollup_daily_rows; "
+                        "DELETE FROM rollup_raw_events; "
                         "DELETE FROM rollup_daily_dim_rows; UPDATE rollup_watermark SET "
                         "through_rowid = 0")
               .ok());
@@ -693,11 +705,11 @@ TEST_CASE("events past the watermark at open are rolled up after it, a chunk at 
   CHECK(l.value()->recovery_backlog_events() == 0);
   CHECK(l.value()->rollup_flushes().recovery >= 2);
   CHECK(l.value()->rollup_flushes().stop == 0);
-  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == kTail * 10 + 7);
-  CHECK(query_int(db, "SELECT SUM(events) FROM rollup_daily_rows") == kTail + 1);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM " STORED_15M) == kTail * 10 + 7);
+  CHECK(query_int(db, "SELECT SUM(events) FROM " STORED_DAILY) == kTail + 1);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == kTail * 10 + 7);
   l.value()->stop();
-  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == kTail * 10 + 7);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM " STORED_15M) == kTail * 10 + 7);
   CHECK(query_int(db, "SELECT SUM(events) FROM rollup_daily") == kTail + 1);
 }
 
@@ -735,7 +747,7 @@ TEST_CASE("a recovery held at open waits for release_recovery(), and writer ops 
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(caught_up());
   CHECK(l.value()->rollup_flushes().stop == 0);  // not left to the stop
-  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 30);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM " STORED_15M) == 30);
 }
 
 TEST_CASE("a long tail past the watermark is rolled up in chunks of max_pending_rollup_rows") {
@@ -769,13 +781,13 @@ TEST_CASE("a long tail past the watermark is rolled up in chunks of max_pending_
   }
   CHECK(query_int(db, "SELECT through_rowid FROM rollup_watermark") ==
         query_int(db, "SELECT MAX(rowid) FROM events"));
-  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 60);
-  CHECK(query_int(db, "SELECT SUM(events) FROM rollup_daily_rows") == 5);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM " STORED_15M) == 60);
+  CHECK(query_int(db, "SELECT SUM(events) FROM " STORED_DAILY) == 5);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily_dim_rows WHERE "
                       "dimension = 'customer' AND value = 'c1'") == 11 + 13);
   CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_daily WHERE customer IS NULL") == 0);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily WHERE currency = 'EUR'") == 12);
-  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == 60);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM " STORED_15M) == 60);
 }
 
 TEST_CASE("request_timeout counts from the request's arrival, time queued before the ledger included") {
