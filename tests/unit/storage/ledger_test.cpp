@@ -201,6 +201,93 @@ TEST_CASE("retention prunes raw events but keeps rollups") {
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_15m") == 11);
 }
 
+// The plan SQLite picks for `sql`: its steps' details, one per line.
+std::string query_plan(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &st, nullptr) ==
+          SQLITE_OK);
+  std::string plan;
+  while (sqlite3_step(st) == SQLITE_ROW)
+    plan += reinterpret_cast<const char*>(sqlite3_column_text(st, 3)) + std::string("\n");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return plan;
+}
+
+TEST_CASE("an event alone under its rollup key stays its raw row, and retention rolls it up") {
+  testing::TempDir dir;
+  const std::string db = dir.file("ledger.db");
+  const EpochMs old = kNow - 40LL * 86'400'000;
+  auto with_customer = [](UsageEvent e, const char* customer) {
+    e.customer = customer;
+    return e;
+  };
+  auto o = options(dir);
+  o.rollup_flush_interval_ms = 0;
+  o.raw_retention_days = 3650;  // first nothing is pruned
+  {
+    auto l = Ledger::open(o, [] { return kNow; });
+    REQUIRE(l.ok());
+    REQUIRE(submit_and_wait(*l.value(), {make("a1", 1), make("a2", 2),
+                                         with_customer(make("b", 4), "globex"),
+                                         with_customer(make("c", 8, old), "initech"),
+                                         with_customer(make("d", 16, old), "umbrella")})
+                .status.ok());
+    l.value()->stop();
+  }
+  // a1 and a2 share their key: one row in each table. b, c and d are alone: listed, no rows.
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_daily_rows") == 1);
+  CHECK(query_int(db, "SELECT events FROM rollup_daily_rows") == 2);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows") == 1);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events") == 3);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events u JOIN events e ON e.rowid = "
+                      "u.event_rowid AND e.day_local = u.day_local WHERE e.event_id IN "
+                      "('b', 'c', 'd')") == 3);
+  CHECK(query_int(db, "SELECT through_rowid FROM rollup_watermark") == 5);
+  // Every reader sees each event once.
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 31);
+  CHECK(query_int(db, "SELECT SUM(events) FROM rollup_15m") == 5);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m WHERE bucket_ms = " +
+                          std::to_string(bucket_of(old))) == 24);
+  CHECK(query_int(db, "SELECT CAST(ROUND(SUM(cost) * 1e9) AS INTEGER) FROM daily_costs") == 31);
+  CHECK(query_int(db, "SELECT CAST(ROUND(SUM(cost) * 1e9) AS INTEGER) FROM daily_costs WHERE "
+                      "customer = 'initech'") == 8);
+  // A reader of a day finds that day's listed events by their key, not by reading them all.
+  const std::string day_plan =
+      query_plan(db, "SELECT SUM(cost_nanos) FROM rollup_daily WHERE day_local = '2026-10-12'");
+  CAPTURE(day_plan);
+  CHECK(day_plan.find("SEARCH u USING PRIMARY KEY (day_local=?)") != std::string::npos);
+  CHECK(day_plan.find("SCAN u") == std::string::npos);
+  // The budgets' scan of recent buckets bounds the day too (policy_store.cpp), for the same.
+  const std::string recent_plan =
+      query_plan(db, "SELECT cost_nanos FROM rollup_15m WHERE bucket_ms >= 1795000000000 AND "
+                     "day_local >= date(1795000000000 / 1000 - 54000, 'unixepoch')");
+  CAPTURE(recent_plan);
+  CHECK(recent_plan.find("SEARCH u USING PRIMARY KEY (day_local>?)") != std::string::npos);
+
+  o.raw_retention_days = 35;  // now c and d are past it
+  {
+    auto l = Ledger::open(o, [] { return kNow; });
+    REQUIRE(l.ok());
+    // Alone in its flush, so listed too, though a's key has a row.
+    REQUIRE(submit_and_wait(*l.value(), {make("e", 32)}).status.ok());
+    l.value()->stop();  // the writer prunes between commits when due (and at once after start)
+  }
+  CHECK(query_int(db, "SELECT COUNT(*) FROM events") == 4);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events") == 2);  // b and e, still raw
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_daily_rows") == 3);  // a's, c's and d's
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows") == 3);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily_rows WHERE customer_id = "
+                      "(SELECT id FROM dim_values WHERE value = 'umbrella')") == 16);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 63);
+  CHECK(query_int(db, "SELECT SUM(events) FROM rollup_15m") == 6);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily WHERE customer = ''") == 35);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m WHERE bucket_ms = " +
+                          std::to_string(bucket_of(old))) == 24);
+}
+
 TEST_CASE("retention prunes no event after the rowid the budget checkpoints hold it to") {
   testing::TempDir dir;
   auto o = options(dir);
