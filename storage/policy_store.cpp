@@ -184,8 +184,9 @@ Status scan_rollup_costs(sqlite3* db, EpochMs since,
                     "SELECT bucket_ms, feature, team, customer, tags, provider, model, region, "
                     "priority, cost_nanos FROM rollup_15m WHERE bucket_ms >= ?1 "
                     // True of every such row (a local day is within 14 hours of UTC's): it
-                    // lets the view find its events left raw by their day, not read them all.
-                    "AND day_local >= date(?1 / 1000 - 54000, 'unixepoch')",
+                    // lets the view find its events left raw by their day, not read them all
+                    // (no bound where `since` is before the dates SQLite knows).
+                    "AND day_local >= IFNULL(date(?1 / 1000 - 54000, 'unixepoch'), '')",
                     since, row);
 }
 

@@ -91,7 +91,6 @@ const std::string& upsert_dim_sql() {
 // Listed once even if rolled up twice (a watermark moved back by hand): the views count it once.
 const char* kListRaw =
     "INSERT OR IGNORE INTO rollup_raw_events (day_local, event_rowid) VALUES (?1, ?2)";
-const char* kUnlistRaw = "DELETE FROM rollup_raw_events WHERE day_local = ?1 AND event_rowid = ?2";
 
 // The watermark moves to the last event flushed (?1; -1: the last event stored); the charge
 // lines it passes are in charges_daily_rows now.
@@ -260,12 +259,7 @@ void RollupBuffer::add_charge(const Interned& d, int64_t price_id, int64_t quant
   widen(c, d.ids[3], d.ids[8], d.ids[4]);  // customer, priority, tags
 }
 
-void RollupBuffer::unlist(std::string_view day, int64_t rowid) {
-  unlisted_.emplace_back(intern(day), rowid);
-}
-
 void RollupBuffer::clear() {
-  unlisted_.clear();
   m15_.clear();
   daily_.clear();
   charges_.clear();
@@ -279,10 +273,10 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
                            int64_t through_rowid) {
   if (empty() && charges_.empty()) return {};
   Statement m15(db, kUpsert15m), daily(db, kUpsertDaily), charge(db, kUpsertCharge),
-      dim(db, upsert_dim_sql()), list(db, kListRaw), unlist(db, kUnlistRaw);
-  if (!m15.ok() || !daily.ok() || !charge.ok() || !dim.ok() || !list.ok() || !unlist.ok())
+      dim(db, upsert_dim_sql()), list(db, kListRaw);
+  if (!m15.ok() || !daily.ok() || !charge.ok() || !dim.ok() || !list.ok())
     return Status::error(Code::kStorageError, m15.error() + daily.error() + charge.error() +
-                                                  dim.error() + list.error() + unlist.error());
+                                                  dim.error() + list.error());
   // An event alone under its daily key (so alone under its 15-minute key too: the bucket names
   // the day) stays its raw row: listed, and neither of its rows written.
   std::vector<std::pair<uint32_t, int64_t>> listed;
@@ -390,17 +384,12 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
   if (s.ok()) s = write(daily, daily_);
   if (s.ok()) s = write_charges();
   if (s.ok()) s = write_dims();
-  auto write_list = [&](Statement& st, const std::vector<std::pair<uint32_t, int64_t>>& events) {
-    for (const auto& [day, rowid] : events) {
-      st.bind(1, name(day)).bind(2, rowid);
-      const int rc = st.step();
-      st.reset();
-      if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
-    }
-    return Status();
-  };
-  if (s.ok()) s = write_list(list, listed);
-  if (s.ok()) s = write_list(unlist, unlisted_);
+  for (size_t i = 0; s.ok() && i < listed.size(); ++i) {
+    list.bind(1, name(listed[i].first)).bind(2, listed[i].second);
+    const int rc = list.step();
+    list.reset();
+    if (rc != SQLITE_DONE) s = Status::error(Code::kStorageError, sqlite3_errmsg(db));
+  }
   if (s.ok()) {
     Statement mark(db, kMoveWatermark);
     if (mark.ok()) mark.bind(1, through_rowid);
@@ -414,7 +403,6 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
     return s;
   }
   clear();
-  left_raw_ = listed.size();
   return {};
 }
 
@@ -437,9 +425,15 @@ Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
     if (mark.column_int(1) > mark.column_int(2)) {
       const int64_t was = mark.column_int(1), last = mark.column_int(2);
       mark = Statement();
+      // Listed events past the last one are gone too, and the next events will reuse their
+      // rowids: the listing must not count those. Unlisted first: a stop between the two
+      // statements leaves the watermark past the events, so this runs again.
+      Statement unlist(db, "DELETE FROM rollup_raw_events WHERE event_rowid > ?1");
       Statement clamp(db, "UPDATE rollup_watermark SET through_rowid = ?1");
+      unlist.bind(1, last);
       clamp.bind(1, last);
-      if (!clamp.ok() || clamp.step() != SQLITE_DONE)
+      if (!unlist.ok() || !clamp.ok() || unlist.step() != SQLITE_DONE ||
+          clamp.step() != SQLITE_DONE)
         return Status::error(Code::kStorageError, sqlite3_errmsg(db));
       spdlog::warn("the rollup watermark ({}) was past the last raw event ({}): the events were "
                    "renumbered or removed outside the daemon; it now follows the last event (the "

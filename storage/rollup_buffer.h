@@ -111,15 +111,10 @@ class RollupBuffer {
   Interned add(EpochMs bucket, const Dims& dims, const UsageEvent& e, int64_t rowid);
   // One charge line of an event added above, priced by charge_prices row `price_id`.
   void add_charge(const Interned& dims, int64_t price_id, int64_t quantity, int64_t cost);
-  // The flush also takes event `rowid` of `day` off rollup_raw_events (it was added above with
-  // rowid -1, so its rows are written).
-  void unlist(std::string_view day, int64_t rowid);
   void clear();
-  // Events the last flush left raw (listed), for the ledger's count.
-  uint64_t left_raw() const { return left_raw_; }
   // 15-minute rows pending (the daily ones are at most as many).
   size_t rows() const { return m15_.size(); }
-  bool empty() const { return m15_.empty() && unlisted_.empty(); }
+  bool empty() const { return m15_.empty(); }
   // Writes every pending row (adding into stored rows, their strings as `dictionary` ids) and
   // moves the watermark to the last event stored, in one transaction; on success the buffer is
   // empty, on failure unchanged (and `dictionary` must forget: ids it added are rolled back).
@@ -139,8 +134,6 @@ class RollupBuffer {
   Key last_charge_key_;                  // the key of the last line added, and its group
   ChargeGroup* last_charge_group_ = nullptr;  // (node-based: stays valid until clear())
   DimRows dims_;
-  std::vector<std::pair<uint32_t, int64_t>> unlisted_;  // interned day, event rowid
-  uint64_t left_raw_ = 0;
 };
 
 // After an unclean stop: rolls the raw events past the watermark (and their charge lines) up into
