@@ -225,12 +225,20 @@ def main():
         if args.kills >= 5 and tail_starts == 0:
             print("FAILED: no start took budget spend from a checkpoint and the events after it")
             return 1
+        con = sqlite3.connect("file:%s?mode=ro" % d.db, uri=True)
+        try:
+            listed = con.execute("SELECT COUNT(*) FROM rollup_raw_events").fetchone()[0]
+        finally:
+            con.close()
+        if args.kills >= 5 and listed == 0:
+            print("FAILED: no event was left as its raw row (rollup_raw_events): never exercised")
+            return 1
         print("crash loop: %d kills in %.0f s, %d acknowledged events, none lost or doubled; rollups, "
               "charges and budget spend equal the raw events after every restart; %d kills "
               "left events past the rollup watermark, rolled up after the next start; %d starts "
-              "took budget spend from checkpoints and the events after them" % (
-                  args.kills, time.monotonic() - started, acked_total, unflushed_kills,
-                  tail_starts))
+              "took budget spend from checkpoints and the events after them; %d events left as "
+              "their raw rows" % (args.kills, time.monotonic() - started, acked_total,
+                                  unflushed_kills, tail_starts, listed))
         return 0
     finally:
         d.cleanup()
