@@ -180,14 +180,26 @@ Result<std::vector<AuditEntry>> read_audit(sqlite3* db, EpochMs since, int limit
 
 Status scan_rollup_costs(sqlite3* db, EpochMs since,
                          const std::function<void(const SpendRow&)>& row) {
-  return scan_since(db,
-                    "SELECT bucket_ms, feature, team, customer, tags, provider, model, region, "
-                    "priority, cost_nanos FROM rollup_15m WHERE bucket_ms >= ?1 "
-                    // True of every such row (a local day is within 14 hours of UTC's): it
-                    // lets the view find its events left raw by their day, not read them all
-                    // (no bound where `since` is before the dates SQLite knows).
-                    "AND day_local >= IFNULL(date(?1 / 1000 - 54000, 'unixepoch'), '')",
-                    since, row);
+  // The rows of the view rollup_15m from `since`, read from its tables: the stored rows by
+  // their bucket, and the events the view adds (listed, or past the watermark) found by their
+  // time through events_ts, each listing checked by its key. Through the view, the listed
+  // events would be found by their day, a whole day or more before a burn window.
+  return scan_since(
+      db,
+      "SELECT r.bucket_ms, f.value, t.value, c.value, g.value, p.value, m.value, rg.value, "
+      "pr.value, r.cost_nanos FROM rollup_15m_rows r "
+      "LEFT JOIN dim_values f ON f.id = r.feature_id LEFT JOIN dim_values t ON t.id = r.team_id "
+      "LEFT JOIN dim_values c ON c.id = r.customer_id LEFT JOIN dim_values g ON g.id = r.tags_id "
+      "LEFT JOIN dim_values p ON p.id = r.provider_id LEFT JOIN dim_values m ON m.id = r.model_id "
+      "LEFT JOIN dim_values rg ON rg.id = r.region_id "
+      "LEFT JOIN dim_values pr ON pr.id = r.priority_id WHERE r.bucket_ms >= ?1 "
+      "UNION ALL "
+      "SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000 AS bucket, feature, team, customer, "
+      "tags, provider, model, region, priority, cost_nanos FROM events e WHERE ts_ms >= ?1 "
+      "AND bucket >= ?1 AND (rowid > (SELECT through_rowid FROM rollup_watermark) OR EXISTS "
+      "(SELECT 1 FROM rollup_raw_events u WHERE u.day_local = e.day_local AND u.event_rowid = "
+      "e.rowid))",
+      since, row);
 }
 
 Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string& to,
