@@ -17,6 +17,7 @@ YAML
 
 # Starts build/tollgate serve on $work/tollgate.yaml; sets pid and port.
 start_daemon() {
+  : >"$work/log"  # emptied first: a restart must not read the last daemon's port
   build/tollgate serve --config "$work/tollgate.yaml" 2>"$work/log" &
   pid=$!
   for _ in $(seq 600); do grep -q "listening on" "$work/log" && break; sleep 0.05; done

@@ -45,6 +45,7 @@ print(c.execute('SELECT COUNT(*) FROM rollup_daily_rows').fetchone()[0], 'daily 
 
 timed_start() {  # prints ms to /readyz 200 and the log's budget spend line
   local t0 t1
+  : >"$work/log"  # emptied before the start: the loop must not read the last daemon's port
   t0=$(date +%s%N)
   build/tollgate serve --config "$work/tollgate.yaml" 2>"$work/log" &
   pid=$!

@@ -180,12 +180,15 @@ Result<std::vector<AuditEntry>> read_audit(sqlite3* db, EpochMs since, int limit
 
 Status scan_rollup_costs(sqlite3* db, EpochMs since,
                          const std::function<void(const SpendRow&)>& row) {
-  // The rows of the view rollup_15m from `since`, read from its tables: the stored rows by
-  // their bucket, and the events the view adds (listed, or past the watermark) found by their
-  // time through events_ts, each listing checked by its key. Through the view, the listed
-  // events would be found by their day, a whole day or more before a burn window.
+  // The rows of the view rollup_15m from `since`, read from its tables, each by its key: the
+  // stored rows by bucket; the listed events by each day that can hold such a bucket (a local
+  // day is within 14 hours of UTC's) and bucket; the events past the watermark by rowid (few:
+  // a flush's worth). The view itself finds listed events by day only, not by bucket.
   return scan_since(
       db,
+      "WITH RECURSIVE days(d) AS (SELECT MAX(IFNULL(date(?1 / 1000 - 54000, 'unixepoch'), ''), "
+      "(SELECT MIN(day_local) FROM rollup_raw_events)) UNION ALL SELECT date(d, '+1 day') FROM "
+      "days WHERE d < (SELECT MAX(day_local) FROM rollup_raw_events)) "
       "SELECT r.bucket_ms, f.value, t.value, c.value, g.value, p.value, m.value, rg.value, "
       "pr.value, r.cost_nanos FROM rollup_15m_rows r "
       "LEFT JOIN dim_values f ON f.id = r.feature_id LEFT JOIN dim_values t ON t.id = r.team_id "
@@ -194,11 +197,13 @@ Status scan_rollup_costs(sqlite3* db, EpochMs since,
       "LEFT JOIN dim_values rg ON rg.id = r.region_id "
       "LEFT JOIN dim_values pr ON pr.id = r.priority_id WHERE r.bucket_ms >= ?1 "
       "UNION ALL "
+      "SELECT u.bucket_ms, e.feature, e.team, e.customer, e.tags, e.provider, e.model, e.region, "
+      "e.priority, e.cost_nanos FROM rollup_raw_events u CROSS JOIN events e ON e.rowid = "
+      "u.event_rowid WHERE u.day_local IN days AND u.bucket_ms >= ?1 "
+      "UNION ALL "
       "SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000 AS bucket, feature, team, customer, "
-      "tags, provider, model, region, priority, cost_nanos FROM events e WHERE ts_ms >= ?1 "
-      "AND bucket >= ?1 AND (rowid > (SELECT through_rowid FROM rollup_watermark) OR EXISTS "
-      "(SELECT 1 FROM rollup_raw_events u WHERE u.day_local = e.day_local AND u.event_rowid = "
-      "e.rowid))",
+      "tags, provider, model, region, priority, cost_nanos FROM events WHERE rowid > (SELECT "
+      "through_rowid FROM rollup_watermark) AND bucket >= ?1",
       since, row);
 }
 

@@ -87,10 +87,12 @@ const std::string& upsert_dim_sql() {
   return *upsert;
 }
 
-// An event left as its raw row (schema 13), and one rolled up at last (before it is pruned).
-// Listed once even if rolled up twice (a watermark moved back by hand): the views count it once.
+// An event left as its raw row (schema 13), listed by its day and 15-minute bucket. A watermark
+// moved back by hand rolls events up twice, into the stored rows as much as into the list: the
+// watermark is the daemon's alone.
 const char* kListRaw =
-    "INSERT OR IGNORE INTO rollup_raw_events (day_local, event_rowid) VALUES (?1, ?2)";
+    "INSERT OR IGNORE INTO rollup_raw_events (day_local, bucket_ms, event_rowid) VALUES (?1, "
+    "?2, ?3)";
 
 // The watermark moves to the last event flushed (?1; -1: the last event stored); the charge
 // lines it passes are in charges_daily_rows now.
@@ -104,28 +106,40 @@ const char* kDropRolledCharges =
 const char* kDropAllCharges = "DELETE FROM event_charges";
 // The listed events among those temp.prune_batch names, added into the stored rollups (the
 // events' own dim_values ids are the rollups' key), then taken off the list.
+#define TOLLGATE_BUCKET "(e.ts_ms - ((e.ts_ms % 900000) + 900000) % 900000)"
 #define TOLLGATE_LISTED_SUMS                                                                  \
   "e.day_local, e.feature_id, e.team_id, e.customer_id, e.tags_id, e.provider_id, "            \
   "e.model_id, e.region_id, e.priority_id, e.status_id, e.priced_by_id, e.currency_id, 1, "    \
   "e.requests, e.input_tokens, e.cached_input_tokens, e.cache_write_tokens, e.output_tokens, " \
   "e.gpu_micros, e.egress_bytes, e.cost_nanos, e.value_units_nanos, e.revenue_nanos, "         \
   "e.reasoning_tokens FROM temp.prune_batch b CROSS JOIN event_rows e ON e.rowid = b.rowid "   \
-  "CROSS JOIN rollup_raw_events u ON u.day_local = e.day_local AND u.event_rowid = e.rowid "   \
-  "WHERE true"  /* SQLite: an upsert's SELECT needs a WHERE */
+  "CROSS JOIN rollup_raw_events u ON u.day_local = e.day_local AND u.bucket_ms = " TOLLGATE_BUCKET \
+  " AND u.event_rowid = e.rowid WHERE true"  /* SQLite: an upsert's SELECT needs a WHERE */
 const char* kRollUpListed15m =
     "INSERT INTO rollup_15m_rows (bucket_ms, " TOLLGATE_ROLLUP_COLUMNS
-    ") SELECT e.ts_ms - ((e.ts_ms % 900000) + 900000) % 900000, " TOLLGATE_LISTED_SUMS
+    ") SELECT " TOLLGATE_BUCKET ", " TOLLGATE_LISTED_SUMS
         TOLLGATE_ROLLUP_ADD;
 const char* kRollUpListedDaily = "INSERT INTO rollup_daily_rows (" TOLLGATE_ROLLUP_COLUMNS
                                  ") SELECT " TOLLGATE_LISTED_SUMS TOLLGATE_ROLLUP_ADD;
 const char* kUnlistBatch =
-    "DELETE FROM rollup_raw_events WHERE (day_local, event_rowid) IN (SELECT e.day_local, e.rowid "
-    "FROM temp.prune_batch b CROSS JOIN event_rows e ON e.rowid = b.rowid)";
+    "DELETE FROM rollup_raw_events WHERE (day_local, bucket_ms, event_rowid) IN (SELECT "
+    "e.day_local, " TOLLGATE_BUCKET ", e.rowid FROM temp.prune_batch b CROSS JOIN event_rows e ON "
+    "e.rowid = b.rowid)";
 #undef TOLLGATE_LISTED_SUMS
+#undef TOLLGATE_BUCKET
 #undef TOLLGATE_ROLLUP_COLUMNS
 #undef TOLLGATE_ROLLUP_VALUES
 #undef TOLLGATE_ROLLUP_ADD
 #undef TOLLGATE_ID_COLUMNS
+
+// MurmurHash3's 64-bit finaliser.
+uint64_t mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  return x ^ (x >> 33);
+}
 
 }  // namespace
 
@@ -165,18 +179,11 @@ bool RollupBuffer::Key::operator==(const Key& o) const {
 }
 
 size_t RollupBuffer::KeyHash::operator()(const Key& k) const {
-  // Two ids at a time through a 64-bit finaliser (MurmurHash3's fmix64): small, dense ids must
-  // not cluster in the table's buckets.
-  auto mix = [](uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-  };
-  uint64_t h = mix(static_cast<uint64_t>(k.bucket));
+  // Two ids at a time through a 64-bit finaliser: small, dense ids must not cluster in the
+  // table's buckets.
+  uint64_t h = mix64(static_cast<uint64_t>(k.bucket));
   for (size_t i = 0; i < 11; i += 2)
-    h = mix(h ^ (uint64_t(k.ids[i]) | (i + 1 < 11 ? uint64_t(k.ids[i + 1]) << 32 : 0)));
+    h = mix64(h ^ (uint64_t(k.ids[i]) | (i + 1 < 11 ? uint64_t(k.ids[i + 1]) << 32 : 0)));
   return static_cast<size_t>(h);
 }
 
@@ -277,23 +284,6 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
   if (!m15.ok() || !daily.ok() || !charge.ok() || !dim.ok() || !list.ok())
     return Status::error(Code::kStorageError, m15.error() + daily.error() + charge.error() +
                                                   dim.error() + list.error());
-  // An event alone under its daily key (so alone under its 15-minute key too: the bucket names
-  // the day) stays its raw row: listed, and neither of its rows written.
-  std::vector<std::pair<uint32_t, int64_t>> listed;
-  for (auto& [key, row] : daily_) row.left_raw = false;  // a failed flush may have set some
-  for (auto& [key, row] : m15_) {
-    row.left_raw = false;
-    if (row.rowid < 0) continue;
-    Key day_key = key;
-    day_key.bucket = 0;
-    auto day_row = daily_.find(day_key);
-    if (day_row == daily_.end() || day_row->second.rowid != row.rowid) continue;
-    row.left_raw = day_row->second.left_raw = true;
-    listed.emplace_back(key.ids[0], row.rowid);
-  }
-  std::sort(listed.begin(), listed.end(), [&](const auto& a, const auto& b) {
-    return a.first != b.first ? name(a.first) < name(b.first) : a.second < b.second;
-  });
   Status s = exec_sql(db, "BEGIN IMMEDIATE");
   // The rollup tables hold dim_values ids (schema 10), added when new inside this transaction.
   std::vector<int64_t> stored_ids(names_.size(), 0);
@@ -307,6 +297,38 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
   for (const auto& [key, sums] : m15_)  // the day (ids[0]) stays text
     for (int i = 1; i < 11; ++i) resolve(name(key.ids[i]), stored_ids[key.ids[i]]);
   resolve(currency, currency_id);
+  // An event alone under its daily key (so alone under its 15-minute key too: the bucket names
+  // the day) whose key no recent flush wrote stays its raw row: listed, neither row written.
+  // Keys are hashed by their stored ids, which stay the same from flush to flush.
+  std::vector<uint64_t> day_key_hashes;
+  day_key_hashes.reserve(daily_.size());
+  const uint64_t slot_shift = 64 - kRecentKeyBits;
+  for (auto& [key, row] : daily_) {
+    uint64_t h = mix64(std::hash<std::string_view>()(name(key.ids[0])));
+    for (int i = 1; i < 11; ++i) h = mix64(h ^ static_cast<uint64_t>(stored_ids[key.ids[i]]));
+    h |= 1;  // 0 marks an empty slot
+    day_key_hashes.push_back(h);
+    row.left_raw = row.rowid >= 0 && recent_keys_[h >> slot_shift] != h;
+  }
+  struct Listed {
+    uint32_t day;
+    int64_t bucket, rowid;
+  };
+  std::vector<Listed> listed;
+  for (auto& [key, row] : m15_) {
+    row.left_raw = false;  // a failed flush may have set it
+    if (row.rowid < 0) continue;
+    Key day_key = key;
+    day_key.bucket = 0;
+    auto day_row = daily_.find(day_key);
+    if (day_row == daily_.end() || !day_row->second.left_raw) continue;
+    row.left_raw = true;  // the day row holds this event alone: the same one
+    listed.push_back({key.ids[0], key.bucket, row.rowid});
+  }
+  std::sort(listed.begin(), listed.end(), [&](const Listed& a, const Listed& b) {
+    if (a.day != b.day) return name(a.day) < name(b.day);
+    return a.bucket != b.bucket ? a.bucket < b.bucket : a.rowid < b.rowid;
+  });
   // In the tables' key order, so consecutive upserts land on the same pages: the rollups by
   // day text then ids, the other tables by text.
   auto in_key_order = [&](const auto& rows, bool bucket_first, bool by_stored_id) {
@@ -385,7 +407,7 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
   if (s.ok()) s = write_charges();
   if (s.ok()) s = write_dims();
   for (size_t i = 0; s.ok() && i < listed.size(); ++i) {
-    list.bind(1, name(listed[i].first)).bind(2, listed[i].second);
+    list.bind(1, name(listed[i].day)).bind(2, listed[i].bucket).bind(3, listed[i].rowid);
     const int rc = list.step();
     list.reset();
     if (rc != SQLITE_DONE) s = Status::error(Code::kStorageError, sqlite3_errmsg(db));
@@ -402,6 +424,7 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
     exec_sql(db, "ROLLBACK");
     return s;
   }
+  for (uint64_t h : day_key_hashes) recent_keys_[h >> slot_shift] = h;
   clear();
   return {};
 }

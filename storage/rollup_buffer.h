@@ -1,10 +1,11 @@
 #pragma once
 // RollupBuffer: the 15-minute and daily rollups and the itemised charges of committed events,
 // held in memory until the ledger's writer flushes them into rollup_15m_rows, rollup_daily_rows
-// and charges_daily_rows (schema 9), with the rollup watermark, in one transaction. An event
-// alone under its key is left as its raw row and listed in rollup_raw_events (schema 13). At a company's cardinality nearly every event is a new
-// rollup key, so writing rollups at every commit cost a random B-tree page per event and table;
-// a flush writes many rows per page, sorted in key order.
+// and charges_daily_rows (schema 9), with the rollup watermark, in one transaction. At a
+// company's cardinality nearly every event is a new rollup key, so writing rollups at every
+// commit cost a random B-tree page per event and table; a flush writes many rows per page, sorted
+// in key order. An event alone under a key not flushed recently is left as its raw row and listed
+// in rollup_raw_events instead (schema 13): a key seen again gets its rows.
 //
 // Until flushed, readers see the same sums through the views rollup_15m, rollup_daily and
 // charges_daily (the stored rows plus the raw events past the watermark and their lines in
@@ -130,6 +131,12 @@ class RollupBuffer {
   std::unordered_map<std::string_view, uint32_t> ids_;  // views into names_
   std::deque<std::string> names_;                       // stable addresses
   Rows m15_, daily_;
+  // The daily keys (day, stored ids) of recent flushes, hashed, one slot per hash's top bits:
+  // an event alone under one of them gets its rows, so a key of a few events a day is listed
+  // at most about once a day, not once per flush. A fixed 2 MiB whatever the cardinality; a key
+  // overwritten here is at worst listed again. Kept across flushes (clear() keeps it).
+  static constexpr int kRecentKeyBits = 18;
+  std::vector<uint64_t> recent_keys_ = std::vector<uint64_t>(size_t{1} << kRecentKeyBits, 0);
   Charges charges_;
   Key last_charge_key_;                  // the key of the last line added, and its group
   ChargeGroup* last_charge_group_ = nullptr;  // (node-based: stays valid until clear())

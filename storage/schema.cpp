@@ -554,17 +554,19 @@ CREATE TABLE budget_spend_minutes (
     // 13: an event alone in its full-key rollup rows is left as its raw row. At a company's
     //    cardinality (1,000 customers, tags) nearly every event was a 15-minute and a daily row
     //    of its own, as wide as the event row (136 bytes of ~317 an event). A flush that holds
-    //    one event under a daily key (its 15-minute key then holds it alone too) writes no
-    //    rollup row for it and lists it here instead (~20 bytes), by day: the views add the
-    //    listed events, and a reader of days (reports, daily_costs) finds them by the day.
+    //    one event under a daily key (its 15-minute key then holds it alone too) that no recent
+    //    flush wrote writes no rollup row for it and lists it here instead (~25 bytes), by day
+    //    and bucket: the views add the listed events, a reader of days (reports, daily_costs)
+    //    finds them by the day, the budgets' scan of recent buckets by the days and buckets.
     //    Retention rolls a listed event up into the stored rows before it prunes it: the
     //    rollups are still kept forever. One key may now have several rows in the views (stored
     //    and listed): every reader adds them up.
     R"sql(
 CREATE TABLE rollup_raw_events (
   day_local TEXT NOT NULL,
+  bucket_ms INTEGER NOT NULL,
   event_rowid INTEGER NOT NULL,
-  PRIMARY KEY (day_local, event_rowid)
+  PRIMARY KEY (day_local, bucket_ms, event_rowid)
 ) WITHOUT ROWID;
 DROP VIEW daily_costs;
 DROP VIEW rollup_15m;
@@ -572,7 +574,7 @@ DROP VIEW rollup_daily;
 CREATE VIEW rollup_15m AS
 SELECT r.bucket_ms, r.day_local,
 )sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_15m_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
-SELECT e.ts_ms - ((e.ts_ms % 900000) + 900000) % 900000, u.day_local, e.feature, e.team, e.customer, e.tags, e.provider, e.model,
+SELECT u.bucket_ms, u.day_local, e.feature, e.team, e.customer, e.tags, e.provider, e.model,
        e.region, e.priority, e.status, e.priced_by, e.currency, 1, e.requests, e.input_tokens,
        e.cached_input_tokens, e.cache_write_tokens, e.output_tokens, e.gpu_micros, e.egress_bytes,
        e.cost_nanos, e.value_units_nanos, e.revenue_nanos, e.reasoning_tokens

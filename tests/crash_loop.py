@@ -144,10 +144,11 @@ def check(d, acked_round, full):
             whole = con.execute("SELECT IFNULL(SUM(cost_nanos),0), IFNULL(SUM(requests),0) FROM events").fetchone()
             if by_dim != whole:
                 problems.append("rollup_daily_dim by %s %s != raw events %s" % (dim, by_dim, whole))
-        # Events left as their raw rows (alone under their key) are listed at their own day, at
-        # or below the watermark (past it the views add them already), and never lost.
+        # Events left as their raw rows (alone under their key) are listed at their own day and
+        # bucket, at or below the watermark (past it the views add them already), never lost.
         stray = con.execute("SELECT COUNT(*) FROM rollup_raw_events u LEFT JOIN events e ON "
                             "e.rowid = u.event_rowid WHERE e.day_local IS NOT u.day_local OR "
+                            "u.bucket_ms IS NOT e.ts_ms - ((e.ts_ms % 900000) + 900000) % 900000 OR "
                             "u.event_rowid > (SELECT through_rowid FROM rollup_watermark)").fetchone()[0]
         if stray:
             problems.append("%d rows of rollup_raw_events name no event of their day, or one "

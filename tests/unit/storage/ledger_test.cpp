@@ -457,6 +457,26 @@ TEST_CASE("a watermark left past the last event (events removed by hand) follows
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM " STORED_15M) == 15);
 }
 
+TEST_CASE("a key with one event in each of many flushes is listed once, then gets its rows") {
+  testing::TempDir dir;
+  const std::string db = dir.file("ledger.db");
+  auto o = options(dir);
+  o.rollup_flush_interval_ms = 0;  // a flush after every commit
+  {
+    auto l = Ledger::open(o, [] { return kNow; });
+    REQUIRE(l.ok());
+    for (int i = 0; i < 20; ++i)
+      REQUIRE(submit_and_wait(*l.value(), {make("k" + std::to_string(i), 1 + i)}).status.ok());
+    l.value()->stop();
+  }
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events") == 1);  // the day's first
+  CHECK(query_int(db, "SELECT SUM(events) FROM rollup_daily_rows") == 19);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_daily_rows") == 1);
+  CHECK(query_int(db, "SELECT SUM(events) FROM rollup_15m_rows") == 19);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 210);
+  CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 210);
+}
+
 TEST_CASE("listed events removed by hand do not count the events that reuse their rowids") {
   testing::TempDir dir;
   const std::string db = dir.file("ledger.db");
