@@ -181,14 +181,16 @@ Result<std::vector<AuditEntry>> read_audit(sqlite3* db, EpochMs since, int limit
 Status scan_rollup_costs(sqlite3* db, EpochMs since,
                          const std::function<void(const SpendRow&)>& row) {
   // The rows of the view rollup_15m from `since`, read from its tables, each by its key: the
-  // stored rows by bucket; the listed events by each day that can hold such a bucket (a local
-  // day is within 14 hours of UTC's) and bucket; the events past the watermark by rowid (few:
-  // a flush's worth). The view itself finds listed events by day only, not by bucket.
+  // stored rows by bucket; the listed events by each listed day that can hold such a bucket (a
+  // local day is within 14 hours of UTC's) and bucket; the events past the watermark by rowid
+  // (few: a flush's worth). The view itself finds listed events by day only, not by bucket.
   return scan_since(
       db,
-      "WITH RECURSIVE days(d) AS (SELECT MAX(IFNULL(date(?1 / 1000 - 54000, 'unixepoch'), ''), "
-      "(SELECT MIN(day_local) FROM rollup_raw_events)) UNION ALL SELECT date(d, '+1 day') FROM "
-      "days WHERE d < (SELECT MAX(day_local) FROM rollup_raw_events)) "
+      // The listed days from the first that can hold such a bucket, one seek each (not every
+      // calendar day: one event stored under a clock far ahead would make that a long walk).
+      "WITH RECURSIVE days(d) AS (SELECT (SELECT MIN(day_local) FROM rollup_raw_events WHERE "
+      "day_local >= IFNULL(date(?1 / 1000 - 54000, 'unixepoch'), '')) UNION ALL SELECT (SELECT "
+      "MIN(day_local) FROM rollup_raw_events WHERE day_local > d) FROM days WHERE d IS NOT NULL) "
       "SELECT r.bucket_ms, f.value, t.value, c.value, g.value, p.value, m.value, rg.value, "
       "pr.value, r.cost_nanos FROM rollup_15m_rows r "
       "LEFT JOIN dim_values f ON f.id = r.feature_id LEFT JOIN dim_values t ON t.id = r.team_id "

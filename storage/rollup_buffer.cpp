@@ -300,6 +300,7 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
   // An event alone under its daily key (so alone under its 15-minute key too: the bucket names
   // the day) whose key no recent flush wrote stays its raw row: listed, neither row written.
   // Keys are hashed by their stored ids, which stay the same from flush to flush.
+  if (recent_keys_.empty()) recent_keys_.assign(size_t{1} << kRecentKeyBits, 0);
   std::vector<uint64_t> day_key_hashes;
   day_key_hashes.reserve(daily_.size());
   const uint64_t slot_shift = 64 - kRecentKeyBits;
@@ -334,7 +335,12 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
   auto in_key_order = [&](const auto& rows, bool bucket_first, bool by_stored_id) {
     std::vector<const typename std::decay_t<decltype(rows)>::value_type*> sorted;
     sorted.reserve(rows.size());
-    for (const auto& row : rows) sorted.push_back(&row);
+    for (const auto& row : rows) {
+      // A row left raw is not written: not sorted either (at a company's shape, nearly all).
+      if constexpr (std::is_same_v<std::decay_t<decltype(row.second)>, PendingSums>)
+        if (row.second.left_raw) continue;
+      sorted.push_back(&row);
+    }
     std::sort(sorted.begin(), sorted.end(), [&](const auto* a, const auto* b) {
       if (bucket_first && a->first.bucket != b->first.bucket)
         return a->first.bucket < b->first.bucket;
@@ -351,7 +357,6 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
   auto write = [&](Statement& st, const Rows& rows) {
     const auto sorted = in_key_order(rows, true, true);
     for (const auto* row : sorted) {
-      if (row->second.left_raw) continue;
       const Key& k = row->first;
       const RollupSums& r = row->second.sums;
       st.bind(1, k.bucket).bind(2, name(k.ids[0]));

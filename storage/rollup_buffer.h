@@ -131,12 +131,13 @@ class RollupBuffer {
   std::unordered_map<std::string_view, uint32_t> ids_;  // views into names_
   std::deque<std::string> names_;                       // stable addresses
   Rows m15_, daily_;
-  // The daily keys (day, stored ids) of recent flushes, hashed, one slot per hash's top bits:
-  // an event alone under one of them gets its rows, so a key of a few events a day is listed
-  // at most about once a day, not once per flush. A fixed 2 MiB whatever the cardinality; a key
-  // overwritten here is at worst listed again. Kept across flushes (clear() keeps it).
+  // The daily keys (day, stored ids) of recent flushes, written or listed, hashed, one slot per
+  // hash's top bits: an event alone under one of them gets its rows, so a key of a few events a
+  // day is listed about once a day, not once per flush. A fixed 2 MiB whatever the cardinality
+  // (allocated at the first flush); a key overwritten here is at worst listed again. Kept across
+  // flushes (clear() keeps it).
   static constexpr int kRecentKeyBits = 18;
-  std::vector<uint64_t> recent_keys_ = std::vector<uint64_t>(size_t{1} << kRecentKeyBits, 0);
+  std::vector<uint64_t> recent_keys_;
   Charges charges_;
   Key last_charge_key_;                  // the key of the last line added, and its group
   ChargeGroup* last_charge_group_ = nullptr;  // (node-based: stays valid until clear())
