@@ -555,7 +555,7 @@ CREATE TABLE budget_spend_minutes (
     //    cardinality (1,000 customers, tags) nearly every event was a 15-minute and a daily row
     //    of its own, as wide as the event row (136 bytes of ~317 an event). A flush that holds
     //    one event under a daily key (its 15-minute key then holds it alone too) that no recent
-    //    flush wrote writes no rollup row for it and lists it here instead (~25 bytes), by day
+    //    flush wrote writes no rollup row for it and lists it here instead (~30 bytes), by day
     //    and bucket: the views add the listed events, a reader of days (reports, daily_costs)
     //    finds them by the day, the budgets' scan of recent buckets by the days and buckets.
     //    Retention rolls a listed event up into the stored rows before it prunes it: the

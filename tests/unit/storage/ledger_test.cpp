@@ -75,6 +75,14 @@ int64_t query_int(const std::string& path, const std::string& sql) {
   return v;
 }
 
+// An edit outside the daemon, on its closed ledger.
+void delete_by_hand(const std::string& path, const std::string& sql) {
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
+  REQUIRE(exec_sql(raw, sql).ok());
+  sqlite3_close(raw);
+}
+
 LedgerOptions options(const testing::TempDir& dir, int window_ms = 5) {
   LedgerOptions o;
   o.path = dir.file("ledger.db");
@@ -446,10 +454,7 @@ TEST_CASE("a watermark left past the last event (events removed by hand) follows
     REQUIRE(l.ok());
     REQUIRE(submit_and_wait(*l.value(), {make("a", 1), make("b", 2), make("c", 4)}).status.ok());
   }
-  sqlite3* raw = nullptr;
-  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
-  REQUIRE(exec_sql(raw, "DELETE FROM event_rows WHERE event_id IN ('b', 'c')").ok());
-  sqlite3_close(raw);
+  delete_by_hand(db, "DELETE FROM event_rows WHERE event_id IN ('b', 'c')");
   auto l = Ledger::open(options(dir), [] { return kNow; });
   REQUIRE(l.ok());
   CHECK(query_int(db, "SELECT through_rowid FROM rollup_watermark") == 1);
@@ -496,10 +501,7 @@ TEST_CASE("listed events removed by hand do not count the events that reuse thei
     l.value()->stop();
   }
   REQUIRE(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events") == 3);  // each alone
-  sqlite3* raw = nullptr;
-  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
-  REQUIRE(exec_sql(raw, "DELETE FROM event_rows WHERE event_id IN ('b', 'c')").ok());
-  sqlite3_close(raw);
+  delete_by_hand(db, "DELETE FROM event_rows WHERE event_id IN ('b', 'c')");
   auto l = Ledger::open(options(dir), [] { return kNow; });
   REQUIRE(l.ok());
   CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events") == 1);  // a's
@@ -1000,6 +1002,14 @@ TEST_CASE("request_timeout counts from the request's arrival, time queued before
 // The listing (schema 13) against the views, at odd times, zones and clocks.
 
 namespace {
+// A ledger in `zone` that flushes after every commit and keeps raw events `retention_days`.
+LedgerOptions zoned_options(const testing::TempDir& dir, const char* zone, int retention_days) {
+  auto o = options(dir);
+  o.timezone = TimeZone::load(zone).value();
+  o.raw_retention_days = retention_days;
+  o.rollup_flush_interval_ms = 0;
+  return o;
+}
 std::map<int64_t, int64_t> view_buckets(sqlite3* raw, EpochMs since) {
   std::map<int64_t, int64_t> out;
   sqlite3_stmt* st = nullptr;
@@ -1025,10 +1035,7 @@ TEST_CASE("listing: scan_rollup_costs equals rollup_15m, and every view counts e
     CAPTURE(zone);
     testing::TempDir dir;
     const std::string db = dir.file("ledger.db");
-    auto o = options(dir);
-    o.timezone = TimeZone::load(zone).value();
-    o.raw_retention_days = 3650;
-    o.rollup_flush_interval_ms = 0;
+    auto o = zoned_options(dir, zone, 3650);
     std::mt19937_64 rng(42);
     int n = 0;
     std::vector<EpochMs> tss;
@@ -1090,10 +1097,7 @@ TEST_CASE("listing: listed events at negative and odd ts: scan, views and the pr
     CAPTURE(zone);
     testing::TempDir dir;
     const std::string db = dir.file("ledger.db");
-    auto o = options(dir);
-    o.timezone = TimeZone::load(zone).value();
-    o.raw_retention_days = 100000;
-    o.rollup_flush_interval_ms = 0;
+    auto o = zoned_options(dir, zone, 100000);
     const EpochMs tss[] = {-1, -900'000, -900'001, -899'999, 0, 899'999, 900'000, -86'400'001,
                            -43'200'000, 50'400'000 - 1, 1, -7};
     int64_t total = 0;
