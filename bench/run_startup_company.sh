@@ -40,7 +40,7 @@ echo "ledger: $(stat -c %s "$work/ledger.db") bytes, $(python3 -c "
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
 print(c.execute('SELECT COUNT(*) FROM rollup_daily_rows').fetchone()[0], 'daily rollup rows and',
-      c.execute('SELECT COUNT(*) FROM rollup_raw_events').fetchone()[0], 'events left raw over',
+      c.execute('SELECT COUNT(*) FROM event_rows WHERE listed').fetchone()[0], 'events left raw (listed) over',
       c.execute('SELECT COUNT(DISTINCT day_local) FROM rollup_daily').fetchone()[0], 'days')" "$work/ledger.db")"
 
 timed_start() {  # prints ms to /readyz 200 and the log's budget spend line

@@ -37,9 +37,9 @@ INSERT OR IGNORE INTO event_rows (event_id, ts_ms, day_local, feature_id, team_i
   tags_id, provider_id, model_id, region_id, priority_id, input_tokens, cached_input_tokens,
   cache_write_tokens, output_tokens, requests, gpu_micros, egress_bytes, latency_ms, status_id,
   cost_nanos, currency_id, priced_by_id, price_ref_id, value_units_nanos, revenue_nanos,
-  reservation_id, received_ms, reasoning_tokens)
+  reservation_id, received_ms, reasoning_tokens, listed)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-  ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29))sql";
+  ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30))sql";
 
 // An event's charge lines, appended beside it until the next flush sums them (rollup_buffer.h).
 const char* kInsertEventCharge =
@@ -528,12 +528,18 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
                                           e.provider, e.model,  e.region,   priority,
                                           status,     options_.currency, priced_by, e.price_ref};
       constexpr int kParams[] = {4, 5, 6, 7, 8, 9, 10, 11, 20, 22, 23, 24};
+      int64_t ids[std::size(strings)] = {};
       for (size_t k = 0; k < std::size(strings) && s.ok(); ++k) {
         auto id = dictionary_.id(db_, strings[k]);
-        if (id.ok()) insert.bind(kParams[k], id.value());
+        if (id.ok()) insert.bind(kParams[k], ids[k] = id.value());
         else s = id.status();
       }
       if (!s.ok()) break;
+      // The first event under a daily key no recent event had is listed: its row stands for its
+      // rollup rows (schema 14). The key: the day and every id but price_ref's.
+      const bool listed =
+          rollups.claim_listing(RollupBuffer::listing_key(day, ids, std::size(ids) - 1));
+      insert.bind(30, int64_t{listed});
       insert.bind(1, e.event_id).bind(2, e.ts_ms).bind(3, day).bind(12, e.input_tokens);
       insert.bind(13, e.cached_input_tokens).bind(14, e.cache_write_tokens);
       insert.bind(15, e.output_tokens).bind(16, e.requests).bind(17, e.gpu_micros);
@@ -570,7 +576,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       // past the watermark are rolled up from the ledger instead, this one with them.
       const bool buffered = !rollups_lost_;
       RollupBuffer::Interned interned;
-      if (buffered) interned = rollups.add(bucket_of(e.ts_ms), dims, e, rowid);
+      if (buffered) interned = rollups.add(bucket_of(e.ts_ms), dims, e, rowid, listed);
       else ++recovery_backlog_added_;
       for (const ChargeLine& line : charge_lines(e, options_.currency)) {
         auto price = price_id(line);
@@ -799,8 +805,8 @@ void Ledger::prune_if_due() {
 
 int64_t Ledger::prune_chunk(int64_t limit) {
   const EpochMs cutoff = clock_() - static_cast<int64_t>(options_.raw_retention_days) * 86'400'000;
-  // One transaction: the batch's events that are their own rollup rows (rollup_raw_events) are
-  // rolled up into the stored rollups, then the batch goes.
+  // One transaction: the batch's listed events (their own rollup rows, schema 14) are rolled up
+  // into the stored rollups, then the batch goes, and the ranges it emptied.
   Status s = exec_sql(db_, "CREATE TEMP TABLE IF NOT EXISTS prune_batch (rowid INTEGER PRIMARY KEY)");
   if (s.ok()) s = exec_sql(db_, "BEGIN IMMEDIATE");
   const bool began = s.ok();
@@ -821,6 +827,7 @@ int64_t Ledger::prune_chunk(int64_t limit) {
     s = exec_sql(db_, "DELETE FROM event_rows WHERE rowid IN (SELECT rowid FROM temp.prune_batch)");
     n = sqlite3_changes(db_);
   }
+  if (s.ok()) s = drop_emptied_ranges(db_);
   if (s.ok()) s = exec_sql(db_, "COMMIT");
   if (!s.ok()) {
     if (began) exec_sql(db_, "ROLLBACK");

@@ -181,32 +181,41 @@ Result<std::vector<AuditEntry>> read_audit(sqlite3* db, EpochMs since, int limit
 Status scan_rollup_costs(sqlite3* db, EpochMs since,
                          const std::function<void(const SpendRow&)>& row) {
   // The rows of the view rollup_15m from `since`, read from its tables, each by its key: the
-  // stored rows by bucket; the listed events by each listed day that can hold such a bucket (a
-  // local day is within 14 hours of UTC's) and bucket; the events past the watermark by rowid
-  // (few: a flush's worth). The view itself finds listed events by day only, not by bucket.
+  // stored rows by bucket; the listed events by the ranges of each listed day that can hold such
+  // a bucket (a local day is within 14 hours of UTC's) and reach it, each a rowid range; the
+  // events past the watermark by rowid (few: a flush's worth). The view itself finds listed
+  // events by day only, not by bucket.
+#define TOLLGATE_SPEND_COLUMNS                                                                 \
+  "f.value, t.value, c.value, g.value, p.value, m.value, rg.value, pr.value, r.cost_nanos "     \
+  "FROM "
+#define TOLLGATE_SPEND_JOINS                                                                   \
+  " LEFT JOIN dim_values f ON f.id = r.feature_id LEFT JOIN dim_values t ON t.id = r.team_id " \
+  "LEFT JOIN dim_values c ON c.id = r.customer_id LEFT JOIN dim_values g ON g.id = r.tags_id "  \
+  "LEFT JOIN dim_values p ON p.id = r.provider_id LEFT JOIN dim_values m ON m.id = r.model_id " \
+  "LEFT JOIN dim_values rg ON rg.id = r.region_id "                                             \
+  "LEFT JOIN dim_values pr ON pr.id = r.priority_id "
   return scan_since(
       db,
       // The listed days from the first that can hold such a bucket, one seek each (not every
       // calendar day: one event stored under a clock far ahead would make that a long walk).
-      "WITH RECURSIVE days(d) AS (SELECT (SELECT MIN(day_local) FROM rollup_raw_events WHERE "
+      "WITH RECURSIVE days(d) AS (SELECT (SELECT MIN(day_local) FROM rollup_raw_ranges WHERE "
       "day_local >= IFNULL(date(?1 / 1000 - 54000, 'unixepoch'), '')) UNION ALL SELECT (SELECT "
-      "MIN(day_local) FROM rollup_raw_events WHERE day_local > d) FROM days WHERE d IS NOT NULL) "
-      "SELECT r.bucket_ms, f.value, t.value, c.value, g.value, p.value, m.value, rg.value, "
-      "pr.value, r.cost_nanos FROM rollup_15m_rows r "
-      "LEFT JOIN dim_values f ON f.id = r.feature_id LEFT JOIN dim_values t ON t.id = r.team_id "
-      "LEFT JOIN dim_values c ON c.id = r.customer_id LEFT JOIN dim_values g ON g.id = r.tags_id "
-      "LEFT JOIN dim_values p ON p.id = r.provider_id LEFT JOIN dim_values m ON m.id = r.model_id "
-      "LEFT JOIN dim_values rg ON rg.id = r.region_id "
-      "LEFT JOIN dim_values pr ON pr.id = r.priority_id WHERE r.bucket_ms >= ?1 "
+      "MIN(day_local) FROM rollup_raw_ranges WHERE day_local > d) FROM days WHERE d IS NOT NULL) "
+      "SELECT r.bucket_ms, " TOLLGATE_SPEND_COLUMNS "rollup_15m_rows r" TOLLGATE_SPEND_JOINS
+      "WHERE r.bucket_ms >= ?1 "
       "UNION ALL "
-      "SELECT u.bucket_ms, e.feature, e.team, e.customer, e.tags, e.provider, e.model, e.region, "
-      "e.priority, e.cost_nanos FROM rollup_raw_events u CROSS JOIN events e ON e.rowid = "
-      "u.event_rowid WHERE u.day_local IN days AND u.bucket_ms >= ?1 "
+      "SELECT r.ts_ms - ((r.ts_ms % 900000) + 900000) % 900000 AS bucket, " TOLLGATE_SPEND_COLUMNS
+      "rollup_raw_ranges u CROSS JOIN event_rows r ON r.rowid BETWEEN u.first_rowid AND "
+      "u.last_rowid" TOLLGATE_SPEND_JOINS
+      "WHERE u.day_local IN days AND u.last_bucket_ms >= ?1 AND r.listed AND r.day_local = "
+      "u.day_local AND bucket >= ?1 "
       "UNION ALL "
       "SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000 AS bucket, feature, team, customer, "
       "tags, provider, model, region, priority, cost_nanos FROM events WHERE rowid > (SELECT "
       "through_rowid FROM rollup_watermark) AND bucket >= ?1",
       since, row);
+#undef TOLLGATE_SPEND_JOINS
+#undef TOLLGATE_SPEND_COLUMNS
 }
 
 Status scan_daily_costs(sqlite3* db, const std::string& from, const std::string& to,

@@ -87,12 +87,14 @@ const std::string& upsert_dim_sql() {
   return *upsert;
 }
 
-// An event left as its raw row (schema 13), listed by its day and 15-minute bucket. A watermark
-// moved back by hand rolls events up twice, into the stored rows as much as into the list: the
+// The listed events (left as their raw rows, schema 14) of one day among those a flush passes:
+// their rowid and bucket ranges. The flush's events are past every earlier range, so ranges of a
+// day never overlap, and the listed events of the day inside a range are its events. A watermark
+// moved back by hand rolls events up twice, into the stored rows as much as into the ranges: the
 // watermark is the daemon's alone.
-const char* kListRaw =
-    "INSERT OR IGNORE INTO rollup_raw_events (day_local, bucket_ms, event_rowid) VALUES (?1, "
-    "?2, ?3)";
+const char* kNameListed =
+    "INSERT INTO rollup_raw_ranges (day_local, first_rowid, last_rowid, first_bucket_ms, "
+    "last_bucket_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 // The watermark moves to the last event flushed (?1; -1: the last event stored); the charge
 // lines it passes are in charges_daily_rows now.
@@ -104,8 +106,9 @@ const char* kDropRolledCharges =
 // A flush of every event stored passes every line: a DELETE without WHERE lets SQLite free the
 // table's pages whole instead of visiting each row (its truncate optimisation).
 const char* kDropAllCharges = "DELETE FROM event_charges";
-// The listed events among those temp.prune_batch names, added into the stored rollups (the
-// events' own dim_values ids are the rollups' key), then taken off the list.
+// The listed events among those temp.prune_batch names (at or below the watermark), added into
+// the stored rollups (the events' own dim_values ids are the rollups' key); their days noted for
+// drop_emptied_ranges.
 #define TOLLGATE_BUCKET "(e.ts_ms - ((e.ts_ms % 900000) + 900000) % 900000)"
 #define TOLLGATE_LISTED_SUMS                                                                  \
   "e.day_local, e.feature_id, e.team_id, e.customer_id, e.tags_id, e.provider_id, "            \
@@ -113,18 +116,23 @@ const char* kDropAllCharges = "DELETE FROM event_charges";
   "e.requests, e.input_tokens, e.cached_input_tokens, e.cache_write_tokens, e.output_tokens, " \
   "e.gpu_micros, e.egress_bytes, e.cost_nanos, e.value_units_nanos, e.revenue_nanos, "         \
   "e.reasoning_tokens FROM temp.prune_batch b CROSS JOIN event_rows e ON e.rowid = b.rowid "   \
-  "CROSS JOIN rollup_raw_events u ON u.day_local = e.day_local AND u.bucket_ms = " TOLLGATE_BUCKET \
-  " AND u.event_rowid = e.rowid WHERE true"  /* SQLite: an upsert's SELECT needs a WHERE */
+  "WHERE e.listed AND e.rowid <= (SELECT through_rowid FROM rollup_watermark)"
 const char* kRollUpListed15m =
     "INSERT INTO rollup_15m_rows (bucket_ms, " TOLLGATE_ROLLUP_COLUMNS
     ") SELECT " TOLLGATE_BUCKET ", " TOLLGATE_LISTED_SUMS
         TOLLGATE_ROLLUP_ADD;
 const char* kRollUpListedDaily = "INSERT INTO rollup_daily_rows (" TOLLGATE_ROLLUP_COLUMNS
                                  ") SELECT " TOLLGATE_LISTED_SUMS TOLLGATE_ROLLUP_ADD;
-const char* kUnlistBatch =
-    "DELETE FROM rollup_raw_events WHERE (day_local, bucket_ms, event_rowid) IN (SELECT "
-    "e.day_local, " TOLLGATE_BUCKET ", e.rowid FROM temp.prune_batch b CROSS JOIN event_rows e ON "
-    "e.rowid = b.rowid)";
+const char* kNotePrunedDays =
+    "INSERT OR IGNORE INTO temp.prune_days SELECT DISTINCT e.day_local FROM temp.prune_batch b "
+    "CROSS JOIN event_rows e ON e.rowid = b.rowid WHERE e.listed";
+// The ranges of those days that start at or below the batch's last event (those a prune in
+// time order empties) and hold no listed event of their day any more.
+const char* kDropEmptiedRanges =
+    "DELETE FROM rollup_raw_ranges WHERE day_local IN (SELECT day FROM temp.prune_days) AND "
+    "first_rowid <= (SELECT IFNULL(MAX(rowid), 0) FROM temp.prune_batch) AND NOT EXISTS (SELECT "
+    "1 FROM event_rows e WHERE e.rowid BETWEEN rollup_raw_ranges.first_rowid AND "
+    "rollup_raw_ranges.last_rowid AND e.listed AND e.day_local = rollup_raw_ranges.day_local)";
 #undef TOLLGATE_LISTED_SUMS
 #undef TOLLGATE_BUCKET
 #undef TOLLGATE_ROLLUP_COLUMNS
@@ -195,21 +203,47 @@ uint32_t RollupBuffer::intern(std::string_view s) {
   return id;
 }
 
+uint64_t RollupBuffer::listing_key(std::string_view day, const int64_t* stored_ids, size_t n) {
+  uint64_t h = mix64(std::hash<std::string_view>()(day));
+  for (size_t i = 0; i < n; ++i) h = mix64(h ^ static_cast<uint64_t>(stored_ids[i]));
+  return h | 1;  // 0 marks an empty slot
+}
+
+bool RollupBuffer::claim_listing(uint64_t key) {
+  if (recent_keys_.empty()) recent_keys_.assign(size_t{1} << kRecentKeyBits, 0);
+  uint64_t& slot = recent_keys_[key >> (64 - kRecentKeyBits)];
+  if (slot == key) return false;
+  slot = key;
+  return true;
+}
+
 RollupBuffer::Interned RollupBuffer::add(EpochMs bucket, const Dims& d, const UsageEvent& e,
-                                         int64_t rowid) {
+                                         int64_t rowid, bool listed) {
   Key k;
   k.bucket = bucket;
   const std::string_view parts[11] = {d.day,    d.feature, d.team,     d.customer,
                                       d.tags,   d.provider, d.model,   d.region,
                                       d.priority, d.status, d.priced_by};
   for (int i = 0; i < 11; ++i) k.ids[i] = intern(parts[i]);
-  auto add_to = [&](PendingSums& row) {
-    row.sums.add(e);  // parts of the day's checked total, which fits
-    row.rowid = row.sums.events == 1 ? rowid : -1;
-  };
-  add_to(m15_[k]);
+  if (listed) {  // its raw row stands for its rollup rows
+    // Events come in rowid order (commits, a recovery's reads).
+    std::vector<ListedRange>& ranges = listed_[k.ids[0]];
+    if (ranges.empty() || rowid < ranges.back().first_rowid ||
+        rowid - ranges.back().last_rowid > kMaxRangeGap) {
+      ranges.push_back({rowid, rowid, bucket, bucket});
+    } else {
+      ListedRange& r = ranges.back();
+      r.last_rowid = std::max(r.last_rowid, rowid);
+      r.first_bucket = std::min(r.first_bucket, bucket);
+      r.last_bucket = std::max(r.last_bucket, bucket);
+    }
+    ++listed_events_;
+  } else {
+    m15_[k].add(e);  // parts of the day's checked total, which fits
+    k.bucket = 0;
+    daily_[k].add(e);
+  }
   k.bucket = 0;
-  add_to(daily_[k]);
   const int64_t add[10] = {e.requests,      e.input_tokens,
                            e.cached_input_tokens, e.cache_write_tokens,
                            e.output_tokens, e.gpu_micros,
@@ -269,6 +303,8 @@ void RollupBuffer::add_charge(const Interned& d, int64_t price_id, int64_t quant
 void RollupBuffer::clear() {
   m15_.clear();
   daily_.clear();
+  listed_.clear();
+  listed_events_ = 0;
   charges_.clear();
   last_charge_group_ = nullptr;
   dims_.clear();
@@ -280,7 +316,7 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
                            int64_t through_rowid) {
   if (empty() && charges_.empty()) return {};
   Statement m15(db, kUpsert15m), daily(db, kUpsertDaily), charge(db, kUpsertCharge),
-      dim(db, upsert_dim_sql()), list(db, kListRaw);
+      dim(db, upsert_dim_sql()), list(db, kNameListed);
   if (!m15.ok() || !daily.ok() || !charge.ok() || !dim.ok() || !list.ok())
     return Status::error(Code::kStorageError, m15.error() + daily.error() + charge.error() +
                                                   dim.error() + list.error());
@@ -297,50 +333,12 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
   for (const auto& [key, sums] : m15_)  // the day (ids[0]) stays text
     for (int i = 1; i < 11; ++i) resolve(name(key.ids[i]), stored_ids[key.ids[i]]);
   resolve(currency, currency_id);
-  // An event alone under its daily key (so alone under its 15-minute key too: the bucket names
-  // the day) whose key no recent flush wrote stays its raw row: listed, neither row written.
-  // Keys are hashed by their stored ids, which stay the same from flush to flush.
-  if (recent_keys_.empty()) recent_keys_.assign(size_t{1} << kRecentKeyBits, 0);
-  std::vector<uint64_t> day_key_hashes;
-  day_key_hashes.reserve(daily_.size());
-  const uint64_t slot_shift = 64 - kRecentKeyBits;
-  for (auto& [key, row] : daily_) {
-    uint64_t h = mix64(std::hash<std::string_view>()(name(key.ids[0])));
-    for (int i = 1; i < 11; ++i) h = mix64(h ^ static_cast<uint64_t>(stored_ids[key.ids[i]]));
-    h |= 1;  // 0 marks an empty slot
-    day_key_hashes.push_back(h);
-    row.left_raw = row.rowid >= 0 && recent_keys_[h >> slot_shift] != h;
-  }
-  struct Listed {
-    uint32_t day;
-    int64_t bucket, rowid;
-  };
-  std::vector<Listed> listed;
-  for (auto& [key, row] : m15_) {
-    row.left_raw = false;  // a failed flush may have set it
-    if (row.rowid < 0) continue;
-    Key day_key = key;
-    day_key.bucket = 0;
-    auto day_row = daily_.find(day_key);
-    if (day_row == daily_.end() || !day_row->second.left_raw) continue;
-    row.left_raw = true;  // the day row holds this event alone: the same one
-    listed.push_back({key.ids[0], key.bucket, row.rowid});
-  }
-  std::sort(listed.begin(), listed.end(), [&](const Listed& a, const Listed& b) {
-    if (a.day != b.day) return name(a.day) < name(b.day);
-    return a.bucket != b.bucket ? a.bucket < b.bucket : a.rowid < b.rowid;
-  });
   // In the tables' key order, so consecutive upserts land on the same pages: the rollups by
   // day text then ids, the other tables by text.
   auto in_key_order = [&](const auto& rows, bool bucket_first, bool by_stored_id) {
     std::vector<const typename std::decay_t<decltype(rows)>::value_type*> sorted;
     sorted.reserve(rows.size());
-    for (const auto& row : rows) {
-      // A row left raw is not written: not sorted either (at a company's shape, nearly all).
-      if constexpr (std::is_same_v<std::decay_t<decltype(row.second)>, PendingSums>)
-        if (row.second.left_raw) continue;
-      sorted.push_back(&row);
-    }
+    for (const auto& row : rows) sorted.push_back(&row);
     std::sort(sorted.begin(), sorted.end(), [&](const auto* a, const auto* b) {
       if (bucket_first && a->first.bucket != b->first.bucket)
         return a->first.bucket < b->first.bucket;
@@ -358,7 +356,7 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
     const auto sorted = in_key_order(rows, true, true);
     for (const auto* row : sorted) {
       const Key& k = row->first;
-      const RollupSums& r = row->second.sums;
+      const RollupSums& r = row->second;
       st.bind(1, k.bucket).bind(2, name(k.ids[0]));
       for (int i = 1; i < 11; ++i) st.bind(2 + i, stored_ids[k.ids[i]]);
       st.bind(13, currency_id).bind(14, r.events).bind(15, r.requests);
@@ -411,11 +409,17 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
   if (s.ok()) s = write(daily, daily_);
   if (s.ok()) s = write_charges();
   if (s.ok()) s = write_dims();
-  for (size_t i = 0; s.ok() && i < listed.size(); ++i) {
-    list.bind(1, name(listed[i].day)).bind(2, listed[i].bucket).bind(3, listed[i].rowid);
-    const int rc = list.step();
-    list.reset();
-    if (rc != SQLITE_DONE) s = Status::error(Code::kStorageError, sqlite3_errmsg(db));
+  for (auto it = listed_.begin(); s.ok() && it != listed_.end(); ++it) {
+    for (const ListedRange& r : it->second) {
+      list.bind(1, name(it->first)).bind(2, r.first_rowid).bind(3, r.last_rowid);
+      list.bind(4, r.first_bucket).bind(5, r.last_bucket);
+      const int rc = list.step();
+      list.reset();
+      if (rc != SQLITE_DONE) {
+        s = Status::error(Code::kStorageError, sqlite3_errmsg(db));
+        break;
+      }
+    }
   }
   if (s.ok()) {
     Statement mark(db, kMoveWatermark);
@@ -429,7 +433,6 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
     exec_sql(db, "ROLLBACK");
     return s;
   }
-  for (uint64_t h : day_key_hashes) recent_keys_[h >> slot_shift] = h;
   clear();
   return {};
 }
@@ -454,15 +457,16 @@ Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
       const int64_t was = mark.column_int(1), last = mark.column_int(2);
       mark = Statement();
       // Listed events past the last one are gone too, and the next events will reuse their
-      // rowids: the listing must not count those. Unlisted first: a stop between the two
-      // statements leaves the watermark past the events, so this runs again.
-      Statement unlist(db, "DELETE FROM rollup_raw_events WHERE event_rowid > ?1");
-      Statement clamp(db, "UPDATE rollup_watermark SET through_rowid = ?1");
-      unlist.bind(1, last);
-      clamp.bind(1, last);
-      if (!unlist.ok() || !clamp.ok() || unlist.step() != SQLITE_DONE ||
-          clamp.step() != SQLITE_DONE)
-        return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+      // rowids: no range may name those. Ranges first: a stop between the statements leaves
+      // the watermark past the events, so this runs again.
+      for (const char* sql : {"DELETE FROM rollup_raw_ranges WHERE first_rowid > ?1",
+                              "UPDATE rollup_raw_ranges SET last_rowid = ?1 WHERE last_rowid > ?1",
+                              "UPDATE rollup_watermark SET through_rowid = ?1"}) {
+        Statement st(db, sql);
+        if (st.ok()) st.bind(1, last);
+        if (!st.ok() || st.step() != SQLITE_DONE)
+          return Status::error(Code::kStorageError, st.ok() ? sqlite3_errmsg(db) : st.error());
+      }
       spdlog::warn("the rollup watermark ({}) was past the last raw event ({}): the events were "
                    "renumbered or removed outside the daemon; it now follows the last event (the "
                    "stored rollups are taken to hold every event there is)",
@@ -476,7 +480,7 @@ Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
                    "model, region, priority, status, priced_by, requests, input_tokens, "
                    "cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, "
                    "egress_bytes, cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens, "
-                   "currency "
+                   "currency, (SELECT listed FROM event_rows r WHERE r.rowid = events.rowid) "
                    "FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark) "
                    "ORDER BY rowid LIMIT ?1");
   Statement lines(db,
@@ -529,7 +533,8 @@ Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
       e.value_units = Money::from_nanos(events.column_int(21));
       e.revenue = Money::from_nanos(events.column_int(22));
       e.reasoning_tokens = events.column_int(23);
-      const auto interned = buffer.add(bucket_of(events.column_int(1)), dims, e, last);
+      const auto interned =
+          buffer.add(bucket_of(events.column_int(1)), dims, e, last, events.column_int(25) != 0);
       lines.bind(1, last);
       while ((rc = lines.step()) == SQLITE_ROW)
         buffer.add_charge(interned, lines.column_int(0), lines.column_int(1), lines.column_int(2));
@@ -554,9 +559,13 @@ Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
 }
 
 Status roll_up_listed_in_prune_batch(sqlite3* db) {
-  for (const char* sql : {kRollUpListed15m, kRollUpListedDaily, kUnlistBatch})
+  for (const char* sql :
+       {"CREATE TEMP TABLE IF NOT EXISTS prune_days (day TEXT PRIMARY KEY) WITHOUT ROWID",
+        "DELETE FROM temp.prune_days", kRollUpListed15m, kRollUpListedDaily, kNotePrunedDays})
     if (Status s = exec_sql(db, sql); !s.ok()) return s;
   return {};
 }
+
+Status drop_emptied_ranges(sqlite3* db) { return exec_sql(db, kDropEmptiedRanges); }
 
 }  // namespace tollgate

@@ -4,8 +4,9 @@
 // and charges_daily_rows (schema 9), with the rollup watermark, in one transaction. At a
 // company's cardinality nearly every event is a new rollup key, so writing rollups at every
 // commit cost a random B-tree page per event and table; a flush writes many rows per page, sorted
-// in key order. An event alone under a key not flushed recently is left as its raw row and listed
-// in rollup_raw_events instead (schema 13): a key seen again gets its rows.
+// in key order. An event whose daily key no recent event had is left as its raw row instead,
+// marked `listed` in event_rows as it is inserted (schema 14); a flush names the rowid ranges
+// of those events by day in rollup_raw_ranges. A key seen again gets its rows.
 //
 // Until flushed, readers see the same sums through the views rollup_15m, rollup_daily and
 // charges_daily (the stored rows plus the raw events past the watermark and their lines in
@@ -66,14 +67,7 @@ class RollupBuffer {
   };
   template <typename Sums>
   using Table = std::unordered_map<Key, Sums, KeyHash>;
-  // A pending rollup row. `rowid`: its one event's while it holds one (-1 otherwise, or when
-  // the event may not be left raw). `left_raw`: the flush lists that event instead of the row.
-  struct PendingSums {
-    RollupSums sums;
-    int64_t rowid = -1;
-    bool left_raw = false;
-  };
-  using Rows = Table<PendingSums>;
+  using Rows = Table<RollupSums>;
   // A charges_daily row: ids[] holds day, provider, model, region, feature, team, priced_by
   // (Dims' order without customer, tags, priority, status); `bucket` is the charge_prices id.
   struct ChargeSums {
@@ -106,16 +100,23 @@ class RollupBuffer {
   struct Interned {
     uint32_t ids[11] = {};
   };
-  // `rowid`: the event's row; an event alone under its daily key at the flush is left as that
-  // row, listed in rollup_raw_events (schema 13), instead of two rollup rows of its own. -1:
-  // written as rollup rows whatever (an event about to be pruned).
-  Interned add(EpochMs bucket, const Dims& dims, const UsageEvent& e, int64_t rowid);
+  // `rowid`: the event's row. `listed`: the row is marked listed (schema 14): it stands for its
+  // own rollup rows, so none are added; the flush names its rowid in rollup_raw_ranges.
+  Interned add(EpochMs bucket, const Dims& dims, const UsageEvent& e, int64_t rowid, bool listed);
+  // Whether an event about to be stored under this daily key (listing_key()) is to be listed:
+  // no recent event had the key. Either answer is exact (a listed event is read as its raw row,
+  // another is added into the rows); it decides only which costs less. Takes the key: the next
+  // events of it get rows.
+  bool claim_listing(uint64_t key);
+  // A daily key's hash: its day and the dim_values ids of its dimensions (stable from commit to
+  // commit), never 0.
+  static uint64_t listing_key(std::string_view day, const int64_t* stored_ids, size_t n);
   // One charge line of an event added above, priced by charge_prices row `price_id`.
   void add_charge(const Interned& dims, int64_t price_id, int64_t quantity, int64_t cost);
   void clear();
-  // 15-minute rows pending (the daily ones are at most as many).
-  size_t rows() const { return m15_.size(); }
-  bool empty() const { return m15_.empty(); }
+  // 15-minute rows and listed events pending (the daily rows are at most as many).
+  size_t rows() const { return m15_.size() + listed_events_; }
+  bool empty() const { return m15_.empty() && listed_events_ == 0; }
   // Writes every pending row (adding into stored rows, their strings as `dictionary` ids) and
   // moves the watermark to the last event stored, in one transaction; on success the buffer is
   // empty, on failure unchanged (and `dictionary` must forget: ids it added are rolled back).
@@ -131,11 +132,20 @@ class RollupBuffer {
   std::unordered_map<std::string_view, uint32_t> ids_;  // views into names_
   std::deque<std::string> names_;                       // stable addresses
   Rows m15_, daily_;
-  // The daily keys (day, stored ids) of recent flushes, written or listed, hashed, one slot per
-  // hash's top bits: an event alone under one of them gets its rows, so a key of a few events a
-  // day is listed about once a day, not once per flush. A fixed 2 MiB whatever the cardinality
-  // (allocated at the first flush); a key overwritten here is at worst listed again. Kept across
-  // flushes (clear() keeps it).
+  // The listed events of each day (interned), as the flush names them: ranges of rowids (and
+  // their buckets). A range ends where the next listed event of its day is more than
+  // kMaxRangeGap rowids on: events of several days interleaved (a backfill) would otherwise make
+  // each day's readers read every day's rows; at worst a range per event.
+  struct ListedRange {
+    int64_t first_rowid, last_rowid, first_bucket, last_bucket;
+  };
+  static constexpr int64_t kMaxRangeGap = 64;
+  std::unordered_map<uint32_t, std::vector<ListedRange>> listed_;
+  size_t listed_events_ = 0;
+  // The daily keys (listing_key()) of recent events, one slot per hash's top bits: an event under
+  // one of them gets its rows, so a key of many events a day is listed about once a day, not
+  // once per event. A fixed 2 MiB whatever the cardinality (allocated at the first claim); a key
+  // overwritten here is at worst listed again. Kept across flushes (clear() keeps it).
   static constexpr int kRecentKeyBits = 18;
   std::vector<uint64_t> recent_keys_;
   Charges charges_;
@@ -156,10 +166,13 @@ struct RolledUp {
 Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
                                         int64_t chunk_events, int64_t max_chunks = INT64_MAX);
 
-// Retention: the events listed in rollup_raw_events (left as raw rows by a flush) among those
-// the connection's temp.prune_batch (rowid INTEGER PRIMARY KEY) names are added into the stored
-// rollups and taken off the list, so the rollups keep them once their raw rows are pruned. Runs
-// inside the caller's transaction, which then deletes the batch.
+// Retention: the listed events (left as raw rows, schema 14) among those the connection's
+// temp.prune_batch (rowid INTEGER PRIMARY KEY) names are added into the stored rollups, so the
+// rollups keep them once their raw rows are pruned. Runs inside the caller's transaction, which
+// then deletes the batch and calls drop_emptied_ranges().
 Status roll_up_listed_in_prune_batch(sqlite3* db);
+// After the batch's events are deleted: the rollup_raw_ranges of their days that name no listed
+// event any more go (a range left would only cost its readers a seek).
+Status drop_emptied_ranges(sqlite3* db);
 
 }  // namespace tollgate

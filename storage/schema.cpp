@@ -31,6 +31,15 @@ namespace {
   "r.input_tokens, r.cached_input_tokens, r.cache_write_tokens, r.output_tokens, r.gpu_micros, " \
   "r.egress_bytes, r.cost_nanos, r.value_units_nanos, r.revenue_nanos, r.reasoning_tokens\n"
 
+// A listed event's row (event_rows `r`) as a rollup row of one event (schema 14's views).
+#define TOLLGATE_LISTED_COLUMNS                                                                  \
+  "feature.value AS feature, team.value AS team, customer.value AS customer, "                   \
+  "tags.value AS tags, provider.value AS provider, model.value AS model, "                        \
+  "region.value AS region, priority.value AS priority, status.value AS status, "                  \
+  "priced_by.value AS priced_by, currency.value AS currency, 1, r.requests, "                     \
+  "r.input_tokens, r.cached_input_tokens, r.cache_write_tokens, r.output_tokens, r.gpu_micros, " \
+  "r.egress_bytes, r.cost_nanos, r.value_units_nanos, r.revenue_nanos, r.reasoning_tokens\n"
+
 // Money, value units and revenue are integer nanos; gpu time is integer microseconds. The views
 // of CONTRACT §6 expose REAL conversions for analysts.
 const char* const kMigrations[] = {
@@ -609,7 +618,71 @@ SELECT day_local, feature, team, customer, provider, model, region, priority,
 FROM rollup_daily
 GROUP BY day_local, feature, team, customer, provider, model, region, priority;
 )sql",
+    // 14: the listed events marked in their own rows instead of a list beside them (~30 bytes an
+    //    event at a company's cardinality, where nearly every event is listed, and a B-tree
+    //    insert each). `listed` costs a row no byte past its header's (0 and 1 are stored in the
+    //    header). The writer decides it as it inserts the event: the first event under a daily
+    //    key no recent event had. A flush names, per day, the range of rowids and buckets of the
+    //    listed events it passes in rollup_raw_ranges (a row per flush and day): a flush's events
+    //    are past every earlier range, so a day's ranges never overlap, and the listed events of
+    //    the day inside a range are exactly that flush's. Readers of a day seek its ranges and
+    //    read each as a rowid range. The list's events are marked, one range per day.
+    R"sql(
+ALTER TABLE event_rows ADD COLUMN listed INTEGER NOT NULL DEFAULT 0;
+UPDATE event_rows SET listed = 1 WHERE rowid IN (SELECT event_rowid FROM rollup_raw_events);
+CREATE TABLE rollup_raw_ranges (
+  day_local TEXT NOT NULL,
+  first_rowid INTEGER NOT NULL,
+  last_rowid INTEGER NOT NULL,
+  first_bucket_ms INTEGER NOT NULL,
+  last_bucket_ms INTEGER NOT NULL,
+  PRIMARY KEY (day_local, first_rowid)
+) WITHOUT ROWID;
+INSERT INTO rollup_raw_ranges
+SELECT day_local, MIN(event_rowid), MAX(event_rowid), MIN(bucket_ms), MAX(bucket_ms)
+FROM rollup_raw_events GROUP BY day_local;
+DROP VIEW daily_costs;
+DROP VIEW rollup_15m;
+DROP VIEW rollup_daily;
+DROP TABLE rollup_raw_events;
+CREATE VIEW rollup_15m AS
+SELECT r.bucket_ms, r.day_local,
+)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_15m_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
+SELECT r.ts_ms - ((r.ts_ms % 900000) + 900000) % 900000, g.day_local,
+)sql" TOLLGATE_LISTED_COLUMNS R"sql(FROM rollup_raw_ranges g
+CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid
+)sql" TOLLGATE_DIM_JOINS R"sql(WHERE r.listed AND r.day_local = g.day_local
+UNION ALL
+SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, customer, tags,
+       provider, model, region, priority, status, priced_by, currency, 1, requests, input_tokens,
+       cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes,
+       cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens
+FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
+CREATE VIEW rollup_daily AS
+SELECT r.day_local,
+)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_daily_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
+SELECT g.day_local,
+)sql" TOLLGATE_LISTED_COLUMNS R"sql(FROM rollup_raw_ranges g
+CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid
+)sql" TOLLGATE_DIM_JOINS R"sql(WHERE r.listed AND r.day_local = g.day_local
+UNION ALL
+SELECT day_local, feature, team, customer, tags, provider, model, region, priority, status,
+       priced_by, currency, 1, requests, input_tokens, cached_input_tokens, cache_write_tokens,
+       output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos,
+       reasoning_tokens
+FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
+CREATE VIEW daily_costs AS
+SELECT day_local, feature, team, customer, provider, model, region, priority,
+       SUM(requests) AS requests, SUM(input_tokens) AS input_tokens,
+       SUM(cached_input_tokens) AS cached_input_tokens,
+       SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
+       SUM(gpu_micros) / 1e6 AS gpu_seconds, SUM(cost_nanos) / 1e9 AS cost,
+       SUM(value_units_nanos) / 1e9 AS value_units, SUM(revenue_nanos) / 1e9 AS revenue
+FROM rollup_daily
+GROUP BY day_local, feature, team, customer, provider, model, region, priority;
+)sql",
 };
+#undef TOLLGATE_LISTED_COLUMNS
 #undef TOLLGATE_DIM_JOINS
 #undef TOLLGATE_ROLLUP_COLUMNS
 

@@ -8,7 +8,7 @@
 
 namespace tollgate {
 
-inline constexpr int kSchemaVersion = 13;
+inline constexpr int kSchemaVersion = 14;
 
 // Applies every pending migration up to `target` (tests stop early to build old ledgers) in one
 // transaction. Refuses a database newer than this binary.

@@ -144,15 +144,29 @@ def check(d, acked_round, full):
             whole = con.execute("SELECT IFNULL(SUM(cost_nanos),0), IFNULL(SUM(requests),0) FROM events").fetchone()
             if by_dim != whole:
                 problems.append("rollup_daily_dim by %s %s != raw events %s" % (dim, by_dim, whole))
-        # Events left as their raw rows (alone under their key) are listed at their own day and
-        # bucket, at or below the watermark (past it the views add them already), never lost.
-        stray = con.execute("SELECT COUNT(*) FROM rollup_raw_events u LEFT JOIN events e ON "
-                            "e.rowid = u.event_rowid WHERE e.day_local IS NOT u.day_local OR "
-                            "u.bucket_ms IS NOT e.ts_ms - ((e.ts_ms % 900000) + 900000) % 900000 OR "
-                            "u.event_rowid > (SELECT through_rowid FROM rollup_watermark)").fetchone()[0]
+        # Events left as their raw rows (listed: the first under their key) are each inside
+        # exactly one range of their own day at or below the watermark (past it the views add
+        # them already), never lost; ranges of a day never overlap; a range's buckets hold its
+        # events'.
+        named = con.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT e.rowid), IFNULL(SUM(e.ts_ms - ((e.ts_ms % 900000) + "
+            "900000) % 900000 NOT BETWEEN g.first_bucket_ms AND g.last_bucket_ms), 0) FROM "
+            "rollup_raw_ranges g JOIN event_rows e ON e.rowid BETWEEN g.first_rowid AND "
+            "g.last_rowid AND e.listed AND e.day_local = g.day_local").fetchone()
+        marked = con.execute("SELECT COUNT(*) FROM event_rows WHERE listed AND rowid <= "
+                             "(SELECT through_rowid FROM rollup_watermark)").fetchone()[0]
+        if named[0] != marked or named[1] != marked or named[2]:
+            problems.append("ranges name %d listed events (%d distinct, %d outside their range's "
+                            "buckets), %d are marked at or below the watermark" %
+                            (named[0], named[1], named[2], marked))
+        stray = con.execute("SELECT COUNT(*) FROM rollup_raw_ranges g WHERE last_rowid < first_rowid "
+                            "OR last_rowid > (SELECT through_rowid FROM rollup_watermark) OR "
+                            "EXISTS (SELECT 1 FROM rollup_raw_ranges h WHERE h.day_local = "
+                            "g.day_local AND h.first_rowid > g.first_rowid AND h.first_rowid <= "
+                            "g.last_rowid)").fetchone()[0]
         if stray:
-            problems.append("%d rows of rollup_raw_events name no event of their day, or one "
-                            "past the watermark" % stray)
+            problems.append("%d ranges are empty, past the watermark or overlap another of "
+                            "their day" % stray)
         charges = con.execute("SELECT IFNULL(SUM(cost_nanos),0) FROM charges_daily").fetchone()[0]
         if charges != raw[1]:
             problems.append("charges_daily cost %d != raw events %d" % (charges, raw[1]))
@@ -228,11 +242,11 @@ def main():
             return 1
         con = sqlite3.connect("file:%s?mode=ro" % d.db, uri=True)
         try:
-            listed = con.execute("SELECT COUNT(*) FROM rollup_raw_events").fetchone()[0]
+            listed = con.execute("SELECT COUNT(*) FROM event_rows WHERE listed").fetchone()[0]
         finally:
             con.close()
         if args.kills >= 5 and listed == 0:
-            print("FAILED: no event was left as its raw row (rollup_raw_events): never exercised")
+            print("FAILED: no event was left as its raw row (listed): never exercised")
             return 1
         print("crash loop: %d kills in %.0f s, %d acknowledged events, none lost or doubled; rollups, "
               "charges and budget spend equal the raw events after every restart; %d kills "

@@ -160,12 +160,13 @@ INSERT INTO rollup_daily SELECT day_local, feature, team, customer, tags, provid
                 self.assertEqual(d.query("SELECT COUNT(*), SUM(cost_nanos) FROM %s" % view)[0],
                                  (2, 700 + 250_000_000), view)
             self.assertEqual(d.stop(), 0)
-            # Flushed: the old event in its stored row, the new one alone under its key, so
-            # left as its raw row and listed (schema 13).
+            # Flushed: the old event in its stored row, the new one the first under its key, so
+            # left as its raw row: marked listed, inside its day's range (schema 14).
             self.assertEqual(d.query("SELECT SUM(events), SUM(cost_nanos) FROM rollup_daily_rows")[0],
                              (1, 700))
-            self.assertEqual(d.query("SELECT COUNT(*), SUM(e.cost_nanos) FROM rollup_raw_events u "
-                                     "JOIN events e ON e.rowid = u.event_rowid")[0],
+            self.assertEqual(d.query("SELECT COUNT(*), SUM(e.cost_nanos) FROM rollup_raw_ranges g "
+                                     "JOIN event_rows e ON e.rowid BETWEEN g.first_rowid AND "
+                                     "g.last_rowid AND e.listed AND e.day_local = g.day_local")[0],
                              (1, 250_000_000))
         finally:
             d.cleanup()

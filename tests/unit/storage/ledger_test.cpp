@@ -17,16 +17,23 @@
 #include "storage/sqlite_util.h"
 #include "tests/unit/support/temp_dir.h"
 
-// What the flushes stored of the full-key rollups: their rows, and the events each left as its
-// raw row (alone under its key: rollup_raw_events, schema 13). Columns events, cost_nanos.
-#define TOLLGATE_LISTED_EVENTS \
-  " UNION ALL SELECT 1, e.cost_nanos FROM rollup_raw_events u JOIN event_rows e ON e.rowid = u.event_rowid)"
+// The listed events (left as their raw rows, schema 14) the flushes named: each marked row inside
+// a range of its day. Columns event_rowid, day_local, bucket_ms, cost_nanos.
+#define LISTED                                                                                  \
+  "(SELECT e.rowid AS event_rowid, g.day_local AS day_local, "                                  \
+  "e.ts_ms - ((e.ts_ms % 900000) + 900000) % 900000 AS bucket_ms, e.cost_nanos AS cost_nanos "   \
+  "FROM rollup_raw_ranges g JOIN event_rows e ON e.rowid BETWEEN g.first_rowid AND "            \
+  "g.last_rowid AND e.listed AND e.day_local = g.day_local)"
+// What the flushes stored of the full-key rollups: their rows, and the listed events. Columns
+// events, cost_nanos.
+#define TOLLGATE_LISTED_EVENTS " UNION ALL SELECT 1, cost_nanos FROM " LISTED ")"
 #define STORED_15M "(SELECT events, cost_nanos FROM rollup_15m_rows" TOLLGATE_LISTED_EVENTS
 #define STORED_DAILY "(SELECT events, cost_nanos FROM rollup_daily_rows" TOLLGATE_LISTED_EVENTS
 
 using namespace tollgate;
 
 namespace {
+
 
 const EpochMs kNow = *parse_rfc3339("2026-11-21T12:00:00Z");
 
@@ -73,6 +80,14 @@ int64_t query_int(const std::string& path, const std::string& sql) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   return v;
+}
+
+// Every event marked listed at or below the watermark is inside exactly one range of its day.
+void check_listed_named_once(const std::string& db) {
+  const int64_t named = query_int(db, "SELECT COUNT(*) FROM " LISTED);
+  CHECK(query_int(db, "SELECT COUNT(DISTINCT event_rowid) FROM " LISTED) == named);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM event_rows WHERE listed AND rowid <= (SELECT "
+                      "through_rowid FROM rollup_watermark)") == named);
 }
 
 // An edit outside the daemon, on its closed ledger.
@@ -249,14 +264,16 @@ TEST_CASE("an event alone under its rollup key stays its raw row, and retention 
                 .status.ok());
     l.value()->stop();
   }
-  // a1 and a2 share their key: one row in each table. b, c and d are alone: listed, no rows.
+  // a1 and a2 share their key: a1, the first, is listed, a2 a row in each table. b, c and d
+  // are the first of theirs: listed, no rows.
   CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_daily_rows") == 1);
-  CHECK(query_int(db, "SELECT events FROM rollup_daily_rows") == 2);
+  CHECK(query_int(db, "SELECT events FROM rollup_daily_rows") == 1);
   CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows") == 1);
-  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events") == 3);
-  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events u JOIN events e ON e.rowid = "
+  CHECK(query_int(db, "SELECT COUNT(*) FROM " LISTED) == 4);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM " LISTED " u JOIN events e ON e.rowid = "
                       "u.event_rowid AND e.day_local = u.day_local WHERE e.event_id IN "
-                      "('b', 'c', 'd')") == 3);
+                      "('a1', 'b', 'c', 'd')") == 4);
+  check_listed_named_once(db);
   CHECK(query_int(db, "SELECT through_rowid FROM rollup_watermark") == 5);
   // Every reader sees each event once.
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 31);
@@ -270,8 +287,10 @@ TEST_CASE("an event alone under its rollup key stays its raw row, and retention 
   const std::string day_plan =
       query_plan(db, "SELECT SUM(cost_nanos) FROM rollup_daily WHERE day_local = '2026-10-12'");
   CAPTURE(day_plan);
-  CHECK(day_plan.find("SEARCH u USING PRIMARY KEY (day_local=?)") != std::string::npos);
-  CHECK(day_plan.find("SCAN u") == std::string::npos);
+  CHECK(day_plan.find("SEARCH g USING PRIMARY KEY (day_local=?)") != std::string::npos);
+  CHECK(day_plan.find("SCAN g") == std::string::npos);
+  CHECK(day_plan.find("SEARCH r USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") !=
+        std::string::npos);  // each range: its rowids only
   // The budgets' scan of recent buckets (policy_store.cpp) reads the rows of rollup_15m from a
   // bucket on: the stored row, and the listed events by their time.
   {
@@ -286,11 +305,11 @@ TEST_CASE("an event alone under its rollup key stays its raw row, and retention 
               }).ok());
       return std::make_pair(rows, cost);
     };
-    CHECK(scanned(bucket_of(old)) == std::make_pair(int64_t{4}, int64_t{31}));
-    CHECK(scanned(bucket_of(old) + 1) == std::make_pair(int64_t{2}, int64_t{7}));  // not c, d
-    CHECK(scanned(bucket_of(kNow)) == std::make_pair(int64_t{2}, int64_t{7}));  // a1+a2, b
+    CHECK(scanned(bucket_of(old)) == std::make_pair(int64_t{5}, int64_t{31}));
+    CHECK(scanned(bucket_of(old) + 1) == std::make_pair(int64_t{3}, int64_t{7}));  // not c, d
+    CHECK(scanned(bucket_of(kNow)) == std::make_pair(int64_t{3}, int64_t{7}));  // a1, a2, b
     CHECK(scanned(bucket_of(kNow) + 900'000) == std::make_pair(int64_t{0}, int64_t{0}));
-    CHECK(scanned(std::numeric_limits<int64_t>::min()) == std::make_pair(int64_t{4}, int64_t{31}));
+    CHECK(scanned(std::numeric_limits<int64_t>::min()) == std::make_pair(int64_t{5}, int64_t{31}));
     sqlite3_close(raw);
   }
 
@@ -298,12 +317,14 @@ TEST_CASE("an event alone under its rollup key stays its raw row, and retention 
   {
     auto l = Ledger::open(o, [] { return kNow; });
     REQUIRE(l.ok());
-    // Alone in its flush, so listed too, though a's key has a row.
+    // The first of a's key in this process (its recent keys start empty): listed too, though
+    // a's key has a row.
     REQUIRE(submit_and_wait(*l.value(), {make("e", 32)}).status.ok());
     l.value()->stop();  // the writer prunes between commits when due (and at once after start)
   }
   CHECK(query_int(db, "SELECT COUNT(*) FROM events") == 4);
-  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events") == 2);  // b and e, still raw
+  CHECK(query_int(db, "SELECT COUNT(*) FROM " LISTED) == 3);  // a1, b and e, still raw
+  check_listed_named_once(db);
   CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_daily_rows") == 3);  // a's, c's and d's
   CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows") == 3);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily_rows WHERE customer_id = "
@@ -423,7 +444,7 @@ TEST_CASE("a rollup flush that fails keeps its rows and a later one writes them 
   };
   with_sql("CREATE TRIGGER no_room BEFORE INSERT ON rollup_daily_rows "
            "BEGIN SELECT RAISE(ABORT, 'disk full'); END; "
-           "CREATE TRIGGER no_room_raw BEFORE INSERT ON rollup_raw_events "  // an event alone
+           "CREATE TRIGGER no_room_raw BEFORE INSERT ON rollup_raw_ranges "  // an event listed
            "BEGIN SELECT RAISE(ABORT, 'disk full'); END");
   UsageEvent e = make("f1", 7);
   e.priced_by = PricedBy::kCaller;
@@ -476,7 +497,7 @@ TEST_CASE("a key with one event in each of many flushes is listed once, then get
       REQUIRE(submit_and_wait(*l.value(), {make("k" + std::to_string(i), 1 + i)}).status.ok());
     l.value()->stop();
   }
-  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events") == 1);  // the day's first
+  CHECK(query_int(db, "SELECT COUNT(*) FROM " LISTED) == 1);  // the day's first
   CHECK(query_int(db, "SELECT SUM(events) FROM rollup_daily_rows") == 19);
   CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_daily_rows") == 1);
   CHECK(query_int(db, "SELECT SUM(events) FROM rollup_15m_rows") == 19);
@@ -500,11 +521,11 @@ TEST_CASE("listed events removed by hand do not count the events that reuse thei
                 .status.ok());
     l.value()->stop();
   }
-  REQUIRE(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events") == 3);  // each alone
+  REQUIRE(query_int(db, "SELECT COUNT(*) FROM " LISTED) == 3);  // each alone
   delete_by_hand(db, "DELETE FROM event_rows WHERE event_id IN ('b', 'c')");
   auto l = Ledger::open(options(dir), [] { return kNow; });
   REQUIRE(l.ok());
-  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events") == 1);  // a's
+  CHECK(query_int(db, "SELECT COUNT(*) FROM " LISTED) == 1);  // a's
   // d and e take b's and c's rowids, and share a key: one row, not listed.
   REQUIRE(submit_and_wait(*l.value(), {for_customer(make("d", 8), "w"),
                                        for_customer(make("e", 16), "w")})
@@ -655,7 +676,9 @@ TEST_CASE("rollups wait in memory; the views show them at once; a stop flushes t
               .status.ok());
   REQUIRE(submit_and_wait(*l.value(), {caller_priced(make("c", 5))}).status.ok());
   const std::string db = dir.file("ledger.db");
-  CHECK(l.value()->pending_rollup_rows() == 2);
+  // a and b are each the first of their keys: listed (their rows stand for their rollups); c
+  // shares a's key: a row. Pending: the listed events and the row.
+  CHECK(l.value()->pending_rollup_rows() == 3);
   CHECK(query_int(db, "SELECT COUNT(*) FROM " STORED_15M) == 0);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 35);
   CHECK(query_int(db, "SELECT SUM(events) FROM rollup_daily") == 3);
@@ -672,7 +695,8 @@ TEST_CASE("rollups wait in memory; the views show them at once; a stop flushes t
                       "customer_hi = 'globex'") > 0);
   CHECK(l.value()->rollup_flushes().stop == 1);
   CHECK(l.value()->pending_rollup_rows() == 0);
-  CHECK(query_int(db, "SELECT COUNT(*) FROM " STORED_15M) == 2);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM " STORED_15M) == 3);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows") == 1);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM " STORED_DAILY) == 35);
   CHECK(query_int(db, "SELECT through_rowid FROM rollup_watermark") ==
         query_int(db, "SELECT MAX(rowid) FROM events"));
@@ -751,14 +775,14 @@ TEST_CASE("a flush before a read (a budget rebuild) writes the pending rollups a
   REQUIRE(l.ok());
   REQUIRE(submit_and_wait(*l.value(), {make("a", 10), make("b", 20)}).status.ok());
   const std::string db = dir.file("ledger.db");
-  REQUIRE(l.value()->pending_rollup_rows() == 1);
+  REQUIRE(l.value()->pending_rollup_rows() == 2);  // a listed, b's row
   std::promise<int64_t> stored;
   l.value()->run_on_writer([&](sqlite3*) {
     l.value()->flush_rollups_before_read();
     l.value()->flush_rollups_before_read();  // nothing pending: no second flush
     stored.set_value(query_int(db, "SELECT COUNT(*) FROM " STORED_15M));
   });
-  CHECK(stored.get_future().get() == 1);
+  CHECK(stored.get_future().get() == 2);
   CHECK(l.value()->rollup_flushes().read == 1);
   CHECK(l.value()->pending_rollup_rows() == 0);
   CHECK(query_int(db, "SELECT through_rowid FROM rollup_watermark") ==
@@ -789,8 +813,9 @@ TEST_CASE("events past the rollup watermark (an unclean stop) are rolled up at t
                    "(SELECT id FROM dim_values WHERE value = 'infra'); "
                    "DELETE FROM rollup_daily_rows WHERE team_id = "
                    "(SELECT id FROM dim_values WHERE value = 'infra'); "
-                   "DELETE FROM rollup_raw_events WHERE event_rowid > (SELECT MIN(rowid) FROM "
+                   "DELETE FROM rollup_raw_ranges WHERE first_rowid > (SELECT MIN(rowid) FROM "
                    "events); "
+                   "UPDATE rollup_raw_ranges SET last_rowid = (SELECT MIN(rowid) FROM events); "
                    "UPDATE rollup_watermark SET through_rowid = (SELECT MIN(rowid) FROM events)")
               .ok());
   sqlite3_close(raw);
@@ -814,7 +839,7 @@ static void forget_stored_rollups(const std::string& db) {
   sqlite3* raw = nullptr;
   REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
   REQUIRE(exec_sql(raw, "DELETE FROM rollup_15m_rows; DELETE FROM rollup_daily_rows; "
-                        "DELETE FROM rollup_raw_events; "
+                        "DELETE FROM rollup_raw_ranges; "
                         "DELETE FROM rollup_daily_dim_rows; UPDATE rollup_watermark SET "
                         "through_rowid = 0")
               .ok());
@@ -1064,14 +1089,14 @@ TEST_CASE("listing: scan_rollup_costs equals rollup_15m, and every view counts e
     auto l = Ledger::open(o, [] { return kNow; });
     REQUIRE(l.ok());
     for (int k = 0; k < 5; ++k) REQUIRE(submit_and_wait(*l.value(), batch(2)).status.ok());
-    CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events") > 0);
+    CHECK(query_int(db, "SELECT COUNT(*) FROM " LISTED) > 0);
     CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_15m_rows") > 0);
     CHECK(query_int(db, "SELECT COUNT(*) FROM events WHERE rowid > (SELECT through_rowid FROM "
                         "rollup_watermark)") > 0);
     const int64_t total = query_int(db, "SELECT SUM(cost_nanos) FROM events");
     CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == total);
     CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == total);
-    CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events u JOIN event_rows e ON e.rowid = "
+    CHECK(query_int(db, "SELECT COUNT(*) FROM " LISTED " u JOIN event_rows e ON e.rowid = "
                         "u.event_rowid WHERE u.day_local <> e.day_local OR u.bucket_ms <> "
                         "e.ts_ms - ((e.ts_ms % 900000) + 900000) % 900000") == 0);
     sqlite3* raw = nullptr;
@@ -1113,7 +1138,7 @@ TEST_CASE("listing: listed events at negative and odd ts: scan, views and the pr
       }
       l.value()->stop();
     }
-    CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events") == 12);
+    CHECK(query_int(db, "SELECT COUNT(*) FROM " LISTED) == 12);
     CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == total);
     CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == total);
     sqlite3* raw = nullptr;
@@ -1133,7 +1158,7 @@ TEST_CASE("listing: listed events at negative and odd ts: scan, views and the pr
       l.value()->stop();
     }
     CHECK(query_int(db, "SELECT COUNT(*) FROM events") == 1);
-    CHECK(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events") == 1);
+    CHECK(query_int(db, "SELECT COUNT(*) FROM " LISTED) == 1);
     CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == total);
     CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == total);
     CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m_rows") == total);
@@ -1157,7 +1182,7 @@ TEST_CASE("listing: the recent scan seeks the listing by day and bucket (plan an
     REQUIRE(submit_and_wait(*l.value(), b).status.ok());
     l.value()->stop();
   }
-  REQUIRE(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events") == 30000);
+  REQUIRE(query_int(db, "SELECT COUNT(*) FROM " LISTED) == 30000);
   sqlite3* raw = nullptr;
   REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   for (EpochMs since : std::vector<EpochMs>{kNow - 3600000, std::numeric_limits<int64_t>::max(),
@@ -1197,7 +1222,7 @@ TEST_CASE("listing: the recent scan's cost does not grow with the calendar span 
     REQUIRE(submit_and_wait(*l.value(), {make("now", 2)}).status.ok());
     l.value()->stop();
   }
-  REQUIRE(query_int(db, "SELECT COUNT(*) FROM rollup_raw_events") == 2);
+  REQUIRE(query_int(db, "SELECT COUNT(*) FROM " LISTED) == 2);
   sqlite3* raw = nullptr;
   REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   int64_t ops = 0, cost = 0;

@@ -263,3 +263,61 @@ UPDATE rollup_watermark SET through_rowid = 7;
   CHECK(one(db, "SELECT COUNT(*) FROM rollup_15m WHERE status = 'error'") == 1);
   sqlite3_close(db);
 }
+
+TEST_CASE("migration 14 marks the listed events in their rows and names them by day ranges") {
+  testing::TempDir dir;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.file("v13.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(migrate(db, 13).ok());
+  // e1 and e3 listed (schema 13), e2 in stored rows between them, e4 past the watermark.
+  REQUIRE(exec_sql(db, R"sql(
+INSERT INTO dim_values (id, value) VALUES (1, 'chat'), (2, 'cx'), (3, 'acme'), (4, '{}'), (5, 'p'),
+  (6, 'm'), (7, ''), (8, 'standard'), (9, 'ok'), (10, 'USD'), (11, 'price_book'),
+  (12, 'p/m/*@always'), (13, 'globex');
+INSERT INTO event_rows (rowid, event_id, ts_ms, day_local, feature_id, team_id, customer_id,
+  tags_id, provider_id, model_id, region_id, priority_id, input_tokens, cached_input_tokens,
+  cache_write_tokens, output_tokens, requests, gpu_micros, egress_bytes, latency_ms, status_id,
+  cost_nanos, currency_id, priced_by_id, price_ref_id, value_units_nanos, revenue_nanos,
+  reservation_id, received_ms, reasoning_tokens) VALUES
+  (1, 'e1', 1795255200000, '2026-11-21', 1, 2, 3, 4, 5, 6, 7, 8, 100, 0, 0, 10, 1, 0, 0, 5, 9,
+   5000, 10, 11, 12, 0, 0, '', 1795255200000, 0),
+  (2, 'e2', 1795255200000, '2026-11-21', 1, 2, 13, 4, 5, 6, 7, 8, 100, 0, 0, 10, 1, 0, 0, 5, 9,
+   7000, 10, 11, 12, 0, 0, '', 1795255200000, 0),
+  (3, 'e3', 1795256100000, '2026-11-21', 1, 2, 3, 4, 5, 6, 7, 8, 100, 0, 0, 10, 1, 0, 0, 5, 9,
+   11000, 10, 11, 12, 0, 0, '', 1795256100000, 0),
+  (4, 'e4', 1795256100000, '2026-11-21', 1, 2, 3, 4, 5, 6, 7, 8, 100, 0, 0, 10, 1, 0, 0, 5, 9,
+   13000, 10, 11, 12, 0, 0, '', 1795256100000, 0);
+INSERT INTO rollup_daily_rows (day_local, feature_id, team_id, customer_id, tags_id, provider_id,
+  model_id, region_id, priority_id, status_id, priced_by_id, currency_id, events, requests,
+  input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes,
+  cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens)
+  VALUES ('2026-11-21', 1, 2, 13, 4, 5, 6, 7, 8, 9, 11, 10, 1, 1, 100, 0, 0, 10, 0, 0, 7000, 0, 0, 0);
+INSERT INTO rollup_15m_rows (bucket_ms, day_local, feature_id, team_id, customer_id, tags_id,
+  provider_id, model_id, region_id, priority_id, status_id, priced_by_id, currency_id, events,
+  requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros,
+  egress_bytes, cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens)
+  VALUES (1795255200000, '2026-11-21', 1, 2, 13, 4, 5, 6, 7, 8, 9, 11, 10, 1, 1, 100, 0, 0, 10, 0,
+          0, 7000, 0, 0, 0);
+INSERT INTO rollup_raw_events VALUES ('2026-11-21', 1795255200000, 1), ('2026-11-21', 1795256100000, 3);
+UPDATE rollup_watermark SET through_rowid = 3;
+)sql")
+              .ok());
+  CHECK(one(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 36000);
+  REQUIRE(migrate(db).ok());
+  CHECK(one(db, "PRAGMA user_version") == kSchemaVersion);
+  CHECK(one(db, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'rollup_raw_events'") == 0);
+  CHECK(one(db, "SELECT SUM(rowid * rowid) FROM event_rows WHERE listed") == 1 + 9);  // e1, e3
+  CHECK(one(db, "SELECT COUNT(*) FROM rollup_raw_ranges WHERE first_rowid = 1 AND last_rowid = 3 "
+                "AND first_bucket_ms = 1795255200000 AND last_bucket_ms = 1795256100000") == 1);
+  // Every view counts each event once: e2 inside the range is not listed, e4 is past it.
+  CHECK(one(db, "SELECT COUNT(*) FROM rollup_daily") == 4);
+  CHECK(one(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 36000);
+  CHECK(one(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 36000);
+  CHECK(one(db, "SELECT SUM(cost_nanos) FROM rollup_15m WHERE bucket_ms = 1795256100000") == 24000);
+  CHECK(one(db, "SELECT CAST(ROUND(SUM(cost) * 1e9) AS INTEGER) FROM daily_costs WHERE customer = "
+                "'globex'") == 7000);
+  CHECK(one(db, "SELECT CAST(ROUND(SUM(cost) * 1e9) AS INTEGER) FROM daily_costs WHERE day_local = "
+                "'2026-11-21' AND customer = 'acme'") == 29000);
+  CHECK(migrate(db).ok());  // idempotent
+  sqlite3_close(db);
+}
