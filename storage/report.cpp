@@ -71,7 +71,7 @@ Status full_rollup_groups(sqlite3* db, const std::string& first, const std::stri
                        "SELECT g." + columns +  // columns starts with day_local
                        " FROM rollup_raw_ranges g CROSS JOIN event_rows e ON e.rowid BETWEEN "
                        "g.first_rowid AND g.last_rowid WHERE g.day_local BETWEEN ?1 AND ?2 AND "
-                       "e.listed AND e.day_local = g.day_local UNION ALL "
+                       "e.listed AND +e.day_local = g.day_local UNION ALL "
                        "SELECT " + columns +
                        " FROM event_rows WHERE rowid > (SELECT through_rowid FROM "
                        "rollup_watermark) AND day_local BETWEEN ?1 AND ?2");

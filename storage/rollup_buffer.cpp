@@ -132,7 +132,7 @@ const char* kDropEmptiedRanges =
     "DELETE FROM rollup_raw_ranges WHERE day_local IN (SELECT day FROM temp.prune_days) AND "
     "first_rowid <= (SELECT IFNULL(MAX(rowid), 0) FROM temp.prune_batch) AND NOT EXISTS (SELECT "
     "1 FROM event_rows e WHERE e.rowid BETWEEN rollup_raw_ranges.first_rowid AND "
-    "rollup_raw_ranges.last_rowid AND e.listed AND e.day_local = rollup_raw_ranges.day_local)";
+    "rollup_raw_ranges.last_rowid AND e.listed AND +e.day_local = rollup_raw_ranges.day_local)";
 #undef TOLLGATE_LISTED_SUMS
 #undef TOLLGATE_BUCKET
 #undef TOLLGATE_ROLLUP_COLUMNS

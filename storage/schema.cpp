@@ -626,7 +626,9 @@ GROUP BY day_local, feature, team, customer, provider, model, region, priority;
     //    listed events it passes in rollup_raw_ranges (a row per flush and day): a flush's events
     //    are past every earlier range, so a day's ranges never overlap, and the listed events of
     //    the day inside a range are exactly that flush's. Readers of a day seek its ranges and
-    //    read each as a rowid range. The list's events are marked, one range per day.
+    //    read each as a rowid range. The list's events are marked, one range per day. The `+`
+    //    of `+r.day_local`: without it SQLite may build an automatic index on event_rows' days
+    //    (a scan of every event) instead of reading the ranges' rowids.
     R"sql(
 ALTER TABLE event_rows ADD COLUMN listed INTEGER NOT NULL DEFAULT 0;
 UPDATE event_rows SET listed = 1 WHERE rowid IN (SELECT event_rowid FROM rollup_raw_events);
@@ -651,7 +653,7 @@ SELECT r.bucket_ms, r.day_local,
 SELECT r.ts_ms - ((r.ts_ms % 900000) + 900000) % 900000, g.day_local,
 )sql" TOLLGATE_LISTED_COLUMNS R"sql(FROM rollup_raw_ranges g
 CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid
-)sql" TOLLGATE_DIM_JOINS R"sql(WHERE r.listed AND r.day_local = g.day_local
+)sql" TOLLGATE_DIM_JOINS R"sql(WHERE r.listed AND +r.day_local = g.day_local
 UNION ALL
 SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, customer, tags,
        provider, model, region, priority, status, priced_by, currency, 1, requests, input_tokens,
@@ -664,7 +666,7 @@ SELECT r.day_local,
 SELECT g.day_local,
 )sql" TOLLGATE_LISTED_COLUMNS R"sql(FROM rollup_raw_ranges g
 CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid
-)sql" TOLLGATE_DIM_JOINS R"sql(WHERE r.listed AND r.day_local = g.day_local
+)sql" TOLLGATE_DIM_JOINS R"sql(WHERE r.listed AND +r.day_local = g.day_local
 UNION ALL
 SELECT day_local, feature, team, customer, tags, provider, model, region, priority, status,
        priced_by, currency, 1, requests, input_tokens, cached_input_tokens, cache_write_tokens,

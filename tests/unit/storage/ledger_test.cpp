@@ -23,7 +23,7 @@
   "(SELECT e.rowid AS event_rowid, g.day_local AS day_local, "                                  \
   "e.ts_ms - ((e.ts_ms % 900000) + 900000) % 900000 AS bucket_ms, e.cost_nanos AS cost_nanos "   \
   "FROM rollup_raw_ranges g JOIN event_rows e ON e.rowid BETWEEN g.first_rowid AND "            \
-  "g.last_rowid AND e.listed AND e.day_local = g.day_local)"
+  "g.last_rowid AND e.listed AND +e.day_local = g.day_local)"
 // What the flushes stored of the full-key rollups: their rows, and the listed events. Columns
 // events, cost_nanos.
 #define TOLLGATE_LISTED_EVENTS " UNION ALL SELECT 1, cost_nanos FROM " LISTED ")"
@@ -291,6 +291,14 @@ TEST_CASE("an event alone under its rollup key stays its raw row, and retention 
   CHECK(day_plan.find("SCAN g") == std::string::npos);
   CHECK(day_plan.find("SEARCH r USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") !=
         std::string::npos);  // each range: its rowids only
+  // A week's readers too: no automatic index over every event's day.
+  const std::string week_plan = query_plan(
+      db, "SELECT SUM(cost_nanos) FROM rollup_daily WHERE day_local BETWEEN '2026-10-06' AND "
+          "'2026-10-12'");
+  CAPTURE(week_plan);
+  CHECK(week_plan.find("AUTOMATIC") == std::string::npos);
+  CHECK(week_plan.find("SEARCH r USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") !=
+        std::string::npos);
   // The budgets' scan of recent buckets (policy_store.cpp) reads the rows of rollup_15m from a
   // bucket on: the stored row, and the listed events by their time.
   {
