@@ -33,11 +33,11 @@ constexpr int64_t kPruneChunk = 5000;
 
 // The strings are dim_values ids (schema 11; the view `events` shows them as text).
 const char* kInsertEvent = R"sql(
-INSERT OR IGNORE INTO event_rows (event_id, ts_ms, day_local, feature_id, team_id, customer_id,
+INSERT OR IGNORE INTO event_rows (event_id, ts_ms, day_offset, feature_id, team_id, customer_id,
   tags_id, provider_id, model_id, region_id, priority_id, input_tokens, cached_input_tokens,
   cache_write_tokens, output_tokens, requests, gpu_micros, egress_bytes, latency_ms, status_id,
   cost_nanos, currency_id, priced_by_id, price_ref_id, value_units_nanos, revenue_nanos,
-  reservation_id, received_ms, reasoning_tokens, listed)
+  reservation_id, received_offset_ms, reasoning_tokens, listed)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
   ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30))sql";
 
@@ -540,12 +540,29 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       const bool listed =
           rollups.claim_listing(RollupBuffer::listing_key(day, ids, std::size(ids) - 1));
       insert.bind(30, int64_t{listed});
-      insert.bind(1, e.event_id).bind(2, e.ts_ms).bind(3, day).bind(12, e.input_tokens);
+      // The day and the receive time as offsets from ts_ms where they fit (schema 15).
+      constexpr int64_t kDayMs = 86'400'000;
+      const int64_t utc_day = e.ts_ms >= 0 ? e.ts_ms / kDayMs : -((-(e.ts_ms + 1)) / kDayMs) - 1;
+      const int64_t day_offset = day_number - utc_day;
+      if (day_offset >= -1 && day_offset <= 1 && day_number >= kFirstSqlDay &&
+          day_number <= kLastSqlDay)
+        insert.bind(3, day_offset);
+      else
+        insert.bind(3, day);
+      int64_t received_offset = 0;
+      std::string received_text;
+      if (__builtin_sub_overflow(received_ms, e.ts_ms, &received_offset)) {
+        received_text = std::to_string(received_ms);
+        insert.bind(28, received_text);
+      } else {
+        insert.bind(28, received_offset);
+      }
+      insert.bind(1, e.event_id).bind(2, e.ts_ms).bind(12, e.input_tokens);
       insert.bind(13, e.cached_input_tokens).bind(14, e.cache_write_tokens);
       insert.bind(15, e.output_tokens).bind(16, e.requests).bind(17, e.gpu_micros);
       insert.bind(18, e.egress_bytes).bind(19, e.latency_ms).bind(21, e.cost.nanos());
       insert.bind(25, e.value_units.nanos()).bind(26, e.revenue.nanos());
-      insert.bind(27, e.reservation_id).bind(28, received_ms).bind(29, e.reasoning_tokens);
+      insert.bind(27, e.reservation_id).bind(29, e.reasoning_tokens);
       int rc = insert.step();
       insert.reset();
       if (rc != SQLITE_DONE) {

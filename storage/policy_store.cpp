@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "storage/schema.h"
 #include "storage/sqlite_util.h"
 
 namespace tollgate {
@@ -207,8 +208,8 @@ Status scan_rollup_costs(sqlite3* db, EpochMs since,
       "SELECT r.ts_ms - ((r.ts_ms % 900000) + 900000) % 900000 AS bucket, " TOLLGATE_SPEND_COLUMNS
       "rollup_raw_ranges u CROSS JOIN event_rows r ON r.rowid BETWEEN u.first_rowid AND "
       "u.last_rowid" TOLLGATE_SPEND_JOINS
-      "WHERE u.day_local IN days AND u.last_bucket_ms >= ?1 AND r.listed AND +r.day_local = "
-      "u.day_local AND bucket >= ?1 "
+      "WHERE u.day_local IN days AND u.last_bucket_ms >= ?1 AND r.listed AND "
+      TOLLGATE_EVENT_DAY("r") " = u.day_local AND bucket >= ?1 "
       "UNION ALL "
       "SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000 AS bucket, feature, team, customer, "
       "tags, provider, model, region, priority, cost_nanos FROM events WHERE rowid > (SELECT "

@@ -10,6 +10,7 @@
 
 #include "metering/dimensions.h"
 #include "metering/text_rules.h"
+#include "storage/schema.h"
 #include "storage/sqlite_util.h"
 
 namespace tollgate {
@@ -57,7 +58,8 @@ Status full_rollup_groups(sqlite3* db, const std::string& first, const std::stri
                           const std::string& date, const std::vector<std::string>& group_by,
                           const TakeGroup& take, const Status& overflow, uint64_t max_groups,
                           const Status& too_many) {
-  std::string columns = "day_local";
+  // The columns past the day (the raw rows hold theirs as an offset: schema 15).
+  std::string columns;
   for (const auto& d : group_by) columns += ", " + (tag_key(d) ? std::string("tags") : d) + "_id";
   // A dimension's name is its column's (group_by is validated before this). The unpriced flag
   // stands where ReportSums has its unpriced requests; read in the scan's own snapshot.
@@ -66,15 +68,16 @@ Status full_rollup_groups(sqlite3* db, const std::string& first, const std::stri
       "gpu_micros, cost_nanos, "
       "IFNULL(priced_by_id = (SELECT id FROM dim_values WHERE value = 'unpriced'), 0), "
       "value_units_nanos, revenue_nanos";
-  Statement st(db, "SELECT " + columns +
+  Statement st(db, "SELECT day_local" + columns +
                        " FROM rollup_daily_rows WHERE day_local BETWEEN ?1 AND ?2 UNION ALL "
-                       "SELECT g." + columns +  // columns starts with day_local
+                       "SELECT g.day_local" + columns +
                        " FROM rollup_raw_ranges g CROSS JOIN event_rows e ON e.rowid BETWEEN "
                        "g.first_rowid AND g.last_rowid WHERE g.day_local BETWEEN ?1 AND ?2 AND "
-                       "e.listed AND +e.day_local = g.day_local UNION ALL "
-                       "SELECT " + columns +
-                       " FROM event_rows WHERE rowid > (SELECT through_rowid FROM "
-                       "rollup_watermark) AND day_local BETWEEN ?1 AND ?2");
+                       "e.listed AND " TOLLGATE_EVENT_DAY("e") " = g.day_local UNION ALL "
+                       "SELECT day" + columns +
+                       " FROM (SELECT " TOLLGATE_EVENT_DAY("e") " AS day, * FROM event_rows e "
+                       "WHERE rowid > (SELECT through_rowid FROM rollup_watermark)) WHERE day "
+                       "BETWEEN ?1 AND ?2");
   if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   st.bind(1, first).bind(2, date);
   struct Sums {

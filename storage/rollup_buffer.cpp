@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "metering/money.h"
+#include "storage/schema.h"
 #include "storage/sqlite_util.h"
 
 namespace tollgate {
@@ -111,7 +112,7 @@ const char* kDropAllCharges = "DELETE FROM event_charges";
 // drop_emptied_ranges.
 #define TOLLGATE_BUCKET "(e.ts_ms - ((e.ts_ms % 900000) + 900000) % 900000)"
 #define TOLLGATE_LISTED_SUMS                                                                  \
-  "e.day_local, e.feature_id, e.team_id, e.customer_id, e.tags_id, e.provider_id, "            \
+  TOLLGATE_EVENT_DAY("e") ", e.feature_id, e.team_id, e.customer_id, e.tags_id, e.provider_id, " \
   "e.model_id, e.region_id, e.priority_id, e.status_id, e.priced_by_id, e.currency_id, 1, "    \
   "e.requests, e.input_tokens, e.cached_input_tokens, e.cache_write_tokens, e.output_tokens, " \
   "e.gpu_micros, e.egress_bytes, e.cost_nanos, e.value_units_nanos, e.revenue_nanos, "         \
@@ -124,7 +125,8 @@ const char* kRollUpListed15m =
 const char* kRollUpListedDaily = "INSERT INTO rollup_daily_rows (" TOLLGATE_ROLLUP_COLUMNS
                                  ") SELECT " TOLLGATE_LISTED_SUMS TOLLGATE_ROLLUP_ADD;
 const char* kNotePrunedDays =
-    "INSERT OR IGNORE INTO temp.prune_days SELECT DISTINCT e.day_local FROM temp.prune_batch b "
+    "INSERT OR IGNORE INTO temp.prune_days SELECT DISTINCT " TOLLGATE_EVENT_DAY("e") " FROM "
+    "temp.prune_batch b "
     "CROSS JOIN event_rows e ON e.rowid = b.rowid WHERE e.listed";
 // The ranges of those days that start at or below the batch's last event (those a prune in
 // time order empties) and hold no listed event of their day any more.
@@ -132,7 +134,8 @@ const char* kDropEmptiedRanges =
     "DELETE FROM rollup_raw_ranges WHERE day_local IN (SELECT day FROM temp.prune_days) AND "
     "first_rowid <= (SELECT IFNULL(MAX(rowid), 0) FROM temp.prune_batch) AND NOT EXISTS (SELECT "
     "1 FROM event_rows e WHERE e.rowid BETWEEN rollup_raw_ranges.first_rowid AND "
-    "rollup_raw_ranges.last_rowid AND e.listed AND +e.day_local = rollup_raw_ranges.day_local)";
+    "rollup_raw_ranges.last_rowid AND e.listed AND " TOLLGATE_EVENT_DAY("e") " = "
+    "rollup_raw_ranges.day_local)";
 #undef TOLLGATE_LISTED_SUMS
 #undef TOLLGATE_BUCKET
 #undef TOLLGATE_ROLLUP_COLUMNS

@@ -683,6 +683,103 @@ SELECT day_local, feature, team, customer, provider, model, region, priority,
 FROM rollup_daily
 GROUP BY day_local, feature, team, customer, provider, model, region, priority;
 )sql",
+    // 15: the raw row's day and receive time as small offsets. The day was 10 bytes of text in
+    //    every row, yet it is ts_ms's UTC day or one either side (zones are within 14 hours of
+    //    UTC): `day_offset` holds that -1, 0 or 1 (0 and 1 cost no byte past the header), or the
+    //    day's text where SQLite's date() cannot write it (before year 0 or after 9999: only the
+    //    ledger's own API takes such times). `received_offset_ms` holds the receive time less
+    //    ts_ms (a few bytes, not 6), or the time as text where that passes int64. Columns of no
+    //    type, so each holds what it was given. The view `events` shows both as before.
+    R"sql(
+DROP VIEW daily_costs;
+DROP VIEW rollup_15m;
+DROP VIEW rollup_daily;
+DROP VIEW events;
+CREATE TABLE event_rows_v15 (
+  event_id TEXT NOT NULL UNIQUE,
+  ts_ms INTEGER NOT NULL,
+  day_offset NOT NULL,
+  feature_id INTEGER NOT NULL, team_id INTEGER NOT NULL, customer_id INTEGER NOT NULL,
+  tags_id INTEGER NOT NULL, provider_id INTEGER NOT NULL, model_id INTEGER NOT NULL,
+  region_id INTEGER NOT NULL, priority_id INTEGER NOT NULL,
+  input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,
+  cache_write_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, requests INTEGER NOT NULL,
+  gpu_micros INTEGER NOT NULL, egress_bytes INTEGER NOT NULL, latency_ms INTEGER NOT NULL,
+  status_id INTEGER NOT NULL, cost_nanos INTEGER NOT NULL, currency_id INTEGER NOT NULL,
+  priced_by_id INTEGER NOT NULL, price_ref_id INTEGER NOT NULL, value_units_nanos INTEGER NOT NULL,
+  revenue_nanos INTEGER NOT NULL, reservation_id TEXT NOT NULL, received_offset_ms NOT NULL,
+  reasoning_tokens INTEGER NOT NULL, listed INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO event_rows_v15 (rowid, event_id, ts_ms, day_offset, feature_id, team_id, customer_id,
+  tags_id, provider_id, model_id, region_id, priority_id, input_tokens, cached_input_tokens,
+  cache_write_tokens, output_tokens, requests, gpu_micros, egress_bytes, latency_ms, status_id,
+  cost_nanos, currency_id, priced_by_id, price_ref_id, value_units_nanos, revenue_nanos,
+  reservation_id, received_offset_ms, reasoning_tokens, listed)
+SELECT rowid, event_id, ts_ms,
+       CASE day_local WHEN date(utc_s, 'unixepoch') THEN 0
+                      WHEN date(utc_s + 86400, 'unixepoch') THEN 1
+                      WHEN date(utc_s - 86400, 'unixepoch') THEN -1 ELSE day_local END,
+       feature_id, team_id, customer_id, tags_id, provider_id, model_id, region_id, priority_id,
+       input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, requests, gpu_micros,
+       egress_bytes, latency_ms, status_id, cost_nanos, currency_id, priced_by_id, price_ref_id,
+       value_units_nanos, revenue_nanos, reservation_id,
+       CASE WHEN typeof(received_ms - ts_ms) = 'integer' THEN received_ms - ts_ms
+            ELSE CAST(received_ms AS TEXT) END,
+       reasoning_tokens, listed
+FROM (SELECT rowid, *, (ts_ms - ((ts_ms % 86400000) + 86400000) % 86400000) / 1000 AS utc_s
+      FROM event_rows) ORDER BY rowid;
+DROP TABLE event_rows;
+ALTER TABLE event_rows_v15 RENAME TO event_rows;
+CREATE INDEX events_ts ON event_rows(ts_ms);
+CREATE VIEW events AS
+SELECT r.event_id, r.ts_ms, )sql" TOLLGATE_EVENT_DAY("r") R"sql( AS day_local,
+       feature.value AS feature, team.value AS team,
+       customer.value AS customer, tags.value AS tags, provider.value AS provider,
+       model.value AS model, region.value AS region, priority.value AS priority, r.input_tokens,
+       r.cached_input_tokens, r.cache_write_tokens, r.output_tokens, r.requests, r.gpu_micros,
+       r.egress_bytes, r.latency_ms, status.value AS status, r.cost_nanos,
+       currency.value AS currency, priced_by.value AS priced_by, price_ref.value AS price_ref,
+       r.value_units_nanos, r.revenue_nanos, r.reservation_id,
+       )sql" TOLLGATE_EVENT_RECEIVED("r") R"sql( AS received_ms, r.reasoning_tokens,
+       r.rowid AS rowid
+FROM event_rows r
+)sql" TOLLGATE_DIM_JOINS R"sql(LEFT JOIN dim_values price_ref ON price_ref.id = r.price_ref_id;
+CREATE VIEW rollup_15m AS
+SELECT r.bucket_ms, r.day_local,
+)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_15m_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
+SELECT r.ts_ms - ((r.ts_ms % 900000) + 900000) % 900000, g.day_local,
+)sql" TOLLGATE_LISTED_COLUMNS R"sql(FROM rollup_raw_ranges g
+CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid
+)sql" TOLLGATE_DIM_JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") R"sql( = g.day_local
+UNION ALL
+SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, customer, tags,
+       provider, model, region, priority, status, priced_by, currency, 1, requests, input_tokens,
+       cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes,
+       cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens
+FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
+CREATE VIEW rollup_daily AS
+SELECT r.day_local,
+)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_daily_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
+SELECT g.day_local,
+)sql" TOLLGATE_LISTED_COLUMNS R"sql(FROM rollup_raw_ranges g
+CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid
+)sql" TOLLGATE_DIM_JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") R"sql( = g.day_local
+UNION ALL
+SELECT day_local, feature, team, customer, tags, provider, model, region, priority, status,
+       priced_by, currency, 1, requests, input_tokens, cached_input_tokens, cache_write_tokens,
+       output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos,
+       reasoning_tokens
+FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
+CREATE VIEW daily_costs AS
+SELECT day_local, feature, team, customer, provider, model, region, priority,
+       SUM(requests) AS requests, SUM(input_tokens) AS input_tokens,
+       SUM(cached_input_tokens) AS cached_input_tokens,
+       SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
+       SUM(gpu_micros) / 1e6 AS gpu_seconds, SUM(cost_nanos) / 1e9 AS cost,
+       SUM(value_units_nanos) / 1e9 AS value_units, SUM(revenue_nanos) / 1e9 AS revenue
+FROM rollup_daily
+GROUP BY day_local, feature, team, customer, provider, model, region, priority;
+)sql",
 };
 #undef TOLLGATE_LISTED_COLUMNS
 #undef TOLLGATE_DIM_JOINS

@@ -152,7 +152,8 @@ def check(d, acked_round, full):
             "SELECT COUNT(*), COUNT(DISTINCT e.rowid), IFNULL(SUM(e.ts_ms - ((e.ts_ms % 900000) + "
             "900000) % 900000 NOT BETWEEN g.first_bucket_ms AND g.last_bucket_ms), 0) FROM "
             "rollup_raw_ranges g JOIN event_rows e ON e.rowid BETWEEN g.first_rowid AND "
-            "g.last_rowid AND e.listed AND +e.day_local = g.day_local").fetchone()
+            "g.last_rowid AND e.listed JOIN events v ON v.rowid = e.rowid AND v.day_local = "
+            "g.day_local").fetchone()
         marked = con.execute("SELECT COUNT(*) FROM event_rows WHERE listed AND rowid <= "
                              "(SELECT through_rowid FROM rollup_watermark)").fetchone()[0]
         if named[0] != marked or named[1] != marked or named[2]:

@@ -166,7 +166,8 @@ INSERT INTO rollup_daily SELECT day_local, feature, team, customer, tags, provid
                              (1, 700))
             self.assertEqual(d.query("SELECT COUNT(*), SUM(e.cost_nanos) FROM rollup_raw_ranges g "
                                      "JOIN event_rows e ON e.rowid BETWEEN g.first_rowid AND "
-                                     "g.last_rowid AND e.listed AND +e.day_local = g.day_local")[0],
+                                     "g.last_rowid AND e.listed JOIN events v ON v.rowid = e.rowid "
+                                     "AND v.day_local = g.day_local")[0],
                              (1, 250_000_000))
         finally:
             d.cleanup()

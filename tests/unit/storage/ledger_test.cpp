@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "storage/policy_store.h"
+#include "storage/schema.h"
 #include "storage/sqlite_util.h"
 #include "tests/unit/support/temp_dir.h"
 
@@ -23,7 +24,7 @@
   "(SELECT e.rowid AS event_rowid, g.day_local AS day_local, "                                  \
   "e.ts_ms - ((e.ts_ms % 900000) + 900000) % 900000 AS bucket_ms, e.cost_nanos AS cost_nanos "   \
   "FROM rollup_raw_ranges g JOIN event_rows e ON e.rowid BETWEEN g.first_rowid AND "            \
-  "g.last_rowid AND e.listed AND +e.day_local = g.day_local)"
+  "g.last_rowid AND e.listed AND " TOLLGATE_EVENT_DAY("e") " = g.day_local)"
 // What the flushes stored of the full-key rollups: their rows, and the listed events. Columns
 // events, cost_nanos.
 #define TOLLGATE_LISTED_EVENTS " UNION ALL SELECT 1, cost_nanos FROM " LISTED ")"
@@ -1104,7 +1105,7 @@ TEST_CASE("listing: scan_rollup_costs equals rollup_15m, and every view counts e
     const int64_t total = query_int(db, "SELECT SUM(cost_nanos) FROM events");
     CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == total);
     CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == total);
-    CHECK(query_int(db, "SELECT COUNT(*) FROM " LISTED " u JOIN event_rows e ON e.rowid = "
+    CHECK(query_int(db, "SELECT COUNT(*) FROM " LISTED " u JOIN events e ON e.rowid = "
                         "u.event_rowid WHERE u.day_local <> e.day_local OR u.bucket_ms <> "
                         "e.ts_ms - ((e.ts_ms % 900000) + 900000) % 900000") == 0);
     sqlite3* raw = nullptr;
@@ -1239,4 +1240,60 @@ TEST_CASE("listing: the recent scan's cost does not grow with the calendar span 
   sqlite3_close(raw);
   CHECK(cost == 3);
   CHECK(ops * 100 < 20000);  // the listed days, not the ~25,000 calendar days up to the far one
+}
+
+// Schema 15 keeps the day and the receive time as offsets from ts_ms where they fit, as text
+// where they do not; the view `events` shows them as they were stored.
+TEST_CASE("the raw row's day and receive time read back exactly, at odd times and zones") {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  for (const char* zone : {"UTC", "Pacific/Kiritimati", "Etc/GMT+12", "America/St_Johns"}) {
+    CAPTURE(zone);
+    testing::TempDir dir;
+    const std::string db = dir.file("ledger.db");
+    auto o = zoned_options(dir, zone, 36500000);
+    const auto tz = TimeZone::load(zone).value();
+    const EpochMs tss[] = {kNow, 0, -1, 86'399'999, 86'400'000, -86'400'001, 50'400'000 - 1,
+                           kNow - 43'200'001,
+                           -62'167'219'200'001,  // a millisecond before 0000-01-01 (UTC)
+                           -62'167'219'200'000 + 86'400'000, 253'402'300'799'999,  // 9999-12-31
+                           253'402'300'800'000 + 86'400'000,  // past 9999
+                           kMin / 2, std::numeric_limits<int64_t>::max() / 2,
+                           kMin + 1'000'000'000'000};  // receive time less it passes int64
+    {
+      auto l = Ledger::open(o, [] { return kNow; });
+      REQUIRE(l.ok());
+      int i = 0;
+      for (EpochMs ts : tss)
+        REQUIRE(submit_and_wait(*l.value(), {make("t" + std::to_string(i++), 1, ts)}).status.ok());
+      l.value()->stop();
+    }
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    int i = 0;
+    for (EpochMs ts : tss) {
+      CAPTURE(ts);
+      Statement st(raw,
+                   "SELECT e.day_local, e.received_ms, typeof(r.day_offset), "
+                   "typeof(r.received_offset_ms) FROM events e JOIN event_rows r ON r.rowid = "
+                   "e.rowid WHERE e.event_id = ?1");
+      const std::string id = "t" + std::to_string(i++);
+      st.bind(1, id);
+      REQUIRE(st.step() == SQLITE_ROW);
+      const int64_t day = tz->local_day(ts);
+      CHECK(st.column_text(0) == format_date(day));
+      CHECK(st.column_int(1) == kNow);
+      const bool sql_day = day >= kFirstSqlDay && day <= kLastSqlDay;
+      CHECK(st.column_text(2) == std::string(sql_day ? "integer" : "text"));
+      CHECK(st.column_text(3) == std::string(ts == tss[std::size(tss) - 1] ? "text" : "integer"));
+    }
+    sqlite3_close(raw);
+    // Every reader of days agrees with the raw events.
+    const int64_t total = query_int(db, "SELECT SUM(cost_nanos) FROM events");
+    CHECK(total == int64_t(std::size(tss)));
+    CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == total);
+    CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == total);
+    CHECK(query_int(db, "SELECT COUNT(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM "
+                        "rollup_daily r WHERE r.day_local = e.day_local)") == 0);
+    check_listed_named_once(db);
+  }
 }

@@ -303,7 +303,53 @@ UPDATE rollup_watermark SET through_rowid = 3;
 )sql")
               .ok());
   CHECK(one(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 36000);
+  REQUIRE(migrate(db, 14).ok());
+  // Migration 15 rewrites the raw rows (the day and receive time as offsets): the view `events`
+  // and every rollup view read the same, at odd days and times too: a day past 9999 (kept as
+  // text), a receive time whose offset passes int64, a day a UTC day either side of ts.
+  REQUIRE(exec_sql(db, R"sql(
+INSERT INTO event_rows (rowid, event_id, ts_ms, day_local, feature_id, team_id, customer_id,
+  tags_id, provider_id, model_id, region_id, priority_id, input_tokens, cached_input_tokens,
+  cache_write_tokens, output_tokens, requests, gpu_micros, egress_bytes, latency_ms, status_id,
+  cost_nanos, currency_id, priced_by_id, price_ref_id, value_units_nanos, revenue_nanos,
+  reservation_id, received_ms, reasoning_tokens) VALUES
+  (5, 'e5', 253402387200000, '10000-01-02', 1, 2, 3, 4, 5, 6, 7, 8, 1, 0, 0, 1, 1, 0, 0, 5, 9,
+   1, 10, 11, 12, 0, 0, '', 1795255200000, 0),
+  (6, 'e6', -9223372036854775000, '-292277022-01-01', 1, 2, 3, 4, 5, 6, 7, 8, 1, 0, 0, 1, 1, 0,
+   0, 5, 9, 2, 10, 11, 12, 0, 0, 'r6', 1795255200000, 3),
+  (7, 'e7', 1795255199999, '2026-11-21', 1, 2, 3, 4, 5, 6, 7, 8, 1, 0, 0, 1, 1, 0, 0, 5, 9,
+   4, 10, 11, 12, 0, 0, '', 1795255200000, 0),
+  (8, 'e8', 1795255200000, '2026-11-20', 1, 2, 3, 4, 5, 6, 7, 8, 1, 0, 0, 1, 1, 0, 0, 5, 9,
+   8, 10, 11, 12, 0, 0, '', 1795255100000, 0);
+)sql")
+              .ok());
+  auto text = [&](const char* sql) {
+    Statement st(db, sql);
+    REQUIRE(st.ok());
+    REQUIRE(st.step() == SQLITE_ROW);
+    return st.column_text(0);
+  };
+  const char* kEvents =
+      "SELECT group_concat(rowid || '|' || event_id || '|' || ts_ms || '|' || day_local || '|' || "
+      "feature || customer || tags || provider || model || region || priority || status || "
+      "currency || priced_by || price_ref || '|' || input_tokens || '|' || cost_nanos || '|' || "
+      "reservation_id || '|' || received_ms || '|' || reasoning_tokens, ';') FROM (SELECT * FROM "
+      "events ORDER BY rowid)";
+  const char* kRollups =
+      "SELECT (SELECT group_concat(day_local || ':' || c, ',') FROM (SELECT day_local, "
+      "SUM(cost_nanos) AS c FROM rollup_daily GROUP BY day_local ORDER BY day_local)) || '/' || "
+      "(SELECT group_concat(bucket_ms || ':' || c, ',') FROM (SELECT bucket_ms, SUM(cost_nanos) "
+      "AS c FROM rollup_15m GROUP BY bucket_ms ORDER BY bucket_ms))";
+  const std::string events_14 = text(kEvents), rollups_14 = text(kRollups);
+  CHECK(events_14.find("10000-01-02") != std::string::npos);
   REQUIRE(migrate(db).ok());
+  CHECK(text(kEvents) == events_14);
+  CHECK(text(kRollups) == rollups_14);
+  CHECK(one(db, "SELECT COUNT(*) FROM event_rows WHERE typeof(day_offset) = 'text'") == 2);
+  CHECK(one(db, "SELECT COUNT(*) FROM event_rows WHERE typeof(received_offset_ms) = 'text'") == 1);
+  CHECK(one(db, "SELECT day_offset FROM event_rows WHERE event_id = 'e8'") == -1);
+  CHECK(one(db, "SELECT received_offset_ms FROM event_rows WHERE event_id = 'e8'") == -100000);
+  CHECK(exec_sql(db, "DELETE FROM event_rows WHERE rowid > 4").ok());  // the checks below: 4
   CHECK(one(db, "PRAGMA user_version") == kSchemaVersion);
   CHECK(one(db, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'rollup_raw_events'") == 0);
   CHECK(one(db, "SELECT SUM(rowid * rowid) FROM event_rows WHERE listed") == 1 + 9);  // e1, e3
