@@ -626,7 +626,8 @@ GROUP BY day_local, feature, team, customer, provider, model, region, priority;
     //    listed events it passes in rollup_raw_ranges (a row per flush and day): a flush's events
     //    are past every earlier range, so a day's ranges never overlap, and the listed events of
     //    the day inside a range are exactly that flush's. Readers of a day seek its ranges and
-    //    read each as a rowid range. The list's events are marked, one range per day. The `+`
+    //    read each as a rowid range. The list's events are marked and named by ranges as a
+    //    flush would (a new one where the day's next is more than 64 rowids on). The `+`
     //    of `+r.day_local`: without it SQLite may build an automatic index on event_rows' days
     //    (a scan of every event) instead of reading the ranges' rowids.
     R"sql(
@@ -642,7 +643,13 @@ CREATE TABLE rollup_raw_ranges (
 ) WITHOUT ROWID;
 INSERT INTO rollup_raw_ranges
 SELECT day_local, MIN(event_rowid), MAX(event_rowid), MIN(bucket_ms), MAX(bucket_ms)
-FROM rollup_raw_events GROUP BY day_local;
+FROM (SELECT day_local, event_rowid, bucket_ms,
+             SUM(starts) OVER (PARTITION BY day_local ORDER BY event_rowid) AS range_no
+      FROM (SELECT day_local, event_rowid, bucket_ms,
+                   CASE WHEN event_rowid - LAG(event_rowid) OVER (PARTITION BY day_local
+                             ORDER BY event_rowid) <= 64 THEN 0 ELSE 1 END AS starts
+            FROM rollup_raw_events))
+GROUP BY day_local, range_no;
 DROP VIEW daily_costs;
 DROP VIEW rollup_15m;
 DROP VIEW rollup_daily;

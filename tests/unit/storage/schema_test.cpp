@@ -367,3 +367,37 @@ INSERT INTO event_rows (rowid, event_id, ts_ms, day_local, feature_id, team_id, 
   CHECK(migrate(db).ok());  // idempotent
   sqlite3_close(db);
 }
+
+TEST_CASE("migration 14 names a day's listed events by ranges split where they lie far apart") {
+  testing::TempDir dir;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.file("v13.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(migrate(db, 13).ok());
+  // Rowids 1, 2 and 100 of one day listed (100: a late event, 98 rowids on), 101 of the next.
+  REQUIRE(exec_sql(db, R"sql(
+INSERT INTO dim_values (id, value) VALUES (1, 'x');
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 101)
+INSERT INTO event_rows (rowid, event_id, ts_ms, day_local, feature_id, team_id, customer_id,
+  tags_id, provider_id, model_id, region_id, priority_id, input_tokens, cached_input_tokens,
+  cache_write_tokens, output_tokens, requests, gpu_micros, egress_bytes, latency_ms, status_id,
+  cost_nanos, currency_id, priced_by_id, price_ref_id, value_units_nanos, revenue_nanos,
+  reservation_id, received_ms, reasoning_tokens)
+SELECT i, 'e' || i, CASE WHEN i = 101 THEN 1795341600000 ELSE 1795255200000 END,
+       CASE WHEN i = 101 THEN '2026-11-22' ELSE '2026-11-21' END, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0,
+       1, 1, 0, 0, 1, 1, i, 1, 1, 1, 0, 0, '', 1795255200000, 0 FROM n;
+INSERT INTO rollup_raw_events SELECT day_local, ts_ms, rowid FROM event_rows
+  WHERE rowid IN (1, 2, 100, 101);
+DELETE FROM event_rows WHERE rowid NOT IN (1, 2, 100, 101);
+UPDATE rollup_watermark SET through_rowid = 101;
+)sql")
+              .ok());
+  REQUIRE(migrate(db).ok());
+  Statement ranges(db,
+                   "SELECT group_concat(day_local || ':' || first_rowid || '-' || last_rowid, ' ') "
+                   "FROM (SELECT * FROM rollup_raw_ranges ORDER BY day_local, first_rowid)");
+  REQUIRE(ranges.step() == SQLITE_ROW);
+  CHECK(ranges.column_text(0) == "2026-11-21:1-2 2026-11-21:100-100 2026-11-22:101-101");
+  CHECK(one(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 1 + 2 + 100 + 101);
+  CHECK(one(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 1 + 2 + 100 + 101);
+  sqlite3_close(db);
+}
