@@ -17,17 +17,20 @@ inline constexpr int kSchemaVersion = 15;
 // The day: days past ts_ms's UTC day (integer), or the day's text; ts_ms less its remainder by a
 // day (floored, also below 0) is that UTC day's midnight. The `+` keeps SQLite from building an
 // automatic index over the expression where it is a join's term.
+// The CASTs give the expressions the columns' affinities (comparisons with text or numbers
+// behave as before); a view shows no declared type for an expression, though.
 #define TOLLGATE_EVENT_DAY(r)                                                                   \
-  "+(CASE WHEN typeof(" r ".day_offset) = 'integer' THEN date((" r ".ts_ms - ((" r              \
+  "+CAST(CASE WHEN typeof(" r ".day_offset) = 'integer' THEN date((" r ".ts_ms - ((" r          \
   ".ts_ms % 86400000) + 86400000) % 86400000) / 1000 + " r ".day_offset * 86400, 'unixepoch') " \
-  "ELSE " r ".day_offset END)"
+  "ELSE " r ".day_offset END AS TEXT)"
 #define TOLLGATE_EVENT_RECEIVED(r)                                                              \
-  "(CASE WHEN typeof(" r ".received_offset_ms) = 'integer' THEN " r ".ts_ms + " r               \
-  ".received_offset_ms ELSE CAST(" r ".received_offset_ms AS INTEGER) END)"
+  "CAST(CASE WHEN typeof(" r ".received_offset_ms) = 'integer' THEN " r ".ts_ms + " r           \
+  ".received_offset_ms ELSE " r ".received_offset_ms END AS INTEGER)"
 
-// The first and last days (past 1970-01-01) whose text SQLite's date() writes: 0000-01-01 and
-// 9999-12-31. A day outside is stored as its text.
-inline constexpr int64_t kFirstSqlDay = -719528, kLastSqlDay = 2932896;
+// The days (past 1970-01-01) stored as offsets: those whose text SQLite's date() writes as
+// format_date() does, 1900-01-01 to 9999-12-31 (date() writes 0300-03-01 as "0300-02-29", and
+// the first centuries are not worth the risk). A day outside is stored as its text.
+inline constexpr int64_t kFirstSqlDay = -25567, kLastSqlDay = 2932896;
 
 // Applies every pending migration up to `target` (tests stop early to build old ledgers) in one
 // transaction. Refuses a database newer than this binary.

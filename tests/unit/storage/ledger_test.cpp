@@ -1255,6 +1255,8 @@ TEST_CASE("the raw row's day and receive time read back exactly, at odd times an
     const EpochMs tss[] = {kNow, 0, -1, 86'399'999, 86'400'000, -86'400'001, 50'400'000 - 1,
                            kNow - 43'200'001,
                            -62'167'219'200'001,  // a millisecond before 0000-01-01 (UTC)
+                           -52'695'014'400'000,  // 0300-03-01 12:00 UTC: date() writes 02-29
+                           -2'208'988'800'001, -2'208'988'800'000,  // 1900-01-01 (UTC) edge
                            -62'167'219'200'000 + 86'400'000, 253'402'300'799'999,  // 9999-12-31
                            253'402'300'800'000 + 86'400'000,  // past 9999
                            kMin / 2, std::numeric_limits<int64_t>::max() / 2,
@@ -1287,6 +1289,9 @@ TEST_CASE("the raw row's day and receive time read back exactly, at odd times an
       CHECK(st.column_text(3) == std::string(ts == tss[std::size(tss) - 1] ? "text" : "integer"));
     }
     sqlite3_close(raw);
+    // Compared with text, the receive time is still a number (the column's affinity).
+    CHECK(query_int(db, "SELECT COUNT(*) FROM events WHERE received_ms = '" +
+                            std::to_string(kNow) + "'") == int64_t(std::size(tss)));
     // Every reader of days agrees with the raw events.
     const int64_t total = query_int(db, "SELECT SUM(cost_nanos) FROM events");
     CHECK(total == int64_t(std::size(tss)));
