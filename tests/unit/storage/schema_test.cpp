@@ -392,11 +392,13 @@ UPDATE rollup_watermark SET through_rowid = 101;
 )sql")
               .ok());
   REQUIRE(migrate(db).ok());
-  Statement ranges(db,
-                   "SELECT group_concat(day_local || ':' || first_rowid || '-' || last_rowid, ' ') "
-                   "FROM (SELECT * FROM rollup_raw_ranges ORDER BY day_local, first_rowid)");
-  REQUIRE(ranges.step() == SQLITE_ROW);
-  CHECK(ranges.column_text(0) == "2026-11-21:1-2 2026-11-21:100-100 2026-11-22:101-101");
+  {
+    Statement ranges(db,
+                     "SELECT group_concat(day_local || ':' || first_rowid || '-' || last_rowid, "
+                     "' ') FROM (SELECT * FROM rollup_raw_ranges ORDER BY day_local, first_rowid)");
+    REQUIRE(ranges.step() == SQLITE_ROW);
+    CHECK(ranges.column_text(0) == "2026-11-21:1-2 2026-11-21:100-100 2026-11-22:101-101");
+  }  // finalized before the close below
   CHECK(one(db, "SELECT SUM(cost_nanos) FROM rollup_daily") == 1 + 2 + 100 + 101);
   CHECK(one(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 1 + 2 + 100 + 101);
   sqlite3_close(db);
