@@ -108,7 +108,7 @@ std::string format_date(int64_t days) {
 }
 
 std::string format_utc_ms(EpochMs ms) {
-  int64_t days = ms >= 0 ? ms / 86'400'000 : (ms - 86'399'999) / 86'400'000;
+  int64_t days = day_of_ms(ms);
   int64_t rem = ms - days * 86'400'000;
   char buf[40];
   std::snprintf(buf, sizeof buf, "%sT%02d:%02d:%02d.%03dZ", format_date(days).c_str(),

@@ -23,6 +23,11 @@ std::optional<int64_t> parse_date(std::string_view text);
 std::string format_utc_ms(EpochMs ms);
 // "YYYY-MM-DD" of a day number.
 std::string format_date(int64_t days);
+// The day (since epoch) holding `ms` past its midnight: floored, also below 0, for any int64.
+inline int64_t day_of_ms(int64_t ms) {
+  constexpr int64_t kDayMs = 86'400'000;
+  return ms >= 0 ? ms / kDayMs : -((-(ms + 1)) / kDayMs) - 1;
+}
 
 // Wall clock in epoch milliseconds; tests inject their own.
 using Clock = std::function<EpochMs()>;

@@ -126,7 +126,7 @@ int32_t TimeZone::offset_at(EpochMs utc_ms) const {
 
 int64_t TimeZone::local_day(EpochMs utc_ms) const {
   int64_t local_ms = utc_ms + static_cast<int64_t>(offset_at(utc_ms)) * 1000;
-  return local_ms >= 0 ? local_ms / 86'400'000 : (local_ms - 86'399'999) / 86'400'000;
+  return day_of_ms(local_ms);
 }
 
 EpochMs TimeZone::day_start(int64_t day) const {

@@ -541,9 +541,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
           rollups.claim_listing(RollupBuffer::listing_key(day, ids, std::size(ids) - 1));
       insert.bind(30, int64_t{listed});
       // The day and the receive time as offsets from ts_ms where they fit (schema 15).
-      constexpr int64_t kDayMs = 86'400'000;
-      const int64_t utc_day = e.ts_ms >= 0 ? e.ts_ms / kDayMs : -((-(e.ts_ms + 1)) / kDayMs) - 1;
-      const int64_t day_offset = day_number - utc_day;
+      const int64_t day_offset = day_number - day_of_ms(e.ts_ms);
       if (day_offset >= -1 && day_offset <= 1 && day_number >= kFirstSqlDay &&
           day_number <= kLastSqlDay)
         insert.bind(3, day_offset);

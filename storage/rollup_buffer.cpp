@@ -243,10 +243,9 @@ RollupBuffer::Interned RollupBuffer::add(EpochMs bucket, const Dims& d, const Us
     ++listed_events_;
   } else {
     m15_[k].add(e);  // parts of the day's checked total, which fits
-    k.bucket = 0;
-    daily_[k].add(e);
   }
   k.bucket = 0;
+  if (!listed) daily_[k].add(e);
   const int64_t add[10] = {e.requests,      e.input_tokens,
                            e.cached_input_tokens, e.cache_write_tokens,
                            e.output_tokens, e.gpu_micros,
