@@ -591,7 +591,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       // past the watermark are rolled up from the ledger instead, this one with them.
       const bool buffered = !rollups_lost_;
       RollupBuffer::Interned interned;
-      if (buffered) interned = rollups.add(bucket_of(e.ts_ms), dims, e, rowid, listed);
+      if (buffered) interned = rollups.add(dims, e, rowid, listed);
       else ++recovery_backlog_added_;
       for (const ChargeLine& line : charge_lines(e, options_.currency)) {
         auto price = price_id(line);
@@ -827,11 +827,16 @@ int64_t Ledger::prune_chunk(int64_t limit) {
   const bool began = s.ok();
   if (s.ok()) s = exec_sql(db_, "DELETE FROM temp.prune_batch");
   if (s.ok()) {
+    // The events before the cutoff, in the blocks of rowids (event_ts_blocks, schema 16) that
+    // hold any, oldest rowids first; every event at or below the watermark lies within its
+    // block's times.
     Statement batch(db_,
-                    "INSERT INTO temp.prune_batch SELECT rowid FROM event_rows WHERE "
-                    "ts_ms < ?1 AND rowid <= (SELECT through_rowid FROM rollup_watermark) "
-                    "AND rowid <= ?3 AND rowid < (SELECT MAX(rowid) FROM event_rows) "
-                    "ORDER BY ts_ms LIMIT ?2");
+                    "INSERT INTO temp.prune_batch SELECT e.rowid FROM event_ts_blocks b "
+                    "CROSS JOIN event_rows e ON e.rowid BETWEEN " TOLLGATE_BLOCK_FIRST_ROWID(
+                        "b") " AND " TOLLGATE_BLOCK_LAST_ROWID("b") " WHERE b.min_ts_ms < ?1 "
+                    "AND e.ts_ms < ?1 AND e.rowid <= (SELECT through_rowid FROM "
+                    "rollup_watermark) AND e.rowid <= ?3 AND e.rowid < (SELECT MAX(rowid) FROM "
+                    "event_rows) ORDER BY b.block LIMIT ?2");
     if (batch.ok()) batch.bind(1, cutoff).bind(2, limit).bind(3, prune_through_.load());
     if (!batch.ok() || batch.step() != SQLITE_DONE)
       s = Status::error(Code::kStorageError, batch.ok() ? sqlite3_errmsg(db_) : batch.error());
@@ -843,6 +848,7 @@ int64_t Ledger::prune_chunk(int64_t limit) {
     n = sqlite3_changes(db_);
   }
   if (s.ok()) s = drop_emptied_ranges(db_);
+  if (s.ok()) s = narrow_pruned_ts_blocks(db_);
   if (s.ok()) s = exec_sql(db_, "COMMIT");
   if (!s.ok()) {
     if (began) exec_sql(db_, "ROLLBACK");

@@ -449,12 +449,19 @@ Result<std::vector<FocusRow>> focus_rows(const std::vector<sqlite3*>& dbs, int64
 
 Result<SharedEvents> shared_events(const std::vector<sqlite3*>& dbs, int64_t from_day,
                                    int64_t to_day) {
-  // Local days lie within a day of their UTC days, so the ts index narrows the scan.
+  // Local days lie within a day of their UTC days, so the times narrow the scan: the blocks of
+  // rowids whose times meet them (event_ts_blocks, schema 16), and the events past the rollup
+  // watermark, which the blocks may not hold yet.
   constexpr int64_t kDayMs = 86'400'000;
   SharedEvents shared;
   for (size_t j = 1; j < dbs.size(); ++j) {
     Statement scan(dbs[j],
-                   "SELECT event_id, cost_nanos FROM events WHERE ts_ms BETWEEN ?1 AND ?2 "
+                   "SELECT event_id, cost_nanos FROM events WHERE rowid IN (SELECT e.rowid "
+                   "FROM event_ts_blocks b CROSS JOIN event_rows e ON e.rowid BETWEEN "
+                   TOLLGATE_BLOCK_FIRST_ROWID("b") " AND " TOLLGATE_BLOCK_LAST_ROWID("b")
+                   " WHERE b.min_ts_ms <= ?2 AND b.max_ts_ms >= ?1 AND e.ts_ms BETWEEN ?1 AND "
+                   "?2 UNION SELECT rowid FROM event_rows WHERE rowid > (SELECT through_rowid "
+                   "FROM rollup_watermark) AND ts_ms BETWEEN ?1 AND ?2) "
                    "AND day_local BETWEEN ?3 AND ?4");
     if (!scan.ok()) return Status::error(Code::kStorageError, scan.error());
     const std::string from = format_date(from_day), to = format_date(to_day);

@@ -97,6 +97,13 @@ const char* kNameListed =
     "INSERT INTO rollup_raw_ranges (day_local, first_rowid, last_rowid, first_bucket_ms, "
     "last_bucket_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
 
+// The times of a block of rowids (event_ts_blocks, schema 16), widened to hold the flush's
+// events of it (a block may span flushes; a prune may have narrowed it).
+const char* kWidenTsBlock =
+    "INSERT INTO event_ts_blocks (block, min_ts_ms, max_ts_ms) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (block) DO UPDATE SET min_ts_ms = MIN(min_ts_ms, excluded.min_ts_ms), "
+    "max_ts_ms = MAX(max_ts_ms, excluded.max_ts_ms)";
+
 // The watermark moves to the last event flushed (?1; -1: the last event stored); the charge
 // lines it passes are in charges_daily_rows now.
 const char* kMoveWatermark =
@@ -220,8 +227,18 @@ bool RollupBuffer::claim_listing(uint64_t key) {
   return true;
 }
 
-RollupBuffer::Interned RollupBuffer::add(EpochMs bucket, const Dims& d, const UsageEvent& e,
-                                         int64_t rowid, bool listed) {
+RollupBuffer::Interned RollupBuffer::add(const Dims& d, const UsageEvent& e, int64_t rowid,
+                                         bool listed) {
+  const EpochMs bucket = bucket_of(e.ts_ms);
+  // Events come in rowid order (commits, a recovery's reads): a block is the last one or new.
+  const int64_t block = rowid >> kTsBlockShift;
+  if (ts_blocks_.empty() || ts_blocks_.back().block != block) {
+    ts_blocks_.push_back({block, e.ts_ms, e.ts_ms});
+  } else {
+    TsBlock& b = ts_blocks_.back();
+    b.min_ts = std::min(b.min_ts, e.ts_ms);
+    b.max_ts = std::max(b.max_ts, e.ts_ms);
+  }
   Key k;
   k.bucket = bucket;
   const std::string_view parts[11] = {d.day,    d.feature, d.team,     d.customer,
@@ -307,6 +324,7 @@ void RollupBuffer::clear() {
   daily_.clear();
   listed_.clear();
   listed_events_ = 0;
+  ts_blocks_.clear();
   charges_.clear();
   last_charge_group_ = nullptr;
   dims_.clear();
@@ -424,6 +442,16 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
     }
   }
   if (s.ok()) {
+    Statement widen(db, kWidenTsBlock);
+    if (!widen.ok()) s = Status::error(Code::kStorageError, widen.error());
+    for (size_t i = 0; s.ok() && i < ts_blocks_.size(); ++i) {
+      widen.bind(1, ts_blocks_[i].block).bind(2, ts_blocks_[i].min_ts);
+      widen.bind(3, ts_blocks_[i].max_ts);
+      if (widen.step() != SQLITE_DONE) s = Status::error(Code::kStorageError, sqlite3_errmsg(db));
+      widen.reset();
+    }
+  }
+  if (s.ok()) {
     Statement mark(db, kMoveWatermark);
     if (mark.ok()) mark.bind(1, through_rowid);
     if (!mark.ok() || mark.step() != SQLITE_DONE)
@@ -524,6 +552,7 @@ Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
                                     text(events, 8),  text(events, 9),  text(events, 10),
                                     text(events, 11), text(events, 12)};
       UsageEvent e;
+      e.ts_ms = events.column_int(1);
       e.requests = events.column_int(13);
       e.input_tokens = events.column_int(14);
       e.cached_input_tokens = events.column_int(15);
@@ -536,7 +565,7 @@ Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
       e.revenue = Money::from_nanos(events.column_int(22));
       e.reasoning_tokens = events.column_int(23);
       const auto interned =
-          buffer.add(bucket_of(events.column_int(1)), dims, e, last, events.column_int(25) != 0);
+          buffer.add(dims, e, last, events.column_int(25) != 0);
       lines.bind(1, last);
       while ((rc = lines.step()) == SQLITE_ROW)
         buffer.add_charge(interned, lines.column_int(0), lines.column_int(1), lines.column_int(2));
@@ -569,5 +598,24 @@ Status roll_up_listed_in_prune_batch(sqlite3* db) {
 }
 
 Status drop_emptied_ranges(sqlite3* db) { return exec_sql(db, kDropEmptiedRanges); }
+
+Status narrow_pruned_ts_blocks(sqlite3* db) {
+  // The blocks the batch touched: gone where no event is left, else their times recounted (a
+  // block left with its oldest times would be read again by every prune).
+#define TOLLGATE_TOUCHED \
+  "block IN (SELECT DISTINCT " TOLLGATE_ROWID_BLOCK("rowid") " FROM temp.prune_batch)"
+#define TOLLGATE_IN_BLOCK                                                                  \
+  "FROM event_rows e WHERE e.rowid BETWEEN " TOLLGATE_BLOCK_FIRST_ROWID("event_ts_blocks") \
+  " AND " TOLLGATE_BLOCK_LAST_ROWID("event_ts_blocks")
+  for (const char* sql :
+       {"DELETE FROM event_ts_blocks WHERE " TOLLGATE_TOUCHED " AND NOT EXISTS (SELECT 1 "
+        TOLLGATE_IN_BLOCK ")",
+        "UPDATE event_ts_blocks SET min_ts_ms = (SELECT MIN(e.ts_ms) " TOLLGATE_IN_BLOCK
+        "), max_ts_ms = (SELECT MAX(e.ts_ms) " TOLLGATE_IN_BLOCK ") WHERE " TOLLGATE_TOUCHED})
+    if (Status s = exec_sql(db, sql); !s.ok()) return s;
+#undef TOLLGATE_IN_BLOCK
+#undef TOLLGATE_TOUCHED
+  return {};
+}
 
 }  // namespace tollgate

@@ -100,9 +100,10 @@ class RollupBuffer {
   struct Interned {
     uint32_t ids[11] = {};
   };
-  // `rowid`: the event's row. `listed`: the row is marked listed (schema 14): it stands for its
-  // own rollup rows, so none are added; the flush names its rowid in rollup_raw_ranges.
-  Interned add(EpochMs bucket, const Dims& dims, const UsageEvent& e, int64_t rowid, bool listed);
+  // `rowid`: the event's row; `e.ts_ms` its time (the bucket, and its event_ts_blocks row).
+  // `listed`: the row is marked listed (schema 14): it stands for its own rollup rows, so none
+  // are added; the flush names its rowid in rollup_raw_ranges.
+  Interned add(const Dims& dims, const UsageEvent& e, int64_t rowid, bool listed);
   // Whether an event about to be stored under this daily key (listing_key()) is to be listed:
   // no recent event had the key. Either answer is exact (a listed event is read as its raw row,
   // another is added into the rows); it decides only which costs less. Takes the key: the next
@@ -116,7 +117,7 @@ class RollupBuffer {
   void clear();
   // 15-minute rows and listed events pending (the daily rows are at most as many).
   size_t rows() const { return m15_.size() + listed_events_; }
-  bool empty() const { return m15_.empty() && listed_events_ == 0; }
+  bool empty() const { return ts_blocks_.empty(); }  // no event added
   // Writes every pending row (adding into stored rows, their strings as `dictionary` ids) and
   // moves the watermark to the last event stored, in one transaction; on success the buffer is
   // empty, on failure unchanged (and `dictionary` must forget: ids it added are rolled back).
@@ -142,6 +143,12 @@ class RollupBuffer {
   static constexpr int64_t kMaxRangeGap = 64;
   std::unordered_map<uint32_t, std::vector<ListedRange>> listed_;
   size_t listed_events_ = 0;
+  // The times of the events added, per block of rowids (event_ts_blocks, schema 16), in rowid
+  // order; the flush widens the stored blocks with them before it moves the watermark.
+  struct TsBlock {
+    int64_t block, min_ts, max_ts;
+  };
+  std::vector<TsBlock> ts_blocks_;
   // The daily keys (listing_key()) of recent events, one slot per hash's top bits: an event under
   // one of them gets its rows, so a key of many events a day is listed about once a day, not
   // once per event. A fixed 2 MiB whatever the cardinality (allocated at the first claim); a key
@@ -174,5 +181,8 @@ Status roll_up_listed_in_prune_batch(sqlite3* db);
 // After the batch's events are deleted: the rollup_raw_ranges of their days that name no listed
 // event any more go (a range left would only cost its readers a seek).
 Status drop_emptied_ranges(sqlite3* db);
+// After the batch's events are deleted: the event_ts_blocks (schema 16) they were in are narrowed
+// to the times of the events left in them, or dropped.
+Status narrow_pruned_ts_blocks(sqlite3* db);
 
 }  // namespace tollgate

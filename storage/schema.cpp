@@ -787,6 +787,23 @@ SELECT day_local, feature, team, customer, provider, model, region, priority,
 FROM rollup_daily
 GROUP BY day_local, feature, team, customer, provider, model, region, priority;
 )sql",
+    // 16: event_rows' index on ts_ms (17 bytes an event at a company's traffic, and a B-tree
+    //    insert each) gives way to event_ts_blocks: per block of 1024 rowids (rowid >> 10), the
+    //    lowest and highest ts_ms of its events. Retention and the reports across ledgers read
+    //    the blocks whose times meet theirs, and in them the events whose times do. Every event
+    //    at or below the rollup watermark lies within its block's times (the flush writes them
+    //    with the watermark; events past it are read whole); a prune narrows the blocks it
+    //    touched. An analyst who filters `events` by ts_ms often may add an index of their own.
+    R"sql(
+DROP INDEX events_ts;
+CREATE TABLE event_ts_blocks (
+  block INTEGER PRIMARY KEY,
+  min_ts_ms INTEGER NOT NULL,
+  max_ts_ms INTEGER NOT NULL
+);
+INSERT INTO event_ts_blocks (block, min_ts_ms, max_ts_ms)
+SELECT rowid >> 10, MIN(ts_ms), MAX(ts_ms) FROM event_rows GROUP BY rowid >> 10;
+)sql",
 };
 #undef TOLLGATE_LISTED_COLUMNS
 #undef TOLLGATE_DIM_JOINS

@@ -10,7 +10,7 @@
 
 namespace tollgate {
 
-inline constexpr int kSchemaVersion = 15;
+inline constexpr int kSchemaVersion = 16;
 
 // The local day (text) and the receive time of event_rows row `r` (a string literal: "e"), as
 // schema 15 stores them (schema.cpp). Migration 15's views are written with these: never edit.
@@ -31,6 +31,13 @@ inline constexpr int kSchemaVersion = 15;
 // format_date() does, 1900-01-01 to 9999-12-31 (date() writes 0300-03-01 as "0300-02-29", and
 // the first centuries are not worth the risk). A day outside is stored as its text.
 inline constexpr int64_t kFirstSqlDay = -25567, kLastSqlDay = 2932896;
+
+// event_ts_blocks (schema 16): a block is the 2^10 rowids sharing rowid >> 10; `b` is its row's
+// alias (a string literal), the expressions its first and last rowid.
+inline constexpr int kTsBlockShift = 10;
+#define TOLLGATE_ROWID_BLOCK(rowid) "(" rowid " >> 10)"
+#define TOLLGATE_BLOCK_FIRST_ROWID(b) "(" b ".block << 10)"
+#define TOLLGATE_BLOCK_LAST_ROWID(b) "((" b ".block << 10) + 1023)"
 
 // Applies every pending migration up to `target` (tests stop early to build old ledgers) in one
 // transaction. Refuses a database newer than this binary.

@@ -168,6 +168,15 @@ def check(d, acked_round, full):
         if stray:
             problems.append("%d ranges are empty, past the watermark or overlap another of "
                             "their day" % stray)
+        # Every event at or below the watermark lies within its block of rowids' times
+        # (event_ts_blocks): retention and the reports across ledgers find events through them.
+        outside = con.execute(
+            "SELECT COUNT(*) FROM event_rows e LEFT JOIN event_ts_blocks b ON b.block = "
+            "e.rowid >> 10 WHERE e.rowid <= (SELECT through_rowid FROM rollup_watermark) AND "
+            "(b.block IS NULL OR e.ts_ms NOT BETWEEN b.min_ts_ms AND b.max_ts_ms)").fetchone()[0]
+        if outside:
+            problems.append("%d events at or below the watermark lie outside their block's "
+                            "times" % outside)
         charges = con.execute("SELECT IFNULL(SUM(cost_nanos),0) FROM charges_daily").fetchone()[0]
         if charges != raw[1]:
             problems.append("charges_daily cost %d != raw events %d" % (charges, raw[1]))

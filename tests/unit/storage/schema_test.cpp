@@ -403,3 +403,37 @@ UPDATE rollup_watermark SET through_rowid = 101;
   CHECK(one(db, "SELECT SUM(cost_nanos) FROM rollup_15m") == 1 + 2 + 100 + 101);
   sqlite3_close(db);
 }
+
+TEST_CASE("migration 16 trades the events' ts index for the times of each block of rowids") {
+  testing::TempDir dir;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.file("v15.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(migrate(db, 15).ok());
+  // Blocks of 1024 rowids: 5 and 1023 share block 0; 1024 and 2047 block 1; 5000 is block 4.
+  REQUIRE(exec_sql(db, R"sql(
+INSERT INTO event_rows (rowid, event_id, ts_ms, day_offset, feature_id, team_id, customer_id,
+  tags_id, provider_id, model_id, region_id, priority_id, input_tokens, cached_input_tokens,
+  cache_write_tokens, output_tokens, requests, gpu_micros, egress_bytes, latency_ms, status_id,
+  cost_nanos, currency_id, priced_by_id, price_ref_id, value_units_nanos, revenue_nanos,
+  reservation_id, received_offset_ms, reasoning_tokens)
+SELECT column1, 'e' || column1, column2, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0,
+       1, 1, 1, 0, 0, '', 0, 0
+FROM (VALUES (5, 1795255200000), (1023, 1000), (1024, -7), (2047, 1795255300000),
+             (5000, 42));
+UPDATE rollup_watermark SET through_rowid = 5000;
+)sql")
+              .ok());
+  CHECK(one(db, "SELECT COUNT(*) FROM pragma_index_list('event_rows') WHERE name = 'events_ts'") ==
+        1);
+  REQUIRE(migrate(db).ok());
+  CHECK(one(db, "SELECT COUNT(*) FROM pragma_index_list('event_rows') WHERE name = 'events_ts'") ==
+        0);
+  Statement st(db, "SELECT group_concat(block || ':' || min_ts_ms || ':' || max_ts_ms, ' ') FROM "
+                   "(SELECT * FROM event_ts_blocks ORDER BY block)");
+  REQUIRE(st.ok());
+  REQUIRE(st.step() == SQLITE_ROW);
+  CHECK(st.column_text(0) == "0:1000:1795255200000 1:-7:1795255300000 4:42:42");
+  st = Statement();
+  CHECK(one(db, "SELECT COUNT(*) FROM events") == 5);
+  sqlite3_close(db);
+}
