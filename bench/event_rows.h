@@ -12,6 +12,24 @@ inline const char* kFeatures[] = {"support-chat", "search", "summarize", "batch-
 inline const char* kModels[] = {"qwen3-max", "qwen-plus", "gpt-4o", "claude-sonnet-4"};
 inline const char* kProviders[] = {"alibaba", "alibaba", "openai", "anthropic"};
 
+// Event n's id: `prefix` and n ("ev17"), or with prefix "uuid" a random-looking version-4 UUID
+// (36 characters, in no order), as clients that make one per call send them.
+inline std::string event_id_of(const std::string& prefix, int64_t n) {
+  if (prefix != "uuid") return prefix + std::to_string(n);
+  auto mix = [](uint64_t x) {  // splitmix64's finaliser
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+  };
+  const uint64_t a = mix(static_cast<uint64_t>(n) * 2 + 1), b = mix(static_cast<uint64_t>(n) * 2 + 2);
+  char id[40];
+  std::snprintf(id, sizeof id, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
+                static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
+                static_cast<unsigned long long>(b & 0xffffffffffffull));
+  return id;
+}
+
 struct Row {
   std::string event_id;
   const char* feature;
@@ -22,7 +40,7 @@ struct Row {
 
 inline Row row(const std::string& prefix, int64_t n) {
   int k = static_cast<int>(n % 4);
-  return {prefix + std::to_string(n),
+  return {event_id_of(prefix, n),
           kFeatures[k],
           kProviders[k],
           kModels[k],
@@ -58,7 +76,7 @@ inline const char* kEnvs[] = {"prod", "staging"};
 // `features`: 50 as a company sends them; the memory benchmark spreads over 10,000.
 inline CompanyRow company_row(const std::string& prefix, int64_t n, int features = 50) {
   const uint64_t h = static_cast<uint64_t>(n) * 0x9E3779B97F4A7C15ull;  // a cheap spread of n
-  return {prefix + std::to_string(n),
+  return {event_id_of(prefix, n),
           static_cast<int>(h % features),
           static_cast<int>((h >> 8) % 7),
           static_cast<int>((h >> 16) % 1000),

@@ -35,12 +35,13 @@ long long file_size(const std::string& path) {
 int main(int argc, char** argv) {
   using namespace tollgate::bench;
   if (argc < 3) {
-    std::fprintf(stderr, "usage: naive_floor DB_PATH N [normal|full]\n");
+    std::fprintf(stderr, "usage: naive_floor DB_PATH N [normal|full] [ID_PREFIX=ev|uuid]\n");
     return 2;
   }
   const std::string path = argv[1];
   const long long total = std::atoll(argv[2]);
   const std::string sync = argc > 3 ? argv[3] : "normal";
+  const std::string id_prefix = argc > 4 ? argv[4] : "ev";  // the ids ingest_load sends
   sqlite3* db = nullptr;
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return 1;
   exec(db, "PRAGMA journal_mode=WAL");
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
   for (long long n = 0; n < total;) {
     exec(db, "BEGIN");
     for (int k = 0; k < 1000 && n < total; ++k, ++n) {
-      const CompanyRow r = company_row("ev", n);
+      const CompanyRow r = company_row(id_prefix, n);
       std::snprintf(feature, sizeof feature, "feature-%02d", r.feature);
       std::snprintf(team, sizeof team, "team-%d", r.team);
       std::snprintf(customer, sizeof customer, "customer-%04d", r.customer);

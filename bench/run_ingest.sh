@@ -9,7 +9,9 @@
 # BUDGETS > 0 adds that many budgets (100 over the company shape's features, the rest over
 # features the traffic never names, as other teams' budgets would be): every event's spend is
 # recorded against the budgets that match it.
-#   bench/run_ingest.sh [EVENTS=400000] [normal|full] [SHAPE=company|simple] [BUDGETS=0]
+# IDS=uuid sends (and the naive program writes) 36-character random UUIDs as event ids, as clients
+# that make one per call do, instead of short ordered ones ("ev17").
+#   [IDS=ev|uuid] bench/run_ingest.sh [EVENTS=400000] [normal|full] [SHAPE=company|simple] [BUDGETS=0]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-400000}
@@ -40,7 +42,8 @@ build/tollgate serve --config "$work/tollgate.yaml" 2>"$work/log" &
 pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/log" && break; sleep 0.05; done
 port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$work/log")
-ingest=$(build/bench/ingest_load 127.0.0.1 "$port" "$N" 8 1000 ev "$SHAPE")
+IDS=${IDS:-ev}
+ingest=$(build/bench/ingest_load 127.0.0.1 "$port" "$N" 8 1000 "$IDS" "$SHAPE")
 rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
 # The daemon's CPU time (user + system, all threads) per event: steadier than the rate on a
 # shared machine, and what a change of the writer's work moves.
@@ -52,9 +55,9 @@ done
 kill -TERM $pid; wait $pid
 sqlite3 "$work/ledger.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 ledger_bytes=$(stat -c %s "$work/ledger.db")
-naive=$(build/bench/naive_floor "$work/naive.db" "$N" "$SYNC")
+naive=$(build/bench/naive_floor "$work/naive.db" "$N" "$SYNC" "$IDS")
 floor=$(build/bench/sqlite_floor "$work/floor.db" "$N" "$SYNC")
-echo "$ingest (shape: $SHAPE, $BUDGETS budgets)"
+echo "$ingest (shape: $SHAPE, $BUDGETS budgets, ids: $IDS)"
 echo "$naive"
 echo "$floor (ledger schema, simple rows)"
 a=$(echo "$ingest" | sed -n 's/.*= \([0-9]*\) events\/s.*/\1/p')
