@@ -12,6 +12,14 @@
 using namespace tollgate;
 
 namespace {
+// A new ledger file in `dir` at schema `version` (migrations 1 to `version`); the caller closes it.
+sqlite3* ledger_of_version(const testing::TempDir& dir, int version) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.file("v" + std::to_string(version) + ".db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(migrate(db, version).ok());
+  return db;
+}
+
 int64_t one(sqlite3* db, const char* sql) {
   Statement st(db, sql);
   REQUIRE(st.ok());
@@ -22,9 +30,7 @@ int64_t one(sqlite3* db, const char* sql) {
 
 TEST_CASE("a ledger of schema 3 migrates to the current one with its rollups carried into days") {
   testing::TempDir dir;
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(dir.file("old.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(migrate(db, 3).ok());
+  sqlite3* db = ledger_of_version(dir, 3);
   CHECK(one(db, "PRAGMA user_version") == 3);
   REQUIRE(exec_sql(db, R"sql(
 INSERT INTO rollup_15m VALUES
@@ -54,9 +60,7 @@ TEST_CASE("a ledger newer than this binary is refused") {
 
 TEST_CASE("migration 6 adds reasoning tokens; nothing stored is lost or repriced") {
   testing::TempDir dir;
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(dir.file("v5.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(migrate(db, 5).ok());
+  sqlite3* db = ledger_of_version(dir, 5);
   REQUIRE(exec_sql(db, R"sql(
 INSERT INTO events VALUES ('e1', 1795255200000, '2026-11-21', 'chat', 'cx', '', '{}', 'p', 'm', '',
   'standard', 100, 0, 0, 10, 1, 0, 0, 5, 'ok', 5000, 'USD', 'price_book', 'p/m/*@always', 0, 0, '',
@@ -82,9 +86,7 @@ INSERT INTO rollup_daily VALUES
 
 TEST_CASE("migration 7 adds itemised charges; cost stored before stays in the FOCUS export") {
   testing::TempDir dir;
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(dir.file("v6.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(migrate(db, 6).ok());
+  sqlite3* db = ledger_of_version(dir, 6);
   REQUIRE(exec_sql(db, R"sql(
 INSERT INTO rollup_daily (day_local, feature, team, customer, tags, provider, model, region,
   priority, status, priced_by, currency, events, requests, input_tokens, cached_input_tokens,
@@ -133,9 +135,7 @@ INSERT INTO charges_daily_rows VALUES ('2026-11-21', 'p', 'm', '', 'chat', 'cx',
 
 TEST_CASE("migration 8 keys charges by the FOCUS row; a row still names its one customer") {
   testing::TempDir dir;
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(dir.file("v7.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(migrate(db, 7).ok());
+  sqlite3* db = ledger_of_version(dir, 7);
   REQUIRE(exec_sql(db, R"sql(
 INSERT INTO rollup_daily (day_local, feature, team, customer, tags, provider, model, region,
   priority, status, priced_by, currency, events, requests, input_tokens, cached_input_tokens,
@@ -173,9 +173,7 @@ INSERT INTO charges_daily VALUES
 
 TEST_CASE("migration 10 stores the rollups' strings once: the views show the same rows") {
   testing::TempDir dir;
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(dir.file("v9.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(migrate(db, 9).ok());
+  sqlite3* db = ledger_of_version(dir, 9);
   REQUIRE(exec_sql(db, R"sql(
 INSERT INTO rollup_15m_rows VALUES
   (1795255200000, '2026-11-21', 'chat', 'cx', 'acme', '{"env":"prod"}', 'p', 'm', 'eu', 'batch',
@@ -220,9 +218,7 @@ INSERT INTO rollup_daily_rows SELECT day_local, feature, team, customer, tags, p
 
 TEST_CASE("migration 11 stores the raw events' strings once: same rows, same rowids") {
   testing::TempDir dir;
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(dir.file("v10.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(migrate(db, 10).ok());
+  sqlite3* db = ledger_of_version(dir, 10);
   REQUIRE(exec_sql(db, R"sql(
 INSERT INTO events (rowid, event_id, ts_ms, day_local, feature, team, customer, tags, provider,
   model, region, priority, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
@@ -266,9 +262,7 @@ UPDATE rollup_watermark SET through_rowid = 7;
 
 TEST_CASE("migration 14 marks the listed events in their rows and names them by day ranges") {
   testing::TempDir dir;
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(dir.file("v13.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(migrate(db, 13).ok());
+  sqlite3* db = ledger_of_version(dir, 13);
   // e1 and e3 listed (schema 13), e2 in stored rows between them, e4 past the watermark.
   REQUIRE(exec_sql(db, R"sql(
 INSERT INTO dim_values (id, value) VALUES (1, 'chat'), (2, 'cx'), (3, 'acme'), (4, '{}'), (5, 'p'),
@@ -370,9 +364,7 @@ INSERT INTO event_rows (rowid, event_id, ts_ms, day_local, feature_id, team_id, 
 
 TEST_CASE("migration 14 names a day's listed events by ranges split where they lie far apart") {
   testing::TempDir dir;
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(dir.file("v13.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(migrate(db, 13).ok());
+  sqlite3* db = ledger_of_version(dir, 13);
   // Rowids 1, 2 and 100 of one day listed (100: a late event, 98 rowids on), 101 of the next.
   REQUIRE(exec_sql(db, R"sql(
 INSERT INTO dim_values (id, value) VALUES (1, 'x');
@@ -406,9 +398,7 @@ UPDATE rollup_watermark SET through_rowid = 101;
 
 TEST_CASE("migration 16 trades the events' ts index for the times of each block of rowids") {
   testing::TempDir dir;
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(dir.file("v15.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(migrate(db, 15).ok());
+  sqlite3* db = ledger_of_version(dir, 15);
   // Blocks of 1024 rowids: 5 and 1023 share block 0; 1024 and 2047 block 1; 5000 is block 4.
   REQUIRE(exec_sql(db, R"sql(
 INSERT INTO event_rows (rowid, event_id, ts_ms, day_offset, feature_id, team_id, customer_id,
