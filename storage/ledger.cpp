@@ -31,15 +31,15 @@ constexpr int64_t kRecoveryChunkEvents = 10'000;
 constexpr EpochMs kPruneEveryMs = 10 * 60 * 1000;
 constexpr int64_t kPruneChunk = 5000;
 
-// The strings are dim_values ids (schema 11; the view `events` shows them as text).
+// The strings are dim_values ids (schema 11; the view `events` shows them as text); those of few
+// values are one dim_sets id (schema 17).
 const char* kInsertEvent = R"sql(
-INSERT OR IGNORE INTO event_rows (event_id, ts_ms, day_offset, feature_id, team_id, customer_id,
-  tags_id, provider_id, model_id, region_id, priority_id, input_tokens, cached_input_tokens,
-  cache_write_tokens, output_tokens, requests, gpu_micros, egress_bytes, latency_ms, status_id,
-  cost_nanos, currency_id, priced_by_id, price_ref_id, value_units_nanos, revenue_nanos,
-  reservation_id, received_offset_ms, reasoning_tokens, listed)
+INSERT OR IGNORE INTO event_rows (event_id, ts_ms, day_offset, set_id, customer_id, tags_id,
+  input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, requests, gpu_micros,
+  egress_bytes, latency_ms, cost_nanos, value_units_nanos, revenue_nanos, reservation_id,
+  received_offset_ms, reasoning_tokens, listed)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-  ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30))sql";
+  ?21))sql";
 
 // An event's charge lines, appended beside it until the next flush sums them (rollup_buffer.h).
 const char* kInsertEventCharge =
@@ -523,23 +523,30 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
           total = day_totals.emplace(day, loaded.value()).first;
         }
       }
-      // The strings as dim_values ids, in the parameters' order (?4-?11, ?20, ?22-?24).
+      // The strings as dim_values ids: customer and tags in the row (?5, ?6), the others as one
+      // dim_sets id (?4), in its columns' order.
       const std::string_view strings[] = {e.feature,  e.team,   e.customer, tags,
                                           e.provider, e.model,  e.region,   priority,
                                           status,     options_.currency, priced_by, e.price_ref};
-      constexpr int kParams[] = {4, 5, 6, 7, 8, 9, 10, 11, 20, 22, 23, 24};
       int64_t ids[std::size(strings)] = {};
       for (size_t k = 0; k < std::size(strings) && s.ok(); ++k) {
         auto id = dictionary_.id(db_, strings[k]);
-        if (id.ok()) insert.bind(kParams[k], ids[k] = id.value());
+        if (id.ok()) ids[k] = id.value();
         else s = id.status();
       }
       if (!s.ok()) break;
+      auto set = dictionary_.set_id(db_, {ids[0], ids[1], ids[4], ids[5], ids[6], ids[7], ids[8],
+                                          ids[9], ids[10], ids[11]});
+      if (!set.ok()) {
+        s = set.status();
+        break;
+      }
+      insert.bind(4, set.value()).bind(5, ids[2]).bind(6, ids[3]);
       // The first event under a daily key no recent event had is listed: its row stands for its
       // rollup rows (schema 14). The key: the day and every id but price_ref's.
       const bool listed =
           rollups.claim_listing(RollupBuffer::listing_key(day, ids, std::size(ids) - 1));
-      insert.bind(30, int64_t{listed});
+      insert.bind(21, int64_t{listed});
       // The day and the receive time as offsets from ts_ms where they fit (schema 15).
       const int64_t day_offset = day_number - day_of_ms(e.ts_ms);
       if (day_offset >= -1 && day_offset <= 1 && day_number >= kFirstSqlDay &&
@@ -551,16 +558,16 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       std::string received_text;
       if (__builtin_sub_overflow(received_ms, e.ts_ms, &received_offset)) {
         received_text = std::to_string(received_ms);
-        insert.bind(28, received_text);
+        insert.bind(19, received_text);
       } else {
-        insert.bind(28, received_offset);
+        insert.bind(19, received_offset);
       }
-      insert.bind(1, e.event_id).bind(2, e.ts_ms).bind(12, e.input_tokens);
-      insert.bind(13, e.cached_input_tokens).bind(14, e.cache_write_tokens);
-      insert.bind(15, e.output_tokens).bind(16, e.requests).bind(17, e.gpu_micros);
-      insert.bind(18, e.egress_bytes).bind(19, e.latency_ms).bind(21, e.cost.nanos());
-      insert.bind(25, e.value_units.nanos()).bind(26, e.revenue.nanos());
-      insert.bind(27, e.reservation_id).bind(29, e.reasoning_tokens);
+      insert.bind(1, e.event_id).bind(2, e.ts_ms).bind(7, e.input_tokens);
+      insert.bind(8, e.cached_input_tokens).bind(9, e.cache_write_tokens);
+      insert.bind(10, e.output_tokens).bind(11, e.requests).bind(12, e.gpu_micros);
+      insert.bind(13, e.egress_bytes).bind(14, e.latency_ms).bind(15, e.cost.nanos());
+      insert.bind(16, e.value_units.nanos()).bind(17, e.revenue.nanos());
+      insert.bind(18, e.reservation_id).bind(20, e.reasoning_tokens);
       int rc = insert.step();
       insert.reset();
       if (rc != SQLITE_DONE) {

@@ -189,12 +189,15 @@ Status scan_rollup_costs(sqlite3* db, EpochMs since,
 #define TOLLGATE_SPEND_COLUMNS                                                                 \
   "f.value, t.value, c.value, g.value, p.value, m.value, rg.value, pr.value, r.cost_nanos "     \
   "FROM "
-#define TOLLGATE_SPEND_JOINS                                                                   \
-  " LEFT JOIN dim_values f ON f.id = r.feature_id LEFT JOIN dim_values t ON t.id = r.team_id " \
-  "LEFT JOIN dim_values c ON c.id = r.customer_id LEFT JOIN dim_values g ON g.id = r.tags_id "  \
-  "LEFT JOIN dim_values p ON p.id = r.provider_id LEFT JOIN dim_values m ON m.id = r.model_id " \
-  "LEFT JOIN dim_values rg ON rg.id = r.region_id "                                             \
-  "LEFT JOIN dim_values pr ON pr.id = r.priority_id "
+// The strings of row `r`'s ids; `d`: the alias that holds the dimensions of few values (the raw
+// rows' dim_sets row, schema 17).
+#define TOLLGATE_SPEND_JOINS_OF(d)                                                               \
+  " LEFT JOIN dim_values f ON f.id = " d ".feature_id LEFT JOIN dim_values t ON t.id = " d      \
+  ".team_id LEFT JOIN dim_values c ON c.id = r.customer_id LEFT JOIN dim_values g ON g.id = "   \
+  "r.tags_id LEFT JOIN dim_values p ON p.id = " d ".provider_id LEFT JOIN dim_values m ON m.id " \
+  "= " d ".model_id LEFT JOIN dim_values rg ON rg.id = " d ".region_id "                         \
+  "LEFT JOIN dim_values pr ON pr.id = " d ".priority_id "
+#define TOLLGATE_SPEND_JOINS TOLLGATE_SPEND_JOINS_OF("r")
   return scan_since(
       db,
       // The listed days from the first that can hold such a bucket, one seek each (not every
@@ -207,7 +210,7 @@ Status scan_rollup_costs(sqlite3* db, EpochMs since,
       "UNION ALL "
       "SELECT r.ts_ms - ((r.ts_ms % 900000) + 900000) % 900000 AS bucket, " TOLLGATE_SPEND_COLUMNS
       "rollup_raw_ranges u CROSS JOIN event_rows r ON r.rowid BETWEEN u.first_rowid AND "
-      "u.last_rowid" TOLLGATE_SPEND_JOINS
+      "u.last_rowid LEFT JOIN dim_sets s ON s.id = r.set_id" TOLLGATE_SPEND_JOINS_OF("s")
       "WHERE u.day_local IN days AND u.last_bucket_ms >= ?1 AND r.listed AND "
       TOLLGATE_EVENT_DAY("r") " = u.day_local AND bucket >= ?1 "
       "UNION ALL "
@@ -216,6 +219,7 @@ Status scan_rollup_costs(sqlite3* db, EpochMs since,
       "through_rowid FROM rollup_watermark) AND bucket >= ?1",
       since, row);
 #undef TOLLGATE_SPEND_JOINS
+#undef TOLLGATE_SPEND_JOINS_OF
 #undef TOLLGATE_SPEND_COLUMNS
 }
 

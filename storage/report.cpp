@@ -58,7 +58,8 @@ Status full_rollup_groups(sqlite3* db, const std::string& first, const std::stri
                           const std::string& date, const std::vector<std::string>& group_by,
                           const TakeGroup& take, const Status& overflow, uint64_t max_groups,
                           const Status& too_many) {
-  // The columns past the day (the raw rows hold theirs as an offset: schema 15).
+  // The columns past the day (the raw rows hold theirs as an offset: schema 15), by name: the
+  // raw rows' dimensions of few values are their dim_sets row's (schema 17).
   std::string columns;
   for (const auto& d : group_by) columns += ", " + (tag_key(d) ? std::string("tags") : d) + "_id";
   // A dimension's name is its column's (group_by is validated before this). The unpriced flag
@@ -72,11 +73,13 @@ Status full_rollup_groups(sqlite3* db, const std::string& first, const std::stri
                        " FROM rollup_daily_rows WHERE day_local BETWEEN ?1 AND ?2 UNION ALL "
                        "SELECT g.day_local" + columns +
                        " FROM rollup_raw_ranges g CROSS JOIN event_rows e ON e.rowid BETWEEN "
-                       "g.first_rowid AND g.last_rowid WHERE g.day_local BETWEEN ?1 AND ?2 AND "
+                       "g.first_rowid AND g.last_rowid LEFT JOIN dim_sets s ON s.id = e.set_id "
+                       "WHERE g.day_local BETWEEN ?1 AND ?2 AND "
                        "e.listed AND " TOLLGATE_EVENT_DAY("e") " = g.day_local UNION ALL "
                        "SELECT day" + columns +
                        " FROM (SELECT " TOLLGATE_EVENT_DAY("e") " AS day, * FROM event_rows e "
-                       "WHERE rowid > (SELECT through_rowid FROM rollup_watermark)) WHERE day "
+                       "LEFT JOIN dim_sets s ON s.id = e.set_id "
+                       "WHERE e.rowid > (SELECT through_rowid FROM rollup_watermark)) WHERE day "
                        "BETWEEN ?1 AND ?2");
   if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   st.bind(1, first).bind(2, date);

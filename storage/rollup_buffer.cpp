@@ -119,11 +119,12 @@ const char* kDropAllCharges = "DELETE FROM event_charges";
 // drop_emptied_ranges.
 #define TOLLGATE_BUCKET "(e.ts_ms - ((e.ts_ms % 900000) + 900000) % 900000)"
 #define TOLLGATE_LISTED_SUMS                                                                  \
-  TOLLGATE_EVENT_DAY("e") ", e.feature_id, e.team_id, e.customer_id, e.tags_id, e.provider_id, " \
-  "e.model_id, e.region_id, e.priority_id, e.status_id, e.priced_by_id, e.currency_id, 1, "    \
+  TOLLGATE_EVENT_DAY("e") ", s.feature_id, s.team_id, e.customer_id, e.tags_id, s.provider_id, " \
+  "s.model_id, s.region_id, s.priority_id, s.status_id, s.priced_by_id, s.currency_id, 1, "    \
   "e.requests, e.input_tokens, e.cached_input_tokens, e.cache_write_tokens, e.output_tokens, " \
   "e.gpu_micros, e.egress_bytes, e.cost_nanos, e.value_units_nanos, e.revenue_nanos, "         \
   "e.reasoning_tokens FROM temp.prune_batch b CROSS JOIN event_rows e ON e.rowid = b.rowid "   \
+  "LEFT JOIN dim_sets s ON s.id = e.set_id "                                                   \
   "WHERE e.listed AND e.rowid <= (SELECT through_rowid FROM rollup_watermark)"
 const char* kRollUpListed15m =
     "INSERT INTO rollup_15m_rows (bucket_ms, " TOLLGATE_ROLLUP_COLUMNS

@@ -31,6 +31,22 @@ namespace {
   "r.input_tokens, r.cached_input_tokens, r.cache_write_tokens, r.output_tokens, r.gpu_micros, " \
   "r.egress_bytes, r.cost_nanos, r.value_units_nanos, r.revenue_nanos, r.reasoning_tokens\n"
 
+// Schema 17's raw rows (event_rows `r`): their dimensions of few values are a dim_sets row `s`;
+// customer and tags stay in the row. The same aliases as TOLLGATE_DIM_JOINS.
+#define TOLLGATE_SET_JOINS                                          \
+  "LEFT JOIN dim_sets s ON s.id = r.set_id\n"                      \
+  "LEFT JOIN dim_values feature ON feature.id = s.feature_id\n"     \
+  "LEFT JOIN dim_values team ON team.id = s.team_id\n"              \
+  "LEFT JOIN dim_values customer ON customer.id = r.customer_id\n"  \
+  "LEFT JOIN dim_values tags ON tags.id = r.tags_id\n"              \
+  "LEFT JOIN dim_values provider ON provider.id = s.provider_id\n"  \
+  "LEFT JOIN dim_values model ON model.id = s.model_id\n"           \
+  "LEFT JOIN dim_values region ON region.id = s.region_id\n"        \
+  "LEFT JOIN dim_values priority ON priority.id = s.priority_id\n"  \
+  "LEFT JOIN dim_values status ON status.id = s.status_id\n"        \
+  "LEFT JOIN dim_values priced_by ON priced_by.id = s.priced_by_id\n" \
+  "LEFT JOIN dim_values currency ON currency.id = s.currency_id\n"
+
 // A listed event's row (event_rows `r`) as a rollup row of one event (schema 14's views).
 #define TOLLGATE_LISTED_COLUMNS                                                                  \
   "feature.value AS feature, team.value AS team, customer.value AS customer, "                   \
@@ -804,9 +820,111 @@ CREATE TABLE event_ts_blocks (
 INSERT INTO event_ts_blocks (block, min_ts_ms, max_ts_ms)
 SELECT rowid >> 10, MIN(ts_ms), MAX(ts_ms) FROM event_rows GROUP BY rowid >> 10;
 )sql",
+    // 17: a raw row's ten dimensions of few values (feature, team, provider, model, region,
+    //    priority, status, currency, priced_by, price_ref) are one `dim_sets` row: ten columns
+    //    (a header byte and one or two bytes each) become `set_id`, about 18 bytes an event. At a
+    //    company's traffic the sets number thousands where the events number millions; customer
+    //    and tags, which have many values, stay in the row. The views show the same columns.
+    R"sql(
+DROP VIEW daily_costs;
+DROP VIEW rollup_15m;
+DROP VIEW rollup_daily;
+DROP VIEW events;
+CREATE TABLE dim_sets (
+  id INTEGER PRIMARY KEY,
+  feature_id INTEGER NOT NULL, team_id INTEGER NOT NULL, provider_id INTEGER NOT NULL,
+  model_id INTEGER NOT NULL, region_id INTEGER NOT NULL, priority_id INTEGER NOT NULL,
+  status_id INTEGER NOT NULL, currency_id INTEGER NOT NULL, priced_by_id INTEGER NOT NULL,
+  price_ref_id INTEGER NOT NULL,
+  UNIQUE (feature_id, team_id, provider_id, model_id, region_id, priority_id, status_id,
+          currency_id, priced_by_id, price_ref_id)
+);
+INSERT INTO dim_sets (feature_id, team_id, provider_id, model_id, region_id, priority_id,
+  status_id, currency_id, priced_by_id, price_ref_id)
+SELECT DISTINCT feature_id, team_id, provider_id, model_id, region_id, priority_id, status_id,
+       currency_id, priced_by_id, price_ref_id
+FROM event_rows ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10;
+CREATE TABLE event_rows_v17 (
+  event_id TEXT NOT NULL UNIQUE,
+  ts_ms INTEGER NOT NULL,
+  day_offset NOT NULL,
+  set_id INTEGER NOT NULL, customer_id INTEGER NOT NULL, tags_id INTEGER NOT NULL,
+  input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,
+  cache_write_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, requests INTEGER NOT NULL,
+  gpu_micros INTEGER NOT NULL, egress_bytes INTEGER NOT NULL, latency_ms INTEGER NOT NULL,
+  cost_nanos INTEGER NOT NULL, value_units_nanos INTEGER NOT NULL,
+  revenue_nanos INTEGER NOT NULL, reservation_id TEXT NOT NULL, received_offset_ms NOT NULL,
+  reasoning_tokens INTEGER NOT NULL, listed INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO event_rows_v17 (rowid, event_id, ts_ms, day_offset, set_id, customer_id, tags_id,
+  input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, requests, gpu_micros,
+  egress_bytes, latency_ms, cost_nanos, value_units_nanos, revenue_nanos, reservation_id,
+  received_offset_ms, reasoning_tokens, listed)
+SELECT r.rowid, r.event_id, r.ts_ms, r.day_offset, s.id, r.customer_id, r.tags_id,
+       r.input_tokens, r.cached_input_tokens, r.cache_write_tokens, r.output_tokens, r.requests,
+       r.gpu_micros, r.egress_bytes, r.latency_ms, r.cost_nanos, r.value_units_nanos,
+       r.revenue_nanos, r.reservation_id, r.received_offset_ms, r.reasoning_tokens, r.listed
+FROM event_rows r JOIN dim_sets s ON s.feature_id = r.feature_id AND s.team_id = r.team_id
+  AND s.provider_id = r.provider_id AND s.model_id = r.model_id AND s.region_id = r.region_id
+  AND s.priority_id = r.priority_id AND s.status_id = r.status_id
+  AND s.currency_id = r.currency_id AND s.priced_by_id = r.priced_by_id
+  AND s.price_ref_id = r.price_ref_id
+ORDER BY r.rowid;
+DROP TABLE event_rows;
+ALTER TABLE event_rows_v17 RENAME TO event_rows;
+CREATE VIEW events AS
+SELECT r.event_id, r.ts_ms, )sql" TOLLGATE_EVENT_DAY("r") R"sql( AS day_local,
+       feature.value AS feature, team.value AS team,
+       customer.value AS customer, tags.value AS tags, provider.value AS provider,
+       model.value AS model, region.value AS region, priority.value AS priority, r.input_tokens,
+       r.cached_input_tokens, r.cache_write_tokens, r.output_tokens, r.requests, r.gpu_micros,
+       r.egress_bytes, r.latency_ms, status.value AS status, r.cost_nanos,
+       currency.value AS currency, priced_by.value AS priced_by, price_ref.value AS price_ref,
+       r.value_units_nanos, r.revenue_nanos, r.reservation_id,
+       )sql" TOLLGATE_EVENT_RECEIVED("r") R"sql( AS received_ms, r.reasoning_tokens,
+       r.rowid AS rowid
+FROM event_rows r
+)sql" TOLLGATE_SET_JOINS R"sql(LEFT JOIN dim_values price_ref ON price_ref.id = s.price_ref_id;
+CREATE VIEW rollup_15m AS
+SELECT r.bucket_ms, r.day_local,
+)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_15m_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
+SELECT r.ts_ms - ((r.ts_ms % 900000) + 900000) % 900000, g.day_local,
+)sql" TOLLGATE_LISTED_COLUMNS R"sql(FROM rollup_raw_ranges g
+CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid
+)sql" TOLLGATE_SET_JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") R"sql( = g.day_local
+UNION ALL
+SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, customer, tags,
+       provider, model, region, priority, status, priced_by, currency, 1, requests, input_tokens,
+       cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes,
+       cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens
+FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
+CREATE VIEW rollup_daily AS
+SELECT r.day_local,
+)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_daily_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
+SELECT g.day_local,
+)sql" TOLLGATE_LISTED_COLUMNS R"sql(FROM rollup_raw_ranges g
+CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid
+)sql" TOLLGATE_SET_JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") R"sql( = g.day_local
+UNION ALL
+SELECT day_local, feature, team, customer, tags, provider, model, region, priority, status,
+       priced_by, currency, 1, requests, input_tokens, cached_input_tokens, cache_write_tokens,
+       output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos,
+       reasoning_tokens
+FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
+CREATE VIEW daily_costs AS
+SELECT day_local, feature, team, customer, provider, model, region, priority,
+       SUM(requests) AS requests, SUM(input_tokens) AS input_tokens,
+       SUM(cached_input_tokens) AS cached_input_tokens,
+       SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
+       SUM(gpu_micros) / 1e6 AS gpu_seconds, SUM(cost_nanos) / 1e9 AS cost,
+       SUM(value_units_nanos) / 1e9 AS value_units, SUM(revenue_nanos) / 1e9 AS revenue
+FROM rollup_daily
+GROUP BY day_local, feature, team, customer, provider, model, region, priority;
+)sql",
 };
 #undef TOLLGATE_LISTED_COLUMNS
 #undef TOLLGATE_DIM_JOINS
+#undef TOLLGATE_SET_JOINS
 #undef TOLLGATE_ROLLUP_COLUMNS
 
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -1028,8 +1028,13 @@ TEST_CASE("a long tail past the watermark is rolled up in chunks of max_pending_
   REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
   // One event stored under another reporting currency (changed since): its rollup keeps it.
   REQUIRE(exec_sql(raw, "INSERT OR IGNORE INTO dim_values (value) VALUES ('EUR'); "
-                        "UPDATE event_rows SET currency_id = (SELECT id FROM dim_values WHERE "
-                        "value = 'EUR') WHERE event_id = 't2'")
+                        "INSERT INTO dim_sets (feature_id, team_id, provider_id, model_id, "
+                        "region_id, priority_id, status_id, currency_id, priced_by_id, "
+                        "price_ref_id) SELECT feature_id, team_id, provider_id, model_id, "
+                        "region_id, priority_id, status_id, (SELECT id FROM dim_values WHERE "
+                        "value = 'EUR'), priced_by_id, price_ref_id FROM dim_sets WHERE id = "
+                        "(SELECT set_id FROM event_rows WHERE event_id = 't2'); "
+                        "UPDATE event_rows SET set_id = last_insert_rowid() WHERE event_id = 't2'")
               .ok());
   sqlite3_close(raw);
   auto o = options(dir);

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "storage/report.h"
@@ -425,5 +426,80 @@ UPDATE rollup_watermark SET through_rowid = 5000;
   CHECK(st.column_text(0) == "0:1000:1795255200000 1:-7:1795255300000 4:42:42");
   st = Statement();
   CHECK(one(db, "SELECT COUNT(*) FROM events") == 5);
+  sqlite3_close(db);
+}
+
+TEST_CASE("migration 17 keeps a raw event's dimensions of few values as one set: same rows") {
+  testing::TempDir dir;
+  sqlite3* db = ledger_of_version(dir, 16);
+  // Four events over three sets (e1 and e3 share theirs), one listed inside its day's range,
+  // one past the watermark; dim_values ids as the writer adds them.
+  REQUIRE(exec_sql(db, R"sql(
+INSERT INTO dim_values (id, value) VALUES (1, 'chat'), (2, 'cx'), (3, 'acme'), (4, '{}'),
+  (5, 'openai'), (6, 'gpt-4o'), (7, 'eu'), (8, 'batch'), (9, 'ok'), (10, 'USD'),
+  (11, 'price_book'), (12, 'openai/gpt-4o/*@always'), (13, 'search'), (14, 'error'),
+  (15, 'unpriced'), (16, '');
+INSERT INTO event_rows (rowid, event_id, ts_ms, day_offset, feature_id, team_id, customer_id,
+  tags_id, provider_id, model_id, region_id, priority_id, input_tokens, cached_input_tokens,
+  cache_write_tokens, output_tokens, requests, gpu_micros, egress_bytes, latency_ms, status_id,
+  cost_nanos, currency_id, priced_by_id, price_ref_id, value_units_nanos, revenue_nanos,
+  reservation_id, received_offset_ms, reasoning_tokens, listed)
+VALUES
+  (3, 'e1', 1795255200000, 0, 1, 2, 3, 4, 5, 6, 7, 8, 100, 20, 3, 10, 1, 7, 9, 420, 9, 5000, 10,
+   11, 12, 4, 2, 'r1', 100, 3, 1),
+  (4, 'e2', 1795255300000, 0, 13, 2, 16, 4, 5, 6, 16, 8, 5, 0, 0, 1, 1, 0, 0, 1, 14, 0, 10, 15,
+   16, 0, 0, '', 100, 0, 0),
+  (9, 'e3', 1795255400000, 0, 1, 2, 16, 4, 5, 6, 7, 8, 7, 0, 0, 2, 2, 0, 0, 3, 9, 70, 10, 11,
+   12, 0, 0, '', 'x', 0, 0),
+  (12, 'e4', 1795255500000, 1, 13, 2, 3, 4, 5, 6, 7, 8, 1, 0, 0, 1, 1, 0, 0, 3, 9, 11, 10, 11,
+   12, 0, 0, '', 5, 0, 0);
+INSERT INTO rollup_raw_ranges VALUES ('2026-11-21', 3, 3, 1795254300000, 1795254300000);
+INSERT INTO rollup_daily_rows (day_local, feature_id, team_id, customer_id, tags_id,
+  provider_id, model_id, region_id, priority_id, status_id, priced_by_id, currency_id, events,
+  requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros,
+  egress_bytes, cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens)
+SELECT '2026-11-21', feature_id, team_id, customer_id, tags_id, provider_id, model_id, region_id,
+  priority_id, status_id, priced_by_id, currency_id, 1, requests, input_tokens,
+  cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes, cost_nanos,
+  value_units_nanos, revenue_nanos, reasoning_tokens FROM event_rows WHERE rowid IN (4, 9);
+UPDATE rollup_watermark SET through_rowid = 9;
+)sql")
+              .ok());
+  auto text = [&](const char* sql) {
+    Statement st(db, sql);
+    REQUIRE(st.ok());
+    REQUIRE(st.step() == SQLITE_ROW);
+    return st.column_text(0);
+  };
+  const char* events = "SELECT group_concat(rowid || ':' || event_id || ts_ms || day_local || "
+                       "feature || team || customer || tags || provider || model || region || "
+                       "priority || input_tokens || cached_input_tokens || cache_write_tokens || "
+                       "output_tokens || requests || gpu_micros || egress_bytes || latency_ms || "
+                       "status || cost_nanos || currency || priced_by || price_ref || "
+                       "value_units_nanos || revenue_nanos || reservation_id || received_ms || "
+                       "reasoning_tokens, '|') FROM (SELECT * FROM events ORDER BY rowid)";
+  const char* daily = "SELECT group_concat(day_local || feature || team || customer || status || "
+                      "priced_by || currency || events || cost_nanos, '|') FROM (SELECT * FROM "
+                      "rollup_daily ORDER BY day_local, feature, customer, cost_nanos)";
+  const char* m15 = "SELECT group_concat(bucket_ms || feature || customer || events || "
+                    "cost_nanos, '|') FROM (SELECT * FROM rollup_15m ORDER BY bucket_ms, "
+                    "feature, customer, cost_nanos)";
+  const std::string events_before = text(events), daily_before = text(daily);
+  const std::string m15_before = text(m15);
+  CHECK(one(db, "SELECT COUNT(*) FROM rollup_daily") == 4);
+  // Every event and row is in the strings (a NULL field would drop its row from group_concat).
+  CHECK(std::count(events_before.begin(), events_before.end(), '|') == 3);
+  CHECK(std::count(daily_before.begin(), daily_before.end(), '|') == 3);
+  CHECK(std::count(m15_before.begin(), m15_before.end(), '|') == 1);  // e1 listed, e4 past
+  REQUIRE(migrate(db).ok());
+  CHECK(text(events) == events_before);
+  CHECK(text(daily) == daily_before);
+  CHECK(text(m15) == m15_before);
+  CHECK(one(db, "SELECT COUNT(*) FROM dim_sets") == 3);
+  CHECK(one(db, "SELECT COUNT(DISTINCT set_id) FROM event_rows") == 3);
+  CHECK(one(db, "SELECT MAX(rowid) FROM event_rows") == 12);
+  CHECK(one(db, "SELECT SUM(listed) FROM event_rows") == 1);
+  CHECK(one(db, "SELECT COUNT(*) FROM pragma_table_info('event_rows') WHERE name = 'feature_id'") ==
+        0);
   sqlite3_close(db);
 }
