@@ -127,6 +127,9 @@ Result<std::unique_ptr<Ledger>> Ledger::open(LedgerOptions options, Clock clock)
   std::unique_ptr<Ledger> ledger(new Ledger(std::move(options), std::move(clock)));
   Status s = ledger->init();
   if (!s.ok()) return s;
+  auto checkpointer = WalCheckpointer::start(ledger->options_.path, ledger->db_);
+  if (!checkpointer.ok()) return checkpointer.status();
+  ledger->checkpointer_ = std::move(checkpointer.value());
   ledger->writer_ = std::thread([l = ledger.get()] { l->run(); });
   ledger->expirer_ = std::thread([l = ledger.get()] { l->expire_loop(); });
   if (ledger->check_pending_) {
@@ -385,6 +388,7 @@ void Ledger::stop() {
   std::unique_lock lock(mu_);
   run_ops(lock);  // anything that raced with the writer's exit
   stopped_ = true;
+  checkpointer_.reset();  // the connection's own automatic checkpoint from now on
 }
 
 void Ledger::run() {

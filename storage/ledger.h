@@ -36,6 +36,7 @@
 #include "storage/db_lock.h"
 #include "storage/dim_dictionary.h"
 #include "storage/rollup_buffer.h"
+#include "storage/wal_checkpointer.h"
 
 namespace tollgate {
 
@@ -205,6 +206,7 @@ class Ledger {
   std::atomic<uint64_t> commit_failures_{0}, prune_failures_{0};
   int last_write_error_ = SQLITE_OK;  // writer thread: SQLite's code where write() failed
   std::thread writer_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // started before writer_, gone after it
   std::thread expirer_;
   std::thread checker_;  // the background quick_check, when open could not finish it
   std::atomic<bool> checker_stop_{false};

@@ -458,14 +458,16 @@ Result<SharedEvents> shared_events(const std::vector<sqlite3*>& dbs, int64_t fro
   constexpr int64_t kDayMs = 86'400'000;
   SharedEvents shared;
   for (size_t j = 1; j < dbs.size(); ++j) {
+    // Two disjoint parts (at or below the watermark, past it), streamed.
     Statement scan(dbs[j],
-                   "SELECT event_id, cost_nanos FROM events WHERE rowid IN (SELECT e.rowid "
-                   "FROM event_ts_blocks b CROSS JOIN event_rows e ON e.rowid BETWEEN "
-                   TOLLGATE_BLOCK_FIRST_ROWID("b") " AND " TOLLGATE_BLOCK_LAST_ROWID("b")
-                   " WHERE b.min_ts_ms <= ?2 AND b.max_ts_ms >= ?1 AND e.ts_ms BETWEEN ?1 AND "
-                   "?2 UNION SELECT rowid FROM event_rows WHERE rowid > (SELECT through_rowid "
-                   "FROM rollup_watermark) AND ts_ms BETWEEN ?1 AND ?2) "
-                   "AND day_local BETWEEN ?3 AND ?4");
+                   "SELECT e.event_id, e.cost_nanos FROM event_ts_blocks b CROSS JOIN event_rows "
+                   "e ON e.rowid BETWEEN " TOLLGATE_BLOCK_FIRST_ROWID("b") " AND "
+                   TOLLGATE_BLOCK_LAST_ROWID("b") " WHERE b.min_ts_ms <= ?2 AND b.max_ts_ms >= "
+                   "?1 AND e.rowid <= (SELECT through_rowid FROM rollup_watermark) AND e.ts_ms "
+                   "BETWEEN ?1 AND ?2 AND " TOLLGATE_EVENT_DAY("e") " BETWEEN ?3 AND ?4 "
+                   "UNION ALL SELECT e.event_id, e.cost_nanos FROM event_rows e WHERE e.rowid > "
+                   "(SELECT through_rowid FROM rollup_watermark) AND e.ts_ms BETWEEN ?1 AND ?2 "
+                   "AND " TOLLGATE_EVENT_DAY("e") " BETWEEN ?3 AND ?4");
     if (!scan.ok()) return Status::error(Code::kStorageError, scan.error());
     const std::string from = format_date(from_day), to = format_date(to_day);
     scan.bind(1, (from_day - 1) * kDayMs).bind(2, (to_day + 2) * kDayMs).bind(3, from).bind(4, to);

@@ -47,6 +47,15 @@ namespace {
   "LEFT JOIN dim_values priced_by ON priced_by.id = s.priced_by_id\n" \
   "LEFT JOIN dim_values currency ON currency.id = s.currency_id\n"
 
+// Schemas 16 and 17: a raw event's time changed by hand widens its event_ts_blocks row, so that
+// retention and the reports across ledgers still find it (the daemon never changes a time).
+#define TOLLGATE_WIDEN_TS_BLOCK_TRIGGER                                                       \
+  "\nCREATE TRIGGER event_ts_blocks_widen AFTER UPDATE OF ts_ms ON event_rows BEGIN\n"        \
+  "  INSERT INTO event_ts_blocks (block, min_ts_ms, max_ts_ms)\n"                             \
+  "  VALUES (NEW.rowid >> 10, NEW.ts_ms, NEW.ts_ms) ON CONFLICT (block) DO UPDATE SET\n"      \
+  "  min_ts_ms = MIN(min_ts_ms, excluded.min_ts_ms), max_ts_ms = MAX(max_ts_ms, "            \
+  "excluded.max_ts_ms);\nEND;\n"
+
 // A listed event's row (event_rows `r`) as a rollup row of one event (schema 14's views).
 #define TOLLGATE_LISTED_COLUMNS                                                                  \
   "feature.value AS feature, team.value AS team, customer.value AS customer, "                   \
@@ -810,16 +819,27 @@ GROUP BY day_local, feature, team, customer, provider, model, region, priority;
     //    at or below the rollup watermark lies within its block's times (the flush writes them
     //    with the watermark; events past it are read whole); a prune narrows the blocks it
     //    touched. An analyst who filters `events` by ts_ms often may add an index of their own.
+    //    A time edited by hand widens its block (a trigger). The blocks are read block by block
+    //    (a GROUP BY would sort every event: the index is gone).
     R"sql(
-DROP INDEX events_ts;
+DROP INDEX IF EXISTS events_ts;
 CREATE TABLE event_ts_blocks (
   block INTEGER PRIMARY KEY,
   min_ts_ms INTEGER NOT NULL,
   max_ts_ms INTEGER NOT NULL
 );
 INSERT INTO event_ts_blocks (block, min_ts_ms, max_ts_ms)
-SELECT rowid >> 10, MIN(ts_ms), MAX(ts_ms) FROM event_rows GROUP BY rowid >> 10;
-)sql",
+SELECT n, lo, hi FROM (
+  WITH RECURSIVE b(n) AS (
+    SELECT (SELECT MIN(rowid) >> 10 FROM event_rows) UNION ALL
+    SELECT n + 1 FROM b WHERE n < (SELECT MAX(rowid) >> 10 FROM event_rows))
+  SELECT n, (SELECT MIN(ts_ms) FROM event_rows WHERE rowid BETWEEN n << 10 AND (n << 10) + 1023)
+         AS lo,
+         (SELECT MAX(ts_ms) FROM event_rows WHERE rowid BETWEEN n << 10 AND (n << 10) + 1023)
+         AS hi
+  FROM b)
+WHERE lo IS NOT NULL;
+)sql" TOLLGATE_WIDEN_TS_BLOCK_TRIGGER,
     // 17: a raw row's ten dimensions of few values (feature, team, provider, model, region,
     //    priority, status, currency, priced_by, price_ref) are one `dim_sets` row: ten columns
     //    (a header byte and one or two bytes each) become `set_id`, about 18 bytes an event. At a
@@ -872,6 +892,7 @@ FROM event_rows r JOIN dim_sets s ON s.feature_id = r.feature_id AND s.team_id =
 ORDER BY r.rowid;
 DROP TABLE event_rows;
 ALTER TABLE event_rows_v17 RENAME TO event_rows;
+)sql" TOLLGATE_WIDEN_TS_BLOCK_TRIGGER R"sql(
 CREATE VIEW events AS
 SELECT r.event_id, r.ts_ms, )sql" TOLLGATE_EVENT_DAY("r") R"sql( AS day_local,
        feature.value AS feature, team.value AS team,
@@ -925,6 +946,7 @@ GROUP BY day_local, feature, team, customer, provider, model, region, priority;
 #undef TOLLGATE_LISTED_COLUMNS
 #undef TOLLGATE_DIM_JOINS
 #undef TOLLGATE_SET_JOINS
+#undef TOLLGATE_WIDEN_TS_BLOCK_TRIGGER
 #undef TOLLGATE_ROLLUP_COLUMNS
 
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -429,6 +429,15 @@ UPDATE rollup_watermark SET through_rowid = 5000;
   sqlite3_close(db);
 }
 
+TEST_CASE("migration 16 upgrades a ledger whose ts index an analyst dropped") {
+  testing::TempDir dir;
+  sqlite3* db = ledger_of_version(dir, 15);
+  REQUIRE(exec_sql(db, "DROP INDEX events_ts").ok());
+  CHECK(migrate(db).ok());
+  CHECK(one(db, "PRAGMA user_version") == kSchemaVersion);
+  sqlite3_close(db);
+}
+
 TEST_CASE("migration 17 keeps a raw event's dimensions of few values as one set: same rows") {
   testing::TempDir dir;
   sqlite3* db = ledger_of_version(dir, 16);
