@@ -22,7 +22,7 @@ Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::start(const std::strin
 }
 
 WalCheckpointer::~WalCheckpointer() {
-  sqlite3_wal_autocheckpoint(writer_, kWakeFrames);  // replaces the hook
+  sqlite3_wal_autocheckpoint(writer_, kSqliteAutoCheckpointFrames);  // replaces the hook
   {
     std::lock_guard lock(mu_);
     stop_ = true;

@@ -34,6 +34,7 @@ class WalCheckpointer {
   // copied once: waking at 4,096 rather than SQLite's 1,000 copied less with random event ids
   // (bench/README.md); the WAL's file then grows to about 70-90 MiB under load.
   static constexpr int kWakeFrames = 4096;
+  static constexpr int kSqliteAutoCheckpointFrames = 1000;  // SQLite's default, restored at the end
   static constexpr int kRewindFrames = 16384;
 
   // Opens `path` again for the checkpoints and hooks `writer`'s commits.
