@@ -4,6 +4,8 @@
 #   deploy/setup.sh --tests    also what the test suite uses (doctest, python3, promtool,
 #                              chromium, etcd for the global budgets' tests, node and the e2e
 #                              test's playwright-core from npm)
+#   deploy/setup.sh --bench    as --tests, and what the benchmarks and their profiles use (wrk,
+#                              perf, heaptrack; bench/README.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,12 @@ build_pkgs=(g++ cmake make ccache pkg-config tzdata ca-certificates
             libssl-dev libsystemd-dev libhowardhinnant-date-dev libcli11-dev)
 test_pkgs=(doctest-dev python3 python3-yaml sqlite3 prometheus curl chromium clang nginx-light
            etcd-server)
+bench_pkgs=(wrk linux-perf heaptrack)
+
+if [[ "${1:-}" == "--bench" ]]; then
+  test_pkgs+=("${bench_pkgs[@]}")
+  set -- --tests
+fi
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--tests" ]]; then

@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "metering/charges.h"
+#include "metering/json_text.h"
 #include "storage/report.h"
 #include "storage/rollup_buffer.h"
 #include "storage/schema.h"
@@ -32,14 +33,38 @@ constexpr EpochMs kPruneEveryMs = 10 * 60 * 1000;
 constexpr int64_t kPruneChunk = 5000;
 
 // The strings are dim_values ids (schema 11; the view `events` shows them as text); those of few
-// values are one dim_sets id (schema 17).
+// values are one dim_sets id (schema 17); the fields a typical event leaves at zero one JSON
+// object (schema 18, event_extras).
 const char* kInsertEvent = R"sql(
 INSERT OR IGNORE INTO event_rows (event_id, ts_ms, day_offset, set_id, customer_id, tags_id,
-  input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, requests, gpu_micros,
-  egress_bytes, latency_ms, cost_nanos, value_units_nanos, revenue_nanos, reservation_id,
-  received_offset_ms, reasoning_tokens, listed)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-  ?21))sql";
+  input_tokens, cached_input_tokens, output_tokens, requests, gpu_micros, latency_ms, cost_nanos,
+  received_offset_ms, reasoning_tokens, extras, listed)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17))sql";
+
+// event_rows.extras (schema.h): the non-zero of an event's rare fields as json_object writes
+// them (migration 18 builds the same text from older rows); empty when all are zero.
+void event_extras(const UsageEvent& e, std::string& out) {
+  out.clear();
+  auto field = [&out](const char* name) {
+    out += out.empty() ? "{\"" : ",\"";
+    out += name;
+    out += "\":";
+  };
+  auto number = [&](const char* name, int64_t v) {
+    if (v == 0) return;
+    field(name);
+    out += std::to_string(v);
+  };
+  number("cache_write_tokens", e.cache_write_tokens);
+  number("egress_bytes", e.egress_bytes);
+  number("value_units_nanos", e.value_units.nanos());
+  number("revenue_nanos", e.revenue.nanos());
+  if (!e.reservation_id.empty()) {
+    field("reservation_id");
+    append_json_string(out, e.reservation_id);
+  }
+  if (!out.empty()) out += '}';
+}
 
 // An event's charge lines, appended beside it until the next flush sums them (rollup_buffer.h).
 const char* kInsertEventCharge =
@@ -483,6 +508,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
   Statement insert(db_, kInsertEvent);
   Statement insert_charge(db_, kInsertEventCharge);
   Statement remove(db_, "DELETE FROM event_rows WHERE rowid = ?1");
+  std::string extras;  // an event's event_rows.extras, bound until its insert is stepped
   if (!insert.ok() || !insert_charge.ok() || !remove.ok()) {
     last_write_error_ = sqlite3_errcode(db_);
     exec_sql(db_, "ROLLBACK");
@@ -550,7 +576,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       // rollup rows (schema 14). The key: the day and every id but price_ref's.
       const bool listed =
           rollups.claim_listing(RollupBuffer::listing_key(day, ids, std::size(ids) - 1));
-      insert.bind(21, int64_t{listed});
+      insert.bind(17, int64_t{listed});
       // The day and the receive time as offsets from ts_ms where they fit (schema 15).
       const int64_t day_offset = day_number - day_of_ms(e.ts_ms);
       if (day_offset >= -1 && day_offset <= 1 && day_number >= kFirstSqlDay &&
@@ -562,16 +588,17 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       std::string received_text;
       if (__builtin_sub_overflow(received_ms, e.ts_ms, &received_offset)) {
         received_text = std::to_string(received_ms);
-        insert.bind(19, received_text);
+        insert.bind(14, received_text);
       } else {
-        insert.bind(19, received_offset);
+        insert.bind(14, received_offset);
       }
       insert.bind(1, e.event_id).bind(2, e.ts_ms).bind(7, e.input_tokens);
-      insert.bind(8, e.cached_input_tokens).bind(9, e.cache_write_tokens);
-      insert.bind(10, e.output_tokens).bind(11, e.requests).bind(12, e.gpu_micros);
-      insert.bind(13, e.egress_bytes).bind(14, e.latency_ms).bind(15, e.cost.nanos());
-      insert.bind(16, e.value_units.nanos()).bind(17, e.revenue.nanos());
-      insert.bind(18, e.reservation_id).bind(20, e.reasoning_tokens);
+      insert.bind(8, e.cached_input_tokens).bind(9, e.output_tokens).bind(10, e.requests);
+      insert.bind(11, e.gpu_micros).bind(12, e.latency_ms).bind(13, e.cost.nanos());
+      insert.bind(15, e.reasoning_tokens);
+      event_extras(e, extras);
+      if (extras.empty()) insert.bind_null(16);
+      else insert.bind(16, extras);
       int rc = insert.step();
       insert.reset();
       if (rc != SQLITE_DONE) {

@@ -60,26 +60,34 @@ Status full_rollup_groups(sqlite3* db, const std::string& first, const std::stri
                           const Status& too_many) {
   // The columns past the day (the raw rows hold theirs as an offset: schema 15), by name: the
   // raw rows' dimensions of few values are their dim_sets row's (schema 17).
-  std::string columns;
-  for (const auto& d : group_by) columns += ", " + (tag_key(d) ? std::string("tags") : d) + "_id";
+  std::string dims;
+  for (const auto& d : group_by) dims += ", " + (tag_key(d) ? std::string("tags") : d) + "_id";
   // A dimension's name is its column's (group_by is validated before this). The unpriced flag
-  // stands where ReportSums has its unpriced requests; read in the scan's own snapshot.
-  columns +=
-      ", requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, "
-      "gpu_micros, cost_nanos, "
-      "IFNULL(priced_by_id = (SELECT id FROM dim_values WHERE value = 'unpriced'), 0), "
-      "value_units_nanos, revenue_nanos";
+  // stands where ReportSums has its unpriced requests; read in the scan's own snapshot. The raw
+  // rows (`e`) hold their rare fields in one JSON object (schema 18).
+  auto sums = [](const char* cache_write, const char* value_units, const char* revenue) {
+    return std::string(", requests, input_tokens, cached_input_tokens, ") + cache_write +
+           ", output_tokens, gpu_micros, cost_nanos, "
+           "IFNULL(priced_by_id = (SELECT id FROM dim_values WHERE value = 'unpriced'), 0), " +
+           value_units + ", " + revenue;
+  };
+  const std::string columns =
+      dims + sums("cache_write_tokens", "value_units_nanos", "revenue_nanos");
+  const std::string raw_columns =
+      dims + sums(TOLLGATE_EVENT_EXTRA("e", "cache_write_tokens"),
+                  TOLLGATE_EVENT_EXTRA("e", "value_units_nanos"),
+                  TOLLGATE_EVENT_EXTRA("e", "revenue_nanos"));
   Statement st(db, "SELECT day_local" + columns +
                        " FROM rollup_daily_rows WHERE day_local BETWEEN ?1 AND ?2 UNION ALL "
-                       "SELECT g.day_local" + columns +
+                       "SELECT g.day_local" + raw_columns +
                        " FROM rollup_raw_ranges g CROSS JOIN event_rows e ON e.rowid BETWEEN "
                        "g.first_rowid AND g.last_rowid LEFT JOIN dim_sets s ON s.id = e.set_id "
                        "WHERE g.day_local BETWEEN ?1 AND ?2 AND "
                        "e.listed AND " TOLLGATE_EVENT_DAY("e") " = g.day_local UNION ALL "
-                       "SELECT day" + columns +
+                       "SELECT day" + raw_columns +
                        " FROM (SELECT " TOLLGATE_EVENT_DAY("e") " AS day, * FROM event_rows e "
                        "LEFT JOIN dim_sets s ON s.id = e.set_id "
-                       "WHERE e.rowid > (SELECT through_rowid FROM rollup_watermark)) WHERE day "
+                       "WHERE e.rowid > (SELECT through_rowid FROM rollup_watermark)) e WHERE day "
                        "BETWEEN ?1 AND ?2");
   if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   st.bind(1, first).bind(2, date);

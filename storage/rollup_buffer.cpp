@@ -121,9 +121,8 @@ const char* kDropAllCharges = "DELETE FROM event_charges";
 #define TOLLGATE_LISTED_SUMS                                                                  \
   TOLLGATE_EVENT_DAY("e") ", s.feature_id, s.team_id, e.customer_id, e.tags_id, s.provider_id, " \
   "s.model_id, s.region_id, s.priority_id, s.status_id, s.priced_by_id, s.currency_id, 1, "    \
-  "e.requests, e.input_tokens, e.cached_input_tokens, e.cache_write_tokens, e.output_tokens, " \
-  "e.gpu_micros, e.egress_bytes, e.cost_nanos, e.value_units_nanos, e.revenue_nanos, "         \
-  "e.reasoning_tokens FROM temp.prune_batch b CROSS JOIN event_rows e ON e.rowid = b.rowid "   \
+  "e.requests, e.input_tokens, e.cached_input_tokens, " TOLLGATE_EVENT_SUM_COLUMNS("e")       \
+  " FROM temp.prune_batch b CROSS JOIN event_rows e ON e.rowid = b.rowid "                      \
   "LEFT JOIN dim_sets s ON s.id = e.set_id "                                                   \
   "WHERE e.listed AND e.rowid <= (SELECT through_rowid FROM rollup_watermark)"
 const char* kRollUpListed15m =

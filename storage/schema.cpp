@@ -65,6 +65,14 @@ namespace {
   "r.input_tokens, r.cached_input_tokens, r.cache_write_tokens, r.output_tokens, r.gpu_micros, " \
   "r.egress_bytes, r.cost_nanos, r.value_units_nanos, r.revenue_nanos, r.reasoning_tokens\n"
 
+// Schema 18's: the extras (cache writes, egress, value units, revenue) from their JSON object.
+#define TOLLGATE_LISTED_COLUMNS_18                                                              \
+  "feature.value AS feature, team.value AS team, customer.value AS customer, "                  \
+  "tags.value AS tags, provider.value AS provider, model.value AS model, "                       \
+  "region.value AS region, priority.value AS priority, status.value AS status, "                 \
+  "priced_by.value AS priced_by, currency.value AS currency, 1, r.requests, "                    \
+  "r.input_tokens, r.cached_input_tokens, " TOLLGATE_EVENT_SUM_COLUMNS("r") "\n"
+
 // Money, value units and revenue are integer nanos; gpu time is integer microseconds. The views
 // of CONTRACT §6 expose REAL conversions for analysts.
 const char* const kMigrations[] = {
@@ -942,7 +950,98 @@ SELECT day_local, feature, team, customer, provider, model, region, priority,
 FROM rollup_daily
 GROUP BY day_local, feature, team, customer, provider, model, region, priority;
 )sql",
+    // 18: the fields a typical event leaves at zero (cache writes, egress, value units, revenue,
+    //    reservation id) are one JSON object of the non-zero ones, `extras` (NULL when none):
+    //    five header bytes fewer an event (schema.h). Whole providers set GPU time or reasoning
+    //    tokens on every event: those stay columns. The views show the same columns and rows.
+    R"sql(
+DROP VIEW daily_costs;
+DROP VIEW rollup_15m;
+DROP VIEW rollup_daily;
+DROP VIEW events;
+CREATE TABLE event_rows_v18 (
+  event_id TEXT NOT NULL UNIQUE,
+  ts_ms INTEGER NOT NULL,
+  day_offset NOT NULL,
+  set_id INTEGER NOT NULL, customer_id INTEGER NOT NULL, tags_id INTEGER NOT NULL,
+  input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,
+  output_tokens INTEGER NOT NULL, requests INTEGER NOT NULL, gpu_micros INTEGER NOT NULL,
+  latency_ms INTEGER NOT NULL, cost_nanos INTEGER NOT NULL, received_offset_ms NOT NULL,
+  reasoning_tokens INTEGER NOT NULL, extras TEXT, listed INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO event_rows_v18 (rowid, event_id, ts_ms, day_offset, set_id, customer_id, tags_id,
+  input_tokens, cached_input_tokens, output_tokens, requests, gpu_micros, latency_ms, cost_nanos,
+  received_offset_ms, reasoning_tokens, extras, listed)
+SELECT rowid, event_id, ts_ms, day_offset, set_id, customer_id, tags_id, input_tokens,
+       cached_input_tokens, output_tokens, requests, gpu_micros, latency_ms, cost_nanos,
+       received_offset_ms, reasoning_tokens,
+       CASE WHEN cache_write_tokens = 0 AND egress_bytes = 0 AND value_units_nanos = 0
+                 AND revenue_nanos = 0 AND reservation_id = '' THEN NULL
+            ELSE json_patch('{}', json_object('cache_write_tokens', NULLIF(cache_write_tokens, 0),
+                   'egress_bytes', NULLIF(egress_bytes, 0),
+                   'value_units_nanos', NULLIF(value_units_nanos, 0),
+                   'revenue_nanos', NULLIF(revenue_nanos, 0),
+                   'reservation_id', NULLIF(reservation_id, ''))) END,
+       listed
+FROM event_rows ORDER BY rowid;
+DROP TABLE event_rows;
+ALTER TABLE event_rows_v18 RENAME TO event_rows;
+)sql" TOLLGATE_WIDEN_TS_BLOCK_TRIGGER R"sql(
+CREATE VIEW events AS
+SELECT r.event_id, r.ts_ms, )sql" TOLLGATE_EVENT_DAY("r") R"sql( AS day_local,
+       feature.value AS feature, team.value AS team,
+       customer.value AS customer, tags.value AS tags, provider.value AS provider,
+       model.value AS model, region.value AS region, priority.value AS priority, r.input_tokens,
+       r.cached_input_tokens, )sql" TOLLGATE_EVENT_EXTRA("r", "cache_write_tokens") R"sql(
+       AS cache_write_tokens, r.output_tokens, r.requests, r.gpu_micros,
+       )sql" TOLLGATE_EVENT_EXTRA("r", "egress_bytes") R"sql( AS egress_bytes, r.latency_ms,
+       status.value AS status, r.cost_nanos, currency.value AS currency,
+       priced_by.value AS priced_by, price_ref.value AS price_ref,
+       )sql" TOLLGATE_EVENT_EXTRA("r", "value_units_nanos") R"sql( AS value_units_nanos,
+       )sql" TOLLGATE_EVENT_EXTRA("r", "revenue_nanos") R"sql( AS revenue_nanos,
+       )sql" TOLLGATE_EVENT_RESERVATION("r") R"sql( AS reservation_id,
+       )sql" TOLLGATE_EVENT_RECEIVED("r") R"sql( AS received_ms, r.reasoning_tokens,
+       r.rowid AS rowid
+FROM event_rows r
+)sql" TOLLGATE_SET_JOINS R"sql(LEFT JOIN dim_values price_ref ON price_ref.id = s.price_ref_id;
+CREATE VIEW rollup_15m AS
+SELECT r.bucket_ms, r.day_local,
+)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_15m_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
+SELECT r.ts_ms - ((r.ts_ms % 900000) + 900000) % 900000, g.day_local,
+)sql" TOLLGATE_LISTED_COLUMNS_18 R"sql(FROM rollup_raw_ranges g
+CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid
+)sql" TOLLGATE_SET_JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") R"sql( = g.day_local
+UNION ALL
+SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, customer, tags,
+       provider, model, region, priority, status, priced_by, currency, 1, requests, input_tokens,
+       cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes,
+       cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens
+FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
+CREATE VIEW rollup_daily AS
+SELECT r.day_local,
+)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_daily_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
+SELECT g.day_local,
+)sql" TOLLGATE_LISTED_COLUMNS_18 R"sql(FROM rollup_raw_ranges g
+CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid
+)sql" TOLLGATE_SET_JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") R"sql( = g.day_local
+UNION ALL
+SELECT day_local, feature, team, customer, tags, provider, model, region, priority, status,
+       priced_by, currency, 1, requests, input_tokens, cached_input_tokens, cache_write_tokens,
+       output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos,
+       reasoning_tokens
+FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
+CREATE VIEW daily_costs AS
+SELECT day_local, feature, team, customer, provider, model, region, priority,
+       SUM(requests) AS requests, SUM(input_tokens) AS input_tokens,
+       SUM(cached_input_tokens) AS cached_input_tokens,
+       SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
+       SUM(gpu_micros) / 1e6 AS gpu_seconds, SUM(cost_nanos) / 1e9 AS cost,
+       SUM(value_units_nanos) / 1e9 AS value_units, SUM(revenue_nanos) / 1e9 AS revenue
+FROM rollup_daily
+GROUP BY day_local, feature, team, customer, provider, model, region, priority;
+)sql",
 };
+#undef TOLLGATE_LISTED_COLUMNS_18
 #undef TOLLGATE_LISTED_COLUMNS
 #undef TOLLGATE_DIM_JOINS
 #undef TOLLGATE_SET_JOINS

@@ -10,7 +10,7 @@
 
 namespace tollgate {
 
-inline constexpr int kSchemaVersion = 17;
+inline constexpr int kSchemaVersion = 18;
 
 // The local day (text) and the receive time of event_rows row `r` (a string literal: "e"), as
 // schema 15 stores them (schema.cpp). Migration 15's views are written with these: never edit.
@@ -26,6 +26,21 @@ inline constexpr int kSchemaVersion = 17;
 #define TOLLGATE_EVENT_RECEIVED(r)                                                              \
   "CAST(CASE WHEN typeof(" r ".received_offset_ms) = 'integer' THEN " r ".ts_ms + " r           \
   ".received_offset_ms ELSE " r ".received_offset_ms END AS INTEGER)"
+
+// Schema 18: the fields a typical event leaves at zero (cache writes, egress, value units,
+// revenue, reservation id) are one JSON object, event_rows.extras, holding the non-zero ones under
+// the events view's column names, in that order (json_object's compact text); NULL when all are
+// zero. One column's header byte instead of five. `r` is the row's alias, `name` a field's name
+// (string literals); a field not in the object is 0 (the reservation id: '').
+#define TOLLGATE_EVENT_EXTRA(r, name) "IFNULL(json_extract(" r ".extras, '$." name "'), 0)"
+#define TOLLGATE_EVENT_RESERVATION(r) "IFNULL(json_extract(" r ".extras, '$.reservation_id'), '')"
+// The extras as an event's raw row is being read into a rollup row of one event (the sums'
+// columns from cache_write_tokens to reasoning_tokens, as TOLLGATE_ROLLUP_COLUMNS names them).
+#define TOLLGATE_EVENT_SUM_COLUMNS(r)                                                            \
+  TOLLGATE_EVENT_EXTRA(r, "cache_write_tokens") ", " r ".output_tokens, " r ".gpu_micros, "      \
+  TOLLGATE_EVENT_EXTRA(r, "egress_bytes") ", " r ".cost_nanos, "                                 \
+  TOLLGATE_EVENT_EXTRA(r, "value_units_nanos") ", " TOLLGATE_EVENT_EXTRA(r, "revenue_nanos")    \
+  ", " r ".reasoning_tokens"
 
 // The days (past 1970-01-01) stored as offsets: those whose text SQLite's date() writes as
 // format_date() does, 1900-01-01 to 9999-12-31 (date() writes 0300-03-01 as "0300-02-29", and

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "storage/policy_store.h"
+#include "storage/report.h"
 #include "storage/schema.h"
 #include "storage/sqlite_util.h"
 #include "tests/unit/support/temp_dir.h"
@@ -689,6 +690,108 @@ TEST_CASE("reasoning tokens are kept per event and in the rollups") {
   CHECK(query_int(db, "SELECT reasoning_tokens FROM events WHERE event_id = 'r1'") == 30);
   CHECK(query_int(db, "SELECT SUM(reasoning_tokens) FROM rollup_15m") == 35);
   CHECK(query_int(db, "SELECT SUM(reasoning_tokens) FROM rollup_daily") == 35);
+}
+
+TEST_CASE("the fields an event rarely sets read back exactly from their one JSON column") {
+  testing::TempDir dir;
+  const std::string db = dir.file("ledger.db");
+  const EpochMs old = kNow - 40LL * 86'400'000;
+  auto o = options(dir);
+  o.raw_retention_days = 3650;
+  // x1 (old, alone under its key: listed) sets them all, with a reservation id JSON must escape;
+  // x2 only a reservation id; x3 none; x4 the largest counts and money of either sign.
+  UsageEvent x1 = make("x1", 100, old);
+  x1.customer = "initech";
+  x1.cache_write_tokens = 7;
+  x1.egress_bytes = 1000;
+  x1.value_units = Money::from_nanos(3'500'000'000);
+  x1.revenue = Money::from_nanos(12);
+  x1.reservation_id = "rsv \"q\" \\ caf\xc3\xa9 \xe2\x80\xa8 end";
+  UsageEvent x2 = make("x2", 100);
+  x2.reservation_id = "r2";
+  UsageEvent x3 = make("x3", 100);
+  UsageEvent x4 = make("x4", 100);
+  x4.cache_write_tokens = 1'000'000'000'000;
+  x4.egress_bytes = std::numeric_limits<int64_t>::max() / 4;
+  x4.value_units = Money::from_nanos(std::numeric_limits<int64_t>::min() / 4);
+  x4.revenue = Money::from_nanos(-5);
+  {
+    auto l = Ledger::open(o, [] { return kNow; });
+    REQUIRE(l.ok());
+    REQUIRE(submit_and_wait(*l.value(), {x1, x2, x3, x4}).status.ok());
+    l.value()->stop();
+  }
+  auto text = [&](const std::string& sql) {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    Statement st(raw, sql);
+    REQUIRE(st.ok());
+    REQUIRE(st.step() == SQLITE_ROW);
+    std::string t = st.column_text(0);
+    st = Statement();
+    sqlite3_close(raw);
+    return t;
+  };
+  auto field = [&](const char* id, const char* column) {
+    return query_int(db, std::string("SELECT ") + column + " FROM events WHERE event_id = '" + id +
+                             "'");
+  };
+  auto check_all = [&] {
+    CHECK(field("x1", "cache_write_tokens") == 7);
+    CHECK(field("x1", "egress_bytes") == 1000);
+    CHECK(field("x1", "value_units_nanos") == 3'500'000'000);
+    CHECK(field("x1", "revenue_nanos") == 12);
+    CHECK(text("SELECT reservation_id FROM events WHERE event_id = 'x1'") == x1.reservation_id);
+    CHECK(text("SELECT reservation_id FROM events WHERE event_id = 'x2'") == "r2");
+    CHECK(text("SELECT typeof(reservation_id) FROM events WHERE event_id = 'x3'") == "text");
+    CHECK(text("SELECT reservation_id FROM events WHERE event_id = 'x3'").empty());
+    for (const char* c :
+         {"cache_write_tokens", "egress_bytes", "value_units_nanos", "revenue_nanos"}) {
+      CAPTURE(c);
+      CHECK(field("x2", c) == 0);
+      CHECK(field("x3", c) == 0);
+      CHECK(text(std::string("SELECT typeof(") + c + ") FROM events WHERE event_id = 'x3'") ==
+            "integer");
+    }
+    CHECK(field("x4", "cache_write_tokens") == x4.cache_write_tokens);
+    CHECK(field("x4", "egress_bytes") == x4.egress_bytes);
+    CHECK(field("x4", "value_units_nanos") == x4.value_units.nanos());
+    CHECK(field("x4", "revenue_nanos") == -5);
+    // The rollups (listed x1 read from its row, the others from the flushed rows) and a report.
+    CHECK(query_int(db, "SELECT SUM(cache_write_tokens) FROM rollup_daily") ==
+          7 + x4.cache_write_tokens);
+    CHECK(query_int(db, "SELECT SUM(egress_bytes) FROM rollup_15m") == 1000 + x4.egress_bytes);
+    CHECK(query_int(db, "SELECT SUM(value_units_nanos) FROM rollup_daily") ==
+          3'500'000'000 + x4.value_units.nanos());
+    CHECK(query_int(db, "SELECT SUM(revenue_nanos) FROM rollup_15m") == 12 - 5);
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    auto report = daily_report(raw, day_of_ms(old), {"feature", "customer"}, "USD");
+    REQUIRE(report.ok());
+    CHECK(report.value().total.sums.cache_write_tokens == 7);
+    CHECK(report.value().total.sums.value_units_nanos == 3'500'000'000);
+    CHECK(report.value().total.sums.revenue_nanos == 12);
+    sqlite3_close(raw);
+  };
+  // Stored as one JSON object of the fields set, NULL when none is.
+  CHECK(text("SELECT extras FROM event_rows WHERE event_id = 'x2'") ==
+        R"({"reservation_id":"r2"})");
+  CHECK(query_int(db, "SELECT extras IS NULL FROM event_rows WHERE event_id = 'x3'") == 1);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM event_rows WHERE json_valid(extras)") == 3);
+  check_all();
+  o.raw_retention_days = 35;  // x1 is rolled up into the stored rows, and its raw row pruned
+  {
+    auto l = Ledger::open(o, [] { return kNow; });
+    REQUIRE(l.ok());
+    REQUIRE(submit_and_wait(*l.value(), {make("x5", 1)}).status.ok());  // the writer prunes
+    l.value()->stop();
+  }
+  CHECK(query_int(db, "SELECT COUNT(*) FROM event_rows WHERE event_id = 'x1'") == 0);
+  CHECK(query_int(db, "SELECT cache_write_tokens FROM rollup_daily_rows WHERE customer_id = "
+                      "(SELECT id FROM dim_values WHERE value = 'initech')") == 7);
+  CHECK(query_int(db, "SELECT SUM(cache_write_tokens) FROM rollup_daily") ==
+        7 + x4.cache_write_tokens);
+  CHECK(query_int(db, "SELECT SUM(revenue_nanos) FROM rollup_15m") == 12 - 5);
 }
 
 namespace {

@@ -512,3 +512,73 @@ UPDATE rollup_watermark SET through_rowid = 9;
         0);
   sqlite3_close(db);
 }
+
+TEST_CASE("migration 18 keeps the fields an event rarely sets as one JSON object: same rows") {
+  testing::TempDir dir;
+  sqlite3* db = ledger_of_version(dir, 17);
+  // e1 sets all five (a reservation id JSON must escape), e2 one, e3 none, e4 int64's edges;
+  // e1 is listed in its day's range, e4 past the watermark.
+  const Status filled = exec_sql(db, R"sql(
+INSERT INTO dim_values (id, value) VALUES (1, 'chat'), (2, 'cx'), (3, 'acme'), (4, '{}'),
+  (5, 'openai'), (6, 'gpt-4o'), (7, 'eu'), (8, 'batch'), (9, 'ok'), (10, 'USD'),
+  (11, 'price_book'), (12, 'openai/gpt-4o/*@always');
+INSERT INTO dim_sets (id, feature_id, team_id, provider_id, model_id, region_id, priority_id,
+  status_id, currency_id, priced_by_id, price_ref_id) VALUES (1, 1, 2, 5, 6, 7, 8, 9, 10, 11, 12);
+INSERT INTO event_rows (rowid, event_id, ts_ms, day_offset, set_id, customer_id, tags_id,
+  input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, requests, gpu_micros,
+  egress_bytes, latency_ms, cost_nanos, value_units_nanos, revenue_nanos, reservation_id,
+  received_offset_ms, reasoning_tokens, listed)
+VALUES
+  (3, 'e1', 1795255200000, 0, 1, 3, 4, 100, 20, 3, 10, 1, 7, 9, 420, 5000, 4, 2,
+   'r "1" \ caf' || char(233) || ' ' || char(8232), 100, 3, 1),
+  (4, 'e2', 1795255300000, 0, 1, 2, 4, 5, 0, 0, 1, 1, 0, 0, 1, 0, 0, -7, '', 100, 0, 0),
+  (9, 'e3', 1795255400000, 0, 1, 12, 4, 7, 0, 0, 2, 2, 0, 0, 3, 70, 0, 0, '', 'x', 0, 0),
+  (12, 'e4', 1795255500000, 1, 1, 3, 4, 1, 0, 9223372036854775807, 1, 1, 0,
+   -9223372036854775808, 3, 11, 9223372036854775807, -9223372036854775808, 'r4', 5, 0, 0);
+INSERT INTO rollup_raw_ranges VALUES ('2026-11-21', 3, 3, 1795254300000, 1795254300000);
+INSERT INTO rollup_daily_rows (day_local, feature_id, team_id, customer_id, tags_id,
+  provider_id, model_id, region_id, priority_id, status_id, priced_by_id, currency_id, events,
+  requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros,
+  egress_bytes, cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens)
+SELECT '2026-11-21', 1, 2, customer_id, tags_id, 5, 6, 7, 8, 9, 11, 10, 1, requests,
+  input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes,
+  cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens FROM event_rows
+WHERE rowid IN (4, 9);
+UPDATE rollup_watermark SET through_rowid = 9;
+)sql");
+  INFO(filled.message());
+  REQUIRE(filled.ok());
+  auto text = [&](const char* sql) {
+    Statement st(db, sql);
+    REQUIRE(st.ok());
+    REQUIRE(st.step() == SQLITE_ROW);
+    return st.column_text(0);
+  };
+  const char* events =
+      "SELECT group_concat(rowid || ':' || event_id || '/' || cache_write_tokens || '/' || "
+      "egress_bytes || '/' || value_units_nanos || '/' || revenue_nanos || '/' || reservation_id "
+      "|| '/' || typeof(cache_write_tokens) || typeof(egress_bytes) || typeof(value_units_nanos) "
+      "|| typeof(revenue_nanos) || typeof(reservation_id) || '/' || day_local || received_ms || "
+      "cost_nanos || reasoning_tokens, '|') FROM (SELECT * FROM events ORDER BY rowid)";
+  const char* daily = "SELECT group_concat(day_local || customer || events || cache_write_tokens "
+                      "|| egress_bytes || value_units_nanos || revenue_nanos, '|') FROM (SELECT * "
+                      "FROM rollup_daily ORDER BY day_local, customer, cost_nanos)";
+  const char* m15 = "SELECT group_concat(bucket_ms || customer || events || cache_write_tokens "
+                    "|| egress_bytes || value_units_nanos || revenue_nanos, '|') FROM (SELECT * "
+                    "FROM rollup_15m ORDER BY bucket_ms, customer, cost_nanos)";
+  const std::string events_before = text(events), daily_before = text(daily);
+  const std::string m15_before = text(m15);
+  CHECK(std::count(events_before.begin(), events_before.end(), '|') == 3);
+  CHECK(std::count(daily_before.begin(), daily_before.end(), '|') == 3);
+  REQUIRE(migrate(db).ok());
+  CHECK(text(events) == events_before);
+  CHECK(text(daily) == daily_before);
+  CHECK(text(m15) == m15_before);
+  CHECK(text("SELECT extras FROM event_rows WHERE rowid = 4") == R"({"revenue_nanos":-7})");
+  CHECK(one(db, "SELECT extras IS NULL FROM event_rows WHERE rowid = 9") == 1);
+  CHECK(one(db, "SELECT COUNT(*) FROM event_rows WHERE json_valid(extras)") == 3);
+  CHECK(one(db, "SELECT MAX(rowid) FROM event_rows") == 12);
+  CHECK(one(db, "SELECT SUM(listed) FROM event_rows") == 1);
+  CHECK(one(db, "SELECT COUNT(*) FROM pragma_table_info('event_rows')") == 17);
+  sqlite3_close(db);
+}
