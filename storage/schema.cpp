@@ -57,21 +57,61 @@ namespace {
   "excluded.max_ts_ms);\nEND;\n"
 
 // A listed event's row (event_rows `r`) as a rollup row of one event (schema 14's views).
-#define TOLLGATE_LISTED_COLUMNS                                                                  \
-  "feature.value AS feature, team.value AS team, customer.value AS customer, "                   \
-  "tags.value AS tags, provider.value AS provider, model.value AS model, "                        \
-  "region.value AS region, priority.value AS priority, status.value AS status, "                  \
-  "priced_by.value AS priced_by, currency.value AS currency, 1, r.requests, "                     \
-  "r.input_tokens, r.cached_input_tokens, r.cache_write_tokens, r.output_tokens, r.gpu_micros, " \
-  "r.egress_bytes, r.cost_nanos, r.value_units_nanos, r.revenue_nanos, r.reasoning_tokens\n"
-
-// Schema 18's: the extras (cache writes, egress, value units, revenue) from their JSON object.
-#define TOLLGATE_LISTED_COLUMNS_18                                                              \
+#define TOLLGATE_LISTED_COLUMNS                                                                \
+  TOLLGATE_LISTED_HEAD "r.cache_write_tokens, r.output_tokens, r.gpu_micros, r.egress_bytes, " \
+                       "r.cost_nanos, r.value_units_nanos, r.revenue_nanos, r.reasoning_tokens\n"
+// Its dimensions and first counts, shared with schema 18's.
+#define TOLLGATE_LISTED_HEAD                                                                    \
   "feature.value AS feature, team.value AS team, customer.value AS customer, "                  \
   "tags.value AS tags, provider.value AS provider, model.value AS model, "                       \
   "region.value AS region, priority.value AS priority, status.value AS status, "                 \
   "priced_by.value AS priced_by, currency.value AS currency, 1, r.requests, "                    \
-  "r.input_tokens, r.cached_input_tokens, " TOLLGATE_EVENT_SUM_COLUMNS("r") "\n"
+  "r.input_tokens, r.cached_input_tokens, "
+
+// Schema 18's: the extras (cache writes, egress, value units, revenue) from their JSON object.
+#define TOLLGATE_LISTED_COLUMNS_18 TOLLGATE_LISTED_HEAD TOLLGATE_EVENT_SUM_COLUMNS("r") "\n"
+
+// Schemas 17 and 18: the rollup views over the stored rollups, the listed raw rows (LISTED:
+// their columns as a rollup row of one event, over schema 17's sets) and the events past the
+// watermark; daily_costs over them.
+#define TOLLGATE_RAW_ROLLUP_VIEWS(LISTED) \
+  "CREATE VIEW rollup_15m AS\n" \
+  "SELECT r.bucket_ms, r.day_local,\n" \
+  TOLLGATE_ROLLUP_COLUMNS "FROM rollup_15m_rows r\n" TOLLGATE_DIM_JOINS "UNION ALL\n" \
+  "SELECT r.ts_ms - ((r.ts_ms % 900000) + 900000) % 900000, g.day_local,\n" \
+  LISTED "FROM rollup_raw_ranges g\n" \
+  "CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid\n" \
+  TOLLGATE_SET_JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") " = g.day_local\n" \
+  "UNION ALL\n" \
+  "SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, customer, "  \
+  "tags,\n       provider, model, region, priority, status, priced_by, currency, 1, requests, " \
+  "input_tokens,\n" \
+  "       cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes,\n" \
+  "       cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens\n" \
+  "FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);\n" \
+  "CREATE VIEW rollup_daily AS\n" \
+  "SELECT r.day_local,\n" \
+  TOLLGATE_ROLLUP_COLUMNS "FROM rollup_daily_rows r\n" TOLLGATE_DIM_JOINS "UNION ALL\n" \
+  "SELECT g.day_local,\n" \
+  LISTED "FROM rollup_raw_ranges g\n" \
+  "CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid\n" \
+  TOLLGATE_SET_JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") " = g.day_local\n" \
+  "UNION ALL\n" \
+  "SELECT day_local, feature, team, customer, tags, provider, model, region, priority, status,\n" \
+  "       priced_by, currency, 1, requests, input_tokens, cached_input_tokens, "                 \
+  "cache_write_tokens,\n       output_tokens, gpu_micros, egress_bytes, cost_nanos, "           \
+  "value_units_nanos, revenue_nanos,\n" \
+  "       reasoning_tokens\n" \
+  "FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);\n" \
+  "CREATE VIEW daily_costs AS\n" \
+  "SELECT day_local, feature, team, customer, provider, model, region, priority,\n" \
+  "       SUM(requests) AS requests, SUM(input_tokens) AS input_tokens,\n" \
+  "       SUM(cached_input_tokens) AS cached_input_tokens,\n" \
+  "       SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,\n" \
+  "       SUM(gpu_micros) / 1e6 AS gpu_seconds, SUM(cost_nanos) / 1e9 AS cost,\n" \
+  "       SUM(value_units_nanos) / 1e9 AS value_units, SUM(revenue_nanos) / 1e9 AS revenue\n" \
+  "FROM rollup_daily\n" \
+  "GROUP BY day_local, feature, team, customer, provider, model, region, priority;\n"
 
 // Money, value units and revenue are integer nanos; gpu time is integer microseconds. The views
 // of CONTRACT §6 expose REAL conversions for analysts.
@@ -914,42 +954,7 @@ SELECT r.event_id, r.ts_ms, )sql" TOLLGATE_EVENT_DAY("r") R"sql( AS day_local,
        r.rowid AS rowid
 FROM event_rows r
 )sql" TOLLGATE_SET_JOINS R"sql(LEFT JOIN dim_values price_ref ON price_ref.id = s.price_ref_id;
-CREATE VIEW rollup_15m AS
-SELECT r.bucket_ms, r.day_local,
-)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_15m_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
-SELECT r.ts_ms - ((r.ts_ms % 900000) + 900000) % 900000, g.day_local,
-)sql" TOLLGATE_LISTED_COLUMNS R"sql(FROM rollup_raw_ranges g
-CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid
-)sql" TOLLGATE_SET_JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") R"sql( = g.day_local
-UNION ALL
-SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, customer, tags,
-       provider, model, region, priority, status, priced_by, currency, 1, requests, input_tokens,
-       cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes,
-       cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens
-FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
-CREATE VIEW rollup_daily AS
-SELECT r.day_local,
-)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_daily_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
-SELECT g.day_local,
-)sql" TOLLGATE_LISTED_COLUMNS R"sql(FROM rollup_raw_ranges g
-CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid
-)sql" TOLLGATE_SET_JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") R"sql( = g.day_local
-UNION ALL
-SELECT day_local, feature, team, customer, tags, provider, model, region, priority, status,
-       priced_by, currency, 1, requests, input_tokens, cached_input_tokens, cache_write_tokens,
-       output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos,
-       reasoning_tokens
-FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
-CREATE VIEW daily_costs AS
-SELECT day_local, feature, team, customer, provider, model, region, priority,
-       SUM(requests) AS requests, SUM(input_tokens) AS input_tokens,
-       SUM(cached_input_tokens) AS cached_input_tokens,
-       SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
-       SUM(gpu_micros) / 1e6 AS gpu_seconds, SUM(cost_nanos) / 1e9 AS cost,
-       SUM(value_units_nanos) / 1e9 AS value_units, SUM(revenue_nanos) / 1e9 AS revenue
-FROM rollup_daily
-GROUP BY day_local, feature, team, customer, provider, model, region, priority;
-)sql",
+)sql" TOLLGATE_RAW_ROLLUP_VIEWS(TOLLGATE_LISTED_COLUMNS),
     // 18: the fields a typical event leaves at zero (cache writes, egress, value units, revenue,
     //    reservation id) are one JSON object of the non-zero ones, `extras` (NULL when none):
     //    five header bytes fewer an event (schema.h). Whole providers set GPU time or reasoning
@@ -1004,44 +1009,11 @@ SELECT r.event_id, r.ts_ms, )sql" TOLLGATE_EVENT_DAY("r") R"sql( AS day_local,
        r.rowid AS rowid
 FROM event_rows r
 )sql" TOLLGATE_SET_JOINS R"sql(LEFT JOIN dim_values price_ref ON price_ref.id = s.price_ref_id;
-CREATE VIEW rollup_15m AS
-SELECT r.bucket_ms, r.day_local,
-)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_15m_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
-SELECT r.ts_ms - ((r.ts_ms % 900000) + 900000) % 900000, g.day_local,
-)sql" TOLLGATE_LISTED_COLUMNS_18 R"sql(FROM rollup_raw_ranges g
-CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid
-)sql" TOLLGATE_SET_JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") R"sql( = g.day_local
-UNION ALL
-SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, customer, tags,
-       provider, model, region, priority, status, priced_by, currency, 1, requests, input_tokens,
-       cached_input_tokens, cache_write_tokens, output_tokens, gpu_micros, egress_bytes,
-       cost_nanos, value_units_nanos, revenue_nanos, reasoning_tokens
-FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
-CREATE VIEW rollup_daily AS
-SELECT r.day_local,
-)sql" TOLLGATE_ROLLUP_COLUMNS "FROM rollup_daily_rows r\n" TOLLGATE_DIM_JOINS R"sql(UNION ALL
-SELECT g.day_local,
-)sql" TOLLGATE_LISTED_COLUMNS_18 R"sql(FROM rollup_raw_ranges g
-CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid
-)sql" TOLLGATE_SET_JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") R"sql( = g.day_local
-UNION ALL
-SELECT day_local, feature, team, customer, tags, provider, model, region, priority, status,
-       priced_by, currency, 1, requests, input_tokens, cached_input_tokens, cache_write_tokens,
-       output_tokens, gpu_micros, egress_bytes, cost_nanos, value_units_nanos, revenue_nanos,
-       reasoning_tokens
-FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark);
-CREATE VIEW daily_costs AS
-SELECT day_local, feature, team, customer, provider, model, region, priority,
-       SUM(requests) AS requests, SUM(input_tokens) AS input_tokens,
-       SUM(cached_input_tokens) AS cached_input_tokens,
-       SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
-       SUM(gpu_micros) / 1e6 AS gpu_seconds, SUM(cost_nanos) / 1e9 AS cost,
-       SUM(value_units_nanos) / 1e9 AS value_units, SUM(revenue_nanos) / 1e9 AS revenue
-FROM rollup_daily
-GROUP BY day_local, feature, team, customer, provider, model, region, priority;
-)sql",
+)sql" TOLLGATE_RAW_ROLLUP_VIEWS(TOLLGATE_LISTED_COLUMNS_18),
 };
 #undef TOLLGATE_LISTED_COLUMNS_18
+#undef TOLLGATE_LISTED_HEAD
+#undef TOLLGATE_RAW_ROLLUP_VIEWS
 #undef TOLLGATE_LISTED_COLUMNS
 #undef TOLLGATE_DIM_JOINS
 #undef TOLLGATE_SET_JOINS
