@@ -15,7 +15,6 @@
 #include <tuple>
 
 #include "metering/charges.h"
-#include "metering/json_text.h"
 #include "storage/report.h"
 #include "storage/rollup_buffer.h"
 #include "storage/schema.h"
@@ -33,38 +32,17 @@ constexpr EpochMs kPruneEveryMs = 10 * 60 * 1000;
 constexpr int64_t kPruneChunk = 5000;
 
 // The strings are dim_values ids (schema 11; the view `events` shows them as text); those of few
-// values are one dim_sets id (schema 17); the fields a typical event leaves at zero one JSON
-// object (schema 18, event_extras).
+// values are one dim_sets id (schema 17). Cache writes, egress, value units and revenue are a row
+// of event_extras, only for an event that sets one (schema 18).
 const char* kInsertEvent = R"sql(
 INSERT OR IGNORE INTO event_rows (event_id, ts_ms, day_offset, set_id, customer_id, tags_id,
   input_tokens, cached_input_tokens, output_tokens, requests, gpu_micros, latency_ms, cost_nanos,
-  received_offset_ms, reasoning_tokens, extras, listed)
+  reservation_id, received_offset_ms, reasoning_tokens, listed)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17))sql";
-
-// event_rows.extras (schema.h): the non-zero of an event's rare fields as json_object writes
-// them (migration 18 builds the same text from older rows); empty when all are zero.
-void event_extras(const UsageEvent& e, std::string& out) {
-  out.clear();
-  auto field = [&out](const char* name) {
-    out += out.empty() ? "{\"" : ",\"";
-    out += name;
-    out += "\":";
-  };
-  auto number = [&](const char* name, int64_t v) {
-    if (v == 0) return;
-    field(name);
-    out += std::to_string(v);
-  };
-  number("cache_write_tokens", e.cache_write_tokens);
-  number("egress_bytes", e.egress_bytes);
-  number("value_units_nanos", e.value_units.nanos());
-  number("revenue_nanos", e.revenue.nanos());
-  if (!e.reservation_id.empty()) {
-    field("reservation_id");
-    append_json_string(out, e.reservation_id);
-  }
-  if (!out.empty()) out += '}';
-}
+// OR REPLACE: a row left by an event removed by hand without the trigger is not this event's.
+const char* kInsertEventExtras =
+    "INSERT OR REPLACE INTO event_extras (event_rowid, cache_write_tokens, egress_bytes, "
+    "value_units_nanos, revenue_nanos) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 // An event's charge lines, appended beside it until the next flush sums them (rollup_buffer.h).
 const char* kInsertEventCharge =
@@ -508,12 +486,12 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
   Statement insert(db_, kInsertEvent);
   Statement insert_charge(db_, kInsertEventCharge);
   Statement remove(db_, "DELETE FROM event_rows WHERE rowid = ?1");
-  std::string extras;  // an event's event_rows.extras, bound until its insert is stepped
-  if (!insert.ok() || !insert_charge.ok() || !remove.ok()) {
+  Statement insert_extras(db_, kInsertEventExtras);
+  if (!insert.ok() || !insert_charge.ok() || !remove.ok() || !insert_extras.ok()) {
     last_write_error_ = sqlite3_errcode(db_);
     exec_sql(db_, "ROLLBACK");
-    return Status::error(Code::kStorageError,
-                         insert.error() + insert_charge.error() + remove.error());
+    return Status::error(Code::kStorageError, insert.error() + insert_charge.error() +
+                                                  remove.error() + insert_extras.error());
   }
   // The totals of the days this batch touches, taken from day_totals_ and put back once the
   // commit lands.
@@ -588,17 +566,14 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       std::string received_text;
       if (__builtin_sub_overflow(received_ms, e.ts_ms, &received_offset)) {
         received_text = std::to_string(received_ms);
-        insert.bind(14, received_text);
+        insert.bind(15, received_text);
       } else {
-        insert.bind(14, received_offset);
+        insert.bind(15, received_offset);
       }
       insert.bind(1, e.event_id).bind(2, e.ts_ms).bind(7, e.input_tokens);
       insert.bind(8, e.cached_input_tokens).bind(9, e.output_tokens).bind(10, e.requests);
       insert.bind(11, e.gpu_micros).bind(12, e.latency_ms).bind(13, e.cost.nanos());
-      insert.bind(15, e.reasoning_tokens);
-      event_extras(e, extras);
-      if (extras.empty()) insert.bind_null(16);
-      else insert.bind(16, extras);
+      insert.bind(14, e.reservation_id).bind(16, e.reasoning_tokens);
       int rc = insert.step();
       insert.reset();
       if (rc != SQLITE_DONE) {
@@ -621,6 +596,17 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
         }
         outcomes[b][i] = Stored::kOutOfRange;
         continue;
+      }
+      if (e.cache_write_tokens != 0 || e.egress_bytes != 0 || e.value_units.nanos() != 0 ||
+          e.revenue.nanos() != 0) {
+        insert_extras.bind(1, rowid).bind(2, e.cache_write_tokens).bind(3, e.egress_bytes);
+        insert_extras.bind(4, e.value_units.nanos()).bind(5, e.revenue.nanos());
+        rc = insert_extras.step();
+        insert_extras.reset();
+        if (rc != SQLITE_DONE) {
+          s = Status::error(Code::kStorageError, sqlite3_errmsg(db_));
+          break;
+        }
       }
       info.accepted.push_back(&e);
       const RollupBuffer::Dims dims{day,      e.feature, e.team,   e.customer, tags,     e.provider,

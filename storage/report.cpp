@@ -64,7 +64,8 @@ Status full_rollup_groups(sqlite3* db, const std::string& first, const std::stri
   for (const auto& d : group_by) dims += ", " + (tag_key(d) ? std::string("tags") : d) + "_id";
   // A dimension's name is its column's (group_by is validated before this). The unpriced flag
   // stands where ReportSums has its unpriced requests; read in the scan's own snapshot. The raw
-  // rows (`e`) hold their rare fields in one JSON object (schema 18).
+  // rows' cache writes, value units and revenue are in event_extras, NULL when it has no row
+  // for the event (schema 18); no other table read here has columns of those names.
   auto sums = [](const char* cache_write, const char* value_units, const char* revenue) {
     return std::string(", requests, input_tokens, cached_input_tokens, ") + cache_write +
            ", output_tokens, gpu_micros, cost_nanos, "
@@ -74,20 +75,19 @@ Status full_rollup_groups(sqlite3* db, const std::string& first, const std::stri
   const std::string columns =
       dims + sums("cache_write_tokens", "value_units_nanos", "revenue_nanos");
   const std::string raw_columns =
-      dims + sums(TOLLGATE_EVENT_EXTRA("e", "cache_write_tokens"),
-                  TOLLGATE_EVENT_EXTRA("e", "value_units_nanos"),
-                  TOLLGATE_EVENT_EXTRA("e", "revenue_nanos"));
+      dims + sums("IFNULL(cache_write_tokens, 0)", "IFNULL(value_units_nanos, 0)",
+                  "IFNULL(revenue_nanos, 0)");
   Statement st(db, "SELECT day_local" + columns +
                        " FROM rollup_daily_rows WHERE day_local BETWEEN ?1 AND ?2 UNION ALL "
                        "SELECT g.day_local" + raw_columns +
                        " FROM rollup_raw_ranges g CROSS JOIN event_rows e ON e.rowid BETWEEN "
                        "g.first_rowid AND g.last_rowid LEFT JOIN dim_sets s ON s.id = e.set_id "
-                       "WHERE g.day_local BETWEEN ?1 AND ?2 AND "
+                       TOLLGATE_EXTRAS_JOIN("x", "e") "WHERE g.day_local BETWEEN ?1 AND ?2 AND "
                        "e.listed AND " TOLLGATE_EVENT_DAY("e") " = g.day_local UNION ALL "
                        "SELECT day" + raw_columns +
                        " FROM (SELECT " TOLLGATE_EVENT_DAY("e") " AS day, * FROM event_rows e "
-                       "LEFT JOIN dim_sets s ON s.id = e.set_id "
-                       "WHERE e.rowid > (SELECT through_rowid FROM rollup_watermark)) e WHERE day "
+                       "LEFT JOIN dim_sets s ON s.id = e.set_id " TOLLGATE_EXTRAS_JOIN("x", "e")
+                       "WHERE e.rowid > (SELECT through_rowid FROM rollup_watermark)) WHERE day "
                        "BETWEEN ?1 AND ?2");
   if (!st.ok()) return Status::error(Code::kStorageError, st.error());
   st.bind(1, first).bind(2, date);

@@ -121,9 +121,9 @@ const char* kDropAllCharges = "DELETE FROM event_charges";
 #define TOLLGATE_LISTED_SUMS                                                                  \
   TOLLGATE_EVENT_DAY("e") ", s.feature_id, s.team_id, e.customer_id, e.tags_id, s.provider_id, " \
   "s.model_id, s.region_id, s.priority_id, s.status_id, s.priced_by_id, s.currency_id, 1, "    \
-  "e.requests, e.input_tokens, e.cached_input_tokens, " TOLLGATE_EVENT_SUM_COLUMNS("e")       \
+  "e.requests, e.input_tokens, e.cached_input_tokens, " TOLLGATE_EVENT_SUM_COLUMNS("e", "x")  \
   " FROM temp.prune_batch b CROSS JOIN event_rows e ON e.rowid = b.rowid "                      \
-  "LEFT JOIN dim_sets s ON s.id = e.set_id "                                                   \
+  "LEFT JOIN dim_sets s ON s.id = e.set_id " TOLLGATE_EXTRAS_JOIN("x", "e")                    \
   "WHERE e.listed AND e.rowid <= (SELECT through_rowid FROM rollup_watermark)"
 const char* kRollUpListed15m =
     "INSERT INTO rollup_15m_rows (bucket_ms, " TOLLGATE_ROLLUP_COLUMNS

@@ -68,20 +68,20 @@ namespace {
   "priced_by.value AS priced_by, currency.value AS currency, 1, r.requests, "                    \
   "r.input_tokens, r.cached_input_tokens, "
 
-// Schema 18's: the extras (cache writes, egress, value units, revenue) from their JSON object.
-#define TOLLGATE_LISTED_COLUMNS_18 TOLLGATE_LISTED_HEAD TOLLGATE_EVENT_SUM_COLUMNS("r") "\n"
+// Schema 18's: cache writes, egress, value units and revenue from event_extras `x`.
+#define TOLLGATE_LISTED_COLUMNS_18 TOLLGATE_LISTED_HEAD TOLLGATE_EVENT_SUM_COLUMNS("r", "x") "\n"
 
 // Schemas 17 and 18: the rollup views over the stored rollups, the listed raw rows (LISTED:
-// their columns as a rollup row of one event, over schema 17's sets) and the events past the
-// watermark; daily_costs over them.
-#define TOLLGATE_RAW_ROLLUP_VIEWS(LISTED) \
+// their columns as a rollup row of one event, read through JOINS, schema 17's sets and what
+// schema 18 adds) and the events past the watermark; daily_costs over them.
+#define TOLLGATE_RAW_ROLLUP_VIEWS(LISTED, JOINS) \
   "CREATE VIEW rollup_15m AS\n" \
   "SELECT r.bucket_ms, r.day_local,\n" \
   TOLLGATE_ROLLUP_COLUMNS "FROM rollup_15m_rows r\n" TOLLGATE_DIM_JOINS "UNION ALL\n" \
   "SELECT r.ts_ms - ((r.ts_ms % 900000) + 900000) % 900000, g.day_local,\n" \
   LISTED "FROM rollup_raw_ranges g\n" \
   "CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid\n" \
-  TOLLGATE_SET_JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") " = g.day_local\n" \
+  JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") " = g.day_local\n" \
   "UNION ALL\n" \
   "SELECT ts_ms - ((ts_ms % 900000) + 900000) % 900000, day_local, feature, team, customer, "  \
   "tags,\n       provider, model, region, priority, status, priced_by, currency, 1, requests, " \
@@ -95,7 +95,7 @@ namespace {
   "SELECT g.day_local,\n" \
   LISTED "FROM rollup_raw_ranges g\n" \
   "CROSS JOIN event_rows r ON r.rowid BETWEEN g.first_rowid AND g.last_rowid\n" \
-  TOLLGATE_SET_JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") " = g.day_local\n" \
+  JOINS "WHERE r.listed AND " TOLLGATE_EVENT_DAY("r") " = g.day_local\n" \
   "UNION ALL\n" \
   "SELECT day_local, feature, team, customer, tags, provider, model, region, priority, status,\n" \
   "       priced_by, currency, 1, requests, input_tokens, cached_input_tokens, "                 \
@@ -954,16 +954,30 @@ SELECT r.event_id, r.ts_ms, )sql" TOLLGATE_EVENT_DAY("r") R"sql( AS day_local,
        r.rowid AS rowid
 FROM event_rows r
 )sql" TOLLGATE_SET_JOINS R"sql(LEFT JOIN dim_values price_ref ON price_ref.id = s.price_ref_id;
-)sql" TOLLGATE_RAW_ROLLUP_VIEWS(TOLLGATE_LISTED_COLUMNS),
-    // 18: the fields a typical event leaves at zero (cache writes, egress, value units, revenue,
-    //    reservation id) are one JSON object of the non-zero ones, `extras` (NULL when none):
-    //    five header bytes fewer an event (schema.h). Whole providers set GPU time or reasoning
-    //    tokens on every event: those stay columns. The views show the same columns and rows.
+)sql" TOLLGATE_RAW_ROLLUP_VIEWS(TOLLGATE_LISTED_COLUMNS, TOLLGATE_SET_JOINS),
+    // 18: cache writes, egress, value units and revenue, which a typical event leaves at zero,
+    //    move to event_extras, a row for each event that sets one (none for the others): four
+    //    header bytes fewer an event (schema.h). GPU time and reasoning tokens, which whole
+    //    providers set on every event, and the reservation id, which every event of a reserving
+    //    client carries, stay in the row. A trigger deletes an event's extras with its row, so
+    //    a rowid used again never finds another event's. The views show the same columns and
+    //    rows. The values move as they are stored (whatever an analyst put there).
     R"sql(
 DROP VIEW daily_costs;
 DROP VIEW rollup_15m;
 DROP VIEW rollup_daily;
 DROP VIEW events;
+CREATE TABLE event_extras (
+  event_rowid INTEGER PRIMARY KEY,
+  cache_write_tokens INTEGER NOT NULL, egress_bytes INTEGER NOT NULL,
+  value_units_nanos INTEGER NOT NULL, revenue_nanos INTEGER NOT NULL
+);
+INSERT INTO event_extras (event_rowid, cache_write_tokens, egress_bytes, value_units_nanos,
+  revenue_nanos)
+SELECT rowid, cache_write_tokens, egress_bytes, value_units_nanos, revenue_nanos FROM event_rows
+WHERE NOT (cache_write_tokens IS 0 AND egress_bytes IS 0 AND value_units_nanos IS 0
+           AND revenue_nanos IS 0)
+ORDER BY rowid;
 CREATE TABLE event_rows_v18 (
   event_id TEXT NOT NULL UNIQUE,
   ts_ms INTEGER NOT NULL,
@@ -971,45 +985,41 @@ CREATE TABLE event_rows_v18 (
   set_id INTEGER NOT NULL, customer_id INTEGER NOT NULL, tags_id INTEGER NOT NULL,
   input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,
   output_tokens INTEGER NOT NULL, requests INTEGER NOT NULL, gpu_micros INTEGER NOT NULL,
-  latency_ms INTEGER NOT NULL, cost_nanos INTEGER NOT NULL, received_offset_ms NOT NULL,
-  reasoning_tokens INTEGER NOT NULL, extras TEXT, listed INTEGER NOT NULL DEFAULT 0
+  latency_ms INTEGER NOT NULL, cost_nanos INTEGER NOT NULL, reservation_id TEXT NOT NULL,
+  received_offset_ms NOT NULL, reasoning_tokens INTEGER NOT NULL,
+  listed INTEGER NOT NULL DEFAULT 0
 );
 INSERT INTO event_rows_v18 (rowid, event_id, ts_ms, day_offset, set_id, customer_id, tags_id,
   input_tokens, cached_input_tokens, output_tokens, requests, gpu_micros, latency_ms, cost_nanos,
-  received_offset_ms, reasoning_tokens, extras, listed)
+  reservation_id, received_offset_ms, reasoning_tokens, listed)
 SELECT rowid, event_id, ts_ms, day_offset, set_id, customer_id, tags_id, input_tokens,
        cached_input_tokens, output_tokens, requests, gpu_micros, latency_ms, cost_nanos,
-       received_offset_ms, reasoning_tokens,
-       CASE WHEN cache_write_tokens = 0 AND egress_bytes = 0 AND value_units_nanos = 0
-                 AND revenue_nanos = 0 AND reservation_id = '' THEN NULL
-            ELSE json_patch('{}', json_object('cache_write_tokens', NULLIF(cache_write_tokens, 0),
-                   'egress_bytes', NULLIF(egress_bytes, 0),
-                   'value_units_nanos', NULLIF(value_units_nanos, 0),
-                   'revenue_nanos', NULLIF(revenue_nanos, 0),
-                   'reservation_id', NULLIF(reservation_id, ''))) END,
-       listed
+       reservation_id, received_offset_ms, reasoning_tokens, listed
 FROM event_rows ORDER BY rowid;
 DROP TABLE event_rows;
 ALTER TABLE event_rows_v18 RENAME TO event_rows;
+CREATE TRIGGER event_extras_follow AFTER DELETE ON event_rows BEGIN
+  DELETE FROM event_extras WHERE event_rowid = OLD.rowid;
+END;
 )sql" TOLLGATE_WIDEN_TS_BLOCK_TRIGGER R"sql(
 CREATE VIEW events AS
 SELECT r.event_id, r.ts_ms, )sql" TOLLGATE_EVENT_DAY("r") R"sql( AS day_local,
        feature.value AS feature, team.value AS team,
        customer.value AS customer, tags.value AS tags, provider.value AS provider,
        model.value AS model, region.value AS region, priority.value AS priority, r.input_tokens,
-       r.cached_input_tokens, )sql" TOLLGATE_EVENT_EXTRA("r", "cache_write_tokens") R"sql(
+       r.cached_input_tokens, )sql" TOLLGATE_EVENT_EXTRA("x", "cache_write_tokens") R"sql(
        AS cache_write_tokens, r.output_tokens, r.requests, r.gpu_micros,
-       )sql" TOLLGATE_EVENT_EXTRA("r", "egress_bytes") R"sql( AS egress_bytes, r.latency_ms,
+       )sql" TOLLGATE_EVENT_EXTRA("x", "egress_bytes") R"sql( AS egress_bytes, r.latency_ms,
        status.value AS status, r.cost_nanos, currency.value AS currency,
        priced_by.value AS priced_by, price_ref.value AS price_ref,
-       )sql" TOLLGATE_EVENT_EXTRA("r", "value_units_nanos") R"sql( AS value_units_nanos,
-       )sql" TOLLGATE_EVENT_EXTRA("r", "revenue_nanos") R"sql( AS revenue_nanos,
-       )sql" TOLLGATE_EVENT_RESERVATION("r") R"sql( AS reservation_id,
+       )sql" TOLLGATE_EVENT_EXTRA("x", "value_units_nanos") R"sql( AS value_units_nanos,
+       )sql" TOLLGATE_EVENT_EXTRA("x", "revenue_nanos") R"sql( AS revenue_nanos, r.reservation_id,
        )sql" TOLLGATE_EVENT_RECEIVED("r") R"sql( AS received_ms, r.reasoning_tokens,
        r.rowid AS rowid
 FROM event_rows r
-)sql" TOLLGATE_SET_JOINS R"sql(LEFT JOIN dim_values price_ref ON price_ref.id = s.price_ref_id;
-)sql" TOLLGATE_RAW_ROLLUP_VIEWS(TOLLGATE_LISTED_COLUMNS_18),
+)sql" TOLLGATE_SET_JOINS TOLLGATE_EXTRAS_JOIN("x", "r") R"sql(LEFT JOIN dim_values price_ref ON price_ref.id = s.price_ref_id;
+)sql" TOLLGATE_RAW_ROLLUP_VIEWS(TOLLGATE_LISTED_COLUMNS_18,
+                                          TOLLGATE_SET_JOINS TOLLGATE_EXTRAS_JOIN("x", "r")),
 };
 #undef TOLLGATE_LISTED_COLUMNS_18
 #undef TOLLGATE_LISTED_HEAD

@@ -27,19 +27,18 @@ inline constexpr int kSchemaVersion = 18;
   "CAST(CASE WHEN typeof(" r ".received_offset_ms) = 'integer' THEN " r ".ts_ms + " r           \
   ".received_offset_ms ELSE " r ".received_offset_ms END AS INTEGER)"
 
-// Schema 18: the fields a typical event leaves at zero (cache writes, egress, value units,
-// revenue, reservation id) are one JSON object, event_rows.extras, holding the non-zero ones under
-// the events view's column names, in that order (json_object's compact text); NULL when all are
-// zero. One column's header byte instead of five. `r` is the row's alias, `name` a field's name
-// (string literals); a field not in the object is 0 (the reservation id: '').
-#define TOLLGATE_EVENT_EXTRA(r, name) "IFNULL(json_extract(" r ".extras, '$." name "'), 0)"
-#define TOLLGATE_EVENT_RESERVATION(r) "IFNULL(json_extract(" r ".extras, '$.reservation_id'), '')"
-// The extras as an event's raw row is being read into a rollup row of one event (the sums'
-// columns from cache_write_tokens to reasoning_tokens, as TOLLGATE_ROLLUP_COLUMNS names them).
-#define TOLLGATE_EVENT_SUM_COLUMNS(r)                                                            \
-  TOLLGATE_EVENT_EXTRA(r, "cache_write_tokens") ", " r ".output_tokens, " r ".gpu_micros, "      \
-  TOLLGATE_EVENT_EXTRA(r, "egress_bytes") ", " r ".cost_nanos, "                                 \
-  TOLLGATE_EVENT_EXTRA(r, "value_units_nanos") ", " TOLLGATE_EVENT_EXTRA(r, "revenue_nanos")    \
+// Schema 18: cache writes, egress, value units and revenue, which a typical event leaves at zero,
+// are a row of event_extras (keyed by the event's rowid) for the events that set one, none for
+// the others: four header bytes fewer an event. `x` is its alias, LEFT JOINed to event_rows `r`;
+// a field of an event without the row is 0. The CAST keeps the column's INTEGER affinity (an
+// analyst's `WHERE egress_bytes = '0'` compares as before); a view shows no declared type for it.
+#define TOLLGATE_EXTRAS_JOIN(x, r) "LEFT JOIN event_extras " x " ON " x ".event_rowid = " r ".rowid\n"
+#define TOLLGATE_EVENT_EXTRA(x, column) "CAST(IFNULL(" x "." column ", 0) AS INTEGER)"
+// An event's sums from cache_write_tokens to reasoning_tokens, in TOLLGATE_ROLLUP_COLUMNS' order.
+#define TOLLGATE_EVENT_SUM_COLUMNS(r, x)                                                        \
+  TOLLGATE_EVENT_EXTRA(x, "cache_write_tokens") ", " r ".output_tokens, " r ".gpu_micros, "     \
+  TOLLGATE_EVENT_EXTRA(x, "egress_bytes") ", " r ".cost_nanos, "                                \
+  TOLLGATE_EVENT_EXTRA(x, "value_units_nanos") ", " TOLLGATE_EVENT_EXTRA(x, "revenue_nanos")   \
   ", " r ".reasoning_tokens"
 
 // The days (past 1970-01-01) stored as offsets: those whose text SQLite's date() writes as

@@ -32,11 +32,6 @@ Statement& Statement::bind(int i, std::string_view v) {
   return *this;
 }
 
-Statement& Statement::bind_null(int i) {
-  sqlite3_bind_null(stmt_, i);
-  return *this;
-}
-
 int Statement::step() { return sqlite3_step(stmt_); }
 
 void Statement::reset() { sqlite3_reset(stmt_); }  // callers rebind every parameter

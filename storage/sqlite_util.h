@@ -27,7 +27,6 @@ class Statement {
   const std::string& error() const { return error_; }
   Statement& bind(int i, int64_t v);
   Statement& bind(int i, std::string_view v);  // v must outlive step()
-  Statement& bind_null(int i);
   int step();                                  // SQLITE_ROW, SQLITE_DONE or an error code
   void reset();
   int64_t column_int(int i) const { return sqlite3_column_int64(stmt_, i); }

@@ -65,6 +65,10 @@ class Load:
                           input_tokens=random.randint(0, 50000), output_tokens=random.randint(0, 3000),
                           # Many customers: some keys hold one event at a flush, left raw.
                           customer="c%d" % random.randint(0, 999))
+                if random.random() < 0.1:  # the fields a typical event leaves at zero
+                    e.update(cache_write_tokens=random.randint(1, 9000),
+                             egress_bytes=random.randint(0, 10**9), value_units="%d.5" % k,
+                             revenue="0.00%d" % random.randint(1, 9))
                 with self.lock:
                     if self.reservations and random.random() < 0.2:
                         e["reservation_id"] = self.reservations.pop()
@@ -125,6 +129,11 @@ def check(d, acked_round, full):
             doubled = con.execute("SELECT COUNT(*) - COUNT(DISTINCT event_id) FROM events").fetchone()[0]
             if doubled:
                 problems.append("%d events stored twice" % doubled)
+            # A tenth of the events set the rare fields (schema 18 keeps them in event_extras).
+            extras, stored = con.execute("SELECT (SELECT COUNT(*) FROM event_extras), "
+                                         "(SELECT COUNT(*) FROM event_rows)").fetchone()
+            if stored > 1000 and not stored // 20 < extras < stored // 5:
+                problems.append("%d of %d events have extras, not about a tenth" % (extras, stored))
         missing = []
         for i in range(0, len(acked_round), 500):
             chunk = acked_round[i:i + 500]
@@ -133,9 +142,12 @@ def check(d, acked_round, full):
             missing += [e for e in chunk if e not in found]
         if missing:
             problems.append("%d acknowledged events are missing, e.g. %s" % (len(missing), missing[:3]))
-        raw = con.execute("SELECT COUNT(*), IFNULL(SUM(cost_nanos),0), IFNULL(SUM(input_tokens),0) FROM events").fetchone()
+        sums = ("IFNULL(SUM(cost_nanos),0), IFNULL(SUM(input_tokens),0), "
+                "IFNULL(SUM(cache_write_tokens),0), IFNULL(SUM(egress_bytes),0), "
+                "IFNULL(SUM(value_units_nanos),0), IFNULL(SUM(revenue_nanos),0)")
+        raw = con.execute("SELECT COUNT(*), %s FROM events" % sums).fetchone()
         for table in ("rollup_15m", "rollup_daily"):
-            rolled = con.execute("SELECT IFNULL(SUM(events),0), IFNULL(SUM(cost_nanos),0), IFNULL(SUM(input_tokens),0) FROM %s" % table).fetchone()
+            rolled = con.execute("SELECT IFNULL(SUM(events),0), %s FROM %s" % (sums, table)).fetchone()
             if rolled != raw:
                 problems.append("%s %s != raw events %s" % (table, rolled, raw))
         for dim in ("feature", "team", "customer", "model", "provider", "region", "priority"):
