@@ -45,26 +45,26 @@ const char* kUpsert15m = "INSERT INTO rollup_15m_rows (bucket_ms, " TOLLGATE_ROL
 const char* kUpsertDaily = "INSERT INTO rollup_daily_rows (" TOLLGATE_ROLLUP_COLUMNS
                            ") VALUES (" TOLLGATE_ROLLUP_VALUES TOLLGATE_ROLLUP_ADD;
 
-// A charges row, its price taken from charge_prices (?8); the lo/hi ranges widen on conflict.
-#define TOLLGATE_CHARGE_COLUMNS                                                                 \
-  "INSERT INTO charges_daily_rows (day_local, provider, model, region, feature, team, "          \
-  "priced_by, component, sku_price_id, pricing_currency, fx_nanos, list_rate_nanos, "             \
-  "contracted_rate_nanos, discount_nano_percent, customer_lo, customer_hi, priority_lo, "         \
-  "priority_hi, tags_lo, tags_hi, quantity, cost_nanos) "
-#define TOLLGATE_CHARGE_ADD                                                                     \
-  " ON CONFLICT DO UPDATE SET quantity = quantity + excluded.quantity, "                        \
-  "cost_nanos = cost_nanos + excluded.cost_nanos, "                                              \
-  "customer_lo = MIN(customer_lo, excluded.customer_lo), "                                       \
-  "customer_hi = MAX(customer_hi, excluded.customer_hi), "                                       \
-  "priority_lo = MIN(priority_lo, excluded.priority_lo), "                                       \
-  "priority_hi = MAX(priority_hi, excluded.priority_hi), "                                       \
-  "tags_lo = MIN(tags_lo, excluded.tags_lo), tags_hi = MAX(tags_hi, excluded.tags_hi)"
-const char* kUpsertCharge = TOLLGATE_CHARGE_COLUMNS
-    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, component, sku_price_id, pricing_currency, fx_nanos, "
-    "list_rate_nanos, contracted_rate_nanos, discount_nano_percent, ?9, ?10, ?11, ?12, ?13, ?14, "
-    "?15, ?16 FROM charge_prices WHERE id = ?8" TOLLGATE_CHARGE_ADD;
-#undef TOLLGATE_CHARGE_COLUMNS
-#undef TOLLGATE_CHARGE_ADD
+// A charges row (schema 19: dim_values ids, ?2-?7 and ?9-?14), its price checked in
+// charge_prices (?8: no row there, no row here, and the flush fails rather than drop a cost). On
+// conflict the sums add and each lo/hi range widens to the lower or higher string.
+#define TOLLGATE_CHARGE_WIDEN(col, cmp)                                                         \
+  col " = CASE WHEN excluded." col " = charges_daily_rows." col " THEN excluded." col           \
+  " WHEN (SELECT value FROM dim_values WHERE id = excluded." col ") " cmp                       \
+  " (SELECT value FROM dim_values WHERE id = charges_daily_rows." col ") THEN excluded." col    \
+  " ELSE charges_daily_rows." col " END"
+const char* kUpsertCharge =
+    "INSERT INTO charges_daily_rows (day_local, provider_id, model_id, region_id, feature_id, "
+    "team_id, priced_by_id, price_id, customer_lo_id, customer_hi_id, priority_lo_id, "
+    "priority_hi_id, tags_lo_id, tags_hi_id, quantity, cost_nanos) "
+    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, id, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 "
+    "FROM charge_prices WHERE id = ?8 ON CONFLICT DO UPDATE SET "
+    "quantity = quantity + excluded.quantity, cost_nanos = cost_nanos + excluded.cost_nanos, "
+    TOLLGATE_CHARGE_WIDEN("customer_lo_id", "<") ", " TOLLGATE_CHARGE_WIDEN("customer_hi_id", ">")
+    ", " TOLLGATE_CHARGE_WIDEN("priority_lo_id", "<") ", "
+    TOLLGATE_CHARGE_WIDEN("priority_hi_id", ">") ", " TOLLGATE_CHARGE_WIDEN("tags_lo_id", "<")
+    ", " TOLLGATE_CHARGE_WIDEN("tags_hi_id", ">");
+#undef TOLLGATE_CHARGE_WIDEN
 
 const char* kDimSums[] = {"requests",       "input_tokens",   "cached_input_tokens",
                           "cache_write_tokens", "output_tokens", "gpu_micros",
@@ -352,6 +352,13 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
   };
   for (const auto& [key, sums] : m15_)  // the day (ids[0]) stays text
     for (int i = 1; i < 11; ++i) resolve(name(key.ids[i]), stored_ids[key.ids[i]]);
+  for (const auto& [key, group] : charges_) {  // so do the charges' (schema 19)
+    for (int i = 1; i < 7; ++i) resolve(name(key.ids[i]), stored_ids[key.ids[i]]);
+    for (const auto& [price, c] : group.prices)
+      for (uint32_t id : {c.customer_lo, c.customer_hi, c.priority_lo, c.priority_hi, c.tags_lo,
+                          c.tags_hi})
+        resolve(name(id), stored_ids[id]);
+  }
   resolve(currency, currency_id);
   // In the tables' key order, so consecutive upserts land on the same pages: the rollups by
   // day text then ids, the other tables by text.
@@ -390,18 +397,20 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
     return Status();
   };
   auto write_charges = [&]() {
-    // In key order: the groups by their strings, each group's prices by id (sorted in place:
+    // In key order: the groups by their day and ids, each group's prices by id (sorted in place:
     // a flattened copy of every line cost 64 bytes a line at the flush's peak).
     for (auto& [key, group] : charges_)
       std::sort(group.prices.begin(), group.prices.end(),
                 [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (const auto* row : in_key_order(charges_, false, false)) {
+    for (const auto* row : in_key_order(charges_, false, true)) {
       const Key& k = row->first;
       for (const auto& [price, c] : row->second.prices) {
-        for (int i = 0; i < 7; ++i) charge.bind(1 + i, name(k.ids[i]));
-        charge.bind(8, price).bind(9, name(c.customer_lo)).bind(10, name(c.customer_hi));
-        charge.bind(11, name(c.priority_lo)).bind(12, name(c.priority_hi));
-        charge.bind(13, name(c.tags_lo)).bind(14, name(c.tags_hi));
+        charge.bind(1, name(k.ids[0]));
+        for (int i = 1; i < 7; ++i) charge.bind(1 + i, stored_ids[k.ids[i]]);
+        charge.bind(8, price).bind(9, stored_ids[c.customer_lo]);
+        charge.bind(10, stored_ids[c.customer_hi]).bind(11, stored_ids[c.priority_lo]);
+        charge.bind(12, stored_ids[c.priority_hi]).bind(13, stored_ids[c.tags_lo]);
+        charge.bind(14, stored_ids[c.tags_hi]);
         charge.bind(15, c.quantity).bind(16, c.cost);
         const int rc = charge.step();
         charge.reset();

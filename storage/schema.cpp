@@ -1020,6 +1020,89 @@ FROM event_rows r
 )sql" TOLLGATE_SET_JOINS TOLLGATE_EXTRAS_JOIN("x", "r") R"sql(LEFT JOIN dim_values price_ref ON price_ref.id = s.price_ref_id;
 )sql" TOLLGATE_RAW_ROLLUP_VIEWS(TOLLGATE_LISTED_COLUMNS_18,
                                           TOLLGATE_SET_JOINS TOLLGATE_EXTRAS_JOIN("x", "r")),
+    // 19: charges_daily_rows holds dim_values ids and its charge_prices id where it held their
+    //    strings (schema 10 did the same for the rollups): a row of about 60 bytes where it was
+    //    about 280. At 10,000 features a day has hundreds of thousands of these rows, each flush
+    //    upserts one per charge line of nearly every event, and the wide rows made that half of
+    //    the writer's time. The key is the day, the ids and the price; the view charges_daily
+    //    shows the same columns and rows. The ranges (customer, priority, tags lo/hi) stay the
+    //    lowest and highest by their strings.
+    R"sql(
+DROP VIEW charges_daily;
+INSERT OR IGNORE INTO dim_values (value)
+SELECT provider FROM charges_daily_rows UNION SELECT model FROM charges_daily_rows
+UNION SELECT region FROM charges_daily_rows UNION SELECT feature FROM charges_daily_rows
+UNION SELECT team FROM charges_daily_rows UNION SELECT priced_by FROM charges_daily_rows
+UNION SELECT customer_lo FROM charges_daily_rows UNION SELECT customer_hi FROM charges_daily_rows
+UNION SELECT priority_lo FROM charges_daily_rows UNION SELECT priority_hi FROM charges_daily_rows
+UNION SELECT tags_lo FROM charges_daily_rows UNION SELECT tags_hi FROM charges_daily_rows;
+INSERT OR IGNORE INTO charge_prices (component, sku_price_id, pricing_currency, fx_nanos,
+  list_rate_nanos, contracted_rate_nanos, discount_nano_percent)
+SELECT DISTINCT component, sku_price_id, pricing_currency, fx_nanos, list_rate_nanos,
+       contracted_rate_nanos, discount_nano_percent FROM charges_daily_rows;
+CREATE TABLE charges_daily_v19 (
+  day_local TEXT NOT NULL,
+  provider_id INTEGER NOT NULL, model_id INTEGER NOT NULL, region_id INTEGER NOT NULL,
+  feature_id INTEGER NOT NULL, team_id INTEGER NOT NULL, priced_by_id INTEGER NOT NULL,
+  price_id INTEGER NOT NULL,
+  customer_lo_id INTEGER NOT NULL, customer_hi_id INTEGER NOT NULL,
+  priority_lo_id INTEGER NOT NULL, priority_hi_id INTEGER NOT NULL,
+  tags_lo_id INTEGER NOT NULL, tags_hi_id INTEGER NOT NULL,
+  quantity INTEGER NOT NULL, cost_nanos INTEGER NOT NULL,
+  PRIMARY KEY (day_local, provider_id, model_id, region_id, feature_id, team_id, priced_by_id,
+               price_id)
+) WITHOUT ROWID;
+INSERT INTO charges_daily_v19
+SELECT c.day_local, (SELECT id FROM dim_values WHERE value = c.provider),
+       (SELECT id FROM dim_values WHERE value = c.model),
+       (SELECT id FROM dim_values WHERE value = c.region),
+       (SELECT id FROM dim_values WHERE value = c.feature),
+       (SELECT id FROM dim_values WHERE value = c.team),
+       (SELECT id FROM dim_values WHERE value = c.priced_by),
+       (SELECT id FROM charge_prices p WHERE p.component = c.component
+          AND p.sku_price_id = c.sku_price_id AND p.pricing_currency = c.pricing_currency
+          AND p.fx_nanos = c.fx_nanos AND p.list_rate_nanos = c.list_rate_nanos
+          AND p.contracted_rate_nanos = c.contracted_rate_nanos
+          AND p.discount_nano_percent = c.discount_nano_percent),
+       (SELECT id FROM dim_values WHERE value = c.customer_lo),
+       (SELECT id FROM dim_values WHERE value = c.customer_hi),
+       (SELECT id FROM dim_values WHERE value = c.priority_lo),
+       (SELECT id FROM dim_values WHERE value = c.priority_hi),
+       (SELECT id FROM dim_values WHERE value = c.tags_lo),
+       (SELECT id FROM dim_values WHERE value = c.tags_hi), c.quantity, c.cost_nanos
+FROM charges_daily_rows c;
+DROP TABLE charges_daily_rows;
+ALTER TABLE charges_daily_v19 RENAME TO charges_daily_rows;
+CREATE VIEW charges_daily AS
+SELECT c.day_local, provider.value AS provider, model.value AS model, region.value AS region,
+       feature.value AS feature, team.value AS team, priced_by.value AS priced_by, p.component,
+       p.sku_price_id, p.pricing_currency, p.fx_nanos, p.list_rate_nanos,
+       p.contracted_rate_nanos, p.discount_nano_percent, customer_lo.value AS customer_lo,
+       customer_hi.value AS customer_hi, priority_lo.value AS priority_lo,
+       priority_hi.value AS priority_hi, tags_lo.value AS tags_lo, tags_hi.value AS tags_hi,
+       c.quantity, c.cost_nanos
+FROM charges_daily_rows c
+LEFT JOIN dim_values provider ON provider.id = c.provider_id
+LEFT JOIN dim_values model ON model.id = c.model_id
+LEFT JOIN dim_values region ON region.id = c.region_id
+LEFT JOIN dim_values feature ON feature.id = c.feature_id
+LEFT JOIN dim_values team ON team.id = c.team_id
+LEFT JOIN dim_values priced_by ON priced_by.id = c.priced_by_id
+LEFT JOIN charge_prices p ON p.id = c.price_id
+LEFT JOIN dim_values customer_lo ON customer_lo.id = c.customer_lo_id
+LEFT JOIN dim_values customer_hi ON customer_hi.id = c.customer_hi_id
+LEFT JOIN dim_values priority_lo ON priority_lo.id = c.priority_lo_id
+LEFT JOIN dim_values priority_hi ON priority_hi.id = c.priority_hi_id
+LEFT JOIN dim_values tags_lo ON tags_lo.id = c.tags_lo_id
+LEFT JOIN dim_values tags_hi ON tags_hi.id = c.tags_hi_id
+UNION ALL
+SELECT e.day_local, e.provider, e.model, e.region, e.feature, e.team, e.priced_by, p.component,
+       p.sku_price_id, p.pricing_currency, p.fx_nanos, p.list_rate_nanos, p.contracted_rate_nanos,
+       p.discount_nano_percent, e.customer, e.customer, e.priority, e.priority, e.tags, e.tags,
+       c.quantity, c.cost_nanos
+FROM event_charges c JOIN events e ON e.rowid = c.event_rowid JOIN charge_prices p ON p.id = c.price_id
+WHERE c.event_rowid > (SELECT through_rowid FROM rollup_watermark);
+)sql",
 };
 #undef TOLLGATE_LISTED_COLUMNS_18
 #undef TOLLGATE_LISTED_HEAD

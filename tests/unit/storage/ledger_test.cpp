@@ -925,7 +925,7 @@ TEST_CASE("rollups wait in memory; the views show them at once; a stop flushes t
   l.value()->stop();
   CHECK(query_int(db, "SELECT COUNT(*) FROM event_charges") == 0);
   CHECK(query_int(db, "SELECT SUM(cost_nanos) FROM charges_daily_rows") == 35);
-  CHECK(query_int(db, "SELECT COUNT(*) FROM charges_daily_rows WHERE customer_lo = '' AND "
+  CHECK(query_int(db, "SELECT COUNT(*) FROM charges_daily WHERE customer_lo = '' AND "
                       "customer_hi = 'globex'") > 0);
   CHECK(l.value()->rollup_flushes().stop == 1);
   CHECK(l.value()->pending_rollup_rows() == 0);
@@ -964,7 +964,7 @@ TEST_CASE("an event's charge lines share one pending row per price; the customer
   l.value()->stop();
   const std::string db = dir.file("ledger.db");
   auto rows = [&](const std::string& where) {
-    return query_int(db, "SELECT COUNT(*) FROM charges_daily_rows WHERE " + where);
+    return query_int(db, "SELECT COUNT(*) FROM charges_daily WHERE " + where);
   };
   // chat: input and output lines of all four events, cached of two; search: two events.
   CHECK(rows("feature = 'chat' AND sku_price_id = 'unpriced/input-tokens' AND quantity = 40 AND "
@@ -975,8 +975,34 @@ TEST_CASE("an event's charge lines share one pending row per price; the customer
   CHECK(rows("feature = 'search' AND sku_price_id = 'unpriced/input-tokens' AND quantity = 20 AND "
              "customer_lo = 'q' AND customer_hi = 'q'") == 1);
   CHECK(rows("feature = 'search' AND component = 'cached-input-tokens'") == 0);
-  CHECK(query_int(db, "SELECT SUM(quantity) FROM charges_daily_rows WHERE component != "
+  CHECK(query_int(db, "SELECT SUM(quantity) FROM charges_daily WHERE component != "
                       "'requests'") == 4 * 15 + 10 + 2 * 15);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM event_charges") == 0);  // all in the stored rows
+  // Across flushes the stored row's range widens by the strings (schema 19 stores their ids:
+  // "b" is added after "m", "a" and "z", so its id is the highest, its string not).
+  auto chat_range = [&] {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    Statement st(raw, "SELECT customer_lo || '-' || customer_hi || '-' || quantity FROM "
+                      "charges_daily WHERE feature = 'chat' AND sku_price_id = "
+                      "'unpriced/input-tokens'");
+    REQUIRE(st.ok());
+    REQUIRE(st.step() == SQLITE_ROW);
+    std::string range = st.column_text(0);
+    st = Statement();
+    sqlite3_close(raw);
+    return range;
+  };
+  l.value().reset();  // the ledger's lock goes with it
+  for (const char* customer : {"b", "zz", "0"}) {
+    auto again = Ledger::open(o, [] { return kNow; });
+    REQUIRE(again.ok());
+    REQUIRE(submit_and_wait(*again.value(), {unpriced(std::string("w") + customer, "chat",
+                                                      customer, 0)})
+                .status.ok());
+    again.value()->stop();
+  }
+  CHECK(chat_range() == "0-zz-70");
 }
 
 TEST_CASE("rollups flush at the interval and at max_pending_rollup_rows, counted") {

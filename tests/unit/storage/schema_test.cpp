@@ -120,9 +120,17 @@ FROM dim_values f, dim_values t, dim_values c, dim_values g, dim_values p, dim_v
 WHERE f.value = 'chat' AND t.value = 'cx' AND c.value = 'acme' AND g.value = '{}'
   AND p.value = 'p' AND m.value = 'm' AND r.value = '' AND pr.value = 'critical'
   AND s.value = 'ok' AND pb.value = 'caller' AND cu.value = 'USD';
-INSERT INTO charges_daily_rows VALUES ('2026-11-21', 'p', 'm', '', 'chat', 'cx', 'caller',
-  'caller-priced', 'caller-priced', 'USD', 1000000000, 0, 0, 0, 'acme', 'acme', 'critical',
-  'critical', '{}', '{}', 1, 700);
+INSERT INTO charge_prices (component, sku_price_id, pricing_currency, fx_nanos,
+  list_rate_nanos, contracted_rate_nanos, discount_nano_percent)
+VALUES ('caller-priced', 'caller-priced', 'USD', 1000000000, 0, 0, 0);
+INSERT INTO charges_daily_rows
+SELECT '2026-11-21', p.id, m.id, r.id, f.id, t.id, pb.id, (SELECT MAX(id) FROM charge_prices),
+       c.id, c.id, pr.id, pr.id, g.id, g.id, 1, 700
+FROM dim_values f, dim_values t, dim_values c, dim_values g, dim_values p, dim_values m,
+     dim_values r, dim_values pr, dim_values pb
+WHERE f.value = 'chat' AND t.value = 'cx' AND c.value = 'acme' AND g.value = '{}'
+  AND p.value = 'p' AND m.value = 'm' AND r.value = '' AND pr.value = 'critical'
+  AND pb.value = 'caller';
 )sql")
               .ok());
   rows = focus_rows(db, *parse_date("2026-11-21"), *parse_date("2026-11-21"));
@@ -584,5 +592,57 @@ UPDATE rollup_watermark SET through_rowid = 9;
   CHECK(one(db, "SELECT MAX(rowid) FROM event_rows") == 13);
   CHECK(one(db, "SELECT SUM(listed) FROM event_rows") == 1);
   CHECK(one(db, "SELECT COUNT(*) FROM pragma_table_info('event_rows')") == 17);
+  sqlite3_close(db);
+}
+
+TEST_CASE("migration 19 keeps the daily charges as ids: the same rows, ranges by their strings") {
+  testing::TempDir dir;
+  sqlite3* db = ledger_of_version(dir, 18);
+  // Two rows of one price (a new one to charge_prices, as a ledger of schema 8 to 18 may hold
+  // rows whose price is no longer there), one of another already known; strings new to
+  // dim_values, and one row's range of customers.
+  const Status filled = exec_sql(db, R"sql(
+INSERT INTO dim_values (id, value) VALUES (1, 'p'), (2, 'm');
+INSERT INTO charge_prices (id, component, sku_price_id, pricing_currency, fx_nanos,
+  list_rate_nanos, contracted_rate_nanos, discount_nano_percent)
+VALUES (5, 'output-tokens', 'p/m/out', 'USD', 1000000000, 6000, 5400, 10000000000);
+INSERT INTO charges_daily_rows VALUES
+  ('2026-11-21', 'p', 'm', 'eu', 'chat', 'cx', 'price_book', 'input-tokens', 'p/m/in', 'CNY',
+   138900000, 1200, 1200, 0, 'acme', 'globex', 'batch', 'standard', '{}', '{"env":"prod"}',
+   1000, 166680),
+  ('2026-11-22', 'p', 'm', 'eu', 'chat', 'cx', 'price_book', 'input-tokens', 'p/m/in', 'CNY',
+   138900000, 1200, 1200, 0, '', '', 'batch', 'batch', '{}', '{}', 7, 9),
+  ('2026-11-21', 'p', 'm', '', 'search', 'cx', 'price_book', 'output-tokens', 'p/m/out', 'USD',
+   1000000000, 6000, 5400, 10000000000, 'acme', 'acme', 'critical', 'critical', '{}', '{}',
+   20, 108000);
+)sql");
+  INFO(filled.message());
+  REQUIRE(filled.ok());
+  auto text = [&](const char* sql) {
+    Statement st(db, sql);
+    REQUIRE(st.ok());
+    REQUIRE(st.step() == SQLITE_ROW);
+    return st.column_text(0);
+  };
+  const char* charges =
+      "SELECT group_concat(day_local || '|' || provider || '|' || model || '|' || region || '|' "
+      "|| feature || '|' || team || '|' || priced_by || '|' || component || '|' || sku_price_id "
+      "|| '|' || pricing_currency || '|' || fx_nanos || '|' || list_rate_nanos || '|' || "
+      "contracted_rate_nanos || '|' || discount_nano_percent || '|' || customer_lo || '|' || "
+      "customer_hi || '|' || priority_lo || '|' || priority_hi || '|' || tags_lo || '|' || "
+      "tags_hi || '|' || quantity || '|' || cost_nanos || '|' || typeof(fx_nanos) || "
+      "typeof(quantity), ';') FROM (SELECT * FROM charges_daily ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, "
+      "9)";
+  const std::string before = text(charges);
+  CHECK(std::count(before.begin(), before.end(), ';') == 2);
+  REQUIRE(migrate(db).ok());
+  CHECK(text(charges) == before);
+  CHECK(one(db, "SELECT COUNT(*) FROM charge_prices") == 2);  // the known one reused
+  CHECK(one(db, "SELECT COUNT(*) FROM charges_daily_rows WHERE price_id = 5") == 1);
+  CHECK(one(db, "SELECT COUNT(*) FROM pragma_table_info('charges_daily_rows') WHERE name = "
+                "'feature'") == 0);
+  auto rows = focus_rows(db, *parse_date("2026-11-21"), *parse_date("2026-11-22"));
+  REQUIRE(rows.ok());
+  CHECK(rows->size() == 3);
   sqlite3_close(db);
 }
