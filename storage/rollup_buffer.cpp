@@ -47,12 +47,12 @@ const char* kUpsertDaily = "INSERT INTO rollup_daily_rows (" TOLLGATE_ROLLUP_COL
 
 // A charges row (schema 19: dim_values ids, ?2-?7 and ?9-?14), its price checked in
 // charge_prices (?8: no row there, no row here, and the flush fails rather than drop a cost). On
-// conflict the sums add and each lo/hi range widens to the lower or higher string.
-#define TOLLGATE_CHARGE_WIDEN(col, cmp)                                                         \
+// conflict the sums add and each lo/hi range widens to the lower or higher string: the new one
+// is bound too (?17-?22), so only the stored one is looked up, and only when the ids differ.
+#define TOLLGATE_CHARGE_WIDEN(col, cmp, param)                                                  \
   col " = CASE WHEN excluded." col " = charges_daily_rows." col " THEN excluded." col           \
-  " WHEN (SELECT value FROM dim_values WHERE id = excluded." col ") " cmp                       \
-  " (SELECT value FROM dim_values WHERE id = charges_daily_rows." col ") THEN excluded." col    \
-  " ELSE charges_daily_rows." col " END"
+  " WHEN " param " " cmp " (SELECT value FROM dim_values WHERE id = charges_daily_rows." col    \
+  ") THEN excluded." col " ELSE charges_daily_rows." col " END"
 const char* kUpsertCharge =
     "INSERT INTO charges_daily_rows (day_local, provider_id, model_id, region_id, feature_id, "
     "team_id, priced_by_id, price_id, customer_lo_id, customer_hi_id, priority_lo_id, "
@@ -60,10 +60,12 @@ const char* kUpsertCharge =
     "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, id, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 "
     "FROM charge_prices WHERE id = ?8 ON CONFLICT DO UPDATE SET "
     "quantity = quantity + excluded.quantity, cost_nanos = cost_nanos + excluded.cost_nanos, "
-    TOLLGATE_CHARGE_WIDEN("customer_lo_id", "<") ", " TOLLGATE_CHARGE_WIDEN("customer_hi_id", ">")
-    ", " TOLLGATE_CHARGE_WIDEN("priority_lo_id", "<") ", "
-    TOLLGATE_CHARGE_WIDEN("priority_hi_id", ">") ", " TOLLGATE_CHARGE_WIDEN("tags_lo_id", "<")
-    ", " TOLLGATE_CHARGE_WIDEN("tags_hi_id", ">");
+    TOLLGATE_CHARGE_WIDEN("customer_lo_id", "<", "?17") ", "
+    TOLLGATE_CHARGE_WIDEN("customer_hi_id", ">", "?18") ", "
+    TOLLGATE_CHARGE_WIDEN("priority_lo_id", "<", "?19") ", "
+    TOLLGATE_CHARGE_WIDEN("priority_hi_id", ">", "?20") ", "
+    TOLLGATE_CHARGE_WIDEN("tags_lo_id", "<", "?21") ", "
+    TOLLGATE_CHARGE_WIDEN("tags_hi_id", ">", "?22");
 #undef TOLLGATE_CHARGE_WIDEN
 
 const char* kDimSums[] = {"requests",       "input_tokens",   "cached_input_tokens",
@@ -410,7 +412,9 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
         charge.bind(8, price).bind(9, stored_ids[c.customer_lo]);
         charge.bind(10, stored_ids[c.customer_hi]).bind(11, stored_ids[c.priority_lo]);
         charge.bind(12, stored_ids[c.priority_hi]).bind(13, stored_ids[c.tags_lo]);
-        charge.bind(14, stored_ids[c.tags_hi]);
+        charge.bind(14, stored_ids[c.tags_hi]).bind(17, name(c.customer_lo));
+        charge.bind(18, name(c.customer_hi)).bind(19, name(c.priority_lo));
+        charge.bind(20, name(c.priority_hi)).bind(21, name(c.tags_lo)).bind(22, name(c.tags_hi));
         charge.bind(15, c.quantity).bind(16, c.cost);
         const int rc = charge.step();
         charge.reset();
