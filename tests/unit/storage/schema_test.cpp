@@ -27,6 +27,13 @@ int64_t one(sqlite3* db, const char* sql) {
   REQUIRE(st.step() == SQLITE_ROW);
   return st.column_int(0);
 }
+
+std::string text(sqlite3* db, const char* sql) {
+  Statement st(db, sql);
+  REQUIRE(st.ok());
+  REQUIRE(st.step() == SQLITE_ROW);
+  return st.column_text(0);
+}
 }  // namespace
 
 TEST_CASE("a ledger of schema 3 migrates to the current one with its rollups carried into days") {
@@ -326,12 +333,6 @@ INSERT INTO event_rows (rowid, event_id, ts_ms, day_local, feature_id, team_id, 
    8, 10, 11, 12, 0, 0, '', 1795255100000, 0);
 )sql")
               .ok());
-  auto text = [&](const char* sql) {
-    Statement st(db, sql);
-    REQUIRE(st.ok());
-    REQUIRE(st.step() == SQLITE_ROW);
-    return st.column_text(0);
-  };
   const char* kEvents =
       "SELECT group_concat(rowid || '|' || event_id || '|' || ts_ms || '|' || day_local || '|' || "
       "feature || customer || tags || provider || model || region || priority || status || "
@@ -343,11 +344,11 @@ INSERT INTO event_rows (rowid, event_id, ts_ms, day_local, feature_id, team_id, 
       "SUM(cost_nanos) AS c FROM rollup_daily GROUP BY day_local ORDER BY day_local)) || '/' || "
       "(SELECT group_concat(bucket_ms || ':' || c, ',') FROM (SELECT bucket_ms, SUM(cost_nanos) "
       "AS c FROM rollup_15m GROUP BY bucket_ms ORDER BY bucket_ms))";
-  const std::string events_14 = text(kEvents), rollups_14 = text(kRollups);
+  const std::string events_14 = text(db, kEvents), rollups_14 = text(db, kRollups);
   CHECK(events_14.find("10000-01-02") != std::string::npos);
   REQUIRE(migrate(db).ok());
-  CHECK(text(kEvents) == events_14);
-  CHECK(text(kRollups) == rollups_14);
+  CHECK(text(db, kEvents) == events_14);
+  CHECK(text(db, kRollups) == rollups_14);
   CHECK(one(db, "SELECT COUNT(*) FROM event_rows WHERE typeof(day_offset) = 'text'") == 2);
   CHECK(one(db, "SELECT COUNT(*) FROM event_rows WHERE typeof(received_offset_ms) = 'text'") == 1);
   CHECK(one(db, "SELECT day_offset FROM event_rows WHERE event_id = 'e8'") == -1);
@@ -482,12 +483,6 @@ SELECT '2026-11-21', feature_id, team_id, customer_id, tags_id, provider_id, mod
 UPDATE rollup_watermark SET through_rowid = 9;
 )sql")
               .ok());
-  auto text = [&](const char* sql) {
-    Statement st(db, sql);
-    REQUIRE(st.ok());
-    REQUIRE(st.step() == SQLITE_ROW);
-    return st.column_text(0);
-  };
   const char* events = "SELECT group_concat(rowid || ':' || event_id || ts_ms || day_local || "
                        "feature || team || customer || tags || provider || model || region || "
                        "priority || input_tokens || cached_input_tokens || cache_write_tokens || "
@@ -501,17 +496,17 @@ UPDATE rollup_watermark SET through_rowid = 9;
   const char* m15 = "SELECT group_concat(bucket_ms || feature || customer || events || "
                     "cost_nanos, '|') FROM (SELECT * FROM rollup_15m ORDER BY bucket_ms, "
                     "feature, customer, cost_nanos)";
-  const std::string events_before = text(events), daily_before = text(daily);
-  const std::string m15_before = text(m15);
+  const std::string events_before = text(db, events), daily_before = text(db, daily);
+  const std::string m15_before = text(db, m15);
   CHECK(one(db, "SELECT COUNT(*) FROM rollup_daily") == 4);
   // Every event and row is in the strings (a NULL field would drop its row from group_concat).
   CHECK(std::count(events_before.begin(), events_before.end(), '|') == 3);
   CHECK(std::count(daily_before.begin(), daily_before.end(), '|') == 3);
   CHECK(std::count(m15_before.begin(), m15_before.end(), '|') == 1);  // e1 listed, e4 past
   REQUIRE(migrate(db).ok());
-  CHECK(text(events) == events_before);
-  CHECK(text(daily) == daily_before);
-  CHECK(text(m15) == m15_before);
+  CHECK(text(db, events) == events_before);
+  CHECK(text(db, daily) == daily_before);
+  CHECK(text(db, m15) == m15_before);
   CHECK(one(db, "SELECT COUNT(*) FROM dim_sets") == 3);
   CHECK(one(db, "SELECT COUNT(DISTINCT set_id) FROM event_rows") == 3);
   CHECK(one(db, "SELECT MAX(rowid) FROM event_rows") == 12);
@@ -557,12 +552,6 @@ UPDATE rollup_watermark SET through_rowid = 9;
 )sql");
   INFO(filled.message());
   REQUIRE(filled.ok());
-  auto text = [&](const char* sql) {
-    Statement st(db, sql);
-    REQUIRE(st.ok());
-    REQUIRE(st.step() == SQLITE_ROW);
-    return st.column_text(0);
-  };
   const char* events =
       "SELECT group_concat(rowid || ':' || event_id || '/' || cache_write_tokens || '/' || "
       "egress_bytes || '/' || value_units_nanos || '/' || revenue_nanos || '/' || reservation_id "
@@ -578,17 +567,18 @@ UPDATE rollup_watermark SET through_rowid = 9;
                     "|| egress_bytes || value_units_nanos || revenue_nanos, '|') FROM (SELECT * "
                     "FROM rollup_15m WHERE customer <> 'openai' ORDER BY bucket_ms, customer, "
                     "cost_nanos)";
-  const std::string events_before = text(events), daily_before = text(daily);
-  const std::string m15_before = text(m15);
+  const std::string events_before = text(db, events), daily_before = text(db, daily);
+  const std::string m15_before = text(db, m15);
   CHECK(std::count(events_before.begin(), events_before.end(), '|') == 3);
   CHECK(std::count(daily_before.begin(), daily_before.end(), '|') == 3);
   REQUIRE(migrate(db).ok());
-  CHECK(text(events) == events_before);
-  CHECK(text(daily) == daily_before);
-  CHECK(text(m15) == m15_before);
-  CHECK(text("SELECT group_concat(event_rowid) FROM (SELECT event_rowid FROM event_extras ORDER "
-             "BY 1)") == "3,4,12,13");
-  CHECK(text("SELECT typeof(egress_bytes) FROM event_extras WHERE event_rowid = 13") == "blob");
+  CHECK(text(db, events) == events_before);
+  CHECK(text(db, daily) == daily_before);
+  CHECK(text(db, m15) == m15_before);
+  CHECK(text(db, "SELECT group_concat(event_rowid) FROM (SELECT event_rowid FROM event_extras "
+                 "ORDER BY 1)") == "3,4,12,13");
+  CHECK(text(db, "SELECT typeof(egress_bytes) FROM event_extras WHERE event_rowid = 13") ==
+        "blob");
   CHECK(one(db, "SELECT MAX(rowid) FROM event_rows") == 13);
   CHECK(one(db, "SELECT SUM(listed) FROM event_rows") == 1);
   CHECK(one(db, "SELECT COUNT(*) FROM pragma_table_info('event_rows')") == 17);
@@ -618,12 +608,6 @@ INSERT INTO charges_daily_rows VALUES
 )sql");
   INFO(filled.message());
   REQUIRE(filled.ok());
-  auto text = [&](const char* sql) {
-    Statement st(db, sql);
-    REQUIRE(st.ok());
-    REQUIRE(st.step() == SQLITE_ROW);
-    return st.column_text(0);
-  };
   const char* charges =
       "SELECT group_concat(day_local || '|' || provider || '|' || model || '|' || region || '|' "
       "|| feature || '|' || team || '|' || priced_by || '|' || component || '|' || sku_price_id "
@@ -633,10 +617,10 @@ INSERT INTO charges_daily_rows VALUES
       "tags_hi || '|' || quantity || '|' || cost_nanos || '|' || typeof(fx_nanos) || "
       "typeof(quantity), ';') FROM (SELECT * FROM charges_daily ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, "
       "9)";
-  const std::string before = text(charges);
+  const std::string before = text(db, charges);
   CHECK(std::count(before.begin(), before.end(), ';') == 2);
   REQUIRE(migrate(db).ok());
-  CHECK(text(charges) == before);
+  CHECK(text(db, charges) == before);
   CHECK(one(db, "SELECT COUNT(*) FROM charge_prices") == 2);  // the known one reused
   CHECK(one(db, "SELECT COUNT(*) FROM charges_daily_rows WHERE price_id = 5") == 1);
   CHECK(one(db, "SELECT COUNT(*) FROM pragma_table_info('charges_daily_rows') WHERE name = "
