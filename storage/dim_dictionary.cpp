@@ -27,41 +27,36 @@ Status DimDictionary::prepare(sqlite3* db) {
   return {};
 }
 
+Result<int64_t> DimDictionary::find_or_add(sqlite3* db, Statement& find, Statement& add,
+                                           const std::function<void(Statement&)>& bind) {
+  bind(find);
+  int rc = find.step();
+  int64_t id = rc == SQLITE_ROW ? find.column_int(0) : 0;
+  find.reset();
+  if (rc == SQLITE_ROW) return id;
+  if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+  bind(add);
+  rc = add.step();
+  add.reset();
+  if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+  return sqlite3_last_insert_rowid(db);
+}
+
 Result<int64_t> DimDictionary::set_id(sqlite3* db, const Set& set) {
   if (auto it = set_ids_.find(set); it != set_ids_.end()) return it->second;
   if (Status s = prepare(db); !s.ok()) return s;
-  for (int i = 0; i < 10; ++i) find_set_.bind(i + 1, set[size_t(i)]);
-  int rc = find_set_.step();
-  int64_t id = rc == SQLITE_ROW ? find_set_.column_int(0) : 0;
-  find_set_.reset();
-  if (rc != SQLITE_ROW) {
-    if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
-    for (int i = 0; i < 10; ++i) add_set_.bind(i + 1, set[size_t(i)]);
-    rc = add_set_.step();
-    add_set_.reset();
-    if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
-    id = sqlite3_last_insert_rowid(db);
-  }
-  set_ids_.emplace(set, id);
+  auto id = find_or_add(db, find_set_, add_set_, [&](Statement& st) {
+    for (int i = 0; i < 10; ++i) st.bind(i + 1, set[size_t(i)]);
+  });
+  if (id.ok()) set_ids_.emplace(set, id.value());
   return id;
 }
 
 Result<int64_t> DimDictionary::id(sqlite3* db, std::string_view value) {
   if (auto it = ids_.find(value); it != ids_.end()) return it->second;
   if (Status s = prepare(db); !s.ok()) return s;
-  find_.bind(1, value);
-  int rc = find_.step();
-  int64_t id = rc == SQLITE_ROW ? find_.column_int(0) : 0;
-  find_.reset();
-  if (rc != SQLITE_ROW) {
-    if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
-    add_.bind(1, value);
-    rc = add_.step();
-    add_.reset();
-    if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
-    id = sqlite3_last_insert_rowid(db);
-  }
-  ids_.emplace(value, id);
+  auto id = find_or_add(db, find_, add_, [&](Statement& st) { st.bind(1, value); });
+  if (id.ok()) ids_.emplace(value, id.value());
   return id;
 }
 

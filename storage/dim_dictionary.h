@@ -47,6 +47,9 @@ class DimDictionary {
     }
   };
   Status prepare(sqlite3* db);
+  // The row `find` selects once `bind` has bound it, else the one `add` inserts.
+  static Result<int64_t> find_or_add(sqlite3* db, Statement& find, Statement& add,
+                                     const std::function<void(Statement&)>& bind);
   std::unordered_map<std::string, int64_t, Hash, std::equal_to<>> ids_;
   std::unordered_map<Set, int64_t, SetHash> set_ids_;
   sqlite3* db_ = nullptr;  // the connection the statements were prepared on
