@@ -15,6 +15,23 @@ ${1:-}
 YAML
 }
 
+# write_wide_policies: $work/policies.yaml with 100 monthly budgets over the wide shape's 10,000
+# features (ingest_load ... wide), each with an alert and a 5m/1h burn rule.
+write_wide_policies() {
+  {
+    echo "budgets:"
+    for i in $(seq 0 99); do
+      echo "  - name: b$i"
+      echo "    match: {feature: [$(seq -s, -f "feature-%g" $((i * 100)) $((i * 100 + 99)))]}"
+      echo "    period: month"
+      echo "    limit: 1000000"
+      echo "    rules:"
+      echo "      - {at_percent: 80, action: alert}"
+      echo "      - {burn_rate: {long: 1h, short: 5m, factor: 14.4}, action: block, priorities: [batch]}"
+    done
+  } > "$work/policies.yaml"
+}
+
 # Starts build/tollgate serve on $work/tollgate.yaml; sets pid and port.
 start_daemon() {
   : >"$work/log"  # emptied first: a restart must not read the last daemon's port

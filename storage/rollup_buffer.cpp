@@ -362,8 +362,8 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
         resolve(name(id), stored_ids[id]);
   }
   resolve(currency, currency_id);
-  // In the tables' key order, so consecutive upserts land on the same pages: the rollups by
-  // day text then ids, the other tables by text.
+  // In the tables' key order, so consecutive upserts land on the same pages: the rollups and
+  // the charges (schema 19) by day text then ids, the per-dimension rows by text.
   auto in_key_order = [&](const auto& rows, bool bucket_first, bool by_stored_id) {
     std::vector<const typename std::decay_t<decltype(rows)>::value_type*> sorted;
     sorted.reserve(rows.size());
