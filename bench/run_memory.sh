@@ -11,18 +11,6 @@ cmake --build build -j "$(nproc)" --target tollgate ingest_load >/dev/null
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 cp deploy/examples/prices.yaml "$work/"
-{
-  echo "budgets:"
-  for i in $(seq 0 99); do
-    echo "  - name: b$i"
-    echo "    match: {feature: [$(seq -s, -f "feature-%g" $((i * 100)) $((i * 100 + 99)))]}"
-    echo "    period: month"
-    echo "    limit: 1000000"
-    echo "    rules:"
-    echo "      - {at_percent: 80, action: alert}"
-    echo "      - {burn_rate: {long: 1h, short: 5m, factor: 14.4}, action: block, priorities: [batch]}"
-  done
-} > "$work/policies.yaml"
 cat > "$work/tollgate.yaml" <<YAML
 server: {listen: 127.0.0.1:0, threads: 2}
 storage: {path: ledger.db, synchronous: normal, commit_interval_ms: 5}
@@ -31,6 +19,7 @@ prices_file: prices.yaml
 policies_file: policies.yaml
 YAML
 . bench/load_lib.sh
+write_wide_policies
 start_daemon
 step=1000000
 done_n=0
