@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -14,6 +15,9 @@
 #include <chrono>
 #include <thread>
 #include <vector>
+
+#include "daemon/http/request_head.h"
+#include "daemon/http/response_head.h"
 
 namespace tollgate {
 
@@ -88,9 +92,6 @@ class Session : public std::enable_shared_from_this<Session> {
     head_ = false;
     version_ = 11;
     scanned_ = 0;
-    parser_.emplace();
-    parser_->header_limit(limits_.max_header);
-    parser_->body_limit(limits_.max_body);
     // Also bounds how long a request may take to arrive.
     deadline_ = Clock::now() + limits_.idle;
     read_raw_header();
@@ -140,6 +141,18 @@ class Session : public std::enable_shared_from_this<Session> {
     if (raw.find("\r\n ") != std::string_view::npos || raw.find("\r\n\t") != std::string_view::npos)
       return reply_and_close(error_response(
           Code::kBadRequest, "a header is folded over several lines (obs-fold); send each on one line"));
+    // A plain bodyless GET (most of all an admission check) needs none of Beast's parser: read it
+    // here. Anything else, or a header near the size limit, goes to Beast as before.
+    if (header_end + 4 <= limits_.max_header)
+      if (auto simple = parse_simple_get(raw)) {
+        buffer_.consume(header_end);
+        if (auto denied = api_.check_head(simple->request))  // counted by the handler
+          return reply_and_close(std::move(*denied), /*counted=*/true);
+        return dispatch(std::move(simple->request), simple->keep_alive);
+      }
+    parser_.emplace();
+    parser_->header_limit(limits_.max_header);
+    parser_->body_limit(limits_.max_body);
     http::async_read_header(socket_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
   }
@@ -215,11 +228,16 @@ class Session : public std::enable_shared_from_this<Session> {
           error_response(Code::kBadRequest, "malformed HTTP request: " + ec.message()));
 
     auto req = parser_->release();
-    keep_alive_ = req.keep_alive() && !api_.draining();
     head_ = req.method() == http::verb::head;
     version_ = req.version();
     HttpRequest plain = plain_head(req);
     plain.body = std::move(req.body());
+    dispatch(std::move(plain), req.keep_alive());
+  }
+
+  // Hands a request read whole to the Api; its answer is written on this connection.
+  void dispatch(HttpRequest plain, bool keep_alive) {
+    keep_alive_ = keep_alive && !api_.draining();
     deadline_ = Clock::time_point::max();  // a request waiting on the ledger is not idle
     in_flight_.fetch_add(1);
     counted_ = true;
@@ -244,21 +262,16 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void do_write(HttpResponse r) {
-    // One response object per connection, reused: responses on a connection are sequential.
-    res_ = {};
-    res_.version(version_);
-    res_.result(static_cast<http::status>(r.status));
-    res_.set(http::field::server, "tollgate/" TOLLGATE_VERSION);
-    res_.set(http::field::content_type, r.content_type);
-    for (auto& [k, v] : r.headers) res_.set(k, v);
+    // The head and the body go out in one gathered write; both buffers are the connection's,
+    // reused (responses on a connection are sequential).
     keep_alive_ = keep_alive_ && !api_.draining();
-    res_.keep_alive(keep_alive_);
-    res_.body() = std::move(r.body);
-    res_.prepare_payload();
-    if (head_) res_.body().clear();  // Content-Length stays that of the GET
+    write_response_head(head_out_, r, version_ >= 11 ? 1 : 0, keep_alive_);
+    body_out_ = std::move(r.body);
+    if (head_ || !status_has_body(r.status)) body_out_.clear();  // HEAD: the GET's Content-Length
     deadline_ = Clock::now() + limits_.idle;
-    http::async_write(socket_, res_,
-                      beast::bind_front_handler(&Session::on_write, shared_from_this()));
+    const std::array<net::const_buffer, 2> buffers{net::buffer(head_out_), net::buffer(body_out_)};
+    net::async_write(socket_, buffers,
+                     beast::bind_front_handler(&Session::on_write, shared_from_this()));
   }
 
   // Holds the body's size (a chunked body: the most it may reach) against the bytes all
@@ -327,7 +340,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::steady_timer watchdog_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> res_;
+  std::string head_out_, body_out_;  // the response being written
   RequestHandler& api_;
   const Limits& limits_;
   std::atomic<uint64_t>& connections_;
