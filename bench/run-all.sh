@@ -49,10 +49,11 @@ rows+=("start to /readyz, $N company events this month, ms|$ckpt|budgets rebuilt
 
 if command -v wrk >/dev/null && command -v nginx >/dev/null; then
   echo "admission ..." >&2
-  bench/run_admit.sh 10 10000 >"$out/admit.txt" 2>&1
+  bench/run_admit.sh 6 10000 3 >"$out/admit.txt" 2>&1
   d=$(field admit.txt 's/^tollgate: \([0-9.]*\) req\/s.*/\1/p')
   ng=$(field admit.txt 's/^nginx: *\([0-9.]*\) req\/s.*/\1/p')
-  rows+=("admission GET /v1/admit, req/s (10,000 budgets)|$d|nginx $ng req/s|$(awk -v a="$d" -v b="$ng" 'BEGIN{printf "%.2f", a/b}')|>= 0.9")
+  ratio=$(field admit.txt 's/^ratio tollgate\/nginx: \([0-9.]*\) .*/\1/p')
+  rows+=("admission GET /v1/admit, req/s (10,000 budgets; last of 3 alternating rounds)|$d|nginx $ng req/s|$ratio (median of the rounds)|>= 0.9")
   echo "admission during ingest ..." >&2
   bench/run_admit_ingest.sh 10 >"$out/admit_ingest.txt" 2>&1
   busy=$(field admit_ingest.txt 's/^p99 during ingest: \([0-9.]*\) ms.*/\1/p')

@@ -31,6 +31,7 @@ std::optional<HttpResponse> read_admit_fields(
     std::optional<Money>& estimate, bool allow_estimate, Money max_event_cost) {
   bool have_feature = false, have_priority = false;
   for (const auto& [key, v] : fields) {
+    const std::string_view k = key;  // compared by size first, not by strlen and compare
     auto bad = [&name = key](const std::string& what) {  // clang 14 captures no binding
       return error_response(Code::kInvalidAdmission, "field \"" + name + "\" " + what);
     };
@@ -42,7 +43,7 @@ std::optional<HttpResponse> read_admit_fields(
       if (Status st = check_text(key, text); !st.ok()) return error_response(st);
     }
     if (Status st = check_text(key, key); !st.ok()) return error_response(st);
-    if (key == "estimated_cost") {
+    if (k == "estimated_cost") {
       if (!allow_estimate)
         return bad("is only accepted by POST /v1/admit (a GET makes no reservation)");
       std::optional<Money> m;
@@ -64,7 +65,7 @@ std::optional<HttpResponse> read_admit_fields(
       estimate = m;
       continue;
     }
-    if (key == "tags") {
+    if (k == "tags") {
       if (v.is_null()) continue;
       if (!v.is_object()) return bad("must be an object of strings");
       for (const auto& kv : v.get_object()) {
@@ -81,7 +82,7 @@ std::optional<HttpResponse> read_admit_fields(
     }
     const Dimension* dim = find_dimension(key);
     std::string* target = dim && dim->field ? &(d.*dim->field) : nullptr;
-    if (key == "priority") {
+    if (k == "priority") {
       auto p = v.is_string() ? parse_priority(text) : std::nullopt;
       if (!p) return bad("must be critical, standard or batch");
       d.priority = *p;
@@ -90,7 +91,7 @@ std::optional<HttpResponse> read_admit_fields(
       if (v.is_null()) continue;
       if (!v.is_string()) return bad("must be a string");
       *target = text;
-      have_feature = have_feature || key == "feature";
+      have_feature = have_feature || k == "feature";
     }
   }
   if (!have_feature || d.feature.empty())
@@ -144,22 +145,25 @@ void Api::admit(const HttpRequest& req, Respond respond) {
     r.body = R"({"decision":"allow"})";  // the common answer, without building JSON
     return respond(std::move(r));
   }
-  json::object body;
+  // Written directly (a throttle is a tenth of the answers in a hot budget): the same fields in
+  // the same order as a Boost.JSON object would give.
+  JsonWriter w;
+  w.begin_object();
   if (decision.decision == Decision::kThrottle) {
-    body = {{"decision", "throttle"},
-            {"budget", decision.budget},
-            {"action", decision.action},
-            {"reason", decision.reason},
-            {"retry_after_s", decision.retry_after_s}};
+    w.key("decision").string("throttle").key("budget").string(decision.budget);
+    w.key("action").string(decision.action).key("reason").string(decision.reason);
+    w.key("retry_after_s").number(decision.retry_after_s);
     r.status = 429;
     r.headers.emplace_back("Retry-After", std::to_string(decision.retry_after_s));
   } else if (decision.decision == Decision::kReroute) {
-    body = {{"decision", "reroute"}, {"model", decision.model}, {"budget", decision.budget}};
+    w.key("decision").string("reroute").key("model").string(decision.model);
+    w.key("budget").string(decision.budget);
   } else {
-    body = {{"decision", "allow"}};
+    w.key("decision").string("allow");
   }
-  if (!decision.reservation_id.empty()) body["reservation_id"] = decision.reservation_id;
-  r.body = json::serialize(body);
+  if (!decision.reservation_id.empty()) w.key("reservation_id").string(decision.reservation_id);
+  w.end_object();
+  r.body = w.take();
   respond(std::move(r));
 }
 

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -224,9 +225,9 @@ void DaemonMetrics::record_commit(double seconds, size_t events) {
 }
 
 void DaemonMetrics::record_http(std::string_view route, int status, double seconds) {
-  char code[8];
-  std::snprintf(code, sizeof code, "%d", status);
-  http_request_handles_.get({route, code})->inc();
+  char code[16];
+  const auto end = std::to_chars(code, code + sizeof code, status).ptr;
+  http_request_handles_.get({route, std::string_view(code, size_t(end - code))})->inc();
   http_duration_handles_.get({route})->observe(seconds);
 }
 

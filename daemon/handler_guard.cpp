@@ -8,9 +8,16 @@ namespace tollgate {
 
 void call_guarded(const std::function<void(HttpRequest&, Respond)>& handler, HttpRequest& req,
                   Respond respond, const std::function<void(const std::string& what)>& failed) {
-  auto answered = std::make_shared<std::atomic<bool>>(false);
-  Respond once = [answered, respond = std::move(respond)](HttpResponse r) {
-    if (!answered->exchange(true)) respond(std::move(r));
+  // One shared state, so the copies of `once` (the handler takes it by value) copy a pointer,
+  // not the chain of completions inside it.
+  struct Once {
+    std::atomic<bool> answered{false};
+    Respond respond;
+  };
+  auto state = std::make_shared<Once>();
+  state->respond = std::move(respond);
+  Respond once = [state](HttpResponse r) {
+    if (!state->answered.exchange(true)) state->respond(std::move(r));
   };
   std::string what;
   try {

@@ -21,13 +21,15 @@ class HandleCache {
   explicit HandleCache(Family<T>& family) : family_(family), id_(next_id()) {}
 
   T* get(std::initializer_list<std::string_view> values) {
-    thread_local std::unordered_map<uint64_t, std::unordered_map<std::string, T*>> caches;
+    // Indexed by the cache's id (a few per process): no second hash lookup on the hot path.
+    thread_local std::vector<std::unordered_map<std::string, T*>> caches;
     thread_local std::string key;
     key.clear();
     for (std::string_view v : values) {
       key.append(v);
       key += '\x1f';
     }
+    if (caches.size() <= id_) caches.resize(id_ + 1);
     auto& cache = caches[id_];
     if (auto it = cache.find(key); it != cache.end()) return it->second;
     if (cache.size() >= kMaxEntries) cache.clear();  // bounded like the series themselves
