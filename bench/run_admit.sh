@@ -71,19 +71,33 @@ taskset -c 0 nginx -c "$work/nginx.conf" -p "$work"
 sleep 0.3
 echo "body: $allow (${#allow} bytes)"
 run() { taskset -c 1 wrk -t1 -c64 -d"${DUR}s" --latency -s bench/admit.lua "$1"; }
+nworker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
+# CPU per request of a server process over a wrk run: "USER_US SYSTEM_US" (clock ticks from
+# /proc/PID/stat, summed over its threads).
+ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
+per_request() {  # PID TICKS_BEFORE(2 fields) WRK_OUTPUT
+  local n hz; n=$(echo "$4" | awk '/requests in/ {print $1}'); hz=$(getconf CLK_TCK)
+  read -r u1 s1 < <(ticks "$1")
+  awk -v u="$((u1 - $2))" -v s="$((s1 - $3))" -v n="$n" -v hz="$hz" \
+    'BEGIN { printf "%.2f us user + %.2f us system", u / hz * 1e6 / n, s / hz * 1e6 / n }'
+}
 # Rounds alternate the two servers, so a neighbour's load on this shared machine falls on both
 # sides alike; the ratio reported is the median of the rounds' ratios.
 ratios=()
 for round in $(seq "$ROUNDS"); do
+  read -r du ds < <(ticks "$pid")
   dout=$(run "http://127.0.0.1:$port")
+  dcpu=$(per_request "$pid" "$du" "$ds" "$dout")
+  read -r nu ns < <(ticks "$nworker")
   nout=$(run "http://127.0.0.1:$nport")
+  ncpu=$(per_request "$nworker" "$nu" "$ns" "$nout")
   drps=$(echo "$dout" | awk '/Requests\/sec/ {print $2}')
   nrps=$(echo "$nout" | awk '/Requests\/sec/ {print $2}')
   dp99=$(echo "$dout" | awk '$1 == "99%" {print $2}')
   np99=$(echo "$nout" | awk '$1 == "99%" {print $2}')
   ratio=$(awk -v a="$drps" -v b="$nrps" 'BEGIN { printf "%.2f", a / b }')
   ratios+=("$ratio")
-  echo "round $round: tollgate $drps req/s (p99 $dp99), nginx $nrps req/s (p99 $np99): $ratio"
+  echo "round $round: tollgate $drps req/s (p99 $dp99, $dcpu a request), nginx $nrps req/s (p99 $np99, $ncpu): $ratio"
 done
 throttled=$(curl -s "http://127.0.0.1:$port/metrics" | awk -F' ' '/^tollgate_admission_decisions_total.*decision="throttle"/ {s += $2} END {print s + 0}')
 echo "tollgate: $drps req/s, p99 $dp99 (threads: 1, $BUDGETS budgets, 1,000 features, $throttled throttled)"

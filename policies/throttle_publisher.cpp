@@ -1,5 +1,6 @@
 #include "policies/throttle_publisher.h"
 
+#include <algorithm>
 #include <map>
 
 namespace tollgate {
@@ -40,8 +41,14 @@ void ThrottlePublisher::publish(std::shared_ptr<const PolicySet> set,
   t->dry_run = set->dry_run;
   for (ActiveThrottle& a : throttles)
     if (a.action == Action::kLimitRps) a.bucket = buckets_[a.budget_index][a.rule_index].bucket;
+  std::vector<size_t> throttled;
+  for (const ActiveThrottle& a : throttles) throttled.push_back(a.budget_index);
+  std::sort(throttled.begin(), throttled.end());
+  throttled.erase(std::unique(throttled.begin(), throttled.end()), throttled.end());
   t->throttles = std::move(throttles);
   t->policies = std::move(set);
+  // Points into the budgets of the set the table holds, so it lives as long as they do.
+  t->index.emplace(t->policies->budgets, &throttled);
   table_.store(std::move(t));
 }
 

@@ -37,9 +37,18 @@ AdmitDecision ThrottleTable::decide(const Dimensions& d, EpochMs now) const {
   if (throttles.empty()) return out;
   const unsigned bit = priority_bit(d.priority);
   std::vector<const ActiveThrottle*> applicable;
-  for (const ActiveThrottle& t : throttles)
-    if ((t.priorities & bit) && policies->budgets[t.budget_index].matches(d))
-      applicable.push_back(&t);
+  if (index) {
+    const std::vector<size_t> matched = index->matching(d);  // ascending
+    if (matched.empty()) return out;
+    for (const ActiveThrottle& t : throttles)
+      if ((t.priorities & bit) &&
+          std::binary_search(matched.begin(), matched.end(), t.budget_index))
+        applicable.push_back(&t);
+  } else {
+    for (const ActiveThrottle& t : throttles)
+      if ((t.priorities & bit) && policies->budgets[t.budget_index].matches(d))
+        applicable.push_back(&t);
+  }
   std::stable_sort(applicable.begin(), applicable.end(),
                    [](auto* a, auto* b) { return strictness(a->action) > strictness(b->action); });
   for (const ActiveThrottle* t : applicable) {

@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "policies/budget_index.h"
 #include "policies/policy.h"
 
 namespace tollgate {
@@ -55,6 +57,9 @@ struct ThrottleTable {
   uint64_t generation = 0;
   std::shared_ptr<const PolicySet> policies;  // keeps the budgets the throttles point into
   std::vector<ActiveThrottle> throttles;
+  // The throttled budgets, indexed (ThrottlePublisher builds it): a request is tested against
+  // the few filed under its values, not every throttle's budget. Without it, each is tested.
+  std::optional<BudgetIndex> index;
   bool dry_run = false;
 
   // The decision for a request, strictest applicable throttle first (block > limit_rps >
