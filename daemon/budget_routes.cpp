@@ -146,7 +146,8 @@ void Api::admit(const HttpRequest& req, Respond respond) {
     return respond(std::move(r));
   }
   // Written directly (a throttle is a tenth of the answers in a hot budget): the same fields in
-  // the same order as a Boost.JSON object would give.
+  // the same order as the Boost.JSON object before; strings as JsonWriter writes them (bytes
+  // that are not UTF-8 as U+FFFD, U+2028/2029 escaped).
   JsonWriter w;
   w.begin_object();
   if (decision.decision == Decision::kThrottle) {

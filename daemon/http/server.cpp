@@ -100,6 +100,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // The raw header is looked at before Beast parses it (Beast unfolds obs-fold silently): read
   // until the blank line that ends it is in the buffer, at most server.max_header_bytes.
   void read_raw_header() {
+    // Empty lines before a request line are skipped (RFC 9112 §2.2); the idle deadline bounds
+    // how many a client may send.
+    while (buffer_.size() >= 2 && static_cast<const char*>(buffer_.data().data())[0] == '\r' &&
+           static_cast<const char*>(buffer_.data().data())[1] == '\n') {
+      buffer_.consume(2);
+      scanned_ = 0;
+    }
     const size_t cap = size_t(limits_.max_header) + 4;
     const std::string_view data(static_cast<const char*>(buffer_.data().data()),
                                 std::min(buffer_.size(), cap));
@@ -150,6 +157,13 @@ class Session : public std::enable_shared_from_this<Session> {
           return reply_and_close(std::move(*denied), /*counted=*/true);
         return dispatch(std::move(simple->request), simple->keep_alive);
       }
+    // Beast holds a header's name and value in 16-bit sizes and throws past them (a crash of
+    // the daemon): a line that long is refused here, whatever server.max_header_bytes allows.
+    for (size_t at = 0, eol; (eol = raw.find("\r\n", at)) != std::string_view::npos; at = eol + 2)
+      if (eol - at > kMaxHeaderLine)
+        return reply_and_close(error_response(
+            Code::kHeadersTooLarge, "a header line is longer than " +
+                                        std::to_string(kMaxHeaderLine) + " bytes"));
     parser_.emplace();
     parser_->header_limit(limits_.max_header);
     parser_->body_limit(limits_.max_body);
@@ -192,6 +206,19 @@ class Session : public std::enable_shared_from_this<Session> {
                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
+  static constexpr size_t kMaxHeaderLine = 65000;
+
+  // Beast's keep_alive() reads the first Connection header only; "close" in any of them (one
+  // list, RFC 9110 §7.6.1) closes the connection.
+  static bool keep_alive_of(const http::request<http::string_body>& req) {
+    if (!req.keep_alive()) return false;
+    auto [first, last] = req.equal_range(http::field::connection);
+    for (auto it = first; it != last; ++it)
+      for (const auto& token : http::token_list{it->value()})
+        if (beast::iequals(token, "close")) return false;
+    return true;
+  }
+
   // The request line and the headers the routes read, as plain data.
   static HttpRequest plain_head(const http::request<http::string_body>& req) {
     HttpRequest plain;
@@ -232,7 +259,7 @@ class Session : public std::enable_shared_from_this<Session> {
     version_ = req.version();
     HttpRequest plain = plain_head(req);
     plain.body = std::move(req.body());
-    dispatch(std::move(plain), req.keep_alive());
+    dispatch(std::move(plain), keep_alive_of(req));
   }
 
   // Hands a request read whole to the Api; its answer is written on this connection.

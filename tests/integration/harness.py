@@ -46,7 +46,7 @@ def wait_for(predicate, timeout=10.0, interval=0.01):
 class Daemon:
     """One tollgate serve process on its own temporary directory."""
 
-    def __init__(self, workdir=None, extra_config="", prices=PRICES, storage_extra=""):
+    def __init__(self, workdir=None, extra_config="", prices=PRICES, storage_extra="", server_extra=""):
         self.own_dir = workdir is None
         self.dir = workdir or tempfile.mkdtemp(prefix="tollgate-it-")
         self.db = os.path.join(self.dir, "tollgate.db")
@@ -56,7 +56,7 @@ class Daemon:
             f.write("budgets: []\n")
         self.config = os.path.join(self.dir, "tollgate.yaml")
         with open(self.config, "w") as f:
-            f.write("server:\n  listen: 127.0.0.1:0\n  threads: 2\n" +
+            f.write("server:\n  listen: 127.0.0.1:0\n  threads: 2\n" + server_extra +
                     "storage:\n  path: tollgate.db\n  commit_interval_ms: 5\n" + storage_extra +
                     "prices_file: prices.yaml\npolicies_file: policies.yaml\n" + extra_config)
         self.proc = None

@@ -152,6 +152,59 @@ class StrictFramingTest(unittest.TestCase):
         s.close()
         self.assertEqual(data.count(b"HTTP/1.1 200"), 3)
 
+    def test_empty_lines_before_a_request_are_skipped(self):
+        status, text, _ = exchange(self.d.port, b"\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertIn(" 200 ", status, text)
+
+    def test_close_in_any_connection_header_closes(self):
+        # Two Connection headers are one list (RFC 9110 §7.6.1): "close" in the second counts.
+        for first in (b"GET /healthz", b"POST /v1/usage"):
+            raw = first + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer gw-token\r\n" \
+                  b"Connection: keep-alive\r\nConnection: close\r\n"
+            if first.startswith(b"POST"):
+                body = b'{"event_id":"conn-close","feature":"f","provider":"p","model":"m"}'
+                raw += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            else:
+                raw += b"\r\n"
+            s = socket.create_connection(("127.0.0.1", self.d.port))
+            s.settimeout(3)
+            s.sendall(raw)
+            data = b""
+            while True:  # the server must close: a timeout here fails the test
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            s.close()
+            self.assertIn(b"Connection: close", data, first)
+
+
+class LongHeaderLinesTest(unittest.TestCase):
+    """server.max_header_bytes may be raised to 1 MiB, but a single header line past 65,000 bytes
+    (Beast keeps a field's sizes in 16 bits and throws) is a 431, and the daemon lives on."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(server_extra="  max_header_bytes: 1048576\n").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
+    def test_a_header_line_past_65000_bytes_is_431(self):
+        big = b"X-Big: " + b"a" * 70000 + b"\r\n"
+        for head in (b"POST /v1/usage HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n" + big + b"\r\n[]",
+                     b"GET /healthz HTTP/1.0\r\n" + big + b"\r\n",
+                     b"HEAD /healthz HTTP/1.1\r\n" + big + b"\r\n"):
+            status, text, _ = exchange(self.d.port, head)
+            self.assertIn(" 431 ", status, text[:200])
+        # A line within the bound, in a header past the default 16 KiB, is read.
+        status, text, _ = exchange(self.d.port, b"GET /healthz HTTP/1.0\r\nX-Big: " + b"a" * 60000 + b"\r\n\r\n")
+        self.assertIn(" 200 ", status, text[:200])
+        status, text, _ = exchange(self.d.port, b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        self.assertIn(" 200 ", status)
+        self.assertIsNone(self.d.proc.poll())
+
 
 if __name__ == "__main__":
     unittest.main()
