@@ -50,7 +50,8 @@ curl -s -X POST -H 'Content-Type: application/x-ndjson' --data-binary "$body" "h
 allow=$(curl -s "http://127.0.0.1:$port/v1/admit?feature=f999&priority=batch")
 
 # nginx: one worker, the daemon's allow body, same size.
-nport=$((port + 1))
+# A free port from the kernel (port + 1 may be one of wrk's earlier client ports, still in use).
+nport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$work/nginx"
 cat > "$work/nginx.conf" <<CONF
 worker_processes 1;

@@ -25,24 +25,37 @@ HttpResponse json_response(int status, const json::value& body) {
   return {status, "application/json", serialize_json(body), {}};
 }
 
+// One admission field, borrowed from where it was read: a JSON body's member (`json`), or a
+// query parameter or header, which is always a string (`json` null, `text`).
+struct AdmitField {
+  std::string_view key;
+  const json::value* json = nullptr;
+  std::string_view text;
+};
+
 // Fills `d` and `estimate` from the admission fields; an error response when invalid.
-std::optional<HttpResponse> read_admit_fields(
-    const std::vector<std::pair<std::string, json::value>>& fields, Dimensions& d,
-    std::optional<Money>& estimate, bool allow_estimate, Money max_event_cost) {
+std::optional<HttpResponse> read_admit_fields(const std::vector<AdmitField>& fields, Dimensions& d,
+                                              std::optional<Money>& estimate, bool allow_estimate,
+                                              Money max_event_cost) {
+  static const json::value kText = json::string();  // what a query or header value is: a string
   bool have_feature = false, have_priority = false;
-  for (const auto& [key, v] : fields) {
-    const std::string_view k = key;  // compared by size first, not by strlen and compare
-    auto bad = [&name = key](const std::string& what) {  // clang 14 captures no binding
-      return error_response(Code::kInvalidAdmission, "field \"" + name + "\" " + what);
+  for (const AdmitField& field : fields) {
+    const std::string_view k = field.key;
+    const json::value& v = field.json ? *field.json : kText;
+    auto bad = [k](const std::string& what) {
+      return error_response(Code::kInvalidAdmission, "field \"" + std::string(k) + "\" " + what);
     };
     std::string text;
     if (v.is_string()) {
-      text.assign(v.get_string().data(), v.get_string().size());
+      if (field.json)
+        text.assign(v.get_string().data(), v.get_string().size());
+      else
+        text.assign(field.text);
       if (text.size() > kMaxString) return bad("is longer than 128 bytes");
       // A GET's query string may decode to anything: these become label values and keys.
-      if (Status st = check_text(key, text); !st.ok()) return error_response(st);
+      if (Status st = check_text(k, text); !st.ok()) return error_response(st);
     }
-    if (Status st = check_text(key, key); !st.ok()) return error_response(st);
+    if (Status st = check_text(k, k); !st.ok()) return error_response(st);
     if (k == "estimated_cost") {
       if (!allow_estimate)
         return bad("is only accepted by POST /v1/admit (a GET makes no reservation)");
@@ -76,11 +89,11 @@ std::optional<HttpResponse> read_admit_fields(
       }
       continue;
     }
-    if (auto tag = tag_key(key); tag && v.is_string()) {
+    if (auto tag = tag_key(k); tag && v.is_string()) {
       d.tags.emplace_back(std::string(*tag), text);
       continue;
     }
-    const Dimension* dim = find_dimension(key);
+    const Dimension* dim = find_dimension(k);
     std::string* target = dim && dim->field ? &(d.*dim->field) : nullptr;
     if (k == "priority") {
       auto p = v.is_string() ? parse_priority(text) : std::nullopt;
@@ -122,15 +135,19 @@ json::value override_json(const Override& o) {
 }  // namespace
 
 void Api::admit(const HttpRequest& req, Respond respond) {
-  std::vector<std::pair<std::string, json::value>> fields;
+  std::vector<AdmitField> fields;
+  std::vector<std::pair<std::string, std::string>> query;  // what `fields` borrow from
+  json::value body;
   if (req.method == "GET") {
-    for (auto& [k, v] : parse_query(req.query)) fields.emplace_back(k, json::string(v));
+    query = parse_query(req.query);
+    fields.reserve(query.size());
+    for (const auto& [k, v] : query) fields.push_back({k, nullptr, v});
   } else {
     boost::system::error_code ec;
-    json::value body = json::parse(req.body, ec);
+    body = json::parse(req.body, ec);
     if (ec || !body.is_object())
       return respond(error_response(Code::kInvalidJson, "the body must be a JSON object with feature and priority"));
-    for (const auto& kv : body.get_object()) fields.emplace_back(std::string(kv.key()), kv.value());
+    for (const auto& kv : body.get_object()) fields.push_back({kv.key(), &kv.value(), {}});
   }
   Dimensions d;
   std::optional<Money> estimate;
@@ -207,10 +224,10 @@ void Api::authz(const HttpRequest& req, Respond respond) {
       return respond(error_response(Code::kInvalidAdmission,
                                     "deny_status must be a 4xx status like 403 or 429"));
   }
-  std::vector<std::pair<std::string, json::value>> fields;
+  std::vector<AdmitField> fields;
   for (const auto& [field, header] : config_.authz.headers) {
     std::string_view value = req.header(header);
-    if (!value.empty()) fields.emplace_back(field, json::string(value));
+    if (!value.empty()) fields.push_back({field, nullptr, value});
   }
   Dimensions d;
   std::optional<Money> estimate;

@@ -12,6 +12,7 @@ int hex(char c) {
 }
 
 std::string url_decode(std::string_view s) {
+  if (s.find_first_of("%+") == std::string_view::npos) return std::string(s);  // most values
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '+') {
