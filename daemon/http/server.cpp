@@ -128,22 +128,28 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_raw_header(beast::error_code ec, std::size_t header_end) {
+    // The request line's method, path and version, for counting whatever answer this request
+    // gets, and so that a refusal before Beast reads the header (431, obs-fold) still answers a
+    // HEAD without a body and an HTTP/1.0 client in its own version.
+    const std::string_view seen(static_cast<const char*>(buffer_.data().data()),
+                                std::min(buffer_.size(), size_t(limits_.max_header) + 4));
+    if (size_t eol = seen.find("\r\n"); eol != std::string_view::npos) {
+      const std::string_view line = seen.substr(0, eol);
+      const size_t sp = line.find(' '), sp2 = line.find(' ', sp == line.npos ? line.size() : sp + 1);
+      if (sp != line.npos && sp2 != line.npos) {
+        method_ = std::string(line.substr(0, sp));
+        const std::string_view target = line.substr(sp + 1, sp2 - sp - 1);
+        path_ = std::string(target.substr(0, target.find('?')));
+        head_ = method_ == "HEAD";
+        if (line.substr(sp2 + 1) == "HTTP/1.0") version_ = 10;
+      }
+    }
     if (ec == net::error::not_found)  // no end of header within the limit
       return reply_and_close(error_response(
           Code::kHeadersTooLarge, "the request headers exceed server.max_header_bytes (" +
                                       std::to_string(limits_.max_header) + " bytes)"));
     if (ec) return on_read(ec, 0);
     const std::string_view raw(static_cast<const char*>(buffer_.data().data()), header_end);
-    // The request line's method and path, for counting whatever answer this request gets.
-    if (size_t eol = raw.find("\r\n"); eol != std::string_view::npos) {
-      const std::string_view line = raw.substr(0, eol);
-      const size_t sp = line.find(' '), sp2 = line.find(' ', sp == line.npos ? line.size() : sp + 1);
-      if (sp != line.npos && sp2 != line.npos) {
-        method_ = std::string(line.substr(0, sp));
-        const std::string_view target = line.substr(sp + 1, sp2 - sp - 1);
-        path_ = std::string(target.substr(0, target.find('?')));
-      }
-    }
     // obs-fold: a header line continued on the next line by leading whitespace (RFC 9112 §5.2).
     if (raw.find("\r\n ") != std::string_view::npos || raw.find("\r\n\t") != std::string_view::npos)
       return reply_and_close(error_response(

@@ -117,6 +117,28 @@ class StrictFramingTest(unittest.TestCase):
         status, text, _ = self.post(b"X-Big: " + b"a" * 20000 + b"\r\nContent-Length: 2\r\n", b"[]")
         self.assertIn(" 431 ", status, text)
 
+    def test_refusals_before_the_header_is_parsed_answer_a_head_without_body_and_in_1_0(self):
+        # 431 and obs-fold are answered before Beast reads the header: still no body for a HEAD,
+        # and an HTTP/1.0 client gets an HTTP/1.0 answer.
+        for raw, code in ((b"HEAD /healthz HTTP/1.1\r\nX: a\r\n b\r\n\r\n", b" 400 "),
+                          (b"HEAD /healthz HTTP/1.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", b" 431 ")):
+            s = socket.create_connection(("127.0.0.1", self.d.port))
+            s.settimeout(3)
+            s.sendall(raw)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            s.close()
+            head, _, body = data.partition(b"\r\n\r\n")
+            self.assertIn(code, head.split(b"\r\n")[0])
+            self.assertIn(b"Content-Length: ", head)  # the length a GET's answer would have
+            self.assertEqual(body, b"")
+        status, text, _ = exchange(self.d.port, b"GET /healthz HTTP/1.0\r\nX: a\r\n b\r\n\r\n")
+        self.assertTrue(status.startswith("HTTP/1.0 400 "), status)
+
     def test_a_refused_head_has_no_body_and_garbage_is_refused_at_once(self):
         s = socket.create_connection(("127.0.0.1", self.d.port))
         s.settimeout(3)
