@@ -5,7 +5,7 @@
 # same size. Needs the Debian packages wrk and nginx-light.
 # BUDGETS past 100 adds budgets over features the traffic never names (as per-customer or
 # per-team budgets of others would be): the engine holds them all, each request matches one.
-#   bench/run_admit.sh [DURATION_S=10] [BUDGETS=100] [ROUNDS=3]
+#   [AUTH=1] bench/run_admit.sh [DURATION_S=10] [BUDGETS=100] [ROUNDS=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-10}
@@ -39,6 +39,20 @@ server: {listen: 127.0.0.1:0, threads: 1}
 storage: {path: ledger.db}
 policies_file: policies.yaml
 YAML
+# AUTH=1: the daemon knows tokens (three, as a small deployment would) and every request carries
+# one with the admit role, as a gateway's would (nginx gets the same header and ignores it).
+if [ -n "${AUTH:-}" ]; then
+  export TOLLGATE_BENCH_TOKEN=bench-token
+  cat >> "$work/tollgate.yaml" <<YAML
+auth:
+  tokens:
+    - {name: gateway, sha256: $(printf bench-token | sha256sum | cut -d' ' -f1), roles: [ingest, admit]}
+    - {name: finance, sha256: $(printf finance-token | sha256sum | cut -d' ' -f1), roles: [read]}
+    - {name: ops, sha256: $(printf ops-token | sha256sum | cut -d' ' -f1), roles: [admin, read]}
+YAML
+fi
+auth_header=()
+[ -n "${AUTH:-}" ] && auth_header=(-H "Authorization: Bearer bench-token")
 # Server on core 0, wrk on core 1, for both servers: a fair and repeatable split of 2 cores.
 taskset -c 0 build/tollgate serve --config "$work/tollgate.yaml" 2>"$work/log" &
 pid=$!
@@ -46,8 +60,8 @@ for _ in $(seq 100); do grep -q "listening on" "$work/log" && break; sleep 0.05;
 port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$work/log")
 body=""
 for i in $(seq 0 9); do body+="{\"event_id\":\"pre$i\",\"feature\":\"f$((i * 10))\",\"provider\":\"p\",\"model\":\"m\",\"cost\":100}"$'\n'; done
-curl -s -X POST -H 'Content-Type: application/x-ndjson' --data-binary "$body" "http://127.0.0.1:$port/v1/usage" >/dev/null
-allow=$(curl -s "http://127.0.0.1:$port/v1/admit?feature=f999&priority=batch")
+curl -s -X POST "${auth_header[@]}" -H 'Content-Type: application/x-ndjson' --data-binary "$body" "http://127.0.0.1:$port/v1/usage" >/dev/null
+allow=$(curl -s "${auth_header[@]}" "http://127.0.0.1:$port/v1/admit?feature=f999&priority=batch")
 
 # nginx: one worker, the daemon's allow body, same size.
 # A free port from the kernel (port + 1 may be one of wrk's earlier client ports, still in use).

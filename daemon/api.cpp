@@ -115,7 +115,8 @@ void Api::handle(HttpRequest req, Respond respond) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     respond(std::move(r));
   };
-  if (auto refused = refusal(req, match)) return done(std::move(*refused));
+  if (!req.head_checked)
+    if (auto refused = refusal(req, match)) return done(std::move(*refused));
   call_guarded(match.route->handler, req, std::move(done), [&](const std::string& what) {
     metrics_.record_handler_exception();
     spdlog::error("{} {}: handler failed: {}", req.method, req.path, what);

@@ -161,6 +161,7 @@ class Session : public std::enable_shared_from_this<Session> {
         buffer_.consume(header_end);
         if (auto denied = api_.check_head(simple->request))  // counted by the handler
           return reply_and_close(std::move(*denied), /*counted=*/true);
+        simple->request.head_checked = true;
         return dispatch(std::move(simple->request), simple->keep_alive);
       }
     // Beast holds a header's name and value in 16-bit sizes and throws past them (a crash of
@@ -265,6 +266,7 @@ class Session : public std::enable_shared_from_this<Session> {
     version_ = req.version();
     HttpRequest plain = plain_head(req);
     plain.body = std::move(req.body());
+    plain.head_checked = true;  // on_header ran check_head on this head
     dispatch(std::move(plain), keep_alive_of(req));
   }
 

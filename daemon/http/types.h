@@ -24,6 +24,9 @@ struct HttpRequest {
   std::string body;
   // The head announces a body (Content-Length above 0 or chunked): set before the body is read.
   bool has_body = false;
+  // The server ran RequestHandler::check_head on this request's head and it passed: handle()
+  // need not find the same refusal again (for a token: a second SHA-256).
+  bool head_checked = false;
   // When a handler was handed the request (steady clock), set by routes that queue it for a
   // worker pool: request_timeout_s counts from here. Unset: the handler runs at once.
   std::chrono::steady_clock::time_point received{};
