@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -44,11 +45,28 @@ const char* kInsertEventExtras =
     "INSERT OR REPLACE INTO event_extras (event_rowid, cache_write_tokens, egress_bytes, "
     "value_units_nanos, revenue_nanos) VALUES (?1, ?2, ?3, ?4, ?5)";
 
-// An event's charge lines, appended beside it until the next flush sums them (rollup_buffer.h).
-const char* kInsertEventCharge =
-    "INSERT INTO event_charges (event_rowid, price_id, quantity, cost_nanos) VALUES (?1, ?2, ?3, "
-    "?4) ON CONFLICT DO UPDATE SET quantity = quantity + excluded.quantity, "
-    "cost_nanos = cost_nanos + excluded.cost_nanos";
+// A commit's charge lines, one row beside its events until the flush that passes them sums them
+// (schema 20, rollup_buffer.h). OR REPLACE: a row naming the same last event is of events
+// renumbered or removed by hand (rowids only grow while the daemon writes).
+const char* kInsertChargeLines =
+    "INSERT OR REPLACE INTO event_charge_lines (last_rowid, first_rowid, lines) "
+    "VALUES (?1, ?2, ?3)";
+
+// Appends a charge line to a commit's JSON array of them (event_charge_lines.lines, without the
+// brackets): [event rowid, charge_prices id, quantity, cost_nanos].
+void append_charge_line(std::string& lines, int64_t rowid, int64_t price_id, int64_t quantity,
+                        int64_t cost_nanos) {
+  char buf[4 * 21 + 6];
+  char* p = buf;
+  *p++ = lines.empty() ? '[' : ',';
+  const int64_t values[] = {rowid, price_id, quantity, cost_nanos};
+  for (size_t i = 0; i < std::size(values); ++i) {
+    *p++ = i == 0 ? '[' : ',';
+    p = std::to_chars(p, buf + sizeof buf, values[i]).ptr;
+  }
+  *p++ = ']';
+  lines.append(buf, p);
+}
 
 // A local day's sums over every rollup row of that day, saturated at int64's edge (a ledger
 // written before sums were checked may hold more). Every rollup row, report and export sum of the
@@ -484,15 +502,18 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
     return s;
   }
   Statement insert(db_, kInsertEvent);
-  Statement insert_charge(db_, kInsertEventCharge);
+  Statement insert_lines(db_, kInsertChargeLines);
   Statement remove(db_, "DELETE FROM event_rows WHERE rowid = ?1");
   Statement insert_extras(db_, kInsertEventExtras);
-  if (!insert.ok() || !insert_charge.ok() || !remove.ok() || !insert_extras.ok()) {
+  if (!insert.ok() || !insert_lines.ok() || !remove.ok() || !insert_extras.ok()) {
     last_write_error_ = sqlite3_errcode(db_);
     exec_sql(db_, "ROLLBACK");
-    return Status::error(Code::kStorageError, insert.error() + insert_charge.error() +
+    return Status::error(Code::kStorageError, insert.error() + insert_lines.error() +
                                                   remove.error() + insert_extras.error());
   }
+  // The commit's charge lines (event_charge_lines), and the first and last event they name.
+  std::string lines;
+  int64_t first_lines_rowid = 0, last_lines_rowid = 0;
   // The totals of the days this batch touches, taken from day_totals_ and put back once the
   // commit lands.
   std::map<std::string, RollupSums> day_totals;
@@ -623,18 +644,19 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
           s = price.status();
           break;
         }
-        insert_charge.bind(1, rowid).bind(2, price.value()).bind(3, line.quantity);
-        insert_charge.bind(4, line.cost_nanos);
-        rc = insert_charge.step();
-        insert_charge.reset();
-        if (rc != SQLITE_DONE) {
-          s = Status::error(Code::kStorageError, sqlite3_errmsg(db_));
-          break;
-        }
+        if (lines.empty()) first_lines_rowid = rowid;
+        last_lines_rowid = rowid;
+        append_charge_line(lines, rowid, price.value(), line.quantity, line.cost_nanos);
         if (buffered) rollups.add_charge(interned, price.value(), line.quantity, line.cost_nanos);
       }
       if (!s.ok()) break;
     }
+  }
+  if (s.ok() && !lines.empty()) {
+    lines += ']';
+    insert_lines.bind(1, last_lines_rowid).bind(2, first_lines_rowid).bind(3, lines);
+    if (insert_lines.step() != SQLITE_DONE)
+      s = Status::error(Code::kStorageError, sqlite3_errmsg(db_));
   }
   if (s.ok()) s = exec_sql(db_, "COMMIT");
   if (!s.ok()) {

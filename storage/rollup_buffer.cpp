@@ -111,11 +111,14 @@ const char* kWidenTsBlock =
 const char* kMoveWatermark =
     "UPDATE rollup_watermark SET through_rowid = MAX(through_rowid, CASE WHEN ?1 < 0 THEN "
     "(SELECT IFNULL(MAX(rowid), 0) FROM event_rows) ELSE ?1 END)";
+// A commit's row of lines goes once the watermark passes its last event (schema 20); readers
+// skip the lines a recovery chunk passed in a row it passed in part.
 const char* kDropRolledCharges =
-    "DELETE FROM event_charges WHERE event_rowid <= (SELECT through_rowid FROM rollup_watermark)";
+    "DELETE FROM event_charge_lines WHERE last_rowid <= (SELECT through_rowid FROM "
+    "rollup_watermark)";
 // A flush of every event stored passes every line: a DELETE without WHERE lets SQLite free the
 // table's pages whole instead of visiting each row (its truncate optimisation).
-const char* kDropAllCharges = "DELETE FROM event_charges";
+const char* kDropAllCharges = "DELETE FROM event_charge_lines";
 // The listed events among those temp.prune_batch names (at or below the watermark), added into
 // the stored rollups (the events' own dim_values ids are the rollups' key); their days noted for
 // drop_emptied_ranges.
@@ -502,8 +505,14 @@ Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
       // Listed events past the last one are gone too, and the next events will reuse their
       // rowids: no range may name those. Ranges first: a stop between the statements leaves
       // the watermark past the events, so this runs again.
+      // Charge lines of events past the last one likewise (a row naming events on both sides
+      // keeps those up to it).
       for (const char* sql : {"DELETE FROM rollup_raw_ranges WHERE first_rowid > ?1",
                               "UPDATE rollup_raw_ranges SET last_rowid = ?1 WHERE last_rowid > ?1",
+                              "DELETE FROM event_charge_lines WHERE first_rowid > ?1",
+                              "UPDATE event_charge_lines SET lines = (SELECT json_group_array("
+                              "json(j.value)) FROM json_each(lines) j WHERE json_extract(j.value, "
+                              "'$[0]') <= ?1), last_rowid = ?1 WHERE last_rowid > ?1",
                               "UPDATE rollup_watermark SET through_rowid = ?1"}) {
         Statement st(db, sql);
         if (st.ok()) st.bind(1, last);
@@ -526,8 +535,15 @@ Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
                    "currency, (SELECT listed FROM event_rows r WHERE r.rowid = events.rowid) "
                    "FROM events WHERE rowid > (SELECT through_rowid FROM rollup_watermark) "
                    "ORDER BY rowid LIMIT ?1");
+  // The charge lines of a chunk's events, ?1 to ?2: in the rows of lines from the first naming
+  // an event from ?1 on, through the first naming ?2 or a later one (each row names a range of
+  // rowids, the rows' ranges follow one another).
   Statement lines(db,
-                  "SELECT price_id, quantity, cost_nanos FROM event_charges WHERE event_rowid = ?1");
+                  "SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), "
+                  "json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]') "
+                  "FROM event_charge_lines b, json_each(b.lines) j "
+                  "WHERE b.last_rowid >= ?1 AND b.last_rowid <= IFNULL((SELECT MIN(last_rowid) "
+                  "FROM event_charge_lines WHERE last_rowid >= ?2), ?2)");
   if (!events.ok() || !lines.ok())
     return Status::error(Code::kStorageError, events.error() + lines.error());
   auto text = [](Statement& st, int i) {
@@ -555,6 +571,7 @@ Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
     // A chunk holds one currency (the flush writes one): the events name theirs, and a ledger's
     // reporting currency may have changed since they were stored.
     std::string chunk_currency;
+    std::vector<std::pair<int64_t, RollupBuffer::Interned>> chunk_rows;  // rowid order
     while ((rc = events.step()) == SQLITE_ROW) {
       const std::string_view event_currency = text(events, 24);
       if (last < 0) chunk_currency = event_currency;
@@ -577,16 +594,23 @@ Result<RolledUp> roll_up_past_watermark(sqlite3* db, DimDictionary& dictionary,
       e.value_units = Money::from_nanos(events.column_int(21));
       e.revenue = Money::from_nanos(events.column_int(22));
       e.reasoning_tokens = events.column_int(23);
-      const auto interned =
-          buffer.add(dims, e, last, events.column_int(25) != 0);
-      lines.bind(1, last);
-      while ((rc = lines.step()) == SQLITE_ROW)
-        buffer.add_charge(interned, lines.column_int(0), lines.column_int(1), lines.column_int(2));
-      lines.reset();
-      if (rc != SQLITE_DONE) break;
+      chunk_rows.emplace_back(last, buffer.add(dims, e, last, events.column_int(25) != 0));
     }
     events.reset();
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) rc = SQLITE_DONE;
+    if (rc == SQLITE_DONE && !chunk_rows.empty()) {
+      lines.bind(1, chunk_rows.front().first).bind(2, chunk_rows.back().first);
+      while ((rc = lines.step()) == SQLITE_ROW) {
+        const int64_t rowid = lines.column_int(0);
+        auto it = std::lower_bound(chunk_rows.begin(), chunk_rows.end(), rowid,
+                                   [](const auto& c, int64_t r) { return c.first < r; });
+        if (it == chunk_rows.end() || it->first != rowid) continue;  // another chunk's event
+        buffer.add_charge(it->second, lines.column_int(1), lines.column_int(2),
+                          lines.column_int(3));
+      }
+      lines.reset();
+    }
+    if (rc != SQLITE_DONE)
       return Status::error(Code::kStorageError,
                            std::string("rolling up the events past the rollup watermark: ") +
                                sqlite3_errmsg(db));

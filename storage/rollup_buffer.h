@@ -10,8 +10,8 @@
 //
 // Until flushed, readers see the same sums through the views rollup_15m, rollup_daily and
 // charges_daily (the stored rows plus the raw events past the watermark and their lines in
-// event_charges), and after a crash the ledger rolls those events up again at start
-// (roll_up_past_watermark): the raw events stay the truth.
+// event_charges, a view of event_charge_lines), and after a crash the ledger rolls those events
+// up again at start (roll_up_past_watermark): the raw events stay the truth.
 //
 // Dimension strings are interned, so a pending row costs about 250 bytes whatever its names.
 // The rows stay in node-based maps: open-addressing tables (Boost's unordered_flat_map) cut the

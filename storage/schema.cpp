@@ -1103,6 +1103,31 @@ SELECT e.day_local, e.provider, e.model, e.region, e.feature, e.team, e.priced_b
 FROM event_charges c JOIN events e ON e.rowid = c.event_rowid JOIN charge_prices p ON p.id = c.price_id
 WHERE c.event_rowid > (SELECT through_rowid FROM rollup_watermark);
 )sql",
+    // 20: the charge lines of the events past the watermark are one row a commit: a JSON array of
+    //    [event rowid, charge_prices id, quantity, cost_nanos] in rowid order, keyed by the last
+    //    event rowid it names. Each line was a row of its own (about three an event), inserted
+    //    at the commit and deleted again at the flush: two B-tree operations a line, about a
+    //    third of the writer's time at a company's traffic (bench/README.md). `event_charges`
+    //    becomes a view with the same columns and rows, so charges_daily (which reads it) and
+    //    analysts are unchanged. A flush deletes the rows whose last event it passed; a row a
+    //    recovery chunk passes only in part stays, and every reader keeps only its lines past the
+    //    watermark.
+    R"sql(
+CREATE TABLE event_charge_lines (
+  last_rowid INTEGER PRIMARY KEY,
+  first_rowid INTEGER NOT NULL,
+  lines TEXT NOT NULL
+);
+INSERT INTO event_charge_lines (last_rowid, first_rowid, lines)
+SELECT MAX(event_rowid), MIN(event_rowid),
+       json_group_array(json_array(event_rowid, price_id, quantity, cost_nanos))
+FROM (SELECT * FROM event_charges ORDER BY event_rowid, price_id) HAVING COUNT(*) > 0;
+DROP TABLE event_charges;
+CREATE VIEW event_charges AS
+SELECT json_extract(j.value, '$[0]') AS event_rowid, json_extract(j.value, '$[1]') AS price_id,
+       json_extract(j.value, '$[2]') AS quantity, json_extract(j.value, '$[3]') AS cost_nanos
+FROM event_charge_lines b, json_each(b.lines) j;
+)sql",
 };
 #undef TOLLGATE_LISTED_COLUMNS_18
 #undef TOLLGATE_LISTED_HEAD

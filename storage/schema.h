@@ -10,7 +10,7 @@
 
 namespace tollgate {
 
-inline constexpr int kSchemaVersion = 19;
+inline constexpr int kSchemaVersion = 20;
 
 // The local day (text) and the receive time of event_rows row `r` (a string literal: "e"), as
 // schema 15 stores them (schema.cpp). Migration 15's views are written with these: never edit.

@@ -1558,3 +1558,112 @@ TEST_CASE("the raw row's day and receive time read back exactly, at odd times an
     check_listed_named_once(db);
   }
 }
+
+TEST_CASE("a commit's charge lines are one row; a recovery passing it in part counts each once") {
+  testing::TempDir dir;
+  auto o = options(dir);
+  o.rollup_flush_interval_ms = 60'000;  // nothing flushed while the crash image is taken
+  const std::string db = dir.file("ledger.db"), crashed = dir.file("crashed.db");
+  // Unpriced: a line per component with a quantity, two or three an event.
+  auto unpriced = [](int i) {
+    UsageEvent e = make("u" + std::to_string(i), 0);
+    e.priced_by = PricedBy::kUnpriced;
+    e.feature = i % 3 ? "chat" : "search";
+    e.customer = "c" + std::to_string(i % 4);
+    e.input_tokens = 10 + i;
+    e.cached_input_tokens = i % 2 ? i : 0;
+    return e;
+  };
+  {
+    auto l = Ledger::open(o, [] { return kNow; });
+    REQUIRE(l.ok());
+    for (int commit = 0; commit < 2; ++commit) {
+      std::vector<UsageEvent> events;
+      for (int i = 0; i < 5; ++i) events.push_back(unpriced(commit * 5 + i));
+      REQUIRE(submit_and_wait(*l.value(), events).status.ok());
+    }
+    // What a kill -9 now leaves: the events and their lines committed, no flush.
+    sqlite3* live = nullptr;
+    sqlite3* image = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &live) == SQLITE_OK);
+    REQUIRE(sqlite3_open(crashed.c_str(), &image) == SQLITE_OK);
+    sqlite3_backup* copy = sqlite3_backup_init(image, "main", live, "main");
+    REQUIRE(copy != nullptr);
+    CHECK(sqlite3_backup_step(copy, -1) == SQLITE_DONE);
+    sqlite3_backup_finish(copy);
+    sqlite3_close(image);
+    sqlite3_close(live);
+  }
+  // The charges of the ten events, by feature and price, as the stop's flush stored them.
+  const std::string charges =
+      "SELECT group_concat(feature || '|' || sku_price_id || '|' || q || '|' || c || '|' || lo "
+      "|| '|' || hi, ';') FROM (SELECT feature, sku_price_id, SUM(quantity) AS q, "
+      "SUM(cost_nanos) AS c, MIN(customer_lo) AS lo, MAX(customer_hi) AS hi FROM charges_daily "
+      "GROUP BY 1, 2 ORDER BY 1, 2)";
+  auto text = [](const std::string& path, const std::string& sql) {
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    Statement st(raw, sql);
+    REQUIRE(st.ok());
+    REQUIRE(st.step() == SQLITE_ROW);
+    std::string v = st.column_text(0);
+    st = Statement();
+    sqlite3_close(raw);
+    return v;
+  };
+  const std::string stored = text(db, charges);
+  CHECK(stored.find("chat|unpriced/input-tokens|") != std::string::npos);
+  CHECK(query_int(db, "SELECT COUNT(*) FROM event_charge_lines") == 0);
+  // The image: a row of lines a commit, every line shown once by the views.
+  CHECK(text(crashed, "SELECT group_concat(first_rowid || '-' || last_rowid, ' ') FROM "
+                      "event_charge_lines") == "1-5 6-10");
+  CHECK(query_int(crashed, "SELECT COUNT(*) FROM event_charges") ==
+        query_int(crashed, "SELECT COUNT(*) FROM (SELECT DISTINCT event_rowid, price_id FROM "
+                           "event_charges)"));
+  CHECK(text(crashed, charges) == stored);
+  // Rolled up two events a flush: the watermark passes a commit's row in part (at 2, 4, 8), and
+  // neither the view nor the next chunk counts a line of it twice.
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(crashed.c_str(), &raw) == SQLITE_OK);
+  DimDictionary dictionary;
+  std::vector<std::string> seen;
+  for (int chunk = 0; chunk < 10; ++chunk) {
+    auto done = roll_up_past_watermark(raw, dictionary, 2, 1);
+    REQUIRE(done.ok());
+    CHECK(text(crashed, charges) == stored);
+    seen.push_back(text(crashed, "SELECT (SELECT through_rowid FROM rollup_watermark) || ':' || "
+                                 "IFNULL((SELECT group_concat(first_rowid || '-' || last_rowid, "
+                                 "' ') FROM event_charge_lines), '')"));
+    if (done->caught_up) break;
+  }
+  CHECK(seen == std::vector<std::string>{"2:1-5 6-10", "4:1-5 6-10", "6:6-10", "8:6-10", "10:"});
+  CHECK(query_int(crashed, "SELECT COUNT(*) FROM charges_daily_rows") > 0);
+  // A watermark left past the last event (events removed by hand): the lines of events past
+  // the last are dropped, so events that reuse their rowids are not charged them.
+  REQUIRE(exec_sql(raw, "DELETE FROM charges_daily_rows; DELETE FROM rollup_15m_rows; "
+                        "DELETE FROM rollup_daily_rows; DELETE FROM rollup_daily_dim_rows; "
+                        "DELETE FROM rollup_raw_ranges; DELETE FROM event_charge_lines; "
+                        "UPDATE rollup_watermark SET through_rowid = 0")
+              .ok());
+  sqlite3_close(raw);
+  raw = nullptr;
+  {
+    sqlite3* image = nullptr;
+    REQUIRE(sqlite3_open(crashed.c_str(), &image) == SQLITE_OK);
+    // Rows of lines like the image's (1-5 and 6-10); the events past 7 removed, the watermark
+    // left at 9.
+    REQUIRE(exec_sql(image,
+                     "INSERT INTO event_charge_lines (last_rowid, first_rowid, lines) VALUES "
+                     "(5, 1, '[[1,1,10,0],[5,1,14,0]]'), (10, 6, '[[6,1,16,0],[9,1,19,0]]'); "
+                     "DELETE FROM event_rows WHERE rowid > 7; "
+                     "UPDATE rollup_watermark SET through_rowid = 9")
+                .ok());
+    auto done = roll_up_past_watermark(image, dictionary, 100);
+    REQUIRE(done.ok());
+    CHECK(query_int(crashed, "SELECT through_rowid FROM rollup_watermark") == 7);
+    CHECK(query_int(crashed, "SELECT COUNT(*) FROM event_charges WHERE event_rowid > 7") == 0);
+    CHECK(query_int(crashed, "SELECT COUNT(*) FROM event_charges WHERE event_rowid = 6") == 1);
+    CHECK(query_int(crashed, "SELECT last_rowid FROM event_charge_lines ORDER BY 1 DESC") == 7);
+    sqlite3_close(image);
+  }
+}

@@ -630,3 +630,60 @@ INSERT INTO charges_daily_rows VALUES
   CHECK(rows->size() == 3);
   sqlite3_close(db);
 }
+
+TEST_CASE("migration 20 keeps the charge lines past the watermark as one row: the same lines") {
+  testing::TempDir dir;
+  sqlite3* db = ledger_of_version(dir, 19);
+  // Three events past the watermark, two lines for one of them, one line with int64's edges, and
+  // one event's line at the watermark (already in the stored rows, not shown).
+  const Status filled = exec_sql(db, R"sql(
+INSERT INTO dim_values (id, value) VALUES (1, 'chat'), (2, 'cx'), (3, 'acme'), (4, '{}'),
+  (5, 'p'), (6, 'm'), (7, ''), (8, 'standard'), (9, 'ok'), (10, 'USD'), (11, 'price_book'),
+  (12, 'p/m/*@always');
+INSERT INTO dim_sets (id, feature_id, team_id, provider_id, model_id, region_id, priority_id,
+  status_id, currency_id, priced_by_id, price_ref_id) VALUES (1, 1, 2, 5, 6, 7, 8, 9, 10, 11, 12);
+INSERT INTO charge_prices (id, component, sku_price_id, pricing_currency, fx_nanos,
+  list_rate_nanos, contracted_rate_nanos, discount_nano_percent)
+VALUES (1, 'input-tokens', 'p/m/in', 'USD', 1000000000, 1200, 1200, 0),
+       (2, 'output-tokens', 'p/m/out', 'USD', 1000000000, 6000, 6000, 0);
+INSERT INTO event_rows (rowid, event_id, ts_ms, day_offset, set_id, customer_id, tags_id,
+  input_tokens, cached_input_tokens, output_tokens, requests, gpu_micros, latency_ms, cost_nanos,
+  reservation_id, received_offset_ms, reasoning_tokens) VALUES
+  (4, 'e4', 1795255200000, 0, 1, 3, 4, 100, 0, 10, 1, 0, 5, 180000, '', 0, 0),
+  (5, 'e5', 1795255200000, 0, 1, 3, 4, 100, 0, 10, 1, 0, 5, 180000, '', 0, 0),
+  (7, 'e7', 1795255200000, 0, 1, 3, 4, 100, 0, 10, 1, 0, 5, -9223372036854775807, '', 0, 0),
+  (9, 'e9', 1795255200000, 0, 1, 3, 4, 9223372036854775807, 0, 0, 1, 0, 5, 0, '', 0, 0);
+UPDATE rollup_watermark SET through_rowid = 4;
+INSERT INTO event_charges VALUES (4, 1, 100, 120000), (5, 2, 10, 60000), (5, 1, 100, 120000),
+  (7, 1, 100, -9223372036854775807), (9, 1, 9223372036854775807, 0);
+)sql");
+  INFO(filled.message());
+  REQUIRE(filled.ok());
+  const char* lines =
+      "SELECT group_concat(event_rowid || ':' || price_id || ':' || quantity || ':' || "
+      "cost_nanos || ':' || typeof(quantity), ';') FROM (SELECT * FROM event_charges ORDER BY "
+      "event_rowid, price_id)";
+  const char* charges =
+      "SELECT group_concat(feature || '|' || sku_price_id || '|' || quantity || '|' || "
+      "cost_nanos, ';') FROM (SELECT * FROM charges_daily ORDER BY sku_price_id, quantity)";
+  const std::string lines_before = text(db, lines), charges_before = text(db, charges);
+  CHECK(lines_before ==
+        "4:1:100:120000:integer;5:1:100:120000:integer;5:2:10:60000:integer;"
+        "7:1:100:-9223372036854775807:integer;9:1:9223372036854775807:0:integer");
+  REQUIRE(migrate(db).ok());
+  CHECK(text(db, lines) == lines_before);
+  CHECK(text(db, charges) == charges_before);
+  CHECK(one(db, "SELECT COUNT(*) FROM event_charge_lines") == 1);  // one row: the ledger's past
+  CHECK(text(db, "SELECT first_rowid || '-' || last_rowid FROM event_charge_lines") == "4-9");
+  sqlite3_close(db);
+}
+
+TEST_CASE("migration 20 of a ledger without pending charge lines adds no row") {
+  testing::TempDir dir;
+  sqlite3* db = ledger_of_version(dir, 19);
+  REQUIRE(migrate(db).ok());
+  CHECK(one(db, "SELECT COUNT(*) FROM event_charge_lines") == 0);
+  CHECK(one(db, "SELECT COUNT(*) FROM event_charges") == 0);
+  CHECK(one(db, "SELECT COUNT(*) FROM charges_daily") == 0);
+  sqlite3_close(db);
+}
