@@ -100,7 +100,13 @@ DaemonMetrics::DaemonMetrics(std::vector<std::string> labels, size_t max_series,
           "tollgate_http_request_duration_seconds", "HTTP request latency.", {"route"},
           {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
       http_request_handles_(http_requests_),
-      http_duration_handles_(http_duration_) {
+      http_duration_handles_(http_duration_),
+      cost_handles_(cost_),
+      token_handles_(tokens_),
+      request_handles_(requests_),
+      unpriced_handles_(unpriced_) {
+  for (const std::string& name : labels_) label_dims_.push_back(find_dimension(name));
+  for (const std::string& name : token_labels_) token_dims_.push_back(find_dimension(name));
   auto& ingest = registry_.counter("tollgate_ingest_events_total",
                                    "Usage events received, by outcome.", {"result"});
   otlp_skipped_ = registry_
@@ -159,57 +165,78 @@ void DaemonMetrics::record_limit_hit(std::string_view limit) {
   if (it != limit_hits_.end()) it->second->inc();
 }
 
-std::vector<std::string> DaemonMetrics::dims(const UsageEvent& e,
-                                             const std::vector<std::string>& names) const {
-  std::vector<std::string> v;
-  v.reserve(names.size() + 1);
-  for (const auto& n : names) v.emplace_back(value_of(*find_dimension(n), e));  // names checked at load
-  return v;
-}
-
 void DaemonMetrics::record_accepted(const std::vector<const UsageEvent*>& events) {
-  // Sum per distinct set of dimensions first (one key string per event), then touch each
-  // family once per set: a batch of 1,000 events costs a handful of lookups.
-  struct Sums {
+  // Summed per label set of each family first, by that family's own labels: tokens and requests
+  // have three (a company's batch of 1,000 events is a few hundred sets of them, where the full
+  // dimensions, customers and tags included, make nearly one per event). Then each set's series
+  // is one lookup in this thread's handle cache.
+  struct CostSums {
     const UsageEvent* sample;
-    // 128 bits: a batch of events near limits.max_event_cost cannot wrap before the double.
-    __int128 cost = 0, input = 0, cached = 0, cache_write = 0, output = 0, requests = 0;
-    int64_t unpriced = 0;
+    __int128 cost = 0;  // 128 bits: events near limits.max_event_cost cannot wrap before the double
   };
-  std::unordered_map<std::string, Sums> groups;
+  struct TokenSums {
+    const UsageEvent* sample;
+    __int128 input = 0, cached = 0, cache_write = 0, output = 0, ok = 0, error = 0;
+    bool any_ok = false, any_error = false;  // which status series the set has
+  };
+  std::unordered_map<std::string, CostSums> costs;
+  std::unordered_map<std::string, TokenSums> tokens;
+  std::unordered_map<std::string, int64_t> unpriced;  // provider \x1f model
   std::string key;
-  for (const UsageEvent* e : events) {
+  auto key_of = [&key](const UsageEvent& e, const std::vector<const Dimension*>& dims) {
     key.clear();
-    append_key(key, *e, /*with_tags=*/false);
-    key += e->status_ok ? 'o' : 'e';
-    auto [it, fresh] = groups.try_emplace(key, Sums{e});
-    Sums& g = it->second;
-    g.cost += e->cost.nanos();  // nanos, summed exactly before the double
-    g.input += e->input_tokens;
-    g.cached += e->cached_input_tokens;
-    g.cache_write += e->cache_write_tokens;
-    g.output += e->output_tokens;
-    g.requests += e->requests;
-    g.unpriced += e->priced_by == PricedBy::kUnpriced;
-  }
-  for (const auto& [k, g] : groups) {
-    const UsageEvent& e = *g.sample;
-    auto c = dims(e, labels_);
-    c.push_back(currency_);
-    cost_.with(c)->inc(double(g.cost) / 1e9);
-    auto t = dims(e, token_labels_);
-    t.push_back("");
-    for (auto [kind, n] : {std::pair{"input", g.input},
-                           {"cached_input", g.cached},
-                           {"cache_write", g.cache_write},
-                           {"output", g.output}}) {
-      t.back() = kind;
-      tokens_.with(t)->inc(double(n));
+    for (const Dimension* d : dims) {
+      key.append(value_of(*d, e));
+      key += '\x1f';  // dimensions hold no control character (text_rules.h)
     }
-    auto r = dims(e, request_labels_);
-    r.push_back(e.status_ok ? "ok" : "error");
-    requests_.with(r)->inc(double(g.requests));
-    if (g.unpriced) unpriced_.with({e.provider, e.model})->inc(double(g.unpriced));
+    return std::string_view(key);
+  };
+  for (const UsageEvent* e : events) {
+    costs.try_emplace(std::string(key_of(*e, label_dims_)), CostSums{e}).first->second.cost +=
+        e->cost.nanos();  // nanos, summed exactly before the double
+    TokenSums& t = tokens.try_emplace(std::string(key_of(*e, token_dims_)), TokenSums{e})
+                       .first->second;
+    t.input += e->input_tokens;
+    t.cached += e->cached_input_tokens;
+    t.cache_write += e->cache_write_tokens;
+    t.output += e->output_tokens;
+    (e->status_ok ? t.ok : t.error) += e->requests;
+    (e->status_ok ? t.any_ok : t.any_error) = true;
+    if (e->priced_by == PricedBy::kUnpriced) {
+      key.assign(e->provider).append(1, '\x1f').append(e->model);
+      ++unpriced[key];
+    }
+  }
+  std::vector<std::string_view> values;
+  auto values_of = [&values](const UsageEvent& e, const std::vector<const Dimension*>& dims) {
+    values.clear();
+    for (const Dimension* d : dims) values.push_back(value_of(*d, e));
+  };
+  for (const auto& [k, c] : costs) {
+    values_of(*c.sample, label_dims_);
+    values.push_back(currency_);
+    cost_handles_.get_of(values)->inc(double(c.cost) / 1e9);
+  }
+  for (const auto& [k, t] : tokens) {
+    values_of(*t.sample, token_dims_);
+    values.emplace_back();
+    for (auto [kind, n] : {std::pair{"input", t.input},
+                           {"cached_input", t.cached},
+                           {"cache_write", t.cache_write},
+                           {"output", t.output}}) {
+      values.back() = kind;
+      token_handles_.get_of(values)->inc(double(n));
+    }
+    for (auto [status, n, any] : {std::tuple{"ok", t.ok, t.any_ok}, {"error", t.error, t.any_error}})
+      if (any) {
+        values.back() = status;
+        request_handles_.get_of(values)->inc(double(n));
+      }
+  }
+  for (const auto& [k, n] : unpriced) {
+    const size_t cut = k.find('\x1f');
+    unpriced_handles_.get({std::string_view(k).substr(0, cut), std::string_view(k).substr(cut + 1)})
+        ->inc(double(n));
   }
 }
 

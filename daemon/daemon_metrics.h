@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "metering/dimensions.h"
 #include "metering/usage_event.h"
 #include "metrics/handle_cache.h"
 #include "metrics/registry.h"
@@ -35,10 +36,10 @@ class DaemonMetrics {
   void add_bytes_in_flight(int64_t delta) { bytes_in_flight_->add(double(delta)); }
 
  private:
-  std::vector<std::string> dims(const UsageEvent& e, const std::vector<std::string>& names) const;
-
   std::vector<std::string> labels_;
   std::vector<std::string> token_labels_, request_labels_;
+  // The dimensions of labels_ and of token_labels_ (also request_labels_'), checked at load.
+  std::vector<const Dimension*> label_dims_, token_dims_;
   std::string currency_;
   metrics::Registry registry_;
   metrics::Family<metrics::Counter>& cost_;
@@ -54,6 +55,8 @@ class DaemonMetrics {
   metrics::Family<metrics::Histogram>& http_duration_;
   metrics::HandleCache<metrics::Counter> http_request_handles_;
   metrics::HandleCache<metrics::Histogram> http_duration_handles_;
+  metrics::HandleCache<metrics::Counter> cost_handles_, token_handles_, request_handles_,
+      unpriced_handles_;
   metrics::Counter* otlp_skipped_;
   metrics::Gauge* reload_ok_;
   metrics::Gauge* reload_ts_;

@@ -20,7 +20,10 @@ class HandleCache {
  public:
   explicit HandleCache(Family<T>& family) : family_(family), id_(next_id()) {}
 
-  T* get(std::initializer_list<std::string_view> values) {
+  T* get(std::initializer_list<std::string_view> values) { return get_of(values); }
+  // The same for label values chosen at run time (a container of std::string_view).
+  template <typename Values>
+  T* get_of(const Values& values) {
     // Indexed by the cache's id (a few per process): no second hash lookup on the hot path.
     thread_local std::vector<std::unordered_map<std::string, T*>> caches;
     thread_local std::string key;
