@@ -663,7 +663,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
     last_write_error_ = sqlite3_errcode(db_);  // before ROLLBACK resets it
     exec_sql(db_, "ROLLBACK");
     info.accepted.clear();
-    for (const PriceKey& k : new_prices_) price_ids_.erase(k);  // rolled back with the commit
+    for (const std::string& k : new_prices_) price_ids_.erase(k);  // rolled back with the commit
     new_prices_.clear();
     dictionary_.forget();  // so were the strings it added
     // The buffer holds rows of events that were not stored: the next flush rolls the raw events
@@ -726,10 +726,19 @@ void Ledger::expire_loop() {
 }
 
 Result<int64_t> Ledger::price_id(const ChargeLine& line) {
-  PriceKey key{std::string(line.component), line.sku_price_id,  line.pricing_currency,
-               line.fx_nanos,               line.list_rate,     line.contracted_rate,
-               line.discount_nano_percent};
-  if (auto it = price_ids_.find(key); it != price_ids_.end()) return it->second;
+  // Each string after its length, the numbers as their bytes: no two prices share a key.
+  price_key_.clear();
+  for (const std::string_view text :
+       {line.component, std::string_view(line.sku_price_id),
+        std::string_view(line.pricing_currency)}) {
+    const uint64_t size = text.size();
+    price_key_.append(reinterpret_cast<const char*>(&size), sizeof size).append(text);
+  }
+  for (const int64_t v :
+       {line.fx_nanos, line.list_rate, line.contracted_rate, line.discount_nano_percent})
+    price_key_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  if (auto it = price_ids_.find(std::string_view(price_key_)); it != price_ids_.end())
+    return it->second;
   const char* where =
       "component = ?1 AND sku_price_id = ?2 AND pricing_currency = ?3 AND fx_nanos = ?4 AND "
       "list_rate_nanos = ?5 AND contracted_rate_nanos = ?6 AND discount_nano_percent = ?7";
@@ -740,15 +749,15 @@ Result<int64_t> Ledger::price_id(const ChargeLine& line) {
   Statement select(db_, std::string("SELECT id FROM charge_prices WHERE ") + where);
   for (Statement* st : {&insert, &select}) {
     if (!st->ok()) return Status::error(Code::kStorageError, st->error());
-    st->bind(1, std::get<0>(key)).bind(2, std::get<1>(key)).bind(3, std::get<2>(key));
-    st->bind(4, std::get<3>(key)).bind(5, std::get<4>(key)).bind(6, std::get<5>(key));
-    st->bind(7, std::get<6>(key));
+    st->bind(1, line.component).bind(2, line.sku_price_id).bind(3, line.pricing_currency);
+    st->bind(4, line.fx_nanos).bind(5, line.list_rate).bind(6, line.contracted_rate);
+    st->bind(7, line.discount_nano_percent);
   }
   if (insert.step() != SQLITE_DONE || select.step() != SQLITE_ROW)
     return Status::error(Code::kStorageError, sqlite3_errmsg(db_));
   const int64_t id = select.column_int(0);
-  new_prices_.push_back(key);
-  price_ids_.emplace(std::move(key), id);
+  new_prices_.push_back(price_key_);
+  price_ids_.emplace(price_key_, id);
   return id;
 }
 

@@ -27,6 +27,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "metering/status.h"
@@ -232,10 +233,16 @@ class Ledger {
   std::map<std::string, RollupSums> day_totals_;
   // Writer thread: charge_prices ids known (component, SKU price id, currency, fx, list rate,
   // contracted rate, discount), and those added by the commit under way.
-  using PriceKey =
-      std::tuple<std::string, std::string, std::string, int64_t, int64_t, int64_t, int64_t>;
-  std::map<PriceKey, int64_t> price_ids_;
-  std::vector<PriceKey> new_prices_;
+  // Keyed by the seven fields in one string (price_key()): a lookup per charge line builds it in
+  // a reused buffer and hashes it once, where a map of tuples allocated three strings and
+  // compared them field by field.
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> price_ids_;
+  std::vector<std::string> new_prices_;
+  std::string price_key_;  // the buffer
   DimDictionary dictionary_;   // writer thread: dim_values ids of the strings seen lately
   // The buffer misses events (an unclean stop before this start, a failed commit): flushes roll up
   // the raw events past the watermark from the ledger instead, a chunk at a time, until caught up.

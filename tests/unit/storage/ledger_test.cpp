@@ -521,6 +521,9 @@ TEST_CASE("a failed commit stores nothing of the batch and reports storage_unava
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM " STORED_15M) == 1101);
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(events) FROM " STORED_DAILY) == 3);
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM charges_daily_rows") == 100);
+  // Its price was first seen in the failed batch too: the row it names is the one added again.
+  CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM charges_daily WHERE component = "
+                                         "'caller-priced' AND cost_nanos = 100") == 1);
   CHECK(query_int(dir.file("ledger.db"), "SELECT COUNT(*) FROM event_charges") == 0);
   CHECK(query_int(dir.file("ledger.db"), "SELECT SUM(cost_nanos) FROM rollup_daily_dim_rows "
                                          "WHERE dimension = 'customer'") == 1101);
