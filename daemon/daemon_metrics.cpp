@@ -166,36 +166,42 @@ void DaemonMetrics::record_limit_hit(std::string_view limit) {
 }
 
 void DaemonMetrics::record_accepted(const std::vector<const UsageEvent*>& events) {
-  // Summed per label set of each family first, by that family's own labels: tokens and requests
-  // have three (a company's batch of 1,000 events is a few hundred sets of them, where the full
-  // dimensions, customers and tags included, make nearly one per event). Then each set's series
-  // is one lookup in this thread's handle cache.
-  struct CostSums {
-    const UsageEvent* sample;
-    __int128 cost = 0;  // 128 bits: events near limits.max_event_cost cannot wrap before the double
-  };
+  // Summed per series first. Tokens and requests by their own three labels (a company's batch
+  // of 1,000 events is a few hundred sets of them, where every dimension, customers and tags
+  // included, makes nearly one per event), then each set's series found in this thread's handle
+  // cache.
   struct TokenSums {
     const UsageEvent* sample;
+    // 128 bits: events near limits.max_event_cost cannot wrap before the double.
     __int128 input = 0, cached = 0, cache_write = 0, output = 0, ok = 0, error = 0;
     bool any_ok = false, any_error = false;  // which status series the set has
   };
-  std::unordered_map<std::string, CostSums> costs;
-  std::unordered_map<std::string, TokenSums> tokens;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // Cost has every label: nearly a set per event, so its sums go by series, found at once.
+  std::unordered_map<metrics::Counter*, __int128> costs;
+  std::unordered_map<std::string, TokenSums, Hash, std::equal_to<>> tokens;
   std::unordered_map<std::string, int64_t> unpriced;  // provider \x1f model
+  std::vector<std::string_view> values;
+  auto values_of = [&values](const UsageEvent& e, const std::vector<const Dimension*>& dims) {
+    values.clear();
+    for (const Dimension* d : dims) values.push_back(value_of(*d, e));
+  };
   std::string key;
-  auto key_of = [&key](const UsageEvent& e, const std::vector<const Dimension*>& dims) {
+  for (const UsageEvent* e : events) {
+    values_of(*e, label_dims_);
+    values.push_back(currency_);
+    costs[cost_handles_.get_of(values)] += e->cost.nanos();  // nanos, exact before the double
     key.clear();
-    for (const Dimension* d : dims) {
-      key.append(value_of(*d, e));
+    for (const Dimension* d : token_dims_) {
+      key.append(value_of(*d, *e));
       key += '\x1f';  // dimensions hold no control character (text_rules.h)
     }
-    return std::string_view(key);
-  };
-  for (const UsageEvent* e : events) {
-    costs.try_emplace(std::string(key_of(*e, label_dims_)), CostSums{e}).first->second.cost +=
-        e->cost.nanos();  // nanos, summed exactly before the double
-    TokenSums& t = tokens.try_emplace(std::string(key_of(*e, token_dims_)), TokenSums{e})
-                       .first->second;
+    auto it = tokens.find(std::string_view(key));
+    if (it == tokens.end()) it = tokens.emplace(key, TokenSums{e}).first;
+    TokenSums& t = it->second;
     t.input += e->input_tokens;
     t.cached += e->cached_input_tokens;
     t.cache_write += e->cache_write_tokens;
@@ -207,16 +213,7 @@ void DaemonMetrics::record_accepted(const std::vector<const UsageEvent*>& events
       ++unpriced[key];
     }
   }
-  std::vector<std::string_view> values;
-  auto values_of = [&values](const UsageEvent& e, const std::vector<const Dimension*>& dims) {
-    values.clear();
-    for (const Dimension* d : dims) values.push_back(value_of(*d, e));
-  };
-  for (const auto& [k, c] : costs) {
-    values_of(*c.sample, label_dims_);
-    values.push_back(currency_);
-    cost_handles_.get_of(values)->inc(double(c.cost) / 1e9);
-  }
+  for (const auto& [series, nanos] : costs) series->inc(double(nanos) / 1e9);
   for (const auto& [k, t] : tokens) {
     values_of(*t.sample, token_dims_);
     values.emplace_back();

@@ -21,8 +21,9 @@ class DaemonMetrics {
 
   metrics::Registry& registry() { return registry_; }
 
-  // Accepted (non-duplicate) events: cost, tokens, requests, unpriced. Aggregates per label set
-  // first, so a batch of 1,000 events costs a handful of family lookups.
+  // Accepted (non-duplicate) events: cost, tokens, requests, unpriced. Sums per series first
+  // (found in this thread's handle cache, not under the family's lock), so a batch of 1,000
+  // events adds once to each series it touches.
   void record_accepted(const std::vector<const UsageEvent*>& events);
   void record_ingest(size_t accepted, size_t duplicates, size_t rejected);
   void record_commit(double seconds, size_t events);
