@@ -81,6 +81,31 @@ int64_t UsageEvent::quantity(Component c) const {
 
 std::string UsageEvent::tags_json() const {
   if (tags.empty()) return "{}";
+  // The ledger's writer calls this for every event. Written directly when no byte needs an escape
+  // (what Boost.JSON writes then is the bytes between quotes), else by Boost.JSON: the text must
+  // stay byte for byte what earlier versions stored, it is the tag set's dim_values key.
+  auto plain = [](const std::string& s) {
+    for (const unsigned char c : s)
+      if (c < 0x20 || c == '"' || c == '\\') return false;
+    return true;
+  };
+  size_t size = 1;
+  bool all_plain = true;
+  for (const auto& [k, v] : tags) {
+    size += k.size() + v.size() + 6;
+    all_plain = all_plain && plain(k) && plain(v);
+  }
+  if (all_plain) {
+    std::string out;
+    out.reserve(size + 1);
+    out += '{';
+    for (const auto& [k, v] : tags) {
+      if (out.size() > 1) out += ',';
+      out.append(1, '"').append(k).append("\":\"").append(v).append(1, '"');
+    }
+    out += '}';
+    return out;
+  }
   boost::json::object o;
   for (const auto& [k, v] : tags) o[k] = v;
   return boost::json::serialize(o);
