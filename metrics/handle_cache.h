@@ -2,7 +2,8 @@
 // HandleCache: a per-thread cache of a family's children by label values, for hot paths whose
 // label values vary (route and code, feature and decision). A hit is one hash lookup in the
 // calling thread's own map: no lock, no allocation. Misses go to Family::with(), so the series
-// cap still applies. Thread-safe; the family must outlive every thread that used the cache.
+// cap still applies, and a set it folds into __other__ is not kept: the cache holds at most the
+// family's series. Thread-safe; the family must outlive every thread that used the cache.
 
 #include <atomic>
 #include <initializer_list>
@@ -37,7 +38,12 @@ class HandleCache {
     if (auto it = cache.find(key); it != cache.end()) return it->second;
     if (cache.size() >= kMaxEntries) cache.clear();  // bounded like the series themselves
     std::vector<std::string> labels(values.begin(), values.end());
-    return cache.emplace(key, family_.with(labels)).first->second;
+    bool folded = false;
+    T* child = family_.with(labels, &folded);
+    // A set folded into __other__ is not kept: past the family's cap, every new set would be an
+    // entry here (a flood of new features or teams would fill each thread's cache).
+    if (!folded) cache.emplace(key, child);
+    return child;
   }
 
  private:

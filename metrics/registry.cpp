@@ -54,10 +54,12 @@ size_t Family<T>::ValuesHash::operator()(const std::vector<std::string>& values)
 }
 
 template <typename T>
-T* Family<T>::with(const std::vector<std::string>& values) {
+T* Family<T>::with(const std::vector<std::string>& values, bool* folded) {
   std::lock_guard lock(mu_);
+  if (folded) *folded = false;
   if (auto it = children_.find(values); it != children_.end()) return it->second.metric.get();
   const bool fold = capped_ && children_.size() >= registry_->max_series_;
+  if (folded) *folded = fold;
   if (fold) registry_->count_drop(name_);
   const std::vector<std::string>& key =
       fold ? std::vector<std::string>(label_names_.size(), "__other__") : values;

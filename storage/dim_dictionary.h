@@ -15,8 +15,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
-
-#include <boost/unordered/unordered_flat_map.hpp>
+#include <unordered_map>
 
 #include "metering/status.h"
 #include "storage/sqlite_util.h"
@@ -51,9 +50,8 @@ class DimDictionary {
   // The row `find` selects once `bind` has bound it, else the one `add` inserts.
   static Result<int64_t> find_or_add(sqlite3* db, Statement& find, Statement& add,
                                      const std::function<void(Statement&)>& bind);
-  // Open addressing: twelve lookups an event on the ledger's writer.
-  boost::unordered_flat_map<std::string, int64_t, Hash, std::equal_to<>> ids_;
-  boost::unordered_flat_map<Set, int64_t, SetHash> set_ids_;
+  std::unordered_map<std::string, int64_t, Hash, std::equal_to<>> ids_;
+  std::unordered_map<Set, int64_t, SetHash> set_ids_;
   sqlite3* db_ = nullptr;  // the connection the statements were prepared on
   Statement find_, add_, find_set_, add_set_;
 };

@@ -52,11 +52,16 @@ const char* kInsertChargeLines =
     "INSERT OR REPLACE INTO event_charge_lines (last_rowid, first_rowid, lines) "
     "VALUES (?1, ?2, ?3)";
 
+// A row of event_charge_lines holds the lines of the events that fill about this many bytes, and
+// one line is at most this many.
+constexpr size_t kChargeLinesRowBytes = 16 * 1024;
+constexpr size_t kMaxChargeLineBytes = 4 * 21 + 6;
+
 // Appends a charge line to a commit's JSON array of them (event_charge_lines.lines, without the
 // brackets): [event rowid, charge_prices id, quantity, cost_nanos].
 void append_charge_line(std::string& lines, int64_t rowid, int64_t price_id, int64_t quantity,
                         int64_t cost_nanos) {
-  char buf[4 * 21 + 6];
+  char buf[kMaxChargeLineBytes];
   char* p = buf;
   *p++ = lines.empty() ? '[' : ',';
   const int64_t values[] = {rowid, price_id, quantity, cost_nanos};
@@ -511,9 +516,22 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
     return Status::error(Code::kStorageError, insert.error() + insert_lines.error() +
                                                   remove.error() + insert_extras.error());
   }
-  // The commit's charge lines (event_charge_lines), and the first and last event they name.
+  // The commit's charge lines (event_charge_lines), and the first and last event they name: a
+  // row once they pass kChargeLinesRowBytes (an event's lines stay in one row). Small rows keep
+  // SQLite's record buffers and this one off malloc's large-chunk path, whose holes grew the
+  // daemon's RSS when a commit's lines were one row of up to a megabyte.
   std::string lines;
+  lines.reserve(kChargeLinesRowBytes + 4 * kMaxChargeLineBytes);
   int64_t first_lines_rowid = 0, last_lines_rowid = 0;
+  auto write_lines = [&]() -> Status {
+    lines += ']';
+    insert_lines.bind(1, last_lines_rowid).bind(2, first_lines_rowid).bind(3, lines);
+    const int rc = insert_lines.step();
+    insert_lines.reset();
+    lines.clear();
+    if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db_));
+    return {};
+  };
   // The totals of the days this batch touches, taken from day_totals_ and put back once the
   // commit lands.
   std::map<std::string, RollupSums> day_totals;
@@ -649,15 +667,11 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
         append_charge_line(lines, rowid, price.value(), line.quantity, line.cost_nanos);
         if (buffered) rollups.add_charge(interned, price.value(), line.quantity, line.cost_nanos);
       }
+      if (s.ok() && lines.size() >= kChargeLinesRowBytes) s = write_lines();
       if (!s.ok()) break;
     }
   }
-  if (s.ok() && !lines.empty()) {
-    lines += ']';
-    insert_lines.bind(1, last_lines_rowid).bind(2, first_lines_rowid).bind(3, lines);
-    if (insert_lines.step() != SQLITE_DONE)
-      s = Status::error(Code::kStorageError, sqlite3_errmsg(db_));
-  }
+  if (s.ok() && !lines.empty()) s = write_lines();
   if (s.ok()) s = exec_sql(db_, "COMMIT");
   if (!s.ok()) {
     last_write_error_ = sqlite3_errcode(db_);  // before ROLLBACK resets it

@@ -22,8 +22,6 @@
 
 #include <sqlite3.h>
 
-#include <boost/unordered/unordered_flat_map.hpp>
-
 #include <cstdint>
 #include <deque>
 #include <type_traits>
@@ -90,9 +88,7 @@ class RollupBuffer {
     int64_t sums[10] = {};  // requests, input, cached, cache_write, output, gpu, cost,
                             // unpriced requests, value units, revenue
   };
-  // Open addressing: a day has about a thousand of these (one per value of each dimension), and
-  // every event looks seven up.
-  using DimRows = boost::unordered_flat_map<Key, DimSums, KeyHash>;
+  using DimRows = Table<DimSums>;
   // The dimensions rollup_daily_dim has a row per day and value of (the events' columns).
   static constexpr const char* kDimensionColumns[] = {"feature",  "team",   "customer", "model",
                                                       "provider", "region", "priority"};
@@ -134,7 +130,7 @@ class RollupBuffer {
   std::string_view name(uint32_t id) const { return names_[id]; }
   void widen(ChargeSums& c, uint32_t customer, uint32_t priority, uint32_t tags) const;
 
-  boost::unordered_flat_map<std::string_view, uint32_t> ids_;  // views into names_
+  std::unordered_map<std::string_view, uint32_t> ids_;  // views into names_
   std::deque<std::string> names_;                       // stable addresses
   Rows m15_, daily_;
   // The listed events of each day (interned), as the flush names them: ranges of rowids (and

@@ -1103,9 +1103,9 @@ SELECT e.day_local, e.provider, e.model, e.region, e.feature, e.team, e.priced_b
 FROM event_charges c JOIN events e ON e.rowid = c.event_rowid JOIN charge_prices p ON p.id = c.price_id
 WHERE c.event_rowid > (SELECT through_rowid FROM rollup_watermark);
 )sql",
-    // 20: the charge lines of the events past the watermark are one row a commit: a JSON array of
-    //    [event rowid, charge_prices id, quantity, cost_nanos] in rowid order, keyed by the last
-    //    event rowid it names. Each line was a row of its own (about three an event), inserted
+    // 20: the charge lines of the events past the watermark are a row for the events of a commit
+    //    that fill about 16 KB: a JSON array of [event rowid, charge_prices id, quantity,
+    //    cost_nanos] in rowid order, keyed by the last event rowid it names. Each line was a row of its own (about three an event), inserted
     //    at the commit and deleted again at the flush: two B-tree operations a line, about a
     //    third of the writer's time at a company's traffic (bench/README.md). `event_charges`
     //    becomes a view with the same columns and rows, so charges_daily (which reads it) and

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "metrics/handle_cache.h"
 #include "metrics/text_format.h"
 
 using namespace tollgate::metrics;
@@ -60,4 +61,23 @@ TEST_CASE("counters are safe under concurrent increments") {
     });
   for (auto& t : ts) t.join();
   CHECK(c->value() == 400000);
+}
+
+TEST_CASE("a handle cache keeps the series it finds, not the sets folded into __other__") {
+  Registry r(3);
+  auto& dropped = r.counter("tollgate_metric_series_dropped_total", "D.", {"metric"});
+  auto& f = r.counter("c_total", "C.", {"k"}, Labels::kUserChosen);
+  HandleCache<Counter> cache(f);
+  std::vector<std::string> names;
+  for (int i = 0; i < 6; ++i) names.push_back("v" + std::to_string(i));
+  for (int round = 0; round < 2; ++round)
+    for (const std::string& n : names)
+      cache.get_of(std::vector<std::string_view>{n})->inc();
+  const std::string text = serialize_text(r.collect());
+  CHECK(text.find("c_total{k=\"v0\"} 2") != std::string::npos);
+  CHECK(text.find("c_total{k=\"__other__\"} 6") != std::string::npos);
+  // The first three were kept (found again without the family); the folded three asked the
+  // family each time: a flood of new sets cannot fill the cache past the family's cap.
+  CHECK(dropped.with({"c_total"})->value() == 6);
+  CHECK(cache.get({"v0"}) == f.with({"v0"}));
 }
