@@ -224,7 +224,8 @@ void DaemonMetrics::record_accepted(const std::vector<const UsageEvent*>& events
       values.back() = kind;
       token_handles_.get_of(values)->inc(double(n));
     }
-    for (auto [status, n, any] : {std::tuple{"ok", t.ok, t.any_ok}, {"error", t.error, t.any_error}})
+    for (auto [status, n, any] :
+         {std::tuple{"ok", t.ok, t.any_ok}, {"error", t.error, t.any_error}})
       if (any) {
         values.back() = status;
         request_handles_.get_of(values)->inc(double(n));

@@ -1105,9 +1105,10 @@ WHERE c.event_rowid > (SELECT through_rowid FROM rollup_watermark);
 )sql",
     // 20: the charge lines of the events past the watermark are a row for the events of a commit
     //    that fill about 16 KB: a JSON array of [event rowid, charge_prices id, quantity,
-    //    cost_nanos] in rowid order, keyed by the last event rowid it names. Each line was a row of its own (about three an event), inserted
-    //    at the commit and deleted again at the flush: two B-tree operations a line, about a
-    //    third of the writer's time at a company's traffic (bench/README.md). `event_charges`
+    //    cost_nanos] in rowid order, keyed by the last event rowid it names. Each line was a row
+    //    of its own (about three an event), inserted at the commit and deleted again at the
+    //    flush: two B-tree operations a line, about a third of the writer's time at a company's
+    //    traffic (bench/README.md). `event_charges`
     //    becomes a view with the same columns and rows, so charges_daily (which reads it) and
     //    analysts are unchanged. A flush deletes the rows whose last event it passed; a row a
     //    recovery chunk passes only in part stays, and every reader keeps only its lines past the

@@ -84,6 +84,19 @@ int64_t query_int(const std::string& path, const std::string& sql) {
   return v;
 }
 
+// The first column of the first row, as text.
+std::string query_text(const std::string& path, const std::string& sql) {
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  Statement st(raw, sql);
+  REQUIRE(st.ok());
+  REQUIRE(st.step() == SQLITE_ROW);
+  std::string v = st.column_text(0);
+  st = Statement();
+  sqlite3_close(raw);
+  return v;
+}
+
 // Every event marked listed at or below the watermark is inside exactly one range of its day.
 void check_listed_named_once(const std::string& db) {
   const int64_t named = query_int(db, "SELECT COUNT(*) FROM " LISTED);
@@ -725,17 +738,7 @@ TEST_CASE("the fields an event rarely sets read back exactly from their own tabl
     REQUIRE(submit_and_wait(*l.value(), {x1, x2, x3, x4}).status.ok());
     l.value()->stop();
   }
-  auto text = [&](const std::string& sql) {
-    sqlite3* raw = nullptr;
-    REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-    Statement st(raw, sql);
-    REQUIRE(st.ok());
-    REQUIRE(st.step() == SQLITE_ROW);
-    std::string t = st.column_text(0);
-    st = Statement();
-    sqlite3_close(raw);
-    return t;
-  };
+  auto text = [&](const std::string& sql) { return query_text(db, sql); };
   auto field = [&](const char* id, const char* column) {
     return query_int(db, std::string("SELECT ") + column + " FROM events WHERE event_id = '" + id +
                              "'");
@@ -984,17 +987,9 @@ TEST_CASE("an event's charge lines share one pending row per price; the customer
   // Across flushes the stored row's range widens by the strings (schema 19 stores their ids:
   // "b" is added after "m", "a" and "z", so its id is the highest, its string not).
   auto chat_range = [&] {
-    sqlite3* raw = nullptr;
-    REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-    Statement st(raw, "SELECT customer_lo || '-' || customer_hi || '-' || quantity FROM "
-                      "charges_daily WHERE feature = 'chat' AND sku_price_id = "
-                      "'unpriced/input-tokens'");
-    REQUIRE(st.ok());
-    REQUIRE(st.step() == SQLITE_ROW);
-    std::string range = st.column_text(0);
-    st = Statement();
-    sqlite3_close(raw);
-    return range;
+    return query_text(db, "SELECT customer_lo || '-' || customer_hi || '-' || quantity FROM "
+                          "charges_daily WHERE feature = 'chat' AND sku_price_id = "
+                          "'unpriced/input-tokens'");
   };
   l.value().reset();  // the ledger's lock goes with it
   for (const char* customer : {"b", "zz", "0"}) {
@@ -1603,27 +1598,16 @@ TEST_CASE("a commit's charge lines are one row; a recovery passing it in part co
       "|| '|' || hi, ';') FROM (SELECT feature, sku_price_id, SUM(quantity) AS q, "
       "SUM(cost_nanos) AS c, MIN(customer_lo) AS lo, MAX(customer_hi) AS hi FROM charges_daily "
       "GROUP BY 1, 2 ORDER BY 1, 2)";
-  auto text = [](const std::string& path, const std::string& sql) {
-    sqlite3* raw = nullptr;
-    REQUIRE(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-    Statement st(raw, sql);
-    REQUIRE(st.ok());
-    REQUIRE(st.step() == SQLITE_ROW);
-    std::string v = st.column_text(0);
-    st = Statement();
-    sqlite3_close(raw);
-    return v;
-  };
-  const std::string stored = text(db, charges);
+  const std::string stored = query_text(db, charges);
   CHECK(stored.find("chat|unpriced/input-tokens|") != std::string::npos);
   CHECK(query_int(db, "SELECT COUNT(*) FROM event_charge_lines") == 0);
   // The image: a row of lines a commit, every line shown once by the views.
-  CHECK(text(crashed, "SELECT group_concat(first_rowid || '-' || last_rowid, ' ') FROM "
+  CHECK(query_text(crashed, "SELECT group_concat(first_rowid || '-' || last_rowid, ' ') FROM "
                       "event_charge_lines") == "1-5 6-10");
   CHECK(query_int(crashed, "SELECT COUNT(*) FROM event_charges") ==
         query_int(crashed, "SELECT COUNT(*) FROM (SELECT DISTINCT event_rowid, price_id FROM "
                            "event_charges)"));
-  CHECK(text(crashed, charges) == stored);
+  CHECK(query_text(crashed, charges) == stored);
   // Rolled up two events a flush: the watermark passes a commit's row in part (at 2, 4, 8), and
   // neither the view nor the next chunk counts a line of it twice.
   sqlite3* raw = nullptr;
@@ -1633,40 +1617,30 @@ TEST_CASE("a commit's charge lines are one row; a recovery passing it in part co
   for (int chunk = 0; chunk < 10; ++chunk) {
     auto done = roll_up_past_watermark(raw, dictionary, 2, 1);
     REQUIRE(done.ok());
-    CHECK(text(crashed, charges) == stored);
-    seen.push_back(text(crashed, "SELECT (SELECT through_rowid FROM rollup_watermark) || ':' || "
-                                 "IFNULL((SELECT group_concat(first_rowid || '-' || last_rowid, "
-                                 "' ') FROM event_charge_lines), '')"));
+    CHECK(query_text(crashed, charges) == stored);
+    seen.push_back(query_text(crashed,
+                              "SELECT (SELECT through_rowid FROM rollup_watermark) || ':' || "
+                              "IFNULL((SELECT group_concat(first_rowid || '-' || last_rowid, ' ') "
+                              "FROM event_charge_lines), '')"));
     if (done->caught_up) break;
   }
   CHECK(seen == std::vector<std::string>{"2:1-5 6-10", "4:1-5 6-10", "6:6-10", "8:6-10", "10:"});
   CHECK(query_int(crashed, "SELECT COUNT(*) FROM charges_daily_rows") > 0);
   // A watermark left past the last event (events removed by hand): the lines of events past
-  // the last are dropped, so events that reuse their rowids are not charged them.
-  REQUIRE(exec_sql(raw, "DELETE FROM charges_daily_rows; DELETE FROM rollup_15m_rows; "
-                        "DELETE FROM rollup_daily_rows; DELETE FROM rollup_daily_dim_rows; "
-                        "DELETE FROM rollup_raw_ranges; DELETE FROM event_charge_lines; "
-                        "UPDATE rollup_watermark SET through_rowid = 0")
-              .ok());
+  // the last are dropped, so events that reuse their rowids are not charged them. Rows of lines
+  // like the image's (1-5 and 6-10), the events past 7 removed, the watermark left at 9.
+  delete_by_hand(crashed,
+                 "DELETE FROM charges_daily_rows; DELETE FROM rollup_15m_rows; "
+                 "DELETE FROM rollup_daily_rows; DELETE FROM rollup_daily_dim_rows; "
+                 "DELETE FROM rollup_raw_ranges; DELETE FROM event_charge_lines; "
+                 "INSERT INTO event_charge_lines (last_rowid, first_rowid, lines) VALUES "
+                 "(5, 1, '[[1,1,10,0],[5,1,14,0]]'), (10, 6, '[[6,1,16,0],[9,1,19,0]]'); "
+                 "DELETE FROM event_rows WHERE rowid > 7; "
+                 "UPDATE rollup_watermark SET through_rowid = 9");
+  REQUIRE(roll_up_past_watermark(raw, dictionary, 100).ok());
   sqlite3_close(raw);
-  raw = nullptr;
-  {
-    sqlite3* image = nullptr;
-    REQUIRE(sqlite3_open(crashed.c_str(), &image) == SQLITE_OK);
-    // Rows of lines like the image's (1-5 and 6-10); the events past 7 removed, the watermark
-    // left at 9.
-    REQUIRE(exec_sql(image,
-                     "INSERT INTO event_charge_lines (last_rowid, first_rowid, lines) VALUES "
-                     "(5, 1, '[[1,1,10,0],[5,1,14,0]]'), (10, 6, '[[6,1,16,0],[9,1,19,0]]'); "
-                     "DELETE FROM event_rows WHERE rowid > 7; "
-                     "UPDATE rollup_watermark SET through_rowid = 9")
-                .ok());
-    auto done = roll_up_past_watermark(image, dictionary, 100);
-    REQUIRE(done.ok());
-    CHECK(query_int(crashed, "SELECT through_rowid FROM rollup_watermark") == 7);
-    CHECK(query_int(crashed, "SELECT COUNT(*) FROM event_charges WHERE event_rowid > 7") == 0);
-    CHECK(query_int(crashed, "SELECT COUNT(*) FROM event_charges WHERE event_rowid = 6") == 1);
-    CHECK(query_int(crashed, "SELECT last_rowid FROM event_charge_lines ORDER BY 1 DESC") == 7);
-    sqlite3_close(image);
-  }
+  CHECK(query_int(crashed, "SELECT through_rowid FROM rollup_watermark") == 7);
+  CHECK(query_int(crashed, "SELECT COUNT(*) FROM event_charges WHERE event_rowid > 7") == 0);
+  CHECK(query_int(crashed, "SELECT COUNT(*) FROM event_charges WHERE event_rowid = 6") == 1);
+  CHECK(query_int(crashed, "SELECT last_rowid FROM event_charge_lines ORDER BY 1 DESC") == 7);
 }
