@@ -2,8 +2,8 @@
 // HandleCache: a per-thread cache of a family's children by label values, for hot paths whose
 // label values vary (route and code, feature and decision). A hit is one hash lookup in the
 // calling thread's own map: no lock, no allocation. Misses go to Family::with(), so the series
-// cap still applies, and a set it folds into __other__ is not kept: the cache holds at most the
-// family's series. Thread-safe; the family must outlive every thread that used the cache.
+// cap still applies; of the sets it folds into __other__ the cache keeps a bounded number.
+// Thread-safe; the family must outlive every thread that used the cache.
 
 #include <atomic>
 #include <initializer_list>
@@ -25,29 +25,47 @@ class HandleCache {
   // The same for label values chosen at run time (a container of std::string_view).
   template <typename Values>
   T* get_of(const Values& values) {
-    // Indexed by the cache's id (a few per process): no second hash lookup on the hot path.
-    thread_local std::vector<std::unordered_map<std::string, T*>> caches;
-    thread_local std::string key;
+    PerThread& mine = per_thread();
+    std::string& key = mine.key;
     key.clear();
     for (std::string_view v : values) {
       key.append(v);
       key += '\x1f';
     }
-    if (caches.size() <= id_) caches.resize(id_ + 1);
-    auto& cache = caches[id_];
-    if (auto it = cache.find(key); it != cache.end()) return it->second;
-    if (cache.size() >= kMaxEntries) cache.clear();  // bounded like the series themselves
+    // Indexed by the cache's id (a few per process): no second hash lookup on the hot path.
+    if (mine.caches.size() <= id_) mine.caches.resize(id_ + 1);
+    Cache& cache = mine.caches[id_];
+    if (auto it = cache.children.find(key); it != cache.children.end()) return it->second;
+    if (cache.children.size() >= kMaxEntries) cache = Cache();  // bounded like the series
     std::vector<std::string> labels(values.begin(), values.end());
     bool folded = false;
     T* child = family_.with(labels, &folded);
-    // A set folded into __other__ is not kept: past the family's cap, every new set would be an
-    // entry here (a flood of new features or teams would fill each thread's cache).
-    if (!folded) cache.emplace(key, child);
+    // Sets folded into __other__ are kept up to kMaxFolded: past the family's cap a flood of new
+    // sets would otherwise fill every thread's cache (those past the bound are asked of the
+    // family, and counted as dropped, each time).
+    if (!folded || cache.folded < kMaxFolded) {
+      cache.children.emplace(key, child);
+      cache.folded += folded;
+    }
     return child;
   }
 
  private:
   static constexpr size_t kMaxEntries = 100'000;
+  static constexpr size_t kMaxFolded = 1'000;
+  struct Cache {
+    std::unordered_map<std::string, T*> children;
+    size_t folded = 0;  // of them, sets the family folded into __other__
+  };
+  // One per thread and T, whichever container of values a call passes.
+  struct PerThread {
+    std::vector<Cache> caches;
+    std::string key;
+  };
+  static PerThread& per_thread() {
+    thread_local PerThread mine;
+    return mine;
+  }
   static uint64_t next_id() {
     static std::atomic<uint64_t> next{1};
     return next.fetch_add(1);

@@ -1110,9 +1110,10 @@ WHERE c.event_rowid > (SELECT through_rowid FROM rollup_watermark);
     //    flush: two B-tree operations a line, about a third of the writer's time at a company's
     //    traffic (bench/README.md). `event_charges`
     //    becomes a view with the same columns and rows, so charges_daily (which reads it) and
-    //    analysts are unchanged. A flush deletes the rows whose last event it passed; a row a
-    //    recovery chunk passes only in part stays, and every reader keeps only its lines past the
-    //    watermark.
+    //    analysts are unchanged; like the table, it shows the lines past the watermark. A flush
+    //    deletes the rows whose last event it passed; a row a recovery chunk passes only in part
+    //    stays, and every reader keeps only its lines past the watermark. The migration groups
+    //    the lines by blocks of 512 rowids, so no row is unbounded.
     R"sql(
 CREATE TABLE event_charge_lines (
   last_rowid INTEGER PRIMARY KEY,
@@ -1122,12 +1123,17 @@ CREATE TABLE event_charge_lines (
 INSERT INTO event_charge_lines (last_rowid, first_rowid, lines)
 SELECT MAX(event_rowid), MIN(event_rowid),
        json_group_array(json_array(event_rowid, price_id, quantity, cost_nanos))
-FROM (SELECT * FROM event_charges ORDER BY event_rowid, price_id) HAVING COUNT(*) > 0;
+FROM (SELECT * FROM event_charges
+      WHERE event_rowid > (SELECT through_rowid FROM rollup_watermark)
+      ORDER BY event_rowid, price_id)
+GROUP BY event_rowid >> 9;
 DROP TABLE event_charges;
 CREATE VIEW event_charges AS
 SELECT json_extract(j.value, '$[0]') AS event_rowid, json_extract(j.value, '$[1]') AS price_id,
        json_extract(j.value, '$[2]') AS quantity, json_extract(j.value, '$[3]') AS cost_nanos
-FROM event_charge_lines b, json_each(b.lines) j;
+FROM event_charge_lines b, json_each(b.lines) j
+WHERE b.last_rowid > (SELECT through_rowid FROM rollup_watermark)
+  AND json_extract(j.value, '$[0]') > (SELECT through_rowid FROM rollup_watermark);
 )sql",
 };
 #undef TOLLGATE_LISTED_COLUMNS_18

@@ -671,10 +671,11 @@ INSERT INTO event_charges VALUES (4, 1, 100, 120000), (5, 2, 10, 60000), (5, 1, 
         "4:1:100:120000:integer;5:1:100:120000:integer;5:2:10:60000:integer;"
         "7:1:100:-9223372036854775807:integer;9:1:9223372036854775807:0:integer");
   REQUIRE(migrate(db).ok());
-  CHECK(text(db, lines) == lines_before);
+  // The lines past the watermark, as they were (the one at it was rolled up: not kept).
+  CHECK(text(db, lines) == lines_before.substr(lines_before.find(';') + 1));
   CHECK(text(db, charges) == charges_before);
-  CHECK(one(db, "SELECT COUNT(*) FROM event_charge_lines") == 1);  // one row: the ledger's past
-  CHECK(text(db, "SELECT first_rowid || '-' || last_rowid FROM event_charge_lines") == "4-9");
+  CHECK(one(db, "SELECT COUNT(*) FROM event_charge_lines") == 1);  // one block of 512 rowids
+  CHECK(text(db, "SELECT first_rowid || '-' || last_rowid FROM event_charge_lines") == "5-9");
   sqlite3_close(db);
 }
 
