@@ -94,9 +94,10 @@ TEST_CASE("accepted events: each series adds exactly its events, whatever else t
   }
   const auto actual = usage_series(m.registry());
   REQUIRE(actual.size() == expected.size());
-  for (const auto& [series, value] : expected) {
+  for (const auto& entry : expected) {  // not a structured binding: INFO captures it
+    const std::string& series = entry.first;
     INFO(series);
     REQUIRE(actual.count(series) == 1);
-    CHECK(actual.at(series) == doctest::Approx(value).epsilon(1e-12));
+    CHECK(actual.at(series) == doctest::Approx(entry.second).epsilon(1e-12));
   }
 }
