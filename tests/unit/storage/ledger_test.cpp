@@ -1638,7 +1638,7 @@ TEST_CASE("a commit's charge lines are one row; a recovery passing it in part co
                  "DELETE FROM event_rows WHERE rowid > 7; "
                  "UPDATE rollup_watermark SET through_rowid = 9");
   REQUIRE(roll_up_past_watermark(raw, dictionary, 100).ok());
-  sqlite3_close(raw);
+  sqlite3_close_v2(raw);  // closed once the dictionary's statements are finalized, with it
   CHECK(query_int(crashed, "SELECT through_rowid FROM rollup_watermark") == 7);
   CHECK(query_text(crashed, "SELECT group_concat(last_rowid || ':' || lines, ' ') FROM "
                             "event_charge_lines") == "5:[[1,1,10,0],[5,1,14,0]] 7:[[6,1,16,0]]");
