@@ -183,7 +183,8 @@ void DaemonMetrics::record_accepted(const std::vector<const UsageEvent*>& events
   // Cost has every label: nearly a set per event, so its sums go by series, found at once.
   std::unordered_map<metrics::Counter*, __int128> costs;
   std::unordered_map<std::string, TokenSums, Hash, std::equal_to<>> tokens;
-  std::unordered_map<std::string, int64_t> unpriced;  // provider \x1f model
+  // provider \x1f model: an event of the set, and its count
+  std::unordered_map<std::string, std::pair<const UsageEvent*, int64_t>> unpriced;
   std::vector<std::string_view> values;
   auto values_of = [&values](const UsageEvent& e, const std::vector<const Dimension*>& dims) {
     values.clear();
@@ -210,7 +211,7 @@ void DaemonMetrics::record_accepted(const std::vector<const UsageEvent*>& events
     (e->status_ok ? t.any_ok : t.any_error) = true;
     if (e->priced_by == PricedBy::kUnpriced) {
       key.assign(e->provider).append(1, '\x1f').append(e->model);
-      ++unpriced[key];
+      ++unpriced.try_emplace(key, e, 0).first->second.second;
     }
   }
   for (const auto& [series, nanos] : costs) series->inc(double(nanos) / 1e9);
@@ -231,11 +232,8 @@ void DaemonMetrics::record_accepted(const std::vector<const UsageEvent*>& events
         request_handles_.get_of(values)->inc(double(n));
       }
   }
-  for (const auto& [k, n] : unpriced) {
-    const size_t cut = k.find('\x1f');
-    unpriced_handles_.get({std::string_view(k).substr(0, cut), std::string_view(k).substr(cut + 1)})
-        ->inc(double(n));
-  }
+  for (const auto& [k, u] : unpriced)
+    unpriced_handles_.get({u.first->provider, u.first->model})->inc(double(u.second));
 }
 
 void DaemonMetrics::record_ingest(size_t accepted, size_t duplicates, size_t rejected) {

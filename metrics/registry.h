@@ -86,8 +86,8 @@ class Family {
   // The child for these label values (same order as the family's label names), created on first
   // use. A user-labelled family past max_series label sets folds a new set into all-"__other__"
   // values (counted in tollgate_metric_series_dropped_total).
-  // `folded` (when given) says whether this set was folded (a cache must not keep such a set:
-  // past the cap every new set would be another entry for the one __other__ child).
+  // `folded` (when given) says whether this set was folded (a cache keeps only a bounded number
+  // of such sets: past the cap every new set would be another entry for the one __other__).
   T* with(const std::vector<std::string>& values, bool* folded = nullptr);
   const std::string& name() const { return name_; }
 
