@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "metering/text_rules.h"
+
 using namespace tollgate;
 
 namespace {
@@ -200,4 +202,85 @@ TEST_CASE("counts far outside int64 are refused without converting them (no UB: 
   CHECK(code_of(R"("input_tokens":1e300)") == "invalid_count");
   CHECK(code_of(R"("output_tokens":-1e18)") == "invalid_count");
   CHECK(code_of(R"("gpu_seconds":1e300)") != "ok");
+}
+
+TEST_CASE("every field is found in one pass, wherever it stands and however many keys there are") {
+  // Each field given a value of the wrong type: its rejection names it, so it was found.
+  const char* fields[] = {"event_id",
+                          "feature",
+                          "provider",
+                          "model",
+                          "team",
+                          "customer",
+                          "region",
+                          "reservation_id",
+                          "tags",
+                          "ts",
+                          "priority",
+                          "status",
+                          "input_tokens",
+                          "cached_input_tokens",
+                          "cache_write_tokens",
+                          "output_tokens",
+                          "reasoning_tokens",
+                          "requests",
+                          "egress_bytes",
+                          "latency_ms",
+                          "usage",
+                          "usageMetadata",
+                          "gpu_seconds",
+                          "value_units",
+                          "revenue",
+                          "cost"};
+  // Unknown keys of every length a field has, near misses of the fields' names among them; 30 of
+  // them make an object Boost.JSON indexes by hash instead of scanning.
+  std::string noise;
+  for (const char* f : fields) {
+    std::string near(f);
+    near.back() = near.back() == 'x' ? 'y' : 'x';
+    noise += "\"" + near + "\":[],";
+  }
+  for (int i = 0; i < 4; ++i) noise += "\"k" + std::to_string(i) + "\":{},";
+  for (bool noisy : {false, true}) {
+    for (const char* f : fields) {
+      std::string body = "{" + std::string(noisy ? noise : "");
+      for (const char* g : {"event_id", "feature", "provider", "model"})
+        if (std::string(g) != f) body += "\"" + std::string(g) + "\":\"v\",";
+      body += "\"" + std::string(f) + "\":[true]}";
+      auto items = decode(body);
+      INFO(body);
+      REQUIRE(items.size() == 1);
+      REQUIRE_FALSE(items[0].status.ok());
+      CHECK(items[0].status.message().find("\"" + std::string(f) + "\"") != std::string::npos);
+    }
+  }
+  // Near misses alone are not the fields.
+  CHECK(decode("{" + noise + "\"event_id\":\"e\"}")[0].status.code_name() == "missing_field");
+  // Of duplicate keys the last one counts, as a lookup of the parsed object found it.
+  auto items = decode(
+      R"({"event_id":"e","feature":"a","provider":"p","model":"m","feature":"b","team":1,"team":"t"})");
+  REQUIRE(items[0].status.ok());
+  CHECK(items[0].event.feature == "b");
+  CHECK(items[0].event.team == "t");
+}
+
+TEST_CASE(
+    "strings: printable ASCII and valid UTF-8 pass, control characters and bad UTF-8 do not") {
+  for (int b = 0; b < 256; ++b) {
+    const std::string s(1, static_cast<char>(b));
+    INFO(b);
+    CHECK(check_text("f", s).ok() == (b >= 0x20 && b != 0x7f && b < 0x80));
+    CHECK(check_text("f", "abc" + s + "def").ok() == (b >= 0x20 && b != 0x7f && b < 0x80));
+  }
+  CHECK(check_text("f", "caf\xc3\xa9").ok());
+  CHECK(check_text("f", "\xe6\x88\x90\xe6\x9c\xac").ok());
+  CHECK_FALSE(check_text("f", "caf\xc3").ok());
+  CHECK_FALSE(check_text("f", "\xc3\xa9\x7f").ok());
+  CHECK(check_text("tags.k", "a\x01").message() ==
+        "field \"tags.k\" must not contain control characters (U+0000-U+001F, U+007F)");
+  // A tag's value is named by its key.
+  auto items = decode(
+      R"({"event_id":"e","feature":"f","provider":"p","model":"m","tags":{"env":"a\u0007"}})");
+  CHECK(items[0].status.message() ==
+        "field \"tags.env\" must not contain control characters (U+0000-U+001F, U+007F)");
 }
