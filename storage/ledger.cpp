@@ -654,7 +654,10 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       // past the watermark are rolled up from the ledger instead, this one with them.
       const bool buffered = !rollups_lost_;
       RollupBuffer::Interned interned;
-      if (buffered) interned = rollups.add(dims, e, rowid, listed);
+      const RollupBuffer::StoredIds stored{ids[0], ids[1], ids[2], ids[3], ids[4],
+                                           ids[5], ids[6], ids[7], ids[8], ids[10]};
+      if (buffered)
+        interned = rollups.add(dims, e, rowid, listed, &stored);
       else ++recovery_backlog_added_;
       for (const ChargeLine& line : charge_lines(e, options_.currency)) {
         auto price = price_id(line);

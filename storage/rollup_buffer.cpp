@@ -210,12 +210,22 @@ size_t RollupBuffer::KeyHash::operator()(const Key& k) const {
   return static_cast<size_t>(h);
 }
 
+size_t RollupBuffer::WordHash::operator()(uint64_t k) const {
+  return static_cast<size_t>(mix64(k));
+}
+
 uint32_t RollupBuffer::intern(std::string_view s) {
   if (auto it = ids_.find(s); it != ids_.end()) return it->second;
   const auto id = static_cast<uint32_t>(names_.size());
   names_.emplace_back(s);
   ids_.emplace(names_.back(), id);
   return id;
+}
+
+uint32_t RollupBuffer::intern(int64_t stored_id, std::string_view s) {
+  auto [it, added] = by_stored_id_.try_emplace(stored_id, 0);
+  if (added) it->second = intern(s);
+  return it->second;
 }
 
 uint64_t RollupBuffer::listing_key(std::string_view day, const int64_t* stored_ids, size_t n) {
@@ -233,7 +243,7 @@ bool RollupBuffer::claim_listing(uint64_t key) {
 }
 
 RollupBuffer::Interned RollupBuffer::add(const Dims& d, const UsageEvent& e, int64_t rowid,
-                                         bool listed) {
+                                         bool listed, const StoredIds* stored) {
   const EpochMs bucket = bucket_of(e.ts_ms);
   // Events come in rowid order (commits, a recovery's reads): a block is the last one or new.
   const int64_t block = rowid >> kTsBlockShift;
@@ -249,7 +259,13 @@ RollupBuffer::Interned RollupBuffer::add(const Dims& d, const UsageEvent& e, int
   const std::string_view parts[11] = {d.day,    d.feature, d.team,     d.customer,
                                       d.tags,   d.provider, d.model,   d.region,
                                       d.priority, d.status, d.priced_by};
-  for (int i = 0; i < 11; ++i) k.ids[i] = intern(parts[i]);
+  if (names_.empty() || d.day != last_day_) {
+    last_day_id_ = intern(d.day);
+    last_day_.assign(d.day);
+  }
+  k.ids[0] = last_day_id_;
+  for (int i = 1; i < 11; ++i)
+    k.ids[i] = stored ? intern((*stored)[i - 1], parts[i]) : intern(parts[i]);
   if (listed) {  // its raw row stands for its rollup rows
     // Events come in rowid order (commits, a recovery's reads).
     std::vector<ListedRange>& ranges = listed_[k.ids[0]];
@@ -275,12 +291,8 @@ RollupBuffer::Interned RollupBuffer::add(const Dims& d, const UsageEvent& e, int
                            e.value_units.nanos(), e.revenue.nanos()};
   const uint32_t values[7] = {k.ids[1], k.ids[2], k.ids[3], k.ids[6], k.ids[5], k.ids[7], k.ids[8]};
   static_assert(std::size(kDimensionColumns) == 7);
-  Key dim;
-  dim.ids[0] = k.ids[0];
-  for (int i = 0; i < 7; ++i) {
-    dim.bucket = i;
-    dim.ids[1] = values[i];
-    DimSums& row = dims_[dim];
+  for (uint32_t i = 0; i < 7; ++i) {
+    DimSums& row = dims_[i][dim_key(k.ids[0], values[i])];
     for (int j = 0; j < 10; ++j) row.sums[j] += add[j];
   }
   Interned interned;
@@ -332,9 +344,10 @@ void RollupBuffer::clear() {
   ts_blocks_.clear();
   charges_.clear();
   last_charge_group_ = nullptr;
-  dims_.clear();
+  for (DimRows& rows : dims_) rows.clear();
   ids_.clear();  // the names of rows gone: the pool would otherwise grow with every customer seen
   names_.clear();
+  by_stored_id_.clear();
 }
 
 Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictionary& dictionary,
@@ -430,14 +443,26 @@ Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictiona
     return Status();
   };
   auto write_dims = [&]() {
-    for (const auto* row : in_key_order(dims_, true, false)) {  // by dimension, then day and value
-      const Key& k = row->first;
-      dim.bind(1, name(k.ids[0])).bind(2, std::string_view(kDimensionColumns[k.bucket]));
-      dim.bind(3, name(k.ids[1]));
-      for (int j = 0; j < 10; ++j) dim.bind(4 + j, row->second.sums[j]);
-      const int rc = dim.step();
-      dim.reset();
-      if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+    // By dimension, then day and value (the table's key order).
+    auto day = [&](uint64_t key) { return name(static_cast<uint32_t>(key >> 32)); };
+    auto value = [&](uint64_t key) { return name(static_cast<uint32_t>(key)); };
+    std::vector<const DimRows::value_type*> sorted;
+    for (size_t d = 0; d < dims_.size(); ++d) {
+      sorted.assign(dims_[d].size(), nullptr);
+      std::transform(dims_[d].begin(), dims_[d].end(), sorted.begin(),
+                     [](const auto& row) { return &row; });
+      std::sort(sorted.begin(), sorted.end(), [&](const auto* a, const auto* b) {
+        if (a->first >> 32 != b->first >> 32) return day(a->first) < day(b->first);
+        return value(a->first) < value(b->first);
+      });
+      for (const auto* row : sorted) {
+        dim.bind(1, day(row->first)).bind(2, std::string_view(kDimensionColumns[d]));
+        dim.bind(3, value(row->first));
+        for (int j = 0; j < 10; ++j) dim.bind(4 + j, row->second.sums[j]);
+        const int rc = dim.step();
+        dim.reset();
+        if (rc != SQLITE_DONE) return Status::error(Code::kStorageError, sqlite3_errmsg(db));
+      }
     }
     return Status();
   };

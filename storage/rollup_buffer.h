@@ -22,12 +22,13 @@
 
 #include <sqlite3.h>
 
+#include <array>
 #include <cstdint>
 #include <deque>
-#include <type_traits>
-#include <unordered_map>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "metering/status.h"
@@ -82,13 +83,18 @@ class RollupBuffer {
     std::vector<std::pair<int64_t, ChargeSums>> prices;  // charge_prices id, sums; a few
   };
   using Charges = Table<ChargeGroup>;
-  // A rollup_daily_dim row: `bucket` is the dimension's index in kDimensionColumns, ids[0] the
-  // day, ids[1] the value. The sums a report reads.
+  // A rollup_daily_dim row of one dimension, keyed by the interned day and value (dim_key()):
+  // the sums a report reads. Seven rows an event: a key of one word, where the full Key cost six
+  // rounds of hashing and twelve compares.
   struct DimSums {
     int64_t sums[10] = {};  // requests, input, cached, cache_write, output, gpu, cost,
                             // unpriced requests, value units, revenue
   };
-  using DimRows = Table<DimSums>;
+  struct WordHash {
+    size_t operator()(uint64_t k) const;
+  };
+  using DimRows = std::unordered_map<uint64_t, DimSums, WordHash>;
+  static uint64_t dim_key(uint32_t day, uint32_t value) { return uint64_t{day} << 32 | value; }
   // The dimensions rollup_daily_dim has a row per day and value of (the events' columns).
   static constexpr const char* kDimensionColumns[] = {"feature",  "team",   "customer", "model",
                                                       "provider", "region", "priority"};
@@ -103,7 +109,12 @@ class RollupBuffer {
   // `rowid`: the event's row; `e.ts_ms` its time (the bucket, and its event_ts_blocks row).
   // `listed`: the row is marked listed (schema 14): it stands for its own rollup rows, so none
   // are added; the flush names its rowid in rollup_raw_ranges.
-  Interned add(const Dims& dims, const UsageEvent& e, int64_t rowid, bool listed);
+  // `stored`: when the caller has them, the dim_values ids of `dims` past the day, in its order
+  // (stable while the buffer holds them: a rolled-back commit clears it); the strings are then
+  // interned by id, without hashing them.
+  using StoredIds = std::array<int64_t, 10>;
+  Interned add(const Dims& dims, const UsageEvent& e, int64_t rowid, bool listed,
+               const StoredIds* stored = nullptr);
   // Whether an event about to be stored under this daily key (listing_key()) is to be listed:
   // no recent event had the key. Either answer is exact (a listed event is read as its raw row,
   // another is added into the rows); it decides only which costs less. Takes the key: the next
@@ -127,11 +138,17 @@ class RollupBuffer {
 
  private:
   uint32_t intern(std::string_view s);
+  uint32_t intern(int64_t stored_id, std::string_view s);
   std::string_view name(uint32_t id) const { return names_[id]; }
   void widen(ChargeSums& c, uint32_t customer, uint32_t priority, uint32_t tags) const;
 
   std::unordered_map<std::string_view, uint32_t> ids_;  // views into names_
   std::deque<std::string> names_;                       // stable addresses
+  // Interned ids by dim_values id (the writer's events), and the day last interned: most events
+  // of a commit share it.
+  std::unordered_map<int64_t, uint32_t> by_stored_id_;
+  std::string last_day_;
+  uint32_t last_day_id_ = 0;
   Rows m15_, daily_;
   // The listed events of each day (interned), as the flush names them: ranges of rowids (and
   // their buckets). A range ends where the next listed event of its day is more than
@@ -158,7 +175,7 @@ class RollupBuffer {
   Charges charges_;
   Key last_charge_key_;                  // the key of the last line added, and its group
   ChargeGroup* last_charge_group_ = nullptr;  // (node-based: stays valid until clear())
-  DimRows dims_;
+  std::array<DimRows, std::size(kDimensionColumns)> dims_;  // by kDimensionColumns' index
 };
 
 // After an unclean stop: rolls the raw events past the watermark (and their charge lines) up into
