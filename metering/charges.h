@@ -2,6 +2,7 @@
 // Charge lines: what one priced event adds to the itemised charges of the FOCUS export
 // (CONTRACT §4.7), one line per SKU component and price. Pure functions over plain data.
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -23,10 +24,30 @@ struct ChargeLine {
 
 inline constexpr std::string_view kCallerPricedComponent = "caller-priced";
 
+// An event's lines: at most one per component. Kept from event to event, its strings keep their
+// buffers, so the ledger's writer fills it for every event without allocating.
+class ChargeLines {
+ public:
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  const ChargeLine& operator[](size_t i) const { return lines_[i]; }
+  const ChargeLine* begin() const { return lines_.data(); }
+  const ChargeLine* end() const { return lines_.data() + count_; }
+  void clear() { count_ = 0; }
+  // The next line, its fields zero and its strings empty.
+  ChargeLine& add();
+
+ private:
+  std::array<ChargeLine, kComponentCount> lines_;
+  size_t count_ = 0;
+};
+
 // Price-book events: a line per component with a quantity (requests only when they have a
-// price); the event's itemization.price must still be alive. Caller-priced events: one "caller-priced" line of `requests` carrying the whole cost.
-// Unpriced events: a line per component with a quantity, at price 0.
-std::vector<ChargeLine> charge_lines(const UsageEvent& event,
-                                     const std::string& reporting_currency);
+// price); the event's itemization.price must still be alive. Caller-priced events: one
+// "caller-priced" line of `requests` carrying the whole cost. Unpriced events: a line per
+// component with a quantity, at price 0. Into `lines`, cleared first.
+void charge_lines(const UsageEvent& event, const std::string& reporting_currency,
+                  ChargeLines& lines);
+ChargeLines charge_lines(const UsageEvent& event, const std::string& reporting_currency);
 
 }  // namespace tollgate

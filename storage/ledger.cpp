@@ -540,6 +540,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
   if (rollups.empty() && !rollups_lost_) pending_since_ = std::chrono::steady_clock::now();
   int64_t cached_day = std::numeric_limits<int64_t>::min();
   std::string day;
+  ChargeLines event_lines;  // an event's, its buffers reused by the next
   for (size_t b = 0; b < batch.size() && s.ok(); ++b) {
     auto& events = batch[b].events;
     outcomes[b].assign(events.size(), Stored::kNew);
@@ -659,7 +660,8 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
       if (buffered)
         interned = rollups.add(dims, e, rowid, listed, &stored);
       else ++recovery_backlog_added_;
-      for (const ChargeLine& line : charge_lines(e, options_.currency)) {
+      charge_lines(e, options_.currency, event_lines);
+      for (const ChargeLine& line : event_lines) {
         auto price = price_id(line);
         if (!price.ok()) {
           s = price.status();

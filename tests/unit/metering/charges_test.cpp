@@ -88,3 +88,51 @@ TEST_CASE("an event of no usage still leaves a line, so its row is never mistake
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].component == "requests");
 }
+
+TEST_CASE("lines filled again into the same ChargeLines hold nothing of the event before") {
+  // Price-book lines with every field set, then a caller-priced and an unpriced event into the
+  // same container: each must read as if freshly computed.
+  UsageEvent priced = usage();
+  priced.priced_by = PricedBy::kPriceBook;
+  priced.priority = Priority::kBatch;
+  priced.price_ref = "a-long-provider/a-long-model-name/eu-west-1@2026-11-01";
+  PriceEntry price;
+  price.currency = "CNY";
+  price.fx_nanos = 138'900'000;
+  price.base[Component::kInput] = 1000;
+  price.base[Component::kOutput] = 3000;
+  price.base[Component::kRequests] = 7;
+  price.batch_discount_nano_percent = 50'000'000'000;
+  priced.itemization.price = &price;
+  priced.itemization[Component::kInput] = 7;
+  priced.itemization[Component::kOutput] = 5;
+  priced.itemization[Component::kRequests] = 2;
+  UsageEvent caller = usage();
+  caller.priced_by = PricedBy::kCaller;
+  caller.cost = Money::from_nanos(123);
+  UsageEvent unpriced = usage();
+  unpriced.priced_by = PricedBy::kUnpriced;
+  ChargeLines reused;
+  for (const UsageEvent* e : {&priced, &caller, &priced, &unpriced, &priced}) {
+    charge_lines(*e, "USD", reused);
+    const ChargeLines fresh = charge_lines(*e, "USD");
+    REQUIRE(reused.size() == fresh.size());
+    for (size_t i = 0; i < fresh.size(); ++i) {
+      const ChargeLine &a = reused[i], &b = fresh[i];
+      CHECK(a.component == b.component);
+      CHECK(a.sku_price_id == b.sku_price_id);
+      CHECK(a.pricing_currency == b.pricing_currency);
+      CHECK(a.fx_nanos == b.fx_nanos);
+      CHECK(a.list_rate == b.list_rate);
+      CHECK(a.contracted_rate == b.contracted_rate);
+      CHECK(a.discount_nano_percent == b.discount_nano_percent);
+      CHECK(a.quantity == b.quantity);
+      CHECK(a.cost_nanos == b.cost_nanos);
+    }
+  }
+  charge_lines(caller, "USD", reused);
+  REQUIRE(reused.size() == 1);
+  CHECK(reused[0].list_rate == 0);
+  CHECK(reused[0].discount_nano_percent == 0);
+  CHECK(reused[0].sku_price_id == "caller-priced");
+}
