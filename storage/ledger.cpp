@@ -541,6 +541,14 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
   int64_t cached_day = std::numeric_limits<int64_t>::min();
   std::string day;
   ChargeLines event_lines;  // an event's, its buffers reused by the next
+  // The last event's strings and their dim_values ids: most of an event's strings (currency,
+  // status, priced_by, often region, priority, model) are the last one's, and comparing them
+  // costs less than hashing them. Valid within this transaction (its ids may be rolled back).
+  std::string last_strings[12];
+  int64_t last_ids[12] = {};
+  DimDictionary::Set last_set_ids{};
+  int64_t last_set_id = 0;
+  bool have_last = false;
   for (size_t b = 0; b < batch.size() && s.ok(); ++b) {
     auto& events = batch[b].events;
     outcomes[b].assign(events.size(), Stored::kNew);
@@ -577,19 +585,33 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
                                           e.provider, e.model,  e.region,   priority,
                                           status,     options_.currency, priced_by, e.price_ref};
       int64_t ids[std::size(strings)] = {};
+      static_assert(std::size(strings) == std::size(last_ids));
       for (size_t k = 0; k < std::size(strings) && s.ok(); ++k) {
+        if (have_last && strings[k] == last_strings[k]) {
+          ids[k] = last_ids[k];
+          continue;
+        }
         auto id = dictionary_.id(db_, strings[k]);
         if (id.ok()) ids[k] = id.value();
         else s = id.status();
       }
       if (!s.ok()) break;
-      auto set = dictionary_.set_id(db_, {ids[0], ids[1], ids[4], ids[5], ids[6], ids[7], ids[8],
-                                          ids[9], ids[10], ids[11]});
-      if (!set.ok()) {
-        s = set.status();
-        break;
+      const DimDictionary::Set set_ids{ids[0], ids[1], ids[4], ids[5],  ids[6],
+                                       ids[7], ids[8], ids[9], ids[10], ids[11]};
+      if (!have_last || set_ids != last_set_ids) {
+        auto set = dictionary_.set_id(db_, set_ids);
+        if (!set.ok()) {
+          s = set.status();
+          break;
+        }
+        last_set_id = set.value();
+        last_set_ids = set_ids;
       }
-      insert.bind(4, set.value()).bind(5, ids[2]).bind(6, ids[3]);
+      for (size_t k = 0; k < std::size(strings); ++k)
+        if (ids[k] != last_ids[k] || !have_last) last_strings[k].assign(strings[k]);
+      std::copy(std::begin(ids), std::end(ids), last_ids);
+      have_last = true;
+      insert.bind(4, last_set_id).bind(5, ids[2]).bind(6, ids[3]);
       // The first event under a daily key no recent event had is listed: its row stands for its
       // rollup rows (schema 14). The key: the day and every id but price_ref's.
       const bool listed =
