@@ -36,7 +36,7 @@ void PriceBook::add(PriceEntry entry) {
 
 const PriceEntry* PriceBook::find(const std::string& provider, const std::string& model,
                                   const std::string& region, EpochMs ts) const {
-  auto it = by_model_.find({provider, model});
+  auto it = by_model_.find(ByNames::Names(provider, model));
   if (it == by_model_.end()) return nullptr;
   const PriceEntry* wildcard = nullptr;
   for (const PriceEntry& e : it->second) {

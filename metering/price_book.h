@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "metering/money.h"
@@ -61,7 +62,19 @@ class PriceBook {
   Status price(UsageEvent& event) const;
 
  private:
-  std::map<std::pair<std::string, std::string>, std::vector<PriceEntry>> by_model_;
+  // By (provider, model), found by views of the event's strings: a lookup copying them into a
+  // key allocated for every event on the ingest path.
+  struct ByNames {
+    using is_transparent = void;
+    using Names = std::pair<std::string_view, std::string_view>;
+    static Names names(const std::pair<std::string, std::string>& k) { return {k.first, k.second}; }
+    static Names names(const Names& k) { return k; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return names(a) < names(b);
+    }
+  };
+  std::map<std::pair<std::string, std::string>, std::vector<PriceEntry>, ByNames> by_model_;
   size_t count_ = 0;
   Money max_event_cost_ = Money::from_nanos(1'000'000 * Money::kNanosPerUnit);
 };
