@@ -44,14 +44,32 @@ constexpr std::string_view kFieldNames[kFieldCount] = {
     "revenue",       "cost"};
 // clang-format on
 
+// The fields of each name length (at most five share one; no name is 20 bytes long), kFieldCount
+// past the last: checked as it is built, at compile time.
+constexpr size_t kMaxFieldName = 19, kMaxSameLength = 5;
+using FieldsByLength = std::array<std::array<Field, kMaxSameLength + 1>, kMaxFieldName + 1>;
+constexpr FieldsByLength fields_by_length() {
+  FieldsByLength t{};
+  for (auto& row : t)
+    for (Field& f : row) f = kFieldCount;
+  for (int f = 0; f < kFieldCount; ++f) {
+    auto& row = t.at(kFieldNames[f].size());  // a longer name: not a constant expression
+    size_t n = 0;
+    while (row.at(n) != kFieldCount) ++n;  // a sixth of a length: not a constant expression
+    if (n == kMaxSameLength) throw "raise kMaxSameLength";
+    row[n] = static_cast<Field>(f);
+  }
+  return t;
+}
+constexpr FieldsByLength kFieldsByLength = fields_by_length();
+
 class Fields {
  public:
   explicit Fields(const json::object& o) {
-    static const ByLength by_length = make_by_length();
     for (const auto& kv : o) {
       const std::string_view key = kv.key();
-      if (key.size() >= by_length.size()) continue;  // no field's name is that long
-      for (Field f : by_length[key.size()]) {
+      if (key.size() > kMaxFieldName) continue;  // no field's name is that long
+      for (Field f : kFieldsByLength[key.size()]) {
         if (f == kFieldCount) break;
         if (key == kFieldNames[f]) {
           values_[f] = &kv.value();
@@ -64,17 +82,6 @@ class Fields {
   const json::value* operator[](Field f) const { return values_[f]; }
 
  private:
-  // The fields of each name length (at most 5 share one), kFieldCount past the last.
-  using ByLength = std::array<std::array<Field, 6>, 20>;
-  static ByLength make_by_length() {
-    ByLength t;
-    for (auto& row : t) row.fill(kFieldCount);
-    for (int f = 0; f < kFieldCount; ++f) {
-      auto& row = t.at(kFieldNames[f].size());
-      *std::find(row.begin(), row.end(), kFieldCount) = static_cast<Field>(f);
-    }
-    return t;
-  }
   const json::value* values_[kFieldCount] = {};
 };
 

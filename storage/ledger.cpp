@@ -708,7 +708,8 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
     new_prices_.clear();
     dictionary_.forget();  // so were the strings it added
     // The buffer holds rows of events that were not stored: the next flush rolls the raw events
-    // past the watermark up from the ledger instead.
+    // past the watermark up from the ledger instead. It must go in any case: it interns strings
+    // by dim_values id, and the ids rolled back are handed to the next new strings.
     drop_pending_rollups();
     return s;
   }

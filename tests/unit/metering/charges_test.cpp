@@ -112,8 +112,16 @@ TEST_CASE("lines filled again into the same ChargeLines hold nothing of the even
   caller.cost = Money::from_nanos(123);
   UsageEvent unpriced = usage();
   unpriced.priced_by = PricedBy::kUnpriced;
+  // A line for every component: the most an event has.
+  UsageEvent full = priced;
+  full.cached_input_tokens = 40;
+  full.cache_write_tokens = 5;
+  full.gpu_micros = 1'500'000;
+  full.egress_bytes = 2'000'000'000;
+  for (Component c : kComponents) full.itemization[c] = 1;
+  CHECK(charge_lines(full, "USD").size() == kComponentCount);
   ChargeLines reused;
-  for (const UsageEvent* e : {&priced, &caller, &priced, &unpriced, &priced}) {
+  for (const UsageEvent* e : {&priced, &caller, &full, &priced, &unpriced, &full, &caller}) {
     charge_lines(*e, "USD", reused);
     const ChargeLines fresh = charge_lines(*e, "USD");
     REQUIRE(reused.size() == fresh.size());
