@@ -53,6 +53,8 @@ constexpr FieldsByLength fields_by_length() {
   for (auto& row : t)
     for (Field& f : row) f = kFieldCount;
   for (int f = 0; f < kFieldCount; ++f) {
+    // A field added to the enum without a name would match the empty key.
+    if (kFieldNames[f].empty()) throw "every field needs its name in kFieldNames";
     auto& row = t.at(kFieldNames[f].size());  // a longer name: not a constant expression
     size_t n = 0;
     while (row.at(n) != kFieldCount) ++n;  // a sixth of a length: not a constant expression
