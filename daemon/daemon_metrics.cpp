@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <charconv>
 #include <cstdio>
 #include <fstream>
@@ -181,8 +182,9 @@ void DaemonMetrics::record_accepted(const std::vector<const UsageEvent*>& events
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   // Cost has every label: nearly a set per event, so its sums go by series, found at once.
-  std::unordered_map<metrics::Counter*, __int128> costs;
-  std::unordered_map<std::string, TokenSums, Hash, std::equal_to<>> tokens;
+  // Open addressing: a node per set was a malloc and a free per event.
+  boost::unordered_flat_map<metrics::Counter*, __int128> costs;
+  boost::unordered_flat_map<std::string, TokenSums, Hash, std::equal_to<>> tokens;
   // provider \x1f model: an event of the set, and its count
   std::unordered_map<std::string, std::pair<const UsageEvent*, int64_t>> unpriced;
   std::vector<std::string_view> values;

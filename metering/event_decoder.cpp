@@ -426,19 +426,18 @@ Status too_many(size_t max_items) {
                            ") events; nothing was stored: send smaller batches");
 }
 
-// Lines holding something but blanks, without decoding any.
+// Lines holding something but blanks, without decoding any. Line by line (find is memchr): a
+// line's first character nearly always settles it, and a loop over every byte of the body was
+// 2% of the daemon's CPU under ingest.
 size_t count_ndjson_items(std::string_view body) {
   size_t n = 0;
-  bool content = false;
-  for (char c : body) {
-    if (c == '\n') {
-      n += content;
-      content = false;
-    } else if (c != ' ' && c != '\t' && c != '\r') {
-      content = true;
-    }
+  for (size_t pos = 0; pos < body.size();) {
+    size_t nl = body.find('\n', pos);
+    if (nl == std::string_view::npos) nl = body.size();
+    n += body.substr(pos, nl - pos).find_first_not_of(" \t\r") != std::string_view::npos;
+    pos = nl + 1;
   }
-  return n + content;
+  return n;
 }
 
 // The elements of a top-level JSON array, counted without parsing (commas at depth 1, outside

@@ -11,7 +11,17 @@ constexpr EpochMs kBucketMs = 15 * 60'000;
 }
 
 void RecentSpend::add(const std::string& key, EpochMs ts, int64_t nanos) {
-  auto [it, added] = minutes_[ts / 60'000].try_emplace(key, 0);
+  auto minute = minutes_.find(ts / 60'000);
+  if (minute == minutes_.end()) {
+    // Sized like the newest minute before it (or the last one dropped): at a company's
+    // cardinality a minute holds up to max_entries keys, and growing the map to it rehashed every
+    // key a few times on the ledger's writer.
+    const size_t expected =
+        minutes_.empty() ? dropped_minute_size_ : minutes_.rbegin()->second.size();
+    minute = minutes_.try_emplace(ts / 60'000).first;
+    minute->second.reserve(std::min(expected, max_entries_));
+  }
+  auto [it, added] = minute->second.try_emplace(key, 0);
   it->second = saturating_add(it->second, nanos);
   if (added && ++entries_ > max_entries_) shed();  // last: it may drop this very entry
 }
@@ -24,7 +34,10 @@ void RecentSpend::shed() {
     const EpochMs next = (oldest >= 0 ? oldest / kBucketMs + 1 : oldest / kBucketMs) * kBucketMs;
     if (next > pinned_) return;  // a rebuild reads these: kept until it is done
     const auto end = minutes_.lower_bound(next / 60'000);
-    for (auto m = minutes_.begin(); m != end; ++m) entries_ -= m->second.size();
+    for (auto m = minutes_.begin(); m != end; ++m) {
+      entries_ -= m->second.size();
+      dropped_minute_size_ = m->second.size();
+    }
     minutes_.erase(minutes_.begin(), end);
     start_ = std::max(start_, next);
     ++sheds_;
@@ -35,7 +48,10 @@ void RecentSpend::trim(EpochMs now, int64_t keep_ms) {
   // Not past a pin either: a rebuild that is scanning reads these minutes when it swaps in.
   const EpochMs cut = std::min(now - keep_ms, pinned_);
   const auto end = minutes_.lower_bound(cut / 60'000);
-  for (auto m = minutes_.begin(); m != end; ++m) entries_ -= m->second.size();
+  for (auto m = minutes_.begin(); m != end; ++m) {
+    entries_ -= m->second.size();
+    dropped_minute_size_ = m->second.size();
+  }
   minutes_.erase(minutes_.begin(), end);
   start_ = std::max(start_, cut);
 }

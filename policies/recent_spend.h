@@ -57,6 +57,7 @@ class RecentSpend {
   size_t entries_ = 0;
   uint64_t sheds_ = 0;
   EpochMs pinned_ = kNotPinned;
+  size_t dropped_minute_size_ = 0;  // entries of the newest minute shed() or trim() dropped
   // minute → key → nanos. Open addressing: at a company's cardinality nearly every event is a
   // new entry, and a node per entry was a malloc and a free on the ledger's writer.
   std::map<int64_t, boost::unordered_flat_map<std::string, int64_t>> minutes_;

@@ -187,6 +187,13 @@ TEST_CASE("more than max_items events: too_many_items before any is decoded") {
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code() == Code::kTooManyItems);
   CHECK(r.status().message().find("limits.max_items_per_request (4)") != std::string::npos);
+  // Lines of blanks (CR, tab, space) are not items; a last line without its newline is one.
+  CHECK(run("{}\r\n \t\r\n{}", BodyFormat::kNdjson, 2).ok());
+  CHECK(run("{}\r\n{}\r\n\t\r", BodyFormat::kNdjson, 2).ok());
+  CHECK(run("\n\n{}\n{}\n", BodyFormat::kNdjson, 2).ok());
+  CHECK(run("{}\n{}\n x", BodyFormat::kNdjson, 2).status().code() == Code::kTooManyItems);
+  CHECK(run("{}\n{}\n\t{}\n", BodyFormat::kNdjson, 2).status().code() == Code::kTooManyItems);
+  CHECK(run(" \n\t{}", BodyFormat::kNdjson, 0).status().code() == Code::kTooManyItems);
   // Arrays are counted before they are parsed: commas and brackets inside strings or nested
   // values are not items.
   const std::string tricky = R"([{"event_id":"a,b]","tags":{"x":"[,]"}}, {"event_id":"\",["}, [1,2]])";
