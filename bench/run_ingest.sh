@@ -11,7 +11,8 @@
 # recorded against the budgets that match it.
 # IDS=uuid sends (and the naive program writes) 36-character random UUIDs as event ids, as clients
 # that make one per call do, instead of short ordered ones ("ev17").
-#   [IDS=ev|uuid] bench/run_ingest.sh [EVENTS=400000] [normal|full] [SHAPE=company|simple] [BUDGETS=0]
+# TOLLGATE=path/to/tollgate runs another build of the daemon (an older commit's, to compare).
+#   [IDS=ev|uuid] [TOLLGATE=build/tollgate] bench/run_ingest.sh [EVENTS=400000] [normal|full] [SHAPE=company|simple] [BUDGETS=0]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-400000}
@@ -38,7 +39,7 @@ if [ "$BUDGETS" -gt 0 ]; then
   } > "$work/policies.yaml"
   echo "policies_file: policies.yaml" >> "$work/tollgate.yaml"
 fi
-build/tollgate serve --config "$work/tollgate.yaml" 2>"$work/log" &
+"${TOLLGATE:-build/tollgate}" serve --config "$work/tollgate.yaml" 2>"$work/log" &
 pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/log" && break; sleep 0.05; done
 port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$work/log")
