@@ -11,6 +11,10 @@ constexpr EpochMs kBucketMs = 15 * 60'000;
 }
 
 void RecentSpend::add(const std::string& key, EpochMs ts, int64_t nanos) {
+  // Before covered_from() nothing is read (a rebuild takes those minutes from the rollups, and a
+  // pinned rebuild reads from a covered_from() at or after it): kept, an entry would only count
+  // towards the bound. Once the bound dropped the current block, its events cost nothing here.
+  if (ts < covered_from()) return;
   auto minute = minutes_.find(ts / 60'000);
   if (minute == minutes_.end()) {
     // Sized like the newest minute before it (or the last one dropped): at a company's
