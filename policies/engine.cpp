@@ -535,8 +535,13 @@ void PolicyEngine::record(const std::vector<const UsageEvent*>& accepted) {
   std::string key;
   std::vector<bool> touched(set_->budgets.size(), false);
   for (const UsageEvent* e : accepted) {
-    key.clear();
-    append_key(key, *e);
+    // The burn history keeps nothing before covered_from(): without budgets, the key is then
+    // not needed at all.
+    const bool in_history = e->ts_ms >= recent_.covered_from();
+    if (any_budget || in_history) {
+      key.clear();
+      append_key(key, *e);
+    }
     const std::vector<size_t>* hits_of = &none;
     if (any_budget) {
       auto it = cache.find(key);
@@ -544,7 +549,7 @@ void PolicyEngine::record(const std::vector<const UsageEvent*>& accepted) {
       hits_of = &it->second;
     }
     const std::vector<size_t>& hits = *hits_of;
-    recent_.add(key, e->ts_ms, e->cost.nanos());
+    if (in_history) recent_.add(key, e->ts_ms, e->cost.nanos());
     if (!e->reservation_id.empty())
       if (const Reservation* r = book_.find(e->reservation_id)) {
         if (settles(*r, hits)) {

@@ -902,3 +902,24 @@ TEST_CASE("a tick during a reload's history scan trims nothing the reload still 
     CHECK(checkpoints[0].per_minute == std::map<int64_t, int64_t>{{t0 / 60'000, 3'000'000'000}});
   }
 }
+
+TEST_CASE("a budget a reload adds gets the burn minutes of spend recorded while none was set") {
+  Fixture f("budgets: []\n");
+  f.spend(2);  // no budget matches it: only the burn history keeps it
+  const EpochMs spent_at = f.now;
+  f.now += 60'000;
+  REQUIRE(f.engine
+              ->install(policies(R"(budgets:
+  - name: w
+    match: {feature: chat}
+    limit: 1000
+    rules:
+      - {burn_rate: {long: 1h, short: 5m, factor: 2}, action: alert}
+)"),
+                        kNoHistory, kNoHistory)
+              .ok());
+  const auto checkpoints = f.engine->spend_checkpoints(true);
+  REQUIRE(checkpoints.size() == 1);
+  CHECK(checkpoints[0].per_minute ==
+        std::map<int64_t, int64_t>{{spent_at / 60'000, 2'000'000'000}});
+}
