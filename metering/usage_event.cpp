@@ -80,7 +80,17 @@ int64_t UsageEvent::quantity(Component c) const {
 }
 
 std::string UsageEvent::tags_json() const {
-  if (tags.empty()) return "{}";
+  std::string out;
+  write_tags_json(out);
+  return out;
+}
+
+void UsageEvent::write_tags_json(std::string& out) const {
+  out.clear();
+  if (tags.empty()) {
+    out = "{}";
+    return;
+  }
   // The ledger's writer calls this for every event. Written directly when no byte needs an escape
   // (what Boost.JSON writes then is the bytes between quotes), else by Boost.JSON: the text must
   // stay byte for byte what earlier versions stored, it is the tag set's dim_values key.
@@ -96,7 +106,6 @@ std::string UsageEvent::tags_json() const {
     all_plain = all_plain && plain(k) && plain(v);
   }
   if (all_plain) {
-    std::string out;
     out.reserve(size + 1);
     out += '{';
     for (const auto& [k, v] : tags) {
@@ -104,11 +113,11 @@ std::string UsageEvent::tags_json() const {
       out.append(1, '"').append(k).append("\":\"").append(v).append(1, '"');
     }
     out += '}';
-    return out;
+    return;
   }
   boost::json::object o;
   for (const auto& [k, v] : tags) o[k] = v;
-  return boost::json::serialize(o);
+  out = boost::json::serialize(o);
 }
 
 }  // namespace tollgate

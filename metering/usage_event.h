@@ -87,6 +87,7 @@ struct UsageEvent {
 
   // Tags as a canonical JSON object text ({} when none).
   std::string tags_json() const;
+  void write_tags_json(std::string& out) const;  // the same into `out` (cleared), its buffer reused
 };
 
 }  // namespace tollgate

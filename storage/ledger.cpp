@@ -541,6 +541,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
   int64_t cached_day = std::numeric_limits<int64_t>::min();
   std::string day;
   ChargeLines event_lines;  // an event's, its buffers reused by the next
+  std::string tags;         // an event's tags_json, the same
   // The last event's strings and their dim_values ids: most of an event's strings (currency,
   // status, priced_by, often region, priority, model) are the last one's, and comparing them
   // costs less than hashing them. Valid within this transaction (its ids may be rolled back).
@@ -560,7 +561,7 @@ Status Ledger::write(std::vector<Pending>& batch, std::vector<std::vector<Stored
         cached_day = day_number;
         day = format_date(day_number);
       }
-      const std::string tags = e.tags_json();
+      e.write_tags_json(tags);
       const std::string_view priority = to_string(e.priority);
       const std::string_view status = e.status_ok ? "ok" : "error";
       const std::string_view priced_by = to_string(e.priced_by);

@@ -12,6 +12,7 @@
 // Thread-safety: submit() from any thread. Callbacks run on the writer thread and must not block.
 // stop() commits everything already submitted, then closes the database.
 
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <sqlite3.h>
 
 #include <atomic>
@@ -240,7 +241,7 @@ class Ledger {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> price_ids_;
+  boost::unordered_flat_map<std::string, int64_t, StringHash, std::equal_to<>> price_ids_;
   std::vector<std::string> new_prices_;
   std::string price_key_;  // the buffer
   DimDictionary dictionary_;   // writer thread: dim_values ids of the strings seen lately
