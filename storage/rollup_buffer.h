@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 
 #include <array>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -91,9 +92,12 @@ class RollupBuffer {
                             // unpriced requests, value units, revenue
   };
   struct WordHash {
+    using is_avalanching = void;  // a 64-bit finaliser: the open-addressing map needs no more
     size_t operator()(uint64_t k) const;
   };
-  using DimRows = std::unordered_map<uint64_t, DimSums, WordHash>;
+  // Open addressing (unlike the full-key tables above): a day holds a row per dimension value,
+  // about a thousand at a company's cardinality, looked up seven times an event.
+  using DimRows = boost::unordered_flat_map<uint64_t, DimSums, WordHash>;
   static uint64_t dim_key(uint32_t day, uint32_t value) { return uint64_t{day} << 32 | value; }
   // The dimensions rollup_daily_dim has a row per day and value of (the events' columns).
   static constexpr const char* kDimensionColumns[] = {"feature",  "team",   "customer", "model",
@@ -142,11 +146,12 @@ class RollupBuffer {
   std::string_view name(uint32_t id) const { return names_[id]; }
   void widen(ChargeSums& c, uint32_t customer, uint32_t priority, uint32_t tags) const;
 
-  std::unordered_map<std::string_view, uint32_t> ids_;  // views into names_
+  // Open addressing: a few thousand names at most between flushes, looked up for every event.
+  boost::unordered_flat_map<std::string_view, uint32_t> ids_;  // views into names_
   std::deque<std::string> names_;                       // stable addresses
   // Interned ids by dim_values id (the writer's events), and the day last interned: most events
   // of a commit share it.
-  std::unordered_map<int64_t, uint32_t> by_stored_id_;
+  boost::unordered_flat_map<int64_t, uint32_t> by_stored_id_;
   std::string last_day_;
   uint32_t last_day_id_ = 0;
   Rows m15_, daily_;
