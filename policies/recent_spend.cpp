@@ -15,15 +15,21 @@ void RecentSpend::add(const std::string& key, EpochMs ts, int64_t nanos) {
   // pinned rebuild reads from a covered_from() at or after it): kept, an entry would only count
   // towards the bound. Once the bound dropped the current block, its events cost nothing here.
   if (ts < covered_from()) return;
-  auto minute = minutes_.find(ts / 60'000);
+  const int64_t minute_number = ts / 60'000;
+  auto minute = minutes_.find(minute_number);
   if (minute == minutes_.end()) {
-    // Sized like the newest minute before it (or the last one dropped): at a company's
-    // cardinality a minute holds up to max_entries keys, and growing the map to it rehashed every
-    // key a few times on the ledger's writer.
-    const size_t expected =
-        minutes_.empty() ? dropped_minute_size_ : minutes_.rbegin()->second.size();
-    minute = minutes_.try_emplace(ts / 60'000).first;
-    minute->second.reserve(std::min(expected, max_entries_));
+    // The next minute is sized like the newest before it (or the last one dropped): at a
+    // company's cardinality a minute holds up to max_entries keys, and growing the map to it
+    // rehashed every key a few times on the ledger's writer. Only the next one, and only to what
+    // the bound still allows: late events open older minutes, and slots reserved for each would
+    // cost memory the bound does not see.
+    size_t expected = 0;
+    if (minutes_.empty())
+      expected = dropped_minute_size_;
+    else if (minute_number > minutes_.rbegin()->first)
+      expected = minutes_.rbegin()->second.size();
+    minute = minutes_.try_emplace(minute_number).first;
+    minute->second.reserve(std::min(expected, max_entries_ - std::min(entries_, max_entries_)));
   }
   auto [it, added] = minute->second.try_emplace(key, 0);
   it->second = saturating_add(it->second, nanos);
@@ -58,6 +64,12 @@ void RecentSpend::trim(EpochMs now, int64_t keep_ms) {
   }
   minutes_.erase(minutes_.begin(), end);
   start_ = std::max(start_, cut);
+}
+
+size_t RecentSpend::slots() const {
+  size_t n = 0;
+  for (const auto& [minute, keys] : minutes_) n += keys.bucket_count();
+  return n;
 }
 
 EpochMs RecentSpend::covered_from() const {

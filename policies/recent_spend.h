@@ -47,6 +47,7 @@ class RecentSpend {
   void unpin() { pinned_ = kNotPinned; }
   size_t entries() const { return entries_; }
   uint64_t sheds() const { return sheds_; }  // times the bound dropped minutes early
+  size_t slots() const;  // the minutes' table slots, entries or not (memory, for tests)
 
  private:
   static constexpr EpochMs kNotPinned = INT64_MAX;

@@ -344,10 +344,18 @@ void RollupBuffer::clear() {
   ts_blocks_.clear();
   charges_.clear();
   last_charge_group_ = nullptr;
-  for (DimRows& rows : dims_) rows.clear();
-  ids_.clear();  // the names of rows gone: the pool would otherwise grow with every customer seen
-  names_.clear();
-  by_stored_id_.clear();
+  // The open-addressing tables keep their slots when cleared: replaced instead, so a burst of new
+  // customers or tags between two flushes does not stay in the daemon's RSS.
+  for (DimRows& rows : dims_) rows = DimRows();
+  ids_ = decltype(ids_)();  // the names of rows gone: the pool would otherwise grow with every
+  names_.clear();           // customer seen
+  by_stored_id_ = decltype(by_stored_id_)();
+}
+
+size_t RollupBuffer::slots() const {
+  size_t n = ids_.bucket_count() + by_stored_id_.bucket_count();
+  for (const DimRows& rows : dims_) n += rows.bucket_count();
+  return n;
 }
 
 Status RollupBuffer::flush(sqlite3* db, const std::string& currency, DimDictionary& dictionary,

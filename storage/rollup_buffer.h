@@ -14,10 +14,11 @@
 // up again at start (roll_up_past_watermark): the raw events stay the truth.
 //
 // Dimension strings are interned, so a pending row costs about 250 bytes whatever its names.
-// The rows stay in node-based maps: open-addressing tables (Boost's unordered_flat_map) cut the
-// writer's allocations, but at a company's cardinality they doubled to 2^17-2^18 slots of ~150
-// bytes per full-key table and the daemon's RSS in run_memory.sh peaked at 193-277 MiB against
-// 147-149 (bench/README.md, "Ingest vs the raw-SQLite floor").
+// The full-key rows stay in node-based maps: open-addressing tables (Boost's unordered_flat_map)
+// cut the writer's allocations, but at a company's cardinality they doubled to 2^17-2^18 slots of
+// ~150 bytes per full-key table and the daemon's RSS in run_memory.sh peaked at 193-277 MiB
+// against 147-149 (bench/README.md, "Ingest vs the raw-SQLite floor"). The small tables (a row
+// per day and dimension value, the name pool) are open-addressing, given back at clear().
 // Not thread-safe: the ledger's writer thread only.
 
 #include <sqlite3.h>
@@ -133,6 +134,7 @@ class RollupBuffer {
   // 15-minute rows and listed events pending (the daily rows are at most as many).
   size_t rows() const { return m15_.size() + listed_events_; }
   bool empty() const { return ts_blocks_.empty(); }  // no event added
+  size_t slots() const;  // the open-addressing tables' slots, used or not (memory, for tests)
   // Writes every pending row (adding into stored rows, their strings as `dictionary` ids) and
   // moves the watermark to the last event stored, in one transaction; on success the buffer is
   // empty, on failure unchanged (and `dictionary` must forget: ids it added are rolled back).

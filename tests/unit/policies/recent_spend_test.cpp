@@ -80,3 +80,23 @@ TEST_CASE("burn history: a block larger than the bound is dropped whole, later e
   r.trim(kT0 + 3 * kBlock, kBlock);  // trimming counts too
   CHECK(r.entries() == 0);
 }
+
+TEST_CASE("burn history: late events opening older minutes reserve no room for them") {
+  RecentSpend r(kT0, 100'000);
+  const EpochMs newest = kT0 + 30 * kBlock;  // 300 minutes before it are still held
+  for (int i = 0; i < 5'000; ++i) add(r, "c" + std::to_string(i), newest, 1);
+  const size_t one_minute = r.slots();
+  CHECK(one_minute >= 5'000);
+  // A late event in each of 300 earlier minutes: small tables, not one the newest's size each.
+  for (int m = 1; m <= 300; ++m) add(r, "late", newest - m * 60'000, 1);
+  CHECK(r.entries() == 5'300);
+  CHECK(r.slots() < one_minute + 300 * 64);
+  // The next minute is sized like the newest, within what the bound still allows.
+  add(r, "next", newest + 60'000, 1);
+  CHECK(r.slots() >= 2 * 5'000);
+  RecentSpend tight(kT0, 6'000);
+  for (int i = 0; i < 5'000; ++i) add(tight, "c" + std::to_string(i), newest, 1);
+  const size_t before = tight.slots();
+  add(tight, "next", newest + 60'000, 1);
+  CHECK(tight.slots() - before < 2'000);
+}
