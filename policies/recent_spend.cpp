@@ -43,12 +43,7 @@ void RecentSpend::shed() {
     const EpochMs oldest = minutes_.begin()->first * 60'000;
     const EpochMs next = (oldest >= 0 ? oldest / kBucketMs + 1 : oldest / kBucketMs) * kBucketMs;
     if (next > pinned_) return;  // a rebuild reads these: kept until it is done
-    const auto end = minutes_.lower_bound(next / 60'000);
-    for (auto m = minutes_.begin(); m != end; ++m) {
-      entries_ -= m->second.size();
-      dropped_minute_size_ = m->second.size();
-    }
-    minutes_.erase(minutes_.begin(), end);
+    drop_before(next);
     start_ = std::max(start_, next);
     ++sheds_;
   }
@@ -57,13 +52,17 @@ void RecentSpend::shed() {
 void RecentSpend::trim(EpochMs now, int64_t keep_ms) {
   // Not past a pin either: a rebuild that is scanning reads these minutes when it swaps in.
   const EpochMs cut = std::min(now - keep_ms, pinned_);
-  const auto end = minutes_.lower_bound(cut / 60'000);
+  drop_before(cut);
+  start_ = std::max(start_, cut);
+}
+
+void RecentSpend::drop_before(EpochMs ts) {
+  const auto end = minutes_.lower_bound(ts / 60'000);
   for (auto m = minutes_.begin(); m != end; ++m) {
     entries_ -= m->second.size();
     dropped_minute_size_ = m->second.size();
   }
   minutes_.erase(minutes_.begin(), end);
-  start_ = std::max(start_, cut);
 }
 
 size_t RecentSpend::slots() const {

@@ -52,6 +52,7 @@ class RecentSpend {
  private:
   static constexpr EpochMs kNotPinned = INT64_MAX;
   void shed();
+  void drop_before(EpochMs ts);  // the minutes before ts's, counted out of entries_
 
   EpochMs start_;
   size_t max_entries_;
