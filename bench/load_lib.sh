@@ -35,7 +35,7 @@ write_wide_policies() {
 # Starts build/tollgate serve on $work/tollgate.yaml; sets pid and port.
 start_daemon() {
   : >"$work/log"  # emptied first: a restart must not read the last daemon's port
-  build/tollgate serve --config "$work/tollgate.yaml" 2>"$work/log" &
+  "${TOLLGATE:-build/tollgate}" serve --config "$work/tollgate.yaml" 2>"$work/log" &
   pid=$!
   for _ in $(seq 600); do grep -q "listening on" "$work/log" && break; sleep 0.05; done
   port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$work/log")

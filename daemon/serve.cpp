@@ -1,6 +1,7 @@
 #include "daemon/serve.h"
 
 #include <malloc.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -15,8 +16,8 @@
 #include "daemon/config/config.h"
 #include "daemon/config/policies_file.h"
 #include "daemon/config/prices_file.h"
-#include "daemon/daemon_metrics.h"
 #include "daemon/coordination/coordinator.h"
+#include "daemon/daemon_metrics.h"
 #include "daemon/http/server.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/worker_pool.h"
@@ -102,7 +103,11 @@ int serve(const std::string& config_path) {
   DaemonMetrics metrics(config.metric_labels, config.max_series, config.reporting.currency);
   WorkerPool workers(2, "tg-worker");
   WorkerPool scrapes(1, "tg-scrape");
-  WorkerPool ingests(config.server.threads, "tg-ingest");  // usage and trace batches, off the I/O threads
+  cpu_set_t allowed;
+  const int cores = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
+  const int ingest_threads = ingest_pool_size(config, cores);
+  spdlog::info("{} ingest thread(s) on {} core(s)", ingest_threads, cores);
+  WorkerPool ingests(ingest_threads, "tg-ingest");  // usage and trace batches, off the I/O threads
   BudgetService budgets(config, *ledger.value(), metrics.registry());
   // Right after each commit, before any client hears of it: metrics and budget spend.
   ledger.value()->set_commit_observer([&metrics, &budgets](const CommitInfo& info) {

@@ -32,6 +32,11 @@ std::optional<Role> parse_role(std::string_view name) {
   return std::nullopt;
 }
 
+int ingest_pool_size(const Config& config, int cores) {
+  if (config.server.ingest_threads > 0) return config.server.ingest_threads;
+  return std::clamp(cores - 1, 1, config.server.threads);
+}
+
 bool is_loopback_host(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
@@ -59,8 +64,8 @@ int hex_value(char c) {
 
 void read_server(YamlReader& r, const YAML::Node& n, Config& c) {
   if (!r.expect_map(n, "server",
-                    {"listen", "threads", "max_body_bytes", "max_header_bytes", "max_connections",
-                     "idle_timeout_s"}))
+                    {"listen", "threads", "ingest_threads", "max_body_bytes", "max_header_bytes",
+                     "max_connections", "idle_timeout_s"}))
     return;
   if (auto listen = r.string(n, "listen")) {
     size_t colon = listen->rfind(':');
@@ -86,6 +91,8 @@ void read_server(YamlReader& r, const YAML::Node& n, Config& c) {
     }
   }
   if (auto v = r.integer(n, "threads", 1, 256)) c.server.threads = static_cast<int>(*v);
+  if (auto v = r.integer(n, "ingest_threads", 0, 256))
+    c.server.ingest_threads = static_cast<int>(*v);
   if (auto v = r.integer(n, "max_body_bytes", 1024, int64_t(1) << 32)) c.server.max_body_bytes = *v;
   if (auto v = r.integer(n, "max_header_bytes", 1024, 1 << 20)) c.server.max_header_bytes = *v;
   if (auto v = r.integer(n, "max_connections", 1, 1'000'000)) c.server.max_connections = *v;
