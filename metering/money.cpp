@@ -78,12 +78,21 @@ std::string decimal_string(__int128 v, int decimals) {
 }
 
 __int128 divide_rounded(__int128 numerator, __int128 denominator) {
+  if (denominator == 1) return numerator;  // most of a price's components: nothing to divide
   if (denominator < 0) {
     numerator = -numerator;
     denominator = -denominator;
   }
-  __int128 q = numerator / denominator;
-  __int128 r = numerator % denominator;
+  __int128 q, r;
+  if (numerator == int64_t(numerator) && denominator == int64_t(denominator)) {
+    // Both fit: the 64-bit division is an instruction, the 128-bit one a library call several
+    // times slower. denominator > 0, so int64 division cannot overflow.
+    q = int64_t(numerator) / int64_t(denominator);
+    r = int64_t(numerator) % int64_t(denominator);
+  } else {
+    q = numerator / denominator;
+    r = numerator % denominator;
+  }
   if (r < 0) r = -r;
   if (2 * r >= denominator) q += numerator < 0 ? -1 : 1;
   return q;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 
 namespace tollgate {
 
@@ -18,7 +19,10 @@ constexpr i128 kI128Max = ~(static_cast<i128>(1) << 127);
 // products need not be). Written out: clang lowers __builtin_mul_overflow on 128 bits to a
 // compiler-rt call that libgcc does not have.
 std::optional<i128> mul(i128 a, i128 b) {
-  if (a < 0 || b < 0 || (a != 0 && b > kI128Max / a)) return std::nullopt;
+  if (a < 0 || b < 0) return std::nullopt;
+  // Both below 2^63: the product is below 2^126 and fits, with no 128-bit division to prove it.
+  if (a <= INT64_MAX && b <= INT64_MAX) return a * b;
+  if (a != 0 && b > kI128Max / a) return std::nullopt;
   return a * b;
 }
 
@@ -79,8 +83,14 @@ std::array<i128, kComponentCount> split_rounded(const std::array<i128, kComponen
   std::array<i128, kComponentCount> out{}, remainder{};
   i128 assigned = 0;
   for (size_t i = 0; i < kComponentCount; ++i) {
-    out[i] = values[i] / unit;
-    remainder[i] = values[i] % unit;
+    if (values[i] == 0) continue;  // most components of most events: no division
+    if (values[i] <= INT64_MAX && unit <= INT64_MAX) {  // an instruction, not a library call
+      out[i] = int64_t(values[i]) / int64_t(unit);
+      remainder[i] = int64_t(values[i]) % int64_t(unit);
+    } else {
+      out[i] = values[i] / unit;
+      remainder[i] = values[i] % unit;
+    }
     assigned += out[i];
   }
   // total - assigned is 0..kComponentCount: the sum's rounding lost less than one unit per part.

@@ -38,3 +38,44 @@ TEST_CASE("divide_rounded rounds half away from zero") {
   CHECK(tollgate::divide_rounded(4, 3) == 1);
   CHECK(tollgate::divide_rounded(1, 3) == 0);
 }
+
+TEST_CASE("divide_rounded is the same in 64 and 128 bits, on both sides of the boundary") {
+  // The rounding written out in 128 bits, as divide_rounded did before its 64-bit path.
+  auto reference = [](__int128 n, __int128 d) {
+    if (d < 0) n = -n, d = -d;
+    __int128 q = n / d, r = n % d;
+    if (r < 0) r = -r;
+    if (2 * r >= d) q += n < 0 ? -1 : 1;
+    return q;
+  };
+  const __int128 max64 = INT64_MAX, min64 = INT64_MIN, two64 = __int128(1) << 64;
+  const __int128 numerators[] = {0,
+                                 1,
+                                 -1,
+                                 5,
+                                 -5,
+                                 max64,
+                                 max64 - 1,
+                                 min64,
+                                 min64 + 1,
+                                 max64 + 1,
+                                 min64 - 1,
+                                 two64 + 5,
+                                 -two64 - 5,
+                                 max64 / 2,
+                                 max64 / 2 + 1,
+                                 __int128(250'000'000'000'000'000) * 1'000'000};
+  const __int128 denominators[] = {1,         -1,
+                                   2,         -2,
+                                   3,         7,
+                                   -7,        1'000'000'000,
+                                   max64,     -max64,
+                                   max64 + 1, min64,
+                                   two64,     __int128(100'000'000'000'000'000)};
+  for (__int128 n : numerators)
+    for (__int128 d : denominators) {
+      CAPTURE(int64_t(n));
+      CAPTURE(int64_t(d));
+      CHECK(tollgate::divide_rounded(n, d) == reference(n, d));
+    }
+}

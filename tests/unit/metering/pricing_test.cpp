@@ -296,6 +296,15 @@ TEST_CASE("a priced event above limits.max_event_cost is cost_out_of_range") {
   Book huge("prices:\n  - {provider: p, model: m, per_1m_input_tokens: 9000000000}\n");
   UsageEvent h = event("m", 1'000'000'000'000, 0);
   CHECK(huge.book->price(h).code_name() == "cost_out_of_range");
+  // A product past 127 bits from a quantity past int64 (requests × 10^6) and a price within it.
+  Book per_request("prices:\n  - {provider: p, model: m, per_request: 900000000}\n",
+                   "limits: {max_event_cost: 1000000000}\n");
+  REQUIRE(per_request.errors.empty());
+  UsageEvent r = event("m", 0, 0);
+  r.requests = INT64_MAX;
+  CHECK(per_request.book->price(r).code_name() == "cost_out_of_range");
+  r.requests = 1;  // the same price, once: 9e8 units fit
+  CHECK(per_request.cost(r) == 900'000'000 * Money::kNanosPerUnit);
 }
 
 namespace {
