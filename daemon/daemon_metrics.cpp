@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "metering/dimensions.h"
+#include "metering/string_hash.h"
 
 namespace tollgate {
 
@@ -177,14 +178,10 @@ void DaemonMetrics::record_accepted(const std::vector<const UsageEvent*>& events
     __int128 input = 0, cached = 0, cache_write = 0, output = 0, ok = 0, error = 0;
     bool any_ok = false, any_error = false;  // which status series the set has
   };
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   // Cost has every label: nearly a set per event, so its sums go by series, found at once.
   // Open addressing: a node per set was a malloc and a free per event.
   boost::unordered_flat_map<metrics::Counter*, __int128> costs;
-  boost::unordered_flat_map<std::string, TokenSums, Hash, std::equal_to<>> tokens;
+  boost::unordered_flat_map<std::string, TokenSums, StringHash, std::equal_to<>> tokens;
   // provider \x1f model: an event of the set, and its count
   std::unordered_map<std::string, std::pair<const UsageEvent*, int64_t>> unpriced;
   std::vector<std::string_view> values;

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "metering/string_hash.h"
 #include "policies/checked.h"
 
 namespace tollgate {
@@ -529,7 +530,8 @@ std::vector<size_t> PolicyEngine::matching(const Dimensions& d) const {
 void PolicyEngine::record(const std::vector<const UsageEvent*>& accepted) {
   const EpochMs now = clock_();
   std::lock_guard lock(mu_);
-  boost::unordered_flat_map<std::string, std::vector<size_t>> cache;  // dimension set → budgets
+  boost::unordered_flat_map<std::string, std::vector<size_t>, StringHash, std::equal_to<>>
+      cache;  // dimension set → budgets
   const std::vector<size_t> none;
   const bool any_budget = !set_->budgets.empty();
   std::string key;

@@ -12,14 +12,15 @@
 // Not thread-safe: PolicyEngine guards it with its mutex.
 
 #include <boost/unordered/unordered_flat_map.hpp>
-#include <cstdint>
 #include <climits>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
 #include <utility>
 
 #include "metering/dimensions.h"
+#include "metering/string_hash.h"
 #include "metering/time_util.h"
 
 namespace tollgate {
@@ -62,7 +63,8 @@ class RecentSpend {
   size_t dropped_minute_size_ = 0;  // entries of the newest minute shed() or trim() dropped
   // minute → key → nanos. Open addressing: at a company's cardinality nearly every event is a
   // new entry, and a node per entry was a malloc and a free on the ledger's writer.
-  std::map<int64_t, boost::unordered_flat_map<std::string, int64_t>> minutes_;
+  std::map<int64_t, boost::unordered_flat_map<std::string, int64_t, StringHash, std::equal_to<>>>
+      minutes_;
 };
 
 }  // namespace tollgate

@@ -10,15 +10,15 @@
 
 #include <sqlite3.h>
 
-#include <boost/unordered/unordered_flat_map.hpp>
-
 #include <array>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 
 #include "metering/status.h"
+#include "metering/string_hash.h"
 #include "storage/sqlite_util.h"
 
 namespace tollgate {
@@ -36,10 +36,6 @@ class DimDictionary {
   size_t size() const { return ids_.size() + set_ids_.size(); }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   struct SetHash {
     size_t operator()(const Set& s) const {
       uint64_t h = 0x9E3779B97F4A7C15ull;
@@ -53,7 +49,7 @@ class DimDictionary {
                                      const std::function<void(Statement&)>& bind);
   // Open addressing: every event looks up about seven strings and a set here, on the writer; a
   // node-based map's chains were a cache miss each, and its nodes took more memory a value.
-  boost::unordered_flat_map<std::string, int64_t, Hash, std::equal_to<>> ids_;
+  boost::unordered_flat_map<std::string, int64_t, StringHash, std::equal_to<>> ids_;
   boost::unordered_flat_map<Set, int64_t, SetHash> set_ids_;
   sqlite3* db_ = nullptr;  // the connection the statements were prepared on
   Statement find_, add_, find_set_, add_set_;

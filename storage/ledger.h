@@ -12,10 +12,10 @@
 // Thread-safety: submit() from any thread. Callbacks run on the writer thread and must not block.
 // stop() commits everything already submitted, then closes the database.
 
-#include <boost/unordered/unordered_flat_map.hpp>
 #include <sqlite3.h>
 
 #include <atomic>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "metering/status.h"
+#include "metering/string_hash.h"
 #include "metering/time_util.h"
 #include "metering/time_zone.h"
 #include "metering/usage_event.h"
@@ -237,10 +238,6 @@ class Ledger {
   // Keyed by the seven fields in one string (price_key()): a lookup per charge line builds it in
   // a reused buffer and hashes it once, where a map of tuples allocated three strings and
   // compared them field by field.
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   boost::unordered_flat_map<std::string, int64_t, StringHash, std::equal_to<>> price_ids_;
   std::vector<std::string> new_prices_;
   std::string price_key_;  // the buffer

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "metering/status.h"
+#include "metering/string_hash.h"
 #include "metering/time_util.h"
 #include "metering/usage_event.h"
 #include "storage/dim_dictionary.h"
@@ -149,7 +150,7 @@ class RollupBuffer {
   void widen(ChargeSums& c, uint32_t customer, uint32_t priority, uint32_t tags) const;
 
   // Open addressing: a few thousand names at most between flushes, looked up for every event.
-  boost::unordered_flat_map<std::string_view, uint32_t> ids_;  // views into names_
+  boost::unordered_flat_map<std::string_view, uint32_t, StringHash> ids_;  // views into names_
   std::deque<std::string> names_;                       // stable addresses
   // Interned ids by dim_values id (the writer's events), and the day last interned: most events
   // of a commit share it.
