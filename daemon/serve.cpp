@@ -5,11 +5,13 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "daemon/api.h"
 #include "daemon/budget_service.h"
@@ -104,7 +106,10 @@ int serve(const std::string& config_path) {
   WorkerPool workers(2, "tg-worker");
   WorkerPool scrapes(1, "tg-scrape");
   cpu_set_t allowed;
-  const int cores = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
+  // Past 1,024 CPUs the fixed-size set fails (EINVAL): all the machine's cores then.
+  const int cores = sched_getaffinity(0, sizeof allowed, &allowed) == 0
+                        ? CPU_COUNT(&allowed)
+                        : int(std::max(1u, std::thread::hardware_concurrency()));
   const int ingest_threads = ingest_pool_size(config, cores);
   spdlog::info("{} ingest thread(s) on {} core(s)", ingest_threads, cores);
   WorkerPool ingests(ingest_threads, "tg-ingest");  // usage and trace batches, off the I/O threads

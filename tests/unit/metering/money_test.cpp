@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
+
 using tollgate::Money;
 
 TEST_CASE("Money parses decimals exactly and refuses what it cannot hold") {
@@ -74,8 +76,8 @@ TEST_CASE("divide_rounded is the same in 64 and 128 bits, on both sides of the b
                                    two64,     __int128(100'000'000'000'000'000)};
   for (__int128 n : numerators)
     for (__int128 d : denominators) {
-      CAPTURE(int64_t(n));
-      CAPTURE(int64_t(d));
+      CAPTURE(tollgate::decimal_string(n, 0));  // whole: a 128-bit value cut to 64 would mislead
+      CAPTURE(tollgate::decimal_string(d, 0));
       CHECK(tollgate::divide_rounded(n, d) == reference(n, d));
     }
 }

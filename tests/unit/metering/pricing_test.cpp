@@ -296,15 +296,14 @@ TEST_CASE("a priced event above limits.max_event_cost is cost_out_of_range") {
   Book huge("prices:\n  - {provider: p, model: m, per_1m_input_tokens: 9000000000}\n");
   UsageEvent h = event("m", 1'000'000'000'000, 0);
   CHECK(huge.book->price(h).code_name() == "cost_out_of_range");
-  // A product past 127 bits from a quantity past int64 (requests × 10^6) and a price within it.
-  Book per_request("prices:\n  - {provider: p, model: m, per_request: 900000000}\n",
-                   "limits: {max_event_cost: 1000000000}\n");
-  REQUIRE(per_request.errors.empty());
-  UsageEvent r = event("m", 0, 0);
-  r.requests = INT64_MAX;
-  CHECK(per_request.book->price(r).code_name() == "cost_out_of_range");
-  r.requests = 1;  // the same price, once: 9e8 units fit
-  CHECK(per_request.cost(r) == 900'000'000 * Money::kNanosPerUnit);
+  // A product past 127 bits whose wrapped value would be a small positive cost: tokens × 5e9
+  // nanos × 1e11 (100% in nano-percent) is 2^128 + 36,625,392,568,231,788,544, i.e. 366 nanos if
+  // it wrapped. It must be refused, not priced at 366 nanos.
+  Book wrap("prices:\n  - {provider: p, model: m, per_1m_input_tokens: 5}\n");
+  UsageEvent w = event("m", 680'564'733'841'876'927, 0);
+  CHECK(wrap.book->price(w).code_name() == "cost_out_of_range");
+  w.input_tokens = 1'000'000;  // the same price within range
+  CHECK(wrap.cost(w) == 5 * Money::kNanosPerUnit);
 }
 
 namespace {

@@ -65,6 +65,10 @@ TEST_CASE("config: the ingest pool leaves the ledger writer a core, unless inges
   CHECK(ingest_pool_size(c, 64) == 4);  // at most server.threads
   CHECK(errors_of("server: {threads: 2, ingest_threads: 3}\n" + storage, &c).empty());
   CHECK(ingest_pool_size(c, 2) == 3);  // as configured, whatever the cores
+  CHECK(errors_of("server: {threads: 4, ingest_threads: 1}\n" + storage, &c).empty());
+  CHECK(ingest_pool_size(c, 64) == 1);  // below the default too
+  CHECK(errors_of("server: {threads: 4, ingest_threads: 0}\n" + storage, &c).empty());
+  CHECK(ingest_pool_size(c, 3) == 2);  // 0 written out is the default
   auto errors = errors_of("server: {ingest_threads: -1}\n" + storage);
   REQUIRE(errors.size() == 1);
   CHECK(errors[0] == "t.yaml:1:26: ingest_threads must be between 0 and 256, got -1");
