@@ -1,17 +1,14 @@
 #include "daemon/serve.h"
 
 #include <malloc.h>
-#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "daemon/api.h"
 #include "daemon/budget_service.h"
@@ -105,14 +102,10 @@ int serve(const std::string& config_path) {
   DaemonMetrics metrics(config.metric_labels, config.max_series, config.reporting.currency);
   WorkerPool workers(2, "tg-worker");
   WorkerPool scrapes(1, "tg-scrape");
-  cpu_set_t allowed;
-  // Past 1,024 CPUs the fixed-size set fails (EINVAL): all the machine's cores then.
-  const int cores = sched_getaffinity(0, sizeof allowed, &allowed) == 0
-                        ? CPU_COUNT(&allowed)
-                        : int(std::max(1u, std::thread::hardware_concurrency()));
-  const int ingest_threads = ingest_pool_size(config, cores);
-  spdlog::info("{} ingest thread(s) on {} core(s)", ingest_threads, cores);
-  WorkerPool ingests(ingest_threads, "tg-ingest");  // usage and trace batches, off the I/O threads
+  // Usage and trace batches, off the I/O threads, at a lower CPU priority than the daemon's other
+  // threads: where they compete for a core, the ledger's writer (which every acknowledgement
+  // waits for) and the I/O threads (admission) go first. Idle cores they use in full.
+  WorkerPool ingests(ingest_pool_size(config), "tg-ingest", kIngestNiceness);
   BudgetService budgets(config, *ledger.value(), metrics.registry());
   // Right after each commit, before any client hears of it: metrics and budget spend.
   ledger.value()->set_commit_observer([&metrics, &budgets](const CommitInfo& info) {

@@ -32,9 +32,8 @@ std::optional<Role> parse_role(std::string_view name) {
   return std::nullopt;
 }
 
-int ingest_pool_size(const Config& config, int cores) {
-  if (config.server.ingest_threads > 0) return config.server.ingest_threads;
-  return std::clamp(cores - 1, 1, config.server.threads);
+int ingest_pool_size(const Config& config) {
+  return config.server.ingest_threads > 0 ? config.server.ingest_threads : config.server.threads;
 }
 
 bool is_loopback_host(const std::string& host) {

@@ -43,8 +43,7 @@ struct Config {
     std::string host = "127.0.0.1";
     uint16_t port = 9470;
     int threads = 2;
-    // Workers that decode, price and answer usage and trace batches. 0: one per core but the one
-    // the ledger's writer thread keeps busy, at least 1 and at most `threads`.
+    // Workers that decode, price and answer usage and trace batches. 0: as many as `threads`.
     int ingest_threads = 0;
     uint64_t max_body_bytes = 8 * 1024 * 1024;
     uint64_t max_header_bytes = 16384;
@@ -127,9 +126,7 @@ Config load_config(const std::string& path, LoadErrors& errors);
 
 bool is_loopback_host(const std::string& host);
 
-// The ingest pool's size: server.ingest_threads, or when it is 0 the cores this process may run
-// on less the one the ledger's writer keeps busy, at least 1 and at most server.threads. Decoders
-// beyond that only take CPU from the writer, which every acknowledgement waits for.
-int ingest_pool_size(const Config& config, int cores);
+// The ingest pool's size: server.ingest_threads, or server.threads when it is 0.
+int ingest_pool_size(const Config& config);
 
 }  // namespace tollgate

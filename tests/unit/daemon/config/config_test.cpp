@@ -54,21 +54,18 @@ metrics: {labels: [feature, model], max_series: 50}
   CHECK(c.metric_labels == std::vector<std::string>{"feature", "model"});
 }
 
-TEST_CASE("config: the ingest pool leaves the ledger writer a core, unless ingest_threads says") {
+TEST_CASE("config: the ingest pool has server.threads workers unless ingest_threads says") {
   Config c;
   const std::string storage = "storage: {path: /tmp/x.db}\n";
   CHECK(errors_of("server: {threads: 4}\n" + storage, &c).empty());
-  CHECK(c.server.ingest_threads == 0);  // the default: sized by the cores
-  CHECK(ingest_pool_size(c, 1) == 1);   // never none
-  CHECK(ingest_pool_size(c, 2) == 1);   // the other core is the writer's
-  CHECK(ingest_pool_size(c, 3) == 2);
-  CHECK(ingest_pool_size(c, 64) == 4);  // at most server.threads
+  CHECK(c.server.ingest_threads == 0);  // the default
+  CHECK(ingest_pool_size(c) == 4);
   CHECK(errors_of("server: {threads: 2, ingest_threads: 3}\n" + storage, &c).empty());
-  CHECK(ingest_pool_size(c, 2) == 3);  // as configured, whatever the cores
+  CHECK(ingest_pool_size(c) == 3);  // above server.threads
   CHECK(errors_of("server: {threads: 4, ingest_threads: 1}\n" + storage, &c).empty());
-  CHECK(ingest_pool_size(c, 64) == 1);  // below the default too
-  CHECK(errors_of("server: {threads: 4, ingest_threads: 0}\n" + storage, &c).empty());
-  CHECK(ingest_pool_size(c, 3) == 2);  // 0 written out is the default
+  CHECK(ingest_pool_size(c) == 1);  // and below it
+  CHECK(errors_of("server: {threads: 3, ingest_threads: 0}\n" + storage, &c).empty());
+  CHECK(ingest_pool_size(c) == 3);  // 0 written out is the default
   auto errors = errors_of("server: {ingest_threads: -1}\n" + storage);
   REQUIRE(errors.size() == 1);
   CHECK(errors[0] == "t.yaml:1:26: ingest_threads must be between 0 and 256, got -1");
