@@ -84,15 +84,7 @@ __int128 divide_rounded(__int128 numerator, __int128 denominator) {
     denominator = -denominator;
   }
   __int128 q, r;
-  if (numerator == int64_t(numerator) && denominator == int64_t(denominator)) {
-    // Both fit: the 64-bit division is an instruction, the 128-bit one a library call several
-    // times slower. denominator > 0, so int64 division cannot overflow.
-    q = int64_t(numerator) / int64_t(denominator);
-    r = int64_t(numerator) % int64_t(denominator);
-  } else {
-    q = numerator / denominator;
-    r = numerator % denominator;
-  }
+  divide_truncated(numerator, denominator, q, r);
   if (r < 0) r = -r;
   if (2 * r >= denominator) q += numerator < 0 ? -1 : 1;
   return q;

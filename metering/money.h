@@ -50,4 +50,17 @@ inline std::optional<int64_t> checked_add(int64_t a, int64_t b) {
 // Rounds numerator/denominator to the nearest integer, halves away from zero.
 __int128 divide_rounded(__int128 numerator, __int128 denominator);
 
+// a / b and a % b, truncated toward zero as __int128's are, for b > 0. In 64 bits where both
+// fit: the 64-bit division is an instruction, the 128-bit one a library call several times
+// slower (and b > 0 keeps the 64-bit one from overflowing).
+inline void divide_truncated(__int128 a, __int128 b, __int128& quotient, __int128& remainder) {
+  if (a == int64_t(a) && b == int64_t(b)) {
+    quotient = int64_t(a) / int64_t(b);
+    remainder = int64_t(a) % int64_t(b);
+  } else {
+    quotient = a / b;
+    remainder = a % b;
+  }
+}
+
 }  // namespace tollgate

@@ -84,15 +84,9 @@ std::array<i128, kComponentCount> split_rounded(const std::array<i128, kComponen
   i128 assigned = 0;
   for (size_t i = 0; i < kComponentCount; ++i) {
     if (values[i] == 0) continue;  // most components of most events: no division
-    // An instruction, not a library call, where both fit: the second split's values (nanos ×
-    // fx) do; the first's, in 1e-17 nanos, only for costs under ~92 nanos.
-    if (values[i] <= INT64_MAX && unit <= INT64_MAX) {
-      out[i] = int64_t(values[i]) / int64_t(unit);
-      remainder[i] = int64_t(values[i]) % int64_t(unit);
-    } else {
-      out[i] = values[i] / unit;
-      remainder[i] = values[i] % unit;
-    }
+    // In 64 bits where both fit: the second split's values (nanos × fx) do; the first's, in
+    // 1e-17 nanos, only for costs under ~92 nanos.
+    divide_truncated(values[i], unit, out[i], remainder[i]);
     assigned += out[i];
   }
   // total - assigned is 0..kComponentCount: the sum's rounding lost less than one unit per part.
